@@ -1,0 +1,64 @@
+"""Every directory Certline writes to, resolved in one place.
+
+``CERTLINE_HOME`` puts everything under one folder (tests, side-by-side
+stations); otherwise platformdirs gives the platform's data, config, log and
+cache dirs, which honour the ``XDG_*`` variables on Linux. Directories are
+created owner-only (0700) on POSIX because the journal and logs are private to
+the station account.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "certline"
+
+
+@dataclass(frozen=True)
+class StationPaths:
+    data: Path
+    config: Path
+    logs: Path
+    cache: Path
+
+    @property
+    def journal(self) -> Path:
+        return self.data / "journal.sqlite3"
+
+    @property
+    def profiles(self) -> Path:
+        return self.config / "profiles"
+
+    @property
+    def settings(self) -> Path:
+        return self.config / "settings.json"
+
+    @property
+    def reports(self) -> Path:
+        return self.data / "reports"
+
+
+def station_paths(environ: dict[str, str] | None = None) -> StationPaths:
+    env = os.environ if environ is None else environ
+    home = env.get("CERTLINE_HOME")
+    if home:
+        base = Path(home)
+        return StationPaths(base / "data", base / "config", base / "logs", base / "cache")
+    return StationPaths(
+        Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
+        Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+    )
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 and tighten it if it already existed."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,1 @@
+"""Static files (icons, translations, desktop entry) loaded with importlib.resources."""
