@@ -20,7 +20,7 @@ class AuthStyle(enum.StrEnum):
     """How the station authenticates to the EST server for a first enrollment."""
 
     PASSCODE_ONLY = "passcode-only"  # DTM: Basic token = base64(passcode)
-    USER_PASSWORD = "user-password"  # RFC 7617: Basic token = base64(user:password)
+    USER_PASSWORD = "user-password"  # noqa: S105 - a style name, not a secret. RFC 7617: Basic token = base64(user:password)
     CLIENT_CERT = "client-cert"  # TLS client certificate from PEM files or PKCS#12
 
 

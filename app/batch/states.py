@@ -46,11 +46,20 @@ TERMINAL: frozenset[DeviceState] = frozenset({DeviceState.DONE, DeviceState.FAIL
 
 _ALLOWED: dict[DeviceState, frozenset[DeviceState]] = {
     DeviceState.DETECTED: frozenset({DeviceState.IDENTIFIED}),
-    DeviceState.IDENTIFIED: frozenset({DeviceState.KEY_READY, DeviceState.CSR_READY, DeviceState.ENROLLING,
-                                       DeviceState.ISSUED, DeviceState.DONE}),
+    DeviceState.IDENTIFIED: frozenset(
+        {
+            DeviceState.KEY_READY,
+            DeviceState.CSR_READY,
+            DeviceState.ENROLLING,
+            DeviceState.ISSUED,
+            DeviceState.DONE,
+        }
+    ),
     DeviceState.KEY_READY: frozenset({DeviceState.CSR_READY}),
     DeviceState.CSR_READY: frozenset({DeviceState.ENROLLING}),
-    DeviceState.ENROLLING: frozenset({DeviceState.PENDING_APPROVAL, DeviceState.ISSUED, DeviceState.CSR_READY}),
+    DeviceState.ENROLLING: frozenset(
+        {DeviceState.PENDING_APPROVAL, DeviceState.ISSUED, DeviceState.CSR_READY}
+    ),
     DeviceState.PENDING_APPROVAL: frozenset({DeviceState.ENROLLING, DeviceState.ISSUED}),
     DeviceState.ISSUED: frozenset({DeviceState.WRITING}),
     DeviceState.WRITING: frozenset({DeviceState.WRITTEN}),

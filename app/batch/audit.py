@@ -1,0 +1,131 @@
+"""Append-only audit log, each record chained to the previous one by SHA-256.
+
+Records live in the journal database (table ``audit``) and are written in the
+same transaction as the change they describe, so the audit log can never miss
+or invent a transition. Each record's hash covers its content and the previous
+record's hash; editing or deleting any record breaks the chain. A sidecar
+*head* file (sequence number and hash of the last record, fsynced after each
+commit) catches deletion of the newest records, which a chain alone cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+"""
+
+
+def record_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
+    material = json.dumps([prev_hash, seq, at, kind, payload], separators=(",", ":"))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    ok: bool
+    records: int
+    problems: tuple[str, ...]
+
+
+class AuditLog:
+    """Writes chained records inside the journal's transactions; verifies the chain."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, head_path: Path) -> None:
+        self._db = db
+        self._lock = lock
+        self._head_path = head_path
+        self._pending_head: tuple[int, str] | None = None
+        db.executescript(_SCHEMA)
+
+    def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
+        """Append a record. Caller holds the journal lock inside an open transaction."""
+        last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
+        at = datetime.now(UTC).isoformat()
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        digest = record_hash(prev, seq, at, kind, body)
+        self._db.execute(
+            "INSERT INTO audit(seq, at, kind, payload, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+            (seq, at, kind, body, prev, digest),
+        )
+        self._pending_head = (seq, digest)
+
+    def after_commit(self) -> None:
+        """Persist the head of the chain once the transaction that extended it has committed."""
+        if self._pending_head is None:
+            return
+        seq, digest = self._pending_head
+        self._pending_head = None
+        tmp = self._head_path.with_name(self._head_path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"seq": seq, "hash": digest}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self._head_path)
+
+    def after_rollback(self) -> None:
+        self._pending_head = None
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        return [
+            dict(zip(("seq", "at", "kind", "payload", "prev_hash", "hash"), tuple(r), strict=True))
+            for r in rows
+        ]
+
+    def verify(self) -> AuditVerdict:
+        """Walk the chain; report every record whose hash, link or sequence is wrong."""
+        problems: list[str] = []
+        prev = GENESIS
+        expected_seq = 1
+        rows = self.records()
+        for row in rows:
+            if row["seq"] != expected_seq:
+                problems.append(f"record {expected_seq} is missing (next present is {row['seq']})")
+            if row["prev_hash"] != prev:
+                problems.append(f"record {row['seq']} does not link to the record before it")
+            if (
+                record_hash(row["prev_hash"], row["seq"], row["at"], row["kind"], row["payload"])
+                != row["hash"]
+            ):
+                problems.append(f"record {row['seq']} was edited (its hash does not match its content)")
+            prev = row["hash"]
+            expected_seq = row["seq"] + 1
+        problems.extend(self._check_head(rows))
+        return AuditVerdict(ok=not problems, records=len(rows), problems=tuple(problems))
+
+    def _check_head(self, rows: list[dict[str, Any]]) -> list[str]:
+        if not self._head_path.exists():
+            return [] if not rows else [f"audit head file {self._head_path} is missing"]
+        try:
+            head = json.loads(self._head_path.read_text(encoding="utf-8"))
+            head_seq, head_hash = int(head["seq"]), str(head["hash"])
+        except (ValueError, KeyError, TypeError):
+            return [f"audit head file {self._head_path} is unreadable"]
+        by_seq = {row["seq"]: row for row in rows}
+        if head_seq not in by_seq:
+            return [
+                f"the newest records were deleted: the head names record {head_seq}, "
+                f"the log ends at {rows[-1]['seq'] if rows else 0}"
+            ]
+        if by_seq[head_seq]["hash"] != head_hash:
+            return [f"record {head_seq} differs from the head checkpoint"]
+        return []

@@ -1,0 +1,509 @@
+"""The station journal: SQLite, the single source of truth for batches, devices and certificates.
+
+Every state transition is one committed transaction (WAL, ``synchronous=FULL``)
+so a power cut loses at most the transition being written, never one already
+announced. The engine talks only to :class:`Journal`; nothing else in Certline
+issues SQL, so a shared PostgreSQL for multi-station lines can replace this
+module without touching the engine.
+
+Only public material is stored: CSRs, certificates, fingerprints, errors. Never
+a passcode or a private key (the engine never hands one to the journal).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.batch.audit import AuditLog
+from app.batch.events import DeviceSnapshot
+from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    work_order TEXT, profile_name TEXT NOT NULL, profile_json TEXT NOT NULL,
+    operator TEXT, station TEXT, expected_json TEXT,
+    started_at TEXT NOT NULL, ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(id),
+    serial_number TEXT, model TEXT, firmware TEXT, port TEXT NOT NULL,
+    state TEXT NOT NULL, step TEXT NOT NULL,
+    started_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    csr_der BLOB, csr_sha256 TEXT,
+    cert_serial TEXT, cert_fingerprint TEXT, not_before TEXT, not_after TEXT, issuer TEXT,
+    chain_pem TEXT,
+    error TEXT, error_code TEXT, failed_step TEXT, retry_at TEXT,
+    enroll_attempts INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'enroll'
+);
+CREATE INDEX IF NOT EXISTS devices_serial ON devices(serial_number);
+CREATE INDEX IF NOT EXISTS devices_batch ON devices(batch_id);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    state TEXT NOT NULL, step TEXT NOT NULL, at TEXT NOT NULL, duration_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS transitions_device ON transitions(device_id);
+CREATE TABLE IF NOT EXISTS certificates (
+    id INTEGER PRIMARY KEY,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    device_serial TEXT, cert_serial TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    not_before TEXT NOT NULL, not_after TEXT NOT NULL, issuer TEXT NOT NULL, subject TEXT NOT NULL,
+    chain_pem TEXT NOT NULL, operation TEXT NOT NULL, issued_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certificates_device_serial ON certificates(device_serial);
+"""
+
+#: device columns a transition may set (anything else is a programming error)
+_UPDATABLE = frozenset(
+    {
+        "serial_number",
+        "model",
+        "firmware",
+        "port",
+        "csr_der",
+        "csr_sha256",
+        "cert_serial",
+        "cert_fingerprint",
+        "not_before",
+        "not_after",
+        "issuer",
+        "chain_pem",
+        "error",
+        "error_code",
+        "failed_step",
+        "retry_at",
+        "enroll_attempts",
+        "kind",
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    work_order: str | None
+    profile_name: str
+    profile_json: dict[str, Any]
+    operator: str | None
+    station: str | None
+    expected: tuple[str, ...] | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    state: DeviceState
+    step: str
+    at: datetime
+    duration_ms: int | None
+
+
+class Journal:
+    """Thread-safe access to one station journal file. One connection, serialised by a lock."""
+
+    def __init__(self, path: Path, *, audit_head: Path | None = None) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        head = audit_head if audit_head is not None else path.with_name(path.name + ".audit-head")
+        self.audit = AuditLog(self._db, self._lock, head)
+
+    # -- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self.audit.after_rollback()
+                raise
+            self._db.execute("COMMIT")
+            self.audit.after_commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- batches ----------------------------------------------------------------------------
+    def create_batch(
+        self,
+        *,
+        profile_name: str,
+        profile_json: dict[str, Any],
+        work_order: str | None = None,
+        operator: str | None = None,
+        station: str | None = None,
+        expected: Sequence[str] | None = None,
+    ) -> int:
+        now = utcnow()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO batches(work_order, profile_name, profile_json, operator, station,"
+                " expected_json, started_at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    work_order,
+                    profile_name,
+                    json.dumps(profile_json, sort_keys=True),
+                    operator,
+                    station,
+                    json.dumps(list(expected)) if expected is not None else None,
+                    _ts(now),
+                ),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            self.audit.append_locked(
+                "batch-started",
+                {
+                    "batch": batch_id,
+                    "profile": profile_name,
+                    "work_order": work_order,
+                    "operator": operator,
+                    "station": station,
+                },
+            )
+        return batch_id
+
+    def end_batch(self, batch_id: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE batches SET ended_at=? WHERE id=? AND ended_at IS NULL", (_ts(utcnow()), batch_id)
+            )
+            self.audit.append_locked("batch-ended", {"batch": batch_id})
+
+    def reopen_batch(self, batch_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE batches SET ended_at=NULL WHERE id=?", (batch_id,))
+
+    def batch(self, batch_id: int) -> BatchRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no batch {batch_id} in the journal")
+        return _batch_record(row)
+
+    def batches(self, limit: int = 200) -> list[BatchRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM batches ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [_batch_record(row) for row in rows]
+
+    def unfinished_batches(self) -> list[BatchRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT b.* FROM batches b LEFT JOIN devices d ON d.batch_id=b.id"
+                " WHERE b.ended_at IS NULL OR d.state NOT IN (?,?,?) ORDER BY b.id",
+                tuple(s.value for s in TERMINAL),
+            ).fetchall()
+        return [_batch_record(row) for row in rows]
+
+    # -- devices ----------------------------------------------------------------------------
+    def add_device(
+        self,
+        batch_id: int,
+        port: str,
+        *,
+        state: DeviceState = DeviceState.DETECTED,
+        step: str = "detected",
+        detected_at: datetime | None = None,
+        **fields: Any,
+    ) -> DeviceSnapshot:
+        now = detected_at or utcnow()
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"unknown device fields {sorted(unknown)}")
+        columns = ["batch_id", "port", "state", "step", "started_at", "updated_at", *fields]
+        values = [batch_id, port, state.value, step, _ts(now), _ts(now), *fields.values()]
+        with self._tx() as db:
+            cur = db.execute(
+                f"INSERT INTO devices({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",  # noqa: S608 - column names are whitelisted
+                values,
+            )
+            device_id = int(cur.lastrowid or 0)
+            db.execute(
+                "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,NULL)",
+                (device_id, state.value, step, _ts(now)),
+            )
+            self.audit.append_locked(
+                "device-" + state.value,
+                {"device": device_id, "batch": batch_id, "port": port, "serial": fields.get("serial_number")},
+            )
+        return self.device(device_id)
+
+    def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
+        """Record that ``device_id`` is now in ``state`` doing ``step``; set columns in ``fields``.
+
+        One transaction: device row, transition history (with the time spent in the previous
+        entry), and an audit record for states an auditor cares about.
+        """
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"unknown device fields {sorted(unknown)}")
+        now = utcnow()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT state, updated_at, serial_number, batch_id FROM devices WHERE id=?", (device_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no device {device_id} in the journal")
+            check_transition(DeviceState(row["state"]), state)
+            assignments = ["state=?", "step=?", "updated_at=?"] + [f"{name}=?" for name in fields]
+            db.execute(
+                f"UPDATE devices SET {', '.join(assignments)} WHERE id=?",  # noqa: S608 - whitelisted
+                [state.value, step, _ts(now), *fields.values(), device_id],
+            )
+            last = db.execute(
+                "SELECT id, at FROM transitions WHERE device_id=? ORDER BY id DESC LIMIT 1", (device_id,)
+            ).fetchone()
+            if last is not None:
+                elapsed = now - datetime.fromisoformat(last["at"])
+                db.execute(
+                    "UPDATE transitions SET duration_ms=? WHERE id=?",
+                    (int(elapsed.total_seconds() * 1000), last["id"]),
+                )
+            db.execute(
+                "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,NULL)",
+                (device_id, state.value, step, _ts(now)),
+            )
+            if state in _AUDITED or state != DeviceState(row["state"]):
+                payload: dict[str, Any] = {
+                    "device": device_id,
+                    "batch": row["batch_id"],
+                    "serial": fields.get("serial_number", row["serial_number"]),
+                    "step": step,
+                }
+                for key in ("cert_serial", "cert_fingerprint", "csr_sha256", "error", "error_code", "port"):
+                    if key in fields and fields[key] is not None:
+                        payload[key] = fields[key]
+                self.audit.append_locked("device-" + state.value, payload)
+        return self.device(device_id)
+
+    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
+        """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
+        with self._lock:
+            state = DeviceState(
+                self._db.execute("SELECT state FROM devices WHERE id=?", (device_id,)).fetchone()["state"]
+            )
+        return self.transition(device_id, state, step, **fields)
+
+    def record_certificate(
+        self,
+        device_id: int,
+        *,
+        operation: str,
+        chain_pem: str,
+        cert_serial: str,
+        fingerprint: str,
+        not_before: datetime,
+        not_after: datetime,
+        issuer: str,
+        subject: str,
+    ) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT serial_number FROM devices WHERE id=?", (device_id,)).fetchone()
+            db.execute(
+                "INSERT INTO certificates(device_id, device_serial, cert_serial, fingerprint, not_before,"
+                " not_after, issuer, subject, chain_pem, operation, issued_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    device_id,
+                    row["serial_number"],
+                    cert_serial,
+                    fingerprint,
+                    _ts(not_before),
+                    _ts(not_after),
+                    issuer,
+                    subject,
+                    chain_pem,
+                    operation,
+                    _ts(utcnow()),
+                ),
+            )
+            self.audit.append_locked(
+                "certificate-" + operation,
+                {
+                    "device": device_id,
+                    "serial": row["serial_number"],
+                    "cert_serial": cert_serial,
+                    "fingerprint": fingerprint,
+                    "not_after": _ts(not_after),
+                    "issuer": issuer,
+                },
+            )
+
+    def device(self, device_id: int) -> DeviceSnapshot:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no device {device_id} in the journal")
+        return _snapshot(row)
+
+    def device_row(self, device_id: int) -> dict[str, Any]:
+        """All columns of one device (CSR bytes and chain included) for the engine and reports."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no device {device_id} in the journal")
+        return dict(row)
+
+    def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
+        with self._lock:
+            if batch_id is None:
+                rows = self._db.execute("SELECT * FROM devices ORDER BY id").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
+                ).fetchall()
+        return [_snapshot(row) for row in rows]
+
+    def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
+        terminal = tuple(s.value for s in TERMINAL)
+        query = "SELECT * FROM devices WHERE state NOT IN (?,?,?)"
+        params: tuple[Any, ...] = terminal
+        if batch_id is not None:
+            query += " AND batch_id=?"
+            params = (*terminal, batch_id)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        return [_snapshot(row) for row in rows]
+
+    def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
+        terminal = tuple(s.value for s in TERMINAL)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM devices WHERE serial_number=? AND state NOT IN (?,?,?)"
+                " ORDER BY id DESC LIMIT 1",
+                (serial_number, *terminal),
+            ).fetchone()
+        return _snapshot(row) if row is not None else None
+
+    def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM devices WHERE serial_number=? AND state=? ORDER BY id DESC LIMIT 1",
+                (serial_number, DeviceState.DONE.value),
+            ).fetchone()
+        return _snapshot(row) if row is not None else None
+
+    def certificates_for(self, device_serial: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM certificates WHERE device_serial=? ORDER BY id", (device_serial,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def all_certificates(self) -> list[dict[str, Any]]:
+        """The latest certificate of every unit (for the expiry view), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.* FROM certificates c JOIN (SELECT device_serial, MAX(id) AS id"
+                " FROM certificates GROUP BY device_serial) latest ON latest.id=c.id ORDER BY c.not_after"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def history(self, device_id: int) -> list[TransitionRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, step, at, duration_ms FROM transitions WHERE device_id=? ORDER BY id",
+                (device_id,),
+            ).fetchall()
+        return [
+            TransitionRecord(
+                DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+            )
+            for r in rows
+        ]
+
+
+_AUDITED = frozenset(
+    {
+        DeviceState.ENROLLING,
+        DeviceState.ISSUED,
+        DeviceState.WRITING,
+        DeviceState.VERIFIED,
+        DeviceState.DONE,
+        DeviceState.FAILED,
+        DeviceState.SKIPPED,
+    }
+)
+
+
+def _batch_record(row: sqlite3.Row) -> BatchRecord:
+    expected = json.loads(row["expected_json"]) if row["expected_json"] else None
+    return BatchRecord(
+        id=row["id"],
+        work_order=row["work_order"],
+        profile_name=row["profile_name"],
+        profile_json=json.loads(row["profile_json"]),
+        operator=row["operator"],
+        station=row["station"],
+        expected=tuple(expected) if expected is not None else None,
+        started_at=datetime.fromisoformat(row["started_at"]),
+        ended_at=_parse_ts(row["ended_at"]),
+    )
+
+
+def _snapshot(row: sqlite3.Row) -> DeviceSnapshot:
+    state = DeviceState(row["state"])
+    return DeviceSnapshot(
+        device_id=row["id"],
+        batch_id=row["batch_id"],
+        port=row["port"],
+        serial_number=row["serial_number"],
+        model=row["model"],
+        state=state,
+        step=row["step"],
+        progress=progress_of(state),
+        started_at=datetime.fromisoformat(row["started_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        cert_serial=row["cert_serial"],
+        cert_not_after=_parse_ts(row["not_after"]),
+        cert_fingerprint=row["cert_fingerprint"],
+        error=row["error"],
+        error_code=row["error_code"],
+        failed_step=row["failed_step"],
+        retry_at=_parse_ts(row["retry_at"]),
+    )
