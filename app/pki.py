@@ -1,0 +1,117 @@
+"""Small X.509 helpers shared by the engine, reports and views (no network, no device I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from app.device.driver import KeyAlgorithm
+
+MAX_CSR_BYTES = 16 * 1024
+
+_NAME_OIDS: dict[str, x509.ObjectIdentifier] = {
+    "CN": x509.NameOID.COMMON_NAME,
+    "O": x509.NameOID.ORGANIZATION_NAME,
+    "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "C": x509.NameOID.COUNTRY_NAME,
+    "L": x509.NameOID.LOCALITY_NAME,
+    "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
+    "serialNumber": x509.NameOID.SERIAL_NUMBER,
+}
+
+
+class CsrRejected(ValueError):
+    """A CSR from a device failed validation; the message says exactly why."""
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint as colon-separated upper-case hex (what openssl and browsers show)."""
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def cert_serial_hex(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "X")
+
+
+def chain_to_pem(chain: Sequence[x509.Certificate]) -> str:
+    """PEM with LF line endings, leaf first: the exact bytes written to devices and hashed."""
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain)
+
+
+def pem_to_chain(pem: str) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(pem.encode("ascii"))
+
+
+def public_key_der(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def subject_to_dict(name: x509.Name) -> dict[str, str]:
+    reverse = {oid: short for short, oid in _NAME_OIDS.items()}
+    return {reverse.get(attr.oid, attr.oid.dotted_string): str(attr.value) for attr in name}
+
+
+def subject_from_dict(subject: dict[str, str]) -> x509.Name:
+    try:
+        return x509.Name([x509.NameAttribute(_NAME_OIDS[k], v) for k, v in subject.items()])
+    except KeyError as exc:
+        raise ValueError(f"unsupported subject attribute {exc.args[0]!r}") from None
+
+
+def key_algorithm_of(public_key: object) -> KeyAlgorithm | None:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": KeyAlgorithm.EC_P256, "secp384r1": KeyAlgorithm.EC_P384}.get(
+            public_key.curve.name
+        )
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return {2048: KeyAlgorithm.RSA_2048, 3072: KeyAlgorithm.RSA_3072}.get(public_key.key_size)
+    return None
+
+
+def check_device_csr(
+    csr_der: bytes, *, expected_subject: dict[str, str], expected_algorithm: KeyAlgorithm | None
+) -> x509.CertificateSigningRequest:
+    """Validate a CSR a device produced before it goes anywhere near the EST server.
+
+    Bounded size, DER parse, self-signature (proof the device holds the key), subject equal to
+    the profile's template filled with the serial number the device reported, key type as asked.
+    """
+    if not csr_der or len(csr_der) > MAX_CSR_BYTES:
+        raise CsrRejected(f"CSR size {len(csr_der)} bytes is outside 1..{MAX_CSR_BYTES}")
+    try:
+        csr = x509.load_der_x509_csr(csr_der)
+    except ValueError:
+        raise CsrRejected("the device sent bytes that are not a DER PKCS#10 CSR") from None
+    if not csr.is_signature_valid:
+        raise CsrRejected("the CSR's self-signature is invalid (the device may not hold the key)")
+    got = subject_to_dict(csr.subject)
+    if got != expected_subject:
+        raise CsrRejected(f"CSR subject {got} differs from the profile's {expected_subject}")
+    if expected_algorithm is not None:
+        actual = key_algorithm_of(csr.public_key())
+        if actual != expected_algorithm:
+            shown = actual.value if actual else "an unsupported key type"
+            raise CsrRejected(f"CSR key is {shown}, the profile asks for {expected_algorithm.value}")
+    return csr
+
+
+def verify_digest_signature(cert: x509.Certificate, digest: bytes, signature: bytes) -> bool:
+    """True when ``signature`` over the SHA-256 ``digest`` verifies with the certificate's key."""
+    key = cert.public_key()
+    prehashed = utils.Prehashed(hashes.SHA256())
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
