@@ -76,10 +76,15 @@ class IllegalTransition(RuntimeError):
 
 
 def check_transition(current: DeviceState, new: DeviceState) -> None:
-    """Raise unless ``current -> new`` is an edge. FAILED/SKIPPED are reachable from any live state;
-    any state may be re-entered after a resume (the engine re-announces the step it retries)."""
+    """Raise unless ``current -> new`` is an edge.
+
+    FAILED/SKIPPED are reachable from any live state; a FAILED device may be retried into any
+    live state; any state may be re-entered after a resume (the engine re-announces the step).
+    """
     if new in (DeviceState.FAILED, DeviceState.SKIPPED) and current not in TERMINAL:
         return
+    if current == DeviceState.FAILED and new not in TERMINAL:
+        return  # an operator's retry resumes the failed device at the step it can safely redo
     if new == current:
         return
     if new not in _ALLOWED[current]:

@@ -1,0 +1,416 @@
+"""The batch engine: one worker thread per port, a shared EST gateway, the journal as truth.
+
+The engine decides *which* device a port carries (by the serial number it
+reports, never by the port), guards against duplicates and unexpected units,
+and hands the device to a :class:`~app.batch.pipeline.DeviceJob` that walks
+the journaled steps. Views (CLI progress, the Qt window) subscribe to the
+:class:`~app.batch.events.EventBus`; every event is a snapshot of a journal row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app import pki
+from app.batch.est_gateway import EstGateway, GatewayStopped
+from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
+from app.batch.journal import Journal
+from app.batch.pipeline import DeviceJob, JobControl, JobInterrupted, StepFailed
+from app.batch.states import TERMINAL, DeviceState
+from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
+from app.est.errors import EstError
+from app.profile import Profile
+
+log = logging.getLogger(__name__)
+
+OpenDriver = Callable[[str], DeviceDriver]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    work_order: str | None = None
+    operator: str | None = None
+    station: str | None = None
+    expected: frozenset[str] | None = None
+    allow_unexpected: bool = False
+    reprovision: bool = False
+    offline: bool = False
+    pending_max_wait: float = 24 * 3600.0
+
+
+class _Worker:
+    """Book-keeping for one port's thread."""
+
+    def __init__(self, port: str) -> None:
+        self.port = port
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.abort_reason: str | None = None
+        self.serial: str | None = None
+        self.device_id: int | None = None
+
+
+class BatchEngine:
+    """Runs one batch. Thread-safe; every public method returns quickly (work happens in threads)."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        profile: Profile,
+        gateway: EstGateway,
+        open_driver: OpenDriver,
+        bus: EventBus | None = None,
+        options: BatchOptions | None = None,
+        batch_id: int | None = None,
+    ) -> None:
+        self.journal = journal
+        self.profile = profile
+        self.gateway = gateway
+        self.open_driver = open_driver
+        self.bus = bus or EventBus()
+        self.options = options or BatchOptions()
+        self._lock = threading.RLock()
+        self._workers: dict[str, _Worker] = {}
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        if batch_id is None:
+            batch_id = journal.create_batch(
+                profile_name=profile.name,
+                profile_json=profile.to_json(),
+                work_order=self.options.work_order,
+                operator=self.options.operator,
+                station=self.options.station,
+                expected=sorted(self.options.expected) if self.options.expected is not None else None,
+            )
+        else:
+            journal.reopen_batch(batch_id)
+            record = journal.batch(batch_id)
+            if record.expected is not None and self.options.expected is None:
+                self.options = BatchOptions(
+                    **{**self.options.__dict__, "expected": frozenset(record.expected)}
+                )
+        self.batch_id = batch_id
+
+    # -- control --------------------------------------------------------------------------
+    def add_ports(self, ports: Iterable[str]) -> None:
+        for port in ports:
+            self.add_port(port)
+
+    def add_port(self, port: str) -> None:
+        """Start provisioning whatever unit is on ``port`` (no-op if a worker already runs there)."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            worker = self._workers.get(port)
+            if worker is not None and worker.thread is not None and worker.thread.is_alive():
+                return
+            worker = _Worker(port)
+            worker.thread = threading.Thread(
+                target=self._run_port, args=(worker,), name=f"port:{port}", daemon=True
+            )
+            self._workers[port] = worker
+            worker.thread.start()
+
+    def pause(self) -> None:
+        self._running.clear()
+        self._publish_summary()
+
+    def resume(self) -> None:
+        self._running.set()
+        self._publish_summary()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        """Stop after the current step of every device; nothing is left half-journaled."""
+        self._stop.set()
+        self._running.set()
+        self.gateway.stop()
+        with self._lock:
+            for worker in self._workers.values():
+                worker.stop.set()
+
+    def retry_failed(self) -> int:
+        """Run again every failed device of this batch whose port is still attached."""
+        failed_ports = {
+            snap.port for snap in self.journal.devices(self.batch_id) if snap.state == DeviceState.FAILED
+        }
+        count = 0
+        for port in failed_ports:
+            with self._lock:
+                worker = self._workers.get(port)
+                busy = worker is not None and worker.thread is not None and worker.thread.is_alive()
+            if not busy:
+                self.add_port(port)
+                count += 1
+        return count
+
+    def skip(self, device_id: int, reason: str = "skipped by the operator") -> None:
+        snap = self.journal.device(device_id)
+        if snap.state in TERMINAL:
+            return
+        with self._lock:
+            for worker in self._workers.values():
+                if worker.device_id == device_id:
+                    worker.abort_reason = reason
+                    worker.stop.set()
+                    return
+        self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, reason))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every port worker has finished; True if all finished within ``timeout``."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = [w.thread for w in self._workers.values() if w.thread is not None]
+            pending = [t for t in threads if t.is_alive()]
+            if not pending:
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            pending[0].join(remaining if remaining is not None else None)
+
+    def finish(self) -> None:
+        """Close the batch in the journal once nothing is left to do."""
+        self.journal.end_batch(self.batch_id)
+        self._publish_summary()
+
+    # -- views ------------------------------------------------------------------------------
+    def devices(self) -> list[DeviceSnapshot]:
+        return self.journal.devices(self.batch_id)
+
+    def summary(self) -> BatchSnapshot:
+        snaps = self.devices()
+        done = sum(1 for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED))
+        failed = sum(1 for s in snaps if s.state == DeviceState.FAILED)
+        pending = sum(1 for s in snaps if s.state == DeviceState.PENDING_APPROVAL)
+        in_progress = len(snaps) - done - failed
+        remaining = None
+        if self.options.expected is not None:
+            finished = {s.serial_number for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED)}
+            remaining = len(self.options.expected - finished)
+        with self._lock:
+            alive = any(w.thread is not None and w.thread.is_alive() for w in self._workers.values())
+        return BatchSnapshot(
+            batch_id=self.batch_id,
+            done=done,
+            in_progress=in_progress,
+            failed=failed,
+            pending_approval=pending,
+            expected_remaining=remaining,
+            finished=not alive and in_progress == 0,
+            paused=self.paused,
+            server_reachable=self.gateway.reachable,
+        )
+
+    def all_verified(self) -> bool:
+        snaps = self.devices()
+        return bool(snaps) and all(s.state == DeviceState.DONE for s in snaps)
+
+    # -- internals --------------------------------------------------------------------------
+    def _publish(self, snap: DeviceSnapshot) -> None:
+        self.bus.publish(snap)
+        self._publish_summary()
+
+    def _publish_summary(self) -> None:
+        self.bus.publish(self.summary())
+
+    def _log(self, level: int, message: str, port: str | None = None, device_id: int | None = None) -> None:
+        log.log(level, "%s%s", f"[{port}] " if port else "", message)
+        self.bus.publish(LogEvent(level, message, device_id=device_id, port=port))
+
+    def _run_port(self, worker: _Worker) -> None:
+        port = worker.port
+        detected_at = datetime.now(UTC)
+        try:
+            driver = self.open_driver(port)
+        except DeviceError as exc:
+            self._log(logging.ERROR, f"cannot open port: {exc}", port=port)
+            return
+        try:
+            self._provision(worker, driver, detected_at)
+        finally:
+            try:
+                driver.close()
+            except DeviceError:
+                pass
+            with self._lock:
+                worker.serial = None
+            self._publish_summary()
+
+    def _provision(self, worker: _Worker, driver: DeviceDriver, detected_at: datetime) -> None:
+        port = worker.port
+        try:
+            identity = driver.identify()
+        except DeviceError as exc:
+            snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+            self._publish(snap)
+            self._fail(snap.device_id, "identify", exc, getattr(exc, "code", "device"))
+            return
+        device_id = self._claim(worker, driver, identity, detected_at)
+        if device_id is None:
+            return
+        worker.device_id = device_id
+        control = JobControl(
+            stop=worker.stop,
+            running=self._running,
+            offline=self.options.offline,
+            pending_max_wait=self.options.pending_max_wait,
+        )
+        job = DeviceJob(
+            journal=self.journal,
+            profile=self.profile,
+            gateway=self.gateway,
+            driver=driver,
+            identity=identity,
+            device_id=device_id,
+            control=control,
+            publish=self._publish,
+        )
+        try:
+            job.run()
+        except (JobInterrupted, GatewayStopped) as exc:
+            if worker.abort_reason:
+                self._fail(device_id, "stopped", RuntimeError(worker.abort_reason), "duplicate")
+            else:
+                self._log(logging.INFO, f"paused at this step: {exc}", port=port, device_id=device_id)
+        except DeviceLost as exc:
+            self._publish(
+                self.journal.set_step(device_id, f"device lost on {port} ({exc}); plug it in again to resume")
+            )
+        except StepFailed as exc:
+            self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
+        except DeviceError as exc:
+            self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
+        except EstError as exc:
+            self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
+        finally:
+            with self._lock:
+                worker.device_id = None
+
+    def _claim(
+        self, worker: _Worker, driver: DeviceDriver, identity: DeviceIdentity, detected_at: datetime
+    ) -> int | None:
+        """Decide which journal row this unit is, or stop it (duplicate, unexpected, already done)."""
+        serial = identity.serial_number
+        port = worker.port
+        ident_fields = {"serial_number": serial, "model": identity.model, "firmware": identity.firmware}
+        with self._lock:
+            twin = next((w for w in self._workers.values() if w is not worker and w.serial == serial), None)
+            if twin is not None:
+                reason = (
+                    f"serial number {serial} is reported by two ports ({twin.port} and {port}); both stopped"
+                )
+                twin.abort_reason = reason
+                twin.stop.set()
+                self._new_failed(port, detected_at, ident_fields, reason, "duplicate")
+                return None
+            worker.serial = serial
+        expected = self.options.expected
+        if expected is not None and serial not in expected and not self.options.allow_unexpected:
+            self._new_failed(
+                port,
+                detected_at,
+                ident_fields,
+                f"unit {serial} is not on this batch's expected list",
+                "unexpected",
+            )
+            return None
+        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
+        if resumable is not None:
+            snap = self.journal.set_step(resumable.device_id, f"resumed on {port}", port=port, **ident_fields)
+            self._publish(snap)
+            return resumable.device_id
+        done = self.journal.find_done_by_serial(serial)
+        if done is not None and not self.options.reprovision:
+            self._already_done(port, detected_at, ident_fields, done, driver)
+            return None
+        snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+        self._publish(snap)
+        self._publish(
+            self.journal.transition(snap.device_id, DeviceState.IDENTIFIED, "identified", **ident_fields)
+        )
+        return snap.device_id
+
+    def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
+        for snap in reversed(self.journal.devices(self.batch_id)):
+            if (
+                snap.serial_number == serial
+                and snap.state == DeviceState.FAILED
+                and snap.error_code != "duplicate"
+            ):
+                return snap
+        return None
+
+    def _already_done(
+        self,
+        port: str,
+        detected_at: datetime,
+        ident: dict[str, str],
+        done: DeviceSnapshot,
+        driver: DeviceDriver,
+    ) -> None:
+        try:
+            stored = driver.read_certificate_chain()
+        except DeviceError:
+            stored = None
+        holds_it = stored is not None and any(
+            pki.fingerprint(c) == done.cert_fingerprint for c in pki.pem_to_chain(stored.chain_pem)[:1]
+        )
+        if holds_it:
+            snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+            self._publish(
+                self.journal.transition(
+                    snap.device_id,
+                    DeviceState.SKIPPED,
+                    f"already provisioned here (certificate {done.cert_serial}); not re-provisioned",
+                    cert_serial=done.cert_serial,
+                    cert_fingerprint=done.cert_fingerprint,
+                    not_after=done.cert_not_after.isoformat() if done.cert_not_after else None,
+                    error_code="already-provisioned",
+                    **ident,
+                )
+            )
+        else:
+            self._new_failed(
+                port,
+                detected_at,
+                ident,
+                f"serial number {ident['serial_number']} was already provisioned (device #{done.device_id}, "
+                f"certificate {done.cert_serial}) but this unit does not hold that certificate; "
+                "re-provision it explicitly if this is intended",
+                "duplicate",
+            )
+        return None
+
+    def _new_failed(
+        self, port: str, detected_at: datetime, ident: dict[str, str], reason: str, code: str
+    ) -> None:
+        snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+        self._publish(snap)
+        self._publish(self.journal.transition(snap.device_id, DeviceState.IDENTIFIED, "identified", **ident))
+        self._fail(snap.device_id, "identified", RuntimeError(reason), code)
+
+    def _fail(self, device_id: int, step: str, exc: BaseException, code: str) -> None:
+        message = str(exc) or exc.__class__.__name__
+        snap = self.journal.transition(
+            device_id,
+            DeviceState.FAILED,
+            f"failed: {message}",
+            error=message,
+            error_code=code,
+            failed_step=step,
+        )
+        self._publish(snap)
+        self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)

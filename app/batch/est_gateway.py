@@ -1,0 +1,144 @@
+"""Shared access to the EST server for all port workers of a batch.
+
+Why a gateway: the batch must (1) cap in-flight EST requests (the profile's
+concurrency, sharing one keep-alive session), (2) notice when the server is
+unreachable, stop sending, keep devices preparing CSRs, and resume by itself
+when a background probe sees the server again, and (3) back off with jitter
+on retryable errors instead of hammering a struggling server. Workers call
+:meth:`enroll` and get a verified result, an ``EstPending`` (202), a
+non-retryable ``EstError``, or ``GatewayStopped`` when the batch is stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from cryptography import x509
+
+from app.est.errors import EstConnectionError, EstError, EstPending, EstServerError
+from app.est.results import EnrollResult, ServerKeygenResult
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class EnrollmentClient(Protocol):
+    """The subset of ``app.est.client.EstClient`` the batch engine uses."""
+
+    def cacerts(self) -> list[x509.Certificate]: ...
+
+    def simpleenroll(self, csr: bytes) -> EnrollResult: ...
+
+    def serverkeygen(self, csr: bytes) -> ServerKeygenResult: ...
+
+
+class GatewayStopped(Exception):
+    """The batch was stopped while a worker waited for the server."""
+
+
+class EstGateway:
+    """Concurrency cap, reachability gate and retry policy around one EST client."""
+
+    def __init__(
+        self,
+        client: EnrollmentClient,
+        *,
+        concurrency: int = 4,
+        probe_interval: float = 2.0,
+        max_backoff: float = 30.0,
+        on_reachability: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.client = client
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self._up = threading.Event()
+        self._up.set()
+        self._stopped = threading.Event()
+        self._probe_interval = probe_interval
+        self._max_backoff = max_backoff
+        self._on_reachability = on_reachability
+        self._probe_lock = threading.Lock()
+        self._prober: threading.Thread | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self._up.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._up.set()  # wake waiters so they see the stop
+
+    def enroll(self, csr_der: bytes, *, on_wait: Callable[[str], None]) -> EnrollResult:
+        return self._call(lambda: self.client.simpleenroll(csr_der), on_wait)
+
+    def serverkeygen(self, csr_der: bytes, *, on_wait: Callable[[str], None]) -> ServerKeygenResult:
+        return self._call(lambda: self.client.serverkeygen(csr_der), on_wait)
+
+    def _call(self, operation: Callable[[], T], on_wait: Callable[[str], None]) -> T:
+        attempt = 0
+        while True:
+            self._wait_until_reachable(on_wait)
+            with self._slots:
+                if self._stopped.is_set():
+                    raise GatewayStopped()
+                try:
+                    return operation()
+                except EstPending:
+                    raise
+                except EstConnectionError as exc:
+                    log.warning("EST server unreachable: %s", exc)
+                    self._mark_down()
+                    attempt = 0
+                    continue
+                except EstServerError as exc:
+                    attempt += 1
+                    delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                    if attempt >= 6:
+                        raise
+                    on_wait(f"EST server error ({exc}); retrying in {delay:.0f} s")
+                except EstError:
+                    raise
+            if self._stopped.wait(delay):
+                raise GatewayStopped()
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, so many workers do not retry in lockstep."""
+        return random.uniform(0, min(self._max_backoff, 0.5 * 2**attempt))
+
+    def _wait_until_reachable(self, on_wait: Callable[[str], None]) -> None:
+        if not self._up.is_set():
+            on_wait("waiting for the EST server to answer again")
+        while not self._up.wait(0.5):
+            if self._stopped.is_set():
+                raise GatewayStopped()
+        if self._stopped.is_set():
+            raise GatewayStopped()
+
+    def _mark_down(self) -> None:
+        with self._probe_lock:
+            if not self._up.is_set():
+                return
+            self._up.clear()
+            if self._on_reachability:
+                self._on_reachability(False)
+            self._prober = threading.Thread(target=self._probe_until_up, name="est-probe", daemon=True)
+            self._prober.start()
+
+    def _probe_until_up(self) -> None:
+        delay = self._probe_interval
+        while not self._stopped.wait(delay):
+            try:
+                self.client.cacerts()
+            except EstError as exc:
+                log.info("EST server still unreachable: %s", exc)
+                delay = min(self._max_backoff, delay * 1.5)
+                continue
+            log.warning("EST server reachable again; resuming enrollment")
+            self._up.set()
+            if self._on_reachability:
+                self._on_reachability(True)
+            return

@@ -1,0 +1,319 @@
+"""The provisioning steps of one device, each journaled before and after its side effect.
+
+``DeviceJob.run`` takes a device that has been identified and a journal row,
+and walks it from wherever the journal says it is to DONE (or FAILED with the
+step and reason). Resuming is the same code path as a first run: the journal
+state decides which steps are still needed, so a crash, an unplug or an
+operator's retry all continue safely:
+
+- before the CSR was sent: a fresh key and CSR;
+- sent but no answer journaled (ENROLLING/PENDING): the *same* CSR is sent again
+  (RFC 7030 4.2.3 retransmission), never a new one;
+- certificate journaled (ISSUED and later): that certificate is written, no new enrollment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from app import pki
+from app.batch.est_gateway import EstGateway
+from app.batch.events import DeviceSnapshot
+from app.batch.journal import Journal
+from app.batch.states import DeviceState
+from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceMismatch, DeviceUnsupported
+from app.est.errors import EstError, EstPending
+from app.est.results import EnrollResult
+from app.profile import KeyGeneration, Profile
+
+log = logging.getLogger(__name__)
+
+S = DeviceState
+
+
+class StepFailed(Exception):
+    """A step failed for this device only; ``code`` and message go to the journal and the UI."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class JobInterrupted(Exception):
+    """The batch was stopped or the device vanished; the journal already says where we were."""
+
+
+@dataclass
+class JobControl:
+    """Shared switches a job checks between steps (set by the engine on pause/stop)."""
+
+    stop: threading.Event
+    running: threading.Event  # cleared while paused
+    offline: bool = False
+    pending_max_wait: float = 24 * 3600.0
+
+    def checkpoint(self) -> None:
+        while not self.running.wait(0.2):
+            if self.stop.is_set():
+                raise JobInterrupted("batch stopped")
+        if self.stop.is_set():
+            raise JobInterrupted("batch stopped")
+
+
+Publish = Callable[[DeviceSnapshot], None]
+
+
+class DeviceJob:
+    """Runs the remaining steps for one journaled device on one connected driver."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        profile: Profile,
+        gateway: EstGateway,
+        driver: DeviceDriver,
+        identity: DeviceIdentity,
+        device_id: int,
+        control: JobControl,
+        publish: Publish,
+    ) -> None:
+        self.journal = journal
+        self.profile = profile
+        self.gateway = gateway
+        self.driver = driver
+        self.identity = identity
+        self.device_id = device_id
+        self.control = control
+        self._publish = publish
+        self._subject = profile.render_subject(identity.serial_number)
+
+    # -- journal + events ---------------------------------------------------------------------
+    def _to(self, state: DeviceState, step: str, **fields: object) -> None:
+        self._publish(self.journal.transition(self.device_id, state, step, **fields))
+
+    def _step(self, step: str, **fields: object) -> None:
+        self._publish(self.journal.set_step(self.device_id, step, **fields))
+
+    # -- driver -------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Advance the device to DONE. Raises StepFailed/DeviceError/EstError for the engine to record."""
+        row = self.journal.device_row(self.device_id)
+        state = DeviceState(row["state"])
+        if state == S.FAILED:
+            state = self._retry_point()
+        chain_pem: str | None = row["chain_pem"]
+        if state in (S.DETECTED, S.IDENTIFIED, S.KEY_READY):
+            csr_der = self._prepare_csr()
+            state = S.CSR_READY
+        else:
+            csr_der = row["csr_der"]
+        if state in (S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
+            if self.profile.key_generation == KeyGeneration.SERVER:
+                chain_pem = self._enroll_server_keygen(csr_der)
+            else:
+                if self.control.offline:
+                    self._step("CSR collected; enrolls when the station is back online")
+                    raise JobInterrupted("offline mode: CSR collected")
+                chain_pem = self._enroll(csr_der)
+            state = S.ISSUED
+        if chain_pem is None:
+            raise StepFailed("the journal has no certificate for this device", code="journal")
+        if state in (S.ISSUED, S.WRITING):
+            self._write(chain_pem)
+            state = S.WRITTEN
+        if state in (S.WRITTEN, S.VERIFIED):
+            self._verify(chain_pem)
+        self._to(S.DONE, "done")
+
+    def _retry_point(self) -> DeviceState:
+        """Where an operator's retry of a FAILED device safely resumes, from its history."""
+        history = [t.state for t in self.journal.history(self.device_id) if t.state != S.FAILED]
+        last = history[-1] if history else S.IDENTIFIED
+        if (
+            last in (S.ISSUED, S.WRITING, S.WRITTEN, S.VERIFIED)
+            and self.profile.key_generation == KeyGeneration.DEVICE
+        ):
+            resume = S.ISSUED
+        elif last in (S.ENROLLING, S.PENDING_APPROVAL, S.CSR_READY):
+            resume = S.CSR_READY if self.journal.device_row(self.device_id)["csr_der"] else S.IDENTIFIED
+        else:
+            resume = S.IDENTIFIED
+        self._to(resume, f"retrying from {resume.value}", error=None, error_code=None, failed_step=None)
+        return resume
+
+    def _prepare_csr(self) -> bytes:
+        self.control.checkpoint()
+        if self.profile.key_generation == KeyGeneration.SERVER:
+            csr_der = _ephemeral_csr(self._subject)
+            self._to(S.CSR_READY, "CSR ready (server will generate the key)", **_csr_fields(csr_der))
+            return csr_der
+        caps = self.identity.capabilities
+        if not caps.on_device_keygen:
+            raise StepFailed(
+                "this device cannot generate keys; set the profile to server-side key generation",
+                code="unsupported",
+            )
+        algorithm = self.profile.key_algorithm
+        if algorithm not in caps.key_algorithms:
+            offered = ", ".join(a.value for a in caps.key_algorithms)
+            raise StepFailed(
+                f"device cannot make a {algorithm.value} key (it offers {offered})", code="unsupported"
+            )
+        if caps.separate_keygen_and_csr:
+            self._step(f"generating {algorithm.value} key on the device")
+            self.driver.generate_key(algorithm)
+            self._to(S.KEY_READY, "key generated on the device")
+        else:
+            self.driver.generate_key(algorithm)
+        self.control.checkpoint()
+        self._step("reading CSR from the device")
+        csr_der = self.driver.create_csr(self._subject)
+        try:
+            pki.check_device_csr(csr_der, expected_subject=self._subject, expected_algorithm=algorithm)
+        except pki.CsrRejected as exc:
+            raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
+        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der))
+        return csr_der
+
+    def _enroll(self, csr_der: bytes) -> str:
+        result = self._post_until_issued(csr_der, self.gateway.enroll)
+        return self._record_issued(result, "simpleenroll")
+
+    def _enroll_server_keygen(self, csr_der: bytes) -> str:
+        if not self.identity.capabilities.import_server_key:
+            raise StepFailed("this device cannot import a server-generated key", code="unsupported")
+        self.control.checkpoint()
+        self._to(S.ENROLLING, "requesting a server-generated key and certificate")
+        result = self.gateway.serverkeygen(csr_der, on_wait=self._step)
+        chain_pem = self._record_issued(result, "serverkeygen")
+        self._to(S.WRITING, "loading the server-generated key into the device")
+        self.driver.import_private_key(result.private_key_pkcs8)
+        del result  # the key lives in memory only as long as the import takes
+        return chain_pem
+
+    def _post_until_issued(self, csr_der: bytes, post: Callable[..., EnrollResult]) -> EnrollResult:
+        deadline: float | None = None
+        while True:
+            self.control.checkpoint()
+            self._to(
+                S.ENROLLING,
+                "enrolling with the EST server",
+                enroll_attempts=self.journal.device_row(self.device_id)["enroll_attempts"] + 1,
+            )
+            try:
+                return post(csr_der, on_wait=self._step)
+            except EstPending as pending:
+                now = datetime.now(UTC)
+                self._to(
+                    S.PENDING_APPROVAL,
+                    "waiting for approval on the EST server",
+                    retry_at=pending.retry_at.isoformat(),
+                )
+                wait = max(1.0, (pending.retry_at - now).total_seconds())
+                deadline = (
+                    deadline if deadline is not None else time.monotonic() + self.control.pending_max_wait
+                )
+                if time.monotonic() + wait > deadline:
+                    raise StepFailed(
+                        "still pending approval after the configured limit", code="pending-timeout"
+                    ) from None
+                if self.control.stop.wait(wait):
+                    raise JobInterrupted("batch stopped while pending") from None
+
+    def _record_issued(self, result: EnrollResult, operation: str) -> str:
+        leaf = result.leaf
+        chain_pem = pki.chain_to_pem(result.chain)
+        serial, fp, issuer = pki.cert_serial_hex(leaf), pki.fingerprint(leaf), leaf.issuer.rfc4514_string()
+        self.journal.record_certificate(
+            self.device_id,
+            operation=operation,
+            chain_pem=chain_pem,
+            cert_serial=serial,
+            fingerprint=fp,
+            not_before=leaf.not_valid_before_utc,
+            not_after=leaf.not_valid_after_utc,
+            issuer=issuer,
+            subject=leaf.subject.rfc4514_string(),
+        )
+        for warning in result.warnings:
+            log.warning("device %s: %s", self.identity.serial_number, warning)
+        self._to(
+            S.ISSUED,
+            "certificate issued and verified",
+            cert_serial=serial,
+            cert_fingerprint=fp,
+            not_before=leaf.not_valid_before_utc.isoformat(),
+            not_after=leaf.not_valid_after_utc.isoformat(),
+            issuer=issuer,
+            chain_pem=chain_pem,
+            retry_at=None,
+        )
+        return chain_pem
+
+    def _write(self, chain_pem: str) -> None:
+        self.control.checkpoint()
+        self._to(S.WRITING, "writing the certificate chain to the device")
+        self.driver.write_certificate_chain(chain_pem)
+        self._to(S.WRITTEN, "certificate written and committed")
+
+    def _verify(self, chain_pem: str) -> None:
+        self._step("reading back and proving the key")
+        stored = self.driver.read_certificate_chain()
+        if stored is None:
+            raise DeviceMismatch("the device reports no certificate after the write")
+        expected_hash = hashlib.sha256(chain_pem.encode("ascii")).digest()
+        if _normalise(stored.chain_pem) != _normalise(chain_pem) or stored.sha256 != expected_hash:
+            raise DeviceMismatch("the certificate read back differs from the one written")
+        leaf = pki.pem_to_chain(chain_pem)[0]
+        if self.identity.capabilities.can_sign:
+            nonce = os.urandom(32)
+            digest = hashlib.sha256(nonce).digest()
+            signature = self.driver.sign_digest(digest, "sha256")
+            if not pki.verify_digest_signature(leaf, digest, signature):
+                raise DeviceMismatch("the device's signature does not verify with the new certificate")
+            proof = "read-back hash matches; device signed a fresh nonce with the certified key"
+        else:
+            proof = "read-back hash matches (device cannot sign; key match checked at enrollment)"
+        self._to(S.VERIFIED, proof)
+
+
+def _normalise(pem: str) -> str:
+    return pem.replace("\r\n", "\n").strip()
+
+
+def _csr_fields(csr_der: bytes) -> dict[str, object]:
+    return {"csr_der": csr_der, "csr_sha256": hashlib.sha256(csr_der).hexdigest()}
+
+
+def _ephemeral_csr(subject: dict[str, str]) -> bytes:
+    """CSR for /serverkeygen: the server makes the real key; this throwaway key only signs the request."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(pki.subject_from_dict(subject))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.DER)
+
+
+__all__ = [
+    "DeviceJob",
+    "JobControl",
+    "JobInterrupted",
+    "StepFailed",
+    "DeviceError",
+    "DeviceUnsupported",
+    "EstError",
+]

@@ -1,0 +1,174 @@
+"""The engine's rules (resume, duplicates, outage, pending) on fast in-memory fakes.
+
+The same rules are exercised end to end over pseudo-terminals and TLS in tests/integration.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.est_gateway import EstGateway
+from app.batch.events import DeviceSnapshot, EventBus
+from app.batch.journal import Journal
+from app.batch.states import DeviceState
+from app.profile import Profile
+
+from .fakes import FakeCA, FakeDevice, FakeEst
+
+
+@pytest.fixture
+def ca() -> FakeCA:
+    return FakeCA()
+
+
+@pytest.fixture
+def journal(tmp_path) -> Journal:
+    j = Journal(tmp_path / "journal.sqlite3")
+    yield j
+    j.close()
+
+
+def make_engine(journal, est, devices, **options) -> BatchEngine:
+    profile = Profile(name="line-1", enroll_url="https://127.0.0.1:1/.well-known/est")
+    gateway = EstGateway(est, concurrency=2, probe_interval=0.05)
+    return BatchEngine(
+        journal=journal,
+        profile=profile,
+        gateway=gateway,
+        open_driver=lambda port: devices[port],
+        bus=EventBus(),
+        options=BatchOptions(**options),
+    )
+
+
+def test_every_device_ends_done_with_a_certificate_for_its_own_key(journal, ca):
+    est = FakeEst(ca)
+    devices = {f"/dev/fake{i}": FakeDevice(f"/dev/fake{i}", f"SN{i}") for i in range(5)}
+    engine = make_engine(journal, est, devices)
+    seen: list[DeviceSnapshot] = []
+    engine.bus.subscribe(lambda e: seen.append(e) if isinstance(e, DeviceSnapshot) else None)
+    engine.add_ports(devices)
+    assert engine.wait(30)
+    assert engine.all_verified()
+    assert len(est.issued) == 5
+    for snap in engine.devices():
+        dev = devices[snap.port]
+        assert dev.chain_pem is not None and snap.cert_fingerprint is not None
+    states = [s.state for s in seen if s.serial_number == "SN0"]
+    assert states.index(DeviceState.ENROLLING) < states.index(DeviceState.ISSUED) < states.index(DeviceState.DONE)
+    assert journal.audit.verify().ok
+
+
+def test_unplug_during_write_resumes_on_another_port_without_a_second_certificate(journal, ca):
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "SN-A")
+    dev.unplug_at = "write_certificate_chain"
+    ports = {"/dev/a": dev}
+    engine = make_engine(journal, est, ports)
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.WRITING and "device lost" in snap.step
+    # the same unit comes back on another port
+    dev._port = "/dev/b"
+    ports["/dev/b"] = dev
+    engine.add_port("/dev/b")
+    assert engine.wait(10)
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.DONE and snap.port == "/dev/b"
+    assert len(est.issued) == 1
+
+
+def test_two_ports_reporting_one_serial_are_both_stopped(journal, ca):
+    est = FakeEst(ca)
+    est.down = True  # hold both devices before enrollment so they overlap
+    a, b = FakeDevice("/dev/a", "SAME"), FakeDevice("/dev/b", "SAME")
+    engine = make_engine(journal, est, {"/dev/a": a, "/dev/b": b})
+    engine.add_ports(["/dev/a", "/dev/b"])
+    assert engine.wait(10)
+    snaps = engine.devices()
+    assert [s.state for s in snaps] == [DeviceState.FAILED, DeviceState.FAILED]
+    assert all(s.error_code == "duplicate" and "two ports" in (s.error or "") for s in snaps)
+    assert est.issued == []
+
+
+def test_unit_already_done_in_this_journal_is_recognised_and_skipped(journal, ca):
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "SN-1")
+    engine = make_engine(journal, est, {"/dev/a": dev})
+    engine.add_port("/dev/a")
+    assert engine.wait(10) and engine.all_verified()
+    engine2 = make_engine(journal, est, {"/dev/a": dev})
+    engine2.add_port("/dev/a")
+    assert engine2.wait(10)
+    (snap,) = engine2.devices()
+    assert snap.state == DeviceState.SKIPPED and snap.error_code == "already-provisioned"
+    assert len(est.issued) == 1
+
+
+def test_unexpected_unit_is_flagged_and_not_enrolled(journal, ca):
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "INTRUDER")
+    engine = make_engine(journal, est, {"/dev/a": dev}, expected=frozenset({"SN-1"}))
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.FAILED and snap.error_code == "unexpected"
+    assert est.calls == 0
+    assert engine.summary().expected_remaining == 1
+
+
+def test_est_outage_pauses_enrollment_and_resumes_when_server_answers(journal, ca):
+    est = FakeEst(ca)
+    est.down = True
+    dev = FakeDevice("/dev/a", "SN-1")
+    engine = make_engine(journal, est, {"/dev/a": dev})
+    reach: list[bool] = []
+    engine.gateway._on_reachability = reach.append
+    engine.add_port("/dev/a")
+    import time
+
+    deadline = time.monotonic() + 5
+    while engine.gateway.reachable and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not engine.gateway.reachable
+    est.down = False
+    assert engine.wait(10)
+    assert engine.all_verified() and reach == [False, True]
+    assert len(est.issued) == 1
+
+
+def test_pending_approval_is_journaled_then_resolved_with_the_same_csr(journal, ca):
+    est = FakeEst(ca)
+    est.pending_times = 2
+    dev = FakeDevice("/dev/a", "SN-1")
+    engine = make_engine(journal, est, {"/dev/a": dev})
+    engine.add_port("/dev/a")
+    assert engine.wait(20)
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.DONE
+    states = [t.state for t in journal.history(snap.device_id)]
+    assert states.count(DeviceState.PENDING_APPROVAL) == 2
+    assert est.calls == 3 and len(est.issued) == 1
+
+
+def test_audit_verify_detects_an_edited_record(journal, ca):
+    est = FakeEst(ca)
+    engine = make_engine(journal, est, {"/dev/a": FakeDevice("/dev/a", "SN-1")})
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    assert journal.audit.verify().ok
+    journal._db.execute("UPDATE audit SET payload=replace(payload, 'SN-1', 'SN-2') WHERE seq=3")
+    verdict = journal.audit.verify()
+    assert not verdict.ok and any("edited" in p for p in verdict.problems)
+
+
+def test_audit_verify_detects_deleted_newest_records(journal, ca):
+    est = FakeEst(ca)
+    engine = make_engine(journal, est, {"/dev/a": FakeDevice("/dev/a", "SN-1")})
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    journal._db.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
+    verdict = journal.audit.verify()
+    assert not verdict.ok and any("deleted" in p for p in verdict.problems)
