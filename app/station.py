@@ -1,0 +1,118 @@
+"""A station session: the journal, the event bus and one profile, ready to run batches.
+
+The CLI (``certline batch run``, ``certline demo``) and the GUI both build a
+:class:`StationSession` and start batches through it, so a batch behaves the
+same whichever view drives it. Building the EST client and opening drivers
+happens here, not in the views.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.est_gateway import EnrollmentClient, EstGateway
+from app.batch.events import EventBus
+from app.batch.journal import Journal
+from app.device.driver import DeviceDriver
+from app.est.credentials import Credentials
+from app.paths import StationPaths, ensure_private_dir, station_paths
+from app.profile import Profile
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[Profile, Credentials, int], EnrollmentClient]
+DriverFactory = Callable[[str], DeviceDriver]
+
+
+def default_client_factory(profile: Profile, credentials: Credentials, pool_size: int) -> EnrollmentClient:
+    from app.est.client import EstClient
+
+    return EstClient(profile, credentials, pool_size=pool_size)
+
+
+def default_driver_factory(profile: Profile) -> DriverFactory:
+    from app.device.registry import open_driver
+
+    return lambda port: open_driver(profile.driver, port, profile.baud)
+
+
+class StationSession:
+    """Owns the journal and bus for the life of the station process; one engine per batch."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        credentials: Credentials,
+        *,
+        paths: StationPaths | None = None,
+        journal: Journal | None = None,
+        client_factory: ClientFactory = default_client_factory,
+        driver_factory: DriverFactory | None = None,
+    ) -> None:
+        self.paths = paths or station_paths()
+        ensure_private_dir(self.paths.data)
+        self.journal = journal or Journal(self.paths.journal)
+        self.bus = EventBus()
+        self.profile = profile
+        self._credentials = credentials
+        self._client_factory = client_factory
+        self._driver_factory = driver_factory or default_driver_factory(profile)
+        self._client: EnrollmentClient | None = None
+        self._lock = threading.Lock()
+        self.engine: BatchEngine | None = None
+
+    @property
+    def client(self) -> EnrollmentClient:
+        """The profile's EST client (one keep-alive session), created on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._client_factory(self.profile, self._credentials, self.profile.concurrency)
+            return self._client
+
+    def start_batch(
+        self, options: BatchOptions, ports: list[str] | None = None, *, resume_batch: int | None = None
+    ) -> BatchEngine:
+        """Create (or resume) a batch and start workers on ``ports``. Returns immediately."""
+        if self.engine is not None:
+            self.engine.stop()
+        gateway = EstGateway(self.client, concurrency=self.profile.concurrency)
+        self.engine = BatchEngine(
+            journal=self.journal,
+            profile=self.profile,
+            gateway=gateway,
+            open_driver=self._driver_factory,
+            bus=self.bus,
+            options=options,
+            batch_id=resume_batch,
+        )
+        if ports:
+            self.engine.add_ports(ports)
+        return self.engine
+
+    def check_server(self) -> bool:
+        """Blocking reachability check (``/cacerts``); call from a worker thread, never the GUI thread."""
+        from app.est.errors import EstError
+
+        try:
+            self.client.cacerts()
+        except EstError as exc:
+            log.info("EST server check failed: %s", exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine.wait(10)
+        client = self._client
+        if client is not None and hasattr(client, "close"):
+            client.close()
+        self.journal.close()
+
+
+def journal_path_for(home: Path) -> Path:
+    return home / "data" / "journal.sqlite3"
