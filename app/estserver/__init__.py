@@ -1,0 +1,42 @@
+"""Local HTTPS EST (RFC 7030) test server shipped with Certline: real TLS, real CA, faults.
+
+Used by the test-suite, the demo and ``certline est-server``. Never imports Qt.
+"""
+
+from app.estserver.ca import CertificateAuthority, cert_fingerprint, spki_sha256
+from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
+from app.estserver.faults import (
+    Encoding,
+    Fault,
+    FaultConfig,
+    FaultKind,
+    FaultSpecError,
+    MalformedVariant,
+    parse_fault_spec,
+)
+from app.estserver.records import IssuedRecord, RequestRecord
+from app.estserver.routes import Operation, Route, build_path, parse_path
+from app.estserver.server import EstTestServer
+
+__all__ = [
+    "PASSCODE_ONLY",
+    "USER_PASSWORD",
+    "CertificateAuthority",
+    "Encoding",
+    "EstTestServer",
+    "Fault",
+    "FaultConfig",
+    "FaultKind",
+    "FaultSpecError",
+    "IssuedRecord",
+    "MalformedVariant",
+    "Operation",
+    "RequestRecord",
+    "Route",
+    "ServerConfig",
+    "build_path",
+    "cert_fingerprint",
+    "parse_fault_spec",
+    "parse_path",
+    "spki_sha256",
+]

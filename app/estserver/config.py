@@ -1,0 +1,42 @@
+"""Behaviour switches of the EST test server (what a real deployment would configure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.device.driver import KeyAlgorithm
+
+PASSCODE_ONLY = "passcode-only"
+USER_PASSWORD = "user-password"  # noqa: S105 - a style name, not a password
+ALL_BASIC_STYLES = frozenset({PASSCODE_ONLY, USER_PASSWORD})
+
+
+@dataclass
+class ServerConfig:
+    """Mutable at runtime: every request reads the current values.
+
+    ``labels``/``device_groups`` of None accept anything (including no label);
+    a set restricts them (anything else → 404, like an unknown DTM policy).
+    """
+
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_P256
+    intermediate: bool = True
+    validity_days: float = 365.0
+    basic_styles: frozenset[str] = ALL_BASIC_STYLES
+    labels: frozenset[str] | None = None
+    device_groups: frozenset[str] | None = None
+    csrattrs: bytes | None = None
+    """DER CsrAttrs for /csrattrs (see ``app.estserver.csrattrs``); None → 204 No Content."""
+    csrattrs_requires_auth: bool = True
+    require_pop: bool = False
+    """RFC 7030 3.5: CSR challengePassword must be base64(tls-unique) of the connection."""
+    extra_client_ca_pem: bytes | None = None
+    """More trust anchors for client certificates on the clientauth listener (bootstrap certs)."""
+    passcode_listener_requests_cert: bool = True
+    """Ask for an optional client certificate on the passcode listener (needed to re-enroll there)."""
+    max_body_bytes: int = 1 << 20
+    max_recorded_requests: int = 1000
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    """Keep-alive connections idle this long are closed by the server."""
+    tls_hosts: tuple[str, ...] = field(default_factory=lambda: ("127.0.0.1", "localhost"))
