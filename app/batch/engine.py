@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from app import pki
 from app.batch.est_gateway import EstGateway, GatewayStopped
@@ -116,6 +117,47 @@ class BatchEngine:
             )
             self._workers[port] = worker
             worker.thread.start()
+
+    def enroll_collected(self) -> int:
+        """Enroll, without the units, every CSR this batch collected while offline.
+
+        Returns how many were started. Their certificates are written when the units come back.
+        """
+        started = 0
+        for snap in self.journal.unfinished_devices(self.batch_id):
+            if snap.state not in (DeviceState.CSR_READY, DeviceState.ENROLLING, DeviceState.PENDING_APPROVAL):
+                continue
+            if self.options.offline:
+                continue
+            worker = _Worker(f"detached:{snap.device_id}")
+            worker.device_id = snap.device_id
+            worker.thread = threading.Thread(
+                target=self._run_detached, args=(worker, snap), name=worker.port, daemon=True
+            )
+            with self._lock:
+                self._workers[worker.port] = worker
+            worker.thread.start()
+            started += 1
+        return started
+
+    def _run_detached(self, worker: _Worker, snap: DeviceSnapshot) -> None:
+        identity = DeviceIdentity(snap.serial_number or "", snap.model or "", "", "")
+        job = DeviceJob(
+            journal=self.journal,
+            profile=self.profile,
+            gateway=self.gateway,
+            driver=_DetachedDevice(snap.port),
+            identity=identity,
+            device_id=snap.device_id,
+            control=JobControl(stop=worker.stop, running=self._running),
+            publish=self._publish,
+        )
+        try:
+            job.enroll_only()
+        except (JobInterrupted, GatewayStopped):
+            pass
+        except (StepFailed, DeviceError, EstError) as exc:
+            self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
 
     def pause(self) -> None:
         self._running.clear()
@@ -414,3 +456,27 @@ class BatchEngine:
         )
         self._publish(snap)
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
+
+
+class _DetachedDevice(DeviceDriver):
+    """Stands in for a unit that is not connected; any device call says so."""
+
+    name = "detached"
+
+    def __init__(self, port: str) -> None:
+        self._port = port
+
+    @property
+    def port(self) -> str:
+        return self._port
+
+    def _absent(self, *_args: object, **_kwargs: object) -> NoReturn:
+        raise DeviceLost("the unit is not connected")
+
+    identify = _absent
+    generate_key = _absent
+    create_csr = _absent
+    import_private_key = _absent
+    write_certificate_chain = _absent
+    read_certificate_chain = _absent
+    sign_digest = _absent

@@ -137,6 +137,20 @@ class DeviceJob:
             self._verify(chain_pem)
         self._to(S.DONE, "done")
 
+    def enroll_only(self) -> None:
+        """Enroll a CSR collected earlier (offline mode) without the device being connected.
+
+        The certificate is journaled as ISSUED and written when the unit is plugged in again.
+        """
+        row = self.journal.device_row(self.device_id)
+        state = DeviceState(row["state"])
+        if state not in (S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL) or not row["csr_der"]:
+            return
+        if self.profile.key_generation == KeyGeneration.SERVER:
+            return  # a server-generated key must go straight to a connected device
+        self._enroll(row["csr_der"])
+        self._step("certificate issued; plug the unit in to write it")
+
     def _retry_point(self) -> DeviceState:
         """Where an operator's retry of a FAILED device safely resumes, from its history."""
         history = [t.state for t in self.journal.history(self.device_id) if t.state != S.FAILED]

@@ -1,0 +1,34 @@
+"""``certline audit verify``: check the hash chain of the station's audit log."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.batch.journal import Journal
+from app.paths import station_paths
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("audit", help="verify the audit log")
+    sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = sub.add_parser("verify", help="detect edited or deleted audit records")
+    verify.set_defaults(func=_verify)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    path = station_paths().journal
+    if not path.exists():
+        print(f"no journal at {path}")
+        return 2
+    journal = Journal(path)
+    try:
+        verdict = journal.audit.verify()
+    finally:
+        journal.close()
+    if verdict.ok:
+        print(f"audit log OK: {verdict.records} records, chain intact")
+        return 0
+    print(f"audit log BROKEN ({verdict.records} records):")
+    for problem in verdict.problems:
+        print(f"  - {problem}")
+    return 1

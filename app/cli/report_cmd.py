@@ -1,0 +1,37 @@
+"""``certline report export``: a batch report from the journal, as JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.batch.journal import Journal
+from app.batch.report import export_report, render
+from app.paths import station_paths
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("report", help="export batch reports")
+    sub = parser.add_subparsers(dest="report_command", metavar="ACTION", required=True)
+    export = sub.add_parser("export", help="write one batch's report")
+    export.add_argument("--batch", type=int, required=True, metavar="ID")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    export.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    journal = Journal(station_paths().journal)
+    try:
+        try:
+            if args.out:
+                export_report(journal, args.batch, args.format, args.out)
+            else:
+                sys.stdout.write(render(journal, args.batch, args.format))
+        except KeyError as exc:
+            print(f"certline report export: {exc.args[0]}", file=sys.stderr)
+            return 2
+    finally:
+        journal.close()
+    return 0
