@@ -181,7 +181,10 @@ class FaultConfig:
         return fault
 
     def add_spec(self, spec: str) -> Fault:
-        fault = parse_fault_spec(spec)
+        """Activate a fault from CLI syntax, e.g. ``"error5xx=2:503:1@simpleenroll"``."""
+        return self.add_fault(parse_fault_spec(spec))
+
+    def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
         return fault

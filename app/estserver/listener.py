@@ -62,6 +62,8 @@ class TlsListener(http.server.ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._reset: set[int] = set()
+        self.connections_accepted = 0
+        self.handshake_failures = 0
         super().__init__(address, EstRequestHandler)
 
     def server_bind(self) -> None:
@@ -80,6 +82,7 @@ class TlsListener(http.server.ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conn_lock:
             self._connections.add(request)
+            self.connections_accepted += 1
         super().process_request(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -87,6 +90,8 @@ class TlsListener(http.server.ThreadingHTTPServer):
         try:
             request.do_handshake()
         except (ssl.SSLError, OSError) as exc:
+            with self._conn_lock:
+                self.handshake_failures += 1
             log.debug("%s: TLS handshake from %s failed: %s", self.listener_name, client_address, exc)
             return
         super().finish_request(request, client_address)

@@ -43,7 +43,8 @@ class EstTestServer:
     Credentials: ``passcode`` is accepted for every label, ``passcodes`` maps a
     label to its own passcode, ``users`` maps user → password for the
     ``user:password`` Basic style. With none of them a random passcode is made
-    (read it from :attr:`passcode`).
+    (read it from :attr:`passcode`) unless ``auto_passcode`` is False, which leaves
+    Basic authentication with nothing to match (client certificates only).
     """
 
     def __init__(
@@ -57,12 +58,13 @@ class EstTestServer:
         passcodes: Mapping[str, str] | None = None,
         users: Mapping[str, str] | None = None,
         config: ServerConfig | None = None,
+        auto_passcode: bool = True,
     ) -> None:
         self.config = config or ServerConfig()
         self.host = host
         self._ports = (port, clientauth_port)
         self.state_dir = Path(state_dir) if state_dir is not None else None
-        if passcode is None and not passcodes and not users:
+        if auto_passcode and passcode is None and not passcodes and not users:
             passcode = secrets.token_urlsafe(12)
         self._passcode = passcode
         self.faults = FaultConfig()
@@ -317,6 +319,14 @@ class EstTestServer:
 
     def clear_requests(self) -> None:
         self._requests.clear()
+
+    def connection_count(self, listener: str = PASSCODE_LISTENER) -> int:
+        """TCP connections accepted so far on a listener (keep-alive reuse shows as fewer)."""
+        return self._listener(listener).connections_accepted
+
+    def handshake_failures(self, listener: str = CLIENTAUTH_LISTENER) -> int:
+        """TLS handshakes that failed on a listener (e.g. no or untrusted client certificate)."""
+        return self._listener(listener).handshake_failures
 
     # ------------------------------------------------------------- helpers
     def issue_client_certificate(
