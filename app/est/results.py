@@ -43,3 +43,6 @@ class CsrAttributes:
     extension_oids: tuple[str, ...] = ()
     other_oids: tuple[str, ...] = ()
     template_subject: dict[str, str] = field(default_factory=dict)
+    unsupported_key: str | None = None
+    """A key type the server asks for that Certline cannot make (e.g. "RSA 4096 bits");
+    set only when no supported alternative was offered, so the caller can fail clearly."""

@@ -1,0 +1,221 @@
+"""Checks every certificate passes before it leaves the EST client.
+
+Why manual path building rather than ``cryptography.x509.verification``: the
+Rust verifier applies the CA/Browser web-PKI profile (SAN required on the leaf,
+AKI required on CAs, EKU rules), which rejects perfectly good device
+certificates and the in-house CAs factories use. What Certline must guarantee
+is narrower and stricter where it matters: the leaf is for *this* key, every
+link is signed by the next, every issuer is a CA, everything is in its validity
+period, and the path ends at one of the explicitly pinned trust anchors. Every
+certificate in the pinned bundle counts as an anchor (like OpenSSL's
+partial-chain mode), so pinning an intermediate works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from app.est.errors import EstResponseError
+
+MAX_PATH = 8
+CLOCK_SKEW = timedelta(minutes=5)
+"""A freshly issued leaf may be dated slightly in the future by a server whose clock runs ahead."""
+
+
+def spki(key: object) -> bytes:
+    """SubjectPublicKeyInfo DER of a public key (the canonical form to compare keys)."""
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _check_ca(cert: x509.Certificate, depth_below: int) -> str | None:
+    """Why ``cert`` may not issue certificates (None when it may)."""
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        if cert.version == x509.Version.v1 and cert.issuer == cert.subject:
+            return None  # legacy v1 self-signed root
+        return "has no basicConstraints extension"
+    if not bc.ca:
+        return "is not a CA certificate (basicConstraints cA=false)"
+    if bc.path_length is not None and depth_below > bc.path_length:
+        return f"allows a path length of {bc.path_length} below it, the chain needs {depth_below}"
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if not ku.key_cert_sign:
+        return "has a keyUsage without keyCertSign"
+    return None
+
+
+def _check_time(cert: x509.Certificate, now: datetime, role: str) -> None:
+    if cert.not_valid_before_utc - CLOCK_SKEW > now:
+        raise EstResponseError(
+            f"the {role} certificate {_name(cert)} is not valid before "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    if cert.not_valid_after_utc < now:
+        raise EstResponseError(
+            f"the {role} certificate {_name(cert)} expired on "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def _name(cert: x509.Certificate) -> str:
+    try:
+        return repr(cert.subject.rfc4514_string())
+    except ValueError:
+        return "(unprintable subject)"
+
+
+def find_leaf(certs: Sequence[x509.Certificate], public_key_spki: bytes) -> x509.Certificate:
+    """The certificate whose public key is ``public_key_spki``."""
+    for cert in certs:
+        try:
+            if spki(cert.public_key()) == public_key_spki:
+                return cert
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+    if len(certs) == 1:
+        raise EstResponseError(
+            "the server issued a certificate for a different public key than the request's"
+        )
+    raise EstResponseError(
+        f"none of the {len(certs)} certificates the server sent is for the request's public key"
+    )
+
+
+def build_chain(
+    certs: Sequence[x509.Certificate],
+    public_key_spki: bytes,
+    trust_anchors: Sequence[x509.Certificate],
+    *,
+    now: datetime | None = None,
+) -> tuple[tuple[x509.Certificate, ...], tuple[str, ...]]:
+    """Verify an enrollment response and return ``(chain leaf-first, warnings)``.
+
+    The chain holds the leaf and the certificates the server sent that lie on the path to
+    the trust anchor, in order; certificates not on the path are dropped with a warning.
+    Raises :class:`EstResponseError` when the key does not match or no path reaches an anchor.
+    """
+    if not trust_anchors:
+        raise EstResponseError("no trust anchors are configured to verify the certificate")
+    now = now or datetime.now(UTC)
+    leaf = find_leaf(certs, public_key_spki)
+    _check_time(leaf, now, "issued")
+    anchor_ders = {_der(a) for a in trust_anchors}
+    path = [leaf]
+    current = leaf
+    sent = [c for c in certs if c is not leaf]
+    reached = _der(leaf) in anchor_ders
+    while not reached:
+        if len(path) > MAX_PATH:
+            raise EstResponseError("the certificate chain is too long or loops")
+        anchor = next((a for a in trust_anchors if _issued_by(current, a)), None)
+        if anchor is not None:
+            _require_issuer(anchor, len(path) - 1, now, "trust anchor")
+            # keep the anchor in the chain only when the server sent it too
+            if any(_der(c) == _der(anchor) for c in sent):
+                path.append(anchor)
+            reached = True
+            break
+        issuer = next(
+            (c for c in sent if all(c is not p for p in path) and _issued_by(current, c)),
+            None,
+        )
+        if issuer is None:
+            raise EstResponseError(
+                f"the certificate chain does not reach a trusted CA: no trusted issuer for "
+                f"{_name(current)} (issuer {current.issuer.rfc4514_string()!r})"
+            )
+        _require_issuer(issuer, len(path) - 1, now, "intermediate CA")
+        path.append(issuer)
+        current = issuer
+        reached = _der(issuer) in anchor_ders
+    warnings: tuple[str, ...] = ()
+    extra = [c for c in sent if all(c is not p for p in path) and _der(c) not in anchor_ders]
+    if extra:
+        warnings = (
+            f"ignored {len(extra)} certificate(s) from the server that are not on the chain: "
+            + ", ".join(_name(c) for c in extra),
+        )
+    return tuple(path), warnings
+
+
+def _require_issuer(cert: x509.Certificate, depth_below: int, now: datetime, role: str) -> None:
+    problem = _check_ca(cert, depth_below)
+    if problem:
+        raise EstResponseError(f"the {role} {_name(cert)} {problem}")
+    _check_time(cert, now, role)
+
+
+def order_ca_certs(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """/cacerts content ordered issuer-after-subject where links exist (stable otherwise)."""
+    remaining = list(certs)
+    ordered: list[x509.Certificate] = []
+    # start from certificates nobody else in the set was issued by (the lowest ones)
+    while remaining:
+        lowest = next(
+            (c for c in remaining if not any(o is not c and _issued_by(o, c) for o in remaining)),
+            remaining[0],
+        )
+        ordered.append(lowest)
+        remaining.remove(lowest)
+    return ordered
+
+
+def certs_signed_by(
+    anchor: x509.Certificate, certs: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """``anchor`` plus every certificate in ``certs`` that chains up to it (for safe pinning)."""
+    trusted = [anchor]
+    changed = True
+    while changed:
+        changed = False
+        for cert in certs:
+            if any(_der(cert) == _der(t) for t in trusted):
+                continue
+            if any(_issued_by(cert, t) and _check_ca(t, 0) is None for t in trusted):
+                trusted.append(cert)
+                changed = True
+    return trusted
+
+
+def identity_warnings(new: x509.Certificate, old: x509.Certificate) -> tuple[str, ...]:
+    """Warnings when a renewed certificate's subject or SAN differ from the one it renews."""
+    warnings = []
+    if new.subject != old.subject:
+        warnings.append(
+            f"the server changed the subject on renewal: {old.subject.rfc4514_string()!r} -> "
+            f"{new.subject.rfc4514_string()!r}"
+        )
+    if _san(new) != _san(old):
+        warnings.append(f"the server changed the subjectAltName on renewal: {_san(old)} -> {_san(new)}")
+    return tuple(warnings)
+
+
+def _san(cert: x509.Certificate) -> list[str]:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return sorted(f"{type(n).__name__}:{n.value}" for n in names)
