@@ -44,6 +44,7 @@ class DemoEnvironment:
         self.settings = settings or DemoSettings()
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="certline-demo-")) if root is None else root
+        self.root.mkdir(parents=True, exist_ok=True)
         self.passcode = secrets.token_urlsafe(16)
         self.server: object | None = None
         self.simulator: object | None = None

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app import __version__
+from app import __version__, pki
 from app.batch.journal import Journal
 from app.paths import ensure_private_dir
 
@@ -79,6 +79,7 @@ def build_json_report(journal: Journal, batch_id: int) -> dict[str, Any]:
             "started_at": batch.started_at.isoformat(),
             "ended_at": batch.ended_at.isoformat() if batch.ended_at else None,
             "expected": list(batch.expected) if batch.expected is not None else None,
+            "trust_anchor_sha256": _anchor_fingerprints(batch.profile_json),
         },
         "totals": {
             "devices": len(devices),
@@ -88,6 +89,14 @@ def build_json_report(journal: Journal, batch_id: int) -> dict[str, Any]:
         },
         "devices": devices,
     }
+
+
+def _anchor_fingerprints(profile_json: dict[str, Any]) -> list[str]:
+    """Which CA the batch trusted, so an auditor can tie every certificate to it."""
+    pem = profile_json.get("ca_bundle_pem")
+    if not pem:
+        return []
+    return [pki.fingerprint(cert) for cert in pki.pem_to_chain(pem)]
 
 
 def render(journal: Journal, batch_id: int, fmt: str) -> str:

@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate keys on the device (default) or on the EST server",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the simulator's flash, the EST server's CA and the station journal in DIR "
+        "(kept after exit) instead of a temporary directory that is removed",
+    )
     parser.set_defaults(func=run)
 
 
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         csr_format=CsrFormat(args.csr_format),
         key_generation=KeyGeneration(args.keygen),
     )
-    with DemoEnvironment(settings) as env:
+    with DemoEnvironment(settings, root=args.state_dir) as env:
         from app.redaction import register_secret
 
         register_secret(env.passcode)
