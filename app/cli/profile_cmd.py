@@ -1,0 +1,335 @@
+"""``certline profile``: create, inspect, move and delete provisioning profiles and their passcodes.
+
+Secrets never come from argv (it is visible in ``ps`` and shell history):
+``set-passcode`` reads a hidden prompt or an environment variable named with
+``--from-env``, and ``show`` only says whether a secret is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.device.driver import KeyAlgorithm
+from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
+from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
+from app.redaction import scrub
+from app.secrets import (
+    KeyringUnavailable,
+    Purpose,
+    SecretStore,
+    SecretStoreError,
+    required_purposes,
+    secret_from_env,
+)
+
+DRIVERS = ("certline", "nrf91")
+
+#: what the user sees in prompts and messages for each keyring entry
+_PURPOSE_LABEL = {
+    Purpose.PASSCODE: "passcode",
+    Purpose.USER_PASSWORD: "password",
+    Purpose.P12_PASSWORD: "client credential (PKCS#12/key) password",
+}
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="manage provisioning profiles and their passcodes",
+        description="Manage provisioning profiles. Passcodes are kept in the OS keyring.",
+    )
+    sub = parser.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
+
+    add = sub.add_parser("add", help="create (or with --force replace) a profile")
+    add.add_argument("name")
+    add.add_argument("--url", required=True, help="EST base URL for enrollment (https://...)")
+    add.add_argument("--reenroll-url", help="EST base URL for re-enrollment (e.g. DTM clientauth host)")
+    add.add_argument("--label", help="EST label (DTM: IOT_<uuid>) if not part of --url")
+    add.add_argument("--device-group", help="DTM device group ID appended after the operation")
+    add.add_argument("--auth", choices=[a.value for a in AuthStyle], default=AuthStyle.PASSCODE_ONLY.value)
+    add.add_argument("--user", help="user name for --auth user-password")
+    add.add_argument("--client-cert", type=Path, help="client certificate PEM for --auth client-cert")
+    add.add_argument("--client-key", type=Path, help="client private key PEM for --auth client-cert")
+    add.add_argument("--client-p12", type=Path, help="PKCS#12 client credential for --auth client-cert")
+    add.add_argument("--ca", type=Path, help="PEM file with the EST server's trust anchor(s)")
+    add.add_argument("--csr-format", choices=[c.value for c in CsrFormat], default=CsrFormat.RFC7030.value)
+    add.add_argument("--keygen", choices=[k.value for k in KeyGeneration], default=KeyGeneration.DEVICE.value)
+    add.add_argument("--key-alg", choices=[k.value for k in KeyAlgorithm], default=KeyAlgorithm.EC_P256.value)
+    add.add_argument(
+        "--subject",
+        help="subject template, e.g. 'CN={serial},O=ACME' ({serial} is the device serial; \\, for a comma)",
+    )
+    add.add_argument("--driver", choices=DRIVERS, default="certline")
+    add.add_argument("--baud", type=int, default=115200)
+    add.add_argument("--concurrency", type=int, default=4, help=f"devices at once (1-{MAX_CONCURRENCY})")
+    add.add_argument("--require-pop", action="store_true", help="require proof-of-possession (tls-unique)")
+    add.add_argument(
+        "--allow-new-enrollment-fallback",
+        action="store_true",
+        help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
+    )
+    add.add_argument("--force", action="store_true", help="replace an existing profile of that name")
+    add.set_defaults(func=cmd_add)
+
+    lst = sub.add_parser("list", help="list profiles")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="print a profile and whether its secrets are stored")
+    show.add_argument("name")
+    show.set_defaults(func=cmd_show)
+
+    export = sub.add_parser("export", help="write a profile to a JSON file (never includes secrets)")
+    export.add_argument("name")
+    export.add_argument("file", help="destination file, or - for stdout")
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="add a profile from an exported JSON file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--name", help="store it under this name instead")
+    imp.add_argument("--force", action="store_true", help="replace an existing profile of that name")
+    imp.set_defaults(func=cmd_import)
+
+    setp = sub.add_parser(
+        "set-passcode",
+        help="store a profile's passcode (or password) in the OS keyring",
+        description="Reads the secret from a hidden prompt, or from the environment variable "
+        "named by --from-env. It is never accepted on the command line.",
+    )
+    setp.add_argument("name")
+    setp.add_argument("--from-env", metavar="VAR", help="read the secret from environment variable VAR")
+    setp.add_argument(
+        "--purpose",
+        choices=[p.value for p in Purpose],
+        help="which secret (default: what the profile's auth style needs)",
+    )
+    setp.set_defaults(func=cmd_set_passcode)
+
+    delete = sub.add_parser("delete", help="delete a profile and its keyring entries")
+    delete.add_argument("name")
+    delete.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
+    delete.set_defaults(func=cmd_delete)
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _cli_errors(func: Command) -> Command:
+    """Turn expected failures into one scrubbed line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (CliError, ProfileError, SecretStoreError, OSError) as exc:
+            print(f"certline profile: error: {scrub(str(exc))}", file=sys.stderr)
+            return 1
+
+    return wrapper
+
+
+def parse_subject(text: str) -> dict[str, str]:
+    """``CN={serial},O=ACME`` -> ``{"CN": "{serial}", "O": "ACME"}``; ``\\,`` is a literal comma."""
+    parts: list[str] = []
+    current = ""
+    escaped = False
+    for char in text:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    template: dict[str, str] = {}
+    for part in parts:
+        attr, sep, value = part.partition("=")
+        attr = attr.strip()
+        if not sep or not attr or not value:
+            raise CliError(f"--subject: expected ATTR=VALUE pairs separated by commas, got {part!r}")
+        if attr in template:
+            raise CliError(f"--subject: {attr} given twice")
+        template[attr] = value
+    return template
+
+
+def _existing_file(path: Path | None, option: str) -> str | None:
+    if path is None:
+        return None
+    resolved = path.expanduser().resolve()
+    if not resolved.is_file():
+        raise CliError(f"{option}: no such file: {path}")
+    return str(resolved)
+
+
+def _ca_file(path: Path | None) -> str | None:
+    resolved = _existing_file(path, "--ca")
+    if resolved is None:
+        return None
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(Path(resolved).read_bytes())
+    except ValueError:
+        certs = []
+    if not certs:
+        raise CliError(f"--ca: {path} holds no PEM certificate")
+    return resolved
+
+
+@_cli_errors
+def cmd_add(args: argparse.Namespace) -> int:
+    store = ProfileStore()
+    profile = Profile(
+        name=args.name,
+        enroll_url=args.url,
+        reenroll_url=args.reenroll_url,
+        label=args.label,
+        device_group=args.device_group,
+        auth_style=AuthStyle(args.auth),
+        username=args.user,
+        client_cert_file=_existing_file(args.client_cert, "--client-cert"),
+        client_key_file=_existing_file(args.client_key, "--client-key"),
+        client_p12_file=_existing_file(args.client_p12, "--client-p12"),
+        ca_bundle_file=_ca_file(args.ca),
+        csr_format=CsrFormat(args.csr_format),
+        key_generation=KeyGeneration(args.keygen),
+        key_algorithm=KeyAlgorithm(args.key_alg),
+        subject_template=parse_subject(args.subject) if args.subject else dict(DEFAULT_SUBJECT_TEMPLATE),
+        require_pop=args.require_pop,
+        concurrency=args.concurrency,
+        driver=args.driver,
+        baud=args.baud,
+        allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
+    )
+    path = store.save(profile, overwrite=args.force)
+    print(f"saved profile {profile.name} to {path}")
+    needed = required_purposes(profile)
+    if needed:
+        print(f"next: certline profile set-passcode {profile.name}")
+    return 0
+
+
+@_cli_errors
+def cmd_list(args: argparse.Namespace) -> int:
+    profiles, errors = ProfileStore().load_all()
+    for error in errors:
+        print(f"certline profile: warning: {scrub(str(error))}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.to_json() for p in profiles], indent=2))
+        return 0
+    if not profiles:
+        print("no profiles (create one with: certline profile add NAME --url https://...)")
+        return 0
+    width = max(len(p.name) for p in profiles)
+    for p in profiles:
+        label = f"  {p.label}" if p.label else ""
+        print(f"{p.name:<{width}}  {p.auth_style.value:<13}  {p.enroll_url}{label}")
+    return 0
+
+
+def _secret_status(store: SecretStore, profile: Profile, purpose: Purpose) -> str:
+    try:
+        stored = store.has(profile, purpose)
+    except KeyringUnavailable as exc:
+        return f"unknown, keyring unavailable: {exc}"
+    if stored:
+        return "stored in keyring"
+    return f"missing (certline profile set-passcode {profile.name} --purpose {purpose.value})"
+
+
+@_cli_errors
+def cmd_show(args: argparse.Namespace) -> int:
+    profile = ProfileStore().load(args.name)
+    print(json.dumps(profile.to_json(), indent=2))
+    purposes = list(required_purposes(profile))
+    if profile.auth_style is AuthStyle.CLIENT_CERT and Purpose.P12_PASSWORD not in purposes:
+        purposes.append(Purpose.P12_PASSWORD)  # only needed for an encrypted key
+    store = SecretStore()
+    for purpose in purposes:
+        print(f"{purpose.value}: {_secret_status(store, profile, purpose)}")
+    return 0
+
+
+@_cli_errors
+def cmd_export(args: argparse.Namespace) -> int:
+    store = ProfileStore()
+    if args.file == "-":
+        print(json.dumps(store.load(args.name).to_json(), indent=2))
+        return 0
+    path = store.export_file(args.name, Path(args.file))
+    print(f"exported profile {args.name} to {path} (secrets are not exported)", file=sys.stderr)
+    return 0
+
+
+@_cli_errors
+def cmd_import(args: argparse.Namespace) -> int:
+    profile = ProfileStore().import_file(args.file, name=args.name, overwrite=args.force)
+    print(f"imported profile {profile.name}")
+    if required_purposes(profile):
+        print(f"next: certline profile set-passcode {profile.name}")
+    return 0
+
+
+def _prompt_secret(label: str, name: str) -> str:
+    if not sys.stdin.isatty():
+        raise CliError(
+            f"no terminal to prompt for the {label}: run interactively, or put it in an "
+            f"environment variable and use --from-env VAR"
+        )
+    first = getpass.getpass(f"{label} for profile {name}: ")
+    if not first:
+        raise CliError(f"empty {label}; nothing stored")
+    second = getpass.getpass(f"repeat {label}: ")
+    if first != second:
+        raise CliError("the two entries differ; nothing stored")
+    return first
+
+
+@_cli_errors
+def cmd_set_passcode(args: argparse.Namespace) -> int:
+    profile = ProfileStore().load(args.name)
+    if args.purpose:
+        purpose = Purpose(args.purpose)
+    else:
+        needed = required_purposes(profile)
+        purpose = needed[0] if needed else Purpose.P12_PASSWORD
+    label = _PURPOSE_LABEL[purpose]
+    store = SecretStore()
+    store.check_backend()  # before asking: do not make anyone type a secret for nothing
+    value = secret_from_env(args.from_env) if args.from_env else _prompt_secret(label, profile.name)
+    store.set(profile, purpose, value)
+    print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
+    return 0
+
+
+@_cli_errors
+def cmd_delete(args: argparse.Namespace) -> int:
+    profile_name = args.name
+    ProfileStore().delete(profile_name)
+    print(f"deleted profile {profile_name}")
+    if args.keep_secrets:
+        return 0
+    try:
+        removed = SecretStore().delete_all(profile_name)
+    except KeyringUnavailable as exc:
+        print(f"certline profile: warning: keyring entries not removed: {exc}", file=sys.stderr)
+        return 0
+    if removed:
+        print("removed from the keyring: " + ", ".join(p.value for p in removed))
+    return 0
