@@ -1,0 +1,209 @@
+"""``certline profile ...`` as a technician uses it; the passcode never shows up anywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+from app.logsetup import log_file_path
+from app.profile_store import ProfileStore
+from tests.conftest import MemoryKeyring
+
+PASSCODE = "Pq4-cli-passcode-2718"
+URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
+
+
+@pytest.fixture
+def out(capsys: pytest.CaptureFixture[str]) -> pytest.CaptureFixture[str]:
+    return capsys
+
+
+def add(name: str = "line1", *extra: str) -> int:
+    return main(["profile", "add", name, "--url", URL, *extra])
+
+
+def test_add_with_all_options_then_show(out: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc = add(
+        "line1",
+        "--reenroll-url", "https://clientauth.est.example.com/.well-known/est/cps/IOT_0a1b",
+        "--label", "IOT_0a1b",
+        "--device-group", "grp-7",
+        "--csr-format", "pem-text",
+        "--keygen", "server",
+        "--key-alg", "ec-p384",
+        "--subject", r"CN={serial},O=ACME\, Inc.",
+        "--driver", "nrf91",
+        "--baud", "9600",
+        "--concurrency", "12",
+    )  # fmt: skip
+    assert rc == 0
+    profile = ProfileStore().load("line1")
+    assert profile.subject_template == {"CN": "{serial}", "O": "ACME, Inc."}
+    assert profile.key_generation.value == "server" and profile.driver == "nrf91"
+    assert profile.concurrency == 12 and profile.baud == 9600
+    assert "next: certline profile set-passcode line1" in out.readouterr().out
+
+
+def test_add_refuses_bad_input_with_one_clear_line(out: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "add", "x", "--url", "http://est.example.com/x"]) == 1
+    err = out.readouterr().err
+    assert err.startswith("certline profile: error: enroll_url must be an https:// URL")
+    assert main(["profile", "add", "x", "--url", URL, "--ca", "/nonexistent.pem"]) == 1
+    assert "--ca: no such file: /nonexistent.pem" in out.readouterr().err
+    assert add("x", "--subject", "CN") == 1
+    assert "--subject: expected ATTR=VALUE" in out.readouterr().err
+    assert ProfileStore().list() == []
+
+
+def test_add_existing_needs_force(out: pytest.CaptureFixture[str]) -> None:
+    assert add() == 0
+    assert add("line1", "--concurrency", "2") == 1
+    assert "already exists (use --force" in out.readouterr().err
+    assert add("line1", "--concurrency", "2", "--force") == 0
+    assert ProfileStore().load("line1").concurrency == 2
+
+
+def test_ca_file_must_hold_a_certificate(out: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    assert add("line1", "--ca", str(bogus)) == 1
+    assert "holds no PEM certificate" in out.readouterr().err
+
+
+def test_set_passcode_from_env_stores_it_and_nothing_prints_it(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    assert add() == 0
+    monkeypatch.setenv("LINE1_PASSCODE", PASSCODE)
+    assert main(["-vv", "profile", "set-passcode", "line1", "--from-env", "LINE1_PASSCODE"]) == 0
+    assert memory_keyring.entries == {("certline", "line1/passcode"): PASSCODE}
+    stored = out.readouterr()
+    assert "stored the passcode of profile line1 in the keyring" in stored.out
+
+    assert main(["profile", "show", "line1"]) == 0
+    captured = out.readouterr()
+    assert "passcode: stored in keyring" in captured.out
+    shown = captured.out[: captured.out.rindex("}") + 1]
+    assert json.loads(shown)["name"] == "line1"
+    for text in (stored.out, stored.err, captured.out, captured.err, log_file_path().read_text()):
+        assert PASSCODE not in text
+    for path in ProfileStore().directory.iterdir():
+        assert PASSCODE not in path.read_text()
+
+
+def test_show_says_missing_without_a_passcode(
+    memory_keyring: MemoryKeyring, out: pytest.CaptureFixture[str]
+) -> None:
+    assert add() == 0
+    out.readouterr()
+    assert main(["profile", "show", "line1"]) == 0
+    assert "passcode: missing (certline profile set-passcode line1" in out.readouterr().out
+
+
+def test_show_user_password_profile_reports_that_entry(
+    memory_keyring: MemoryKeyring, out: pytest.CaptureFixture[str]
+) -> None:
+    assert add("basic", "--auth", "user-password", "--user", "station7") == 0
+    out.readouterr()
+    assert main(["profile", "show", "basic"]) == 0
+    assert "user-password: missing" in out.readouterr().out
+
+
+def test_set_passcode_from_an_unset_variable_names_it(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    assert add() == 0
+    monkeypatch.delenv("NOPE_VAR", raising=False)
+    assert main(["profile", "set-passcode", "line1", "--from-env", "NOPE_VAR"]) == 1
+    assert "environment variable NOPE_VAR is not set" in out.readouterr().err
+    assert memory_keyring.entries == {}
+
+
+def test_set_passcode_without_a_terminal_points_to_from_env(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    assert add() == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSCODE + "\n"))
+    assert main(["profile", "set-passcode", "line1"]) == 1
+    assert "use --from-env VAR" in out.readouterr().err
+    assert memory_keyring.entries == {}
+
+
+def test_set_passcode_prompts_twice_hidden(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return PASSCODE
+
+    assert add() == 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert main(["profile", "set-passcode", "line1"]) == 0
+    assert prompts == ["passcode for profile line1: ", "repeat passcode: "]
+    assert memory_keyring.entries[("certline", "line1/passcode")] == PASSCODE
+
+
+def test_the_passcode_is_never_accepted_on_the_command_line(out: pytest.CaptureFixture[str]) -> None:
+    assert add() == 0
+    with pytest.raises(SystemExit) as info:
+        main(["profile", "set-passcode", "line1", "--passcode", PASSCODE])
+    assert info.value.code == 2
+
+
+def test_set_passcode_with_a_refused_keyring_asks_nothing(
+    monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    import keyring.core
+    from keyring.backends import null
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", null.Keyring())
+    monkeypatch.setattr("getpass.getpass", lambda prompt: pytest.fail("prompted anyway"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    assert add() == 0
+    assert main(["profile", "set-passcode", "line1"]) == 1
+    assert "Refusing keyring backend keyring.backends.null.Keyring" in out.readouterr().err
+
+
+def test_list_export_import_delete(
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    out: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    assert add("line1", "--label", "IOT_0a1b") == 0
+    monkeypatch.setenv("P", PASSCODE)
+    assert main(["profile", "set-passcode", "line1", "--from-env", "P"]) == 0
+    out.readouterr()
+
+    assert main(["profile", "list"]) == 0
+    assert f"line1  passcode-only  {URL}  IOT_0a1b" in out.readouterr().out
+
+    exported = tmp_path / "line1.json"
+    assert main(["profile", "export", "line1", str(exported)]) == 0
+    assert PASSCODE not in exported.read_text()
+    assert main(["profile", "import", str(exported), "--name", "line2"]) == 0
+    assert main(["profile", "list", "--json"]) == 0
+    out.readouterr()
+    assert ProfileStore().list() == ["line1", "line2"]
+
+    assert main(["profile", "delete", "line1"]) == 0
+    assert "removed from the keyring: passcode" in out.readouterr().out
+    assert ProfileStore().list() == ["line2"]
+    assert memory_keyring.entries == {}
+    assert main(["profile", "delete", "line1"]) == 1
+    assert "no profile named 'line1'" in out.readouterr().err
+
+
+def test_export_to_stdout_is_pure_json(out: pytest.CaptureFixture[str]) -> None:
+    assert add() == 0
+    out.readouterr()
+    assert main(["profile", "export", "line1", "-"]) == 0
+    assert json.loads(out.readouterr().out)["enroll_url"] == URL
