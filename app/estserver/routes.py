@@ -51,7 +51,10 @@ def parse_path(raw_path: str) -> Route:
     path = urllib.parse.urlsplit(raw_path).path
     if not (path == WELL_KNOWN or path.startswith(WELL_KNOWN + "/")):
         raise RouteError(f"not an EST path: {path}")
-    rest = path[len(WELL_KNOWN) :].strip("/")
+    # strict on purpose: "//" means the client glued a base ending in "/" to "/op"
+    rest = path[len(WELL_KNOWN) + 1 :]
+    if rest.endswith("/"):
+        rest = rest[:-1]
     segments = [urllib.parse.unquote(s) for s in rest.split("/")] if rest else []
     if any(s == "" for s in segments):
         raise RouteError("empty path segment")

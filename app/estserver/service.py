@@ -387,7 +387,7 @@ class EstService:
             parts.reverse()
         boundary = wire.new_boundary()
         body = wire.multipart(parts, boundary)
-        return Response(200, body, [("Content-Type", f'multipart/mixed; boundary="{boundary}"')])
+        return Response(200, body, [("Content-Type", f"multipart/mixed; boundary={boundary}")])
 
     # ------------------------------------------------------------------ lazy
     def _rogue(self) -> CertificateAuthority:

@@ -115,9 +115,10 @@ def test_passcode_style_can_be_disabled(tmp_path) -> None:
         csr, _ = make_csr("device-003")
         session = est_session(server)
         url = server.est_url("simpleenroll")
-        body = {"data": csr_pem(csr), "headers": {"Content-Type": "text/plain"}}
-        r1 = session.post(url, data=body["data"], headers={**body["headers"], **basic_passcode()})
-        r2 = session.post(url, data=body["data"], headers={**body["headers"], **basic_user("u", "p")})
+        body = csr_pem(csr)
+        ctype = {"Content-Type": "text/plain"}
+        r1 = session.post(url, data=body, headers={**ctype, **basic_passcode()})
+        r2 = session.post(url, data=body, headers={**ctype, **basic_user("u", "p")})
         assert (r1.status_code, r2.status_code) == (401, 200)
 
 
