@@ -7,6 +7,7 @@ so "the request arrived and the peer certificate is ours" proves the external si
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import socket
@@ -20,11 +21,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from app.device.driver import KeyAlgorithm
+from app.device.registry import open_driver
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
 from app.est.external_tls import post_with_external_key, signer_from_private_key
 from app.est.server_verify import cert_fingerprint
+from app.estserver import EstTestServer
+from app.estserver.faults import FaultKind
+from tests.helpers.sim_fixture import SimFactory, sim_factory  # noqa: F401 - fixture
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 NOW = dt.datetime.now(dt.UTC)
@@ -503,3 +510,64 @@ def test_header_injection_is_refused_without_echoing_the_value(pki: Pki) -> None
             trust_anchors=[pki.server_ca.cert],
         )
     assert "c2VjcmV0" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "tls12_only"),
+    [(KeyAlgorithm.EC_P256, False), (KeyAlgorithm.EC_P384, True), (KeyAlgorithm.RSA_2048, True)],
+)
+def test_simplereenroll_through_est_server_signed_by_simulated_device(
+    sim_factory: SimFactory,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    algorithm: KeyAlgorithm,
+    tls12_only: bool,
+) -> None:
+    """DTM-style renewal: the key being renewed is on a device behind a real pty; only the
+    device can sign the handshake, and the EST server's clientauth listener accepts it."""
+    simulator = sim_factory(1)
+    driver = open_driver("certline", simulator.ports[0])
+    with EstTestServer(tmp_path / "est", auto_passcode=False) as est:
+        try:
+            driver.identify()
+            driver.generate_key(algorithm)
+            first_csr = x509.load_der_x509_csr(driver.create_csr({"CN": "device-200"}))
+            old_cert = est.issue_client_certificate(
+                "device-200",
+                first_csr.public_key(),  # type: ignore[arg-type]
+                dns_names=("device-200.local",),
+            )
+            driver.write_certificate_chain(
+                old_cert.public_bytes(serialization.Encoding.PEM).decode() + est.chain_pem
+            )
+            driver.generate_key(algorithm)  # the new key waits in the pending slot
+            new_csr = x509.load_der_x509_csr(driver.create_csr({"CN": "ignored-by-dtm"}))
+            if tls12_only:
+                est.faults.add(FaultKind.TLS12_ONLY, times=1)
+            anchors = [x509.load_pem_x509_certificate(est.ca_pem.encode())]
+
+            status, headers, body = post_with_external_key(
+                est.est_url(
+                    "simplereenroll", "cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509", clientauth=True
+                ),
+                {"Content-Type": "text/plain"},
+                new_csr.public_bytes(serialization.Encoding.PEM),
+                client_chain=[old_cert],
+                signer=driver.sign_digest,
+                trust_anchors=anchors,
+                timeout=20.0,
+            )
+        finally:
+            driver.close()
+
+        assert status == 200, body
+        assert headers["content-type"].startswith("application/pkcs7-mime")
+        certs = pkcs7.load_der_pkcs7_certificates(base64.b64decode(b"".join(body.split())))
+        renewed = next(c for c in certs if c.public_key() == new_csr.public_key())
+        assert renewed.subject == old_cert.subject
+        record = est.requests[-1]
+        assert (record.listener, record.auth_style) == ("clientauth", "client-cert")
+        assert record.client_cert_subject == "CN=device-200"
+        assert record.tls_version == ("TLSv1.2" if tls12_only else "TLSv1.3")
