@@ -1,0 +1,105 @@
+"""Simulated devices on real pseudo-terminals for tests, plus a throwaway CA to sign their CSRs.
+
+Use from a test module (fixtures are plain pytest fixtures; import them)::
+
+    from tests.helpers.sim_fixture import sim_factory, throwaway_ca  # noqa: F401
+
+    def test_x(sim_factory):
+        sim = sim_factory(count=2, faults=["dev1:garbage"])
+        ports = sim.ports
+
+Every simulator made by ``sim_factory`` is stopped after the test, so no pty,
+symlink or thread outlives it. Key generation latency defaults to 10 ms.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from app.sim.simulator import Simulator
+
+FAST_KEYGEN = 0.01
+
+SimFactory = Callable[..., Simulator]
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[SimFactory]:
+    """Start simulators in ``tmp_path/sim`` (or a given ``state_dir``); all stopped at teardown."""
+    made: list[Simulator] = []
+
+    def make(count: int = 1, **kwargs: Any) -> Simulator:
+        kwargs.setdefault("keygen_latency", FAST_KEYGEN)
+        state_dir = kwargs.pop("state_dir", tmp_path / "sim")
+        sim = Simulator(state_dir, count, **kwargs)
+        made.append(sim)
+        sim.start()
+        return sim
+
+    yield make
+    for sim in made:
+        sim.stop()
+
+
+@pytest.fixture
+def simulator(sim_factory: SimFactory) -> Simulator:
+    """One Certline device, started."""
+    return sim_factory(1)
+
+
+@dataclass
+class ThrowawayCA:
+    """A root CA that signs CSRs into certificates; chains are leaf-first PEM with LF endings."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def create(cls, name: str = "Certline Test Root") -> ThrowawayCA:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(key, cert)
+
+    def sign_csr(self, csr_der: bytes) -> x509.Certificate:
+        csr = x509.load_der_x509_csr(csr_der)
+        now = datetime.datetime.now(datetime.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(self.cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def chain_pem(self, leaf: x509.Certificate) -> str:
+        return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in (leaf, self.cert))
+
+
+@pytest.fixture(scope="session")
+def throwaway_ca() -> ThrowawayCA:
+    return ThrowawayCA.create()
