@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import ipaddress
 import socket
 import ssl
@@ -29,6 +30,7 @@ from app.device.registry import open_driver
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
 from app.est.external_tls import post_with_external_key, signer_from_private_key
 from app.est.server_verify import cert_fingerprint
+from app.est.tlslite_key import external_key_for
 from app.estserver import EstTestServer
 from app.estserver.faults import FaultKind
 from tests.helpers.sim_fixture import SimFactory, sim_factory  # noqa: F401 - fixture
@@ -50,13 +52,16 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_ca(cn: str) -> Issued:
+def make_ca(cn: str, parent: Issued | None = None) -> Issued:
+    """A root CA, or an intermediate under ``parent``."""
     key = ec.generate_private_key(ec.SECP256R1())
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    signer_key = parent.key if parent else key
+    aki_ski = x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key())  # type: ignore[arg-type]
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
-        .issuer_name(_name(cn))
+        .issuer_name(parent.cert.subject if parent else _name(cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - dt.timedelta(days=1))
@@ -77,8 +82,10 @@ def make_ca(cn: str) -> Issued:
             critical=True,
         )
         .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(aki_ski), critical=False
+        )
+        .sign(signer_key, hashes.SHA256())
     )
     return Issued(key, cert)
 
@@ -167,9 +174,13 @@ class TlsServer:
         *,
         max_version: ssl.TLSVersion | None = None,
         response: bytes = RESPONSE,
+        extra_chain: tuple[x509.Certificate, ...] = (),
+        request_cert: bool = True,
     ) -> None:
         cert_path, key_path = tmp / "server.pem", tmp / "server.key"
-        cert_path.write_bytes(server.cert.public_bytes(serialization.Encoding.PEM))
+        cert_path.write_bytes(
+            b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (server.cert, *extra_chain))
+        )
         key_path.write_bytes(
             server.key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -177,7 +188,7 @@ class TlsServer:
         )
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert_path, key_path)
-        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.ctx.verify_mode = ssl.CERT_REQUIRED if request_cert else ssl.CERT_NONE
         self.ctx.load_verify_locations(cadata=client_ca.public_bytes(serialization.Encoding.PEM).decode())
         if max_version is not None:
             self.ctx.maximum_version = max_version
@@ -241,7 +252,8 @@ def make_server(tmp_path: Path, pki: Pki) -> Iterator[Callable[..., TlsServer]]:
 
     def make(**kwargs: object) -> TlsServer:
         server_cert = kwargs.pop("server_cert", pki.server)
-        server = TlsServer(tmp_path, server_cert, pki.client_ca.cert, **kwargs)  # type: ignore[arg-type]
+        client_ca = kwargs.pop("client_ca", pki.client_ca.cert)
+        server = TlsServer(tmp_path, server_cert, client_ca, **kwargs)  # type: ignore[arg-type]
         servers.append(server)
         return server
 
@@ -510,6 +522,128 @@ def test_header_injection_is_refused_without_echoing_the_value(pki: Pki) -> None
             trust_anchors=[pki.server_ca.cert],
         )
     assert "c2VjcmV0" not in str(info.value)
+
+
+def test_intermediates_on_both_sides(make_server: Callable[..., TlsServer], pki: Pki) -> None:
+    """Server sends leaf + intermediate and we trust only its root; we send ours the same way."""
+    server_sub = make_ca("Server Issuing CA", parent=pki.server_ca)
+    server_leaf = issue(
+        server_sub, "est", ec.generate_private_key(ec.SECP256R1()), server=True, sans=LOOPBACK_SAN
+    )
+    client_sub = make_ca("Device Issuing CA", parent=pki.client_ca)
+    client_leaf = issue(
+        client_sub, "device-sub", ec.generate_private_key(ec.SECP384R1()), server=False, sans=[]
+    )
+    server = make_server(server_cert=server_leaf, extra_chain=(server_sub.cert,))
+
+    status, _, _ = post_with_external_key(
+        server.url,
+        {},
+        b"x",
+        client_chain=[client_leaf.cert, client_sub.cert],
+        signer=CountingSigner(client_leaf.key),
+        trust_anchors=[pki.server_ca.cert],
+        timeout=10.0,
+    )
+
+    assert status == 200
+    assert server.seen[0].peer_cert == client_leaf.cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_dns_name_is_checked_and_sent_as_sni(make_server: Callable[..., TlsServer], pki: Pki) -> None:
+    named = issue(
+        pki.server_ca,
+        "localhost",
+        ec.generate_private_key(ec.SECP256R1()),
+        server=True,
+        sans=[x509.DNSName("localhost")],
+    )
+    server = make_server(server_cert=named)
+    sni: list[str | None] = []
+    server.ctx.sni_callback = lambda sock, name, ctx: sni.append(name)  # type: ignore[assignment,func-returns-value]
+    client = pki.clients["p256"]
+
+    status, _, _ = post_with_external_key(
+        f"https://localhost:{server.port}/x",
+        {},
+        b"",
+        client_chain=[client.cert],
+        signer=CountingSigner(client.key),
+        trust_anchors=[pki.server_ca.cert],
+        timeout=10.0,
+    )
+
+    assert status == 200
+    assert sni == ["localhost"]
+    assert f"Host: localhost:{server.port}\r\n".encode() in server.seen[0].request
+
+
+def test_server_without_x25519_gets_a_retried_key_share(
+    make_server: Callable[..., TlsServer], pki: Pki
+) -> None:
+    """TLS 1.3 HelloRetryRequest: we offer an x25519 share first; a P-256-only server asks again."""
+    server = make_server()
+    server.ctx.set_ecdh_curve("prime256v1")
+    client = pki.clients["p256"]
+    status, _, _ = _post(server, client, CountingSigner(client.key), [pki.server_ca.cert])
+    assert status == 200 and server.seen[0].tls_version == "TLSv1.3"
+
+
+def test_server_not_asking_for_a_certificate_never_calls_the_signer(
+    make_server: Callable[..., TlsServer], pki: Pki
+) -> None:
+    server = make_server(request_cert=False)
+    signer = CountingSigner(pki.clients["p256"].key)
+    status, _, _ = _post(server, pki.clients["p256"], signer, [pki.server_ca.cert])
+    assert status == 200 and signer.calls == []
+    assert server.seen[0].peer_cert is None
+
+
+def test_unsupported_client_key_is_a_clear_error(pki: Pki) -> None:
+    p521 = issue(pki.client_ca, "p521", ec.generate_private_key(ec.SECP521R1()), server=False, sans=[])
+    with pytest.raises(EstTlsError, match="secp521r1"):
+        post_with_external_key(
+            "https://127.0.0.1:1/x",
+            {},
+            b"",
+            client_chain=[p521.cert],
+            signer=CountingSigner(p521.key),
+            trust_anchors=[pki.server_ca.cert],
+        )
+
+
+def test_tls12_digest_cut_to_curve_length_is_signed_as_that_hash(pki: Pki) -> None:
+    """tlslite cuts a TLS 1.2 SHA-384 digest to 32 bytes for P-256; the device gets it labelled sha256,
+    which yields the same ECDSA signature (only the leftmost 256 bits are ever used)."""
+    client = pki.clients["p256"]
+    signer = CountingSigner(client.key)
+    key = external_key_for(client.cert, signer)
+    cut = hashlib.sha384(b"handshake").digest()[:32]
+
+    signature = key.sign(bytearray(cut), None, "sha384", None)
+
+    assert signer.calls == [(32, "sha256", "pkcs1v15")]
+    assert key.verify(signature, bytearray(cut), None, "sha384", None)
+    client.cert.public_key().verify(  # type: ignore[call-arg,union-attr]
+        bytes(signature), b"handshake", ec.ECDSA(hashes.SHA384())
+    )
+
+
+def test_rsa_pkcs1_digest_info_is_unwrapped_for_the_signer(pki: Pki) -> None:
+    """TLS 1.2 hands the key a DER DigestInfo; the device gets the bare digest and its hash name."""
+    client = pki.clients["rsa2048"]
+    signer = CountingSigner(client.key)
+    key = external_key_for(client.cert, signer)
+    digest = hashlib.sha384(b"handshake").digest()
+    digest_info = bytes.fromhex("3041300d060960864801650304020205000430") + digest
+
+    signature = key.sign(bytearray(digest_info), "pkcs1", None, 0)
+
+    assert signer.calls == [(48, "sha384", "pkcs1v15")]
+    assert key.verify(signature, bytearray(digest_info), "pkcs1", None, 0)
+    assert not key.verify(signature, bytearray(digest_info[:-1] + b"\0"), "pkcs1", None, 0)
+    with pytest.raises(ValueError, match="salt length"):
+        key.sign(bytearray(digest), "pss", "sha384", 20)
 
 
 # --------------------------------------------------------------------------- end to end
