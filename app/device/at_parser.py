@@ -302,8 +302,8 @@ def parse_imei(resp: AtResponse) -> str:
             raise AtParseError("the modem's +CGSN answer is malformed")
         line = params[0].value
     imei = line.strip()
-    if not re.fullmatch(r"[0-9]{14,16}", imei):
-        raise AtParseError("the modem's IMEI is not 14-16 digits")
+    if not re.fullmatch(r"[0-9]{15}", imei):
+        raise AtParseError("the modem's IMEI is not 15 digits")
     return imei
 
 

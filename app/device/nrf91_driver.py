@@ -157,7 +157,11 @@ class NRF91Driver(DeviceDriver):
 
     def identify(self) -> DeviceIdentity:
         self._open()
-        self._expect_ok(self._command("AT"), "the modem did not answer AT")
+        # A partial line left in the modem's input (noise, a half-typed command) turns the
+        # first AT into an ERROR; the second one starts on a clean line.
+        first = self._command("AT")
+        if not first.ok:
+            self._expect_ok(self._command("AT"), "the modem did not answer AT")
         self._expect_ok(self._command("AT+CMEE=1"), "enabling error codes (AT+CMEE=1)")
         imei = self._query("AT+CGSN=1", "+CGSN:", at.parse_imei)
         model = self._query("AT+CGMM", None, lambda r: at.parse_text_line(r, "model"))
@@ -393,10 +397,10 @@ class NRF91Driver(DeviceDriver):
     def _write_credential(self, cred_type: int, content: str, what: str) -> None:
         """``AT%CMNG=0`` with busy retries; a modem that refuses to overwrite gets a delete first."""
         command = f"AT%CMNG=0,{self.sec_tag},{cred_type},{at.quote_at_string(content, what)}"
-        resp = self._credential_command(command, None, self._command_timeout, f"writing {what}")
+        resp = self._credential_command(command, "%CMNG:", self._command_timeout, f"writing {what}")
         if resp.final == at.FinalResult(at.FinalKind.CME, 519):
             self._delete(cred_type)
-            resp = self._credential_command(command, None, self._command_timeout, f"writing {what}")
+            resp = self._credential_command(command, "%CMNG:", self._command_timeout, f"writing {what}")
         self._expect_ok(resp, f"writing {what}")
 
     def _delete(self, cred_type: int) -> None:

@@ -81,6 +81,8 @@ class NRF91Options:
     """KEYGEN over an existing client key: overwrite it (True) or answer 519 (False)."""
     initial_cfun: int = 1
     """Functional mode at boot: the application firmware normally brings the modem online."""
+    echo: bool = False
+    """Echo every received line back (a terminal-style AT host); the nRF91 AT host does not."""
 
 
 def imei_from_serial(serial_number: str) -> str:
@@ -180,7 +182,7 @@ class NRF91Personality(Personality):
         self._boot_reason = boot_reason
         self._cfun = self._options.initial_cfun
         self._cmee = 0
-        self._echo = False
+        self._echo = self._options.echo
         self._responses = 0
         self._idle_polls = 0
         self._urc_toggle = False
@@ -214,11 +216,11 @@ class NRF91Personality(Personality):
                     self._write_line(self._next_urc())
                 continue
             text = raw.decode("ascii", errors="replace")
+            if self._echo and text.strip():
+                self._write_line(text)
             if pending is None:
                 if not text.strip():
                     continue
-                if self._echo:
-                    self._write_line(text)
                 if text.count('"') % 2 == 1:
                     pending, pending_len = [text], len(text)
                     continue

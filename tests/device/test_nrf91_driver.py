@@ -174,6 +174,17 @@ def test_identify_survives_urcs_before_every_response_and_line_noise(host_factor
     assert host.faults.fired.count("garbage") == 4
 
 
+def test_driver_tolerates_an_echoing_at_host(host_factory, ca: ThrowawayCA) -> None:
+    host = host_factory(NRF91Options(echo=True, keygen_overwrites=True))
+    drv = _driver(str(host.link))
+    try:
+        chain = _enroll(drv, ca)  # multi-line quoted PEM echoed back line by line
+        stored = drv.read_certificate_chain()
+        assert stored is not None and stored.chain_pem == chain
+    finally:
+        drv.close()
+
+
 def test_sec_tag_comes_from_argument_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert NRF91Driver("loop://").sec_tag == DEFAULT_SEC_TAG
     monkeypatch.setenv(SEC_TAG_ENV, "16842753")
