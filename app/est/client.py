@@ -22,6 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from app import redaction
 from app.est import encoding
 from app.est.csrattrs import parse_csrattrs
 from app.est.encoding import CsrFactory
@@ -59,9 +60,7 @@ def load_trust_anchors(profile: Profile) -> list[x509.Certificate]:
         try:
             data = Path(profile.ca_bundle_file).read_bytes()
         except OSError as exc:
-            raise EstError(
-                f"cannot read the CA bundle {profile.ca_bundle_file}: {exc.strerror}"
-            ) from None
+            raise EstError(f"cannot read the CA bundle {profile.ca_bundle_file}: {exc.strerror}") from None
         return encoding.load_pem_certs(data)
     return []
 
@@ -82,6 +81,8 @@ class EstClient:
     ) -> None:
         self.profile = profile
         self._credentials = credentials
+        # process-wide log scrubbing of these values and their base64 forms (app.redaction)
+        redaction.register_secrets(credentials.secrets())
         self.timeout = timeout
         self._anchors = load_trust_anchors(profile)
         self._enroll_ep = parse_est_url(
@@ -99,9 +100,7 @@ class EstClient:
         )
         if profile.auth_style == AuthStyle.CLIENT_CERT and not self._client_files.configured:
             raise EstError("the profile uses client-certificate auth but names no certificate")
-        context = verified_context(
-            self._anchors, self._client_files, key_password=credentials.p12_password
-        )
+        context = verified_context(self._anchors, self._client_files, key_password=credentials.p12_password)
         self._transport = Transport(
             context,
             pool_size=pool_size,
@@ -256,8 +255,8 @@ class EstClient:
                 variants.add(base64.b64encode(token).decode("ascii"))
             for variant in variants:
                 if len(variant) >= 4:
-                    text = text.replace(variant, "<redacted>")
-        return text
+                    text = text.replace(variant, redaction.REDACTED)
+        return redaction.scrub(text)
 
     def _basic_token(self) -> str | None:
         style = self.profile.auth_style
@@ -445,4 +444,3 @@ def _split_keygen(resp: HttpResponse) -> tuple[bytes, list[x509.Certificate]]:
     if certs is None:
         raise EstResponseError("serverkeygen: the response has no certificate part")
     return key, certs
-

@@ -39,14 +39,23 @@ class CsrInputError(ValueError):
 
 
 def _looks_like_der(data: bytes) -> bool:
-    """True when ``data`` starts with one complete DER SEQUENCE (trailing padding allowed)."""
+    """True when ``data`` is binary ASN.1: one complete DER SEQUENCE (trailing padding
+    allowed), or a SEQUENCE with bytes no text encoding would contain (e.g. BER)."""
     if data[:1] != b"\x30":
         return False
     try:
         tlv = der.read_tlv(data, 0)
     except der.DerError:
-        return False
+        return not _B64_CHARS.fullmatch(data)
     return not data[tlv.end :].strip(b"\x00 \t\r\n")
+
+
+def _trim_der(data: bytes) -> bytes:
+    """The first DER element of ``data`` without trailing padding (BER is returned as is)."""
+    try:
+        return data[: der.read_tlv(data, 0).end]
+    except der.DerError:
+        return data
 
 
 def b64decode_tolerant(text: bytes) -> bytes:
@@ -90,7 +99,7 @@ def decode_body(body: bytes, what: str) -> bytes:
     if len(body) > MAX_BODY:
         raise EstResponseError(f"the {what} response is larger than {MAX_BODY} bytes")
     if _looks_like_der(body):
-        return body
+        return _trim_der(body)
     data = body.replace(b"\x00", b"").strip()
     if not data:
         raise EstResponseError(f"the server sent an empty {what} response")
@@ -191,7 +200,7 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
             raise CsrInputError("the PEM data holds no CERTIFICATE REQUEST block")
         blob = blocks[0]
     elif _looks_like_der(data):
-        blob = data
+        blob = _trim_der(data)
     else:
         try:
             blob = b64decode_tolerant(data)
@@ -247,22 +256,21 @@ def normalise_private_key(blob: bytes) -> bytes:
                 "the server sent an encrypted private key; encrypted server-generated keys "
                 "are not supported (ask for an unencrypted key over the TLS channel)"
             )
-    elif not _looks_like_der(blob):
+    elif _looks_like_der(blob):
+        data = _trim_der(blob)
+    else:
         try:
             data = b64decode_tolerant(blob)
         except ValueError:
             raise EstResponseError("the server key part is neither base64, PEM nor DER") from None
     if _is_encrypted_pkcs8(data):
         raise EstResponseError(
-            "the server sent an encrypted PKCS#8 key; encrypted server-generated keys "
-            "are not supported"
+            "the server sent an encrypted PKCS#8 key; encrypted server-generated keys are not supported"
         )
     try:
         key = serialization.load_der_private_key(data, password=None)
     except TypeError:
-        raise EstResponseError(
-            "the server sent a password-protected key, which is not supported"
-        ) from None
+        raise EstResponseError("the server sent a password-protected key, which is not supported") from None
     except Exception:  # noqa: BLE001 - never chain: the exception may hold key bytes
         raise EstResponseError("the server key part is not a usable private key") from None
     return key.private_bytes(

@@ -104,9 +104,7 @@ def _refuse_prompt() -> str:
     raise ClientCredentialError("the client key is encrypted and no key password was given")
 
 
-def load_client_credential(
-    ctx: ssl.SSLContext, client: ClientCertFiles, *, key_password: str | None
-) -> None:
+def load_client_credential(ctx: ssl.SSLContext, client: ClientCertFiles, *, key_password: str | None) -> None:
     """Load the client certificate (and chain) and key into ``ctx``."""
     if client.p12_file:
         _load_p12(ctx, client.p12_file, key_password)
@@ -130,9 +128,7 @@ def _load_p12(ctx: ssl.SSLContext, p12_file: str, password: str | None) -> None:
     try:
         data = Path(p12_file).read_bytes()
     except OSError as exc:
-        raise ClientCredentialError(
-            f"cannot read the PKCS#12 file {p12_file}: {exc.strerror}"
-        ) from None
+        raise ClientCredentialError(f"cannot read the PKCS#12 file {p12_file}: {exc.strerror}") from None
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(
             data, password.encode("utf-8") if password else None
@@ -146,9 +142,7 @@ def _load_p12(ctx: ssl.SSLContext, p12_file: str, password: str | None) -> None:
     load_key_and_chain(ctx, key, [cert, *extra])
 
 
-def load_key_and_chain(
-    ctx: ssl.SSLContext, key: object, chain: Sequence[x509.Certificate]
-) -> None:
+def load_key_and_chain(ctx: ssl.SSLContext, key: object, chain: Sequence[x509.Certificate]) -> None:
     """Load an in-memory key and certificate chain into ``ctx`` (see module doc for why a file)."""
     one_time = secrets.token_urlsafe(32)
     key_pem = key.private_bytes(  # type: ignore[attr-defined]

@@ -95,9 +95,7 @@ class _EstAdapter(HTTPAdapter):
         self._ssl_context = ssl_context
         super().__init__(pool_connections=4, pool_maxsize=max(1, pool_size), max_retries=0)
 
-    def build_connection_pool_key_attributes(
-        self, request: Any, verify: Any, cert: Any = None
-    ) -> Any:
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
         host_params, _ignored = super().build_connection_pool_key_attributes(request, True, None)
         return host_params, {"ssl_context": self._ssl_context, "cert_reqs": "CERT_REQUIRED"}
 
@@ -165,8 +163,7 @@ def error_for_status(resp: HttpResponse, what: str, scrub: Callable[[str], str])
         )
     if status == 404:
         return EstNotFound(
-            f"{what}: not found on the EST server (HTTP 404) - check the URL, label and "
-            f"device group{detail}",
+            f"{what}: not found on the EST server (HTTP 404) - check the URL, label and device group{detail}",
             status=status,
             server_text=text,
         )
@@ -297,9 +294,7 @@ class Transport:
             else:
                 if resp.status < 500:
                     return resp
-                retry_after = (
-                    parse_retry_after(resp.header("Retry-After")) if resp.status == 503 else None
-                )
+                retry_after = parse_retry_after(resp.header("Retry-After")) if resp.status == 503 else None
                 failure = error_for_status(resp, what, self.scrub)
             if attempt > self.retries:
                 raise failure
@@ -404,9 +399,7 @@ class Transport:
         if kind == "tls":
             raise self.tls_error(what, where, reason, verify_failure, parts.hostname, parts.port)
         if kind == "size":
-            raise EstConnectionError(
-                f"{what}: the response from {where} is larger than {MAX_RESPONSE} bytes"
-            )
+            raise EstConnectionError(f"{what}: the response from {where} is larger than {MAX_RESPONSE} bytes")
         raise EstConnectionError(f"{what}: cannot reach the EST server {where}: {reason}")
 
     def tls_error(
@@ -488,11 +481,16 @@ class Transport:
                 raise EstPopUnavailable(f"{what}: the TLS library did not expose tls-unique")
             body, content_headers = build_body(tls_unique)
             path = parts.path or "/"
-            conn.request("POST", path, body=body, headers={
-                "User-Agent": USER_AGENT,
-                **dict(headers),
-                **dict(content_headers),
-            })
+            conn.request(
+                "POST",
+                path,
+                body=body,
+                headers={
+                    "User-Agent": USER_AGENT,
+                    **dict(headers),
+                    **dict(content_headers),
+                },
+            )
             raw = conn.getresponse()
             data = raw.read(MAX_RESPONSE + 1)
             if len(data) > MAX_RESPONSE:
@@ -532,9 +530,7 @@ def open_connection(url: str, ssl_context: ssl.SSLContext, timeout: float) -> ht
     p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
     if p.scheme not in ("http", ""):
         raise EstConnectionError(f"proxy scheme {p.scheme} is not supported for this request")
-    conn = http.client.HTTPSConnection(
-        p.hostname or "", p.port or 8080, timeout=timeout, context=ssl_context
-    )
+    conn = http.client.HTTPSConnection(p.hostname or "", p.port or 8080, timeout=timeout, context=ssl_context)
     tunnel_headers = {}
     if p.username:
         import base64

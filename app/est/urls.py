@@ -59,9 +59,7 @@ def _segments(path: str) -> list[str]:
     return [s for s in path.split("/") if s]
 
 
-def parse_est_url(
-    url: str, *, label: str | None = None, device_group: str | None = None
-) -> EstEndpoint:
+def parse_est_url(url: str, *, label: str | None = None, device_group: str | None = None) -> EstEndpoint:
     """Parse a pasted URL into an :class:`EstEndpoint`.
 
     ``label`` is inserted after ``/.well-known/est`` when the URL has none (it may be a
@@ -153,9 +151,7 @@ def _url_device_group(base_segs: list[str], suffix_segs: list[str]) -> str | Non
     return None
 
 
-def _apply_device_group(
-    base_segs: list[str], suffix_segs: list[str], device_group: str | None
-) -> list[str]:
+def _apply_device_group(base_segs: list[str], suffix_segs: list[str], device_group: str | None) -> list[str]:
     group = device_group.strip().strip("/") if device_group else ""
     if not group:
         return suffix_segs
@@ -165,6 +161,5 @@ def _apply_device_group(
     if in_url == group:
         return suffix_segs
     raise EstUrlError(
-        f"the URL already names device group {in_url!r}, "
-        f"which differs from the profile's {group!r}"
+        f"the URL already names device group {in_url!r}, which differs from the profile's {group!r}"
     )

@@ -75,8 +75,7 @@ def _check_time(cert: x509.Certificate, now: datetime, role: str) -> None:
         )
     if cert.not_valid_after_utc < now:
         raise EstResponseError(
-            f"the {role} certificate {_name(cert)} expired on "
-            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+            f"the {role} certificate {_name(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
         )
 
 
@@ -183,9 +182,7 @@ def order_ca_certs(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     return ordered
 
 
-def certs_signed_by(
-    anchor: x509.Certificate, certs: Sequence[x509.Certificate]
-) -> list[x509.Certificate]:
+def certs_signed_by(anchor: x509.Certificate, certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """``anchor`` plus every certificate in ``certs`` that chains up to it (for safe pinning)."""
     trusted = [anchor]
     changed = True

@@ -1,0 +1,35 @@
+"""Small helpers for EST client tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from app.estserver import EstTestServer, RequestRecord
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; the server logs a request just *after*
+    sending its response, so a client can see the answer before the record exists."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.01)
+    return True
+
+
+def posts(server: EstTestServer, op: str = "simpleenroll", at_least: int = 1) -> list[RequestRecord]:
+    """The recorded requests for ``op`` once at least ``at_least`` have been logged."""
+
+    def records() -> list[RequestRecord]:
+        return [r for r in server.requests if r.op == op]
+
+    wait_until(lambda: len(records()) >= at_least)
+    return records()
+
+
+def last(server: EstTestServer, op: str) -> RequestRecord:
+    return posts(server, op)[-1]

@@ -1,0 +1,119 @@
+"""Nothing leaves the client unless the key matches and the chain reaches a pinned anchor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.est.errors import EstResponseError
+from app.est.verify import build_chain, certs_signed_by, identity_warnings, order_ca_certs, spki
+from tests.est import pki
+
+
+@pytest.fixture(scope="module")
+def p() -> pki.Pki:
+    return pki.make_pki()
+
+
+def test_chain_is_reordered_leaf_first(p: pki.Pki) -> None:
+    k = pki.key()
+    leaf = p.issue(k.public_key())
+    chain, warnings = build_chain([p.root, p.intermediate, leaf], spki(k.public_key()), [p.root])
+    assert chain == (leaf, p.intermediate, p.root)
+    assert warnings == ()
+
+
+def test_leaf_only_response_verifies_through_pinned_intermediate(p: pki.Pki) -> None:
+    k = pki.key()
+    leaf = p.issue(k.public_key())
+    chain, _ = build_chain([leaf], spki(k.public_key()), [p.root, p.intermediate])
+    assert chain == (leaf,)
+
+
+def test_leaf_only_response_without_intermediate_fails(p: pki.Pki) -> None:
+    k = pki.key()
+    leaf = p.issue(k.public_key())
+    with pytest.raises(EstResponseError, match="does not reach a trusted CA"):
+        build_chain([leaf], spki(k.public_key()), [p.root])
+
+
+def test_certificate_for_another_key_is_refused(p: pki.Pki) -> None:
+    leaf = p.issue(pki.key().public_key())
+    with pytest.raises(EstResponseError, match="different public key"):
+        build_chain([leaf], spki(pki.key().public_key()), [p.root, p.intermediate])
+    with pytest.raises(EstResponseError, match="none of the 2"):
+        build_chain([leaf, p.intermediate], spki(pki.key().public_key()), [p.root])
+
+
+def test_chain_from_an_unknown_ca_is_refused(p: pki.Pki) -> None:
+    rogue = pki.make_pki("Rogue Root")
+    k = pki.key()
+    leaf = rogue.issue(k.public_key())
+    with pytest.raises(EstResponseError, match="does not reach a trusted CA"):
+        build_chain([leaf, rogue.intermediate, rogue.root], spki(k.public_key()), [p.root])
+
+
+def test_unrelated_extra_certificates_are_dropped_with_a_warning(p: pki.Pki) -> None:
+    k = pki.key()
+    leaf = p.issue(k.public_key())
+    stranger = pki.make_pki("Stranger").root
+    chain, warnings = build_chain([leaf, stranger, p.intermediate], spki(k.public_key()), [p.root])
+    assert chain == (leaf, p.intermediate)
+    assert len(warnings) == 1 and "Stranger" in warnings[0]
+
+
+def test_issuer_that_is_not_a_ca_is_refused(p: pki.Pki) -> None:
+    fake_ca_key = pki.key()
+    fake_ca = pki.cert("Not A CA", fake_ca_key.public_key(), (p.intermediate, p.int_key), p.int_key, ca=False)
+    k = pki.key()
+    leaf = pki.cert("dev", k.public_key(), (fake_ca, fake_ca_key), fake_ca_key, ca=False)
+    with pytest.raises(EstResponseError, match="not a CA"):
+        build_chain([leaf, fake_ca, p.intermediate], spki(k.public_key()), [p.root])
+
+
+def test_path_length_constraint_is_enforced(p: pki.Pki) -> None:
+    sub_key = pki.key()
+    sub = pki.cert("Sub CA", sub_key.public_key(), (p.intermediate, p.int_key), p.int_key, ca=True)
+    k = pki.key()
+    leaf = pki.cert("dev", k.public_key(), (sub, sub_key), sub_key, ca=False)
+    with pytest.raises(EstResponseError, match="path length"):
+        build_chain([leaf, sub, p.intermediate], spki(k.public_key()), [p.root])
+
+
+def test_expired_leaf_is_refused_but_small_clock_skew_is_tolerated(p: pki.Pki) -> None:
+    k = pki.key()
+    expired = p.issue(
+        k.public_key(), not_before=pki.NOW - timedelta(days=10), not_after=pki.NOW - timedelta(days=1)
+    )
+    with pytest.raises(EstResponseError, match="expired"):
+        build_chain([expired, p.intermediate], spki(k.public_key()), [p.root])
+    early = p.issue(k.public_key(), not_before=pki.NOW + timedelta(minutes=2))
+    assert build_chain([early, p.intermediate], spki(k.public_key()), [p.root])[0][0] == early
+    future = p.issue(k.public_key(), not_before=pki.NOW + timedelta(days=1))
+    with pytest.raises(EstResponseError, match="not valid before"):
+        build_chain([future, p.intermediate], spki(k.public_key()), [p.root])
+
+
+def test_no_trust_anchors_means_no_result(p: pki.Pki) -> None:
+    k = pki.key()
+    with pytest.raises(EstResponseError, match="no trust anchors"):
+        build_chain([p.issue(k.public_key())], spki(k.public_key()), [])
+
+
+def test_cacerts_ordering_and_pinning_subset(p: pki.Pki) -> None:
+    assert order_ca_certs([p.root, p.intermediate]) == [p.intermediate, p.root]
+    stranger = pki.make_pki("Stranger").root
+    pinned = certs_signed_by(p.root, [p.root, p.intermediate, stranger])
+    assert pinned == [p.root, p.intermediate]
+
+
+def test_identity_warnings_on_renewal(p: pki.Pki) -> None:
+    k = pki.key()
+    old = p.issue(k.public_key(), cn="dev-1", san=["dev-1.example"])
+    same = p.issue(k.public_key(), cn="dev-1", san=["dev-1.example"])
+    assert identity_warnings(same, old) == ()
+    renamed = p.issue(k.public_key(), cn="dev-2", san=["dev-2.example"])
+    warnings = identity_warnings(renamed, old)
+    assert len(warnings) == 2
+    assert "subject" in warnings[0] and "subjectAltName" in warnings[1]
