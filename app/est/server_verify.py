@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -61,6 +61,30 @@ def _matches_name(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
+def _untrusted_reason(
+    chain: Sequence[x509.Certificate],
+    trust_anchors: Sequence[x509.Certificate],
+    now: datetime,
+    error: VerificationError,
+) -> str:
+    """Say in operator terms why the chain failed; the validator's own text is the fallback."""
+    leaf = chain[0]
+    if now > leaf.not_valid_after_utc:
+        return f"its certificate is not trusted: it expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if now < leaf.not_valid_before_utc:
+        return (
+            f"its certificate is not trusted: it is not valid before "
+            f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (check this computer's clock)"
+        )
+    known = {c.subject for c in chain[1:]} | {a.subject for a in trust_anchors}
+    if leaf.issuer not in known or "candidates exhausted" in str(error):
+        return (
+            f"its certificate is not trusted: issued by {leaf.issuer.rfc4514_string()}, "
+            "which does not lead to a configured trust anchor"
+        )
+    return f"its certificate is not trusted ({error})"
+
+
 def verify_server_chain(
     chain: Sequence[x509.Certificate],
     host: str,
@@ -81,9 +105,8 @@ def verify_server_chain(
             f"no trust anchors configured for {host}; server certificate SHA-256 {fingerprint}",
             fingerprint=fingerprint,
         )
-    builder = PolicyBuilder().store(Store(list(trust_anchors)))
-    if now is not None:
-        builder = builder.time(now)
+    when = now or datetime.now(UTC)
+    builder = PolicyBuilder().store(Store(list(trust_anchors))).time(when)
     verifier = builder.build_server_verifier(_subject_for(host))
     try:
         verifier.verify(leaf, list(chain[1:]))
@@ -91,7 +114,7 @@ def verify_server_chain(
         if not _matches_name(leaf, host):
             reason = f"its certificate is for {_names_in(leaf)}, not {host}"
         else:
-            reason = f"its certificate is not trusted ({exc})"
+            reason = _untrusted_reason(chain, trust_anchors, when, exc)
         raise EstTlsError(
             f"refusing server {host}: {reason}; server certificate SHA-256 {fingerprint}",
             fingerprint=fingerprint,

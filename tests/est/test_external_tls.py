@@ -29,7 +29,7 @@ from app.device.driver import KeyAlgorithm
 from app.device.registry import open_driver
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
 from app.est.external_tls import post_with_external_key, signer_from_private_key
-from app.est.server_verify import cert_fingerprint
+from app.est.server_verify import cert_fingerprint, verify_server_chain
 from app.est.tlslite_key import external_key_for
 from app.estserver import EstTestServer
 from app.estserver.faults import FaultKind
@@ -644,6 +644,19 @@ def test_rsa_pkcs1_digest_info_is_unwrapped_for_the_signer(pki: Pki) -> None:
     assert not key.verify(signature, bytearray(digest_info[:-1] + b"\0"), "pkcs1", None, 0)
     with pytest.raises(ValueError, match="salt length"):
         key.sign(bytearray(digest), "pss", "sha384", 20)
+
+
+def test_expired_server_certificate_is_refused_with_fingerprint(pki: Pki) -> None:
+    later = NOW + dt.timedelta(days=60)
+    with pytest.raises(EstTlsError, match="not trusted") as info:
+        verify_server_chain([pki.server.cert], "127.0.0.1", [pki.server_ca.cert], now=later)
+    assert info.value.fingerprint == cert_fingerprint(pki.server.cert)
+
+
+def test_no_trust_anchors_means_no_trust(pki: Pki) -> None:
+    with pytest.raises(EstTlsError, match="no trust anchors") as info:
+        verify_server_chain([pki.server.cert], "127.0.0.1", [])
+    assert info.value.fingerprint == cert_fingerprint(pki.server.cert)
 
 
 # --------------------------------------------------------------------------- end to end
