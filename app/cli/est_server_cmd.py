@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         stop.wait()
         _print("Stopping.")
     finally:
-        server.stop()
+        server.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0

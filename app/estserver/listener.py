@@ -18,6 +18,7 @@ import socketserver
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +36,8 @@ class TlsListener(http.server.ThreadingHTTPServer):
     """One TLS port. ``context_for_connection`` picks the SSLContext per accepted socket
     (so the tls12_only fault can switch versions at runtime)."""
 
-    daemon_threads = True
-    block_on_close = True
+    daemon_threads = True  # never keep the interpreter alive for a stuck client...
+    block_on_close = False  # ...and the stdlib does not track daemon threads: see _workers
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class TlsListener(http.server.ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._reset: set[int] = set()
+        self._workers: set[threading.Thread] = set()
         self.connections_accepted = 0
         self.handshake_failures = 0
         super().__init__(address, EstRequestHandler)
@@ -80,10 +82,33 @@ class TlsListener(http.server.ThreadingHTTPServer):
         return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        worker = threading.Thread(
+            target=self._worker,
+            args=(request, client_address),
+            name=f"est-{self.listener_name}-conn",
+            daemon=True,
+        )
         with self._conn_lock:
             self._connections.add(request)
+            self._workers.add(worker)
             self.connections_accepted += 1
-        super().process_request(request, client_address)
+        worker.start()
+
+    def _worker(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._conn_lock:
+                self._workers.discard(threading.current_thread())
+
+    def join_workers(self, timeout: float) -> list[threading.Thread]:
+        """Wait for connection threads to finish; returns any still alive after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._conn_lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return [w for w in workers if w.is_alive()]
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(self.handshake_timeout)
@@ -155,6 +180,8 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         self._handle()
 
     # ----------------------------------------------------------------- plumbing
+    _sent_status: int | None = None
+
     def _read_body(self) -> bytes | None:
         """Request body (Content-Length or chunked); None after answering 400/413 itself."""
         limit = self.server.service.config.max_body_bytes
@@ -210,6 +237,8 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         try:
             self._dispatch(record, body)
         finally:
+            if record.status is None:
+                record.status = self._sent_status
             self.server.requests_log.append(record)
 
     def _dispatch(self, record: RequestRecord, body: bytes) -> None:
@@ -260,6 +289,7 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send(self, response: Response, *, body_bytes: int | None = None) -> None:
         """Status, headers (Content-Length always the full length), then ``body_bytes`` of body."""
+        self._sent_status = response.status
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)

@@ -9,6 +9,7 @@ serve the same EST routes. Loopback only by default.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 import ssl
@@ -29,6 +30,8 @@ from app.estserver.listener import TlsListener
 from app.estserver.records import IssuanceLog, IssuedRecord, RequestLog, RequestRecord
 from app.estserver.routes import WELL_KNOWN, Operation, build_path
 from app.estserver.service import CLIENTAUTH_LISTENER, PASSCODE_LISTENER, EstService
+
+log = logging.getLogger(__name__)
 
 
 def _tmp_parent() -> str | None:
@@ -99,7 +102,7 @@ class EstTestServer:
 
     def __repr__(self) -> str:
         state = "running" if self._listeners else "stopped"
-        return f"EstTestServer({state}, url={self.url if self._listeners else None!r})"
+        return f"EstTestServer({state}, ports={self._ports if not self._listeners else None})"
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> EstTestServer:
@@ -142,22 +145,37 @@ class EstTestServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, cut live connections, join every thread. Idempotent."""
+        """Stop accepting, cut live connections, join every thread. Idempotent.
+
+        A later :meth:`start` binds the same ports again, so clients' URLs stay valid
+        across a simulated server restart.
+        """
         self._stopping.set()
+        if self._listeners:
+            self._ports = (self.port, self.clientauth_port)
         for listener in self._listeners:
             listener.shutdown()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
         self._close_listeners()
+
+    def close(self) -> None:
+        """:meth:`stop` and remove the temporary CA file (no restart expected after this)."""
+        self.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+            self._ca_file = None
 
     def _close_listeners(self) -> None:
         for listener in self._listeners:
+            listener.server_close()
             listener.close_all()
-            listener.server_close()  # joins handler threads (block_on_close)
+        for listener in self._listeners:
+            stuck = listener.join_workers(timeout=10.0)
+            if stuck:  # every socket was shut down, so this means a bug, not a slow client
+                log.warning("%d EST connection threads did not stop", len(stuck))
         self._listeners.clear()
 
     def __enter__(self) -> EstTestServer:
@@ -169,7 +187,7 @@ class EstTestServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
 
     # -------------------------------------------------------------------- TLS
     def _build_contexts(self) -> dict[tuple[str, bool], ssl.SSLContext]:
@@ -213,7 +231,10 @@ class EstTestServer:
         if self.state_dir is not None:
             directory = self.state_dir
         else:
-            self._tmp = tempfile.TemporaryDirectory(prefix="certline-est-ca-")
+            # kept across stop()/start() so verify= paths stay valid; removed when this
+            # object is garbage collected or the interpreter exits (TemporaryDirectory finalizer)
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="certline-est-ca-")
             directory = Path(self._tmp.name)
         path = directory / "ca.pem"
         path.write_bytes(self.ca.ca_pem)
@@ -226,13 +247,21 @@ class EstTestServer:
                 return listener
         raise RuntimeError("EST test server is not running")
 
+    def _bound_port(self, name: str, index: int) -> int:
+        if self._listeners:
+            return self._listener(name).server_port
+        if self._ports[index]:
+            return self._ports[index]  # stopped: the port it had (and will take again)
+        raise RuntimeError("EST test server was never started")
+
     @property
     def port(self) -> int:
-        return self._listener(PASSCODE_LISTENER).server_port
+        """Passcode listener port; after :meth:`stop` still the port a restart will reuse."""
+        return self._bound_port(PASSCODE_LISTENER, 0)
 
     @property
     def clientauth_port(self) -> int:
-        return self._listener(CLIENTAUTH_LISTENER).server_port
+        return self._bound_port(CLIENTAUTH_LISTENER, 1)
 
     def _origin(self, port: int) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -286,7 +315,7 @@ class EstTestServer:
 
     @property
     def ca_file(self) -> Path:
-        """PEM file of the root (state dir, or a temp dir removed on stop); for ``verify=``."""
+        """PEM file of the root (state dir, or a private temp dir); for ``verify=``."""
         if self._ca_file is None:
             raise RuntimeError("EST test server is not running")
         return self._ca_file

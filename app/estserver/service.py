@@ -258,7 +258,10 @@ class EstService:
         return Response(200, body, headers)
 
     def _cacerts(self) -> Response:
-        return self._certs_only(wire.certs_only_der(self.ca.chain), Operation.CACERTS)
+        ca = self.ca
+        if self.faults.take(FaultKind.UNKNOWN_CA, Operation.CACERTS) is not None:
+            ca = self._rogue()  # bootstrap must notice the fingerprint does not match
+        return self._certs_only(wire.certs_only_der(ca.chain), Operation.CACERTS)
 
     def _csrattrs(self) -> Response:
         der = self.config.csrattrs

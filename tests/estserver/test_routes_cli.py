@@ -95,6 +95,30 @@ def test_cli_serves_until_sigterm_and_keeps_passcode_out_of_output(tmp_path: Pat
     assert not any(passcode in p.read_text(errors="ignore") for p in state.rglob("*") if p.is_file())
 
 
+def test_cli_without_state_dir_removes_its_temporary_ca_file_on_exit() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "est-server"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Serving"):
+                break
+        match = re.search(r"CA certificate:\s+(\S+)", "".join(lines))
+        assert match
+        ca_file = Path(match.group(1))
+        assert ca_file.is_file()
+        assert "client-certificate authentication only" in "".join(lines)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert not ca_file.exists()
+
+
 def test_cli_refuses_missing_passcode_env_and_bad_fault(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_VAR_EST"}
     bad_env = subprocess.run(
