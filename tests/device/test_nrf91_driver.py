@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -29,6 +30,7 @@ from app.sim.flash import Flash
 from app.sim.nrf91_device import NRF91Options, NRF91Personality, imei_from_serial
 from app.sim.pty_host import PtyHost
 from app.sim.simulator import Simulator
+from tests.helpers.sim_fixture import SimFactory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,29 +101,40 @@ def _csr_public_key(csr_der: bytes) -> ec.EllipticCurvePublicKey:
 # --- simulator fixtures --------------------------------------------------------------------------
 
 
-def _simulator(tmp_path: Path, *faults: str) -> Simulator:
-    sim = Simulator(tmp_path / "sim", count=1, driver="nrf91", faults=faults, keygen_latency=0.01)
-    sim.start()
-    return sim
+@pytest.fixture
+def open_driver() -> Iterator[Callable[..., NRF91Driver]]:
+    """Drivers with a short busy backoff, all closed at teardown."""
+    made: list[NRF91Driver] = []
+
+    def make(port: str, **kwargs: Any) -> NRF91Driver:
+        kwargs.setdefault("busy_backoff", 0.01)
+        drv = NRF91Driver(port, **kwargs)
+        made.append(drv)
+        return drv
+
+    yield make
+    for drv in made:
+        drv.close()
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    simulator = _simulator(tmp_path)
-    yield simulator
-    simulator.stop()
+def nrf91_sim(sim_factory: SimFactory) -> Callable[..., Simulator]:
+    """One simulated nRF91 modem with the given ``--fault`` specs."""
 
+    def make(*faults: str, **kwargs: Any) -> Simulator:
+        return sim_factory(1, driver="nrf91", faults=faults, **kwargs)
 
-def _driver(port: str, **kwargs: object) -> NRF91Driver:
-    kwargs.setdefault("busy_backoff", 0.01)
-    return NRF91Driver(port, **kwargs)  # type: ignore[arg-type]
+    return make
 
 
 @pytest.fixture
-def driver(sim: Simulator) -> Iterator[NRF91Driver]:
-    drv = _driver(sim.ports[0])
-    yield drv
-    drv.close()
+def sim(nrf91_sim: Callable[..., Simulator]) -> Simulator:
+    return nrf91_sim()
+
+
+@pytest.fixture
+def driver(sim: Simulator, open_driver: Callable[..., NRF91Driver]) -> NRF91Driver:
+    return open_driver(sim.ports[0])
 
 
 @pytest.fixture
@@ -163,29 +176,24 @@ def test_identify_reports_imei_model_firmware_and_capabilities(sim: Simulator, d
     assert not caps.can_sign and not caps.separate_keygen_and_csr
 
 
-def test_identify_survives_urcs_before_every_response_and_line_noise(host_factory) -> None:
+def test_identify_survives_urcs_before_every_response_and_line_noise(host_factory, open_driver) -> None:
     host = host_factory(NRF91Options(urc_every=1), DeviceFaults(["garbage=4"]))
-    drv = _driver(str(host.link))
-    try:
-        identity = drv.identify()
-    finally:
-        drv.close()
+    drv = open_driver(str(host.link))
+    identity = drv.identify()
     assert identity.serial_number == "350000000000011"
     assert host.faults.fired.count("garbage") == 4
 
 
-def test_driver_tolerates_an_echoing_at_host(host_factory, ca: ThrowawayCA) -> None:
+def test_driver_tolerates_an_echoing_at_host(host_factory, open_driver, ca: ThrowawayCA) -> None:
     host = host_factory(NRF91Options(echo=True, keygen_overwrites=True))
-    drv = _driver(str(host.link))
-    try:
-        chain = _enroll(drv, ca)  # multi-line quoted PEM echoed back line by line
-        stored = drv.read_certificate_chain()
-        assert stored is not None and stored.chain_pem == chain
-    finally:
-        drv.close()
+    drv = open_driver(str(host.link))
+    chain = _enroll(drv, ca)  # multi-line quoted PEM echoed back line by line
+    stored = drv.read_certificate_chain()
+    assert stored is not None and stored.chain_pem == chain
 
 
 def test_sec_tag_comes_from_argument_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SEC_TAG_ENV, raising=False)
     assert NRF91Driver("loop://").sec_tag == DEFAULT_SEC_TAG
     monkeypatch.setenv(SEC_TAG_ENV, "16842753")
     assert NRF91Driver("loop://").sec_tag == 16842753
@@ -221,54 +229,39 @@ def test_second_keygen_replaces_the_key_even_when_modem_refuses_to_overwrite(
     assert _csr_public_key(first).public_numbers() != _csr_public_key(second).public_numbers()
 
 
-def test_keygen_while_modem_online_sets_offline_mode_first(host_factory) -> None:
+def test_keygen_while_modem_online_sets_offline_mode_first(host_factory, open_driver) -> None:
     # The modem boots online (CFUN=1) and answers 518 to credential commands until CFUN=4.
     host = host_factory(NRF91Options(initial_cfun=1, keygen_overwrites=True))
-    drv = _driver(str(host.link), busy_retries=0)
-    try:
-        drv.identify()
-        assert x509.load_der_x509_csr(drv.create_csr({"CN": "x"})).is_signature_valid
-    finally:
-        drv.close()
+    drv = open_driver(str(host.link), busy_retries=0)
+    drv.identify()
+    assert x509.load_der_x509_csr(drv.create_csr({"CN": "x"})).is_signature_valid
 
 
-def test_busy_modem_is_retried_until_it_accepts(tmp_path: Path) -> None:
-    sim = _simulator(tmp_path, "busy@keygen=3")
-    drv = _driver(sim.ports[0], busy_retries=5)
-    try:
-        drv.identify()
-        csr = drv.create_csr({"CN": "x"})
-        assert x509.load_der_x509_csr(csr).is_signature_valid
-        assert sim.devices[0].faults.fired.count("busy@keygen") == 3
-    finally:
-        drv.close()
-        sim.stop()
+def test_busy_modem_is_retried_until_it_accepts(nrf91_sim, open_driver) -> None:
+    sim = nrf91_sim("busy@keygen=3")
+    drv = open_driver(sim.ports[0], busy_retries=5)
+    drv.identify()
+    csr = drv.create_csr({"CN": "x"})
+    assert x509.load_der_x509_csr(csr).is_signature_valid
+    assert sim.devices[0].faults.fired.count("busy@keygen") == 3
 
 
-def test_modem_that_stays_busy_gives_a_busy_error_that_says_why(tmp_path: Path) -> None:
-    sim = _simulator(tmp_path, "busy@keygen=*")
-    drv = _driver(sim.ports[0], busy_retries=2)
-    try:
-        drv.identify()
-        with pytest.raises(DeviceBusy) as info:
-            drv.create_csr({"CN": "x"})
-        assert info.value.code == "busy"
-        assert "offline" in str(info.value) and "518" in str(info.value)
-    finally:
-        drv.close()
-        sim.stop()
+def test_modem_that_stays_busy_gives_a_busy_error_that_says_why(nrf91_sim, open_driver) -> None:
+    sim = nrf91_sim("busy@keygen=*")
+    drv = open_driver(sim.ports[0], busy_retries=2)
+    drv.identify()
+    with pytest.raises(DeviceBusy) as info:
+        drv.create_csr({"CN": "x"})
+    assert info.value.code == "busy"
+    assert "offline" in str(info.value) and "518" in str(info.value)
 
 
-def test_csr_with_broken_self_signature_is_rejected(tmp_path: Path) -> None:
-    sim = _simulator(tmp_path, "corrupt@csr")
-    drv = _driver(sim.ports[0])
-    try:
-        drv.identify()
-        with pytest.raises(DeviceMismatch, match="self-signature"):
-            drv.create_csr({"CN": "x"})
-    finally:
-        drv.close()
-        sim.stop()
+def test_csr_with_broken_self_signature_is_rejected(nrf91_sim, open_driver) -> None:
+    sim = nrf91_sim("corrupt@csr")
+    drv = open_driver(sim.ports[0])
+    drv.identify()
+    with pytest.raises(DeviceMismatch, match="self-signature"):
+        drv.create_csr({"CN": "x"})
 
 
 @pytest.mark.parametrize(
@@ -350,62 +343,46 @@ def test_crlf_or_junk_in_chain_is_refused(driver: NRF91Driver, ca: ThrowawayCA) 
     assert driver.read_certificate_chain() is None
 
 
-def test_read_back_that_differs_from_the_modems_hash_is_a_mismatch(tmp_path: Path, ca: ThrowawayCA) -> None:
-    sim = _simulator(tmp_path, "corrupt@cert-commit")
-    drv = _driver(sim.ports[0])
-    try:
-        with pytest.raises(DeviceMismatch, match="own hash"):
-            _enroll(drv, ca)
-    finally:
-        drv.close()
-        sim.stop()
+def test_read_back_that_differs_from_the_modems_hash_is_a_mismatch(
+    nrf91_sim, open_driver, ca: ThrowawayCA
+) -> None:
+    sim = nrf91_sim("corrupt@cert-commit")
+    drv = open_driver(sim.ports[0])
+    with pytest.raises(DeviceMismatch, match="own hash"):
+        _enroll(drv, ca)
 
 
-def test_refused_certificate_write_is_reported(tmp_path: Path, ca: ThrowawayCA) -> None:
-    sim = _simulator(tmp_path, "refuse@cert-write")
-    drv = _driver(sim.ports[0])
-    try:
-        with pytest.raises(DeviceRefused, match="514") as info:
-            _enroll(drv, ca)
-        assert info.value.code == "refused"
-    finally:
-        drv.close()
-        sim.stop()
+def test_refused_certificate_write_is_reported(nrf91_sim, open_driver, ca: ThrowawayCA) -> None:
+    sim = nrf91_sim("refuse@cert-write")
+    drv = open_driver(sim.ports[0])
+    with pytest.raises(DeviceRefused, match="514") as info:
+        _enroll(drv, ca)
+    assert info.value.code == "refused"
 
 
-def test_chain_survives_a_simulator_restart(tmp_path: Path, ca: ThrowawayCA) -> None:
-    sim = _simulator(tmp_path)
-    drv = _driver(sim.ports[0])
-    try:
-        chain = _enroll(drv, ca)
-    finally:
-        drv.close()
-        sim.stop()
-    sim = _simulator(tmp_path)
-    drv = _driver(sim.ports[0])
-    try:
-        stored = drv.read_certificate_chain()
-        assert stored is not None and stored.chain_pem == chain
-    finally:
-        drv.close()
-        sim.stop()
+def test_chain_survives_a_simulator_restart(nrf91_sim, open_driver, ca: ThrowawayCA) -> None:
+    sim = nrf91_sim()
+    drv = open_driver(sim.ports[0])
+    chain = _enroll(drv, ca)
+    drv.close()
+    sim.stop()  # power off; the flash file stays
+    sim = nrf91_sim()
+    drv = open_driver(sim.ports[0])
+    stored = drv.read_certificate_chain()
+    assert stored is not None and stored.chain_pem == chain
 
 
-def test_reboot_during_certificate_write_then_retry_succeeds(tmp_path: Path, ca: ThrowawayCA) -> None:
-    sim = _simulator(tmp_path, "reboot@cert-write")
-    drv = _driver(sim.ports[0], command_timeout=2.0)
-    try:
-        drv.identify()
-        csr = drv.create_csr({"CN": "device"})
-        chain = ca.chain_pem(ca.issue(_csr_public_key(csr)))
-        with pytest.raises(DeviceTimeout):
-            drv.write_certificate_chain(chain)
-        drv.write_certificate_chain(chain)  # the rebooted modem is online again; the driver copes
-        stored = drv.read_certificate_chain()
-        assert stored is not None and stored.chain_pem == chain
-    finally:
-        drv.close()
-        sim.stop()
+def test_reboot_during_certificate_write_then_retry_succeeds(nrf91_sim, open_driver, ca: ThrowawayCA) -> None:
+    sim = nrf91_sim("reboot@cert-write")
+    drv = open_driver(sim.ports[0], command_timeout=2.0)
+    drv.identify()
+    csr = drv.create_csr({"CN": "device"})
+    chain = ca.chain_pem(ca.issue(_csr_public_key(csr)))
+    with pytest.raises(DeviceTimeout):
+        drv.write_certificate_chain(chain)
+    drv.write_certificate_chain(chain)  # the rebooted modem is online again; the driver copes
+    stored = drv.read_certificate_chain()
+    assert stored is not None and stored.chain_pem == chain
 
 
 # --- server-generated key ------------------------------------------------------------------------
@@ -452,16 +429,12 @@ def test_import_rejects_non_p256_keys_without_echoing_them() -> None:
 # --- unplug --------------------------------------------------------------------------------------
 
 
-def test_unplug_during_keygen_is_device_lost(tmp_path: Path) -> None:
-    sim = _simulator(tmp_path, "unplug@keygen")
-    drv = _driver(sim.ports[0])
-    try:
-        drv.identify()
-        with pytest.raises(DeviceLost):
-            drv.create_csr({"CN": "x"})
-    finally:
-        drv.close()
-        sim.stop()
+def test_unplug_during_keygen_is_device_lost(nrf91_sim, open_driver) -> None:
+    sim = nrf91_sim("unplug@keygen")
+    drv = open_driver(sim.ports[0])
+    drv.identify()
+    with pytest.raises(DeviceLost):
+        drv.create_csr({"CN": "x"})
 
 
 def test_unplug_between_commands_is_device_lost(sim: Simulator, driver: NRF91Driver) -> None:
