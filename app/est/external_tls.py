@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +24,17 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from tlslite import HandshakeSettings, TLSConnection
-from tlslite.constants import AlertDescription
-from tlslite.errors import (
-    TLSAbruptCloseError,
-    TLSError,
-    TLSLocalAlert,
-    TLSRemoteAlert,
-)
-from tlslite.x509 import X509
-from tlslite.x509certchain import X509CertChain
+
+with warnings.catch_warnings():
+    # tlslite-ng's package __init__ imports its unused asyncore integration (warns on 3.11).
+    warnings.filterwarnings(
+        "ignore", message="The asyncore module is deprecated", category=DeprecationWarning
+    )
+    from tlslite import HandshakeSettings, TLSConnection
+    from tlslite.constants import AlertDescription
+    from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
+    from tlslite.x509 import X509
+    from tlslite.x509certchain import X509CertChain
 
 from app.est.errors import EstConnectionError, EstError, EstResponseError, EstTlsError
 from app.est.server_verify import verify_server_chain

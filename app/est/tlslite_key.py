@@ -25,6 +25,7 @@ key fails here, with a clear message, instead of as an opaque server alert.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +36,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from tlslite.utils.ecdsakey import ECDSAKey
-from tlslite.utils.rsakey import RSAKey
+
+with warnings.catch_warnings():
+    # tlslite-ng's package __init__ imports its asyncore integration, which we never use;
+    # on 3.11 that warns (DeprecationWarning) on every import.
+    warnings.filterwarnings(
+        "ignore", message="The asyncore module is deprecated", category=DeprecationWarning
+    )
+    from tlslite.utils.ecdsakey import ECDSAKey
+    from tlslite.utils.rsakey import RSAKey
 
 Signer = Callable[[bytes, str, str], bytes]
 """``(digest, hash_name, rsa_padding) -> signature``; same contract as ``DeviceDriver.sign_digest``.
