@@ -67,7 +67,8 @@ _DIGEST_INFO_PREFIXES: dict[bytes, str] = {
     bytes.fromhex("3051300d060960864801650304020305000440"): "sha512",
 }
 
-# tlslite's name for each curve we support -> (curve byte length, hash bound to it in TLS 1.3).
+# cryptography curve name -> (python-ecdsa name tlslite expects in curve_name, byte length,
+# hash bound to the curve in TLS 1.3).
 _CURVES: dict[str, tuple[str, int, str]] = {
     "secp256r1": ("NIST256p", 32, "sha256"),
     "secp384r1": ("NIST384p", 48, "sha384"),
