@@ -364,6 +364,14 @@ class NRF91Driver(DeviceDriver):
             raise DeviceBusy(message, port=self._port)
         raise DeviceRefused(message, port=self._port)
 
+    def _bulk_timeout(self, nbytes: int) -> float:
+        """Deadline for a command moving ``nbytes`` of PEM: twice its wire time on top of the usual.
+
+        At 9600 baud a 4 KiB chain alone takes over 4 s on the wire.
+        """
+        baud = getattr(self._transport, "baud", 115200) or 115200
+        return self._command_timeout + 2.0 * nbytes * 10.0 / baud
+
     def _go_offline(self) -> None:
         """CFUN=4 (offline, SIM kept): required for %KEYGEN and credential writes."""
         self._expect_ok(self._command("AT+CMEE=1"), "enabling error codes (AT+CMEE=1)")
@@ -397,10 +405,14 @@ class NRF91Driver(DeviceDriver):
     def _write_credential(self, cred_type: int, content: str, what: str) -> None:
         """``AT%CMNG=0`` with busy retries; a modem that refuses to overwrite gets a delete first."""
         command = f"AT%CMNG=0,{self.sec_tag},{cred_type},{at.quote_at_string(content, what)}"
-        resp = self._credential_command(command, "%CMNG:", self._command_timeout, f"writing {what}")
+        resp = self._credential_command(
+            command, "%CMNG:", self._bulk_timeout(len(command)), f"writing {what}"
+        )
         if resp.final == at.FinalResult(at.FinalKind.CME, 519):
             self._delete(cred_type)
-            resp = self._credential_command(command, "%CMNG:", self._command_timeout, f"writing {what}")
+            resp = self._credential_command(
+                command, "%CMNG:", self._bulk_timeout(len(command)), f"writing {what}"
+            )
         self._expect_ok(resp, f"writing {what}")
 
     def _delete(self, cred_type: int) -> None:
@@ -425,7 +437,10 @@ class NRF91Driver(DeviceDriver):
 
     def _read_entry(self, cred_type: int) -> tuple[str, bytes] | None:
         resp = self._credential_command(
-            f"AT%CMNG=2,{self.sec_tag},{cred_type}", "%CMNG:", self._command_timeout, "reading a certificate"
+            f"AT%CMNG=2,{self.sec_tag},{cred_type}",
+            "%CMNG:",
+            self._bulk_timeout(MAX_COMMAND_BYTES),
+            "reading a certificate",
         )
         if resp.final == at.FinalResult(at.FinalKind.CME, 513):
             return None
