@@ -1,6 +1,13 @@
 """Local HTTPS EST (RFC 7030) test server shipped with Certline: real TLS, real CA, faults.
 
 Used by the test-suite, the demo and ``certline est-server``. Never imports Qt.
+
+    with EstTestServer(passcode="pc") as server:        # or state_dir=... to persist the CA
+        server.est_url("simpleenroll", "cps/IOT_<uuid>", "<device-group>")
+        server.est_base("cps/IOT_<uuid>", clientauth=True)
+        server.ca_pem, server.ca_file, server.ca_fingerprint
+        server.faults.add_spec("pending=2:1@simpleenroll")
+        server.issued, server.requests                    # what happened, for assertions
 """
 
 from app.estserver.ca import CertificateAuthority, cert_fingerprint, spki_sha256

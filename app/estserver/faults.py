@@ -168,7 +168,17 @@ class FaultConfig:
         times: int | None = None,
         **params: object,
     ) -> Fault:
-        """Activate a fault; ``params`` are :class:`Fault` fields (count, status, seconds, ...)."""
+        """Activate a fault; ``params`` are :class:`Fault` fields. ``op`` None = every operation
+        (including /cacerts, so scope it when the client fetches /cacerts first).
+
+        Examples::
+
+            faults.add("pending", count=2, retry_after=1)             # 2 x 202 per CSR
+            faults.add("error5xx", times=3, status=503, retry_after=2)
+            faults.add("slow", seconds=1.5, op="simpleenroll")
+            faults.add("encoding", variant="pem", times=1)
+            faults.add("malformed", variant="base64", op="simpleenroll")
+        """
         fault = Fault(
             FaultKind(kind), Operation(op) if op is not None else None, times, **params  # type: ignore[arg-type]
         )

@@ -134,3 +134,42 @@ def test_csr_body_decoding_is_tolerant(encode) -> None:
 def test_csr_body_garbage_is_rejected(body: bytes) -> None:
     with pytest.raises(CsrDecodeError):
         decode_csr_body(body)
+
+
+def test_concurrent_enrollments_each_get_one_certificate(est_server: EstTestServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    csrs = [make_csr(f"device-5{i:02d}") for i in range(8)]
+
+    def enroll_one(index: int) -> int:
+        csr, _ = csrs[index]
+        return est_session(est_server).post(
+            est_server.est_url("simpleenroll", DTM_LABEL),
+            data=csr_pem(csr),
+            headers={**basic_passcode(), "Content-Type": "text/plain"},
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(enroll_one, range(8))) == [200] * 8
+    assert sorted(r.subject for r in est_server.issued) == sorted(
+        f"CN=device-5{i:02d}" for i in range(8)
+    )
+
+
+def test_server_logs_never_contain_the_passcode(est_server: EstTestServer, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    csr, _ = make_csr("device-600")
+    session = est_session(est_server)
+    for headers in (basic_passcode(), basic_passcode("wrong-passcode")):
+        session.post(
+            est_server.est_url("simpleenroll"),
+            data=csr_pem(csr),
+            headers={**headers, "Content-Type": "text/plain"},
+        )
+    text = caplog.text
+    assert "issued serial" in text  # the server did log
+    for secret in (est_server.passcode or "", "wrong-passcode"):
+        assert secret not in text
+        assert base64.b64encode(secret.encode()).decode() not in text
