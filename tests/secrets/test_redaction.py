@@ -189,3 +189,23 @@ def test_reconfiguring_replaces_only_certline_handlers(caplog: pytest.LogCapture
     ours = [h for h in root.handlers if getattr(h, "_certline_handler", False)]
     assert len(ours) == 2  # stderr + file, not four
     assert caplog.handler in root.handlers
+
+
+def test_cli_excepthook_prints_a_scrubbed_line_and_the_report_path(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.logsetup import install_cli_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    register_secret(PASSCODE)
+    configure_cli_logging(0)
+    install_cli_excepthook()
+    try:
+        raise KeyError(f"no device for {PASSCODE}")
+    except KeyError:
+        sys.excepthook(*sys.exc_info())
+    err = capsys.readouterr().err
+    assert "certline: internal error: KeyError: 'no device for [REDACTED]'" in err
+    report = err.rsplit("crash report: ", 1)[1].strip()
+    assert PASSCODE not in err
+    assert PASSCODE not in open(report).read()
