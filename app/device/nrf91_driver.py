@@ -227,11 +227,13 @@ class NRF91Driver(DeviceDriver):
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         del key
-        self._open()
-        self._go_offline()
-        self._write_credential(CRED_CLIENT_KEY, pem, "the private key")
-        expected = hashlib.sha256(pem.encode("ascii")).digest()
-        del pem
+        try:
+            self._open()
+            self._go_offline()
+            self._write_credential(CRED_CLIENT_KEY, pem, "the private key")
+            expected = hashlib.sha256(pem.encode("ascii")).digest()
+        finally:
+            del pem  # do not keep the key alive in a traceback's frame
         listed = self._list_hashes()
         if listed.get(CRED_CLIENT_KEY) != expected:
             raise DeviceMismatch(
@@ -404,7 +406,11 @@ class NRF91Driver(DeviceDriver):
 
     def _write_credential(self, cred_type: int, content: str, what: str) -> None:
         """``AT%CMNG=0`` with busy retries; a modem that refuses to overwrite gets a delete first."""
-        command = f"AT%CMNG=0,{self.sec_tag},{cred_type},{at.quote_at_string(content, what)}"
+        try:
+            quoted = at.quote_at_string(content, what)
+        except ValueError as exc:
+            raise DeviceBadInput(str(exc), port=self._port) from None
+        command = f"AT%CMNG=0,{self.sec_tag},{cred_type},{quoted}"
         resp = self._credential_command(
             command, "%CMNG:", self._bulk_timeout(len(command)), f"writing {what}"
         )
