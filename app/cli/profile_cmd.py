@@ -11,6 +11,7 @@ import argparse
 import functools
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ from app.secrets import (
     required_purposes,
     secret_from_env,
 )
+
+log = logging.getLogger(__name__)
 
 DRIVERS = ("certline", "nrf91")
 
@@ -218,6 +221,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
     )
     path = store.save(profile, overwrite=args.force)
+    log.info("profile %s saved to %s", profile.name, path)
     print(f"saved profile {profile.name} to {path}")
     needed = required_purposes(profile)
     if needed:
@@ -280,6 +284,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 @_cli_errors
 def cmd_import(args: argparse.Namespace) -> int:
     profile = ProfileStore().import_file(args.file, name=args.name, overwrite=args.force)
+    log.info("profile %s imported from %s", profile.name, args.file)
     print(f"imported profile {profile.name}")
     if required_purposes(profile):
         print(f"next: certline profile set-passcode {profile.name}")
@@ -314,6 +319,7 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     store.check_backend()  # before asking: do not make anyone type a secret for nothing
     value = secret_from_env(args.from_env) if args.from_env else _prompt_secret(label, profile.name)
     store.set(profile, purpose, value)
+    log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
     return 0
 
@@ -322,6 +328,7 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     profile_name = args.name
     ProfileStore().delete(profile_name)
+    log.info("profile %s deleted", profile_name)
     print(f"deleted profile {profile_name}")
     if args.keep_secrets:
         return 0

@@ -88,7 +88,9 @@ def test_set_passcode_from_env_stores_it_and_nothing_prints_it(
     assert "passcode: stored in keyring" in captured.out
     shown = captured.out[: captured.out.rindex("}") + 1]
     assert json.loads(shown)["name"] == "line1"
-    for text in (stored.out, stored.err, captured.out, captured.err, log_file_path().read_text()):
+    logged = log_file_path().read_text()
+    assert "stored passcode of profile line1 in" in logged  # the log is written, just without the value
+    for text in (stored.out, stored.err, captured.out, captured.err, logged):
         assert PASSCODE not in text
     for path in ProfileStore().directory.iterdir():
         assert PASSCODE not in path.read_text()
