@@ -99,6 +99,7 @@ ERROR_CODES: dict[str, tuple[type[DeviceError], str]] = {
     "FLASH": (DeviceRefused, "the device could not write its storage (flash failure)"),
     "NOCERT": (DeviceRefused, "the device holds no certificate"),
     "INTERNAL": (DeviceRefused, "the device reported an internal error"),
+    "CHECK": (DeviceProtocolError, "the device kept receiving our requests damaged"),
 }
 
 
@@ -417,6 +418,8 @@ class CertlineDriver(DeviceDriver):
             if frame.req_id != rid:
                 continue  # a late answer to an earlier request
             last_line = now
+            if not frame.intact:
+                raise _Damaged(f"{frame.verb[:16]!r} line failed its check")
             if frame.verb == "WAIT":
                 continue
             if frame.verb == "DATA":
@@ -427,6 +430,8 @@ class CertlineDriver(DeviceDriver):
                     )
                 continue
             if frame.verb == "ERR":
+                if frame.args[:1] == ("CHECK",):
+                    raise _Damaged("the device received our request damaged")
                 raise self._error(frame, verb)
             if frame.verb in ("ACK", "NAK"):
                 return _Reply(frame, {}, b"")

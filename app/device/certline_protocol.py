@@ -3,10 +3,12 @@
 Shared by the host driver and the simulator so both sides agree byte for byte;
 ``docs/device-protocol.md`` is the normative description for firmware authors.
 
-Frames are ASCII lines ``@<id> <VERB> [args...]``. Receivers start a frame at
-the *last* ``@`` on a line: ``@`` never occurs in base64 nor in percent-encoded
-arguments, so garbage glued to the front of a line (a boot banner without a
-newline, line noise) does not hide the frame that follows it.
+Frames are ASCII lines ``@<id> <VERB> [args...] *<crc32>``. Receivers start a
+frame at the *last* ``@`` on a line: ``@`` never occurs in base64 nor in
+percent-encoded arguments, so garbage glued to the front of a line (a boot
+banner without a newline, line noise) does not hide the frame that follows it.
+The trailing check token (CRC-32 of the frame text before it) makes any
+truncated or damaged line detectable, so no reply is ever half-believed.
 """
 
 from __future__ import annotations
@@ -44,45 +46,53 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    """One parsed line: the request id it belongs to, the verb and the space-separated arguments."""
+    """One parsed line: the request id it belongs to, the verb and the space-separated arguments.
+
+    ``intact`` is False when the check token is missing or wrong: the line was
+    truncated or damaged and nothing in it may be trusted except, perhaps, the id.
+    """
 
     req_id: str
     verb: str
     args: tuple[str, ...] = ()
+    intact: bool = True
 
     def encode(self) -> bytes:
         return format_frame(self.req_id, self.verb, *self.args)
 
 
 def format_frame(req_id: str | int, verb: str, *args: str, eol: bytes = b"\r\n") -> bytes:
-    """Serialise one frame. Arguments must already be tokens (no spaces, no ``@``)."""
+    """Serialise one frame with its check token. Arguments must be tokens (no spaces, ``@`` or ``*``)."""
     for arg in args:
-        if not _TOKEN_RE.match(arg) or "@" in arg:
+        if not _TOKEN_RE.match(arg) or "@" in arg or "*" in arg:
             raise FrameError("argument is not a printable token")
     text = " ".join((f"@{req_id}", verb, *args))
-    if len(text) > MAX_FRAME_LINE:
-        raise FrameError(f"frame of {len(text)} bytes exceeds {MAX_FRAME_LINE}")
-    return text.encode("ascii") + eol
+    line = f"{text} *{crc32_hex(text.encode('ascii'))}"
+    if len(line) > MAX_FRAME_LINE:
+        raise FrameError(f"frame of {len(line)} bytes exceeds {MAX_FRAME_LINE}")
+    return line.encode("ascii") + eol
 
 
 def parse_frame(line: bytes) -> Frame | None:
     """The frame on ``line`` (starting at its last ``@``), or None when the line holds none.
 
-    None means "ignore this line" (banner, log output, garbage); a frame whose id
-    matches a pending request but whose body is malformed is still returned so
-    the caller can treat it as a corrupted reply.
+    None means "ignore this line" (banner, log output, garbage). A frame whose
+    check token fails is still returned, with ``intact=False``, so a receiver can
+    tell "my reply arrived damaged" (retry) from "not for me" (ignore).
     """
     start = line.rfind(b"@")
     if start < 0:
         return None
     try:
-        text = line[start + 1 :].decode("ascii")
+        text = line[start:].decode("ascii")
     except UnicodeDecodeError:
         return None
-    parts = text.split(" ")
+    body, sep, check = text.rpartition(" *")
+    intact = bool(sep) and len(check) == 8 and crc32_hex(body.encode("ascii")) == check.lower()
+    parts = (body if intact else text)[1:].split(" ")
     if len(parts) < 2 or not _ID_RE.match(parts[0]):
         return None
-    return Frame(parts[0], parts[1], tuple(parts[2:]))
+    return Frame(parts[0], parts[1], tuple(parts[2:]), intact)
 
 
 def is_valid_verb(verb: str) -> bool:

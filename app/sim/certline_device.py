@@ -98,6 +98,9 @@ class CertlineDevice(Personality):
         self._send(EVENT_ID, "BOOT", f"reason={self.boot_reason}", f"fw={FIRMWARE}")
 
     def _handle(self, frame: Frame) -> None:
+        if not frame.intact:
+            self._send(frame.req_id, "ERR", "CHECK", "request", "arrived", "damaged")
+            return
         handler = getattr(self, f"_cmd_{frame.verb.lower()}", None) if is_valid_verb(frame.verb) else None
         try:
             if handler is None:
@@ -106,7 +109,11 @@ class CertlineDevice(Personality):
                 raise _Reply("BUSY", "device busy, try again")
             handler(frame.req_id, frame.args)
         except _Reply as reply:
-            words = [w.replace("@", "_") for w in reply.text.split() if w.isascii() and w.isprintable()]
+            words = [
+                w.replace("@", "_").replace("*", "_")
+                for w in reply.text.split()
+                if w.isascii() and w.isprintable()
+            ]
             self._send(frame.req_id, "ERR", reply.code, *words)
         except FrameError:
             self._send(frame.req_id, "ERR", "SYNTAX", "malformed", "arguments")

@@ -1,0 +1,109 @@
+"""Port discovery: profile filters over the OS listing, static ports, and hot-plug reports."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from app.device.discovery import HotplugWatcher, ListPortsSource, PortInfo, StaticPortSource
+from app.sim.simulator import Simulator
+
+
+def _fake(device: str, vid: int | None = None, pid: int | None = None, **kw: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        device=device,
+        vid=vid,
+        pid=pid,
+        description=kw.get("description", "n/a"),
+        serial_number=kw.get("serial_number"),
+        manufacturer=kw.get("manufacturer"),
+    )
+
+
+LISTING = [
+    _fake("/dev/ttyUSB0", 0x10C4, 0xEA60, description="CP2102 USB to UART", manufacturer="Silicon Labs"),
+    _fake("/dev/ttyACM0", 0x1915, 0x9100, description="Certline CL-100", manufacturer="Certline"),
+    _fake("/dev/ttyACM1", 0x1915, 0x9100, description="Certline CL-100", manufacturer="Certline"),
+    _fake("/dev/ttyS0"),
+]
+
+
+def test_filters_by_vid_pid() -> None:
+    source = ListPortsSource(vid_pid="1915:9100", lister=lambda: LISTING)
+    assert [p.device for p in source.ports()] == ["/dev/ttyACM0", "/dev/ttyACM1"]
+    assert source.ports()[0].vid_pid == "1915:9100"
+
+
+def test_filters_by_description_and_manufacturer_regex() -> None:
+    source = ListPortsSource(description="uart", manufacturer="^silicon", lister=lambda: LISTING)
+    assert [p.device for p in source.ports()] == ["/dev/ttyUSB0"]
+
+
+def test_several_vid_pids_and_no_filter() -> None:
+    assert len(ListPortsSource(vid_pid="10c4:ea60, 1915:9100", lister=lambda: LISTING).ports()) == 3
+    assert len(ListPortsSource(lister=lambda: LISTING).ports()) == 4
+
+
+@pytest.mark.parametrize(
+    "filters", [{"vid_pid": "nonsense"}, {"description": "(unclosed"}, {"colour": "red"}]
+)
+def test_bad_filters_are_clear_errors(filters: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        ListPortsSource.from_filters(filters)
+
+
+def test_real_os_listing_does_not_fail() -> None:
+    assert isinstance(ListPortsSource().ports(), list)
+
+
+def test_static_source_lists_urls_always_and_paths_while_they_exist(simulator: Simulator) -> None:
+    port = simulator.ports[0]
+    source = StaticPortSource([port, "socket://127.0.0.1:7000"])
+    assert [p.device for p in source.ports()] == [port, "socket://127.0.0.1:7000"]
+    simulator.devices[0].unplug()
+    assert [p.device for p in source.ports()] == ["socket://127.0.0.1:7000"]
+
+
+def test_watcher_reports_appeared_and_disappeared_ports(simulator: Simulator) -> None:
+    port = simulator.ports[0]
+    events: list[tuple[str, str]] = []
+    changed = threading.Condition()
+
+    def record(kind: str):
+        def callback(info: PortInfo) -> None:
+            with changed:
+                events.append((kind, info.device))
+                changed.notify_all()
+
+        return callback
+
+    def wait_for(count: int) -> None:
+        with changed:
+            assert changed.wait_for(lambda: len(events) >= count, timeout=10)
+
+    with HotplugWatcher(StaticPortSource([port]), record("added"), record("removed"), interval=0.02):
+        wait_for(1)
+        simulator.devices[0].unplug()
+        wait_for(2)
+        simulator.devices[0].replug()
+        wait_for(3)
+    assert events == [("added", port), ("removed", port), ("added", port)]
+
+
+def test_watcher_survives_a_failing_source_and_callback() -> None:
+    calls = 0
+
+    def flaky() -> list[SimpleNamespace]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("udev hiccup")
+        return LISTING[:1]
+
+    watcher = HotplugWatcher(ListPortsSource(lister=flaky), on_added=lambda _p: 1 / 0)
+    assert watcher.poll_once() == ([], [])
+    added, removed = watcher.poll_once()
+    assert [p.device for p in added] == ["/dev/ttyUSB0"] and removed == []
+    assert [p.device for p in watcher.current] == ["/dev/ttyUSB0"]

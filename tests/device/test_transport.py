@@ -1,0 +1,68 @@
+"""The serial line transport: line splitting, deadlines and a vanished port."""
+
+from __future__ import annotations
+
+import os
+import time
+import tty
+
+import pytest
+
+from app.device.driver import DeviceLost
+from app.device.transport import LineSplitter, SerialTransport
+
+
+def split(*pieces: bytes, max_line: int = 8192) -> list[bytes]:
+    splitter = LineSplitter(max_line)
+    for piece in pieces:
+        splitter.feed(piece)
+    lines = []
+    while (line := splitter.pop()) is not None:
+        lines.append(line)
+    return lines
+
+
+def test_cr_lf_and_crlf_all_end_lines_and_empty_lines_vanish() -> None:
+    assert split(b"a\rb\nc\r\nd\n\r\r\ne") == [b"a", b"b", b"c", b"d"]
+
+
+def test_a_line_split_across_reads_is_joined() -> None:
+    assert split(b"@1 O", b"K *1234", b"abcd\r", b"\n") == [b"@1 OK *1234abcd"]
+
+
+def test_oversized_lines_are_dropped_and_the_next_line_survives() -> None:
+    splitter = LineSplitter(max_line=16)
+    splitter.feed(b"x" * 100 + b"\n@1 OK\n")
+    assert splitter.pop() == b"@1 OK"
+    assert splitter.pop() is None
+    assert splitter.oversized == 1
+
+
+def test_loop_url_round_trip_and_deadline() -> None:
+    transport = SerialTransport("loop://", 115200)
+    transport.open()
+    transport.write_line(b"@1 HELLO 1\r\n")
+    assert transport.read_line(time.monotonic() + 5) == b"@1 HELLO 1"
+    assert transport.read_line(time.monotonic() + 0.1) is None  # returns at the deadline, no hang
+    transport.close()
+
+
+@pytest.mark.timeout(20)
+def test_closed_pty_is_device_lost_not_a_hang() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    transport = SerialTransport(path, 115200)
+    transport.open()
+    os.write(master, b"hello\r\n")
+    assert transport.read_line(time.monotonic() + 5) == b"hello"
+    os.close(master)
+    os.close(slave)
+    with pytest.raises(DeviceLost, match="lost connection"):
+        transport.read_line(time.monotonic() + 60)
+    assert not transport.is_open
+
+
+def test_missing_port_is_device_lost(tmp_path) -> None:
+    with pytest.raises(DeviceLost, match="cannot open"):
+        SerialTransport(str(tmp_path / "ttyGONE")).open()
