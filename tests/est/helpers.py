@@ -33,3 +33,19 @@ def posts(server: EstTestServer, op: str = "simpleenroll", at_least: int = 1) ->
 
 def last(server: EstTestServer, op: str) -> RequestRecord:
     return posts(server, op)[-1]
+
+
+def ssl_peer_fingerprint(server: EstTestServer) -> str:
+    """SHA-256 of the certificate the server presents (fetched here without verification)."""
+    import socket
+    import ssl
+
+    from app.est.tls import fingerprint_sha256
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", server.port)) as sock, ctx.wrap_socket(sock) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    return fingerprint_sha256(der)

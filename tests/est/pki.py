@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,7 @@ def cert(
     not_after: datetime | None = None,
     key_cert_sign: bool = True,
     san: list[str] | None = None,
+    ips: list[str] | None = None,
     basic_constraints: bool = True,
 ) -> x509.Certificate:
     issuer_name = issuer[0].subject if issuer else name(subject)
@@ -52,10 +54,10 @@ def cert(
         builder = builder.add_extension(
             x509.KeyUsage(True, False, False, False, False, key_cert_sign, True, False, False), critical=True
         )
-    if san:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in san]), critical=False
-        )
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in san or []]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips or []]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 

@@ -24,7 +24,7 @@ from app.est.verify import spki
 from app.estserver import Encoding, EstTestServer, FaultKind, ServerConfig
 from app.profile import Profile
 from tests.est import pki
-from tests.est.helpers import posts
+from tests.est.helpers import posts, ssl_peer_fingerprint
 from tests.helpers.estserver_fixture import TEST_PASSCODE, csr_pem, make_csr
 
 MakeClient = Callable[..., EstClient]
@@ -259,20 +259,6 @@ def test_hostname_mismatch_is_a_tls_error(make_client: MakeClient) -> None:
             client.cacerts()
         assert "localhost" in str(info.value)
         assert info.value.fingerprint == ssl_peer_fingerprint(server)
-
-
-def ssl_peer_fingerprint(server: EstTestServer) -> str:
-    import ssl
-
-    from app.est.tls import fingerprint_sha256
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", server.port)) as sock, ctx.wrap_socket(sock) as tls:
-        der = tls.getpeercert(binary_form=True)
-    assert der
-    return fingerprint_sha256(der)
 
 
 def test_environment_ca_bundle_cannot_add_trust(
