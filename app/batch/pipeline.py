@@ -72,6 +72,8 @@ class JobControl:
 
 
 Publish = Callable[[DeviceSnapshot], None]
+EnrollOp = Callable[..., EnrollResult]
+"""``(csr_der, *, on_wait) -> EnrollResult``: the gateway's enroll, or a re-enrollment call."""
 
 
 class DeviceJob:
@@ -82,12 +84,16 @@ class DeviceJob:
         *,
         journal: Journal,
         profile: Profile,
-        gateway: EstGateway,
+        gateway: EstGateway | None,
         driver: DeviceDriver,
         identity: DeviceIdentity,
         device_id: int,
         control: JobControl,
         publish: Publish,
+        enroll_op: EnrollOp | None = None,
+        operation: str = "simpleenroll",
+        new_key: bool = True,
+        expected_subject: dict[str, str] | None = None,
     ) -> None:
         self.journal = journal
         self.profile = profile
@@ -97,7 +103,14 @@ class DeviceJob:
         self.device_id = device_id
         self.control = control
         self._publish = publish
-        self._subject = profile.render_subject(identity.serial_number)
+        self._subject = expected_subject or profile.render_subject(identity.serial_number)
+        if enroll_op is None:
+            if gateway is None:
+                raise ValueError("a DeviceJob needs a gateway or an enroll operation")
+            enroll_op = gateway.enroll
+        self._enroll_op: EnrollOp = enroll_op
+        self._operation = operation
+        self._new_key = new_key
 
     # -- journal + events ---------------------------------------------------------------------
     def _to(self, state: DeviceState, step: str, **fields: object) -> None:
@@ -180,12 +193,14 @@ class DeviceJob:
                 code="unsupported",
             )
         algorithm = self.profile.key_algorithm
-        if algorithm not in caps.key_algorithms:
+        if self._new_key and algorithm not in caps.key_algorithms:
             offered = ", ".join(a.value for a in caps.key_algorithms)
             raise StepFailed(
                 f"device cannot make a {algorithm.value} key (it offers {offered})", code="unsupported"
             )
-        if caps.separate_keygen_and_csr:
+        if not self._new_key:
+            self._step("using the key already on the device")
+        elif caps.separate_keygen_and_csr:
             self._step(f"generating {algorithm.value} key on the device")
             self.driver.generate_key(algorithm)
             self._to(S.KEY_READY, "key generated on the device")
@@ -195,17 +210,23 @@ class DeviceJob:
         self._step("reading CSR from the device")
         csr_der = self.driver.create_csr(self._subject)
         try:
-            pki.check_device_csr(csr_der, expected_subject=self._subject, expected_algorithm=algorithm)
+            pki.check_device_csr(
+                csr_der,
+                expected_subject=self._subject,
+                expected_algorithm=algorithm if self._new_key else None,
+            )
         except pki.CsrRejected as exc:
             raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
         self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der))
         return csr_der
 
     def _enroll(self, csr_der: bytes) -> str:
-        result = self._post_until_issued(csr_der, self.gateway.enroll)
-        return self._record_issued(result, "simpleenroll")
+        result = self._post_until_issued(csr_der, self._enroll_op)
+        return self._record_issued(result, self._operation)
 
     def _enroll_server_keygen(self, csr_der: bytes) -> str:
+        if self.gateway is None:
+            raise StepFailed("server-side key generation needs the batch's EST gateway", code="unsupported")
         if not self.identity.capabilities.import_server_key:
             raise StepFailed("this device cannot import a server-generated key", code="unsupported")
         self.control.checkpoint()

@@ -1,0 +1,243 @@
+"""Field re-enrollment: renew one unit's certificate, the TLS handshake signed by the unit itself.
+
+DTM and RFC 7030 servers authenticate ``/simplereenroll`` with the certificate
+being renewed, so the station presents the unit's current certificate and lets
+the unit sign the handshake over serial (``DeviceDriver.sign_digest``, through
+``app/est/external_tls.py``). The private key never leaves the unit. With
+``rekey`` the unit makes a new pending key for the CSR while the handshake is
+still signed by the old one; the unit keeps its old credential until the new
+chain is written, committed and verified.
+
+The steps run through the same journaled :class:`~app.batch.pipeline.DeviceJob`
+as a batch, so a renewal is resumable and audited like any provisioning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from app import pki
+from app.batch.events import DeviceSnapshot, EventBus
+from app.batch.journal import Journal
+from app.batch.pipeline import DeviceJob, JobControl
+from app.batch.states import DeviceState
+from app.device.driver import DeviceDriver, DeviceIdentity
+from app.est.client import EstClient
+from app.est.results import EnrollResult
+from app.profile import KeyGeneration, Profile
+
+
+class ReenrollError(Exception):
+    """Renewal cannot go ahead; the message tells the field engineer what to do instead."""
+
+
+class SigningUnsupported(ReenrollError):
+    """The unit cannot sign a TLS handshake (e.g. nRF91 AT). Never downgraded silently."""
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What a field engineer needs to see of a certificate."""
+
+    subject: str
+    san: tuple[str, ...]
+    issuer: str
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    fingerprint: str
+
+    @classmethod
+    def of(cls, cert: x509.Certificate) -> CertificateView:
+        try:
+            ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            san = tuple(str(getattr(name, "value", name)) for name in ext)
+        except x509.ExtensionNotFound:
+            san = ()
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            san=san,
+            issuer=cert.issuer.rfc4514_string(),
+            serial=pki.cert_serial_hex(cert),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            fingerprint=pki.fingerprint(cert),
+        )
+
+    def days_left(self, now: datetime | None = None) -> float:
+        return (self.not_after - (now or datetime.now(UTC))).total_seconds() / 86400
+
+    def urgency(self, now: datetime | None = None) -> str:
+        """``expired``, ``critical`` (< 7 days), ``soon`` (< 30 days) or ``ok``: drives the colour."""
+        days = self.days_left(now)
+        if days < 0:
+            return "expired"
+        if days < 7:
+            return "critical"
+        if days < 30:
+            return "soon"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class CurrentCredential:
+    identity: DeviceIdentity
+    chain: tuple[x509.Certificate, ...]
+
+    @property
+    def view(self) -> CertificateView:
+        return CertificateView.of(self.chain[0])
+
+
+@dataclass(frozen=True)
+class RenewalResult:
+    device_id: int
+    old: CertificateView
+    new: CertificateView
+    warnings: tuple[str, ...]
+
+
+def read_current(driver: DeviceDriver) -> CurrentCredential:
+    """Identify the unit and read the certificate it holds now."""
+    identity = driver.identify()
+    stored = driver.read_certificate_chain()
+    if stored is None:
+        raise ReenrollError(
+            f"unit {identity.serial_number} holds no certificate; provision it with a batch instead"
+        )
+    chain = tuple(pki.pem_to_chain(stored.chain_pem))
+    if not chain:
+        raise ReenrollError(f"unit {identity.serial_number} returned an empty certificate chain")
+    return CurrentCredential(identity, chain)
+
+
+class Reenrollment:
+    """Renews the certificate of the unit on one driver, journaled as a one-device batch."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        profile: Profile,
+        client: EstClient,
+        driver: DeviceDriver,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.journal = journal
+        self.profile = profile
+        self.client = client
+        self.driver = driver
+        self.bus = bus or EventBus()
+
+    def renew(
+        self,
+        current: CurrentCredential,
+        *,
+        rekey: bool = False,
+        work_order: str | None = None,
+        operator: str | None = None,
+        on_update: Callable[[DeviceSnapshot], None] | None = None,
+    ) -> RenewalResult:
+        identity = current.identity
+        if not identity.capabilities.can_sign:
+            if self.profile.allow_new_enrollment_fallback:
+                alternative = (
+                    "the profile allows a new enrollment with the passcode instead "
+                    "(run again with --new-enrollment)"
+                )
+            else:
+                alternative = (
+                    "this profile does not allow a new enrollment instead; ask the engineer who owns it"
+                )
+            raise SigningUnsupported(
+                f"unit {identity.serial_number} ({self.driver.name} driver) cannot sign the TLS handshake "
+                f"that re-enrollment needs, so its key cannot stay on the unit; {alternative}"
+            )
+        old_leaf = current.chain[0]
+        batch_id = self.journal.create_batch(
+            profile_name=self.profile.name,
+            profile_json=self.profile.to_json(),
+            work_order=work_order or "field re-enrollment",
+            operator=operator,
+        )
+        snap = self.journal.add_device(
+            batch_id,
+            self.driver.port,
+            kind="reenroll",
+            serial_number=identity.serial_number,
+            model=identity.model,
+            firmware=identity.firmware,
+        )
+        device_id = snap.device_id
+        publish = self._publisher(on_update)
+        publish(
+            self.journal.transition(
+                device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+            )
+        )
+        warnings: list[str] = []
+
+        def reenroll(csr_der: bytes, *, on_wait: Callable[[str], None]) -> EnrollResult:
+            if not rekey:
+                csr = x509.load_der_x509_csr(csr_der)
+                if pki.public_key_der(csr.public_key()) != pki.public_key_der(old_leaf.public_key()):
+                    raise ReenrollError(
+                        "the unit signed the CSR with a different key than its certificate's "
+                        "(a pending key from an interrupted re-key?); run again with --rekey"
+                    )
+            result = self.client.simplereenroll(
+                csr_der, old_leaf, signer=self.driver.sign_digest, client_chain=list(current.chain)
+            )
+            warnings.extend(result.warnings)
+            return result
+
+        job = DeviceJob(
+            journal=self.journal,
+            profile=_device_keygen(self.profile),
+            gateway=None,
+            driver=self.driver,
+            identity=identity,
+            device_id=device_id,
+            control=_always_running(),
+            publish=publish,
+            enroll_op=reenroll,
+            operation="simplereenroll",
+            new_key=rekey,
+            expected_subject=pki.subject_to_dict(old_leaf.subject),
+        )
+        job.run()
+        self.journal.end_batch(batch_id)
+        row = self.journal.device_row(device_id)
+        new_leaf = pki.pem_to_chain(row["chain_pem"])[0]
+        if new_leaf.serial_number == old_leaf.serial_number:
+            warnings.append("the server returned the same serial number as the old certificate")
+        return RenewalResult(
+            device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), tuple(warnings)
+        )
+
+    def _publisher(self, extra: Callable[[DeviceSnapshot], None] | None) -> Callable[[DeviceSnapshot], None]:
+        def publish(snap: DeviceSnapshot) -> None:
+            self.bus.publish(snap)
+            if extra is not None:
+                extra(snap)
+
+        return publish
+
+
+def _device_keygen(profile: Profile) -> Profile:
+    """Re-enrollment keeps (or re-makes) the key on the unit whatever the batch profile says."""
+    import dataclasses
+
+    return dataclasses.replace(profile, key_generation=KeyGeneration.DEVICE)
+
+
+def _always_running() -> JobControl:
+    import threading
+
+    running = threading.Event()
+    running.set()
+    return JobControl(stop=threading.Event(), running=running)

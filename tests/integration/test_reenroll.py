@@ -1,0 +1,137 @@
+"""Field re-enrollment against the EST test server's client-certificate listener.
+
+The unit signs the TLS handshake over its serial port; the server must see the certificate
+being renewed as the client certificate. Runs over real pseudo-terminals and real TLS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from app import pki
+from app.batch.states import DeviceState
+from app.device.driver import DeviceLost
+from app.device.registry import open_driver
+from app.est.client import EstClient
+from app.reenroll import Reenrollment, SigningUnsupported, read_current
+
+from .conftest import start_sim
+
+
+def provisioned_unit(line, sims, tmp_path, **sim_kwargs):
+    sim = start_sim(sims, tmp_path, 1, **sim_kwargs)
+    session = line.provision(sim.ports)
+    assert session.engine.all_verified()
+    return sim, session
+
+
+def renew(line, session, port, *, rekey=False, driver="certline", **profile_changes):
+    profile = line.profile(**profile_changes)
+    with EstClient(profile, line.credentials()) as client:
+        drv = open_driver(driver, port)
+        try:
+            current = read_current(drv)
+            result = Reenrollment(journal=session.journal, profile=profile, client=client, driver=drv).renew(
+                current, rekey=rekey
+            )
+            stored = drv.read_certificate_chain()
+        finally:
+            drv.close()
+    return current, result, stored
+
+
+def test_renewal_with_the_key_on_the_device(line, sims, tmp_path):
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    try:
+        current, result, stored = renew(line, session, sim.ports[0])
+    finally:
+        session.close()
+    old_leaf = current.chain[0]
+    new_leaf = pki.pem_to_chain(stored.chain_pem)[0]
+    # the server authenticated the TLS client with the certificate being renewed
+    record = [r for r in line.server.issued if r.op == "simplereenroll"]
+    assert len(record) == 1 and record[0].listener == "clientauth"
+    assert result.old.serial == pki.cert_serial_hex(old_leaf)
+    assert result.new.serial == pki.cert_serial_hex(new_leaf) != result.old.serial
+    assert result.new.subject == result.old.subject and result.new.san == result.old.san
+    assert result.new.not_before >= result.old.not_before and result.new.not_after >= result.old.not_after
+    # key kept on the device: the new certificate certifies the same key
+    assert pki.public_key_der(new_leaf.public_key()) == pki.public_key_der(old_leaf.public_key())
+    assert stored.sha256 == hashlib.sha256(stored.chain_pem.encode()).digest()
+    assert result.warnings == ()
+
+
+def test_renewal_is_journaled_and_audited(line, sims, tmp_path):
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    try:
+        _current, result, _stored = renew(line, session, sim.ports[0])
+        row = session.journal.device_row(result.device_id)
+        certs = session.journal.certificates_for(row["serial_number"])
+        assert row["kind"] == "reenroll" and row["state"] == DeviceState.DONE.value
+        assert [c["operation"] for c in certs] == ["simpleenroll", "simplereenroll"]
+        assert session.journal.audit.verify().ok
+        kinds = [r["kind"] for r in session.journal.audit.records()]
+        assert "certificate-simplereenroll" in kinds
+    finally:
+        session.close()
+
+
+def test_rekey_makes_a_new_device_key_but_the_handshake_uses_the_old_one(line, sims, tmp_path):
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    try:
+        current, result, stored = renew(line, session, sim.ports[0], rekey=True)
+    finally:
+        session.close()
+    new_leaf = pki.pem_to_chain(stored.chain_pem)[0]
+    assert pki.public_key_der(new_leaf.public_key()) != pki.public_key_der(current.chain[0].public_key())
+    flash = sim.devices[0].flash.snapshot()
+    device_key = serialization.load_pem_private_key(flash["active_key"].encode(), password=None)
+    assert pki.public_key_der(device_key.public_key()) == pki.public_key_der(new_leaf.public_key())
+    assert result.new.subject == result.old.subject
+
+
+def test_unplug_during_renewal_leaves_the_old_credential_working(line, sims, tmp_path):
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    before = sim.devices[0].flash.snapshot()
+    sim.devices[0].set_fault("unplug@cert-write")
+    try:
+        with pytest.raises(DeviceLost):
+            renew(line, session, sim.ports[0], rekey=True)
+    finally:
+        session.close()
+    port = sim.devices[0].replug()
+    drv = open_driver("certline", port)
+    try:
+        current = read_current(drv)
+        assert pki.chain_to_pem(current.chain) == before["chain_pem"]
+        digest = hashlib.sha256(b"still works").digest()
+        assert pki.verify_digest_signature(current.chain[0], digest, drv.sign_digest(digest))
+    finally:
+        drv.close()
+
+
+def test_server_that_changes_the_subject_is_reported(line, sims, tmp_path):
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    line.server.faults.add("change_subject", op="simplereenroll", times=1)
+    try:
+        _current, result, _stored = renew(line, session, sim.ports[0])
+    finally:
+        session.close()
+    assert result.new.subject != result.old.subject
+    assert any("subject" in w.lower() for w in result.warnings)
+
+
+def test_device_that_cannot_sign_gets_a_clear_message_not_a_downgrade(line, sims, tmp_path):
+    sim = start_sim(sims, tmp_path, 1, driver="nrf91")
+    session = line.provision(sim.ports, driver="nrf91")
+    try:
+        assert session.engine.all_verified()
+        issued_before = len(line.server.issued)
+        with pytest.raises(SigningUnsupported, match="cannot sign the TLS handshake"):
+            renew(line, session, sim.ports[0], driver="nrf91", allow_new_enrollment_fallback=True)
+        assert len(line.server.issued) == issued_before
+    finally:
+        session.close()
