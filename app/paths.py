@@ -57,8 +57,19 @@ def station_paths(environ: dict[str, str] | None = None) -> StationPaths:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700 and tighten it if it already existed."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` and any missing parents with mode 0700; tighten ``path`` if it existed.
+
+    Every directory *this call* creates is owner-only (``mkdir(parents=True)`` would create
+    the parents with the default umask), while pre-existing parents are left alone.
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
     if os.name == "posix":
-        os.chmod(path, 0o700)
+        for directory in [*missing, path]:
+            os.chmod(directory, 0o700)
     return path

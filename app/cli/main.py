@@ -54,9 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from app.logsetup import configure_cli_logging
+    from app.logsetup import configure_cli_logging, install_cli_excepthook
 
     configure_cli_logging(args.verbose)
+    install_cli_excepthook()
     return int(args.func(args))
 
 
