@@ -16,6 +16,7 @@ from types import FrameType
 
 from app.paths import station_paths
 from app.sim.faults import FAULT_KINDS, POINTS, parse_fault
+from app.sim.keys import KeygenLatency
 from app.sim.simulator import PERSONALITIES, Simulator, UnknownPersonality
 
 
@@ -38,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--state-dir", type=Path, default=None, help="flash images and port symlinks")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC", help="inject a fault")
     parser.add_argument(
-        "--keygen-latency", type=float, default=None, metavar="SECONDS", help="same latency for all key types"
+        "--keygen-latency",
+        default=None,
+        metavar="SECONDS|ALG=SECONDS,...",
+        help="key generation time, for all key types or per type (default: p256 0.3 s, rsa-2048 2 s, ...)",
     )
     parser.set_defaults(func=run)
 
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         faults = [parse_fault(spec) for spec in args.fault]
+        latency = KeygenLatency.parse(args.keygen_latency) if args.keygen_latency else None
     except ValueError as exc:
         print(f"certline sim: {exc}", file=sys.stderr)
         return 2
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        sim = Simulator(state_dir, args.devices, args.driver, args.baud, faults, args.keygen_latency)
+        sim = Simulator(state_dir, args.devices, args.driver, args.baud, faults, latency)
     except UnknownPersonality as exc:
         print(f"certline sim: {exc}", file=sys.stderr)
         return 2

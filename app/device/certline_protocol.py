@@ -18,7 +18,7 @@ import binascii
 import re
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
 PROTOCOL_MAJOR = 1
@@ -114,7 +114,7 @@ class Chunk:
     """One piece of a payload, as carried by DATA (device→host) and CHUNK (host→device)."""
 
     seq: int
-    data: bytes
+    data: bytes = field(repr=False)  # may be private key material (KEYIMPORT)
 
     def args(self) -> tuple[str, str, str, str]:
         """``<seq> <len> <crc32> <base64>`` as frame arguments."""

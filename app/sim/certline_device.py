@@ -63,9 +63,9 @@ class _Staging:
     kind: str
     total_len: int
     total_crc: str
-    data: bytearray = field(default_factory=bytearray)
+    data: bytearray = field(default_factory=bytearray, repr=False)  # may be a private key
     next_seq: int = 0
-    last: Chunk | None = None
+    last: Chunk | None = field(default=None, repr=False)
 
 
 class CertlineDevice(Personality):

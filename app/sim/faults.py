@@ -38,6 +38,9 @@ FAULT_KINDS: dict[str, tuple[int | None, str | None]] = {
 #: checkpoints personalities report; unplug/reboot/refuse may target any of them
 POINTS = ("hello", "keygen", "csr", "key-import", "cert-write", "cert-commit", "sign")
 
+#: how many fired faults :attr:`DeviceFaults.fired` remembers
+MAX_FIRED = 1000
+
 _SPEC_RE = re.compile(r"^(?:dev(?P<dev>\d+):)?(?P<kind>[a-z-]+)(?:@(?P<point>[a-z-]+))?(?:=(?P<value>\S+))?$")
 
 
@@ -142,6 +145,8 @@ class DeviceFaults:
                 else:
                     self._armed[index] = replace(fault, count=fault.count - 1)
             self.fired.append(f"{kind}@{point}" if point else kind)
+            if len(self.fired) > MAX_FIRED:
+                del self.fired[: MAX_FIRED // 2]  # persistent faults (crlf) fire on every line
             return fault
 
     def _find(self, kind: str, point: str | None) -> FaultSpec | None:

@@ -50,6 +50,29 @@ class KeygenLatency:
         """The same latency for every algorithm (tests use tiny values)."""
         return cls({alg: seconds for alg in KeyAlgorithm})
 
+    @classmethod
+    def parse(cls, text: str) -> KeygenLatency:
+        """``"2.5"`` (every algorithm) or ``"rsa-2048=5,ec-p256=0.1"`` (others keep their defaults)."""
+        try:
+            if "=" not in text:
+                seconds = float(text)
+                if seconds < 0:
+                    raise ValueError
+                return cls.uniform(seconds)
+            table = dict(cls().seconds)
+            for item in text.split(","):
+                name, _, value = item.partition("=")
+                seconds = float(value)
+                if seconds < 0:
+                    raise ValueError
+                table[KeyAlgorithm(name.strip())] = seconds
+            return cls(table)
+        except ValueError:
+            algs = ", ".join(a.value for a in KeyAlgorithm)
+            raise ValueError(
+                f"bad key generation latency {text!r}: SECONDS or ALG=SECONDS,... ({algs})"
+            ) from None
+
     def for_algorithm(self, algorithm: KeyAlgorithm) -> float:
         return max(0.0, self.seconds.get(algorithm, 0.0))
 

@@ -133,3 +133,20 @@ def test_fault_counts_run_down_and_checkpoints_fire() -> None:
         faults.checkpoint("sign")
     assert unplugged == [True]
     assert faults.fired == ["busy", "busy", "reboot@csr", "unplug@sign"]
+
+
+def test_keygen_latency_per_algorithm_or_for_all() -> None:
+    from app.device.driver import KeyAlgorithm
+    from app.sim.keys import KeygenLatency
+
+    assert KeygenLatency().for_algorithm(KeyAlgorithm.RSA_2048) > KeygenLatency().for_algorithm(
+        KeyAlgorithm.EC_P256
+    )
+    assert KeygenLatency.parse("0.05").for_algorithm(KeyAlgorithm.RSA_3072) == 0.05
+    mixed = KeygenLatency.parse("rsa-2048=5,ec-p256=0.1")
+    assert mixed.for_algorithm(KeyAlgorithm.RSA_2048) == 5.0
+    assert mixed.for_algorithm(KeyAlgorithm.EC_P256) == 0.1
+    assert mixed.for_algorithm(KeyAlgorithm.EC_P384) == KeygenLatency().for_algorithm(KeyAlgorithm.EC_P384)
+    for bad in ("fast", "-1", "dsa=1", "rsa-2048=x"):
+        with pytest.raises(ValueError, match="latency"):
+            KeygenLatency.parse(bad)
