@@ -212,6 +212,29 @@ def _ssl_reason(exc: BaseException) -> tuple[str, bool]:
     return "TLS handshake failed", False
 
 
+_TLS_REASONS: tuple[tuple[str, str], ...] = (
+    ("CERTIFICATE_REQUIRED", "the server requires a TLS client certificate"),
+    ("BAD_CERTIFICATE", "the server rejected the TLS client certificate"),
+    ("CERTIFICATE_UNKNOWN", "the server rejected the TLS client certificate"),
+    ("UNKNOWN_CA", "the server does not trust the TLS client certificate's issuer"),
+    ("CERTIFICATE_EXPIRED", "the server says the TLS client certificate expired"),
+    ("CERTIFICATE_REVOKED", "the server says the TLS client certificate is revoked"),
+    ("PROTOCOL_VERSION", "no common TLS version (Certline needs TLS 1.2 or newer)"),
+    ("UNSUPPORTED_PROTOCOL", "no common TLS version (Certline needs TLS 1.2 or newer)"),
+    ("WRONG_VERSION_NUMBER", "the server did not answer with TLS (is it plain HTTP?)"),
+    ("HANDSHAKE_FAILURE", "handshake failure (no common cipher, or a client certificate is required)"),
+)
+
+
+def _friendly_tls(reason: str) -> str:
+    """OpenSSL's reason code plus what it usually means for an operator."""
+    upper = reason.upper()
+    for code, meaning in _TLS_REASONS:
+        if code in upper:
+            return f"{meaning} ({reason})"
+    return reason
+
+
 def _connection_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "timed out connecting"
@@ -422,7 +445,7 @@ class Transport:
         if verify_failure:
             message = f"{what}: the EST server {where} is not trusted: {reason}"
         else:
-            message = f"{what}: TLS with {where} failed: {reason}"
+            message = f"{what}: TLS with {where} failed: {_friendly_tls(reason)}"
         if fp:
             message += f" (server certificate SHA-256 {fp})"
         return EstTlsError(message, fingerprint=fp)

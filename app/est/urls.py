@@ -163,3 +163,20 @@ def _apply_device_group(base_segs: list[str], suffix_segs: list[str], device_gro
     raise EstUrlError(
         f"the URL already names device group {in_url!r}, which differs from the profile's {group!r}"
     )
+
+
+def clientauth_url(url: str) -> str:
+    """DTM's client-certificate host for an enroll URL: ``clientauth.`` + host, same path.
+
+    A suggestion for the profile editor (DTM serves re-enrollment there); other servers
+    usually accept client certificates on the enroll host itself.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if not host or host.startswith("clientauth."):
+        return urlunsplit(parts)
+    netloc = parts.netloc.replace(host, "clientauth." + host, 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

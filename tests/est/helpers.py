@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 from app.estserver import EstTestServer, RequestRecord
 
@@ -49,3 +54,20 @@ def ssl_peer_fingerprint(server: EstTestServer) -> str:
         der = tls.getpeercert(binary_form=True)
     assert der
     return fingerprint_sha256(der)
+
+
+def pop_factory(key, made: list[bytes | None]):  # type: ignore[no-untyped-def]
+    """A device-like CSR factory putting base64(tls-unique) into challengePassword."""
+
+    def factory(tls_unique: bytes | None) -> bytes:
+        made.append(tls_unique)
+        builder = x509.CertificateSigningRequestBuilder().subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pop-dev")])
+        )
+        if tls_unique is not None:
+            builder = builder.add_attribute(
+                x509.oid.AttributeOID.CHALLENGE_PASSWORD, base64.b64encode(tls_unique)
+            )
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    return factory

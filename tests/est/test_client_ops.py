@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from app.device.driver import KeyAlgorithm
 from app.est.client import EstClient
@@ -17,7 +14,7 @@ from app.est.errors import EstAuthError, EstPopUnavailable, EstResponseError
 from app.est.verify import spki
 from app.estserver import EstTestServer, FaultKind
 from app.estserver.csrattrs import PRESETS
-from tests.est.helpers import last, posts
+from tests.est.helpers import last, pop_factory, posts
 from tests.helpers.estserver_fixture import DTM_LABEL, csr_pem, make_csr, make_key, write_client_identity
 
 MakeClient = Callable[..., EstClient]
@@ -163,23 +160,6 @@ def test_csrattrs_template_over_the_wire(make_client: MakeClient, est_server: Es
 
 
 # ------------------------------------------------------------------ proof of possession
-
-
-def pop_factory(key, made: list[bytes | None]):  # type: ignore[no-untyped-def]
-    """A device-like CSR factory putting base64(tls-unique) into challengePassword."""
-
-    def factory(tls_unique: bytes | None) -> bytes:
-        made.append(tls_unique)
-        builder = x509.CertificateSigningRequestBuilder().subject_name(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pop-dev")])
-        )
-        if tls_unique is not None:
-            builder = builder.add_attribute(
-                x509.oid.AttributeOID.CHALLENGE_PASSWORD, base64.b64encode(tls_unique)
-            )
-        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-    return factory
 
 
 def test_pop_links_the_csr_to_the_tls12_connection(

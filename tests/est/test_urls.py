@@ -118,3 +118,11 @@ def test_url_error_never_shows_userinfo_password() -> None:
 def test_unknown_operation_is_refused() -> None:
     with pytest.raises(ValueError):
         parse_est_url("https://h").url("enroll")
+
+
+def test_dtm_clientauth_host_suggestion() -> None:
+    from app.est.urls import clientauth_url
+
+    assert clientauth_url(DTM + "/simpleenroll") == DTM.replace("one.", "clientauth.one.") + "/simpleenroll"
+    assert clientauth_url("https://clientauth.h/x") == "https://clientauth.h/x"
+    assert clientauth_url("h:8443") == "https://clientauth.h:8443"
