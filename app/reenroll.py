@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app import pki
 from app.batch.events import DeviceSnapshot, EventBus
@@ -29,6 +31,8 @@ from app.device.driver import DeviceDriver, DeviceIdentity
 from app.est.client import EstClient
 from app.est.results import EnrollResult
 from app.profile import KeyGeneration, Profile
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 class ReenrollError(Exception):
@@ -241,3 +245,148 @@ def _always_running() -> JobControl:
     running = threading.Event()
     running.set()
     return JobControl(stop=threading.Event(), running=running)
+
+
+@dataclass(frozen=True, repr=False)
+class FileRenewal:
+    """Outcome of a renewal with the credential in files. ``new_key_pem`` only with ``rekey``."""
+
+    result: RenewalResult
+    chain_pem: str
+    new_key_pem: bytes | None
+
+    def __repr__(self) -> str:
+        return (
+            f"FileRenewal(new={self.result.new.serial}, new_key={'<redacted>' if self.new_key_pem else None})"
+        )
+
+
+def load_file_credential(
+    *, cert_file: str | None, key_file: str | None, p12_file: str | None, password: str | None
+) -> tuple[tuple[x509.Certificate, ...], PrivateKey]:
+    """Read the certificate being renewed and its key from PEM files or a PKCS#12 file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    secret = password.encode() if password else None
+    try:
+        if p12_file:
+            key, cert, extra = pkcs12.load_key_and_certificates(Path(p12_file).read_bytes(), secret)
+            if key is None or cert is None:
+                raise ReenrollError(f"{p12_file} does not hold both a certificate and its key")
+            chain: tuple[x509.Certificate, ...] = (cert, *extra)
+        elif cert_file and key_file:
+            chain = tuple(pki.pem_to_chain(Path(cert_file).read_text(encoding="ascii")))
+            key = serialization.load_pem_private_key(Path(key_file).read_bytes(), secret)
+        else:
+            raise ReenrollError(
+                "give the current certificate and key (--cert and --key) or a PKCS#12 file (--p12)"
+            )
+    except (OSError, ValueError, TypeError) as exc:
+        raise ReenrollError(f"cannot read the current credential: {type(exc).__name__}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ReenrollError("only EC and RSA keys can be renewed")
+    if pki.public_key_der(key.public_key()) != pki.public_key_der(chain[0].public_key()):
+        raise ReenrollError("the key file does not belong to the certificate")
+    return chain, key
+
+
+def renew_with_files(
+    *,
+    journal: Journal,
+    profile: Profile,
+    client: EstClient,
+    chain: tuple[x509.Certificate, ...],
+    key: PrivateKey,
+    rekey: bool = False,
+    operator: str | None = None,
+) -> FileRenewal:
+    """Renew a credential kept in files, like the DTM documentation's curl example.
+
+    The TLS handshake is signed with the current key (in memory, through the same external-key
+    TLS path a unit uses); with ``rekey`` the CSR carries a new key of the same type.
+    """
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from app.est.tlslite_key import signer_from_private_key
+
+    old_leaf = chain[0]
+    new_key: PrivateKey = key
+    if rekey:
+        new_key = (
+            ec.generate_private_key(key.curve)
+            if isinstance(key, ec.EllipticCurvePrivateKey)
+            else rsa.generate_private_key(65537, key.key_size)
+        )
+    csr = (
+        x509.CertificateSigningRequestBuilder().subject_name(old_leaf.subject).sign(new_key, hashes.SHA256())
+    )
+    csr_der = csr.public_bytes(serialization.Encoding.DER)
+    serial = _common_name(old_leaf) or pki.cert_serial_hex(old_leaf)
+    batch_id = journal.create_batch(
+        profile_name=profile.name,
+        profile_json=profile.to_json(),
+        work_order="field re-enrollment (files)",
+        operator=operator,
+    )
+    device_id = journal.add_device(batch_id, "files", kind="reenroll", serial_number=serial).device_id
+    journal.transition(
+        device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+    )
+    journal.transition(device_id, DeviceState.CSR_READY, "CSR ready", csr_der=csr_der)
+    journal.transition(device_id, DeviceState.ENROLLING, "re-enrolling with the EST server")
+    try:
+        outcome = client.simplereenroll(
+            csr_der, old_leaf, signer=signer_from_private_key(key), client_chain=list(chain)
+        )
+    except Exception as exc:
+        journal.transition(
+            device_id,
+            DeviceState.FAILED,
+            f"failed: {exc}",
+            error=str(exc),
+            error_code=getattr(exc, "code", "est"),
+            failed_step="enrolling",
+        )
+        raise
+    new_leaf = outcome.leaf
+    chain_pem = pki.chain_to_pem(outcome.chain)
+    journal.record_certificate(
+        device_id,
+        operation="simplereenroll",
+        chain_pem=chain_pem,
+        cert_serial=pki.cert_serial_hex(new_leaf),
+        fingerprint=pki.fingerprint(new_leaf),
+        not_before=new_leaf.not_valid_before_utc,
+        not_after=new_leaf.not_valid_after_utc,
+        issuer=new_leaf.issuer.rfc4514_string(),
+        subject=new_leaf.subject.rfc4514_string(),
+    )
+    journal.transition(
+        device_id,
+        DeviceState.ISSUED,
+        "certificate issued and verified",
+        chain_pem=chain_pem,
+        cert_serial=pki.cert_serial_hex(new_leaf),
+        cert_fingerprint=pki.fingerprint(new_leaf),
+        not_before=new_leaf.not_valid_before_utc.isoformat(),
+        not_after=new_leaf.not_valid_after_utc.isoformat(),
+        issuer=new_leaf.issuer.rfc4514_string(),
+    )
+    journal.end_batch(batch_id)
+    key_pem = (
+        new_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        if rekey
+        else None
+    )
+    result = RenewalResult(
+        device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), outcome.warnings
+    )
+    return FileRenewal(result, chain_pem, key_pem)
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None

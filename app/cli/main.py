@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "audit_cmd",
     "profile_cmd",
     "reenroll_cmd",
+    "expiry_cmd",
     "est_cmd",
     "est_server_cmd",
     "sim_cmd",

@@ -1,0 +1,72 @@
+"""``certline expiry``: every unit this station provisioned or renewed, soonest expiry first."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.batch.journal import Journal
+from app.paths import station_paths
+
+COLUMNS = (
+    "device_serial",
+    "cert_serial",
+    "not_after",
+    "days_left",
+    "subject",
+    "issuer",
+    "operation",
+    "fingerprint",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("expiry", help="list units by certificate expiry")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    parser.set_defaults(func=run)
+
+
+def expiry_rows(journal: Journal, within_days: float | None = None) -> list[dict[str, object]]:
+    now = datetime.now(UTC)
+    rows = []
+    for cert in journal.all_certificates():
+        days = (datetime.fromisoformat(cert["not_after"]) - now).total_seconds() / 86400
+        if within_days is not None and days > within_days:
+            continue
+        rows.append({**{k: cert[k] for k in COLUMNS if k in cert}, "days_left": round(days, 1)})
+    rows.sort(key=lambda r: float(str(r["days_left"])))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    journal = Journal(station_paths().journal)
+    try:
+        rows = expiry_rows(journal, args.within)
+    finally:
+        journal.close()
+    out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
+    try:
+        if args.format == "json":
+            json.dump(rows, out, indent=2)
+            out.write("\n")
+        elif args.format == "csv":
+            writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                print(
+                    f"{row['days_left']:>8} days  {row['device_serial'] or '?':<20} {row['cert_serial']}  "
+                    f"{row['not_after']}",
+                    file=out,
+                )
+    finally:
+        if args.out:
+            out.close()
+    return 0
