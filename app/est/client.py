@@ -28,10 +28,13 @@ from app.est.csrattrs import parse_csrattrs
 from app.est.encoding import CsrFactory
 from app.est.errors import (
     EstAuthError,
+    EstBadRequest,
     EstError,
+    EstForbidden,
     EstPending,
     EstPopUnavailable,
     EstResponseError,
+    EstServerError,
 )
 from app.est.multipart import Part, parse_multipart
 from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
@@ -153,12 +156,13 @@ class EstClient:
         return order_ca_certs(encoding.parse_certs(resp.body, "/cacerts"))
 
     def csrattrs(self) -> CsrAttributes:
-        """``/csrattrs``; 204, 404 and an empty SEQUENCE all mean "no attributes"."""
+        """``/csrattrs``; 204, 404 and an empty SEQUENCE all mean "no attributes" (and so does
+        501: a server that does not implement the operation has no requirements to state)."""
         what = "csrattrs"
         resp = self._transport.request(
             "GET", self._enroll_ep.url("csrattrs"), headers=self._headers(optional_auth=True), what=what
         )
-        if resp.status in (204, 404):
+        if resp.status in (204, 404, 501):
             attrs = CsrAttributes()
         elif resp.status == 200:
             body = resp.body.replace(b"\x00", b"").strip()
@@ -298,7 +302,16 @@ class EstClient:
             cached = self._attrs_cache
         if cached is not None:
             return cached
-        return self.csrattrs()
+        try:
+            return self.csrattrs()
+        except (EstBadRequest, EstForbidden, EstServerError, EstResponseError) as exc:
+            # Only asked to learn whether PoP is wanted: a broken /csrattrs must not block
+            # enrollment (the enroll request itself will say if the server insists).
+            log.warning("csrattrs unusable (%s); assuming no proof-of-possession requirement", exc)
+            attrs = CsrAttributes()
+            with self._attrs_lock:
+                self._attrs_cache = attrs
+            return attrs
 
     def _pop_needed(self, csr: bytes | CsrFactory) -> bool:
         if self.profile.require_pop:

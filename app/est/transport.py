@@ -315,7 +315,7 @@ class Transport:
                 failure = exc
                 retry_after = None
             else:
-                if resp.status < 500:
+                if resp.status < 500 or resp.status == 501:  # 501 Not Implemented is not transient
                     return resp
                 retry_after = parse_retry_after(resp.header("Retry-After")) if resp.status == 503 else None
                 failure = error_for_status(resp, what, self.scrub)

@@ -246,3 +246,14 @@ def test_concurrent_enrollments_share_one_pooled_session(
         assert spki(results[i].public_key()) == spki(key.public_key())
     # keep-alive: far fewer TLS connections than requests
     assert est_server.connection_count() <= 8
+
+
+def test_sequential_requests_reuse_one_keep_alive_connection(
+    make_client: MakeClient, est_server: EstTestServer
+) -> None:
+    client = make_client()
+    client.cacerts()
+    for i in range(4):
+        csr, _ = make_csr(f"seq-{i}")
+        client.simpleenroll(csr_pem(csr))
+    assert est_server.connection_count() == 1

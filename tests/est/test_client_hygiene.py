@@ -203,3 +203,40 @@ def test_user_password_without_username_is_a_clear_error(run: Run) -> None:
     _server, client = run(echo(401), auth_style=AuthStyle.USER_PASSWORD)
     with pytest.raises(EstAuthError, match="user name"):
         client.simpleenroll(csr_pem()[0])
+
+
+def test_csrattrs_501_means_no_attributes_and_is_not_retried(run: Run) -> None:
+    server, client = run(lambda _r: Reply(501, {}, b"not implemented"))
+    assert client.csrattrs().key_algorithm is None
+    assert len(server.seen) == 1
+
+
+def test_broken_csrattrs_does_not_block_a_factory_enrollment(run: Run) -> None:
+    """/csrattrs answering 400 is taken as "no PoP requirement"; the CSR goes out unbound."""
+    made: list[bytes | None] = []
+    holder: dict[str, FakeEst] = {}
+
+    def script(req: Seen) -> Reply:
+        if req.path.endswith("/csrattrs"):
+            return Reply(400, {}, b"bad")
+        p = holder["server"].pki
+        from cryptography import x509 as _x509
+
+        csr = _x509.load_pem_x509_csr(req.body)
+        leaf = p.issue(csr.public_key())
+        return Reply(
+            200,
+            {"Content-Type": "application/pkcs7-mime"},
+            base64.encodebytes(pki.pkcs7_der([leaf, p.intermediate])),
+        )
+
+    server, client = run(script, csr_format="pem-text")
+    holder["server"] = server
+    key = pki.key()
+
+    def factory(tls_unique: bytes | None) -> bytes:
+        made.append(tls_unique)
+        return pki.csr_for(key).public_bytes(serialization.Encoding.PEM)
+
+    result = client.simpleenroll(factory)
+    assert made == [None] and spki(result.leaf.public_key()) == spki(key.public_key())
