@@ -28,6 +28,9 @@ class ServerConfig:
     csrattrs: bytes | None = None
     """DER CsrAttrs for /csrattrs (see ``app.estserver.csrattrs``); None → 204 No Content."""
     csrattrs_requires_auth: bool = True
+    answer_retransmissions: bool = True
+    """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after
+    202 or a lost response) gets the certificate already issued for it, not a second one."""
     require_pop: bool = False
     """RFC 7030 3.5: CSR challengePassword must be base64(tls-unique) of the connection."""
     extra_client_ca_pem: bytes | None = None

@@ -42,12 +42,15 @@ CLIENT_CERT = "client-cert"
 
 @dataclass
 class EstRequest:
-    """A request as the service needs it. ``peer_cert`` is already TLS-verified."""
+    """A request as the service needs it. ``peer_cert`` is already TLS-verified.
+
+    Headers (Authorization) and body stay out of ``repr``.
+    """
 
     method: str
     route: Route
-    headers: Mapping[str, str]
-    body: bytes
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
     listener: str = PASSCODE_LISTENER
     peer_cert: x509.Certificate | None = None
     tls_version: str | None = None
@@ -117,6 +120,8 @@ class EstService:
         self._lazy_lock = threading.Lock()
         self._rogue_ca: CertificateAuthority | None = None
         self._envelope_recipient: x509.Certificate | None = None
+        self._answered: dict[tuple[Operation, str], bytes] = {}
+        """Chains already issued, by (operation, CSR SHA-256), for retransmitted requests."""
 
     def __repr__(self) -> str:
         return f"EstService(root={self.ca.root_cert.subject.rfc4514_string()!r})"
@@ -294,6 +299,11 @@ class EstService:
             )
             return Response(202, b"", [("Retry-After", value)], close=True)
 
+        cached = self._answered.get((op, csr_digest)) if self.config.answer_retransmissions else None
+        if cached is not None and op is not Operation.SERVERKEYGEN:
+            log.info("retransmitted CSR %s: answering with the certificate already issued", csr_digest[:16])
+            return self._certs_only(cached, op)
+
         public_key = csr.public_key()
         fault_names: list[str] = []
         if op is Operation.SIMPLEREENROLL:
@@ -351,6 +361,8 @@ class EstService:
             req.route.device_group,
         )
         chain_der = wire.certs_only_der([cert, *ca.intermediates])
+        if not fault_names:
+            self._answered[(op, csr_digest)] = chain_der
         if server_key is None:
             return self._certs_only(chain_der, op)
         return self._serverkeygen_response(server_key, chain_der)
