@@ -180,7 +180,7 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         self._handle()
 
     # ----------------------------------------------------------------- plumbing
-    _sent_status: int | None = None
+    _record: RequestRecord | None = None
 
     def _read_body(self) -> bytes | None:
         """Request body (Content-Length or chunked); None after answering 400/413 itself."""
@@ -234,11 +234,17 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
             body=body,
             listener=self.server.listener_name,
         )
+        self._record: RequestRecord | None = record
         try:
             self._dispatch(record, body)
         finally:
-            if record.status is None:
-                record.status = self._sent_status
+            self._commit_record()  # only if an exception skipped the normal path
+
+    def _commit_record(self) -> None:
+        """Publish the request record *before* answering: a client that has its response
+        must find its request in ``server.requests`` (no race with the handler thread)."""
+        record, self._record = self._record, None
+        if record is not None:
             self.server.requests_log.append(record)
 
     def _dispatch(self, record: RequestRecord, body: bytes) -> None:
@@ -246,6 +252,7 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
             route = parse_path(self.path)
         except RouteError as exc:
             record.status = 404
+            self._commit_record()
             self._send(text_response(404, str(exc)))
             return
         record.op, record.label, record.device_group = route.op.value, route.label, route.device_group
@@ -265,6 +272,7 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         response = self.server.service.handle(request)
         record.status = response.status
         record.auth_style = response.auth_style
+        self._commit_record()
         self._send_with_faults(response, route.op)
 
     def _send_with_faults(self, response: Response, op: Operation) -> None:
@@ -289,7 +297,6 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send(self, response: Response, *, body_bytes: int | None = None) -> None:
         """Status, headers (Content-Length always the full length), then ``body_bytes`` of body."""
-        self._sent_status = response.status
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)

@@ -20,6 +20,7 @@ from tests.helpers.estserver_fixture import (
     est_session,
     make_csr,
     make_key,
+    wait_until,
     write_client_identity,
 )
 
@@ -35,7 +36,7 @@ def test_clientauth_listener_rejects_a_connection_without_client_certificate(
 ) -> None:
     with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
         est_session(est_server).get(est_server.est_url("cacerts", clientauth=True))
-    assert est_server.handshake_failures("clientauth") >= 1
+    assert wait_until(lambda: est_server.handshake_failures("clientauth") >= 1)
     assert not [r for r in est_server.requests if r.listener == "clientauth"]
 
 
