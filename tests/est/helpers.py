@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.estserver import EstTestServer, RequestRecord
@@ -56,7 +57,7 @@ def ssl_peer_fingerprint(server: EstTestServer) -> str:
     return fingerprint_sha256(der)
 
 
-def pop_factory(key, made: list[bytes | None]):  # type: ignore[no-untyped-def]
+def pop_factory(key: ec.EllipticCurvePrivateKey, made: list[bytes | None]) -> Callable[[bytes | None], bytes]:
     """A device-like CSR factory putting base64(tls-unique) into challengePassword."""
 
     def factory(tls_unique: bytes | None) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from app.est.client import EstClient
@@ -171,15 +172,13 @@ def test_unreachable_server_is_a_connection_error() -> None:
     port = sock.getsockname()[1]
     sock.close()  # nothing listens here now
     p = pki.make_pki()
-    profile = Profile(
-        name="x", enroll_url=f"https://127.0.0.1:{port}", ca_bundle_pem=pki.der(p.root) and _pem(p.root)
-    )
+    profile = Profile(name="x", enroll_url=f"https://127.0.0.1:{port}", ca_bundle_pem=_pem(p.root))
     with EstClient(profile, Credentials(passcode="pw"), retries=1, backoff=0.01) as client:
         with pytest.raises(EstConnectionError, match="connection refused"):
             client.cacerts()
 
 
-def _pem(cert) -> str:  # type: ignore[no-untyped-def]
+def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.device.driver import KeyAlgorithm
 from app.est.client import EstClient
@@ -20,7 +22,9 @@ from tests.helpers.estserver_fixture import DTM_LABEL, csr_pem, make_csr, make_k
 MakeClient = Callable[..., EstClient]
 
 
-def current_identity(server: EstTestServer, tmp_path: Path, cn: str = "dev-42"):  # type: ignore[no-untyped-def]
+def current_identity(
+    server: EstTestServer, tmp_path: Path, cn: str = "dev-42"
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, str, str]:
     key = make_key()
     cert = server.issue_client_certificate(cn, key.public_key(), dns_names=(f"{cn}.example",))
     cert_file, key_file = write_client_identity(tmp_path, cert, key)

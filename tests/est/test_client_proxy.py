@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,7 +17,7 @@ MakeClient = Callable[..., EstClient]
 
 
 @pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
     for var in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     with ConnectProxy().running() as p:

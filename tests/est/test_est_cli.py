@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.cli.main import main
 from app.est.verify import spki
@@ -36,7 +37,9 @@ def ca_file(est_server: EstTestServer, tmp_path: Path) -> Path:
     return path
 
 
-def write_csr(tmp_path: Path, cn: str = "cli-dev", *, der: bool = False):  # type: ignore[no-untyped-def]
+def write_csr(
+    tmp_path: Path, cn: str = "cli-dev", *, der: bool = False
+) -> tuple[Path, x509.CertificateSigningRequest, ec.EllipticCurvePrivateKey]:
     csr, key = make_csr(cn)
     path = tmp_path / f"{cn}.csr"
     path.write_bytes(csr.public_bytes(serialization.Encoding.DER) if der else csr_pem(csr))
