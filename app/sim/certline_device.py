@@ -121,7 +121,7 @@ class CertlineDevice(Personality):
     # -- identity ----------------------------------------------------------------
     def _cmd_hello(self, rid: str, args: tuple[str, ...]) -> None:
         self.faults.checkpoint("hello")
-        if args and (not args[0].isdigit() or int(args[0]) < PROTOCOL_MAJOR):
+        if args and (not args[0].isdigit() or int(args[0]) != PROTOCOL_MAJOR):
             raise _Reply("VERSION", f"protocol {PROTOCOL_MAJOR} required")
         algs = ",".join(a.value for a in KeyAlgorithm)
         self._send(

@@ -158,8 +158,9 @@ class PtyPort:
             if b"@" in line:
                 if self._faults.take("garbage"):
                     out += self._garbage()
-                if len(line) > 4 and self._faults.take("truncate"):
-                    line = line[: self._rng.randrange(max(3, line.find(b" ") + 2), len(line))]
+                keep_from = max(3, line.find(b" ") + 2)  # keep "@<id> " so the host knows it was its reply
+                if keep_from < len(line) and self._faults.take("truncate"):
+                    line = line[: self._rng.randrange(keep_from, len(line))]
                 if eol and self._faults.take("crlf"):
                     eol = self._rng.choice([b"\r", b"\n", b"\n\r", b"\r\r\n"])
             out += line + eol

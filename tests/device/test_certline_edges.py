@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.device.certline_driver import CertlineDriver, DeviceBadInput
-from app.device.certline_protocol import format_frame, parse_frame
+from app.device.certline_protocol import Frame, format_frame, parse_frame
 from app.device.driver import Capabilities, DeviceRefused, DeviceUnsupported, KeyAlgorithm
 from app.sim.certline_device import CertlineDevice
 from app.sim.faults import DeviceFaults
@@ -70,16 +70,21 @@ def test_a_damaged_commit_answer_is_settled_by_reading_back(
     driver.close()
 
 
-def test_a_damaged_request_is_answered_with_err_check(simulator: Simulator) -> None:
-    with serial.serial_for_url(simulator.ports[0], timeout=0.05) as port:
+def raw_exchange(port_path: str, request: bytes) -> Frame | None:
+    """Send one raw line with pyserial and return the first frame that comes back."""
+    with serial.serial_for_url(port_path, timeout=0.05) as port:
         port.reset_input_buffer()
-        good = format_frame("5", "STATUS")
-        port.write(good.replace(b"STATUS", b"STATVS"))  # one bit flipped on the wire
+        port.write(request)
         deadline = time.monotonic() + 5
         buffer = b""
         while b"\n" not in buffer and time.monotonic() < deadline:
             buffer += port.read(256)
-    frame = parse_frame(buffer.strip())
+    return parse_frame(buffer.strip())
+
+
+def test_a_damaged_request_is_answered_with_err_check(simulator: Simulator) -> None:
+    request = format_frame("5", "STATUS").replace(b"STATUS", b"STATVS")  # one bit flipped on the wire
+    frame = raw_exchange(simulator.ports[0], request)
     assert frame is not None and frame.req_id == "5"
     assert (frame.verb, frame.args[0]) == ("ERR", "CHECK")
 
@@ -164,3 +169,8 @@ def test_private_key_material_never_appears_in_debug_logs(
     text = caplog.text
     assert base64.b64encode(der[:48]).decode()[:32] not in text
     assert "hunter2" not in text
+
+
+def test_device_refuses_a_host_speaking_another_major_version(simulator: Simulator) -> None:
+    frame = raw_exchange(simulator.ports[0], format_frame("8", "HELLO", "2"))
+    assert frame is not None and (frame.verb, frame.args[0]) == ("ERR", "VERSION")
