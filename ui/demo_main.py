@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     session = StationSession(profile, Credentials(passcode=passcode), paths=paths)
     try:
-        window = open_station_window(session, lambda: list(ports), autostart=True, report_path=report,
-                                     quit_when_done=True)
+        window = open_station_window(
+            session, lambda: list(ports), autostart=True, report_path=report, quit_when_done=True
+        )
         app.exec()
         return 0 if window.batch_verified() else 1
     finally:

@@ -1,0 +1,106 @@
+"""The device table model: per-row updates, never a reset, state shown as words + icon + colour."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from PySide6.QtCore import Qt
+
+from app.batch.events import DeviceSnapshot
+from app.batch.states import DeviceState, progress_of
+from ui.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
+from ui.state_style import Tone, look
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def snap(device_id: int, state: DeviceState = DeviceState.IDENTIFIED, **fields) -> DeviceSnapshot:
+    values = dict(
+        device_id=device_id,
+        batch_id=1,
+        port=f"/dev/ttyACM{device_id}",
+        serial_number=f"SN-{device_id}",
+        model="FAKE-1",
+        state=state,
+        step=state.value,
+        progress=progress_of(state),
+        started_at=T0,
+        updated_at=T0 + timedelta(seconds=75),
+    )
+    values.update(fields)
+    return DeviceSnapshot(**values)
+
+
+def test_model_passes_qt_model_tester(qtmodeltester):
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.update_device(snap(1))
+    model.update_device(snap(2, DeviceState.FAILED, error="the device refused the key", failed_step="key"))
+    model.update_device(
+        snap(3, DeviceState.DONE, cert_serial="1A2B", cert_not_after=T0 + timedelta(days=365))
+    )
+    qtmodeltester.check(model)
+
+
+def test_known_device_changes_one_row_and_new_device_is_inserted(qtbot):
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.update_device(snap(1))
+    model.update_device(snap(2))
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.update_device(snap(2, DeviceState.ENROLLING))
+    top, bottom = changed.args[0], changed.args[1]
+    assert (top.row(), bottom.row()) == (1, 1)
+    with qtbot.waitSignal(model.rowsInserted) as inserted:
+        model.update_device(snap(7))
+    assert inserted.args[1] == 2
+    assert model.rowCount() == 3 and not resets
+
+
+def test_updates_are_batched_until_the_timer_flushes(qtbot):
+    model = DeviceTableModel(batch_interval_ms=50)
+    for state in (DeviceState.DETECTED, DeviceState.IDENTIFIED, DeviceState.KEY_READY):
+        model.update_device(snap(1, state))
+    assert model.rowCount() == 0  # nothing drawn yet
+    qtbot.waitUntil(lambda: model.rowCount() == 1)
+    assert model.snapshot(0).state == DeviceState.KEY_READY  # only the newest one counts
+
+
+def test_failed_row_says_what_went_wrong_in_words_with_icon_and_colour():
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.update_device(
+        snap(1, DeviceState.FAILED, error="the device refused the key", failed_step="key-ready")
+    )
+    state = model.index(0, Column.STATE)
+    assert state.data() == "Failed"
+    assert not state.data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert state.data(Qt.ItemDataRole.ForegroundRole).color() == look(DeviceState.FAILED).colour
+    assert look(DeviceState.FAILED).tone is Tone.BAD
+    details = model.index(0, Column.DETAILS).data()
+    assert "the device refused the key" in details and "key-ready" in details
+
+
+def test_done_row_shows_certificate_serial_expiry_and_frozen_elapsed_time():
+    model = DeviceTableModel(batch_interval_ms=0)
+    not_after = datetime(2026, 3, 1, tzinfo=UTC)
+    model.update_device(snap(1, DeviceState.DONE, cert_serial="7F01", cert_not_after=not_after))
+    assert model.index(0, Column.CERT_SERIAL).data() == "7F01"
+    assert model.index(0, Column.EXPIRES).data() == "2026-03-01"
+    assert model.index(0, Column.ELAPSED).data() == "1:15"
+    assert model.index(0, Column.PROGRESS).data(PROGRESS_ROLE) == 1.0
+
+
+def test_showing_another_batch_replaces_rows_without_a_reset(qtbot):
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.update_device(snap(1))
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    model.set_devices([replace(snap(5), batch_id=2), replace(snap(6), batch_id=2)])
+    assert [s.device_id for s in model.snapshots()] == [5, 6]
+    assert not resets
+
+
+def test_elapsed_format():
+    assert format_elapsed(5) == "0:05"
+    assert format_elapsed(3725) == "1:02:05"

@@ -1,0 +1,77 @@
+"""Opening the station window for a session someone else built (``certline demo``, tests).
+
+The launcher (:mod:`ui.launch`) builds a session from a stored profile and
+the keyring; the demo builds one pointed at the simulator and the local EST
+test server. Both end up here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from app.station import StationSession
+from ui import window_commands
+from ui.hands_free import PortProvider
+from ui.i18n import install_translators
+from ui.main_window import MainWindow
+from ui.resources import app_icon
+from ui.station_monitor import keyring_secret_status
+from ui.ui_settings import LANGUAGE, UiSettings
+
+
+def ensure_application(
+    argv: Sequence[str] | None = None, *, settings: UiSettings | None = None
+) -> QApplication:
+    """The running QApplication, or a new one with Certline's name, icon and translations."""
+    existing = QCoreApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    if existing is not None:
+        raise RuntimeError("a non-GUI QCoreApplication is already running")
+    from PySide6.QtCore import Qt
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName("Certline")
+    app.setOrganizationName("Certline")
+    app.setApplicationDisplayName("Certline")
+    app.setDesktopFileName("certline")
+    app.setWindowIcon(app_icon())
+    install_translators(app, str((settings or UiSettings()).get(LANGUAGE)))
+    return app
+
+
+def open_station_window(
+    session: StationSession,
+    port_provider: PortProvider,
+    *,
+    autostart: bool = False,
+    settings: UiSettings | None = None,
+    keyring_check: bool = False,
+    show: bool = True,
+) -> MainWindow:
+    """Build, show and return the station window for ``session``.
+
+    ``autostart`` starts a batch on ``port_provider()``'s ports as soon as the event
+    loop runs. ``keyring_check`` shows whether the keyring holds the profile's secret;
+    leave it off when the session was given its secret directly (the demo). The caller
+    runs ``app.exec()`` and closes the session afterwards.
+    """
+    settings = settings or UiSettings()
+    ensure_application(settings=settings)
+    window = MainWindow(
+        session,
+        port_provider,
+        settings=settings,
+        secret_check=keyring_secret_status if keyring_check else None,
+    )
+    if show:
+        window.show()
+    if autostart:
+        QTimer.singleShot(0, lambda: window_commands.start(window))
+    return window

@@ -1,0 +1,82 @@
+"""The device table view: the model, the progress delegate, sensible column widths, selection.
+
+Rows are selected whole; the selection is what "Skip selected" acts on and
+what the details panel shows.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from app.batch.events import DeviceSnapshot
+from ui.device_model import Column, DeviceTableModel
+from ui.progress_delegate import ProgressDelegate
+
+
+class DeviceView(QTableView):
+    """Table of devices.
+
+    Signals:
+        device_selected(object): device id of the current row, or None.
+    """
+
+    device_selected = Signal(object)
+
+    def __init__(self, model: DeviceTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setObjectName("devices")
+        self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._set_widths()
+        self.setAccessibleName(self.tr("Devices"))
+        self.selectionModel().selectionChanged.connect(self._selection_changed)
+
+    def _set_widths(self) -> None:
+        em = self.fontMetrics().horizontalAdvance("M")
+        widths = {
+            Column.PORT: 11,
+            Column.SERIAL: 11,
+            Column.MODEL: 8,
+            Column.STATE: 11,
+            Column.PROGRESS: 11,
+            Column.ELAPSED: 5,
+            Column.CERT_SERIAL: 12,
+            Column.EXPIRES: 7,
+        }
+        for column, width in widths.items():
+            self.setColumnWidth(column, width * em)
+        self.verticalHeader().setDefaultSectionSize(round(self.fontMetrics().height() * 1.9))
+
+    def changeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self._set_widths()
+
+    def device_model(self) -> DeviceTableModel:
+        model = self.model()
+        assert isinstance(model, DeviceTableModel)
+        return model
+
+    def selected_snapshots(self) -> list[DeviceSnapshot]:
+        rows = sorted({index.row() for index in self.selectionModel().selectedRows()})
+        return [self.device_model().snapshot(row) for row in rows]
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        current = self.selectionModel().currentIndex()
+        rows = self.selectionModel().selectedRows()
+        if current.isValid() and any(r.row() == current.row() for r in rows):
+            self.device_selected.emit(self.device_model().snapshot(current.row()).device_id)
+        elif rows:
+            self.device_selected.emit(self.device_model().snapshot(rows[0].row()).device_id)
+        else:
+            self.device_selected.emit(None)

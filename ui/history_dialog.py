@@ -1,0 +1,152 @@
+"""Past batches: when, which work order, who ran it, and every unit with its outcome.
+
+The list and each batch's devices are read from the journal in a worker; the
+device list reuses the station's table model and delegate, so a past batch
+looks exactly like a running one did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.batch.events import DeviceSnapshot
+from app.batch.journal import BatchRecord, Journal
+from ui.device_model import Column, DeviceTableModel
+from ui.progress_delegate import ProgressDelegate
+from ui.report_export import ask_and_export
+from ui.resources import icon
+from ui.worker import run_in_background
+
+
+def _when(record: BatchRecord) -> str:
+    return record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class HistoryDialog(QDialog):
+    """Batches on top, the selected batch's devices below, "Export report…" for it.
+
+    Attributes:
+        batches: the table of past batches (newest first).
+        devices: the device model of the selected batch.
+    """
+
+    def __init__(self, journal: Journal, reports_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.journal, self.reports_dir = journal, reports_dir
+        self.records: list[BatchRecord] = []
+        self._request = 0
+        self.setWindowTitle(self.tr("Batch history"))
+        self.batches = QTableWidget(0, 6, self)
+        self.batches.setHorizontalHeaderLabels(
+            [
+                self.tr("Batch"),
+                self.tr("Started"),
+                self.tr("Ended"),
+                self.tr("Work order"),
+                self.tr("Operator"),
+                self.tr("Profile"),
+            ]
+        )
+        self.batches.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.batches.horizontalHeader().setStretchLastSection(True)
+        self.batches.verticalHeader().hide()
+        self.batches.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.batches.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.batches.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.devices = DeviceTableModel(self, batch_interval_ms=0)
+        self.device_view = QTableView(self)
+        self.device_view.setModel(self.devices)
+        self.device_view.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.device_view))
+        self.device_view.horizontalHeader().setStretchLastSection(True)
+        self.device_view.verticalHeader().hide()
+        self.status = QLabel(self.tr("Loading…"), self)
+        self.export_button = QPushButton(icon("action-export"), self.tr("&Export report…"), self)
+        self.export_button.setEnabled(False)
+        self._lay_out()
+        self.batches.itemSelectionChanged.connect(self._batch_selected)
+        self.export_button.clicked.connect(self._export)
+        self.resize(1000, 640)
+        run_in_background(lambda: journal.batches(), self._show_batches, self._load_failed, owner=self)
+
+    def _lay_out(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.batches)
+        splitter.addWidget(self.device_view)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        box.addButton(self.export_button, QDialogButtonBox.ButtonRole.ActionRole)
+        box.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        layout.addWidget(self.status)
+        layout.addWidget(box)
+
+    def _show_batches(self, records: list[BatchRecord]) -> None:
+        self.records = records
+        self.batches.setRowCount(len(records))
+        for row, record in enumerate(records):
+            ended = (
+                record.ended_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                if record.ended_at
+                else self.tr("open")
+            )
+            values = (
+                str(record.id),
+                _when(record),
+                ended,
+                record.work_order or "—",
+                record.operator or "—",
+                record.profile_name,
+            )
+            for column, value in enumerate(values):
+                self.batches.setItem(row, column, QTableWidgetItem(value))
+        self.status.setText(self.tr("%n batch(es)", "", len(records)))
+        if records:
+            self.batches.selectRow(0)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.status.setText(self.tr("Cannot read the journal: %1").replace("%1", str(exc)))
+
+    def selected_batch(self) -> int | None:
+        rows = self.batches.selectionModel().selectedRows()
+        return self.records[rows[0].row()].id if rows else None
+
+    def _batch_selected(self) -> None:
+        batch_id = self.selected_batch()
+        self.export_button.setEnabled(batch_id is not None)
+        if batch_id is None:
+            return
+        journal = self.journal
+        self._request += 1
+        request = self._request
+        run_in_background(
+            lambda: journal.devices(batch_id),
+            lambda snaps: self._show_devices(request, snaps),
+            self._load_failed,
+            owner=self,
+        )
+
+    def _show_devices(self, request: int, snaps: list[DeviceSnapshot]) -> None:
+        if request != self._request:
+            return  # another batch was selected meanwhile
+        self.devices.set_devices(snaps)
+        self.device_view.resizeColumnsToContents()
+
+    def _export(self) -> None:
+        batch_id = self.selected_batch()
+        if batch_id is not None:
+            ask_and_export(self, self.journal, batch_id, self.reports_dir)

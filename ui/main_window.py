@@ -1,0 +1,246 @@
+"""The station window: what a technician looks at and works with all day at the line.
+
+The window only composes and wires: the station bar and counters on top, the
+device table with the selected unit's details, the log below. Batch actions
+go to :class:`~ui.batch_controller.BatchController`, background checks to
+:class:`~ui.station_monitor.StationMonitor`, the lock to
+:class:`~ui.lock.LockController`; engine events arrive through the
+:class:`~ui.bridge.EventBridge` on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from app.batch.events import BatchSnapshot, DeviceSnapshot
+from app.batch.states import TERMINAL
+from app.logsetup import attach_handler
+from app.profile import Profile
+from app.station import StationSession
+from app.station_lock import StationLock
+from ui import window_commands
+from ui.actions import build_menus, create_actions
+from ui.batch_controller import BatchController, Phase
+from ui.bridge import BridgeLogHandler, EventBridge
+from ui.counters import BatchCounters
+from ui.device_details import DeviceDetailsPanel
+from ui.device_model import DeviceTableModel
+from ui.device_view import DeviceView
+from ui.hands_free import HandsFree, PortProvider, ProviderPortSource
+from ui.lock import LockController
+from ui.log_panel import LogPanel
+from ui.resources import app_icon
+from ui.station_bar import StationBar
+from ui.station_monitor import SecretStatus, StationMonitor, keyring_secret_status
+from ui.ui_settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """The station window for one :class:`StationSession`.
+
+    Attributes:
+        session, controller, monitor, lock, bridge: the non-visual parts (tests drive them).
+        station_bar, counters, model, table, details, log_panel: the visible parts.
+        actions: every action (see :mod:`ui.actions`).
+
+    Signals:
+        profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).
+        summary_shown(QDialog): a batch summary dialog was opened.
+    """
+
+    profile_saved = Signal(object)
+    summary_shown = Signal(object)
+
+    def __init__(
+        self,
+        session: StationSession,
+        port_provider: PortProvider,
+        *,
+        settings: UiSettings | None = None,
+        hands_free: HandsFree | None = None,
+        secret_check: Callable[[Profile], SecretStatus] | None = keyring_secret_status,
+        station_lock: StationLock | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings or UiSettings()
+        self.setWindowTitle(self.tr("Certline station — %1").replace("%1", session.profile.name))
+        self.setWindowIcon(app_icon())
+        self.bridge = EventBridge(session.bus, self)
+        self._log_handler = BridgeLogHandler(self.bridge)
+        attach_handler(self._log_handler)
+        hands_free = hands_free or HandsFree(ProviderPortSource(port_provider))
+        self.controller = BatchController(session, port_provider, hands_free, self)
+        self.monitor = StationMonitor(session, self, secret_check=secret_check)
+        self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
+        self._awaiting_summary = False
+        self._build_widgets()
+        self.actions = create_actions(self)
+        self.language_menu, self.language_group = build_menus(self, self.actions)
+        window_commands.connect(self)
+        self._connect()
+        self._restore()
+        self._update_actions()
+        self.monitor.start()
+        self.lock.refresh()
+
+    # -- construction -------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.station_bar = StationBar(self.session.profile.name, self)
+        self.counters = BatchCounters(self)
+        self.model = DeviceTableModel(self)
+        self.table = DeviceView(self.model, self)
+        self.details = DeviceDetailsPanel(self.session.journal, self)
+        self.log_panel = LogPanel(self)
+        top = QSplitter(Qt.Orientation.Horizontal, self)
+        top.addWidget(self.table)
+        top.addWidget(self.details)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.log_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.station_bar)
+        layout.addWidget(self.counters)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.batch_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self.batch_label)
+
+    def _connect(self) -> None:
+        self.bridge.device_changed.connect(self._device_changed)
+        self.bridge.batch_changed.connect(self._batch_changed)
+        self.bridge.log_event.connect(self.log_panel.add_event)
+        self.controller.changed.connect(self._update_actions)
+        self.controller.batch_started.connect(self._batch_started)
+        self.controller.message.connect(self.show_message)
+        self.controller.failed.connect(self.show_error)
+        self.monitor.server_status.connect(self.station_bar.set_server)
+        self.monitor.trust_anchor.connect(self.station_bar.set_trust_anchor)
+        self.monitor.secret_status.connect(self.station_bar.set_secret)
+        self.lock.locked_changed.connect(self._locked_changed)
+        self.lock.failed.connect(self.show_error)
+        self.table.device_selected.connect(self.details.show_device)
+        self.station_bar.fields_completed.connect(self._fields_completed)
+
+    def _restore(self) -> None:
+        self.resize(1280, 820)
+        self.restoreGeometry(self.settings.get(GEOMETRY))
+        self.restoreState(self.settings.get(WINDOW_STATE))
+        self.splitter.restoreState(self.settings.get(SPLITTER))
+
+    # -- engine events ------------------------------------------------------------------
+    def _device_changed(self, snap: DeviceSnapshot) -> None:
+        if snap.batch_id != self.controller.batch_id:
+            return
+        self.model.update_device(snap)
+        if snap.device_id == self.details.device_id:
+            self.details.refresh()
+
+    def _batch_changed(self, snap: BatchSnapshot) -> None:
+        if snap.batch_id != self.controller.batch_id:
+            return
+        self.counters.update_batch(snap)
+        self.monitor.note_server(snap.server_reachable)
+        self.controller.on_batch_snapshot(snap)
+        if snap.finished and self._awaiting_summary and not self.controller.hands_free_on:
+            self._awaiting_summary = False
+            self.model.flush()  # the summary lists the rows; do not wait for the redraw timer
+            QTimer.singleShot(0, lambda: window_commands.show_summary(self, snap))
+        self._update_batch_label()
+
+    def _batch_started(self, batch_id: int) -> None:
+        if self.model.snapshots() and self.model.snapshots()[0].batch_id != batch_id:
+            self.model.set_devices([])
+            self.counters.clear()
+        self._awaiting_summary = True
+        self.show_message(self.tr("Batch %1 running").replace("%1", str(batch_id)))
+
+    def _fields_completed(self) -> None:
+        if self.actions.start.isEnabled():
+            self.table.setFocus()
+
+    # -- state of the actions -----------------------------------------------------------
+    def _update_actions(self) -> None:
+        a, c = self.actions, self.controller
+        running = c.phase == Phase.RUNNING
+        a.start.setEnabled(c.phase == Phase.IDLE)
+        a.pause.setEnabled(running)
+        a.pause.setChecked(c.paused)
+        a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
+        a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
+        a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.skip.setEnabled(running)
+        a.export.setEnabled(c.batch_id is not None)
+        a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
+        a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)
+        self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
+        self._update_batch_label()
+
+    def _update_batch_label(self) -> None:
+        c = self.controller
+        if c.batch_id is None:
+            text = self.tr("No batch yet")
+        elif c.phase == Phase.STOPPING:
+            text = self.tr("Batch %1: stopping…").replace("%1", str(c.batch_id))
+        elif c.phase == Phase.IDLE:
+            text = self.tr("Batch %1: finished").replace("%1", str(c.batch_id))
+        elif c.paused:
+            text = self.tr("Batch %1: paused").replace("%1", str(c.batch_id))
+        else:
+            text = self.tr("Batch %1: running").replace("%1", str(c.batch_id))
+        if c.hands_free_on:
+            text += " · " + self.tr("hands-free")
+        if self.lock.locked:
+            text += " · " + self.tr("locked")
+        self.batch_label.setText(text)
+
+    def _locked_changed(self, locked: bool) -> None:
+        self.actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))
+        self.actions.lock.setIcon(window_commands.lock_icon(locked))
+        self.show_message(self.tr("Station locked") if locked else self.tr("Station unlocked"))
+        self._update_actions()
+
+    # -- feedback -------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_error(self, text: str) -> None:
+        """A non-blocking warning box (the batch keeps running behind it)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, self.tr("Certline"), text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.show_message(text)
+
+    def unfinished_devices(self) -> list[DeviceSnapshot]:
+        return [s for s in self.model.snapshots() if s.state not in TERMINAL]
+
+    # -- closing --------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.controller.phase in (Phase.RUNNING, Phase.STARTING) and not window_commands.confirm_quit(
+            self
+        ):
+            event.ignore()
+            return
+        self.settings.set(GEOMETRY, self.saveGeometry())
+        self.settings.set(WINDOW_STATE, self.saveState())
+        self.settings.set(SPLITTER, self.splitter.saveState())
+        self.settings.sync()
+        self.monitor.stop()
+        self.controller.shutdown()
+        self.bridge.close()
+        logging.getLogger().removeHandler(self._log_handler)
+        super().closeEvent(event)

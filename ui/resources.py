@@ -1,0 +1,33 @@
+"""Icons and translation files shipped in the ``resources`` package (plain files, no rcc).
+
+Files are found with ``importlib.resources`` so they work from a source tree,
+an installed wheel and a frozen bundle alike, and diff cleanly in review.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+
+
+def resource_path(*parts: str) -> Path:
+    """Filesystem path of a file in the ``resources`` package."""
+    return Path(str(resources.files("resources").joinpath(*parts)))
+
+
+@cache
+def icon(name: str) -> QIcon:
+    """The SVG icon ``resources/icons/<name>.svg`` (an empty icon if it is missing)."""
+    path = resource_path("icons", f"{name}.svg")
+    return QIcon(str(path)) if path.is_file() else QIcon()
+
+
+def app_icon() -> QIcon:
+    return icon("certline")
+
+
+def translation_dir() -> Path:
+    return resource_path("i18n")

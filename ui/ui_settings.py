@@ -1,0 +1,68 @@
+"""Window preferences in ``QSettings``, each declared once with its type and default (Picard).
+
+These are the look of this station's window (large text, language, the last
+profile, window geometry), not provisioning settings. Booleans are read with
+``type=bool``: INI storage gives back the strings ``"true"``/``"false"``
+otherwise, and ``"false"`` is truthy. When a value was never set here, the
+station settings file (``app.settings``) provides the default, so an engineer
+can preset large text for every account on a station.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    type: type
+    default: Any
+
+
+LARGE_TEXT = Option("view/large_text", bool, False)
+LANGUAGE = Option("view/language", str, "auto")
+LAST_PROFILE = Option("station/last_profile", str, "")
+GEOMETRY = Option("window/geometry", QByteArray, QByteArray())
+WINDOW_STATE = Option("window/state", QByteArray, QByteArray())
+SPLITTER = Option("window/splitter", QByteArray, QByteArray())
+
+LARGE_TEXT_SCALE = 1.35
+
+
+def _station_default(option: Option) -> Any:
+    """The station settings file's value for options it also declares."""
+    name = {LARGE_TEXT.key: "large_text", LANGUAGE.key: "language"}.get(option.key)
+    if name is None:
+        return option.default
+    try:
+        from app.settings import SettingsError, load_settings
+
+        return getattr(load_settings(), name)
+    except (ImportError, SettingsError, OSError) as exc:
+        log.warning("station settings unreadable, using defaults: %s", exc)
+        return option.default
+
+
+class UiSettings:
+    """Typed access to the window's ``QSettings`` (pass an INI-backed one in tests)."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings if settings is not None else QSettings("Certline", "certline")
+
+    def get(self, option: Option) -> Any:
+        if not self.qsettings.contains(option.key):
+            return _station_default(option)
+        return self.qsettings.value(option.key, option.default, type=option.type)
+
+    def set(self, option: Option, value: Any) -> None:
+        self.qsettings.setValue(option.key, value)
+
+    def sync(self) -> None:
+        self.qsettings.sync()
