@@ -43,6 +43,12 @@ class BatchOptions:
     pending_max_wait: float = 24 * 3600.0
 
 
+def is_verified(snap: DeviceSnapshot) -> bool:
+    return snap.state == DeviceState.DONE or (
+        snap.state == DeviceState.SKIPPED and snap.error_code == "already-provisioned"
+    )
+
+
 class _Worker:
     """Book-keeping for one port's thread."""
 
@@ -257,8 +263,10 @@ class BatchEngine:
         )
 
     def all_verified(self) -> bool:
+        """True when every unit of the batch is verified: done now, or recognised as holding the
+        certificate this station issued earlier (skipped as already provisioned)."""
         snaps = self.devices()
-        return bool(snaps) and all(s.state == DeviceState.DONE for s in snaps)
+        return bool(snaps) and all(is_verified(s) for s in snaps)
 
     # -- internals --------------------------------------------------------------------------
     def _publish(self, snap: DeviceSnapshot) -> None:
@@ -296,9 +304,20 @@ class BatchEngine:
         try:
             identity = driver.identify()
         except DeviceError as exc:
-            snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+            message = str(exc) or exc.__class__.__name__
+            snap = self.journal.add_device(
+                self.batch_id,
+                port,
+                detected_at=detected_at,
+                then=[(DeviceState.FAILED, f"failed: {message}")],
+                error=message,
+                error_code=exc.code,
+                failed_step="identify",
+            )
             self._publish(snap)
-            self._fail(snap.device_id, "identify", exc, getattr(exc, "code", "device"))
+            self._log(
+                logging.ERROR, f"cannot identify the unit: {message}", port=port, device_id=snap.device_id
+            )
             return
         device_id = self._claim(worker, driver, identity, detected_at)
         if device_id is None:
@@ -375,14 +394,20 @@ class BatchEngine:
             self._publish(snap)
             return resumable.device_id
         done = self.journal.find_done_by_serial(serial)
+        if done is not None and done.batch_id == self.batch_id:
+            self._log(logging.INFO, f"unit {serial} is already done in this batch", port=port)
+            return None
         if done is not None and not self.options.reprovision:
             self._already_done(port, detected_at, ident_fields, done, driver)
             return None
-        snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
-        self._publish(snap)
-        self._publish(
-            self.journal.transition(snap.device_id, DeviceState.IDENTIFIED, "identified", **ident_fields)
+        snap = self.journal.add_device(
+            self.batch_id,
+            port,
+            detected_at=detected_at,
+            then=[(DeviceState.IDENTIFIED, "identified")],
+            **ident_fields,
         )
+        self._publish(snap)
         return snap.device_id
 
     def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
@@ -411,12 +436,13 @@ class BatchEngine:
             pki.fingerprint(c) == done.cert_fingerprint for c in pki.pem_to_chain(stored.chain_pem)[:1]
         )
         if holds_it:
-            snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+            step = f"already provisioned here (certificate {done.cert_serial}); not re-provisioned"
             self._publish(
-                self.journal.transition(
-                    snap.device_id,
-                    DeviceState.SKIPPED,
-                    f"already provisioned here (certificate {done.cert_serial}); not re-provisioned",
+                self.journal.add_device(
+                    self.batch_id,
+                    port,
+                    detected_at=detected_at,
+                    then=[(DeviceState.IDENTIFIED, "identified"), (DeviceState.SKIPPED, step)],
                     cert_serial=done.cert_serial,
                     cert_fingerprint=done.cert_fingerprint,
                     not_after=done.cert_not_after.isoformat() if done.cert_not_after else None,
@@ -439,10 +465,20 @@ class BatchEngine:
     def _new_failed(
         self, port: str, detected_at: datetime, ident: dict[str, str], reason: str, code: str
     ) -> None:
-        snap = self.journal.add_device(self.batch_id, port, detected_at=detected_at)
+        snap = self.journal.add_device(
+            self.batch_id,
+            port,
+            detected_at=detected_at,
+            then=[(DeviceState.IDENTIFIED, "identified"), (DeviceState.FAILED, f"failed: {reason}")],
+            error=reason,
+            error_code=code,
+            failed_step="identified",
+            **ident,
+        )
         self._publish(snap)
-        self._publish(self.journal.transition(snap.device_id, DeviceState.IDENTIFIED, "identified", **ident))
-        self._fail(snap.device_id, "identified", RuntimeError(reason), code)
+        self._log(
+            logging.ERROR, f"failed in step 'identified': {reason}", port=port, device_id=snap.device_id
+        )
 
     def _fail(self, device_id: int, step: str, exc: BaseException, code: str) -> None:
         message = str(exc) or exc.__class__.__name__

@@ -239,31 +239,45 @@ class Journal:
         batch_id: int,
         port: str,
         *,
-        state: DeviceState = DeviceState.DETECTED,
-        step: str = "detected",
         detected_at: datetime | None = None,
+        then: Sequence[tuple[DeviceState, str]] = (),
         **fields: Any,
     ) -> DeviceSnapshot:
-        now = detected_at or utcnow()
+        """Insert a device detected on ``port`` and, in the same transaction, the transitions in
+        ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind."""
+        detected = detected_at or utcnow()
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"unknown device fields {sorted(unknown)}")
+        path = [(DeviceState.DETECTED, "detected"), *then]
+        for (previous, _), (nxt, _) in zip(path, path[1:], strict=False):
+            check_transition(previous, nxt)
+        final_state, final_step = path[-1]
+        now = utcnow() if then else detected
         columns = ["batch_id", "port", "state", "step", "started_at", "updated_at", *fields]
-        values = [batch_id, port, state.value, step, _ts(now), _ts(now), *fields.values()]
+        values = [batch_id, port, final_state.value, final_step, _ts(detected), _ts(now), *fields.values()]
         with self._tx() as db:
             cur = db.execute(
                 f"INSERT INTO devices({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",  # noqa: S608 - column names are whitelisted
                 values,
             )
             device_id = int(cur.lastrowid or 0)
-            db.execute(
-                "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,NULL)",
-                (device_id, state.value, step, _ts(now)),
-            )
-            self.audit.append_locked(
-                "device-" + state.value,
-                {"device": device_id, "batch": batch_id, "port": port, "serial": fields.get("serial_number")},
-            )
+            for index, (state, step) in enumerate(path):
+                at = detected if index == 0 else now
+                duration = int((now - detected).total_seconds() * 1000) if index == 0 and then else None
+                db.execute(
+                    "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,?)",
+                    (device_id, state.value, step, _ts(at), duration),
+                )
+                self.audit.append_locked(
+                    "device-" + state.value,
+                    {
+                        "device": device_id,
+                        "batch": batch_id,
+                        "port": port,
+                        "serial": fields.get("serial_number"),
+                    },
+                )
         return self.device(device_id)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:

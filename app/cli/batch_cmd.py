@@ -172,7 +172,7 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
         engine.finish()
     snaps = engine.devices()
     printer.print_totals(snaps)
-    return 0 if finished and snaps and all(s.state == DeviceState.DONE for s in snaps) else 1
+    return 0 if finished and engine.all_verified() else 1
 
 
 def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool:
