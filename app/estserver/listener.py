@@ -78,6 +78,9 @@ class TlsListener(http.server.ThreadingHTTPServer):
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = self.socket.accept()
+        # headers and body leave in separate TLS records: without NODELAY, Nagle holds the body
+        # until the client's delayed ACK (~40 ms per keep-alive request on Linux)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ctx = self._context_for_connection()
         return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
