@@ -47,6 +47,7 @@ from app.device.certline_protocol import (
 )
 from app.device.driver import (
     Capabilities,
+    DeviceBadInput,
     DeviceBusy,
     DeviceDriver,
     DeviceError,
@@ -70,12 +71,6 @@ _PADDINGS = {"pkcs1v15": "pkcs1", "pkcs1": "pkcs1", "pss": "pss"}
 
 class DeviceRebooted(DeviceBusy):
     """The device rebooted during a command (``@0 BOOT``); staged data is lost, the old credential kept."""
-
-
-class DeviceBadInput(DeviceError):
-    """The host asked for something the protocol cannot carry (bad digest length, oversized chain)."""
-
-    code = "bad-input"
 
 
 #: ERR code -> (exception class, technician-readable explanation)

@@ -113,6 +113,13 @@ class DeviceUnsupported(DeviceError):
     code = "unsupported"
 
 
+class DeviceBadInput(DeviceError):
+    """The station asked for something the device or protocol cannot take as given (a digest of
+    the wrong length, an oversized chain, CRLF in a PEM): a station-side problem, not the unit's."""
+
+    code = "bad-input"
+
+
 class DeviceMismatch(DeviceError):
     """A read-back, hash or signature check failed: what the device holds is not what we wrote."""
 

@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app.device import at_parser as at
 from app.device.driver import (
     Capabilities,
+    DeviceBadInput,
     DeviceBusy,
     DeviceDriver,
-    DeviceError,
     DeviceIdentity,
     DeviceLost,
     DeviceMismatch,
@@ -90,12 +90,6 @@ CAPABILITIES = Capabilities(
 #: CSR subject attributes %KEYGEN accepts, in the order the driver sends them.
 _SUBJECT_ORDER = ("C", "ST", "L", "O", "OU", "CN")
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n")
-
-
-class DeviceBadInput(DeviceError):
-    """What the station asked to write cannot be written as given (not the device's fault)."""
-
-    code = "bad-input"
 
 
 def _describe(command: str) -> str:
