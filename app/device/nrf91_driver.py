@@ -40,7 +40,6 @@ from app.device.driver import (
     DeviceBusy,
     DeviceDriver,
     DeviceIdentity,
-    DeviceLost,
     DeviceMismatch,
     DeviceProtocolError,
     DeviceRefused,
@@ -54,14 +53,6 @@ from app.device.transport import SerialTransport
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_TTY_ERRORS: tuple[type[BaseException], ...]
-try:  # pyserial lets termios.error (not an OSError) escape from reset_input_buffer on a dead pty
-    import termios
-
-    _TTY_ERRORS = (termios.error,)
-except ImportError:  # pragma: no cover - Windows has no termios
-    _TTY_ERRORS = ()
 
 #: Default security tag. Chosen outside the tags Nordic's samples and nRF Cloud use
 #: (nRF Cloud: 16842753) so a station never silently replaces another service's
@@ -305,11 +296,7 @@ class NRF91Driver(DeviceDriver):
             self._transport.open()
 
     def _flush_input(self) -> None:
-        try:
-            self._transport.flush_input()
-        except _TTY_ERRORS:
-            self._transport.close()
-            raise DeviceLost(f"lost connection to {self._port}", port=self._port) from None
+        self._transport.flush_input()  # raises DeviceLost on a vanished port
 
     def _command(
         self, command: str, prefix: str | None = None, timeout: float | None = None

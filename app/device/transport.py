@@ -31,6 +31,14 @@ WRITE_TIMEOUT_SECONDS = 5.0
 SerialFactory = Callable[..., Any]
 
 
+_TTY_ERRORS: tuple[type[Exception], ...]
+try:  # pyserial lets termios.error (not an OSError) escape from reset_input_buffer on a dead pty
+    import termios
+
+    _TTY_ERRORS = (termios.error,)
+except ImportError:  # pragma: no cover - Windows has no termios
+    _TTY_ERRORS = ()
+
 class LineSplitter:
     """Turns a byte stream into lines; CR, LF and CRLF all end a line; oversized lines are dropped."""
 
@@ -114,7 +122,7 @@ class SerialTransport:
             return
         try:
             self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_TTY_ERRORS) as exc:
             self._lost(exc)
 
     def write_line(self, line: bytes) -> None:
