@@ -15,7 +15,10 @@ from PySide6.QtGui import QIcon
 
 def resource_path(*parts: str) -> Path:
     """Filesystem path of a file in the ``resources`` package."""
-    return Path(str(resources.files("resources").joinpath(*parts)))
+    path = resources.files("resources")
+    for part in parts:  # one at a time: Python 3.11's MultiplexedPath (frozen bundle) takes one name
+        path = path.joinpath(part)
+    return Path(str(path))
 
 
 @cache

@@ -1,0 +1,33 @@
+"""Frozen entry point of ``certline`` (the console executable of the bundle).
+
+Besides the CLI it understands ``certline -m MODULE ARGS...`` for the few ``ui``
+modules that Certline itself starts as ``[sys.executable, "-m", MODULE]`` (the
+demo window): in a frozen bundle ``sys.executable`` is this program, not Python.
+"""
+
+import runpy
+import sys
+
+#: modules ``-m`` may run; anything else is an error rather than arbitrary code
+RUNNABLE = ("ui.demo_main", "ui.selftest_probe")
+
+
+def _main() -> int:
+    if len(sys.argv) >= 3 and sys.argv[1] == "-m":
+        module = sys.argv[2]
+        if module not in RUNNABLE:
+            print(f"certline: -m {module}: not a runnable module in this build", file=sys.stderr)
+            return 2
+        sys.argv = [sys.argv[0], *sys.argv[3:]]
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return 0
+    from app.cli.main import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

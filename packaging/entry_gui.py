@@ -1,0 +1,27 @@
+"""Frozen entry point of ``certline-gui`` (the windowed executable of the bundle).
+
+``certline-gui --selftest`` runs the Qt probe of ``certline selftest``
+(:mod:`ui.selftest_probe`) instead of opening the station window.
+"""
+
+import os
+import sys
+
+
+def _main() -> int:
+    if sys.argv[1:2] == ["--selftest"]:
+        # A windowed program started without redirected output has no stdout/stderr.
+        if sys.stdout is None:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        if sys.stderr is None:
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+        from ui.selftest_probe import main as probe
+
+        return probe()
+    from ui.launch import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
