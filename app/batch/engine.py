@@ -356,6 +356,9 @@ class BatchEngine:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
         except EstError as exc:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
+        except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never kill the port worker
+            log.exception("internal error while provisioning device %s", device_id)
+            self._fail(device_id, self.journal.device(device_id).step, exc, "internal")
         finally:
             with self._lock:
                 worker.device_id = None

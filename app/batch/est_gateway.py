@@ -20,11 +20,15 @@ from typing import Protocol, TypeVar
 from cryptography import x509
 
 from app.est.errors import EstConnectionError, EstError, EstPending, EstServerError
-from app.est.results import EnrollResult, ServerKeygenResult
+from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+CsrFactory = Callable[[bytes | None], bytes]
+"""Makes the CSR once the TLS connection exists: gets tls-unique (None on TLS 1.3) for PoP."""
 
 
 class EnrollmentClient(Protocol):
@@ -32,7 +36,9 @@ class EnrollmentClient(Protocol):
 
     def cacerts(self) -> list[x509.Certificate]: ...
 
-    def simpleenroll(self, csr: bytes) -> EnrollResult: ...
+    def csrattrs(self) -> CsrAttributes: ...
+
+    def simpleenroll(self, csr: bytes | CsrFactory) -> EnrollResult: ...
 
     def serverkeygen(self, csr: bytes) -> ServerKeygenResult: ...
 
@@ -63,6 +69,8 @@ class EstGateway:
         self._on_reachability = on_reachability
         self._probe_lock = threading.Lock()
         self._prober: threading.Thread | None = None
+        self._attrs_lock = threading.Lock()
+        self._attrs: CsrAttributes | None = None
 
     @property
     def reachable(self) -> bool:
@@ -72,8 +80,23 @@ class EstGateway:
         self._stopped.set()
         self._up.set()  # wake waiters so they see the stop
 
-    def enroll(self, csr_der: bytes, *, on_wait: Callable[[str], None]) -> EnrollResult:
-        return self._call(lambda: self.client.simpleenroll(csr_der), on_wait)
+    def enroll(self, csr: bytes | CsrFactory, *, on_wait: Callable[[str], None]) -> EnrollResult:
+        return self._call(lambda: self.client.simpleenroll(csr), on_wait)
+
+    def requirements(self) -> CsrAttributes:
+        """What the server's ``/csrattrs`` asks of every CSR, fetched once per batch.
+
+        An unreachable or broken ``/csrattrs`` means "no requirements": the profile's settings
+        apply and the enroll request itself will say if the server insists on something else.
+        """
+        with self._attrs_lock:
+            if self._attrs is None:
+                try:
+                    self._attrs = self.client.csrattrs()
+                except EstError as exc:
+                    log.warning("/csrattrs unusable (%s); using the profile's key settings", exc)
+                    self._attrs = CsrAttributes()
+            return self._attrs
 
     def serverkeygen(self, csr_der: bytes, *, on_wait: Callable[[str], None]) -> ServerKeygenResult:
         return self._call(lambda: self.client.serverkeygen(csr_der), on_wait)

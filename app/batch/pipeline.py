@@ -14,6 +14,7 @@ operator's retry all continue safely:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -28,13 +29,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app import pki
-from app.batch.est_gateway import EstGateway
+from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
-from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceMismatch, DeviceUnsupported
+from app.device.driver import (
+    DeviceDriver,
+    DeviceError,
+    DeviceIdentity,
+    DeviceMismatch,
+    DeviceUnsupported,
+    KeyAlgorithm,
+)
 from app.est.errors import EstError, EstPending
-from app.est.results import EnrollResult
+from app.est.results import CsrAttributes, EnrollResult
 from app.profile import KeyGeneration, Profile
 
 log = logging.getLogger(__name__)
@@ -127,19 +135,22 @@ class DeviceJob:
         if state == S.FAILED:
             state = self._retry_point()
         chain_pem: str | None = row["chain_pem"]
+        pop = self._needs_pop(state)
+        csr: bytes | CsrFactory
         if state in (S.DETECTED, S.IDENTIFIED, S.KEY_READY):
-            csr_der = self._prepare_csr()
+            csr = self._prepare_csr(pop)
             state = S.CSR_READY
         else:
-            csr_der = row["csr_der"]
+            csr = self._pop_csr_factory() if pop else row["csr_der"]
         if state in (S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
             if self.profile.key_generation == KeyGeneration.SERVER:
-                chain_pem = self._enroll_server_keygen(csr_der)
+                assert isinstance(csr, bytes)
+                chain_pem = self._enroll_server_keygen(csr)
             else:
-                if self.control.offline:
+                if self.control.offline and not pop:
                     self._step("CSR collected; enrolls when the station is back online")
                     raise JobInterrupted("offline mode: CSR collected")
-                chain_pem = self._enroll(csr_der)
+                chain_pem = self._enroll(csr)
             state = S.ISSUED
         if chain_pem is None:
             raise StepFailed("the journal has no certificate for this device", code="journal")
@@ -180,7 +191,69 @@ class DeviceJob:
         self._to(resume, f"retrying from {resume.value}", error=None, error_code=None, failed_step=None)
         return resume
 
-    def _prepare_csr(self) -> bytes:
+    def _requirements(self) -> CsrAttributes:
+        """The server's /csrattrs for a device-made key (nothing to ask for server keygen)."""
+        if self.gateway is None or self.profile.key_generation == KeyGeneration.SERVER:
+            return CsrAttributes()
+        return self.gateway.requirements()
+
+    def _needs_pop(self, state: DeviceState) -> bool:
+        """Proof-of-possession (RFC 7030 3.5): the CSR carries the TLS connection's tls-unique."""
+        if self.profile.key_generation == KeyGeneration.SERVER or not self._new_key:
+            return False
+        if state not in (S.DETECTED, S.IDENTIFIED, S.KEY_READY, S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
+            return False
+        return self.profile.require_pop or self._requirements().challenge_password_required
+
+    def _algorithm(self) -> KeyAlgorithm:
+        """The profile's key type unless the server's /csrattrs asks for another one."""
+        reqs = self._requirements()
+        if reqs.unsupported_key:
+            raise StepFailed(
+                f"the EST server's /csrattrs asks for {reqs.unsupported_key}, which Certline cannot "
+                "have a device generate; change the server policy or use server-side key generation",
+                code="unsupported",
+            )
+        if reqs.key_algorithm is not None and reqs.key_algorithm != self.profile.key_algorithm:
+            log.info(
+                "server /csrattrs asks for %s instead of the profile's %s",
+                reqs.key_algorithm.value,
+                self.profile.key_algorithm.value,
+            )
+            return reqs.key_algorithm
+        return self.profile.key_algorithm
+
+    def _pop_csr_factory(self) -> CsrFactory:
+        """A CSR made by the device inside the TLS connection, with base64(tls-unique) as its
+        challengePassword. Never a static password. Journaled before it is sent."""
+        algorithm = self._algorithm()
+
+        def make(tls_unique: bytes | None) -> bytes:
+            if tls_unique is None:
+                raise StepFailed(
+                    "the server wants proof-of-possession but the connection is TLS 1.3, which has "
+                    "no tls-unique; the server must allow TLS 1.2 for this policy",
+                    code="pop-unavailable",
+                )
+            self._step("making a CSR bound to this TLS connection (proof-of-possession)")
+            challenge = base64.b64encode(tls_unique).decode("ascii")
+            csr_der = self.driver.create_csr(self._subject, challenge_password=challenge)
+            self._check_csr(csr_der, algorithm)
+            self._to(S.CSR_READY, "channel-bound CSR ready", **_csr_fields(csr_der))
+            self._to(S.ENROLLING, "enrolling with the EST server (proof-of-possession)")
+            return csr_der
+
+        return make
+
+    def _check_csr(self, csr_der: bytes, algorithm: KeyAlgorithm | None) -> None:
+        try:
+            pki.check_device_csr(csr_der, expected_subject=self._subject, expected_algorithm=algorithm)
+        except pki.CsrRejected as exc:
+            raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
+
+    def _prepare_csr(self, pop: bool = False) -> bytes | CsrFactory:
+        """Key on the device, then the CSR (or, with proof-of-possession, a factory that makes the
+        CSR once the TLS connection exists)."""
         self.control.checkpoint()
         if self.profile.key_generation == KeyGeneration.SERVER:
             csr_der = _ephemeral_csr(self._subject)
@@ -192,7 +265,7 @@ class DeviceJob:
                 "this device cannot generate keys; set the profile to server-side key generation",
                 code="unsupported",
             )
-        algorithm = self.profile.key_algorithm
+        algorithm = self._algorithm() if self._new_key else self.profile.key_algorithm
         if self._new_key and algorithm not in caps.key_algorithms:
             offered = ", ".join(a.value for a in caps.key_algorithms)
             raise StepFailed(
@@ -207,21 +280,16 @@ class DeviceJob:
         else:
             self.driver.generate_key(algorithm)
         self.control.checkpoint()
+        if pop:
+            return self._pop_csr_factory()
         self._step("reading CSR from the device")
         csr_der = self.driver.create_csr(self._subject)
-        try:
-            pki.check_device_csr(
-                csr_der,
-                expected_subject=self._subject,
-                expected_algorithm=algorithm if self._new_key else None,
-            )
-        except pki.CsrRejected as exc:
-            raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
+        self._check_csr(csr_der, algorithm if self._new_key else None)
         self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der))
         return csr_der
 
-    def _enroll(self, csr_der: bytes) -> str:
-        result = self._post_until_issued(csr_der, self._enroll_op)
+    def _enroll(self, csr: bytes | CsrFactory) -> str:
+        result = self._post_until_issued(csr, self._enroll_op)
         return self._record_issued(result, self._operation)
 
     def _enroll_server_keygen(self, csr_der: bytes) -> str:
@@ -238,7 +306,7 @@ class DeviceJob:
         del result  # the key lives in memory only as long as the import takes
         return chain_pem
 
-    def _post_until_issued(self, csr_der: bytes, post: Callable[..., EnrollResult]) -> EnrollResult:
+    def _post_until_issued(self, csr: bytes | CsrFactory, post: Callable[..., EnrollResult]) -> EnrollResult:
         deadline: float | None = None
         while True:
             self.control.checkpoint()
@@ -248,7 +316,7 @@ class DeviceJob:
                 enroll_attempts=self.journal.device_row(self.device_id)["enroll_attempts"] + 1,
             )
             try:
-                return post(csr_der, on_wait=self._step)
+                return post(csr, on_wait=self._step)
             except EstPending as pending:
                 now = datetime.now(UTC)
                 self._to(

@@ -55,7 +55,8 @@ _ALLOWED: dict[DeviceState, frozenset[DeviceState]] = {
             DeviceState.DONE,
         }
     ),
-    DeviceState.KEY_READY: frozenset({DeviceState.CSR_READY}),
+    # KEY_READY -> ENROLLING: with proof-of-possession the CSR is made inside the TLS connection
+    DeviceState.KEY_READY: frozenset({DeviceState.CSR_READY, DeviceState.ENROLLING}),
     DeviceState.CSR_READY: frozenset({DeviceState.ENROLLING}),
     DeviceState.ENROLLING: frozenset(
         {DeviceState.PENDING_APPROVAL, DeviceState.ISSUED, DeviceState.CSR_READY}

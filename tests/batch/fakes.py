@@ -24,7 +24,7 @@ from app.device.driver import (
     StoredCredential,
 )
 from app.est.errors import EstConnectionError, EstPending
-from app.est.results import EnrollResult
+from app.est.results import CsrAttributes, EnrollResult
 
 
 class FakeCA:
@@ -73,6 +73,9 @@ class FakeEst:
         if self.down:
             raise EstConnectionError("connection refused")
         return [self.ca.cert]
+
+    def csrattrs(self) -> CsrAttributes:
+        return CsrAttributes()
 
     def simpleenroll(self, csr: bytes) -> EnrollResult:
         with self._lock:
