@@ -1,9 +1,11 @@
-"""Window process of ``certline demo``: run the batch in the station window, exit with its result.
+"""Window process of ``certline demo``: the station window on the simulator and the EST test server.
 
 ``app/cli/demo.py`` starts the simulator and the EST test server, then runs
-``python -m ui.demo_main HANDOFF`` with the passcode in ``CERTLINE_DEMO_PASSCODE``.
-Exit status: 0 when every device ended verified, 1 otherwise, DISPLAY_FAILED
-when no window could be opened (the parent then runs headless).
+``python -m ui.demo_main HANDOFF`` with the passcode in ``CERTLINE_DEMO_PASSCODE``
+(``app`` never imports ``ui``). The batch starts at once; the window stays open
+until the user closes it. Exit status: 0 when every unit ended verified, 1
+otherwise, DISPLAY_FAILED when no window could be opened (the parent then runs
+headless).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.batch.report import export_report
     from app.demo_env import DISPLAY_FAILED, DemoEnvironment
     from app.est.credentials import Credentials
     from app.redaction import register_secret
@@ -24,24 +27,25 @@ def main(argv: list[str] | None = None) -> int:
     passcode = os.environ.pop("CERTLINE_DEMO_PASSCODE", None)
     register_secret(passcode)
     try:
-        from PySide6.QtWidgets import QApplication
-
-        from ui.launch import create_application
+        from ui.app_window import ensure_application, open_station_window
     except ImportError as exc:
         print(f"certline demo: Qt is not usable here ({exc})", file=sys.stderr)
         return DISPLAY_FAILED
-    app = QApplication.instance() or create_application([sys.argv[0]])
-    if app is None:
+    try:
+        app = ensure_application([sys.argv[0]])
+    except RuntimeError as exc:
+        print(f"certline demo: cannot open a window ({exc})", file=sys.stderr)
         return DISPLAY_FAILED
-    from ui.app_window import open_station_window
-
     session = StationSession(profile, Credentials(passcode=passcode), paths=paths)
     try:
-        window = open_station_window(
-            session, lambda: list(ports), autostart=True, report_path=report, quit_when_done=True
-        )
+        open_station_window(session, lambda: list(ports), autostart=True)
         app.exec()
-        return 0 if window.batch_verified() else 1
+        engine = session.engine
+        if engine is None:
+            return 1
+        if report is not None:
+            export_report(session.journal, engine.batch_id, "json", report)
+        return 0 if engine.all_verified() else 1
     finally:
         session.close()
 
