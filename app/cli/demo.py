@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from app.batch.engine import BatchOptions
@@ -55,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the simulator, the server, the window process and the
+    temporary directory are all cleaned up by the ``with`` blocks, as on Ctrl+C."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
 def display_available() -> bool:
     """True when a Qt window can be shown: a real display, or an explicitly chosen Qt platform."""
     if os.environ.get("QT_QPA_PLATFORM"):
@@ -79,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         csr_format=CsrFormat(args.csr_format),
         key_generation=KeyGeneration(args.keygen),
     )
+    _exit_cleanly_on_sigterm()
     with DemoEnvironment(settings, root=args.state_dir) as env:
         from app.redaction import register_secret
 

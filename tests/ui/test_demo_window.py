@@ -1,0 +1,69 @@
+"""The real station window on the demo setup: simulated units on pseudo-terminals and the local
+HTTPS EST test server. Every row must turn green (done) without anyone touching the window."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from PySide6.QtCore import Qt
+
+from app.batch.states import DeviceState
+from app.demo_env import DemoEnvironment, DemoSettings
+from app.station import StationSession
+from ui.app_window import open_station_window
+from ui.device_model import Column
+
+
+def test_demo_window_provisions_every_unit_to_done(qtbot, tmp_path):
+    with DemoEnvironment(DemoSettings(devices=3, keygen_latency=0.05), root=tmp_path / "demo") as env:
+        session = StationSession(env.profile(), env.credentials(), paths=env.station_paths())
+        try:
+            window = open_station_window(session, lambda: list(env.ports), autostart=True)
+            qtbot.addWidget(window)
+
+            def all_rows_done() -> None:
+                model = window.model
+                assert model.rowCount() == 3
+                states = [model.snapshot(row).state for row in range(model.rowCount())]
+                assert states == [DeviceState.DONE] * 3
+
+            qtbot.waitUntil(all_rows_done, timeout=60_000)
+            model = window.model
+            for row in range(model.rowCount()):
+                state_text = model.index(row, Column.STATE).data(Qt.ItemDataRole.DisplayRole)
+                assert state_text, "the state is shown in words, not by colour alone"
+                assert model.index(row, Column.SERIAL).data() in {
+                    d.serial_number for d in env.simulator.devices
+                }
+            assert session.engine is not None and session.engine.all_verified()
+            window.close()
+        finally:
+            session.close()
+
+
+def test_demo_window_process_leaves_nothing_behind_when_terminated(tmp_path):
+    tmp_root = tmp_path / "tmp"
+    tmp_root.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp_root), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "demo", "--devices", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(tmp_root.glob("certline-demo-*/demo-handoff.json")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the demo window did not start"
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the window process come up
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert list(tmp_root.iterdir()) == []
+    leftovers = subprocess.run(["pgrep", "-f", "ui.demo_main"], capture_output=True, text=True, check=False)
+    assert leftovers.stdout.strip() == ""
