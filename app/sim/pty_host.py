@@ -19,7 +19,6 @@ import random
 import select
 import threading
 import time
-import tty
 from collections.abc import Callable
 from pathlib import Path
 
@@ -350,6 +349,8 @@ class PtyHost:
 
     def _open_pty(self) -> tuple[int, int]:
         master, slave = os.openpty()
+        import tty  # POSIX only; imported here so the CLI, which imports this module, starts on Windows
+
         tty.setraw(slave)
         os.set_blocking(master, False)
         self._tty_name = os.ttyname(slave)
