@@ -1,0 +1,392 @@
+"""Benchmark 2: batch wall time versus the physical bound of one unit, for 1, 8, 32 and 64 units.
+
+Run: ``.venv/bin/python bench/batch_bound.py`` (2-3 minutes). Writes
+``bench/results/batch_bound.json``, ``docs/bench-batch.png`` and docs/benchmarks.md.
+
+Three processes, as on a production line: ``certline sim --devices N`` (the units, paced at
+115200 baud, default key generation latency), ``certline est-server`` (the CA), and this
+process, the station, running the headless engine API (``StationSession.start_batch``, the
+same code ``certline batch run`` and the window drive) with a real on-disk journal.
+
+Bytes on the link are *counted*, not estimated: the station opens each port through a pyserial
+wrapper that counts every byte written to and read from the pseudo-terminal (no change to the
+driver; ``SerialTransport`` takes a ``serial_factory``).
+
+Bound for one unit = (bytes host->device + bytes device->host) x 10 / baud   (8N1)
+                     + key generation latency (simulator default for the profile's key type)
+                     + server time (median of unloaded /simpleenroll round trips, keep-alive,
+                       measured against the same server process just before the batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    DOCS,
+    EstServerProcess,
+    ForeignLoad,
+    SimProcess,
+    bench_profile,
+    make_csrs,
+    save_result,
+    wait_for_quiet,
+)
+
+BAUD = 115200
+SIZES = (1, 8, 32, 64)
+TARGET_N = 32
+TARGET_RATIO = 1.15
+
+
+class CountingSerial:
+    """Delegates to a pyserial object, counting bytes written (to the unit) and read (from it)."""
+
+    def __init__(self, inner: Any, counter: list[int]) -> None:
+        self._inner = inner
+        self._counter = counter  # [tx, rx]
+
+    def write(self, data: bytes) -> int | None:
+        n = self._inner.write(data)
+        self._counter[0] += len(data) if n is None else n
+        return n
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._inner.read(size)
+        self._counter[1] += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class ByteCounters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_port: dict[str, list[int]] = {}
+
+    def driver_factory(self, baud: int):  # noqa: ANN201 - DriverFactory
+        import serial
+
+        from app.device.certline_driver import CertlineDriver
+        from app.device.transport import SerialTransport
+
+        def open_driver(port: str):  # noqa: ANN202
+            with self.lock:
+                counter = self.by_port.setdefault(port, [0, 0])
+
+            def factory(*args: Any, **kwargs: Any) -> CountingSerial:
+                return CountingSerial(serial.serial_for_url(*args, **kwargs), counter)
+
+            driver = CertlineDriver(port, baud, transport=SerialTransport(port, baud, serial_factory=factory))
+            driver.open()
+            return driver
+
+        return open_driver
+
+
+class TimedRLock:
+    """Diagnosis only: wraps the journal's RLock to measure how long it is held and waited for."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._depth = 0
+        self._since = 0.0
+        self.held = 0.0
+        self.waited = 0.0
+        self.acquisitions = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        t0 = time.perf_counter()
+        ok = self._inner.acquire(blocking, timeout)
+        if ok:
+            if self._depth == 0:
+                self._since = time.perf_counter()
+                self.waited += self._since - t0
+                self.acquisitions += 1
+            self._depth += 1
+        return ok
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.held += time.perf_counter() - self._since
+        self._inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _own_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def server_time(server: EstServerProcess, count: int = 40) -> dict[str, float]:
+    """Unloaded /simpleenroll round trip as the station's client sees it (keep-alive, verified)."""
+    from app.est.client import EstClient
+    from app.est.credentials import Credentials
+
+    profile = bench_profile(server)
+    csrs = make_csrs(count + 5, prefix="SRVTIME")
+    times = []
+    with EstClient(profile, Credentials(passcode=server.passcode), pool_size=1) as client:
+        for csr in csrs[:5]:  # connection set up, caches warm
+            client.simpleenroll(csr)
+        cpu0 = server.cpu_seconds()
+        for csr in csrs[5:]:
+            t0 = time.perf_counter()
+            client.simpleenroll(csr)
+            times.append(time.perf_counter() - t0)
+        cpu = server.cpu_seconds() - cpu0
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "server_cpu_s": cpu / count,
+        "samples": count,
+    }
+
+
+PHASES = (
+    ("identify", "detected", "identified"),
+    ("keygen", "identified", "key-ready"),
+    ("csr", "key-ready", "csr-ready"),
+    ("enroll", "enrolling", "issued"),
+    ("write", "writing", "written"),
+    ("verify", "written", "verified"),
+)
+
+
+def phase_times(journal: Any, device_id: int) -> dict[str, float]:
+    """Seconds between the first entry of each phase's start state and its end state."""
+    first: dict[str, Any] = {}
+    for rec in journal.history(device_id):
+        first.setdefault(rec.state.value, rec.at)
+    out = {}
+    for name, a, b in PHASES:
+        if a in first and b in first:
+            out[name] = (first[b] - first[a]).total_seconds()
+    if "detected" in first and "done" in first:
+        out["total"] = (first["done"] - first["detected"]).total_seconds()
+    return out
+
+
+def run_batch(server: EstServerProcess, n: int, work: Path, run: int, *, instrument: bool = False) -> dict[str, Any]:
+    from app.batch.engine import BatchOptions
+    from app.batch.states import DeviceState
+    from app.est.credentials import Credentials
+    from app.paths import StationPaths
+    from app.station import StationSession
+
+    root = work / f"n{n}-run{run}"
+    sim = SimProcess(root / "sim", n, BAUD)
+    sim.start()
+    counters = ByteCounters()
+    home = root / "station"
+    paths = StationPaths(home / "data", home / "config", home / "logs", home / "cache")
+    profile = bench_profile(server, concurrency=4, baud=BAUD)
+    session = StationSession(profile, Credentials(passcode=server.passcode), paths=paths,
+                             driver_factory=counters.driver_factory(BAUD))
+    timed = None
+    if instrument:
+        timed = TimedRLock(session.journal._lock)
+        session.journal._lock = timed  # type: ignore[assignment]
+        session.journal.audit._lock = timed  # type: ignore[assignment]
+    try:
+        _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
+        wait_for_quiet(max_wait_s=60)
+        sim_cpu0, srv_cpu0 = sim.cpu_seconds(), server.cpu_seconds()
+        with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
+            t0 = time.perf_counter()
+            engine = session.start_batch(BatchOptions(work_order=f"BENCH-{n}-{run}"), sim.ports)
+            finished = engine.wait(300)
+            wall = time.perf_counter() - t0
+        sim_cpu, srv_cpu = sim.cpu_seconds() - sim_cpu0, server.cpu_seconds() - srv_cpu0
+        snaps = engine.devices()
+        done = [s for s in snaps if s.state == DeviceState.DONE]
+        failures = [f"{s.port}: {s.error}" for s in snaps if s.state != DeviceState.DONE]
+        phases = [phase_times(session.journal, s.device_id) for s in done]
+        engine.finish()
+    finally:
+        session.close()
+        sim.stop()
+    per_unit_bytes = sorted(counters.by_port.values(), key=lambda c: c[0] + c[1])
+    return {
+        "n": n,
+        "run": run,
+        "wall_s": wall,
+        "finished": finished,
+        "done": len(done),
+        "failures": failures[:5],
+        "tx_bytes_median": statistics.median(c[0] for c in per_unit_bytes) if per_unit_bytes else 0,
+        "rx_bytes_median": statistics.median(c[1] for c in per_unit_bytes) if per_unit_bytes else 0,
+        "bytes_min": (per_unit_bytes[0][0] + per_unit_bytes[0][1]) if per_unit_bytes else 0,
+        "bytes_max": (per_unit_bytes[-1][0] + per_unit_bytes[-1][1]) if per_unit_bytes else 0,
+        "unit_time_median_s": statistics.median(p["total"] for p in phases if "total" in p) if phases else None,
+        "unit_time_max_s": max((p["total"] for p in phases if "total" in p), default=None),
+        "phase_median_s": {
+            name: statistics.median(p[name] for p in phases if name in p)
+            for name, _, _ in PHASES
+            if any(name in p for p in phases)
+        },
+        "station_cpu_cores": load.own_cores,  # station + sim + server, as a share of the wall time
+        "sim_cpu_s": sim_cpu,
+        "server_cpu_s": srv_cpu,
+        "foreign_cpu_cores": load.cores,
+        "journal_lock": None if timed is None else {
+            "held_s": timed.held,
+            "held_fraction_of_wall": timed.held / wall,
+            "waited_s_total": timed.waited,
+            "acquisitions": timed.acquisitions,
+            "acquisitions_per_unit": timed.acquisitions / max(1, n),
+            "held_ms_per_acquisition": 1000 * timed.held / max(1, timed.acquisitions),
+        },
+    }
+
+
+def plot(rows: list[dict[str, Any]], bound: float, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed; no plot")
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ns = [r["n"] for r in rows]
+    med = [r["wall_median_s"] for r in rows]
+    lo = [r["wall_median_s"] - r["wall_min_s"] for r in rows]
+    hi = [r["wall_max_s"] - r["wall_median_s"] for r in rows]
+    ax.errorbar(ns, med, yerr=[lo, hi], fmt="o-", capsize=4, label="measured batch wall time (median, min-max)")
+    ax.axhline(bound, color="green", ls="--", label=f"physical bound of one unit ({bound:.2f} s)")
+    ax.axhline(bound * TARGET_RATIO, color="orange", ls=":", label=f"target: {TARGET_RATIO}x bound")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns)
+    ax.set_xticklabels([str(n) for n in ns])
+    ax.set_xlabel("units in the batch (one simulated unit per pseudo-terminal, 115200 baud)")
+    ax.set_ylabel("seconds")
+    ax.set_ylim(0, max(max(r["wall_max_s"] for r in rows), bound * TARGET_RATIO) * 1.15)
+    ax.set_title("Batch wall time vs. the single-unit physical bound (2-core machine)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+
+    from app.device.driver import KeyAlgorithm
+    from app.sim.keys import KeygenLatency
+
+    keygen = KeygenLatency().for_algorithm(KeyAlgorithm.EC_P256)
+    work = Path(tempfile.mkdtemp(prefix="certline-bench-batch-"))
+    server = EstServerProcess(work / "est")
+    runs: list[dict[str, Any]] = []
+    try:
+        server.start()
+        wait_for_quiet()
+        srv = server_time(server)
+        print(f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms", flush=True)
+        for n in args.sizes:
+            for run in range(1, args.repeats + 1):
+                print(f"batch of {n} (run {run}) ...", flush=True)
+                res = run_batch(server, n, work, run)
+                print(f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, bytes/unit "
+                      f"{res['tx_bytes_median']:.0f} out + {res['rx_bytes_median']:.0f} in, "
+                      f"foreign load {res['foreign_cpu_cores']:.2f} cores", flush=True)
+                runs.append(res)
+        # diagnosis (not part of the timings above): how busy is the journal's lock?
+        diagnosis = {}
+        for n in sorted({1, TARGET_N, max(args.sizes)} & set(args.sizes)):
+            print(f"batch of {n}, journal lock instrumented (diagnosis run) ...", flush=True)
+            res = run_batch(server, n, work, 99, instrument=True)
+            diagnosis[str(n)] = {"wall_s": res["wall_s"], **res["journal_lock"]}
+            print(f"  journal lock held {res['journal_lock']['held_fraction_of_wall']:.0%} of the wall time, "
+                  f"{res['journal_lock']['acquisitions_per_unit']:.0f} acquisitions/unit, "
+                  f"{res['journal_lock']['held_ms_per_acquisition']:.2f} ms each", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    one = [r for r in runs if r["n"] == min(args.sizes)]
+    tx = statistics.median(r["tx_bytes_median"] for r in one)
+    rx = statistics.median(r["rx_bytes_median"] for r in one)
+    link_s = (tx + rx) * 10 / BAUD
+    bound = link_s + keygen + srv["median_s"]
+    sim_floor = rx * 10 / BAUD + keygen + srv["median_s"]
+    rows = []
+    for n in args.sizes:
+        walls = [r["wall_s"] for r in runs if r["n"] == n]
+        nr = [r for r in runs if r["n"] == n]
+        rows.append({
+            "n": n,
+            "wall_median_s": statistics.median(walls),
+            "wall_min_s": min(walls),
+            "wall_max_s": max(walls),
+            "walls_s": walls,
+            "ratio_to_bound": statistics.median(walls) / bound,
+            "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
+            "all_done": all(r["done"] == n and r["finished"] for r in nr),
+            "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr),
+            "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
+            "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
+            "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
+            "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
+        })
+    for row in rows:
+        print(f"N={row['n']:3d}  wall {row['wall_median_s']:.2f} s  ratio {row['ratio_to_bound']:.2f}x bound "
+              f"({row['ratio_to_sim_floor']:.2f}x sim floor)  phases {row['phase_median_s']}")
+    target_row = next((r for r in rows if r["n"] == TARGET_N), None)
+    results = {
+        "baud": BAUD,
+        "keygen_latency_s": keygen,
+        "key_algorithm": "ec-p256",
+        "server_time": srv,
+        "bytes_host_to_unit": tx,
+        "bytes_unit_to_host": rx,
+        "link_time_s": link_s,
+        "bound_s": bound,
+        "sim_floor_s": sim_floor,
+        "rows": rows,
+        "runs": runs,
+        "journal_lock_diagnosis": diagnosis,
+        "target": {
+            "n": TARGET_N,
+            "ratio": target_row["ratio_to_bound"] if target_row else None,
+            "limit": TARGET_RATIO,
+            "met": bool(target_row and target_row["ratio_to_bound"] < TARGET_RATIO and target_row["all_done"]),
+        },
+    }
+    results["plot"] = "bench-batch.png" if plot(rows, bound, DOCS / "bench-batch.png") else None
+    print(f"bound {bound:.3f} s = link {link_s:.3f} + keygen {keygen:.3f} + server {srv['median_s']:.3f}")
+    if not args.no_save:
+        save_result("batch_bound", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
