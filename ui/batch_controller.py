@@ -86,6 +86,7 @@ class BatchController(QObject):
 
     def _action_failed(self, exc: BaseException) -> None:
         log.error("batch action failed: %s", exc, exc_info=exc)
+        self._finishing = False
         if self.phase in (Phase.STARTING, Phase.STOPPING):
             self.phase = Phase.RUNNING if self.engine is not None and not self._stopped else Phase.IDLE
         self.failed.emit(str(exc) or type(exc).__name__)
@@ -194,35 +195,42 @@ class BatchController(QObject):
         self._run(lambda: [engine.skip(d, reason) for d in device_ids])
 
     def set_hands_free(self, on: bool) -> None:
-        """Hands-free on: watch for units (starting a batch if none runs). Off: stop watching."""
-        hands_free = self.hands_free
-        if hands_free is None:
+        """While a batch runs: start or stop watching for units (idle: see ``start(hands_free=True)``).
+
+        Turning it off lets the batch close as soon as the units already plugged in are finished.
+        """
+        hands_free, engine = self.hands_free, self.engine
+        if hands_free is None or engine is None or self.phase != Phase.RUNNING:
+            self.changed.emit()
             return
-        if on and self.phase == Phase.IDLE:
-            return  # the caller starts a hands-free batch with start(..., hands_free=True)
-        engine = self.engine
-        if on and engine is not None:
+        if on:
             self._run(lambda: hands_free.start(engine, report_existing=False), lambda _r: self.changed.emit())
-        else:
-            self._run(hands_free.stop, lambda _r: self.changed.emit())
+            return
+
+        def stop_watching() -> bool:
+            hands_free.stop()
+            return _finish_if_idle(engine)
+
+        self._finishing = True
+        self._run(stop_watching, self._hands_free_stopped)
+
+    def _hands_free_stopped(self, finished: object) -> None:
+        self._finish_checked(finished)
+        self.changed.emit()
 
     # -- engine events ------------------------------------------------------------------
     def on_batch_snapshot(self, snap: BatchSnapshot) -> None:
-        """Close the batch once nothing is in progress (unless hands-free waits for more units)."""
+        """Close the batch once nothing is in progress (unless hands-free waits for more units).
+
+        Only one closing check runs at a time; the snapshot ``engine.finish()`` publishes
+        arrives while it runs and is ignored here, so a batch is closed exactly once.
+        """
         engine = self.engine
         if engine is None or snap.batch_id != engine.batch_id:
             return
-        if snap.finished and self.phase == Phase.RUNNING and not self.hands_free_on:
-            self.phase = Phase.IDLE
-            self.changed.emit()
+        if self.phase != Phase.RUNNING or self.hands_free_on or self._finishing or snap.paused:
             return
-        if (
-            snap.in_progress == 0
-            and not snap.paused
-            and self.phase == Phase.RUNNING
-            and not self.hands_free_on
-            and not self._finishing
-        ):
+        if snap.finished or snap.in_progress == 0:
             self._finishing = True
             run_in_background(
                 lambda: _finish_if_idle(engine), self._finish_checked, self._action_failed, owner=self

@@ -102,7 +102,7 @@ class BootstrapDialog(QDialog):
     """Fetches ``/cacerts`` unverified (in a worker), asks for confirmation, returns the PEM to pin.
 
     Attributes:
-        result: what the server sent (None until fetched).
+        fetched: what the server sent (None until it answered).
         rows: one :class:`FingerprintRow` per certificate (server first).
         pinned_pem: the trust-anchor PEM after "Pin as trust anchor" (None before).
     """
@@ -110,7 +110,7 @@ class BootstrapDialog(QDialog):
     def __init__(self, fetch: Callable[[], BootstrapResult], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Trust a new EST server"))
-        self.result: BootstrapResult | None = None
+        self.fetched: BootstrapResult | None = None
         self.rows: list[FingerprintRow] = []
         self.pinned_pem: str | None = None
         intro = QLabel(
@@ -139,7 +139,7 @@ class BootstrapDialog(QDialog):
         run_in_background(fetch, self.show_result, self._fetch_failed, owner=self)
 
     def show_result(self, result: BootstrapResult) -> None:
-        self.result = result
+        self.fetched = result
         self.rows = [
             FingerprintRow(
                 self.tr("TLS server certificate"), result.server_certificate, result.server_fingerprint, self
@@ -171,15 +171,15 @@ class BootstrapDialog(QDialog):
 
     def _update_pin_button(self) -> None:
         self.pin_button.setEnabled(
-            self.result is not None and bool(self.result.ca_certs) and self.all_confirmed()
+            self.fetched is not None and bool(self.fetched.ca_certs) and self.all_confirmed()
         )
 
     def _pin(self) -> None:
-        if self.result is None or not self.all_confirmed():
+        if self.fetched is None or not self.all_confirmed():
             return
-        index = anchor_index(self.result)
+        index = anchor_index(self.fetched)
         try:
-            self.pinned_pem = pin(self.result, self.result.ca_fingerprints[index])
+            self.pinned_pem = pin(self.fetched, self.fetched.ca_fingerprints[index])
         except ValueError as exc:
             self._fetch_failed(exc)
             return

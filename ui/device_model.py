@@ -202,8 +202,9 @@ class DeviceTableModel(QAbstractTableModel):
 
     def _details(self, snap: DeviceSnapshot) -> str:
         if snap.state == DeviceState.FAILED and snap.error:
-            where = f" ({self.tr('step')}: {snap.failed_step})" if snap.failed_step else ""
-            return f"{snap.error}{where}"
+            if not snap.failed_step:
+                return snap.error
+            return self.tr("%1 (step: %2)").replace("%1", snap.error).replace("%2", snap.failed_step)
         return snap.step
 
     def _tooltip(self, snap: DeviceSnapshot, column: Column) -> str | None:

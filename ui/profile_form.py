@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.device.driver import KeyAlgorithm
 from app.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
-from ui.state_style import Tone, tone_colour
+from ui.state_style import Tone, tone_colour, tone_icon
 
 SUBJECT_ATTRS = ("CN", "O", "OU", "C")
 PORT_FILTER_KEYS = ("vid_pid", "description", "manufacturer", "serial_number")
@@ -84,7 +85,7 @@ class Field(QWidget):
 def _combo(parent: QWidget, values: type[enum.Enum], labels: dict[object, str]) -> QComboBox:
     combo = QComboBox(parent)
     for value in values:
-        combo.addItem(labels.get(value, str(value.value)), value)
+        combo.addItem(labels.get(value, str(value.value)), value.value)  # Qt keeps a StrEnum as str
     return combo
 
 
@@ -295,8 +296,8 @@ class ProfileForm(QTabWidget):
             editor.setText(value or "")  # type: ignore[attr-defined]
 
     @staticmethod
-    def _select(combo: QComboBox, value: object) -> None:
-        combo.setCurrentIndex(max(0, combo.findData(value)))
+    def _select(combo: QComboBox, value: enum.Enum) -> None:
+        combo.setCurrentIndex(max(0, combo.findData(value.value)))
 
     def set_ca_bundle_pem(self, pem: str | None, fingerprints: list[str] | None = None) -> None:
         self._ca_bundle_pem = pem
@@ -350,16 +351,16 @@ class ProfileForm(QTabWidget):
             reenroll_url=self.text("reenroll_url"),
             label=self.text("label"),
             device_group=self.text("device_group"),
-            auth_style=self.auth_style.currentData(),
+            auth_style=AuthStyle(self.auth_style.currentData()),
             username=self.text("username"),
             client_cert_file=self.text("client_cert_file"),
             client_key_file=self.text("client_key_file"),
             client_p12_file=self.text("client_p12_file"),
             ca_bundle_file=self.text("ca_bundle_file"),
             ca_bundle_pem=self._ca_bundle_pem,
-            csr_format=self.csr_format.currentData(),
-            key_generation=self.key_generation.currentData(),
-            key_algorithm=self.key_algorithm.currentData(),
+            csr_format=CsrFormat(self.csr_format.currentData()),
+            key_generation=KeyGeneration(self.key_generation.currentData()),
+            key_algorithm=KeyAlgorithm(self.key_algorithm.currentData()),
             subject_template=subject,
             require_pop=self.editor("require_pop").isChecked(),  # type: ignore[attr-defined]
             concurrency=self.editor("concurrency").value(),  # type: ignore[attr-defined]
@@ -370,5 +371,11 @@ class ProfileForm(QTabWidget):
         )
 
     def show_problems(self, problems: dict[str, str]) -> None:
+        """Problem lines under the fields; a tab holding a problem gets the "failed" icon."""
+        bad_pages = set()
         for key, field in self.fields.items():
             field.set_problem(problems.get(key))
+            if key in problems:
+                bad_pages.add(self.indexOf(field.parentWidget()))
+        for index in range(self.count()):
+            self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else QIcon())

@@ -116,7 +116,7 @@ class StationBar(QFrame):
         elif isinstance(value, str):
             self.trust.set_status(Tone.BAD, self.tr("cannot read the CA file"), value)
         elif not value:
-            self.trust.set_status(Tone.ATTENTION, self.tr("none pinned (system CAs)"))
+            self.trust.set_status(Tone.BAD, self.tr("none pinned: bootstrap the CA in the profile editor"))
         else:
             more = self.tr(" (+%n more)", "", len(value) - 1) if len(value) > 1 else ""
             short = value[0][:23] + "…"

@@ -88,8 +88,12 @@ def station(tmp_path: Path) -> Iterator[Station]:
 
 
 @pytest.fixture
-def window(qtbot, station: Station, ui_settings: UiSettings, tmp_path: Path):
+def window(qtbot, station: Station, ui_settings: UiSettings, tmp_path: Path, monkeypatch):
+    from ui import window_commands
     from ui.main_window import MainWindow
+
+    # closing with a batch still running asks first; a test that failed mid-batch must not hang there
+    monkeypatch.setattr(window_commands, "confirm_quit", lambda _window: True)
 
     app = QApplication.instance()
     base_font = app.font()
@@ -103,7 +107,7 @@ def window(qtbot, station: Station, ui_settings: UiSettings, tmp_path: Path):
     qtbot.addWidget(win)
     win.show()
     yield win
-    win.controller.shutdown()
+    win.close()
     qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=15000)
     win.bridge.close()
     app.setFont(base_font)
