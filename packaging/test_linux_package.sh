@@ -93,15 +93,15 @@ for path in ./opt/certline/certline ./opt/certline/certline-gui ./usr/share/appl
 done
 grep -q ' ./usr/bin/certline -> /opt/certline/certline$' "$WORK/contents" ||
     die "/usr/bin/certline is not a symlink to /opt/certline/certline"
-if grep -Ev '^[-dl]r[-w]x?r-?x?r-?x? root/root ' "$WORK/contents" | grep -q .; then
-    grep -Ev '^[-dl]r[-w]x?r-?x?r-?x? root/root ' "$WORK/contents" | head >&2
-    die "files not owned by root or writable by group/others (above)"
-fi
-dpkg-deb --field "$DEB" Depends | grep -q 'libxcb-cursor0' || die "Depends lacks the Qt xcb libraries"
-dpkg-deb --field "$DEB" Recommends | grep -q 'gnome-keyring' || die "Recommends lacks gnome-keyring"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -t | grep -q 'postinst' || die "no postinst"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep -q 'usermod -aG dialout' ||
-    die "postinst does not tell how to join dialout"
+# (no "producer | grep -q" below: with pipefail, grep -q quitting early kills the producer)
+bad_modes="$(grep -Ev '^(l[-rwx]{9}|[-d]r[-w][-x]r-[-x]r-[-x]) root/root ' "$WORK/contents" || true)"
+[ -z "$bad_modes" ] || { echo "$bad_modes" | head >&2; die "files not owned by root or writable by group/others (above)"; }
+[[ "$(dpkg-deb --field "$DEB" Depends)" == *libxcb-cursor0* ]] || die "Depends lacks the Qt xcb libraries"
+[[ "$(dpkg-deb --field "$DEB" Recommends)" == *gnome-keyring* ]] || die "Recommends lacks gnome-keyring"
+mkdir "$WORK/control"
+dpkg-deb --control "$DEB" "$WORK/control"
+[ -x "$WORK/control/postinst" ] || die "no executable postinst"
+grep -q 'usermod -aG dialout' "$WORK/control/postinst" || die "postinst does not tell how to join dialout"
 if command -v desktop-file-validate >/dev/null 2>&1; then
     desktop-file-validate "$ROOT/packaging/linux/certline.desktop" || die "desktop-file-validate"
 fi
