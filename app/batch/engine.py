@@ -10,6 +10,7 @@ the journaled steps. Views (CLI progress, the Qt window) subscribe to the
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -164,6 +165,8 @@ class BatchEngine:
             pass
         except (StepFailed, DeviceError, EstError) as exc:
             self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
+        except sqlite3.Error as exc:
+            self._journal_failed(snap.device_id, worker.port, exc)
 
     def pause(self) -> None:
         self._running.clear()
@@ -290,6 +293,8 @@ class BatchEngine:
             return
         try:
             self._provision(worker, driver, detected_at)
+        except sqlite3.Error as exc:  # e.g. registering the unit, or recording that it was lost
+            self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
             try:
                 driver.close()
@@ -356,6 +361,8 @@ class BatchEngine:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
         except EstError as exc:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
+        except sqlite3.Error as exc:
+            self._journal_failed(device_id, port, exc)
         except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never kill the port worker
             log.exception("internal error while provisioning device %s", device_id)
             self._fail(device_id, self.journal.device(device_id).step, exc, "internal")
@@ -391,7 +398,11 @@ class BatchEngine:
                 "unexpected",
             )
             return None
-        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
+        resumable = (
+            self.journal.find_unfinished_by_serial(serial)
+            or self._failed_in_batch(serial)
+            or self._unidentified_failure_on(port)
+        )
         if resumable is not None:
             snap = self.journal.set_step(resumable.device_id, f"resumed on {port}", port=port, **ident_fields)
             self._publish(snap)
@@ -420,6 +431,15 @@ class BatchEngine:
                 and snap.state == DeviceState.FAILED
                 and snap.error_code != "duplicate"
             ):
+                return snap
+        return None
+
+    def _unidentified_failure_on(self, port: str) -> DeviceSnapshot | None:
+        """This batch's row for a unit on ``port`` that failed before it could be identified
+        (busy, garbage): the unit identifying there now continues that row instead of leaving
+        it failed forever."""
+        for snap in reversed(self.journal.devices(self.batch_id)):
+            if snap.port == port and snap.serial_number is None and snap.state == DeviceState.FAILED:
                 return snap
         return None
 
@@ -483,6 +503,16 @@ class BatchEngine:
             logging.ERROR, f"failed in step 'identified': {reason}", port=port, device_id=snap.device_id
         )
 
+    def _journal_failed(self, device_id: int, port: str, exc: sqlite3.Error) -> None:
+        """The journal refused a write (disk full, I/O error): the unit stops at the last step the
+        journal holds, which is where a resume continues. Recorded as failed if the journal can
+        still take that; said in the log either way."""
+        message = _journal_failure(exc)
+        try:
+            self._fail(device_id, self.journal.device(device_id).step, RuntimeError(message), "journal")
+        except sqlite3.Error:
+            self._log(logging.ERROR, message, port=port, device_id=device_id)
+
     def _fail(self, device_id: int, step: str, exc: BaseException, code: str) -> None:
         message = str(exc) or exc.__class__.__name__
         snap = self.journal.transition(
@@ -495,6 +525,13 @@ class BatchEngine:
         )
         self._publish(snap)
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
+
+
+def _journal_failure(exc: sqlite3.Error) -> str:
+    return (
+        f"the station journal could not be written ({exc}); this unit stopped at its last recorded "
+        "step - free disk space, then resume the batch"
+    )
 
 
 class _DetachedDevice(DeviceDriver):

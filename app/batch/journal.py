@@ -151,11 +151,14 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls back by itself on SQLITE_FULL/IOERR; a second ROLLBACK would
+                # raise "no transaction is active" and hide the real cause (disk full).
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 self.audit.after_rollback()
                 raise
-            self._db.execute("COMMIT")
             self.audit.after_commit()
 
     def close(self) -> None:
