@@ -1,0 +1,67 @@
+"""Shared pieces for the hardening tests: the real line (EST test server + simulator) and waits.
+
+The ``line`` and ``sims`` fixtures and ``start_sim`` are the integration tests' own, so a
+hardening test runs on exactly the line the batch tests use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from app.batch.engine import BatchEngine
+from app.batch.events import DeviceSnapshot, LogEvent
+from app.batch.states import DeviceState
+from app.sim.simulator import Simulator
+from tests.integration.conftest import PASSCODE, Line, line, sims, start_sim
+
+__all__ = [
+    "PASSCODE",
+    "Line",
+    "LogRecorder",
+    "by_serial",
+    "chain_on",
+    "line",
+    "sims",
+    "start_sim",
+    "states",
+    "wait_for",
+]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until it holds (a generous ceiling, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout:.0f} s"
+        time.sleep(0.02)
+
+
+def by_serial(engine: BatchEngine) -> dict[str, DeviceSnapshot]:
+    return {s.serial_number or s.port: s for s in engine.devices()}
+
+
+def chain_on(sim: Simulator, index: int) -> str | None:
+    """The certificate chain the simulated unit holds in its flash (None: nothing was written)."""
+    chain = sim.devices[index].flash.snapshot().get("chain_pem")
+    return str(chain) if chain else None
+
+
+class LogRecorder:
+    """Collects the engine's LogEvents (what the technician sees in the log panel)."""
+
+    def __init__(self) -> None:
+        self.events: list[LogEvent] = []
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, LogEvent):
+            self.events.append(event)
+
+    def errors(self) -> list[str]:
+        import logging
+
+        return [e.message for e in self.events if e.level >= logging.ERROR]
+
+
+def states(engine: BatchEngine) -> dict[str, DeviceState]:
+    return {serial: snap.state for serial, snap in by_serial(engine).items()}
