@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
     QHeaderView,
-    QLabel,
+    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -82,7 +82,7 @@ class DeviceDetailsPanel(QTabWidget):
         self.steps.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.steps.setWordWrap(True)
         self.cert_page = QWidget(self)
-        self.cert_fields: dict[str, QLabel] = {}
+        self.cert_fields: dict[str, QLineEdit] = {}
         form = QFormLayout(self.cert_page)
         for key, caption in (
             ("subject", self.tr("Subject")),
@@ -92,9 +92,10 @@ class DeviceDetailsPanel(QTabWidget):
             ("not_after", self.tr("Valid until")),
             ("fingerprint", self.tr("SHA-256 fingerprint")),
         ):
-            label = QLabel("—", self.cert_page)
-            label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # read-only line edits: long values (fingerprints) scroll instead of widening the panel,
+            # and can be selected and copied for an out-of-band comparison
+            label = QLineEdit("—", self.cert_page, readOnly=True, frame=False)
+            label.setCursorMoveStyle(Qt.CursorMoveStyle.LogicalMoveStyle)
             self.cert_fields[key] = label
             form.addRow(caption + ":", label)
         self.addTab(self.steps, self.tr("Steps"))
@@ -133,6 +134,8 @@ class DeviceDetailsPanel(QTabWidget):
         cert = details.certificate
         for key, label in self.cert_fields.items():
             label.setText(getattr(cert, key) if cert is not None else self.tr("no certificate yet"))
+            label.setCursorPosition(0)
+            label.setToolTip(label.text())
 
     def _failed(self, request: int, exc: BaseException) -> None:
         if request == self._request:

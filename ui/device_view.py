@@ -6,12 +6,30 @@ what the details panel shows.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from app.batch.events import DeviceSnapshot
 from ui.device_model import Column, DeviceTableModel
 from ui.progress_delegate import ProgressDelegate
+
+
+class MiddleElideDelegate(QStyledItemDelegate):
+    """Long certificate serials keep both ends visible (people compare the first and last digits)."""
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class DeviceView(QTableView):
@@ -28,6 +46,7 @@ class DeviceView(QTableView):
         self.setModel(model)
         self.setObjectName("devices")
         self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
+        self.setItemDelegateForColumn(Column.CERT_SERIAL, MiddleElideDelegate(self))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -39,6 +58,7 @@ class DeviceView(QTableView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._set_widths()
         self.setAccessibleName(self.tr("Devices"))
+        self.empty_text = self.tr("Connect the units, then press Start (F5) — or Hands-free (F9).")
         self.selectionModel().selectionChanged.connect(self._selection_changed)
 
     def _set_widths(self) -> None:
@@ -49,13 +69,21 @@ class DeviceView(QTableView):
             Column.MODEL: 8,
             Column.STATE: 11,
             Column.PROGRESS: 11,
-            Column.ELAPSED: 5,
-            Column.CERT_SERIAL: 12,
-            Column.EXPIRES: 7,
+            Column.ELAPSED: 6,
+            Column.CERT_SERIAL: 14,
+            Column.EXPIRES: 8,
         }
         for column, width in widths.items():
             self.setColumnWidth(column, width * em)
         self.verticalHeader().setDefaultSectionSize(round(self.fontMetrics().height() * 1.9))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        """An empty table says what to do instead of staying blank."""
+        super().paintEvent(event)
+        if self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
 
     def changeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
         super().changeEvent(event)

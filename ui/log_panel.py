@@ -137,6 +137,9 @@ class LogPanel(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.setWordWrap(False)
+        metrics = self.view.fontMetrics()
+        for column, sample in ((0, "00:00:00"), (1, "WARNING"), (2, "/dev/ttyACM00")):
+            self.view.setColumnWidth(column, metrics.horizontalAdvance(sample) + 3 * metrics.height())
         self._lay_out()
         self.level.currentIndexChanged.connect(self._refilter)
         self.device.currentIndexChanged.connect(self._refilter)

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.monitor = StationMonitor(session, self, secret_check=secret_check)
         self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
         self._awaiting_summary = False
+        self._shown_locked = False
         self._build_widgets()
         self.actions = create_actions(self)
         self.language_menu, self.language_group = build_menus(self, self.actions)
@@ -102,13 +103,15 @@ class MainWindow(QMainWindow):
         top = QSplitter(Qt.Orientation.Horizontal, self)
         top.addWidget(self.table)
         top.addWidget(self.details)
-        top.setStretchFactor(0, 3)
+        top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 1)
+        top.setSizes([880, 440])
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.log_panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([600, 200])
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.addWidget(self.station_bar)
@@ -209,7 +212,9 @@ class MainWindow(QMainWindow):
     def _locked_changed(self, locked: bool) -> None:
         self.actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))
         self.actions.lock.setIcon(window_commands.lock_icon(locked))
-        self.show_message(self.tr("Station locked") if locked else self.tr("Station unlocked"))
+        if locked != self._shown_locked:
+            self.show_message(self.tr("Station locked") if locked else self.tr("Station unlocked"))
+        self._shown_locked = locked
         self._update_actions()
 
     # -- feedback -------------------------------------------------------------------------

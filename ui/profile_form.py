@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import enum
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -149,6 +149,8 @@ class ProfileForm(QTabWidget):
             QLineEdit(page, placeholderText=self.tr("optional")),
         )
         self.trust_label = QLabel(page, wordWrap=True)
+        self.trust_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.trust_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.import_ca_button = QPushButton(self.tr("&Import CA file…"), page)
         self.bootstrap_button = QPushButton(self.tr("&Fetch from server and compare…"), page)
         self.clear_ca_button = QPushButton(self.tr("Clear"), page)
@@ -304,7 +306,8 @@ class ProfileForm(QTabWidget):
         if pem is None:
             self.trust_label.setText(self.tr("none pinned"))
         elif fingerprints:
-            self.trust_label.setText("\n".join(f"SHA-256 {fp}" for fp in fingerprints))
+            self.trust_label.setText("\n".join(fingerprints))
+            self.trust_label.setToolTip(self.tr("SHA-256 fingerprints of the pinned CA certificates"))
         else:
             self.trust_label.setText(self.tr("pinned (PEM in the profile)"))
         self.changed.emit()

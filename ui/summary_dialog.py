@@ -63,7 +63,7 @@ class BatchSummaryDialog(QDialog):
         self.counters.done.set_value(done)
         self.counters.in_progress.set_value(len(devices) - done - skipped - len(failed))
         self.counters.failed.set_value(len(failed))
-        self.counters.pending.set_value(0)
+        self.counters.pending.hide()
         self.counters.remaining.hide()
         self.failed_table = self._failed_table(failed)
         layout = QVBoxLayout(self)
@@ -103,6 +103,8 @@ class BatchSummaryDialog(QDialog):
             error.setToolTip(snap.error or snap.step)
             for column, item in enumerate((serial, QTableWidgetItem(snap.port), error)):
                 table.setItem(row, column, item)
+        table.resizeColumnToContents(0)
+        table.resizeColumnToContents(1)
         return table
 
     def _buttons(self, has_failures: bool) -> QDialogButtonBox:
