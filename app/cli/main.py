@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"app.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"app.cli.{name}":
-                continue  # subcommand not built yet in this tree
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"app.cli.{name}").register(subparsers)
     return parser
 
 
