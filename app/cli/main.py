@@ -1,8 +1,7 @@
 """``certline`` command line: one module per subcommand, each with ``register(subparsers)``.
 
 Each subcommand module sets ``func`` on its parser; ``func(args) -> int`` is the exit status.
-Modules are imported lazily by name so ``certline --help`` stays fast and a broken
-optional piece (e.g. Qt missing) does not break unrelated commands.
+Nothing here imports Qt, so the CLI runs on a machine without a display or Qt libraries.
 """
 
 from __future__ import annotations
