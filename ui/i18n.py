@@ -4,12 +4,13 @@ Every user-visible string goes through ``tr()``; ``pyside6-lupdate`` collects
 them into ``resources/i18n/certline_de.ts`` and ``pyside6-lrelease`` compiles
 the ``.qm`` loaded here::
 
-    .venv/bin/pyside6-lupdate ui/*.py -ts resources/i18n/certline_de.ts
+    .venv/bin/pyside6-lupdate ui/*.py -ts resources/i18n/certline_de.ts -no-obsolete -locations none
     .venv/bin/pyside6-lrelease resources/i18n/certline_de.ts -qm resources/i18n/certline_de.qm
 
-Qt's own ``qtbase_<lang>.qm`` translates the standard buttons (OK, Cancel).
-The language is chosen before any window exists; changing it takes effect on
-the next start.
+Translate new strings with ``pyside6-linguist``; ``tests/ui/test_i18n.py`` fails
+while a string is untranslated or the ``.qm`` is stale. Qt's own
+``qtbase_<lang>.qm`` translates the standard buttons (OK, Cancel). The language
+is chosen before any window exists; changing it takes effect on the next start.
 """
 
 from __future__ import annotations
