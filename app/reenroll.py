@@ -185,7 +185,9 @@ class Reenrollment:
         )
         warnings: list[str] = []
 
-        def reenroll(csr_der: bytes, *, on_wait: Callable[[str], None]) -> EnrollResult:
+        def reenroll(
+            csr_der: bytes, *, on_wait: Callable[[str], None], cancel: object = None
+        ) -> EnrollResult:
             if not rekey:
                 csr = x509.load_der_x509_csr(csr_der)
                 if pki.public_key_der(csr.public_key()) != pki.public_key_der(old_leaf.public_key()):

@@ -9,9 +9,11 @@ the journaled steps. Views (CLI progress, the Qt window) subscribe to the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +60,8 @@ class _Worker:
         self.thread: threading.Thread | None = None
         self.stop = threading.Event()
         self.abort_reason: str | None = None
+        """Why the engine stopped this worker's unit (duplicate serial, operator skip)."""
+        self.abort_code: str = "duplicate"
         self.serial: str | None = None
         self.device_id: int | None = None
 
@@ -100,9 +104,7 @@ class BatchEngine:
             journal.reopen_batch(batch_id)
             record = journal.batch(batch_id)
             if record.expected is not None and self.options.expected is None:
-                self.options = BatchOptions(
-                    **{**self.options.__dict__, "expected": frozenset(record.expected)}
-                )
+                self.options = dataclasses.replace(self.options, expected=frozenset(record.expected))
         self.batch_id = batch_id
 
     # -- control --------------------------------------------------------------------------
@@ -212,14 +214,13 @@ class BatchEngine:
             for worker in self._workers.values():
                 if worker.device_id == device_id:
                     worker.abort_reason = reason
+                    worker.abort_code = "skipped"
                     worker.stop.set()
                     return
         self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, reason))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every port worker has finished; True if all finished within ``timeout``."""
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
@@ -347,8 +348,10 @@ class BatchEngine:
         try:
             job.run()
         except (JobInterrupted, GatewayStopped) as exc:
-            if worker.abort_reason:
-                self._fail(device_id, "stopped", RuntimeError(worker.abort_reason), "duplicate")
+            if worker.abort_reason and worker.abort_code == "skipped":
+                self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, worker.abort_reason))
+            elif worker.abort_reason:
+                self._fail(device_id, "stopped", RuntimeError(worker.abort_reason), worker.abort_code)
             else:
                 self._log(logging.INFO, f"paused at this step: {exc}", port=port, device_id=device_id)
         except DeviceLost as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -80,8 +81,15 @@ class EstGateway:
         self._stopped.set()
         self._up.set()  # wake waiters so they see the stop
 
-    def enroll(self, csr: bytes | CsrFactory, *, on_wait: Callable[[str], None]) -> EnrollResult:
-        return self._call(lambda: self.client.simpleenroll(csr), on_wait)
+    def enroll(
+        self,
+        csr: bytes | CsrFactory,
+        *,
+        on_wait: Callable[[str], None],
+        cancel: threading.Event | None = None,
+    ) -> EnrollResult:
+        """Enroll, waiting out outages and retryable errors; ``cancel`` stops waiting for one unit."""
+        return self._call(lambda: self.client.simpleenroll(csr), on_wait, cancel)
 
     def requirements(self) -> CsrAttributes:
         """What the server's ``/csrattrs`` asks of every CSR, fetched once per batch.
@@ -98,15 +106,20 @@ class EstGateway:
                     self._attrs = CsrAttributes()
             return self._attrs
 
-    def serverkeygen(self, csr_der: bytes, *, on_wait: Callable[[str], None]) -> ServerKeygenResult:
-        return self._call(lambda: self.client.serverkeygen(csr_der), on_wait)
+    def serverkeygen(
+        self, csr_der: bytes, *, on_wait: Callable[[str], None], cancel: threading.Event | None = None
+    ) -> ServerKeygenResult:
+        return self._call(lambda: self.client.serverkeygen(csr_der), on_wait, cancel)
 
-    def _call(self, operation: Callable[[], T], on_wait: Callable[[str], None]) -> T:
+    def _call(
+        self, operation: Callable[[], T], on_wait: Callable[[str], None], cancel: threading.Event | None
+    ) -> T:
         attempt = 0
+        stopped = self._stopped if cancel is None else _Either(self._stopped, cancel)
         while True:
-            self._wait_until_reachable(on_wait)
+            self._wait_until_reachable(on_wait, stopped)
             with self._slots:
-                if self._stopped.is_set():
+                if stopped.is_set():
                     raise GatewayStopped()
                 try:
                     return operation()
@@ -125,20 +138,20 @@ class EstGateway:
                     on_wait(f"EST server error ({exc}); retrying in {delay:.0f} s")
                 except EstError:
                     raise
-            if self._stopped.wait(delay):
+            if stopped.wait(delay):
                 raise GatewayStopped()
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many workers do not retry in lockstep."""
         return random.uniform(0, min(self._max_backoff, 0.5 * 2**attempt))
 
-    def _wait_until_reachable(self, on_wait: Callable[[str], None]) -> None:
+    def _wait_until_reachable(self, on_wait: Callable[[str], None], stopped: _Stoppable) -> None:
         if not self._up.is_set():
             on_wait("waiting for the EST server to answer again")
-        while not self._up.wait(0.5):
-            if self._stopped.is_set():
+        while not self._up.wait(0.2):
+            if stopped.is_set():
                 raise GatewayStopped()
-        if self._stopped.is_set():
+        if stopped.is_set():
             raise GatewayStopped()
 
     def _mark_down(self) -> None:
@@ -165,3 +178,28 @@ class EstGateway:
             if self._on_reachability:
                 self._on_reachability(True)
             return
+
+
+class _Stoppable(Protocol):
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class _Either:
+    """Set when the batch stops or when this one unit is cancelled (skip, duplicate)."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        self._events = (first, second)
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._events[1].wait(0.2 if remaining is None else min(0.2, remaining))
+        return True

@@ -81,7 +81,7 @@ class JobControl:
 
 Publish = Callable[[DeviceSnapshot], None]
 EnrollOp = Callable[..., EnrollResult]
-"""``(csr_der, *, on_wait) -> EnrollResult``: the gateway's enroll, or a re-enrollment call."""
+"""``(csr, *, on_wait, cancel) -> EnrollResult``: the gateway's enroll, or a re-enrollment call."""
 
 
 class DeviceJob:
@@ -299,7 +299,7 @@ class DeviceJob:
             raise StepFailed("this device cannot import a server-generated key", code="unsupported")
         self.control.checkpoint()
         self._to(S.ENROLLING, "requesting a server-generated key and certificate")
-        result = self.gateway.serverkeygen(csr_der, on_wait=self._step)
+        result = self.gateway.serverkeygen(csr_der, on_wait=self._step, cancel=self.control.stop)
         chain_pem = self._record_issued(result, "serverkeygen")
         self._to(S.WRITING, "loading the server-generated key into the device")
         self.driver.import_private_key(result.private_key_pkcs8)
@@ -316,7 +316,7 @@ class DeviceJob:
                 enroll_attempts=self.journal.device_row(self.device_id)["enroll_attempts"] + 1,
             )
             try:
-                return post(csr, on_wait=self._step)
+                return post(csr, on_wait=self._step, cancel=self.control.stop)
             except EstPending as pending:
                 now = datetime.now(UTC)
                 self._to(

@@ -120,7 +120,11 @@ class FakeDevice(DeviceDriver):
 
     def identify(self) -> DeviceIdentity:
         return DeviceIdentity(
-            self.serial, "FAKE-1", "1.0", "1", Capabilities(key_algorithms=(KeyAlgorithm.EC_P256,), can_sign=self.can_sign)
+            self.serial,
+            "FAKE-1",
+            "1.0",
+            "1",
+            Capabilities(key_algorithms=(KeyAlgorithm.EC_P256,), can_sign=self.can_sign),
         )
 
     def generate_key(self, algorithm: KeyAlgorithm) -> None:
@@ -130,7 +134,11 @@ class FakeDevice(DeviceDriver):
     def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
         key = self.pending_key or self.active_key
         assert key is not None
-        csr = x509.CertificateSigningRequestBuilder().subject_name(pki.subject_from_dict(subject)).sign(key, hashes.SHA256())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(pki.subject_from_dict(subject))
+            .sign(key, hashes.SHA256())
+        )
         return csr.public_bytes(serialization.Encoding.DER)
 
     def import_private_key(self, pkcs8_der: bytes) -> None:

@@ -56,7 +56,11 @@ def test_every_device_ends_done_with_a_certificate_for_its_own_key(journal, ca):
         dev = devices[snap.port]
         assert dev.chain_pem is not None and snap.cert_fingerprint is not None
     states = [s.state for s in seen if s.serial_number == "SN0"]
-    assert states.index(DeviceState.ENROLLING) < states.index(DeviceState.ISSUED) < states.index(DeviceState.DONE)
+    assert (
+        states.index(DeviceState.ENROLLING)
+        < states.index(DeviceState.ISSUED)
+        < states.index(DeviceState.DONE)
+    )
     assert journal.audit.verify().ok
 
 
@@ -172,3 +176,32 @@ def test_audit_verify_detects_deleted_newest_records(journal, ca):
     journal._db.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
     verdict = journal.audit.verify()
     assert not verdict.ok and any("deleted" in p for p in verdict.problems)
+
+
+def test_operator_skip_stops_a_unit_waiting_for_the_server_and_marks_it_skipped(journal, ca):
+    est = FakeEst(ca)
+    est.down = True
+    engine = make_engine(
+        journal, est, {"/dev/a": FakeDevice("/dev/a", "SN-1"), "/dev/b": FakeDevice("/dev/b", "SN-2")}
+    )
+    engine.add_ports(["/dev/a", "/dev/b"])
+    import time
+
+    deadline = time.monotonic() + 5
+    while len([s for s in engine.devices() if s.state == DeviceState.ENROLLING]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    first = engine.devices()[0]
+    engine.skip(first.device_id)
+    deadline = time.monotonic() + 5
+    while engine.journal.device(first.device_id).state != DeviceState.SKIPPED:
+        assert time.monotonic() < deadline, "skip did not stop the waiting unit"
+        time.sleep(0.01)
+    est.down = False
+    assert engine.wait(10)
+    states = {s.serial_number: s.state for s in engine.devices()}
+    assert states == {
+        first.serial_number: DeviceState.SKIPPED,
+        ({"SN-1", "SN-2"} - {first.serial_number}).pop(): DeviceState.DONE,
+    }
+    assert len(est.issued) == 1
