@@ -1,0 +1,93 @@
+"""GUI-thread rules: blocking work runs in workers; results and engine events arrive on the main thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject
+
+from app.batch.events import BatchSnapshot, EventBus, LogEvent
+from app.logsetup import attach_handler
+from app.redaction import register_secret
+from ui.bridge import BridgeLogHandler, EventBridge
+from ui.worker import pending_tasks, run_in_background
+
+
+def test_background_result_and_failure_arrive_on_the_main_thread(qtbot):
+    main = threading.current_thread()
+    seen: list[tuple[str, object, threading.Thread]] = []
+    worker_threads: list[threading.Thread] = []
+
+    def work() -> int:
+        worker_threads.append(threading.current_thread())
+        return 42
+
+    def broken() -> int:
+        raise ValueError("the port vanished")
+
+    run_in_background(work, lambda r: seen.append(("ok", r, threading.current_thread())))
+    run_in_background(broken, None, lambda e: seen.append(("err", str(e), threading.current_thread())))
+    qtbot.waitUntil(lambda: len(seen) == 2)
+    assert worker_threads[0] is not main
+    assert {(kind, value) for kind, value, _ in seen} == {("ok", 42), ("err", "the port vanished")}
+    assert all(thread is main for *_, thread in seen)
+
+
+def test_callbacks_are_dropped_when_their_owner_is_gone(qtbot):
+    release = threading.Event()
+    owner = QObject()
+    called: list[object] = []
+    run_in_background(lambda: release.wait(5), called.append, called.append, owner=owner)
+    owner.deleteLater()
+    qtbot.waitUntil(lambda: not _alive(owner))
+    release.set()
+    qtbot.waitUntil(lambda: pending_tasks() == 0)
+    assert called == []
+
+
+def _alive(obj: QObject) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)
+
+
+def test_bridge_reemits_events_published_on_worker_threads_in_the_main_thread(qtbot):
+    bus = EventBus()
+    bridge = EventBridge(bus)
+    received: list[tuple[object, threading.Thread]] = []
+    bridge.batch_changed.connect(lambda snap: received.append((snap, threading.current_thread())))
+    snap = BatchSnapshot(
+        batch_id=7,
+        done=1,
+        in_progress=0,
+        failed=0,
+        pending_approval=0,
+        expected_remaining=None,
+        finished=True,
+    )
+    publisher = threading.Thread(target=bus.publish, args=(snap,))
+    with qtbot.waitSignal(bridge.batch_changed):
+        publisher.start()
+    publisher.join()
+    assert received == [(snap, threading.main_thread())]
+    bridge.close()
+    bus.publish(snap)  # unsubscribed: nothing more arrives
+    qtbot.wait(50)
+    assert len(received) == 1
+
+
+def test_log_records_reach_the_panel_scrubbed(qtbot):
+    bridge = EventBridge(EventBus())
+    handler = BridgeLogHandler(bridge)
+    attach_handler(handler)
+    register_secret("hunter2-passcode")
+    lines: list[LogEvent] = []
+    bridge.log_event.connect(lines.append)
+    try:
+        with qtbot.waitSignal(bridge.log_event):
+            logging.getLogger("app.est.client").warning("server echoed %s", "hunter2-passcode")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert lines[0].level == logging.WARNING
+    assert "hunter2" not in lines[0].message and "[REDACTED]" in lines[0].message
