@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.station import StationSession
 from ui import window_commands
+from ui.crash import install_excepthook, install_qt_message_handler
 from ui.hands_free import PortProvider
 from ui.i18n import install_translators
 from ui.main_window import MainWindow
@@ -27,7 +28,7 @@ from ui.ui_settings import LANGUAGE, UiSettings
 def ensure_application(
     argv: Sequence[str] | None = None, *, settings: UiSettings | None = None
 ) -> QApplication:
-    """The running QApplication, or a new one with Certline's name, icon and translations."""
+    """The running QApplication, or a new one with Certline's name, icon, translations and crash hook."""
     existing = QCoreApplication.instance()
     if isinstance(existing, QApplication):
         return existing
@@ -42,6 +43,8 @@ def ensure_application(
     app.setApplicationDisplayName("Certline")
     app.setDesktopFileName("certline")
     app.setWindowIcon(app_icon())
+    install_qt_message_handler()  # Qt's warnings go to the log file, not a console nobody reads
+    install_excepthook()  # an error in a slot: crash report + dialog, the batch keeps running
     install_translators(app, str((settings or UiSettings()).get(LANGUAGE)))
     return app
 

@@ -87,8 +87,10 @@ class BatchController(QObject):
     def _action_failed(self, exc: BaseException) -> None:
         log.error("batch action failed: %s", exc, exc_info=exc)
         self._finishing = False
-        if self.phase in (Phase.STARTING, Phase.STOPPING):
-            self.phase = Phase.RUNNING if self.engine is not None and not self._stopped else Phase.IDLE
+        if self.phase == Phase.STARTING:
+            self.phase = Phase.IDLE  # no batch was started
+        elif self.phase == Phase.STOPPING:
+            self.phase = Phase.RUNNING  # the engine is still there; Stop can be tried again
         self.failed.emit(str(exc) or type(exc).__name__)
         self.changed.emit()
 

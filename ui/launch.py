@@ -22,7 +22,6 @@ from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
 from ui.app_window import ensure_application
-from ui.crash import install_excepthook, install_qt_message_handler
 from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
@@ -126,9 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_gui_logging(debug=args.debug)
     settings = UiSettings()
-    app = ensure_application(settings=settings)
-    install_excepthook()
-    install_qt_message_handler()
+    app = ensure_application(settings=settings)  # also installs the crash hook and Qt log routing
     launcher = Launcher(settings)
     launcher.open(args.profile or settings.get(LAST_PROFILE) or None)
     code = app.exec()

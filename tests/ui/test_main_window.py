@@ -121,3 +121,28 @@ def test_every_action_has_a_shortcut_or_menu_entry_and_a_tooltip(window):
     menu_actions = {a for m in window.menuBar().actions() for a in m.menu().actions()}
     assert all(a in menu_actions for a in window.actions.all())
     assert all(a.toolTip() for a in window.actions.all())
+
+
+def test_a_unit_failing_at_once_still_gets_its_row(qtbot, window, station):
+    from app.device.driver import DeviceLost
+
+    class DeadOnArrival(FlakyDevice):
+        def identify(self):
+            raise DeviceLost("no answer to HELLO")
+
+    station.devices["/dev/fake0"] = DeadOnArrival("/dev/fake0", "SN-DOA")
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.actions.start.trigger()
+    shown.args[0].close()
+    assert sorted(states(window)) == sorted([DeviceState.FAILED] + [DeviceState.DONE] * 3)
+    assert window.counters.failed.value_text() == "1"
+
+
+def test_a_batch_that_cannot_start_says_why_and_start_stays_available(qtbot, window, station, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the journal is on a read-only disk")
+
+    monkeypatch.setattr(station.session, "start_batch", refuse)
+    window.actions.start.trigger()
+    qtbot.waitUntil(lambda: "read-only disk" in window.statusBar().currentMessage(), timeout=WAIT)
+    assert window.controller.phase is Phase.IDLE and window.actions.start.isEnabled()
