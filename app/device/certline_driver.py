@@ -394,11 +394,13 @@ class CertlineDriver(DeviceDriver):
         while True:
             line = self._transport.read_line(min(end, last_line + silence))
             now = time.monotonic()
+            # checked for every line: a unit that never stops talking (log spam, endless WAIT)
+            # must not keep us here past the command's limit
+            if now >= end:
+                raise DeviceTimeout(
+                    f"{self._where()}: {verb} not finished within {limit:.0f} s", port=self._port
+                )
             if line is None:
-                if now >= end:
-                    raise DeviceTimeout(
-                        f"{self._where()}: {verb} not finished within {limit:.0f} s", port=self._port
-                    )
                 raise DeviceTimeout(
                     f"{self._where()}: device stopped answering during {verb} (silent {silence:.0f} s)",
                     port=self._port,
@@ -450,6 +452,8 @@ class CertlineDriver(DeviceDriver):
             raise _Damaged(str(exc)) from None
         if chunk.seq != expected_seq:
             raise _Damaged(f"chunk {chunk.seq} where {expected_seq} was due")
+        if not chunk.data:  # carries nothing: an endless run of them would never reach the size limit
+            raise _Damaged(f"chunk {chunk.seq} is empty")
         return chunk.data
 
     @staticmethod
