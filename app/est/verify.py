@@ -23,6 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from app.est.errors import EstResponseError
 
 MAX_PATH = 8
+MAX_CERTS = 32
+"""Most certificates one EST response may carry: a device chain has 2-4, /cacerts a handful.
+Bounds the work of path building (ordering /cacerts is quadratic in signature checks)."""
+MAX_CERT_BYTES = 32 * 1024
+"""Largest single certificate accepted from a server (device certificates are about 1 KiB)."""
 CLOCK_SKEW = timedelta(minutes=5)
 """A freshly issued leaf may be dated slightly in the future by a server whose clock runs ahead."""
 
@@ -86,6 +91,22 @@ def _name(cert: x509.Certificate) -> str:
         return "(unprintable subject)"
 
 
+def check_response_size(certs: Sequence[x509.Certificate]) -> None:
+    """Refuse a response with more certificates, or a bigger certificate, than any chain needs."""
+    if len(certs) > MAX_CERTS:
+        raise EstResponseError(
+            f"the server sent {len(certs)} certificates; a response of more than {MAX_CERTS} "
+            "is not a certificate chain"
+        )
+    for cert in certs:
+        size = len(_der(cert))
+        if size > MAX_CERT_BYTES:
+            raise EstResponseError(
+                f"the server sent a certificate of {size} bytes ({_name(cert)}); "
+                f"the limit is {MAX_CERT_BYTES} bytes"
+            )
+
+
 def find_leaf(certs: Sequence[x509.Certificate], public_key_spki: bytes) -> x509.Certificate:
     """The certificate whose public key is ``public_key_spki``."""
     for cert in certs:
@@ -118,6 +139,7 @@ def build_chain(
     """
     if not trust_anchors:
         raise EstResponseError("no trust anchors are configured to verify the certificate")
+    check_response_size(certs)
     now = now or datetime.now(UTC)
     leaf = find_leaf(certs, public_key_spki)
     _check_time(leaf, now, "issued")
@@ -169,6 +191,7 @@ def _require_issuer(cert: x509.Certificate, depth_below: int, now: datetime, rol
 
 def order_ca_certs(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """/cacerts content ordered issuer-after-subject where links exist (stable otherwise)."""
+    check_response_size(certs)
     remaining = list(certs)
     ordered: list[x509.Certificate] = []
     # start from certificates nobody else in the set was issued by (the lowest ones)
