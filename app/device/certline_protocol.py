@@ -64,7 +64,7 @@ class Frame:
 def format_frame(req_id: str | int, verb: str, *args: str, eol: bytes = b"\r\n") -> bytes:
     """Serialise one frame with its check token. Arguments must be tokens (no spaces, ``@`` or ``*``)."""
     for arg in args:
-        if not _TOKEN_RE.match(arg) or "@" in arg or "*" in arg:
+        if not _TOKEN_RE.fullmatch(arg) or "@" in arg or "*" in arg:
             raise FrameError("argument is not a printable token")
     text = " ".join((f"@{req_id}", verb, *args))
     line = f"{text} *{crc32_hex(text.encode('ascii'))}"
@@ -90,13 +90,13 @@ def parse_frame(line: bytes) -> Frame | None:
     body, sep, check = text.rpartition(" *")
     intact = bool(sep) and len(check) == 8 and crc32_hex(body.encode("ascii")) == check.lower()
     parts = (body if intact else text)[1:].split(" ")
-    if len(parts) < 2 or not _ID_RE.match(parts[0]):
+    if len(parts) < 2 or not _ID_RE.fullmatch(parts[0]):
         return None
     return Frame(parts[0], parts[1], tuple(parts[2:]), intact)
 
 
 def is_valid_verb(verb: str) -> bool:
-    return bool(_VERB_RE.match(verb))
+    return bool(_VERB_RE.fullmatch(verb))
 
 
 def transmit_seconds(nbytes: int, baud: int) -> float:
