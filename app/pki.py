@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
@@ -88,7 +88,11 @@ def check_device_csr(
         csr = x509.load_der_x509_csr(csr_der)
     except ValueError:
         raise CsrRejected("the device sent bytes that are not a DER PKCS#10 CSR") from None
-    if not csr.is_signature_valid:
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm):  # the key itself is unusable (e.g. off the curve)
+        raise CsrRejected("the CSR carries a malformed or unsupported public key") from None
+    if not valid:
         raise CsrRejected("the CSR's self-signature is invalid (the device may not hold the key)")
     got = subject_to_dict(csr.subject)
     if got != expected_subject:

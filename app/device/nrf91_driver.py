@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -475,7 +476,13 @@ class NRF91Driver(DeviceDriver):
             csr = x509.load_der_x509_csr(csr_der)
         except ValueError:
             raise DeviceProtocolError("the modem's CSR is not valid DER PKCS#10", port=self._port) from None
-        if not csr.is_signature_valid:
+        try:
+            valid = csr.is_signature_valid
+        except (ValueError, UnsupportedAlgorithm):  # the public key itself is unusable
+            raise DeviceProtocolError(
+                "the modem's CSR carries a malformed or unsupported public key", port=self._port
+            ) from None
+        if not valid:
             raise DeviceMismatch("the modem's CSR self-signature does not verify", port=self._port)
         key = csr.public_key()
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":

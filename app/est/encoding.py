@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -195,7 +196,10 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         raise CsrInputError(f"CSR size {len(data)} bytes is out of range")
     blob: bytes
     if b"-----BEGIN" in data:
-        blocks = [b for label, b in pem_blocks(data) if "REQUEST" in label]
+        try:
+            blocks = [b for label, b in pem_blocks(data) if "REQUEST" in label]
+        except EstResponseError as exc:  # a local CSR, not a server response
+            raise CsrInputError(str(exc)) from None
         if not blocks:
             raise CsrInputError("the PEM data holds no CERTIFICATE REQUEST block")
         blob = blocks[0]
@@ -210,7 +214,11 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         csr = x509.load_der_x509_csr(blob)
     except ValueError:
         raise CsrInputError("the CSR is not a valid PKCS#10 request") from None
-    if not csr.is_signature_valid:
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm):  # the public key itself is unusable
+        raise CsrInputError("the CSR carries a malformed or unsupported public key") from None
+    if not valid:
         raise CsrInputError("the CSR's self-signature is invalid")
     return csr
 
