@@ -163,6 +163,15 @@ def _flip_last_byte(der: bytes) -> bytes:
     return der[:-1] + bytes([der[-1] ^ 0x01])
 
 
+def _point_off_the_curve(key: object, subject: dict[str, str], der: bytes) -> bytes:
+    """The CSR's EC public key with one coordinate byte changed: no longer a point on P-256."""
+    point = key.public_key().public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    at = der.index(point) + len(point) - 1
+    return der[:at] + bytes([der[at] ^ 0x01]) + der[at + 1 :]
+
+
 CsrMutation = Callable[[object, dict[str, str], bytes], bytes]
 
 BAD_CSRS: dict[str, tuple[CsrMutation, str, str]] = {
@@ -178,6 +187,7 @@ BAD_CSRS: dict[str, tuple[CsrMutation, str, str]] = {
         "differs from the profile's",
     ),
     "broken self-signature": (lambda key, subject, der: _flip_last_byte(der), "bad-csr", "self-signature"),
+    "public key not on the curve": (_point_off_the_curve, "bad-csr", "public key"),
     "key of another type": (
         lambda key, subject, der: _csr(
             rsa.generate_private_key(public_exponent=65537, key_size=2048), subject
@@ -310,4 +320,18 @@ def test_a_csr_given_to_the_client_is_bounded_and_must_be_self_signed():
         encoding.load_csr(b"0" * (64 * 1024 + 1))
     with pytest.raises(encoding.CsrInputError, match="self-signature"):
         encoding.load_csr(_flip_last_byte(good))
+    with pytest.raises(encoding.CsrInputError, match="public key"):
+        encoding.load_csr(_point_off_the_curve(key, {}, good))
+    armour = b"-----BEGIN CERTIFICATE REQUEST-----\n%%%%\n-----END CERTIFICATE REQUEST-----\n"
+    with pytest.raises(encoding.CsrInputError, match="not valid base64"):
+        encoding.load_csr(armour)
     assert encoding.load_csr(good).is_signature_valid
+
+
+def test_nrf91_csr_with_a_public_key_off_the_curve_is_a_device_error():
+    from app.device.nrf91_driver import NRF91Driver
+
+    key = pki.key()
+    bad = _point_off_the_curve(key, {}, _csr(key, {"CN": "352656100367872"}))
+    with pytest.raises(DeviceProtocolError, match="public key"):
+        NRF91Driver("unused")._check_csr(bad, {"CN": "352656100367872"})
