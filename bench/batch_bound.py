@@ -186,7 +186,9 @@ def phase_times(journal: Any, device_id: int) -> dict[str, float]:
     return out
 
 
-def run_batch(server: EstServerProcess, n: int, work: Path, run: int, *, instrument: bool = False) -> dict[str, Any]:
+def run_batch(
+    server: EstServerProcess, n: int, work: Path, run: int, *, instrument: bool = False
+) -> dict[str, Any]:
     from app.batch.engine import BatchOptions
     from app.batch.states import DeviceState
     from app.est.credentials import Credentials
@@ -200,8 +202,12 @@ def run_batch(server: EstServerProcess, n: int, work: Path, run: int, *, instrum
     home = root / "station"
     paths = StationPaths(home / "data", home / "config", home / "logs", home / "cache")
     profile = bench_profile(server, concurrency=4, baud=BAUD)
-    session = StationSession(profile, Credentials(passcode=server.passcode), paths=paths,
-                             driver_factory=counters.driver_factory(BAUD))
+    session = StationSession(
+        profile,
+        Credentials(passcode=server.passcode),
+        paths=paths,
+        driver_factory=counters.driver_factory(BAUD),
+    )
     timed = None
     if instrument:
         timed = TimedRLock(session.journal._lock)
@@ -237,7 +243,9 @@ def run_batch(server: EstServerProcess, n: int, work: Path, run: int, *, instrum
         "rx_bytes_median": statistics.median(c[1] for c in per_unit_bytes) if per_unit_bytes else 0,
         "bytes_min": (per_unit_bytes[0][0] + per_unit_bytes[0][1]) if per_unit_bytes else 0,
         "bytes_max": (per_unit_bytes[-1][0] + per_unit_bytes[-1][1]) if per_unit_bytes else 0,
-        "unit_time_median_s": statistics.median(p["total"] for p in phases if "total" in p) if phases else None,
+        "unit_time_median_s": statistics.median(p["total"] for p in phases if "total" in p)
+        if phases
+        else None,
         "unit_time_max_s": max((p["total"] for p in phases if "total" in p), default=None),
         "phase_median_s": {
             name: statistics.median(p[name] for p in phases if name in p)
@@ -248,7 +256,9 @@ def run_batch(server: EstServerProcess, n: int, work: Path, run: int, *, instrum
         "sim_cpu_s": sim_cpu,
         "server_cpu_s": srv_cpu,
         "foreign_cpu_cores": load.cores,
-        "journal_lock": None if timed is None else {
+        "journal_lock": None
+        if timed is None
+        else {
             "held_s": timed.held,
             "held_fraction_of_wall": timed.held / wall,
             "waited_s_total": timed.waited,
@@ -273,7 +283,9 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path) -> bool:
     med = [r["wall_median_s"] for r in rows]
     lo = [r["wall_median_s"] - r["wall_min_s"] for r in rows]
     hi = [r["wall_max_s"] - r["wall_median_s"] for r in rows]
-    ax.errorbar(ns, med, yerr=[lo, hi], fmt="o-", capsize=4, label="measured batch wall time (median, min-max)")
+    ax.errorbar(
+        ns, med, yerr=[lo, hi], fmt="o-", capsize=4, label="measured batch wall time (median, min-max)"
+    )
     ax.axhline(bound, color="green", ls="--", label=f"physical bound of one unit ({bound:.2f} s)")
     ax.axhline(bound * TARGET_RATIO, color="orange", ls=":", label=f"target: {TARGET_RATIO}x bound")
     ax.set_xscale("log", base=2)
@@ -310,14 +322,20 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         wait_for_quiet()
         srv = server_time(server)
-        print(f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms", flush=True)
+        print(
+            f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms",
+            flush=True,
+        )
         for n in args.sizes:
             for run in range(1, args.repeats + 1):
                 print(f"batch of {n} (run {run}) ...", flush=True)
                 res = run_batch(server, n, work, run)
-                print(f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, bytes/unit "
-                      f"{res['tx_bytes_median']:.0f} out + {res['rx_bytes_median']:.0f} in, "
-                      f"foreign load {res['foreign_cpu_cores']:.2f} cores", flush=True)
+                print(
+                    f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, bytes/unit "
+                    f"{res['tx_bytes_median']:.0f} out + {res['rx_bytes_median']:.0f} in, "
+                    f"foreign load {res['foreign_cpu_cores']:.2f} cores",
+                    flush=True,
+                )
                 runs.append(res)
         # diagnosis (not part of the timings above): how busy is the journal's lock?
         diagnosis = {}
@@ -325,9 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"batch of {n}, journal lock instrumented (diagnosis run) ...", flush=True)
             res = run_batch(server, n, work, 99, instrument=True)
             diagnosis[str(n)] = {"wall_s": res["wall_s"], **res["journal_lock"]}
-            print(f"  journal lock held {res['journal_lock']['held_fraction_of_wall']:.0%} of the wall time, "
-                  f"{res['journal_lock']['acquisitions_per_unit']:.0f} acquisitions/unit, "
-                  f"{res['journal_lock']['held_ms_per_acquisition']:.2f} ms each", flush=True)
+            print(
+                f"  journal lock held {res['journal_lock']['held_fraction_of_wall']:.0%} of the wall time, "
+                f"{res['journal_lock']['acquisitions_per_unit']:.0f} acquisitions/unit, "
+                f"{res['journal_lock']['held_ms_per_acquisition']:.2f} ms each",
+                flush=True,
+            )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -342,24 +363,28 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         walls = [r["wall_s"] for r in runs if r["n"] == n]
         nr = [r for r in runs if r["n"] == n]
-        rows.append({
-            "n": n,
-            "wall_median_s": statistics.median(walls),
-            "wall_min_s": min(walls),
-            "wall_max_s": max(walls),
-            "walls_s": walls,
-            "ratio_to_bound": statistics.median(walls) / bound,
-            "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
-            "all_done": all(r["done"] == n and r["finished"] for r in nr),
-            "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr),
-            "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
-            "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
-            "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
-            "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
-        })
+        rows.append(
+            {
+                "n": n,
+                "wall_median_s": statistics.median(walls),
+                "wall_min_s": min(walls),
+                "wall_max_s": max(walls),
+                "walls_s": walls,
+                "ratio_to_bound": statistics.median(walls) / bound,
+                "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
+                "all_done": all(r["done"] == n and r["finished"] for r in nr),
+                "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr),
+                "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
+                "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
+                "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
+                "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
+            }
+        )
     for row in rows:
-        print(f"N={row['n']:3d}  wall {row['wall_median_s']:.2f} s  ratio {row['ratio_to_bound']:.2f}x bound "
-              f"({row['ratio_to_sim_floor']:.2f}x sim floor)  phases {row['phase_median_s']}")
+        print(
+            f"N={row['n']:3d}  wall {row['wall_median_s']:.2f} s  ratio {row['ratio_to_bound']:.2f}x bound "
+            f"({row['ratio_to_sim_floor']:.2f}x sim floor)  phases {row['phase_median_s']}"
+        )
     target_row = next((r for r in rows if r["n"] == TARGET_N), None)
     results = {
         "baud": BAUD,
@@ -378,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
             "n": TARGET_N,
             "ratio": target_row["ratio_to_bound"] if target_row else None,
             "limit": TARGET_RATIO,
-            "met": bool(target_row and target_row["ratio_to_bound"] < TARGET_RATIO and target_row["all_done"]),
+            "met": bool(
+                target_row and target_row["ratio_to_bound"] < TARGET_RATIO and target_row["all_done"]
+            ),
         },
     }
     results["plot"] = "bench-batch.png" if plot(rows, bound, DOCS / "bench-batch.png") else None

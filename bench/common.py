@@ -175,7 +175,9 @@ def wait_for_quiet(max_wait_s: float = 90.0, threshold: float = 0.25, sample_s: 
         busy = (b1 - b0) / max(1e-9, t1 - t0)
         if busy <= threshold or time.monotonic() >= deadline:
             if busy > threshold:
-                print(f"  machine still {busy:.0%} busy after {max_wait_s:.0f} s; measuring anyway", flush=True)
+                print(
+                    f"  machine still {busy:.0%} busy after {max_wait_s:.0f} s; measuring anyway", flush=True
+                )
             return busy
         print(f"  machine {busy:.0%} busy (other processes); waiting ...", flush=True)
 
@@ -210,8 +212,9 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def _read_lines(proc: subprocess.Popen[str], until: re.Pattern[str] | None, count: int | None,
-                timeout: float, what: str) -> list[str]:
+def _read_lines(
+    proc: subprocess.Popen[str], until: re.Pattern[str] | None, count: int | None, timeout: float, what: str
+) -> list[str]:
     """Read stdout lines until ``until`` matches or ``count`` lines arrived (bounded by ``timeout``)."""
     assert proc.stdout is not None
     lines: list[str] = []
@@ -273,10 +276,23 @@ class EstServerProcess:
 
     def start(self) -> EstServerProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [CERTLINE, "est-server", "--port", "0", "--passcode-env", PASSCODE_ENV,
-               "--state-dir", str(self.state_dir), "--label", self.label]
+        cmd = [
+            CERTLINE,
+            "est-server",
+            "--port",
+            "0",
+            "--passcode-env",
+            PASSCODE_ENV,
+            "--state-dir",
+            str(self.state_dir),
+            "--label",
+            self.label,
+        ]
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env=_bench_env({PASSCODE_ENV: self.passcode}),
         )
         lines = _read_lines(self.proc, re.compile(r"^Serving;"), None, 60, "certline est-server")
@@ -333,12 +349,24 @@ class SimProcess:
 
     def start(self) -> SimProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [CERTLINE, "sim", "--devices", str(self.devices), "--state-dir", str(self.state_dir),
-               "--baud", str(self.baud)]
+        cmd = [
+            CERTLINE,
+            "sim",
+            "--devices",
+            str(self.devices),
+            "--state-dir",
+            str(self.state_dir),
+            "--baud",
+            str(self.baud),
+        ]
         if self.keygen_latency is not None:
             cmd += ["--keygen-latency", self.keygen_latency]
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_bench_env(),
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_bench_env(),
         )
         self.ports = _read_lines(self.proc, None, self.devices, 120, "certline sim")
         return self
@@ -374,10 +402,12 @@ def make_csrs(count: int, prefix: str = "BENCH") -> list[bytes]:
     out = []
     for i in range(count):
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{prefix}-{i:06d}"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Certline Bench"),
-        ])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{prefix}-{i:06d}"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Certline Bench"),
+            ]
+        )
         csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
         out.append(csr.public_bytes(serialization.Encoding.DER))
     return out
@@ -388,12 +418,16 @@ def der_to_pem(der: bytes, label: str = "CERTIFICATE REQUEST") -> bytes:
 
     b64 = base64.b64encode(der)
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
-    return b"".join([f"-----BEGIN {label}-----\n".encode(), *(l + b"\n" for l in lines),
-                     f"-----END {label}-----\n".encode()])
+    return b"".join(
+        [
+            f"-----BEGIN {label}-----\n".encode(),
+            *(line + b"\n" for line in lines),
+            f"-----END {label}-----\n".encode(),
+        ]
+    )
 
 
-def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200,
-                  name: str = "bench"):  # noqa: ANN201 - app.profile.Profile
+def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200, name: str = "bench"):  # noqa: ANN201 - app.profile.Profile
     from app.profile import AuthStyle, Profile
 
     return Profile(

@@ -168,7 +168,9 @@ def run_certline(server: EstServerProcess, csrs: list[bytes], deadline_s: float)
 
 def _run_loop(
     server: EstServerProcess,
-    commands: list[Callable[[], tuple[list[str], bytes | None, Callable[[subprocess.CompletedProcess[bytes]], bool]]]],
+    commands: list[
+        Callable[[], tuple[list[str], bytes | None, Callable[[subprocess.CompletedProcess[bytes]], bool]]]
+    ],
     parallel: int,
     deadline_s: float,
     shell: bool = False,
@@ -188,8 +190,9 @@ def _run_loop(
                 make = queue.popleft()
             argv, stdin, check = make()
             t0 = time.perf_counter()
-            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=30, check=False,
-                                  shell=shell)  # noqa: S602 - fixed bench pipeline
+            proc = subprocess.run(
+                argv, input=stdin, capture_output=True, timeout=30, check=False, shell=shell
+            )  # noqa: S602 - fixed bench pipeline
             dt = time.perf_counter() - t0
             ok = check(proc)
             with lock:
@@ -220,12 +223,24 @@ def curl_commands(server: EstServerProcess, files: list[Path], outdir: Path) -> 
 
         def make(path: Path = path, out: Path = out) -> Any:
             argv = [
-                "curl", "--location", "-X", "POST", server.enroll_url,
-                "--header", f"Authorization: Basic {token}",
-                "--header", "Content-Type: text/plain",
-                "--data", f"@{path}",
-                "--cacert", str(server.ca_file),
-                "-s", "-o", str(out), "-w", "%{http_code}",
+                "curl",
+                "--location",
+                "-X",
+                "POST",
+                server.enroll_url,
+                "--header",
+                f"Authorization: Basic {token}",
+                "--header",
+                "Content-Type: text/plain",
+                "--data",
+                f"@{path}",
+                "--cacert",
+                str(server.ca_file),
+                "-s",
+                "-o",
+                str(out),
+                "-w",
+                "%{http_code}",
             ]
             return argv, None, lambda p: p.returncode == 0 and p.stdout.strip() == b"200"
 
@@ -233,20 +248,35 @@ def curl_commands(server: EstServerProcess, files: list[Path], outdir: Path) -> 
     return cmds
 
 
-def bash_curl_loop(server: EstServerProcess, files: list[Path], outdir: Path, deadline_s: float) -> dict[str, Any]:
+def bash_curl_loop(
+    server: EstServerProcess, files: list[Path], outdir: Path, deadline_s: float
+) -> dict[str, Any]:
     """Cross-check without Python in the loop: a plain bash for-loop of the same curl command."""
     token = base64.b64encode(server.passcode.encode()).decode()
     script = (
         'url="$1"; ca="$2"; tok="$3"; out="$4"; shift 4; n=0; '
         'for f in "$@"; do n=$((n+1)); '
-        "curl --location -X POST \"$url\" --header \"Authorization: Basic $tok\" "
-        "--header 'Content-Type: text/plain' --data @\"$f\" --cacert \"$ca\" -s -o \"$out/bash-$n.p7\" "
+        'curl --location -X POST "$url" --header "Authorization: Basic $tok" '
+        '--header \'Content-Type: text/plain\' --data @"$f" --cacert "$ca" -s -o "$out/bash-$n.p7" '
         "|| echo FAIL; done"
     )
     with Meter(server) as meter:
-        proc = subprocess.run(["bash", "-c", script, "bench", server.enroll_url, str(server.ca_file), token,
-                               str(outdir), *map(str, files)], capture_output=True, timeout=deadline_s + 60,
-                              check=False)
+        proc = subprocess.run(
+            [
+                "bash",
+                "-c",
+                script,
+                "bench",
+                server.enroll_url,
+                str(server.ca_file),
+                token,
+                str(outdir),
+                *map(str, files),
+            ],
+            capture_output=True,
+            timeout=deadline_s + 60,
+            check=False,
+        )
     ok = len(files) - proc.stdout.count(b"FAIL")
     out = meter.summary(ok, [])
     out.update({"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None})
@@ -267,12 +297,16 @@ def _http_request(server: EstServerProcess, pem: bytes) -> bytes:
     return head.encode("ascii") + pem
 
 
-def openssl_commands(server: EstServerProcess, pems: list[bytes], outdir: Path, *, pipeline: bool) -> list[Any]:
+def openssl_commands(
+    server: EstServerProcess, pems: list[bytes], outdir: Path, *, pipeline: bool
+) -> list[Any]:
     m = re.match(r"https://([^/:]+):(\d+)", server.enroll_url)
     assert m
     host, port = m.group(1), m.group(2)
-    sclient = (f"openssl s_client -quiet -connect {host}:{port} -CAfile {server.ca_file} "
-               f"-verify_return_error -verify_ip {host}")
+    sclient = (
+        f"openssl s_client -quiet -connect {host}:{port} -CAfile {server.ca_file} "
+        f"-verify_return_error -verify_ip {host}"
+    )
     cmds = []
     for i, pem in enumerate(pems):
         req = outdir / f"req-{i}.http"
@@ -280,18 +314,29 @@ def openssl_commands(server: EstServerProcess, pems: list[bytes], outdir: Path, 
         cert = outdir / f"cert-{i}.pem"
         if pipeline:
             # headers end at the first empty (CR-only) line; the body is base64 DER (certs-only)
-            line = (f"{sclient} < {req} 2>/dev/null | sed '1,/^\\r$/d' | openssl base64 -d "
-                    f"| openssl pkcs7 -inform DER -print_certs -out {cert}")
+            line = (
+                f"{sclient} < {req} 2>/dev/null | sed '1,/^\\r$/d' | openssl base64 -d "
+                f"| openssl pkcs7 -inform DER -print_certs -out {cert}"
+            )
 
             def make(line: str = line, cert: Path = cert) -> Any:
-                return line, None, lambda p, cert=cert: (
-                    p.returncode == 0 and cert.exists() and b"BEGIN CERTIFICATE" in cert.read_bytes())
+                return (
+                    line,
+                    None,
+                    lambda p, cert=cert: (
+                        p.returncode == 0 and cert.exists() and b"BEGIN CERTIFICATE" in cert.read_bytes()
+                    ),
+                )
         else:
             line = f"{sclient} < {req} 2>/dev/null"
 
             def make(line: str = line) -> Any:
-                return line, None, lambda p: p.stdout.startswith(b"HTTP/1.1 200") or p.stdout.startswith(
-                    b"HTTP/1.0 200")
+                return (
+                    line,
+                    None,
+                    lambda p: p.stdout.startswith(b"HTTP/1.1 200") or p.stdout.startswith(b"HTTP/1.0 200"),
+                )
+
         cmds.append(make)
     return cmds
 
@@ -299,21 +344,41 @@ def openssl_commands(server: EstServerProcess, pems: list[bytes], outdir: Path, 
 # ----------------------------------------------------------------------------- ceiling
 
 
-def run_wrk(server: EstServerProcess, pems: list[bytes], connections: int, seconds: float,
-            workdir: Path) -> dict[str, Any]:
+def run_wrk(
+    server: EstServerProcess, pems: list[bytes], connections: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
     csr_file = workdir / f"wrk-csrs-{connections}.txt"
     csr_file.write_bytes(b"".join(p.replace(b"\n", b"|") + b"\n" for p in pems))
     threads = 2
     env = {"BENCH_BASIC_TOKEN": base64.b64encode(server.passcode.encode()).decode(), "PATH": "/usr/bin:/bin"}
-    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
-            "-s", str(BENCH / "wrk_enroll.lua"), server.enroll_url, "--", str(threads), str(csr_file)]
+    argv = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk_enroll.lua"),
+        server.enroll_url,
+        "--",
+        str(threads),
+        str(csr_file),
+    ]
     with Meter(server) as meter:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, env=env, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, env=env, check=False
+        )
     m = re.search(r"^BENCH (.*)$", proc.stdout, re.M)
     if not m:
         raise RuntimeError(f"wrk failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
     fields = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-    errors = sum(fields[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts"))
+    errors = sum(
+        fields[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")
+    )
     duration = fields["duration_us"] / 1e6
     ok = fields["requests"] - fields["status_errors"]
     return {
@@ -347,11 +412,13 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         print("matplotlib not installed; no plot")
         return False
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
-    for key, label in (("certline", "Certline (keep-alive pool, 4 workers)"),
-                       ("curl_loop", "curl loop (DTM doc command)"),
-                       ("curl_x4", "curl, 4 loops in parallel"),
-                       ("openssl_sclient", "openssl s_client per unit"),
-                       ("openssl_pipeline", "openssl s_client + pkcs7 pipeline")):
+    for key, label in (
+        ("certline", "Certline (keep-alive pool, 4 workers)"),
+        ("curl_loop", "curl loop (DTM doc command)"),
+        ("curl_x4", "curl, 4 loops in parallel"),
+        ("openssl_sclient", "openssl s_client per unit"),
+        ("openssl_pipeline", "openssl s_client + pkcs7 pipeline"),
+    ):
         lat = sorted(results.get(key, {}).get("_latencies") or [])
         if not lat:
             continue
@@ -415,12 +482,14 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(REPEATS):
             wait_for_quiet()
             print(f"wrk ceiling, 4 connections (run {rep + 1}) ...", flush=True)
-            results[f"ceiling_c4_run{rep + 1}"] = run_wrk(server, [pems[i] for i in batch(wrk_csrs)], 4,
-                                                        args.wrk_seconds, work)
+            results[f"ceiling_c4_run{rep + 1}"] = run_wrk(
+                server, [pems[i] for i in batch(wrk_csrs)], 4, args.wrk_seconds, work
+            )
             wait_for_quiet()
             print(f"certline (run {rep + 1}) ...", flush=True)
             results[f"certline_run{rep + 1}"] = run_certline(
-                server, [pems[i] for i in batch(args.certline_units)], args.deadline)
+                server, [pems[i] for i in batch(args.certline_units)], args.deadline
+            )
         results["certline"] = _median_run(results, "certline_run")
         results["ceiling_c4"] = _median_run(results, "ceiling_c4_run")
 
@@ -439,28 +508,40 @@ def main(argv: list[str] | None = None) -> int:
 
         wait_for_quiet()
         print("curl loop ...", flush=True)
-        results["curl_loop"] = _run_loop(server, curl_commands(server, files(batch(n_loop)), out_dir), 1,
-                                         args.deadline)
+        results["curl_loop"] = _run_loop(
+            server, curl_commands(server, files(batch(n_loop)), out_dir), 1, args.deadline
+        )
         wait_for_quiet()
         print("curl loop in bash (cross-check) ...", flush=True)
         results["curl_loop_bash"] = bash_curl_loop(server, files(batch(n_loop)), out_dir, args.deadline)
         wait_for_quiet()
         print("curl x4 ...", flush=True)
-        results["curl_x4"] = _run_loop(server, curl_commands(server, files(batch(n_loop)), out_dir), 4,
-                                       args.deadline)
+        results["curl_x4"] = _run_loop(
+            server, curl_commands(server, files(batch(n_loop)), out_dir), 4, args.deadline
+        )
         wait_for_quiet()
         print("openssl s_client ...", flush=True)
         results["openssl_sclient"] = _run_loop(
-            server, openssl_commands(server, [pems[i] for i in batch(n_loop)], out_dir, pipeline=False), 1,
-            args.deadline, shell=True)
+            server,
+            openssl_commands(server, [pems[i] for i in batch(n_loop)], out_dir, pipeline=False),
+            1,
+            args.deadline,
+            shell=True,
+        )
         wait_for_quiet()
         print("openssl pipeline ...", flush=True)
         results["openssl_pipeline"] = _run_loop(
-            server, openssl_commands(server, [pems[i] for i in batch(n_loop)], out_dir, pipeline=True), 1,
-            args.deadline, shell=True)
+            server,
+            openssl_commands(server, [pems[i] for i in batch(n_loop)], out_dir, pipeline=True),
+            1,
+            args.deadline,
+            shell=True,
+        )
         wait_for_quiet()
         print("wrk ceiling, 16 connections ...", flush=True)
-        results["ceiling_c16"] = run_wrk(server, [pems[i] for i in batch(wrk_csrs)], 16, args.wrk_seconds, work)
+        results["ceiling_c16"] = run_wrk(
+            server, [pems[i] for i in batch(wrk_csrs)], 16, args.wrk_seconds, work
+        )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -483,10 +564,13 @@ def main(argv: list[str] | None = None) -> int:
     for key, res in results.items():
         if key == "summary":
             continue
-        print(f"{key:18s} {res['per_s']:8.1f}/s  p50 {res['p50_ms'] or float('nan'):7.1f} ms  "
-              f"p99 {res['p99_ms'] or float('nan'):7.1f} ms  errors {res.get('errors', 0)}  "
-              f"issued {res['issued_by_server']}/{res['units']}  srv-cpu {res['server_cpu_ms_per_unit']:.2f} ms  "
-              f"cli-cpu {res['client_cpu_ms_per_unit']:.2f} ms  foreign {res['foreign_cpu_cores']:.2f} cores")
+        print(
+            f"{key:18s} {res['per_s']:8.1f}/s  p50 {res['p50_ms'] or float('nan'):7.1f} ms  "
+            f"p99 {res['p99_ms'] or float('nan'):7.1f} ms  errors {res.get('errors', 0)}  "
+            f"issued {res['issued_by_server']}/{res['units']}  "
+            f"srv-cpu {res['server_cpu_ms_per_unit']:.2f} ms  "
+            f"cli-cpu {res['client_cpu_ms_per_unit']:.2f} ms  foreign {res['foreign_cpu_cores']:.2f} cores"
+        )
     print(results["summary"])
     plotted = plot(results, DOCS / "bench-est-latency.png")
     for key in [k for k in results if "_run" in k and k.startswith("certline")]:

@@ -31,9 +31,11 @@ def main() -> int:
     for _ in range(1000):
         widget.setEnabled(True)
     change = sys.getrefcount(None) - before
-    print(f"PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}: "
-          f"None reference count changed by {change} over 1000 void calls "
-          f"({'LEAK: the interpreter aborts once it reaches zero' if change < 0 else 'no leak'})")
+    print(
+        f"PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}: "
+        f"None reference count changed by {change} over 1000 void calls "
+        f"({'LEAK: the interpreter aborts once it reaches zero' if change < 0 else 'no leak'})"
+    )
     widget.deleteLater()
     del app
     # leave the headroom alive until exit: with the leak, freeing it could drop None to zero

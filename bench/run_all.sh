@@ -1,0 +1,15 @@
+#!/bin/sh
+# Run every Certline benchmark once, one after the other (about 10 minutes on 2 cores).
+# Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png. Not run by CI.
+set -eu
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+for tool in curl openssl wrk; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y $tool" >&2; exit 2; }
+done
+"$PY" -c 'import matplotlib' 2>/dev/null || echo "note: no matplotlib in the venv, plots are skipped (.venv/bin/pip install matplotlib)" >&2
+for bench in est_throughput batch_bound gui_stall startup scale; do
+    echo "=== $bench"
+    timeout 1200 "$PY" "bench/$bench.py"
+done
+"$PY" bench/pyside_none_leak.py || echo "note: this PySide6 leaks references to None (see docs/benchmarks.md section 6)"
