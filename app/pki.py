@@ -86,7 +86,7 @@ def check_device_csr(
         raise CsrRejected(f"CSR size {len(csr_der)} bytes is outside 1..{MAX_CSR_BYTES}")
     try:
         csr = x509.load_der_x509_csr(csr_der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise CsrRejected("the device sent bytes that are not a DER PKCS#10 CSR") from None
     try:
         valid = csr.is_signature_valid

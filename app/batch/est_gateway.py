@@ -173,6 +173,10 @@ class EstGateway:
                 log.info("EST server still unreachable: %s", exc)
                 delay = min(self._max_backoff, delay * 1.5)
                 continue
+            except Exception:  # noqa: BLE001 - a dead probe would leave the batch waiting forever
+                log.exception("EST server probe failed unexpectedly; probing again")
+                delay = min(self._max_backoff, delay * 1.5)
+                continue
             log.warning("EST server reachable again; resuming enrollment")
             self._up.set()
             if self._on_reachability:

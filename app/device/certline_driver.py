@@ -213,7 +213,7 @@ class CertlineDriver(DeviceDriver):
         reply = self._request("CSR", *args, payload=True)
         try:
             x509.load_der_x509_csr(reply.payload)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise DeviceProtocolError(
                 f"{self._where()}: device sent a CSR that does not parse", port=self._port
             ) from None

@@ -474,7 +474,7 @@ class NRF91Driver(DeviceDriver):
         """Parse the modem's CSR, check its self-signature, key type and subject; return its SPKI."""
         try:
             csr = x509.load_der_x509_csr(csr_der)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise DeviceProtocolError("the modem's CSR is not valid DER PKCS#10", port=self._port) from None
         try:
             valid = csr.is_signature_valid

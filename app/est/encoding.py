@@ -151,7 +151,7 @@ def parse_certs(body: bytes, what: str = "certificate") -> list[x509.Certificate
     except EstResponseError:
         try:
             return [x509.load_der_x509_certificate(blob)]
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             pass
         raise
 
@@ -159,7 +159,7 @@ def parse_certs(body: bytes, what: str = "certificate") -> list[x509.Certificate
 def _load_cert(blob: bytes, what: str) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(blob)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise EstResponseError(f"the {what} response holds an unparseable certificate") from None
 
 
@@ -212,7 +212,7 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
             raise CsrInputError("the CSR is neither PEM, base64 nor DER") from None
     try:
         csr = x509.load_der_x509_csr(blob)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise CsrInputError("the CSR is not a valid PKCS#10 request") from None
     try:
         valid = csr.is_signature_valid
