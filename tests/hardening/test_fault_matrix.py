@@ -201,6 +201,49 @@ def test_est_server_down_mid_batch_pauses_enrollment_and_resumes_by_itself(line,
         session.close()
 
 
+def _certificate_with_version(cert_der: bytes, version: int) -> bytes:
+    """``cert_der`` with its version field set to a value X.509 does not define."""
+    at = cert_der.index(bytes.fromhex("a003020102")) + 4
+    return cert_der[:at] + bytes([version]) + cert_der[at + 1 :]
+
+
+def test_server_back_with_a_broken_cacerts_keeps_the_station_probing_until_it_is_fixed(
+    line, sims, tmp_path, monkeypatch
+):
+    from cryptography.hazmat.primitives import serialization
+
+    from app.estserver import wire
+    from app.estserver.service import Response
+
+    sim = start_sim(sims, tmp_path, 2)
+    session = line.session()
+    try:
+        line.server.stop()
+        engine = session.start_batch(BatchOptions(), sim.ports)
+        engine.gateway._probe_interval = 0.2  # probe often, and do not let the probe back off far
+        engine.gateway._max_backoff = 0.5
+        wait_for(lambda: not engine.gateway.reachable, what="the station noticing the outage")
+        # the server comes back answering /cacerts with a certificate of X.509 version 6
+        root = line.server.ca.root_cert.public_bytes(serialization.Encoding.DER)
+        broken = Response(
+            200, wire.b64_lines(_certificate_with_version(root, 5)), [("Content-Type", wire.CERTS_ONLY)]
+        )
+        monkeypatch.setattr(line.server.service, "_cacerts", lambda: broken)
+        line.server.clear_requests()
+        line.server.start()
+
+        def probed() -> int:
+            return sum(r.path.endswith("/cacerts") for r in line.server.requests)
+
+        wait_for(lambda: probed() >= 2, what="the probe asking again after a broken answer")
+        assert not engine.gateway.reachable, "a broken /cacerts is not a server that is back"
+        monkeypatch.undo()  # /cacerts is fixed on the server
+        assert engine.wait(60) and engine.all_verified(), by_serial(engine)
+        assert_line_consistent(session, engine, [sim])
+    finally:
+        session.close()
+
+
 def test_transient_5xx_is_retried_and_every_unit_ends_done(line, sims, tmp_path):
     line.server.faults.add("error5xx", op="simpleenroll", times=4, status=503, retry_after=0)
     sim = start_sim(sims, tmp_path, 3)

@@ -317,7 +317,7 @@ CSR_SEEDS = st.sampled_from(
 
 @FUZZ
 @given(st.one_of(st.binary(max_size=800), st.builds(mutate, BODY_SEEDS, MUTATIONS)))
-def test_est_body_and_pem_decoding_raise_only_response_errors(body):
+def test_est_body_certificate_and_pem_decoding_raise_only_response_errors(body):
     try:
         encoding.decode_body(body, "fuzz")
     except EstResponseError:
@@ -329,6 +329,10 @@ def test_est_body_and_pem_decoding_raise_only_response_errors(body):
     try:
         encoding.b64decode_tolerant(body)
     except ValueError:
+        pass
+    try:
+        assert encoding.parse_certs(body, "fuzz")
+    except EstResponseError:
         pass
 
 

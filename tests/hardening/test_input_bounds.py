@@ -172,6 +172,12 @@ def _point_off_the_curve(key: object, subject: dict[str, str], der: bytes) -> by
     return der[:at] + bytes([der[at] ^ 0x01]) + der[at + 1 :]
 
 
+def _csr_version(der: bytes, version: int) -> bytes:
+    """The CSR with a version number PKCS#10 does not define (only 0 exists)."""
+    at = der.index(b"\x02\x01\x00") + 2
+    return der[:at] + bytes([version]) + der[at + 1 :]
+
+
 CsrMutation = Callable[[object, dict[str, str], bytes], bytes]
 
 BAD_CSRS: dict[str, tuple[CsrMutation, str, str]] = {
@@ -204,6 +210,7 @@ BAD_CSRS: dict[str, tuple[CsrMutation, str, str]] = {
         "bad-csr",
         "CSR size",
     ),
+    "undefined CSR version": (lambda key, subject, der: _csr_version(der, 10), "protocol", "does not parse"),
     "not DER at all": (lambda key, subject, der: b"\x30\x82" + b"\xa5" * 900, "protocol", "does not parse"),
 }
 
@@ -295,6 +302,22 @@ def test_an_oversized_certificate_is_refused():
         build_chain([leaf, p.intermediate], spki(key.public_key()), [p.root])
 
 
+@pytest.mark.parametrize("form", ["pem", "base64", "der"])
+def test_a_certificate_with_an_undefined_version_is_a_response_error(form):
+    import base64
+
+    der = pki.der(pki.make_pki().root)
+    at = der.index(bytes.fromhex("a003020102")) + 4
+    bad = der[:at] + b"\x05" + der[at + 1 :]
+    body = {
+        "pem": b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bad) + b"-----END CERTIFICATE-----\n",
+        "base64": base64.encodebytes(bad),
+        "der": bad,
+    }[form]
+    with pytest.raises(EstResponseError):
+        encoding.parse_certs(body, "/cacerts")
+
+
 def test_a_chain_longer_than_the_path_limit_is_refused():
     root_key = pki.key()
     root = pki.cert("Deep Root", root_key.public_key(), None, root_key, ca=True)
@@ -322,6 +345,8 @@ def test_a_csr_given_to_the_client_is_bounded_and_must_be_self_signed():
         encoding.load_csr(_flip_last_byte(good))
     with pytest.raises(encoding.CsrInputError, match="public key"):
         encoding.load_csr(_point_off_the_curve(key, {}, good))
+    with pytest.raises(encoding.CsrInputError, match="not a valid PKCS#10"):
+        encoding.load_csr(_csr_version(good, 10))
     armour = b"-----BEGIN CERTIFICATE REQUEST-----\n%%%%\n-----END CERTIFICATE REQUEST-----\n"
     with pytest.raises(encoding.CsrInputError, match="not valid base64"):
         encoding.load_csr(armour)
