@@ -46,6 +46,7 @@ from app.est.errors import (
     EstForbidden,
     EstNotFound,
     EstPopUnavailable,
+    EstResponseError,
     EstServerError,
     EstTlsError,
 )
@@ -421,8 +422,8 @@ class Transport:
         where = f"{parts.hostname}:{parts.port or 443}"
         if kind == "tls":
             raise self.tls_error(what, where, reason, verify_failure, parts.hostname, parts.port)
-        if kind == "size":
-            raise EstConnectionError(f"{what}: the response from {where} is larger than {MAX_RESPONSE} bytes")
+        if kind == "size":  # a bad answer, not an unreachable server: retrying gets the same bytes
+            raise EstResponseError(f"{what}: the response from {where} is larger than {MAX_RESPONSE} bytes")
         raise EstConnectionError(f"{what}: cannot reach the EST server {where}: {reason}")
 
     def tls_error(
