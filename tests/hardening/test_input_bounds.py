@@ -29,6 +29,7 @@ from app.device.certline_protocol import MAX_PAYLOAD, crc32_hex, format_frame, p
 from app.device.driver import DeviceProtocolError, DeviceTimeout
 from app.est import encoding
 from app.est.errors import EstResponseError
+from app.est.transport import MAX_RESPONSE
 from app.est.verify import MAX_CERT_BYTES, MAX_CERTS, MAX_PATH, build_chain, order_ca_certs, spki
 from app.estserver import wire
 from app.estserver.service import EstRequest, Response
@@ -276,6 +277,38 @@ def test_a_response_with_too_many_certificates_fails_that_unit_only(line, sims, 
         index = next(i for i, d in enumerate(sim.devices) if d.serial_number == victim)
         assert chain_on(sim, index) is None
         assert session.journal.audit.verify().ok
+    finally:
+        session.close()
+
+
+def test_a_response_over_the_size_limit_fails_that_unit_only(line, sims, tmp_path, monkeypatch):
+    """Not mistaken for an unreachable server (the batch would wait for it forever)."""
+    service = line.server.service
+    real_issue = service._issue
+    oversized: list[str] = []
+
+    def issue_oversized(req: EstRequest) -> Response:  # every answer for the first unit that asks
+        resp = real_issue(req)
+        csr, _ = wire.load_csr(req.body)
+        unit = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        if not oversized:
+            oversized.append(unit)  # type: ignore[arg-type]
+        if unit != oversized[0] or resp.status != 200:
+            return resp
+        return Response(200, b"A" * (MAX_RESPONSE + 1024), resp.headers)
+
+    monkeypatch.setattr(service, "_issue", issue_oversized)
+    sim = start_sim(sims, tmp_path, 3)
+    session = line.session()
+    try:
+        engine = session.start_batch(BatchOptions(), sim.ports)
+        assert engine.wait(60), "the batch kept waiting"
+        (victim,) = oversized
+        snaps = by_serial(engine)
+        assert snaps[victim].state == S.FAILED and snaps[victim].error_code == "bad-response"
+        assert "larger than" in (snaps[victim].error or "")
+        assert sorted(s.state for k, s in snaps.items() if k != victim) == [S.DONE, S.DONE]
+        assert engine.gateway.reachable
     finally:
         session.close()
 
