@@ -38,6 +38,7 @@ from app.station import StationSession  # noqa: E402
 from tests.batch.fakes import FakeCA, FakeDevice, FakeEst  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+_out = OUT
 
 
 class SlowDevice(FakeDevice):
@@ -75,9 +76,9 @@ def settle(ms: int = 400) -> None:
 
 def save(widget: QWidget, name: str) -> None:
     settle()
-    path = OUT / f"{name}.png"
+    path = _out / f"{name}.png"
     widget.grab().save(str(path))
-    print(f"saved {path.relative_to(ROOT)}")
+    print(f"saved {path}")
 
 
 def make_session(root: Path, devices: dict[str, FakeDevice], ca: FakeCA) -> StationSession:
@@ -127,18 +128,23 @@ def bootstrap_result(ca: FakeCA) -> BootstrapResult:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-text", action="store_true", help="take the pictures with large text on")
+    parser.add_argument("--language", default="en", help="UI language (en, de)")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to save the PNGs")
     args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     from ui import window_commands
     from ui.app_window import ensure_application
     from ui.bootstrap_dialog import BootstrapDialog
     from ui.main_window import MainWindow
     from ui.profile_editor import ProfileEditor
     from ui.station_monitor import SecretState, SecretStatus
-    from ui.ui_settings import UiSettings
+    from ui.ui_settings import LANGUAGE, UiSettings
 
+    global _out
+    _out = args.out
     root = Path(os.environ["CERTLINE_HOME"])
     settings = UiSettings(QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat))
+    settings.set(LANGUAGE, args.language)
     app = ensure_application(settings=settings)
     ca = FakeCA()
     gate = threading.Event()
@@ -159,54 +165,61 @@ def main(argv: list[str] | None = None) -> int:
         settings=settings,
         secret_check=lambda profile: SecretStatus(SecretState.PRESENT),
     )
-    if args.large_text:
-        window.actions.large_text.setChecked(True)
-    window.resize(1440, 900)
-    window.show()
-    window.station_bar.work_order.setText("WO-2024-0815")
-    window.station_bar.operator.setText("m.keller")
-    wait_until(lambda: "reachable" in window.station_bar.server.text())
-    save(window, "station-empty")
+    server_seen: list[object] = []
+    window.monitor.server_status.connect(server_seen.append)
+    try:
+        if args.large_text:
+            window.station_actions.large_text.setChecked(True)
+        window.resize(1440, 900)
+        window.show()
+        window.station_bar.work_order.setText("WO-2024-0815")
+        window.station_bar.operator.setText("m.keller")
+        wait_until(lambda: True in server_seen)
+        save(window, "station-empty")
 
-    window_commands.start(window)
-    wait_until(lambda: sum(s.state.value == "done" for s in window.model.snapshots()) == 4)
-    wait_until(lambda: window.counters.failed.value_text() == "1")
-    window.model.flush()
-    failed_row = next(r for r, snap in enumerate(window.model.snapshots()) if snap.state.value == "failed")
-    window.table.selectRow(failed_row)
-    wait_until(lambda: window.details.steps.rowCount() > 2)
-    save(window, "station-batch-with-failure")
+        window_commands.start(window)
+        wait_until(lambda: sum(s.state.value == "done" for s in window.model.snapshots()) == 4)
+        wait_until(lambda: window.counters.failed.value_text() == "1")
+        window.model.flush()
+        failed_row = next(
+            r for r, snap in enumerate(window.model.snapshots()) if snap.state.value == "failed"
+        )
+        window.table.selectRow(failed_row)
+        wait_until(lambda: window.details.steps.rowCount() > 2)
+        save(window, "station-batch-with-failure")
 
-    window.table.selectRow(0)
-    wait_until(lambda: window.details.cert_fields["serial"].text() not in ("—", ""))
-    window.details.setCurrentIndex(1)
-    shown: list[QWidget] = []
-    window.summary_shown.connect(shown.append)
-    gate.set()
-    wait_until(lambda: bool(shown))
-    save(shown[0], "batch-summary")
-    shown[0].close()
-    save(window, "station-batch-finished")
+        window.table.selectRow(0)
+        wait_until(lambda: window.details.cert_fields["serial"].text() not in ("—", ""))
+        window.details.setCurrentIndex(1)
+        shown: list[QWidget] = []
+        window.summary_shown.connect(shown.append)
+        gate.set()
+        wait_until(lambda: bool(shown))
+        save(shown[0], "batch-summary")
+        shown[0].close()
+        save(window, "station-batch-finished")
 
-    editor = ProfileEditor(session.profile, secret_store=_PresentSecrets, parent=window)
-    editor.show()
-    save(editor, "profile-editor")
-    editor.form.setCurrentIndex(1)
-    save(editor, "profile-editor-authentication")
-    editor.close()
+        editor = ProfileEditor(session.profile, secret_store=_PresentSecrets, parent=window)
+        editor.show()
+        save(editor, "profile-editor")
+        editor.form.setCurrentIndex(1)
+        save(editor, "profile-editor-authentication")
+        editor.close()
 
-    result = bootstrap_result(ca)
-    dialog = BootstrapDialog(lambda: result, window)
-    dialog.show()
-    wait_until(lambda: len(dialog.rows) == 2)
-    dialog.rows[0].ticked.setChecked(True)
-    dialog.rows[1].pasted.setText("AB:CD:" + result.ca_fingerprints[0][6:])
-    save(dialog, "bootstrap-dialog")
-    dialog.close()
-
-    window.close()
-    session.close()
-    app.processEvents()
+        result = bootstrap_result(ca)
+        dialog = BootstrapDialog(lambda: result, window)
+        dialog.show()
+        wait_until(lambda: len(dialog.rows) == 2)
+        dialog.rows[0].ticked.setChecked(True)
+        dialog.rows[1].pasted.setText("AB:CD:" + result.ca_fingerprints[0][6:])
+        save(dialog, "bootstrap-dialog")
+        dialog.close()
+    finally:
+        gate.set()  # let held units finish, and close without the "batch running" question
+        window_commands.confirm_quit = lambda _window: True
+        window.close()
+        session.close()
+        app.processEvents()
     return 0
 
 

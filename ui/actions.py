@@ -44,7 +44,7 @@ def _action(
     parent: QObject,
     icon_name: str | None,
     text: str,
-    shortcut: QKeySequence | str | None,
+    shortcut: QKeySequence | QKeySequence.StandardKey | str | None,
     tip: str,
     *,
     checkable: bool = False,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import QObject, Signal
 
@@ -82,7 +83,8 @@ class BatchController(QObject):
         return self.hands_free is not None and self.hands_free.active
 
     def _run(self, fn: Callable[[], object], done: Callable[[object], None] | None = None) -> None:
-        run_in_background(fn, done, self._action_failed, owner=self)
+        """Engine commands run in order, one at a time (pause then resume stays pause then resume)."""
+        run_in_background(fn, done, self._action_failed, owner=self, serial=True)
 
     def _action_failed(self, exc: BaseException) -> None:
         log.error("batch action failed: %s", exc, exc_info=exc)
@@ -179,7 +181,7 @@ class BatchController(QObject):
         self._run(retry, self._retried)
 
     def _retried(self, result: object) -> None:
-        engine, count = result  # type: ignore[misc]
+        engine, count = cast(tuple[BatchEngine, int], result)
         self.engine = engine
         self._stopped = False
         self.phase = Phase.RUNNING
@@ -194,7 +196,12 @@ class BatchController(QObject):
         if engine is None or not device_ids:
             return
         reason = self.tr("skipped by the operator")
-        self._run(lambda: [engine.skip(d, reason) for d in device_ids])
+
+        def skip_all() -> None:
+            for device_id in device_ids:
+                engine.skip(device_id, reason)
+
+        self._run(skip_all)
 
     def set_hands_free(self, on: bool) -> None:
         """While a batch runs: start or stop watching for units (idle: see ``start(hands_free=True)``).
@@ -224,19 +231,23 @@ class BatchController(QObject):
     def on_batch_snapshot(self, snap: BatchSnapshot) -> None:
         """Close the batch once nothing is in progress (unless hands-free waits for more units).
 
-        Only one closing check runs at a time; the snapshot ``engine.finish()`` publishes
-        arrives while it runs and is ignored here, so a batch is closed exactly once.
+        Only one closing check runs at a time, so a batch is closed exactly once. The
+        snapshot ``engine.finish()`` publishes arrives while that check runs: it ends the
+        RUNNING phase at the same moment the window shows the summary.
         """
         engine = self.engine
         if engine is None or snap.batch_id != engine.batch_id:
             return
-        if self.phase != Phase.RUNNING or self.hands_free_on or self._finishing or snap.paused:
+        if self.phase != Phase.RUNNING or self.hands_free_on or snap.paused:
+            return
+        if self._finishing:
+            if snap.finished:
+                self.phase = Phase.IDLE
+                self.changed.emit()
             return
         if snap.finished or snap.in_progress == 0:
             self._finishing = True
-            run_in_background(
-                lambda: _finish_if_idle(engine), self._finish_checked, self._action_failed, owner=self
-            )
+            self._run(lambda: _finish_if_idle(engine), self._finish_checked)
 
     def _finish_checked(self, finished: object) -> None:
         self._finishing = False
@@ -250,7 +261,7 @@ class BatchController(QObject):
         if hands_free is not None:
             run_in_background(hands_free.stop)
         if engine is not None and self.phase != Phase.IDLE:
-            run_in_background(engine.stop)
+            run_in_background(engine.stop, serial=True)
 
 
 def _finish_if_idle(engine: BatchEngine) -> bool:

@@ -114,7 +114,8 @@ class HistoryDialog(QDialog):
             )
             for column, value in enumerate(values):
                 self.batches.setItem(row, column, QTableWidgetItem(value))
-        self.status.setText(self.tr("%n batch(es)", "", len(records)))
+        count = len(records)  # a plain name: lupdate 6.11 cannot parse a call as the count
+        self.status.setText(self.tr("%n batch(es)", "", count))
         if records:
             self.batches.selectRow(0)
 

@@ -102,7 +102,12 @@ class LockController(QObject):
     def _lock_with(self, has_pin: bool, parent: QWidget | None) -> None:
         lock = self.station_lock
         if has_pin:
-            run_in_background(lambda: (lock.lock(), True)[1], self._set_locked, self._failed, owner=self)
+
+            def lock_now() -> bool:
+                lock.lock()
+                return True
+
+            run_in_background(lock_now, self._set_locked, self._failed, owner=self)
             return
         dialog = PinDialog(
             self.tr("Set engineer PIN"),

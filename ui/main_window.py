@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
     Attributes:
         session, controller, monitor, lock, bridge: the non-visual parts (tests drive them).
         station_bar, counters, model, table, details, log_panel: the visible parts.
-        actions: every action (see :mod:`ui.actions`).
+        station_actions: every action (see :mod:`ui.actions`).
 
     Signals:
         profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).
@@ -84,8 +84,8 @@ class MainWindow(QMainWindow):
         self._shown_locked = False
         self._held_events: list[DeviceSnapshot | BatchSnapshot] = []
         self._build_widgets()
-        self.actions = create_actions(self)
-        self.language_menu, self.language_group = build_menus(self, self.actions)
+        self.station_actions = create_actions(self)
+        self.language_menu, self.language_group = build_menus(self, self.station_actions)
         window_commands.connect(self)
         self._connect()
         self._restore()
@@ -189,12 +189,12 @@ class MainWindow(QMainWindow):
                 self._batch_changed(snap)
 
     def _fields_completed(self) -> None:
-        if self.actions.start.isEnabled():
+        if self.station_actions.start.isEnabled():
             self.table.setFocus()
 
     # -- state of the actions -----------------------------------------------------------
     def _update_actions(self) -> None:
-        a, c = self.actions, self.controller
+        a, c = self.station_actions, self.controller
         running = c.phase == Phase.RUNNING
         a.start.setEnabled(c.phase == Phase.IDLE)
         a.pause.setEnabled(running)
@@ -228,8 +228,8 @@ class MainWindow(QMainWindow):
         self.batch_label.setText(text)
 
     def _locked_changed(self, locked: bool) -> None:
-        self.actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))
-        self.actions.lock.setIcon(window_commands.lock_icon(locked))
+        self.station_actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))
+        self.station_actions.lock.setIcon(window_commands.lock_icon(locked))
         if locked != self._shown_locked:
             self.show_message(self.tr("Station locked") if locked else self.tr("Station unlocked"))
         self._shown_locked = locked
@@ -247,6 +247,20 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self.show_message(text)
+
+    def confirm_skip(self, snaps: list[DeviceSnapshot]) -> bool:
+        """Ask before taking units out of the batch (Del is easy to hit by accident)."""
+        count = len(snaps)  # a plain name: lupdate 6.11 only parses a name as the %n count
+        question = self.tr("Leave %n unit(s) out of this batch?", "", count)
+        names = ", ".join(s.serial_number or s.port for s in snaps)
+        answer = QMessageBox.question(
+            self,
+            self.tr("Skip units"),
+            f"{question}\n\n{names}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def unfinished_devices(self) -> list[DeviceSnapshot]:
         return [s for s in self.model.snapshots() if s.state not in TERMINAL]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -42,10 +43,10 @@ from ui.resources import icon
 from ui.state_style import Tone, tone_colour, tone_icon
 from ui.worker import run_in_background
 
-SecretStoreFactory = Callable[[], object]
+SecretStoreFactory = Callable[[], Any]
 
 
-def _secret_store() -> object:
+def _secret_store() -> Any:
     from app.secrets import SecretStore
 
     return SecretStore()
@@ -168,7 +169,7 @@ class ProfileEditor(QDialog):
         factory, purpose = self._secret_store, secret_purpose(profile)
         run_in_background(
             lambda: factory().has(name, purpose),
-            self._secret_known,  # type: ignore[attr-defined]
+            self._secret_known,
             lambda exc: self._show_secret_status(str(exc)),
             owner=self,
         )
@@ -199,7 +200,7 @@ class ProfileEditor(QDialog):
         def write() -> Profile:
             store.save(profile)
             if secret:
-                factory().set(profile, purpose, secret)  # type: ignore[attr-defined]
+                factory().set(profile, purpose, secret)
             return profile
 
         self.buttons.setEnabled(False)
@@ -266,7 +267,7 @@ class ProfileEditor(QDialog):
             )
 
     def _ca_read(self, result: object) -> None:
-        pem, fingerprints = result  # type: ignore[misc]
+        pem, fingerprints = cast(tuple[str, list[str]], result)
         self.form.set_ca_bundle_pem(pem, fingerprints)
 
     def _bootstrap(self) -> None:

@@ -378,7 +378,8 @@ class ProfileForm(QTabWidget):
         bad_pages = set()
         for key, field in self.fields.items():
             field.set_problem(problems.get(key))
-            if key in problems:
-                bad_pages.add(self.indexOf(field.parentWidget()))
+            page = field.parentWidget()
+            if key in problems and page is not None:
+                bad_pages.add(self.indexOf(page))
         for index in range(self.count()):
             self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else QIcon())

@@ -49,7 +49,7 @@ TONE_ICONS: dict[Tone, str] = {
 _CONTEXT = "DeviceState"
 
 #: state -> (untranslated label, tone); labels are marked for lupdate, translated on use.
-_STATES: dict[DeviceState, tuple[str, Tone]] = {
+_STATES: dict[DeviceState, tuple[object, Tone]] = {
     DeviceState.DETECTED: (QT_TRANSLATE_NOOP("DeviceState", "Detected"), Tone.WAITING),
     DeviceState.IDENTIFIED: (QT_TRANSLATE_NOOP("DeviceState", "Identified"), Tone.WORKING),
     DeviceState.KEY_READY: (QT_TRANSLATE_NOOP("DeviceState", "Key ready"), Tone.WORKING),
@@ -83,7 +83,7 @@ class StateLook:
 def look(state: DeviceState) -> StateLook:
     """Translated label and tone for ``state``."""
     label, tone = _STATES[state]
-    return StateLook(QCoreApplication.translate(_CONTEXT, label), tone)
+    return StateLook(QCoreApplication.translate(_CONTEXT, str(label)), tone)
 
 
 def tone_colour(tone: Tone) -> QColor:

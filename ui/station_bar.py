@@ -118,7 +118,8 @@ class StationBar(QFrame):
         elif not value:
             self.trust.set_status(Tone.BAD, self.tr("none pinned: bootstrap the CA in the profile editor"))
         else:
-            more = self.tr(" (+%n more)", "", len(value) - 1) if len(value) > 1 else ""
+            extra = len(value) - 1  # a plain name: lupdate 6.11 cannot parse an expression as the count
+            more = self.tr(" (+%n more)", "", extra) if extra else ""
             short = value[0][:23] + "…"
             self.trust.set_status(Tone.GOOD, f"SHA-256 {short}{more}", "\n".join(value))
 

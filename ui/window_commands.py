@@ -32,7 +32,7 @@ translate = QCoreApplication.translate  # lupdate finds translate("Context", "te
 
 
 def connect(w: MainWindow) -> None:
-    a = w.actions
+    a = w.station_actions
     a.start.triggered.connect(lambda: start(w))
     a.pause.triggered.connect(lambda _checked=False: w.controller.toggle_pause())
     a.stop.triggered.connect(w.controller.stop)
@@ -56,7 +56,7 @@ def connect(w: MainWindow) -> None:
 
 def start(w: MainWindow, *, hands_free: bool | None = None) -> None:
     work_order, operator = w.station_bar.fields()
-    on = w.actions.hands_free.isChecked() if hands_free is None else hands_free
+    on = w.station_actions.hands_free.isChecked() if hands_free is None else hands_free
     w.controller.start(work_order, operator, hands_free=on)
 
 
@@ -78,15 +78,7 @@ def skip_selected(w: MainWindow) -> None:
             translate("MainWindow", "Select the units to skip first (finished units cannot be skipped)")
         )
         return
-    names = ", ".join(s.serial_number or s.port for s in snaps)
-    answer = QMessageBox.question(
-        w,
-        translate("MainWindow", "Skip units"),
-        translate("MainWindow", "Leave %n unit(s) out of this batch?", None, len(snaps)) + f"\n\n{names}",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No,
-    )
-    if answer == QMessageBox.StandardButton.Yes:
+    if w.confirm_skip(snaps):
         w.controller.skip([s.device_id for s in snaps])
 
 

@@ -9,6 +9,11 @@ thread, so slots stay short and widgets are only touched where Qt allows.
 When ``owner`` is given and has been deleted by the time the work finishes
 (the dialog was closed), the callbacks are dropped instead of touching a dead
 widget.
+
+Commands whose order matters (pause then resume, start then stop) pass
+``serial=True``: they run one at a time, in the order they were given, on a
+separate one-thread pool, so a quick "pause, resume" can never arrive as
+"resume, pause".
 """
 
 from __future__ import annotations
@@ -100,10 +105,11 @@ class _Task(QRunnable):
 
 _relay: _Relay | None = None
 _pool: QThreadPool | None = None
+_serial_pool: QThreadPool | None = None
 
 
-def _ensure_started() -> tuple[_Relay, QThreadPool]:
-    global _relay, _pool
+def _ensure_started(serial: bool = False) -> tuple[_Relay, QThreadPool]:
+    global _relay, _pool, _serial_pool
     if _relay is None or not shiboken6.isValid(_relay):
         app = QCoreApplication.instance()
         if app is None:
@@ -113,7 +119,10 @@ def _ensure_started() -> tuple[_Relay, QThreadPool]:
     if _pool is None:
         _pool = QThreadPool()
         _pool.setMaxThreadCount(_MAX_THREADS)
-    return _relay, _pool
+        _serial_pool = QThreadPool()
+        _serial_pool.setMaxThreadCount(1)  # FIFO, one at a time
+    assert _serial_pool is not None
+    return _relay, _serial_pool if serial else _pool
 
 
 def run_in_background(
@@ -122,12 +131,14 @@ def run_in_background(
     on_failure: Callable[[BaseException], None] | None = None,
     *,
     owner: QObject | None = None,
+    serial: bool = False,
 ) -> None:
     """Call ``fn()`` in a worker thread; report to ``on_success``/``on_failure`` on the main thread.
 
     Call this from the main thread. Without ``on_failure`` the exception is logged.
+    ``serial``: run after every earlier serial call has finished (ordered commands).
     """
-    relay, pool = _ensure_started()
+    relay, pool = _ensure_started(serial)
     task_id = relay.register(on_success or (lambda _result: None), on_failure or _log_failure, owner)
     pool.start(_Task(fn, relay, task_id))
 
@@ -138,5 +149,6 @@ def pending_tasks() -> int:
 
 
 def wait_for_workers(timeout_ms: int = 30_000) -> bool:
-    """Block until the pool is idle (shutdown and tests only; never from a slot)."""
-    return _pool.waitForDone(timeout_ms) if _pool is not None else True
+    """Block until both pools are idle (shutdown and tests only; never from a slot)."""
+    pools = [p for p in (_serial_pool, _pool) if p is not None]
+    return all(p.waitForDone(timeout_ms) for p in pools)

@@ -50,16 +50,16 @@ def states(window) -> list[DeviceState]:
 def test_pause_waits_after_the_current_step_and_resume_finishes(qtbot, window, station):
     held = HeldDevice("/dev/fake0", "SN-HELD")
     station.devices["/dev/fake0"] = held
-    window.actions.start.trigger()
+    window.station_actions.start.trigger()
     qtbot.waitUntil(held.entered.is_set, timeout=WAIT)
-    qtbot.waitUntil(lambda: window.actions.pause.isEnabled(), timeout=WAIT)
-    window.actions.pause.trigger()
-    assert window.controller.paused and window.actions.pause.isChecked()
+    qtbot.waitUntil(lambda: window.station_actions.pause.isEnabled(), timeout=WAIT)
+    window.station_actions.pause.trigger()
+    assert window.controller.paused and window.station_actions.pause.isChecked()
     assert "paused" in window.batch_label.text()
-    assert window.actions.pause.text() == "Resume"
+    assert window.station_actions.pause.text() == "Resume"
     held.release.set()
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.pause.trigger()  # resume
+        window.station_actions.pause.trigger()  # resume
     assert not window.controller.paused
     shown.args[0].close()
     assert states(window) == [DeviceState.DONE] * 4
@@ -68,27 +68,27 @@ def test_pause_waits_after_the_current_step_and_resume_finishes(qtbot, window, s
 def test_stop_closes_the_batch_and_start_is_possible_again(qtbot, window, station):
     held = HeldDevice("/dev/fake3", "SN-HELD")
     station.devices["/dev/fake3"] = held
-    window.actions.start.trigger()
+    window.station_actions.start.trigger()
     qtbot.waitUntil(held.entered.is_set, timeout=WAIT)
-    window.actions.stop.trigger()
+    window.station_actions.stop.trigger()
     assert window.controller.phase is Phase.STOPPING
     held.release.set()
     qtbot.waitUntil(lambda: window.controller.phase is Phase.IDLE, timeout=WAIT)
     assert station.session.journal.batch(window.controller.batch_id).ended_at is not None
-    assert window.actions.start.isEnabled() and not window.actions.stop.isEnabled()
+    assert window.station_actions.start.isEnabled() and not window.station_actions.stop.isEnabled()
 
 
 def test_skip_selected_takes_the_unit_out_of_the_batch(qtbot, window, station, monkeypatch):
     held = HeldDevice("/dev/fake2", "SN-HELD")
     station.devices["/dev/fake2"] = held
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    window.actions.start.trigger()
+    window.station_actions.start.trigger()
     qtbot.waitUntil(held.entered.is_set, timeout=WAIT)
     qtbot.waitUntil(lambda: any(s.serial_number == "SN-HELD" for s in window.model.snapshots()), timeout=WAIT)
     window.model.flush()
     row = next(r for r, s in enumerate(window.model.snapshots()) if s.serial_number == "SN-HELD")
     window.table.selectRow(row)
-    window.actions.skip.trigger()
+    window.station_actions.skip.trigger()
     held.release.set()
     qtbot.waitUntil(lambda: window.model.snapshot(row).state in TERMINAL, timeout=WAIT)
     snap = window.model.snapshot(row)
@@ -97,25 +97,25 @@ def test_skip_selected_takes_the_unit_out_of_the_batch(qtbot, window, station, m
 
 
 def test_hands_free_provisions_units_as_they_are_plugged_in(qtbot, window, station):
-    window.actions.hands_free.trigger()  # F9 while idle: a hands-free batch starts at once
+    window.station_actions.hands_free.trigger()  # F9 while idle: a hands-free batch starts at once
     qtbot.waitUntil(lambda: states(window) == [DeviceState.DONE] * 4, timeout=WAIT)
     assert window.controller.phase is Phase.RUNNING and window.controller.hands_free_on
     assert "hands-free" in window.batch_label.text()
     station.devices["/dev/fake9"] = FakeDevice("/dev/fake9", "SN-LATE")  # plugged in later
     qtbot.waitUntil(lambda: states(window) == [DeviceState.DONE] * 5, timeout=WAIT)
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.hands_free.trigger()  # off: the batch closes once nothing is left
+        window.station_actions.hands_free.trigger()  # off: the batch closes once nothing is left
     shown.args[0].close()
     assert window.controller.phase is Phase.IDLE and not window.controller.hands_free_on
 
 
 def test_export_report_writes_the_batch_as_csv(qtbot, window, station, monkeypatch, tmp_path):
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     shown.args[0].close()
     target = tmp_path / "report.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV report (*.csv)"))
-    window.actions.export.trigger()
+    window.station_actions.export.trigger()
     qtbot.waitUntil(lambda: target.exists() and pending_tasks() == 0, timeout=WAIT)
     rows = list(csv.DictReader(target.open()))
     assert sorted(r["serial_number"] for r in rows) == ["SN-0000", "SN-0001", "SN-0002", "SN-0003"]
@@ -125,7 +125,7 @@ def test_export_report_writes_the_batch_as_csv(qtbot, window, station, monkeypat
 def test_history_lists_past_batches_with_their_devices(qtbot, window, station):
     for _ in range(2):
         with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-            window.actions.start.trigger()
+            window.station_actions.start.trigger()
         shown.args[0].close()
     dialog = show_history(window)
     qtbot.waitUntil(lambda: dialog.batches.rowCount() == 2, timeout=WAIT)

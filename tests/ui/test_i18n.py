@@ -72,7 +72,7 @@ def test_german_is_loaded_and_used_by_the_window(german, qtbot, station, ui_sett
     assert QCoreApplication.translate("DeviceState", "Done") == "Fertig"
     window = MainWindow(station.session, station.ports, settings=ui_settings, secret_check=None)
     qtbot.addWidget(window)
-    assert window.actions.retry.text() == "Fehlgeschlagene &wiederholen"
+    assert window.station_actions.retry.text() == "Fehlgeschlagene &wiederholen"
     assert window.counters.failed.caption.text() == "Fehlgeschlagen"
     assert window.model.headerData(1, Qt.Orientation.Horizontal) == "Seriennummer"
     window.close()

@@ -63,9 +63,9 @@ def test_locked_station_runs_batches_but_cannot_edit_profiles(qtbot, window):
     with qtbot.waitSignal(window.lock.locked_changed, timeout=10_000, check_params_cb=lambda locked: locked):
         window.lock.lock(window)
     assert window.lock.locked
-    assert not window.actions.profile.isEnabled()
-    assert window.actions.start.isEnabled()
-    assert "Unlock" in window.actions.lock.text().replace("&", "")
+    assert not window.station_actions.profile.isEnabled()
+    assert window.station_actions.start.isEnabled()
+    assert "Unlock" in window.station_actions.lock.text().replace("&", "")
     with qtbot.waitSignal(window.lock.failed, timeout=10_000) as refused:
         window.lock.unlock_with("1111")
     assert "Wrong PIN" in refused.args[0] and window.lock.locked
@@ -73,4 +73,4 @@ def test_locked_station_runs_batches_but_cannot_edit_profiles(qtbot, window):
         window.lock.locked_changed, timeout=10_000, check_params_cb=lambda locked: not locked
     ):
         window.lock.unlock_with("2468")
-    assert window.actions.profile.isEnabled()
+    assert window.station_actions.profile.isEnabled()

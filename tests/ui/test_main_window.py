@@ -36,7 +36,7 @@ def test_full_batch_ends_green_with_a_summary(qtbot, window, station):
     window.station_bar.work_order.setText("WO-1")
     window.station_bar.operator.setText("anna")
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     qtbot.waitUntil(lambda: states(window) == [DeviceState.DONE] * 4, timeout=WAIT)
     dialog = shown.args[0]
     assert isinstance(dialog, BatchSummaryDialog)
@@ -48,22 +48,22 @@ def test_full_batch_ends_green_with_a_summary(qtbot, window, station):
     batch = station.session.journal.batch(window.controller.batch_id)
     assert (batch.work_order, batch.operator) == ("WO-1", "anna")
     assert batch.ended_at is not None
-    assert window.actions.start.isEnabled() and window.actions.export.isEnabled()
+    assert window.station_actions.start.isEnabled() and window.station_actions.export.isEnabled()
     dialog.close()
 
 
 def test_failed_device_shows_its_error_and_retry_makes_it_green(qtbot, window, station):
     station.devices["/dev/fake1"] = FlakyDevice("/dev/fake1", "SN-FLAKY")
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     qtbot.waitUntil(lambda: sorted(states(window)).count(DeviceState.DONE) == 3, timeout=WAIT)
     failed_row = next(r for r, s in enumerate(window.model.snapshots()) if s.state == DeviceState.FAILED)
     assert "key storage is full" in window.model.index(failed_row, Column.DETAILS).data()
     assert window.model.index(failed_row, Column.STATE).data() == "Failed"
     assert window.counters.failed.value_text() == "1"
     shown.args[0].close()
-    assert window.actions.retry.isEnabled()
-    window.actions.retry.trigger()
+    assert window.station_actions.retry.isEnabled()
+    window.station_actions.retry.trigger()
     qtbot.waitUntil(lambda: states(window) == [DeviceState.DONE] * 4, timeout=WAIT)
     qtbot.waitUntil(lambda: window.counters.failed.value_text() == "0", timeout=WAIT)
     assert len(station.est.issued) == 4
@@ -71,7 +71,7 @@ def test_failed_device_shows_its_error_and_retry_makes_it_green(qtbot, window, s
 
 def test_selecting_a_device_shows_its_steps_and_certificate(qtbot, window, station):
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     shown.args[0].close()
     window.table.selectRow(0)
     fields = window.details.cert_fields
@@ -88,7 +88,7 @@ def test_log_panel_filters_by_level_and_device(qtbot, window, station, caplog):
     caplog.set_level(logging.INFO)  # what configure_gui_logging does in the real program
     station.devices["/dev/fake2"] = FlakyDevice("/dev/fake2", "SN-FLAKY", failures=5)
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     shown.args[0].close()
     panel = window.log_panel
     qtbot.waitUntil(lambda: any("key storage is full" in m for m in panel.visible_messages()), timeout=WAIT)
@@ -103,24 +103,24 @@ def test_log_panel_filters_by_level_and_device(qtbot, window, station, caplog):
 
 def test_large_text_is_applied_and_remembered_as_a_bool(qtbot, window, ui_settings):
     before = QApplication.instance().font().pointSizeF()
-    window.actions.large_text.trigger()
+    window.station_actions.large_text.trigger()
     assert QApplication.instance().font().pointSizeF() > before * 1.2
     ui_settings.sync()
     reread = UiSettings(
         type(ui_settings.qsettings)(ui_settings.qsettings.fileName(), ui_settings.qsettings.format())
     )
     assert reread.get(LARGE_TEXT) is True
-    window.actions.large_text.trigger()
+    window.station_actions.large_text.trigger()
     assert QApplication.instance().font().pointSizeF() == before
     assert ui_settings.get(LARGE_TEXT) is False
 
 
 def test_every_action_has_a_shortcut_or_menu_entry_and_a_tooltip(window):
-    shortcuts = {a.shortcut().toString() for a in window.actions.all() if not a.shortcut().isEmpty()}
+    shortcuts = {a.shortcut().toString() for a in window.station_actions.all() if not a.shortcut().isEmpty()}
     assert {"F5", "F6", "F7", "F8", "F9", "Del", "Ctrl+E", "Ctrl+H", "Ctrl+P", "Ctrl+L"} <= shortcuts
     menu_actions = {a for m in window.menuBar().actions() for a in m.menu().actions()}
-    assert all(a in menu_actions for a in window.actions.all())
-    assert all(a.toolTip() for a in window.actions.all())
+    assert all(a in menu_actions for a in window.station_actions.all())
+    assert all(a.toolTip() for a in window.station_actions.all())
 
 
 def test_a_unit_failing_at_once_still_gets_its_row(qtbot, window, station):
@@ -132,7 +132,7 @@ def test_a_unit_failing_at_once_still_gets_its_row(qtbot, window, station):
 
     station.devices["/dev/fake0"] = DeadOnArrival("/dev/fake0", "SN-DOA")
     with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     shown.args[0].close()
     assert sorted(states(window)) == sorted([DeviceState.FAILED] + [DeviceState.DONE] * 3)
     assert window.counters.failed.value_text() == "1"
@@ -143,6 +143,6 @@ def test_a_batch_that_cannot_start_says_why_and_start_stays_available(qtbot, win
         raise RuntimeError("the journal is on a read-only disk")
 
     monkeypatch.setattr(station.session, "start_batch", refuse)
-    window.actions.start.trigger()
+    window.station_actions.start.trigger()
     qtbot.waitUntil(lambda: "read-only disk" in window.statusBar().currentMessage(), timeout=WAIT)
-    assert window.controller.phase is Phase.IDLE and window.actions.start.isEnabled()
+    assert window.controller.phase is Phase.IDLE and window.station_actions.start.isEnabled()

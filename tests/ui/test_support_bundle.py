@@ -17,7 +17,7 @@ def test_bundle_holds_logs_batch_and_profile_without_secrets(qtbot, window, stat
     station.paths.logs.mkdir(parents=True, exist_ok=True)
     (station.paths.logs / "certline.log").write_text(f"INFO something with {secret} inside\n")
     with qtbot.waitSignal(window.summary_shown, timeout=20_000) as shown:
-        window.actions.start.trigger()
+        window.station_actions.start.trigger()
     shown.args[0].close()
     target = station.paths.data / "bundle.zip"
     save_support_bundle(window, target)
