@@ -293,7 +293,7 @@ BAD_ANSWERS = {
 @pytest.mark.parametrize("name", BAD_ANSWERS)
 def test_one_bad_server_answer_fails_only_the_unit_it_was_for(line, sims, tmp_path, name):
     fault, code, message = BAD_ANSWERS[name]
-    line.server.faults.add(op="simpleenroll", times=1, **fault)  # type: ignore[arg-type]
+    line.server.faults.add(op="simpleenroll", times=1, **fault)
     sim = start_sim(sims, tmp_path, 3)
     session = line.session()
     try:

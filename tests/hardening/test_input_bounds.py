@@ -354,7 +354,8 @@ def test_a_certificate_with_an_undefined_version_is_a_response_error(form):
 def test_a_chain_longer_than_the_path_limit_is_refused():
     root_key = pki.key()
     root = pki.cert("Deep Root", root_key.public_key(), None, root_key, ca=True)
-    issuer, issuer_key, chain = root, root_key, []
+    issuer, issuer_key = root, root_key
+    chain: list[x509.Certificate] = []
     for depth in range(MAX_PATH + 1):
         next_key = pki.key()
         ca = pki.cert(f"Level {depth}", next_key.public_key(), (issuer, issuer_key), issuer_key, ca=True)
