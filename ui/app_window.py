@@ -7,6 +7,7 @@ test server. Both end up here.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,17 @@ def ensure_application(
     return app
 
 
+def settle_garbage_collector() -> None:
+    """Move the long-lived start-up objects (Qt wrappers, modules) out of the collected generations.
+
+    A full collection during a batch otherwise walks all of them with the GIL held and stalls the
+    event loop for 30-50 ms (docs/benchmarks.md, GUI responsiveness); objects made later are
+    collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def open_station_window(
     session: StationSession,
     port_provider: PortProvider,
@@ -73,6 +85,7 @@ def open_station_window(
         settings=settings,
         secret_check=keyring_secret_status if keyring_check else None,
     )
+    settle_garbage_collector()
     if show:
         window.show()
     if autostart:

@@ -24,7 +24,7 @@ class CounterTile(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._tone = tone
         self._caption_text = caption
-        self.number = QLabel("0", self)
+        self.number = QLabel("", self)
         self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.number.setStyleSheet(f"color: {tone_colour(tone).name()};")
         self.icon = QLabel(self)
@@ -43,7 +43,10 @@ class CounterTile(QFrame):
         self.set_value(0)
 
     def set_value(self, value: int | None) -> None:
-        self.number.setText("—" if value is None else str(value))
+        text = "—" if value is None else str(value)
+        if text == self.number.text():
+            return  # every batch event carries all counters; most do not change
+        self.number.setText(text)
         self.setAccessibleName(f"{self._caption_text}: {self.number.text()}")
 
     def value_text(self) -> str:

@@ -5,6 +5,11 @@ download list, the model keeps the newest snapshot per device and flushes on
 a short timer: a new device is inserted with ``beginInsertRows``, a known one
 emits ``dataChanged`` for its row only. The model is never reset wholesale, so
 the selection and scroll position survive a busy batch.
+
+Painting must stay cheap while the engine's worker threads hold the GIL most
+of the time (see docs/benchmarks.md, GUI responsiveness): every cell's values
+are computed once per flush into a per-role dict, and ``multiData`` hands the
+view all roles of a cell in one Python call instead of one call per role.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
     Qt,
@@ -27,6 +33,8 @@ from app.batch.states import TERMINAL, DeviceState
 from ui.state_style import look
 
 Index = QModelIndex | QPersistentModelIndex
+Cell = dict[int, object]
+DISPLAY = Qt.ItemDataRole.DisplayRole
 
 SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 1
 """The row's :class:`DeviceSnapshot` (any column)."""
@@ -72,6 +80,7 @@ class DeviceTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None, *, batch_interval_ms: int = FLUSH_INTERVAL_MS) -> None:
         super().__init__(parent)
         self._rows: list[DeviceSnapshot] = []
+        self._cells: list[list[Cell]] = []
         self._row_of: dict[int, int] = {}
         self._pending: dict[int, DeviceSnapshot] = {}
         self.batch_interval_ms = batch_interval_ms
@@ -109,6 +118,7 @@ class DeviceTableModel(QAbstractTableModel):
             row = self._row_of.get(snap.device_id)
             if row is not None:
                 self._rows[row] = snap
+                self._cells[row] = self._make_cells(snap)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
         if new:
             first = len(self._rows)
@@ -116,6 +126,7 @@ class DeviceTableModel(QAbstractTableModel):
             for snap in new:
                 self._row_of[snap.device_id] = len(self._rows)
                 self._rows.append(snap)
+                self._cells.append(self._make_cells(snap))
             self.endInsertRows()
 
     def set_devices(self, snaps: list[DeviceSnapshot]) -> None:
@@ -124,6 +135,7 @@ class DeviceTableModel(QAbstractTableModel):
         if self._rows:
             self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
             self._rows.clear()
+            self._cells.clear()
             self._row_of.clear()
             self.endRemoveRows()
         for snap in snaps:
@@ -132,6 +144,9 @@ class DeviceTableModel(QAbstractTableModel):
 
     def _tick_elapsed(self) -> None:
         live = [r for r, s in enumerate(self._rows) if s.state not in TERMINAL]
+        now = datetime.now(UTC)
+        for row in live:
+            self._cells[row][Column.ELAPSED][DISPLAY] = format_elapsed(elapsed_seconds(self._rows[row], now))
         if live:
             self.dataChanged.emit(
                 self.index(min(live), Column.ELAPSED),
@@ -165,21 +180,41 @@ class DeviceTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        snap = self._rows[index.row()]
-        column = Column(index.column())
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(snap, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(snap, column)
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.STATE:
-            return look(snap.state).icon
-        if role == Qt.ItemDataRole.ForegroundRole and column in (Column.STATE, Column.DETAILS):
-            return QBrush(look(snap.state).colour)
-        if role == SNAPSHOT_ROLE:
-            return snap
-        if role == PROGRESS_ROLE:
-            return snap.progress
-        return None
+        return self._cells[index.row()][index.column()].get(role)
+
+    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:  # noqa: N802 - Qt override
+        """Every role the view asks for in one call (what the delegate does per painted cell)."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            for item in span:
+                item.clearData()
+            return
+        cell = self._cells[index.row()][index.column()]
+        for item in span:
+            value = cell.get(item.role())
+            if value is None:
+                item.clearData()
+            else:
+                item.setData(value)
+
+    def _make_cells(self, snap: DeviceSnapshot) -> list[Cell]:
+        """Everything any view may ask about this row, computed once per update."""
+        state = look(snap.state)
+        cells: list[Cell] = []
+        for column in Column:
+            cell: Cell = {
+                SNAPSHOT_ROLE: snap,
+                PROGRESS_ROLE: snap.progress,
+                DISPLAY: self._display(snap, column),
+            }
+            tooltip = self._tooltip(snap, column)
+            if tooltip:
+                cell[Qt.ItemDataRole.ToolTipRole] = tooltip
+            if column == Column.STATE:
+                cell[Qt.ItemDataRole.DecorationRole] = state.icon
+            if column in (Column.STATE, Column.DETAILS):
+                cell[Qt.ItemDataRole.ForegroundRole] = QBrush(state.colour)
+            cells.append(cell)
+        return cells
 
     def _display(self, snap: DeviceSnapshot, column: Column) -> str | None:
         if column == Column.PORT:

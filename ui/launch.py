@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
-from ui.app_window import ensure_application
+from ui.app_window import ensure_application, settle_garbage_collector
 from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
@@ -82,6 +82,7 @@ class Launcher(QObject):
             secret_check=keyring_secret_status,
         )
         self.window.profile_saved.connect(lambda profile: self.open(profile.name))
+        settle_garbage_collector()
         self.window.show()
         if old_window is not None:
             old_window.close()

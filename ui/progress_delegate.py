@@ -32,11 +32,11 @@ class ProgressDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        progress = index.data(PROGRESS_ROLE)
+        snap: DeviceSnapshot | None = index.data(SNAPSHOT_ROLE)
+        progress = snap.progress if snap is not None else index.data(PROGRESS_ROLE)
         if progress is None:
             super().paint(painter, option, index)
             return
-        snap: DeviceSnapshot | None = index.data(SNAPSHOT_ROLE)
         style = option.widget.style() if option.widget is not None else QApplication.style()
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())

@@ -26,10 +26,16 @@ class StatusItem(QWidget):
         self.icon_label = QLabel(self)
         self.text_label = QLabel(self)
         self.text_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._shown: tuple[object, ...] | None = None
         layout.addWidget(self.icon_label)
         layout.addWidget(self.text_label, 1)
 
     def set_status(self, tone: Tone, text: str, tooltip: str = "") -> None:
+        """Show a status; a repeat of the current one costs nothing (it comes with every batch event)."""
+        key = (tone, text, tooltip, self.fontMetrics().height())
+        if key == self._shown:
+            return
+        self._shown = key
         size = self.fontMetrics().height()
         self.icon_label.setPixmap(tone_icon(tone).pixmap(size, size))
         self.text_label.setText(text)

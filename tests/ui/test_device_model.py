@@ -104,3 +104,30 @@ def test_showing_another_batch_replaces_rows_without_a_reset(qtbot):
 def test_elapsed_format():
     assert format_elapsed(5) == "0:05"
     assert format_elapsed(3725) == "1:02:05"
+
+
+def test_multidata_answers_exactly_what_data_answers():
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.update_device(snap(1, DeviceState.FAILED, error="refused", failed_step="key-ready"))
+    roles = [
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.FontRole,
+        PROGRESS_ROLE,
+    ]
+    for column in Column:
+        index = model.index(0, column)
+        for role in roles:
+            item = QModelRoleData(int(role))
+            model.multiData(index, QModelRoleDataSpan(item))
+            assert _comparable(item.data()) == _comparable(index.data(role)), (column, role)
+
+
+def _comparable(value):
+    from PySide6.QtGui import QIcon
+
+    return value.cacheKey() if isinstance(value, QIcon) else value
