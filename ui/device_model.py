@@ -15,11 +15,14 @@ view all roles of a cell in one Python call instead of one call per role.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -182,14 +185,15 @@ class DeviceTableModel(QAbstractTableModel):
             return None
         return self._cells[index.row()][index.column()].get(role)
 
-    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:  # noqa: N802 - Qt override
+    def multiData(self, index: Index, span: QModelRoleDataSpan | QModelRoleData, /) -> None:  # noqa: N802
         """Every role the view asks for in one call (what the delegate does per painted cell)."""
+        items = [span] if isinstance(span, QModelRoleData) else cast(Iterable[QModelRoleData], span)
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            for item in span:
+            for item in items:
                 item.clearData()
             return
         cell = self._cells[index.row()][index.column()]
-        for item in span:
+        for item in items:
             value = cell.get(item.role())
             if value is None:
                 item.clearData()
