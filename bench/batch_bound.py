@@ -269,7 +269,7 @@ def run_batch(
     }
 
 
-def plot(rows: list[dict[str, Any]], bound: float, path: Path) -> bool:
+def plot(rows: list[dict[str, Any]], bound: float, path: Path, sim_floor: float | None = None) -> bool:
     try:
         import matplotlib
 
@@ -288,6 +288,14 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path) -> bool:
     )
     ax.axhline(bound, color="green", ls="--", label=f"physical bound of one unit ({bound:.2f} s)")
     ax.axhline(bound * TARGET_RATIO, color="orange", ls=":", label=f"target: {TARGET_RATIO}x bound")
+    if sim_floor is not None:
+        ax.axhline(
+            sim_floor,
+            color="grey",
+            ls="-.",
+            lw=1,
+            label=f"simulator floor: unit->host bytes only ({sim_floor:.2f} s)",
+        )
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns)
     ax.set_xticklabels([str(n) for n in ns])
@@ -408,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
     }
-    results["plot"] = "bench-batch.png" if plot(rows, bound, DOCS / "bench-batch.png") else None
+    results["plot"] = "bench-batch.png" if plot(rows, bound, DOCS / "bench-batch.png", sim_floor) else None
     print(f"bound {bound:.3f} s = link {link_s:.3f} + keygen {keygen:.3f} + server {srv['median_s']:.3f}")
     if not args.no_save:
         save_result("batch_bound", results)

@@ -76,7 +76,9 @@ def _ram_gib() -> float:
 
 
 def _git_commit() -> str | None:
-    return _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = _first_line(["git", "-C", str(ROOT), "status", "--porcelain", "--", "app", "ui"])
+    return f"{commit}, with uncommitted changes in app/ui" if commit and dirty else commit
 
 
 def machine_info() -> dict[str, Any]:
