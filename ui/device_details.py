@@ -81,6 +81,7 @@ class DeviceDetailsPanel(QTabWidget):
         self.steps.verticalHeader().hide()
         self.steps.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.steps.setWordWrap(True)
+        self.steps.setTabKeyNavigation(False)
         self.cert_page = QWidget(self)
         self.cert_fields: dict[str, QLineEdit] = {}
         form = QFormLayout(self.cert_page)

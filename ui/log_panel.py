@@ -137,6 +137,7 @@ class LogPanel(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.setWordWrap(False)
+        self.view.setTabKeyNavigation(False)
         metrics = self.view.fontMetrics()
         for column, sample in ((0, "00:00:00"), (1, "WARNING"), (2, "/dev/ttyACM00")):
             self.view.setColumnWidth(column, metrics.horizontalAdvance(sample) + 3 * metrics.height())

@@ -97,6 +97,7 @@ class BatchSummaryDialog(QDialog):
         table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setTabKeyNavigation(False)
         for row, snap in enumerate(failed):
             serial = QTableWidgetItem(look(snap.state).icon, snap.serial_number or "—")
             error = QTableWidgetItem(snap.error or snap.step)

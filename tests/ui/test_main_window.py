@@ -146,3 +146,28 @@ def test_a_batch_that_cannot_start_says_why_and_start_stays_available(qtbot, win
     window.station_actions.start.trigger()
     qtbot.waitUntil(lambda: "read-only disk" in window.statusBar().currentMessage(), timeout=WAIT)
     assert window.controller.phase is Phase.IDLE and window.station_actions.start.isEnabled()
+
+
+def test_tab_reaches_every_working_control(qtbot, window, station):
+    """Everything a technician works with is reachable without a mouse, also with a full table."""
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.station_actions.start.trigger()
+    shown.args[0].close()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    wanted = {
+        window.station_bar.work_order,
+        window.station_bar.operator,
+        window.table,
+        window.details.steps,
+        window.log_panel.level,
+        window.log_panel.device,
+        window.log_panel.view,
+    }
+    window.station_bar.work_order.setFocus()
+    qtbot.waitUntil(window.station_bar.work_order.hasFocus)
+    seen = set()
+    for _ in range(60):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        seen.add(QApplication.focusWidget())
+    assert wanted <= seen
