@@ -196,11 +196,17 @@ class ProfileEditor(QDialog):
             return
         profile, secret = self.form.profile(), self.form.secret_edit.text()
         store, factory, purpose = self.store, self._secret_store, secret_purpose(profile)
+        renamed_from = self._original_name if self._original_name != profile.name else None
 
         def write() -> Profile:
             store.save(profile)
+            secrets = factory()
             if secret:
-                factory().set(profile, purpose, secret)
+                secrets.set(profile, purpose, secret)
+            elif renamed_from:  # a renamed profile keeps its secret (copied inside the keyring)
+                old = secrets.get(renamed_from, purpose)
+                if old:
+                    secrets.set(profile, purpose, old)
             return profile
 
         self.buttons.setEnabled(False)

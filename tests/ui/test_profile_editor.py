@@ -158,3 +158,13 @@ def test_export_and_import_carry_no_secret(qtbot, make_editor, tmp_path, monkeyp
     qtbot.waitUntil(lambda: other.form.text("label") == "cps/IOT_1234", timeout=10_000)
     assert other.form.text("name") == "line-2"
     assert other.form.secret_edit.text() == ""
+
+
+def test_renaming_a_profile_keeps_its_passcode(qtbot, make_editor, store, memory_keyring):
+    store.save(Profile(name="line-old", enroll_url="https://est.example.com/.well-known/est"))
+    memory_keyring.set_password("certline", "line-old/passcode", SECRET)
+    editor = make_editor(store.load("line-old"))
+    editor.form.editor("name").setText("line-new")
+    with qtbot.waitSignal(editor.saved, timeout=10_000):
+        save_button(editor).click()
+    assert memory_keyring.entries[("certline", "line-new/passcode")] == SECRET
