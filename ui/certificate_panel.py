@@ -19,7 +19,7 @@ from ui.state_style import Tone, tone_colour, tone_icon
 _CONTEXT = "Urgency"
 
 #: urgency from :meth:`CertificateView.urgency` -> (untranslated label, tone)
-_URGENCY: dict[str, tuple[str, Tone]] = {
+_URGENCY: dict[str, tuple[object, Tone]] = {
     "expired": (QT_TRANSLATE_NOOP("Urgency", "Expired"), Tone.BAD),
     "critical": (QT_TRANSLATE_NOOP("Urgency", "Critical: under 7 days"), Tone.BAD),
     "soon": (QT_TRANSLATE_NOOP("Urgency", "Renew soon: under 30 days"), Tone.ATTENTION),
@@ -38,7 +38,7 @@ class UrgencyLook:
 
 def urgency_look(urgency: str) -> UrgencyLook:
     label, tone = _URGENCY.get(urgency, _URGENCY["ok"])
-    return UrgencyLook(QCoreApplication.translate(_CONTEXT, label), tone_colour(tone), tone_icon(tone))
+    return UrgencyLook(QCoreApplication.translate(_CONTEXT, str(label)), tone_colour(tone), tone_icon(tone))
 
 
 class CertificatePanel(QGroupBox):

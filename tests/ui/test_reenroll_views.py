@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 
+from PySide6.QtWidgets import QMenu
+
 from app import pki
 from app.cli.expiry_cmd import COLUMNS
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401
@@ -89,7 +91,7 @@ def test_expiry_lists_every_unit_soonest_first_and_exports_csv(qtbot, line, sims
         rows = dialog.visible_rows()
         serials = {d.serial_number for d in sim.devices}
         assert {r["device_serial"] for r in rows} == serials and len(rows) == 3
-        days = [float(r["days_left"]) for r in rows]
+        days = [float(str(r["days_left"])) for r in rows]
         assert days == sorted(days)
         assert "days_left" not in dialog.status.text()
         dialog.within_check.setChecked(True)
@@ -118,3 +120,18 @@ def test_expiry_model_passes_the_model_tester(qtbot, qtmodeltester, line, sims, 
         qtmodeltester.check(dialog.proxy)
     finally:
         session.close()
+
+
+def test_station_menu_opens_both_views(qtbot, window):
+    from ui import reenroll_menu
+
+    menu_texts = [a.text() for m in window.menuBar().findChildren(QMenu) for a in m.actions()]
+    assert window.field_actions.reenroll.text() in menu_texts
+    assert window.field_actions.expiry.text() in menu_texts
+    reenroll = reenroll_menu.open_reenroll(window, lambda: ["/dev/fake0"])
+    assert reenroll.port.currentText() == "/dev/fake0" and reenroll.isVisible()
+    reenroll.close()
+    expiry = reenroll_menu.open_expiry(window)
+    qtbot.waitUntil(lambda: expiry.loaded, timeout=15000)
+    assert expiry.visible_rows() == []
+    expiry.close()
