@@ -145,6 +145,45 @@
     </message>
 </context>
 <context>
+    <name>CertificatePanel</name>
+    <message>
+        <source>Subject:</source>
+        <translation>Subject:</translation>
+    </message>
+    <message>
+        <source>Alternative names:</source>
+        <translation>Alternative Namen:</translation>
+    </message>
+    <message>
+        <source>Issuer:</source>
+        <translation>Aussteller:</translation>
+    </message>
+    <message>
+        <source>Serial:</source>
+        <translation>Seriennummer:</translation>
+    </message>
+    <message>
+        <source>Valid:</source>
+        <translation>Gültig:</translation>
+    </message>
+    <message>
+        <source>Days left:</source>
+        <translation>Verbleibende Tage:</translation>
+    </message>
+    <message>
+        <source>SHA-256:</source>
+        <translation>SHA-256:</translation>
+    </message>
+    <message>
+        <source>%1 to %2 UTC</source>
+        <translation>%1 bis %2 UTC</translation>
+    </message>
+    <message>
+        <source>%1 days (%2)</source>
+        <translation>%1 Tage (%2)</translation>
+    </message>
+</context>
+<context>
     <name>ConnectionTest</name>
     <message>
         <source>key algorithm %1</source>
@@ -385,6 +424,95 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Connect the units, then press Start (F5) — or Hands-free (F9).</source>
         <translation>Geräte anschließen, dann Start (F5) drücken – oder Freihand (F9).</translation>
+    </message>
+</context>
+<context>
+    <name>ExpiryDialog</name>
+    <message>
+        <source>Certificate expiry</source>
+        <translation>Zertifikatsablauf</translation>
+    </message>
+    <message>
+        <source>Only units expiring &amp;within</source>
+        <translation>Nur Geräte mit Ablauf &amp;innerhalb von</translation>
+    </message>
+    <message>
+        <source> days</source>
+        <translation> Tage</translation>
+    </message>
+    <message>
+        <source>&amp;Export CSV…</source>
+        <translation>CSV &amp;exportieren…</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>Wird geladen…</translation>
+    </message>
+    <message>
+        <source>Unit</source>
+        <translation>Gerät</translation>
+    </message>
+    <message>
+        <source>Certificate serial</source>
+        <translation>Zertifikats-Seriennr.</translation>
+    </message>
+    <message>
+        <source>Expires (UTC)</source>
+        <translation>Läuft ab (UTC)</translation>
+    </message>
+    <message>
+        <source>Days left</source>
+        <translation>Verbleibende Tage</translation>
+    </message>
+    <message>
+        <source>Urgency</source>
+        <translation>Dringlichkeit</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>Subject</translation>
+    </message>
+    <message>
+        <source>Issuer</source>
+        <translation>Aussteller</translation>
+    </message>
+    <message>
+        <source>Operation</source>
+        <translation>Vorgang</translation>
+    </message>
+    <message>
+        <source>SHA-256</source>
+        <translation>SHA-256</translation>
+    </message>
+    <message>
+        <source>Cannot read the journal: %1</source>
+        <translation>Das Journal kann nicht gelesen werden: %1</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n unit(s)</source>
+        <translation>
+            <numerusform>%n Gerät</numerusform>
+            <numerusform>%n Geräte</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Export expiry list</source>
+        <translation>Ablaufliste exportieren</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV-Dateien (*.csv)</translation>
+    </message>
+    <message numerus="yes">
+        <source>Exported %n unit(s).</source>
+        <translation>
+            <numerusform>%n Gerät exportiert.</numerusform>
+            <numerusform>%n Geräte exportiert.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cannot write the file: %1</source>
+        <translation>Die Datei kann nicht geschrieben werden: %1</translation>
     </message>
 </context>
 <context>
@@ -844,6 +972,22 @@ Bitte senden Sie ihn an den Support.</translation>
         <source>Certline %1 — device certificate provisioning over EST (RFC 7030).</source>
         <translation>Certline %1 – Provisionierung von Gerätezertifikaten über EST (RFC 7030).</translation>
     </message>
+    <message>
+        <source>&amp;Re-enroll a unit…</source>
+        <translation>Gerät &amp;neu registrieren…</translation>
+    </message>
+    <message>
+        <source>Certificate e&amp;xpiry…</source>
+        <translation>Zertifikats&amp;ablauf…</translation>
+    </message>
+    <message>
+        <source>Renew one unit&apos;s certificate before it expires</source>
+        <translation>Das Zertifikat eines Geräts vor dem Ablauf erneuern</translation>
+    </message>
+    <message>
+        <source>Every unit of this station by certificate expiry</source>
+        <translation>Alle Geräte dieser Station nach Zertifikatsablauf</translation>
+    </message>
 </context>
 <context>
     <name>PinDialog</name>
@@ -1162,6 +1306,85 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
 </context>
 <context>
+    <name>ReenrollDialog</name>
+    <message>
+        <source>Re-enroll a unit</source>
+        <translation>Gerät neu registrieren</translation>
+    </message>
+    <message>
+        <source>&amp;Read certificate</source>
+        <translation>Zertifikat &amp;lesen</translation>
+    </message>
+    <message>
+        <source>New &amp;key (re-key)</source>
+        <translation>Neuer &amp;Schlüssel (Re-Key)</translation>
+    </message>
+    <message>
+        <source>The unit makes a new key for the new certificate</source>
+        <translation>Das Gerät erzeugt einen neuen Schlüssel für das neue Zertifikat</translation>
+    </message>
+    <message>
+        <source>Re&amp;new</source>
+        <translation>&amp;Erneuern</translation>
+    </message>
+    <message>
+        <source>Current certificate</source>
+        <translation>Aktuelles Zertifikat</translation>
+    </message>
+    <message>
+        <source>Old certificate</source>
+        <translation>Altes Zertifikat</translation>
+    </message>
+    <message>
+        <source>New certificate</source>
+        <translation>Neues Zertifikat</translation>
+    </message>
+    <message>
+        <source>Warnings</source>
+        <translation>Warnungen</translation>
+    </message>
+    <message>
+        <source>&amp;Port:</source>
+        <translation>&amp;Port:</translation>
+    </message>
+    <message>
+        <source>Reading the certificate on %1…</source>
+        <translation>Zertifikat an %1 wird gelesen…</translation>
+    </message>
+    <message>
+        <source>Renewing the certificate on %1…</source>
+        <translation>Zertifikat an %1 wird erneuert…</translation>
+    </message>
+    <message>
+        <source>Unit %1 holds this certificate.</source>
+        <translation>Gerät %1 hat dieses Zertifikat.</translation>
+    </message>
+    <message>
+        <source>Renewed: the new certificate is written to the unit and verified.</source>
+        <translation>Erneuert: Das neue Zertifikat ist auf das Gerät geschrieben und geprüft.</translation>
+    </message>
+    <message>
+        <source>This unit cannot be re-enrolled here: %1</source>
+        <translation>Dieses Gerät kann hier nicht neu registriert werden: %1</translation>
+    </message>
+    <message>
+        <source>Cannot renew: %1</source>
+        <translation>Erneuerung nicht möglich: %1</translation>
+    </message>
+    <message>
+        <source>The unit did not answer as expected: %1</source>
+        <translation>Das Gerät hat nicht wie erwartet geantwortet: %1</translation>
+    </message>
+    <message>
+        <source>The EST server refused or failed: %1</source>
+        <translation>Der EST-Server hat abgelehnt oder ist fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Unexpected error (%1): %2</source>
+        <translation>Unerwarteter Fehler (%1): %2</translation>
+    </message>
+</context>
+<context>
     <name>ReportExport</name>
     <message>
         <source>CSV report (*.csv)</source>
@@ -1260,6 +1483,26 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>secret supplied at start</source>
         <translation>Geheimnis beim Start übergeben</translation>
+    </message>
+</context>
+<context>
+    <name>Urgency</name>
+    <message>
+        <source>Expired</source>
+        <extracomment>urgency from :meth:`CertificateView.urgency` -&gt; (untranslated label, tone)</extracomment>
+        <translation>Abgelaufen</translation>
+    </message>
+    <message>
+        <source>Critical: under 7 days</source>
+        <translation>Kritisch: unter 7 Tagen</translation>
+    </message>
+    <message>
+        <source>Renew soon: under 30 days</source>
+        <translation>Bald erneuern: unter 30 Tagen</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>OK</translation>
     </message>
 </context>
 </TS>
