@@ -38,12 +38,17 @@ from bench.common import (  # noqa: E402
     bench_profile,
     percentile,
     save_result,
+    system_cpu_seconds,
     wait_for_quiet,
 )
 
 DEVICES = 32
 PERIOD_MS = 5
 TARGET_MS = 50.0
+#: a run during which other processes used more CPU than this (cores) is measured again ...
+FOREIGN_LIMIT = 0.3
+#: ... at most this many times in all (the last attempt is kept, with its foreign load shown)
+MAX_ATTEMPTS = 4
 IDLE_S = 2.0
 SETTLE_S = 1.5
 TIMEOUT_S = 120.0
@@ -211,6 +216,13 @@ def _child_window(server: EstServerProcess, sim: SimProcess, work: Path) -> int:
     return 0
 
 
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _apply_experiments(experiments: set[str]) -> None:
     """Bench-only patches that test *what would close the gap*; never part of the headline numbers.
 
@@ -362,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args)
 
-    def one_run(label: str, mode: str) -> dict[str, Any] | None:
+    def one_attempt(label: str, mode: str) -> dict[str, Any] | None:
         work = Path(tempfile.mkdtemp(prefix="certline-bench-gui-"))
         env = dict(
             os.environ,
@@ -377,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_for_quiet(max_wait_s=60)
             print(f"{label}: {args.devices}-unit batch, {mode} ...", flush=True)
+            busy0 = system_cpu_seconds()[0]
+            kids0 = _children_cpu()
+            t0 = time.monotonic()
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", "--work", str(work), "--devices", str(args.devices)],
                 capture_output=True,
@@ -385,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                 env=env,
                 check=False,
             )
+            wall = time.monotonic() - t0
+            foreign = max(0.0, (system_cpu_seconds()[0] - busy0) - (_children_cpu() - kids0)) / wall
         finally:
             shutil.rmtree(work, ignore_errors=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -392,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             print(proc.stdout[-2000:], proc.stderr[-3000:], file=sys.stderr)
             return None
         res = json.loads(line[len("RESULT ") :])
+        res["foreign_cpu_cores"] = foreign
         print(
             f"  max stall {res['max_gap_ms']:.1f} ms at +{res['max_gap_at_s']:.2f} s, "
             f"p99 {res['p99_gap_ms']:.1f} ms, {res['gaps_over_50ms']} gaps > 50 ms; "
@@ -404,6 +422,20 @@ def main(argv: list[str] | None = None) -> int:
         for stack, count in res.get("stall_stacks") or []:
             print(f"    {count:3d}x GUI thread at: {stack}")
         return res
+
+    def one_run(label: str, mode: str) -> dict[str, Any] | None:
+        """A run on an idle machine; measured again (bounded) if other processes disturbed it."""
+        discarded = []
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            res = one_attempt(label, mode)
+            if res is None:
+                return None
+            if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == MAX_ATTEMPTS:
+                res["discarded_disturbed_runs"] = discarded
+                return res
+            print(f"  other processes used {res['foreign_cpu_cores']:.2f} cores during it; measuring again")
+            discarded.append(round(res["max_gap_ms"], 1))
+        return None
 
     runs = []
     for rep in range(args.repeats):
