@@ -434,6 +434,11 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     if ceiling:
         ax.axvline(ceiling["p50_ms"], color="grey", ls=":", lw=1, label="wrk c=4 median (ceiling run)")
     ax.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_locator(FixedLocator([1, 2, 3, 5, 10, 20, 30, 50, 100, 200]))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("per-enrollment latency, ms (log scale)")
     ax.set_ylabel("fraction of enrollments")
     ax.set_title("EST /simpleenroll latency against the same local test server")

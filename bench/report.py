@@ -48,6 +48,13 @@ def machine_line(m: dict[str, Any]) -> str:
     )
 
 
+def _lost(value: Any) -> str:
+    """References to None lost (PySide6 6.12 leak); a gain (negative loss) is no loss."""
+    if value is None:
+        return "–"
+    return f"{int(value):,}" if value > 0 else "0"
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -143,9 +150,12 @@ server's ceiling: within 20 % is {verdict(met20)}.
 
 **Where the ceiling comes from.** The test server is Python: `http.server.ThreadingHTTPServer`,
 one thread per connection, TLS by the `ssl` module, CSR parsing, signature check, issuance and
-PKCS#7 encoding by `cryptography`. All of it runs under one GIL, so the server uses at most about
-one core: {f(ceiling["server_cpu_ms_per_unit"], 2)} ms of CPU per enrollment in the ceiling run →
-about {f(1000 / ceiling["server_cpu_ms_per_unit"], 0)} enrollments/s, which is what wrk reaches. A production
+PKCS#7 encoding by `cryptography`. The Python part runs under one GIL; only OpenSSL's record
+encryption and socket I/O run beside it. In the best ceiling run the server process used
+{f(ceiling["server_cpu_ms_per_unit"], 2)} ms of CPU per enrollment, i.e. {f(ceiling["per_s"] * ceiling["server_cpu_ms_per_unit"] / 1000, 2)} cores at
+{f(ceiling["per_s"], 0)} enrollments/s: one core of GIL-bound Python plus that small parallel share, on a
+2-core machine where wrk needs some CPU too. Adding connections does not help (16 connections:
+{f(r["ceiling_c16"]["per_s"], 0)}/s), which is what a GIL-bound server looks like. A production
 EST server (DTM) is not this process; the ceiling here says how close the *client* gets to the
 server it talks to, not how fast DTM is.
 """
@@ -318,7 +328,8 @@ def gui_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
                 f(run["open_max_gap_ms"]),
                 f"{run['done']}/{run['devices']} in {f(run['batch_s'], 2)} s",
                 f(run["gc"]["max_pause_ms"]),
-                str(run.get("none_refs_lost_during_batch", "–")),
+                _lost(run.get("none_refs_lost_during_batch")),
+                f(run.get("foreign_cpu_cores"), 2),
             ]
         )
     c = r.get("control_headless")
@@ -334,7 +345,8 @@ def gui_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
                 "–",
                 f"{c['done']}/{c['devices']} in {f(c['batch_s'], 2)} s",
                 f(c["gc"]["max_pause_ms"]),
-                str(c.get("none_refs_lost_during_batch", "–")),
+                _lost(c.get("none_refs_lost_during_batch")),
+                f(c.get("foreign_cpu_cores"), 2),
             ]
         )
     text = f"""## 3. GUI responsiveness during a {r["devices"]}-unit batch
@@ -352,33 +364,43 @@ collections are recorded with `gc.callbacks`. The control run puts the same engi
 process with no window. A run disturbed by other processes (more than 0.3 cores) is measured
 again, at most 4 attempts.
 
-{table(["run", "longest stall ms", "at s after Start", "p99 gap ms", "gaps > 50 ms", "idle jitter max ms", "opening the window: longest gap ms", "batch", "longest GC pause ms", "None refs lost (see §6)"], rows)}
+{table(["run", "longest stall ms", "at s after Start", "p99 gap ms", "gaps > 50 ms", "idle jitter max ms", "opening the window: longest gap ms", "batch", "longest GC pause ms", "None refs lost (see §6)", "foreign CPU (cores)"], rows)}
 
 ![Heartbeat gaps during the batch](bench-gui-stall.png)
 
 **Target** (longest stall < {f(r["target_ms"], 0)} ms): worst of {len(r["runs"])} runs {f(r["max_gap_ms_worst"])} ms, median
 {f(r["max_gap_ms_median"])} ms → {verdict(r["met"])}.
 """
+    text += """
+**History: what was changed.** The first measurement (window code as of commit
+b877f80, PySide6 6.12.0; 5 runs) gave a longest stall of 77 ms (median of the runs 54 ms, p99 gap
+25–40 ms). The control run then already showed that the engine's 32 worker threads alone cost
+the event loop little (longest gap 21–30 ms, a generation-2 GC); the stalls came from the
+window's own work meeting those threads at the GIL. An instrumented run (bench-only wrappers)
+put a repaint of the device table inside every stall over 40 ms: each model flush (every 100 ms)
+repainted all visible rows with ~600–800 Python `DeviceTableModel.data()` calls (one per cell
+*per role*) plus ~12 `ProgressDelegate.paint` calls, each re-acquiring the GIL from busy workers
+(py-spy with native frames: the GUI thread waiting in `Shiboken::GilState`); the Python time was
+only 15–30 ms of a 40–120 ms gap. On top: every `BatchSnapshot` (~420 per 32-unit batch)
+re-styled the station bar (`setPixmap` + `setStyleSheet`) even when nothing changed, and one
+20–40 ms generation-2 garbage collection. Commit 1dce4e5 ("Station window stays responsive during
+a busy batch") acted on exactly that: cell values computed once per flush and served through
+`multiData` (one Python call per painted cell), unchanged station-bar and counter updates
+skipped, start-up objects frozen out of the collector (`gc.freeze()`). The table above is the
+window after that change (GC pauses now ~1 ms, see the column).
+"""
     if not r["met"]:
         text += """
-**Why, and what would close it.** The control shows the engine's 32 worker threads alone cost
-the event loop little (their I/O waits release the GIL). The stalls come from the window's own
-work meeting those threads at the GIL. An instrumented run (bench-only wrappers, not in these
-numbers) attributes every stall over 40 ms to a repaint of the device table inside it: each
-model flush (every 100 ms) or elapsed-time tick repaints all visible rows, ~600–800 Python
-`DeviceTableModel.data()` calls and ~12 `ProgressDelegate.paint` calls, each of which must
-re-acquire the GIL from the busy workers (py-spy with native frames shows the GUI thread waiting
-in `Shiboken::GilState` for a large share of the batch); the Python time itself is only 15–30 ms of
-a 40–120 ms gap. Added to that: every `BatchSnapshot` (one per device event, ~420 in a 32-unit
-batch) re-styles the station bar's server status (`setPixmap` + `setStyleSheet`, ~0.25 ms each,
-even when nothing changed), and one generation-2 garbage collection of 20–40 ms. Experiments
-(`BENCH_GUI_EXPERIMENT=coalesce,restyle,gc-freeze`: coalescing batch snapshots to one per 50 ms,
-skipping unchanged restyles, `gc.freeze()` after start-up) remove the GC pause and the restyles but
-leave the longest stall at 40–77 ms, and a 0.5 ms GIL switch interval does not help either: the
-repaint-per-flush is what matters. What would close it: serve the table from C++ (a
-`QStandardItemModel` updated on flush, so painting calls no Python), paint progress with a
-C++ delegate/style instead of a Python `paint`, and, for a structural margin, run the engine's port
-workers in a separate process so the GUI process never competes for its GIL.
+**Still missed: what remains.** The longest stalls sit at the threshold (most runs 35–50 ms,
+some just over; the control run without a window stays near the 5 ms period). An instrumented
+run of the current window (bench-only wrappers) still finds a table repaint inside each stall
+over 30 ms, now cheap in Python: ~100 `multiData` calls (~2 ms), ~13 `ProgressDelegate.paint`
+calls (4–11 ms) and the model's `flush` (2–12 ms), 9–20 ms of Python in a 34–50 ms gap; the
+rest is Qt painting and waiting for the GIL held by 32 busy worker threads. What would close it:
+paint the progress column without Python (a C++ delegate, or `QStyle` progress via the model's
+data), make the flush incremental (only the rows that changed, which `dataChanged` per row
+already allows), and, for a structural margin, run the engine's port workers in a separate
+process so the GUI never waits for their GIL.
 """
     summary = [
         [
@@ -507,6 +529,7 @@ def scale_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     ]
     b = r["build"]
     peak = max(p["peak_rss_mb_max"] for p in ph.values())
+    peak_phase = max(ph, key=lambda name: ph[name]["peak_rss_mb_max"])
     text = f"""## 5. Scale: a journal with {r["devices"]:,} devices
 
 `.venv/bin/python bench/scale.py` · {machine_line(data["machine"])}
@@ -523,10 +546,11 @@ own fresh process ({len(data["results"]["phases"])} phases × repeats, medians s
 {table(["phase", "time", "detail", "RSS after imports MB", "peak RSS MB"], rows)}
 
 **Targets.** Export under {f(r["targets"]["export_s"], 0)} s (JSON and CSV, worst run): {verdict(r["export_met"])}.
-Peak RSS under {f(r["targets"]["peak_rss_mb"], 0)} MB in every phase (highest {f(peak, 0)} MB, the JSON export, which
-builds the whole report in memory before writing it): {verdict(r["rss_met"])}.
-The table phase holds 24 MB of extra references to `None`, `True` and `False` (included in its
-RSS) so PySide6 6.12's leak (§6) does not abort it; it lost {int(ph["table"].get("none_refs_lost", 0)):,} references to `None` while scrolling.
+Peak RSS under {f(r["targets"]["peak_rss_mb"], 0)} MB in every phase (highest {f(peak, 0)} MB, {peak_phase}): {verdict(r["rss_met"])}.
+The JSON export builds the whole report in memory before writing it (+{f(ph["export-json"]["peak_rss_mb_max"] - ph["export-json"]["baseline_rss_mb"], 0)} MB over
+its baseline); the table phase includes Qt (~{f(ph["table"]["baseline_rss_mb"], 0)} MB after imports) and 24 MB of extra
+references to `None`, `True` and `False` that keep PySide6 6.12's leak (§6) from aborting it
+(references to `None` lost while scrolling: {_lost(ph["table"].get("none_refs_lost"))}).
 """
     summary = [
         [
@@ -553,19 +577,20 @@ FINDINGS = """## 6. Found while measuring
    The same 128-unit batch with PySide6 **6.11.3** on the same Python 3.11.7 finished, lost no
    references, and had the same stall profile (longest stall 42 ms); Python ≥ 3.12 is immune
    (`None`/`True`/`False` are immortal, PEP 683). Repro: `bench/pyside_none_leak.py` (exit 1 =
-   leak). **Fix: pin `PySide6-Essentials>=6.6,<6.12` in `pyproject.toml`** (or require
-   Python ≥ 3.12) until a fixed PySide6 is released. **Done**: `pyproject.toml` now requires
+   leak). **Fix (done)**: exclude 6.12.0 until a fixed PySide6 is released (or require
+   Python ≥ 3.12): `pyproject.toml` now requires
    `PySide6-Essentials>=6.6,!=6.12.0` (commit db38982) and the project venv runs 6.11.3, which
    the numbers above were measured with (the "None refs lost" columns show no loss on it). The GUI
    benchmarks still hold 3M extra references to `None`/`True`/`False` (an untracked tuple, so no
    GC pass walks it) so that they also finish on a leaking PySide6.
 2. **The EST test server added ~40 ms to every keep-alive request** (Nagle + delayed ACK); fixed
    with `TCP_NODELAY` in `app/estserver/listener.py` (§1).
-3. **The journal is the batch's bottleneck** beyond ~16 units (§2): ~47 lock acquisitions and two
-   fsyncs per transition, plus an O(N) summary re-read on every event.
-4. **The station bar restyles on every batch event** (`setStyleSheet` per `BatchSnapshot`), ~0.1 s
-   of GUI-thread time per 32-unit batch for no visible change (§3).
-5. **`requests` scans the environment for proxies on every EST request**, ~12 % of the client's CPU (§1).
+3. **The journal is the batch's bottleneck** beyond ~16 units (§2): ~48 lock acquisitions per
+   unit, two fsyncs per transition, and an O(N) summary re-read on every event. Open.
+4. **The window did GUI-thread work per cell per role and per event** (§3): ~700 Python `data()`
+   calls per table repaint, a station-bar restyle on every `BatchSnapshot`, 20–40 ms gen-2 GC
+   pauses. Addressed by commit 1dce4e5; the longest stall went from 77 ms to ~44–62 ms.
+5. **`requests` scans the environment for proxies on every EST request**, ~12 % of the client's CPU (§1). Open.
 """
 
 
