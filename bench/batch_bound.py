@@ -431,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
     }
-    results["plot"] = "bench-batch.png" if plot(rows, bound, DOCS / "bench-batch.png", sim_floor) else None
+    plotted = not args.no_save and plot(
+        rows, bound, DOCS / "bench-batch.png", sim_floor
+    )  # --no-save: docs untouched
+    results["plot"] = "bench-batch.png" if plotted else None
     print(f"bound {bound:.3f} s = link {link_s:.3f} + keygen {keygen:.3f} + server {srv['median_s']:.3f}")
     if not args.no_save:
         save_result("batch_bound", results)

@@ -256,6 +256,16 @@ def _stop(proc: subprocess.Popen[str] | None, timeout: float = 15.0) -> None:
         proc.wait(5)
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the benchmark process dies, even by abort()."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -295,6 +305,7 @@ class EstServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_die_with_parent,
             env=_bench_env({PASSCODE_ENV: self.passcode}),
         )
         lines = _read_lines(self.proc, re.compile(r"^Serving;"), None, 60, "certline est-server")
@@ -368,6 +379,7 @@ class SimProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_die_with_parent,
             env=_bench_env(),
         )
         self.ports = _read_lines(self.proc, None, self.devices, 120, "certline sim")

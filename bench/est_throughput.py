@@ -593,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cli-cpu {res['client_cpu_ms_per_unit']:.2f} ms  foreign {res['foreign_cpu_cores']:.2f} cores"
         )
     print(results["summary"])
-    plotted = plot(results, DOCS / "bench-est-latency.png")
+    plotted = not args.no_save and plot(results, DOCS / "bench-est-latency.png")  # --no-save: docs untouched
     for key in [k for k in results if "_run" in k and k.startswith("certline")]:
         results[key].pop("_latencies", None)
     for res in results.values():

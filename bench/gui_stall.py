@@ -456,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         "target_ms": TARGET_MS,
         "met": worst < TARGET_MS and all(r["done"] == r["devices"] for r in runs),
     }
-    results["plot"] = "bench-gui-stall.png" if plot(runs, DOCS / "bench-gui-stall.png") else None
+    plotted = not args.no_save and plot(runs, DOCS / "bench-gui-stall.png")  # --no-save: docs untouched
+    results["plot"] = "bench-gui-stall.png" if plotted else None
     if not args.no_save:
         save_result("gui_stall", results)
     return 0
