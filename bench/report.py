@@ -620,15 +620,17 @@ the station window stays; how fast it starts; how it copes with 10,000 devices.
 
 These are benchmarks, not tests: CI does not run them and nothing fails on them. Each writes
 `bench/results/<name>.json` and re-renders this file (`bench/report.py`). Run all with
-`bench/run_all.sh` (about 10 minutes), or one at a time:
+`bench/run_all.sh` (about 12 minutes on an idle machine; longer when it is busy, since every
+run first waits for it to be idle), or one at a time:
 
 | benchmark | command | takes |
 |---|---|---|
-| EST throughput | `.venv/bin/python bench/est_throughput.py` | ~1.5 min |
-| batch vs bound | `.venv/bin/python bench/batch_bound.py` | ~2 min |
-| GUI stall | `.venv/bin/python bench/gui_stall.py` | ~1 min |
-| start-up | `.venv/bin/python bench/startup.py` | ~30 s |
-| scale (10k) | `.venv/bin/python bench/scale.py` | ~1.5 min |
+| EST throughput | `.venv/bin/python bench/est_throughput.py` | ~3 min |
+| batch vs bound | `.venv/bin/python bench/batch_bound.py` | ~3 min |
+| GUI stall | `.venv/bin/python bench/gui_stall.py` (the table shows `--repeats 5`) | ~2 min |
+| start-up | `.venv/bin/python bench/startup.py` | ~40 s |
+| scale (10k) | `.venv/bin/python bench/scale.py` | ~2.5 min |
+| PySide6 leak repro | `.venv/bin/python bench/pyside_none_leak.py` | 1 s |
 
 Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`) and, for the plots,
 `matplotlib` in the venv (`.venv/bin/pip install matplotlib`; not a runtime dependency). Every
