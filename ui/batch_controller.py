@@ -116,6 +116,28 @@ class BatchController(QObject):
 
         self._run(start_batch, self._started)
 
+    def resume_unfinished(self, batch_id: int) -> None:
+        """Continue a batch the station left unfinished (crash, power cut, closed window).
+
+        Collected CSRs are enrolled without their units; the units plugged in now continue
+        from their last journaled step (matched by serial number, not by port).
+        """
+        if self.phase != Phase.IDLE:
+            return
+        self.phase = Phase.STARTING
+        self.paused = False
+        self.changed.emit()
+        session, provider = self.session, self.port_provider
+
+        def resume_batch() -> BatchEngine:
+            record = session.journal.batch(batch_id)
+            self.options = BatchOptions(work_order=record.work_order, operator=record.operator)
+            engine = session.start_batch(self.options, provider(), resume_batch=batch_id)
+            engine.enroll_collected()
+            return engine
+
+        self._run(resume_batch, self._started)
+
     def _started(self, engine: object) -> None:
         assert isinstance(engine, BatchEngine)
         self.engine = engine

@@ -23,7 +23,7 @@ from app.logsetup import attach_handler
 from app.profile import Profile
 from app.station import StationSession
 from app.station_lock import StationLock
-from ui import reenroll_menu, window_commands
+from ui import reenroll_menu, resume_offer, window_commands
 from ui.actions import build_menus, create_actions
 from ui.batch_controller import BatchController, Phase
 from ui.bridge import BridgeLogHandler, EventBridge
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.language_menu, self.language_group = build_menus(self, self.station_actions)
         window_commands.connect(self)
         self.field_actions = reenroll_menu.install(self, port_provider)
+        self.resume_action = resume_offer.install(self)
         self._connect()
         self._restore()
         self._update_actions()

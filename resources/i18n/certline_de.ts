@@ -988,6 +988,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <source>Every unit of this station by certificate expiry</source>
         <translation>Alle Geräte dieser Station nach Zertifikatsablauf</translation>
     </message>
+    <message>
+        <source>Resume &amp;unfinished batch</source>
+        <translation>&amp;Unvollständige Charge fortsetzen</translation>
+    </message>
+    <message>
+        <source>Batch %1 has %2 unfinished unit(s): Ctrl+R resumes it</source>
+        <translation>Charge %1 hat %2 unvollständige Einheit(en): Strg+R setzt sie fort</translation>
+    </message>
 </context>
 <context>
     <name>PinDialog</name>

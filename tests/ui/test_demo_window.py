@@ -15,6 +15,7 @@ from app.batch.states import DeviceState
 from app.demo_env import DemoEnvironment, DemoSettings
 from app.station import StationSession
 from ui.app_window import open_station_window
+from ui.batch_controller import Phase
 from ui.device_model import Column
 
 
@@ -40,6 +41,7 @@ def test_demo_window_provisions_every_unit_to_done(qtbot, tmp_path):
                     d.serial_number for d in env.simulator.devices
                 }
             assert session.engine is not None and session.engine.all_verified()
+            qtbot.waitUntil(lambda: window.controller.phase is Phase.IDLE, timeout=30_000)  # batch closed
             window.close()
         finally:
             session.close()
