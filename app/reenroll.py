@@ -43,6 +43,18 @@ class SigningUnsupported(ReenrollError):
     """The unit cannot sign a TLS handshake (e.g. nRF91 AT). Never downgraded silently."""
 
 
+def urgency_for(days_left: float) -> str:
+    """How close expiry is, one scale for every view: ``expired``, ``critical`` (< 7 days),
+    ``soon`` (< 30 days) or ``ok``."""
+    if days_left < 0:
+        return "expired"
+    if days_left < 7:
+        return "critical"
+    if days_left < 30:
+        return "soon"
+    return "ok"
+
+
 @dataclass(frozen=True)
 class CertificateView:
     """What a field engineer needs to see of a certificate."""
@@ -77,14 +89,7 @@ class CertificateView:
 
     def urgency(self, now: datetime | None = None) -> str:
         """``expired``, ``critical`` (< 7 days), ``soon`` (< 30 days) or ``ok``: drives the colour."""
-        days = self.days_left(now)
-        if days < 0:
-            return "expired"
-        if days < 7:
-            return "critical"
-        if days < 30:
-            return "soon"
-        return "ok"
+        return urgency_for(self.days_left(now))
 
 
 @dataclass(frozen=True)

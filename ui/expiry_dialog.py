@@ -9,7 +9,7 @@ works with the other.
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.batch.journal import Journal
 from app.cli.expiry_cmd import COLUMNS, expiry_rows
-from app.reenroll import CertificateView
+from app.reenroll import urgency_for
 from ui.certificate_panel import urgency_look
 from ui.resources import icon
 from ui.worker import run_in_background
@@ -42,10 +42,9 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # expiry columns sort by the ISO date,
 
 
 def urgency_of(row: Row) -> str:
-    """The row's urgency by the same thresholds as :meth:`CertificateView.urgency`."""
+    """The row's urgency on the same scale as the re-enroll view."""
     not_after = datetime.fromisoformat(str(row["not_after"]))
-    view = CertificateView("", (), "", "", not_after, not_after, "")
-    return view.urgency()
+    return urgency_for((not_after - datetime.now(UTC)).total_seconds() / 86400)
 
 
 def write_csv(rows: list[Row], path: Path) -> int:
