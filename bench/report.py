@@ -633,7 +633,7 @@ run first waits for it to be idle), or one at a time:
 | PySide6 leak repro | `.venv/bin/python bench/pyside_none_leak.py` | 1 s |
 
 Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`) and, for the plots,
-`matplotlib` in the venv (`.venv/bin/pip install matplotlib`; not a runtime dependency). Every
+`matplotlib` in the venv (`.venv/bin/pip install -e '.[bench]'`; not a runtime dependency). Every
 section names its machine, versions and date. The machine is a shared 2-core VM: other people's
 test suites run on it, so every measurement first waits (bounded) until the machine is idle and
 reports the CPU other processes used during it ("foreign CPU").

@@ -7,7 +7,7 @@ PY=${PYTHON:-.venv/bin/python}
 for tool in curl openssl wrk; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y $tool" >&2; exit 2; }
 done
-"$PY" -c 'import matplotlib' 2>/dev/null || echo "note: no matplotlib in the venv, plots are skipped (.venv/bin/pip install matplotlib)" >&2
+"$PY" -c 'import matplotlib' 2>/dev/null || echo "note: no matplotlib in the venv, plots are skipped (.venv/bin/pip install -e '.[bench]')" >&2
 for bench in est_throughput batch_bound gui_stall startup scale; do
     echo "=== $bench"
     if [ "$bench" = gui_stall ]; then set -- --repeats 5; else set --; fi
