@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from app.est import encoding
 from app.est.errors import EstConnectionError, EstError, EstTlsError
@@ -27,6 +26,7 @@ from app.est.tls import fingerprint_sha256, insecure_context_for_bootstrap_only
 from app.est.transport import MAX_RESPONSE, USER_AGENT, HttpResponse, error_for_status, open_connection
 from app.est.urls import parse_est_url
 from app.est.verify import certs_signed_by, order_ca_certs
+from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ class BootstrapResult:
     server_issued_by_ca: bool
     """The TLS server certificate was signed by one of the returned CAs. When False, a bundle
     pinned from these CAs alone will not verify the server's TLS certificate."""
-
-
-def cert_fingerprint(cert: x509.Certificate) -> str:
-    return fingerprint_sha256(cert.public_bytes(serialization.Encoding.DER))
 
 
 def normalise_fingerprint(text: str) -> str:

@@ -13,15 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from app.est.errors import EstTlsError
-
-
-def cert_fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 of the DER certificate, upper-case hex, colon separated (compared out of band)."""
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 
 def _subject_for(host: str) -> x509.DNSName | x509.IPAddress:

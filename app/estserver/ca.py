@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.device.driver import KeyAlgorithm
+from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 """Key types the CA itself signs with."""
@@ -73,11 +74,6 @@ def spki_sha256(public_key: object) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.sha256(der).hexdigest()
-
-
-def cert_fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 fingerprint, upper-case hex, colon separated (what operators compare out of band)."""
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
 
 
 def _now() -> dt.datetime:
