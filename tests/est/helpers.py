@@ -44,13 +44,10 @@ def last(server: EstTestServer, op: str) -> RequestRecord:
 def ssl_peer_fingerprint(server: EstTestServer) -> str:
     """SHA-256 of the certificate the server presents (fetched here without verification)."""
     import socket
-    import ssl
 
-    from app.est.tls import fingerprint_sha256
+    from app.est.tls import fingerprint_sha256, insecure_context_for_bootstrap_only
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = insecure_context_for_bootstrap_only()
     with socket.create_connection(("127.0.0.1", server.port)) as sock, ctx.wrap_socket(sock) as tls:
         der = tls.getpeercert(binary_form=True)
     assert der
