@@ -59,5 +59,6 @@ def iter_parsers(parser: argparse.ArgumentParser) -> Iterator[tuple[list[str], a
 def apply_to_tree(parser: argparse.ArgumentParser) -> None:
     """Give ``parser`` and all its subparsers the defaults-showing formatter."""
     for _path, current in iter_parsers(parser):
-        raw = issubclass(current.formatter_class, argparse.RawDescriptionHelpFormatter)
+        kind = current.formatter_class
+        raw = isinstance(kind, type) and issubclass(kind, argparse.RawDescriptionHelpFormatter)
         current.formatter_class = RawDescriptionDefaultsHelpFormatter if raw else DefaultsHelpFormatter
