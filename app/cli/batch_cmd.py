@@ -105,6 +105,15 @@ def read_expected(path: Path) -> frozenset[str]:
     return frozenset(row[index].strip() for row in body if len(row) > index and row[index].strip())
 
 
+def _require_trust_anchor(profile: Profile) -> None:
+    """One line saying what to configure, before anything starts (never a traceback)."""
+    from app.cli.trust_check import trust_anchor_problem
+
+    problem = trust_anchor_problem(profile)
+    if problem:
+        raise ValueError(problem)
+
+
 def _load_profile(name: str) -> Profile:
     from app.profile_store import ProfileStore
 
@@ -114,6 +123,7 @@ def _load_profile(name: str) -> Profile:
 def _run(args: argparse.Namespace) -> int:
     try:
         profile = _load_profile(args.profile)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
@@ -152,6 +162,7 @@ def _resume(args: argparse.Namespace) -> int:
         return 0 if not args.batch else 2
     try:
         profile = Profile.from_json(chosen.profile_json)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)
