@@ -21,6 +21,8 @@ def _has_default_worth_showing(action: argparse.Action) -> bool:
         return False
     if isinstance(default, bool) or default == [] or default == "":
         return False  # store_true flags and append-options that start empty
+    if isinstance(action, argparse._CountAction) and default == 0:
+        return False  # -v: "repeatable" says it all
     return bool(action.option_strings) or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
 
 
