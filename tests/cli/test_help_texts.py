@@ -71,7 +71,8 @@ def test_every_default_is_shown(item: tuple[list[str], argparse.ArgumentParser])
     formatter = parser._get_formatter()
     for action in _documented_actions(parser):
         default = action.default
-        if default in (None, False, [], "") or default is argparse.SUPPRESS or not action.option_strings:
+        no_default = default is None or isinstance(default, bool) or default in ([], "")
+        if no_default or default is argparse.SUPPRESS or not action.option_strings:
             continue
         if isinstance(action, argparse._CountAction):
             continue  # -v counts from 0
