@@ -73,3 +73,55 @@ def test_a_stopped_gateway_says_why_the_unit_paused() -> None:
         gateway.enroll(b"csr", on_wait=lambda _msg: None, cancel=threading.Event())
     assert str(stopped.value).startswith("batch stopped ")
     assert str(GatewayStopped())
+
+
+class _InterruptedEngine:
+    """An engine whose first wait is interrupted by Ctrl+C, as the CLI sees it."""
+
+    batch_id = 1
+
+    def __init__(self) -> None:
+        self.waits = 0
+        self.stopped = False
+        self.ports: list[str] = []
+
+    def add_ports(self, ports: list[str]) -> None:
+        self.ports.extend(ports)
+
+    def wait(self, timeout: float | None) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            raise KeyboardInterrupt
+        return True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def finish(self) -> None:
+        raise AssertionError("an interrupted batch is not finished")
+
+    def devices(self) -> list[object]:
+        return []
+
+    def all_verified(self) -> bool:
+        return True
+
+
+class _Bus:
+    def subscribe(self, callback: object) -> None:
+        pass
+
+
+def test_ctrl_c_on_batch_run_stops_every_unit_and_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from app.cli.batch_cmd import _drive
+
+    engine = _InterruptedEngine()
+    session = argparse.Namespace(bus=_Bus(), journal=None, profile=None)
+    args = argparse.Namespace(port=["/dev/ttyUSB0"], ports=None, count=None, timeout=None)
+    assert _drive(engine, session, args) == 130  # type: ignore[arg-type]
+    assert engine.stopped and engine.waits == 2  # stopped, then waited for the workers
+    captured = capsys.readouterr()
+    assert "Stopping after the current step of every device" in captured.err
+    assert "Traceback" not in captured.err
