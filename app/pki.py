@@ -34,7 +34,13 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 
 def cert_serial_hex(cert: x509.Certificate) -> str:
-    return format(cert.serial_number, "X")
+    """The serial number as upper-case hex in whole bytes, leading zeros kept ("0A1B", not "A1B").
+
+    That is how ``openssl x509 -serial`` and CA consoles (DigiCert DTM) show it, so an operator
+    can search for the printed value there.
+    """
+    serial = cert.serial_number
+    return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big").hex().upper()
 
 
 def chain_to_pem(chain: Sequence[x509.Certificate]) -> str:

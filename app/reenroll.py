@@ -185,7 +185,9 @@ class Reenrollment:
         publish = self._publisher(on_update)
         publish(
             self.journal.transition(
-                device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+                device_id,
+                DeviceState.IDENTIFIED,
+                f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}",
             )
         )
         warnings: list[str] = []
@@ -338,7 +340,7 @@ def renew_with_files(
     )
     device_id = journal.add_device(batch_id, "files", kind="reenroll", serial_number=serial).device_id
     journal.transition(
-        device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+        device_id, DeviceState.IDENTIFIED, f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}"
     )
     journal.transition(device_id, DeviceState.CSR_READY, "CSR ready", csr_der=csr_der)
     journal.transition(device_id, DeviceState.ENROLLING, "re-enrolling with the EST server")

@@ -76,6 +76,35 @@ class Purpose(enum.StrEnum):
     P12_PASSWORD = "p12-password"  # noqa: S105 - a key name, not a password
 
 
+#: The shortest passcode or password Certline stores for a profile. A shorter one is guessable, and
+#: it also occurs inside ordinary words and numbers, so scrubbing it from every log line (as
+#: ``app.redaction`` must) would hide information the technician needs. EST servers issue far
+#: longer ones (DigiCert DTM enrollment passcodes are long random strings).
+MIN_PASSCODE_LENGTH = 8
+
+
+def passcode_problem(value: str, purpose: Purpose | str = Purpose.PASSCODE) -> str | None:
+    """Why ``value`` cannot be stored as a profile's ``purpose`` secret, or ``None`` when it can.
+
+    The one rule for every place a passcode is typed in (``certline profile set-passcode``, the
+    GUI's profile editor and first-run dialog), so they all accept and refuse the same values.
+    The message never contains the value. A PKCS#12 password is only checked for emptiness: it
+    was chosen by whoever made the file, and Certline must accept whatever opens it.
+    """
+    purpose = Purpose(purpose)
+    what = "password" if purpose is not Purpose.PASSCODE else "passcode"
+    if not value or not value.strip():
+        return f"the {what} is empty"
+    if purpose is Purpose.P12_PASSWORD:
+        return None
+    if len(value) < MIN_PASSCODE_LENGTH:
+        return (
+            f"the {what} is too short: an EST {what} has at least "
+            f"{MIN_PASSCODE_LENGTH} -- check that it was copied completely"
+        )
+    return None
+
+
 class SecretStoreError(Exception):
     """A secret could not be read or stored. Messages never contain a secret value."""
 

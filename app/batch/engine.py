@@ -462,7 +462,7 @@ class BatchEngine:
             pki.fingerprint(c) == done.cert_fingerprint for c in pki.pem_to_chain(stored.chain_pem)[:1]
         )
         if holds_it:
-            step = f"already provisioned here (certificate {done.cert_serial}); not re-provisioned"
+            step = f"already provisioned here (certificate serial {done.cert_serial}); not re-provisioned"
             self._publish(
                 self.journal.add_device(
                     self.batch_id,
@@ -482,7 +482,7 @@ class BatchEngine:
                 detected_at,
                 ident,
                 f"serial number {ident['serial_number']} was already provisioned (device #{done.device_id}, "
-                f"certificate {done.cert_serial}) but this unit does not hold that certificate; "
+                f"certificate serial {done.cert_serial}) but this unit does not hold that certificate; "
                 "re-provision it explicitly if this is intended",
                 "duplicate",
             )

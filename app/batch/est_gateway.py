@@ -45,7 +45,14 @@ class EnrollmentClient(Protocol):
 
 
 class GatewayStopped(Exception):
-    """The batch was stopped while a worker waited for the server."""
+    """The batch was stopped while a worker waited for the server.
+
+    Its message is the reason the engine logs ("paused at this step: <reason>"), so it is
+    never empty.
+    """
+
+    def __init__(self, reason: str = "batch stopped while waiting for the EST server") -> None:
+        super().__init__(reason)
 
 
 class EstGateway:
@@ -120,7 +127,7 @@ class EstGateway:
             self._wait_until_reachable(on_wait, stopped)
             with self._slots:
                 if stopped.is_set():
-                    raise GatewayStopped()
+                    raise GatewayStopped("batch stopped before the request was sent to the EST server")
                 try:
                     return operation()
                 except EstPending:
@@ -139,7 +146,7 @@ class EstGateway:
                 except EstError:
                     raise
             if stopped.wait(delay):
-                raise GatewayStopped()
+                raise GatewayStopped("batch stopped while waiting to retry the EST request")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many workers do not retry in lockstep."""
@@ -150,9 +157,9 @@ class EstGateway:
             on_wait("waiting for the EST server to answer again")
         while not self._up.wait(0.2):
             if stopped.is_set():
-                raise GatewayStopped()
+                raise GatewayStopped("batch stopped while waiting for the EST server to answer again")
         if stopped.is_set():
-            raise GatewayStopped()
+            raise GatewayStopped("batch stopped before the request was sent to the EST server")
 
     def _mark_down(self) -> None:
         with self._probe_lock:

@@ -23,10 +23,19 @@ from app.station import StationSession
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("batch", help="run, resume or inspect provisioning batches")
+    parser = subparsers.add_parser(
+        "batch",
+        help="run, resume or inspect provisioning batches",
+        description="Provision units from the command line, finish interrupted batches, list batches.",
+    )
     sub = parser.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
 
-    run = sub.add_parser("run", help="provision the units on the given ports")
+    run = sub.add_parser(
+        "run",
+        help="provision the units on the given ports",
+        description="Provision the units on the given ports with a profile. Exit status 0 only when "
+        "every unit ended verified; 130 after Ctrl+C (every unit stops at a journaled step).",
+    )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
     run.add_argument("--expected", type=Path, metavar="FILE.csv", help="CSV of expected serial numbers")
@@ -45,16 +54,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_secret_arguments(run)
     run.set_defaults(func=_run)
 
-    resume = sub.add_parser("resume", help="finish the unfinished devices of the latest (or given) batch")
+    resume = sub.add_parser(
+        "resume",
+        help="finish the unfinished devices of the latest (or given) batch",
+        description="Continue every unfinished unit of a batch from its last journaled step (after a "
+        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one.",
+    )
     resume.add_argument(
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    resume.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
+    )
     add_secret_arguments(resume)
     resume.set_defaults(func=_resume)
 
-    status = sub.add_parser("status", help="list recent batches and unfinished devices")
+    status = sub.add_parser(
+        "status",
+        help="list recent batches and unfinished devices",
+        description="List the 20 most recent batches with their counts, or one batch's units.",
+    )
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
     status.set_defaults(func=_status)
 
@@ -85,6 +105,15 @@ def read_expected(path: Path) -> frozenset[str]:
     return frozenset(row[index].strip() for row in body if len(row) > index and row[index].strip())
 
 
+def _require_trust_anchor(profile: Profile) -> None:
+    """One line saying what to configure, before anything starts (never a traceback)."""
+    from app.cli.trust_check import trust_anchor_problem
+
+    problem = trust_anchor_problem(profile)
+    if problem:
+        raise ValueError(problem)
+
+
 def _load_profile(name: str) -> Profile:
     from app.profile_store import ProfileStore
 
@@ -94,6 +123,7 @@ def _load_profile(name: str) -> Profile:
 def _run(args: argparse.Namespace) -> int:
     try:
         profile = _load_profile(args.profile)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
@@ -132,6 +162,7 @@ def _resume(args: argparse.Namespace) -> int:
         return 0 if not args.batch else 2
     try:
         profile = Profile.from_json(chosen.profile_json)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)
@@ -159,11 +190,12 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
         engine.add_ports(args.port)
     elif args.ports == "auto":
         watcher = _watch_ports(engine, session.profile, args.count)
+    interrupted = False
     try:
         finished = _wait(engine, args.timeout, args.count if watcher else None)
     except KeyboardInterrupt:
         print("Stopping after the current step of every device...", file=sys.stderr)
-        finished = False
+        finished, interrupted = False, True
     if watcher is not None:
         watcher.stop()
     engine.stop()
@@ -172,6 +204,8 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
         engine.finish()
     snaps = engine.devices()
     printer.print_totals(snaps)
+    if interrupted:
+        return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
     return 0 if finished and engine.all_verified() else 1
 
 

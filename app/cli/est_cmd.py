@@ -74,15 +74,9 @@ def register(subparsers: Any) -> None:
     auth.add_argument("--client-key", metavar="FILE", help="TLS client key (PEM)")
     auth.add_argument("--client-p12", metavar="FILE", help="TLS client credential as PKCS#12")
     auth.add_argument("--p12-password-env", metavar="VAR", help="variable holding the PKCS#12 password")
-    common.add_argument(
-        "--csr-format",
-        choices=[f.value for f in CsrFormat],
-        default=CsrFormat.RFC7030.value,
-        help="rfc7030 (base64 DER, application/pkcs10) or pem-text (DTM: PEM as text/plain)",
-    )
     common.add_argument("--out", metavar="FILE", help="write the certificates here instead of stdout")
-    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
-    common.add_argument("--retries", type=int, default=3, help="retries on 5xx/connection errors (default 3)")
+    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    common.add_argument("--retries", type=int, default=3, help="retries on 5xx/connection errors")
 
     parser = subparsers.add_parser(
         "est",
@@ -90,15 +84,48 @@ def register(subparsers: Any) -> None:
         description="Run one EST (RFC 7030) operation against a server and print the result.",
     )
     ops = parser.add_subparsers(dest="est_op", metavar="OP", required=True)
-    ops.add_parser("cacerts", parents=[common], help="fetch the CA certificates")
-    ops.add_parser("csrattrs", parents=[common], help="show what the server wants in a CSR (JSON)")
-    for op, text in (
-        ("enroll", "enroll a CSR (/simpleenroll)"),
-        ("reenroll", "renew the --client-cert certificate (/simplereenroll)"),
-        ("serverkeygen", "certificate with a server-generated key (/serverkeygen)"),
+    ops.add_parser(
+        "cacerts",
+        parents=[common],
+        help="fetch the CA certificates",
+        description="Fetch the server's CA certificates (/cacerts) and print them as PEM. On first "
+        "contact use --bootstrap --ca FILE: the CAs are shown with their SHA-256 fingerprints and "
+        "saved to FILE only after you confirm one.",
+    )
+    ops.add_parser(
+        "csrattrs",
+        parents=[common],
+        help="show what the server wants in a CSR (JSON)",
+        description="Ask the server what it wants in a CSR (/csrattrs): key type, extensions, "
+        "challenge password. Printed as JSON.",
+    )
+    for op, text, description in (
+        (
+            "enroll",
+            "enroll a CSR (/simpleenroll)",
+            "Send a CSR to /simpleenroll and print the issued certificate chain as PEM, leaf first.",
+        ),
+        (
+            "reenroll",
+            "renew the --client-cert certificate (/simplereenroll)",
+            "Renew a certificate with /simplereenroll. The TLS client certificate (--client-cert or "
+            "--client-p12) is the certificate being renewed; prints the new chain as PEM.",
+        ),
+        (
+            "serverkeygen",
+            "certificate with a server-generated key (/serverkeygen)",
+            "Have the server generate the key (/serverkeygen). The key is written only to --key-out "
+            "(mode 0600, never overwritten) and only with --write-private-key; the chain is printed.",
+        ),
     ):
-        sub = ops.add_parser(op, parents=[common], help=text)
+        sub = ops.add_parser(op, parents=[common], help=text, description=description)
         sub.add_argument("csr_file", metavar="CSR_FILE", help="the CSR (PEM or DER)")
+        sub.add_argument(
+            "--csr-format",
+            choices=[f.value for f in CsrFormat],
+            default=CsrFormat.RFC7030.value,
+            help="rfc7030 (base64 DER, application/pkcs10) or pem-text (DTM: PEM as text/plain)",
+        )
         if op == "serverkeygen":
             sub.add_argument("--key-out", metavar="FILE", help="write the private key here (PEM, mode 0600)")
             sub.add_argument(
@@ -233,7 +260,8 @@ def _profile(args: argparse.Namespace, ca_pem: str | None) -> Profile:
         client_p12_file=args.client_p12,
         ca_bundle_file=None if ca_pem else args.ca,
         ca_bundle_pem=ca_pem,
-        csr_format=CsrFormat(args.csr_format),
+        # cacerts/csrattrs send no CSR and have no --csr-format
+        csr_format=CsrFormat(getattr(args, "csr_format", CsrFormat.RFC7030.value)),
     )
 
 

@@ -25,8 +25,13 @@ COLUMNS = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("expiry", help="list units by certificate expiry")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser = subparsers.add_parser(
+        "expiry",
+        help="list units by certificate expiry",
+        description="List every unit this station provisioned or renewed, the certificate that expires "
+        "soonest first, with the days left. Renew a unit with 'certline reenroll'.",
+    )
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
     parser.set_defaults(func=run)

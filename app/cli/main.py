@@ -12,6 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
+
+#: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
+EXIT_INTERRUPTED = 130
 
 #: subcommand modules under app.cli, in --help order
 COMMANDS: tuple[str, ...] = (
@@ -33,12 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certline",
         description="Certline provisioning station: enroll device certificates over USB serial with EST.",
+        epilog="Every command has --help, e.g. 'certline batch run --help'.",
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"certline {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"app.cli.{name}").register(subparsers)
+    apply_to_tree(parser)
     return parser
 
 
@@ -52,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_cli_logging(args.verbose)
     install_cli_excepthook()
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        # Ctrl+C is how a technician stops a command: the `with` blocks have cleaned up on the
+        # way here, so there is nothing to report -- no traceback, just the conventional status.
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class ProgressPrinter:
             serial = event.serial_number or "?"
             line = f"{when}  {port:<10} {serial:<16} {event.state.value:<16} {event.step}"
             if event.state == DeviceState.DONE and event.cert_serial:
-                line += f"  (certificate {event.cert_serial})"
+                line += f"  (certificate serial {event.cert_serial})"
             print(line, file=self._stream, flush=True)
 
     def print_totals(self, snaps: list[DeviceSnapshot]) -> None:
