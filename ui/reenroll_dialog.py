@@ -134,7 +134,8 @@ class ReenrollDialog(QDialog):
         self._read_ok = True
         self._finish(self.tr("Unit %1 holds this certificate.").replace("%1", current.identity.serial_number))
 
-    def _show_renewal(self, result: RenewalResult) -> None:
+    def _show_renewal(self, result: RenewalResult | None) -> None:
+        assert result is not None, "the dialog renews without a proceed callback"
         self.before.show_view(result.old)
         self.after.show_view(result.new)
         self.current.show_view(result.new)
