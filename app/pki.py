@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-
-from app.device.driver import KeyAlgorithm
 
 MAX_CSR_BYTES = 16 * 1024
 
@@ -22,6 +21,19 @@ _NAME_OIDS: dict[str, x509.ObjectIdentifier] = {
     "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
     "serialNumber": x509.NameOID.SERIAL_NUMBER,
 }
+
+
+class KeyAlgorithm(enum.StrEnum):
+    """Key types a profile can ask for and a device can declare.
+
+    It lives here, with the other key and certificate helpers, so that profiles and the PKI
+    code do not depend on the device layer that uses them.
+    """
+
+    EC_P256 = "ec-p256"
+    EC_P384 = "ec-p384"
+    RSA_2048 = "rsa-2048"
+    RSA_3072 = "rsa-3072"
 
 
 class CsrRejected(ValueError):

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 
 
 class AuthStyle(enum.StrEnum):

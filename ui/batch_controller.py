@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.events import BatchSnapshot
 from app.station import StationSession
-from ui.hands_free import HandsFree, PortProvider
+from app.station.hands_free import HandsFree, PortProvider
 from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Certificate expiry: every unit this station provisioned or renewed, soonest expiry first.
 
-The rows are :func:`app.cli.expiry_cmd.expiry_rows` (what ``certline expiry``
+The rows are :func:`app.station.expiry.expiry_rows` (what ``certline expiry``
 prints), read from the journal in a worker; "Export CSV…" writes the same
 columns as ``certline expiry --format csv`` so a spreadsheet built on one
 works with the other.
@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.journal import Journal
-from app.cli.expiry_cmd import COLUMNS, expiry_rows
 from app.reenroll import urgency_for
+from app.station.expiry import COLUMNS, expiry_rows
 from ui.certificate_panel import urgency_look
 from ui.resources import icon
 from ui.worker import run_in_background

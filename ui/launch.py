@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
+from app.station.hands_free import HandsFree, profile_port_source
 from ui.app_window import ensure_application, settle_garbage_collector
-from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
 from ui.ui_settings import LAST_PROFILE, UiSettings

@@ -22,6 +22,7 @@ from app.batch.states import TERMINAL
 from app.logsetup import attach_handler
 from app.profile import Profile
 from app.station import StationSession
+from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
 from app.station_lock import StationLock
 from ui import reenroll_menu, resume_offer, window_commands
 from ui.actions import build_menus, create_actions
@@ -31,7 +32,6 @@ from ui.counters import BatchCounters
 from ui.device_details import DeviceDetailsPanel
 from ui.device_model import DeviceTableModel
 from ui.device_view import DeviceView
-from ui.hands_free import HandsFree, PortProvider, ProviderPortSource
 from ui.lock import LockController
 from ui.log_panel import LogPanel
 from ui.resources import app_icon

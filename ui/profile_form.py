@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
 from ui.state_style import Tone, tone_colour, tone_icon
 

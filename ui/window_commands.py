@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app import __version__
 from app.batch.events import BatchSnapshot
 from app.batch.states import TERMINAL
+from app.station.support_bundle import default_bundle_name, write_support_bundle
 from ui.history_dialog import HistoryDialog
 from ui.report_export import ask_and_export
 from ui.resources import icon
 from ui.summary_dialog import BatchSummaryDialog
-from ui.support_bundle import default_bundle_name, write_support_bundle
 from ui.ui_settings import LANGUAGE, LARGE_TEXT, LARGE_TEXT_SCALE
 from ui.worker import run_in_background
 

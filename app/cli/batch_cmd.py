@@ -10,7 +10,6 @@ import csv
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.journal import Journal
@@ -20,6 +19,8 @@ from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials
 from app.paths import station_paths
 from app.profile import Profile
 from app.station import StationSession
+from app.station.hands_free import HandsFree, profile_port_source
+from app.station.resume_choice import choose_batch_to_resume
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,19 +150,15 @@ def _run(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     journal = Journal(station_paths().journal)
     try:
-        batches = journal.unfinished_batches()
-        chosen = (
-            next((b for b in batches if b.id == args.batch), None)
-            if args.batch
-            else (batches[-1] if batches else None)
-        )
+        chosen = choose_batch_to_resume(journal, batch_id=args.batch)
     finally:
         journal.close()
     if chosen is None:
         print("certline batch resume: no unfinished batch in this station's journal")
         return 0 if not args.batch else 2
+    batch = chosen.batch
     try:
-        profile = Profile.from_json(chosen.profile_json)
+        profile = chosen.profile
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
@@ -170,12 +167,10 @@ def _resume(args: argparse.Namespace) -> int:
     session = StationSession(profile, credentials)
     try:
         engine = session.start_batch(
-            BatchOptions(work_order=chosen.work_order, operator=chosen.operator), resume_batch=chosen.id
+            BatchOptions(work_order=batch.work_order, operator=batch.operator), resume_batch=batch.id
         )
-        print(
-            f"Resuming batch {chosen.id} ({chosen.profile_name}); "
-            f"{len(session.journal.unfinished_devices(chosen.id))} unfinished device(s)"
-        )
+        units = chosen.unfinished_units
+        print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
         engine.enroll_collected()
         return _drive(engine, session, args)
     finally:
@@ -189,7 +184,7 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
     if args.port:
         engine.add_ports(args.port)
     elif args.ports == "auto":
-        watcher = _watch_ports(engine, session.profile, args.count)
+        watcher = _watch_ports(engine, session.profile)
     interrupted = False
     try:
         finished = _wait(engine, args.timeout, args.count if watcher else None)
@@ -227,13 +222,11 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
     return done.wait(timeout)
 
 
-def _watch_ports(engine: BatchEngine, profile: Profile, count: int | None) -> Any:
-    from app.device.discovery import HotplugWatcher, ListPortsSource
-
-    source = ListPortsSource.from_filters(profile.port_filters)
-    watcher = HotplugWatcher(source, on_added=lambda info: engine.add_port(info.device))
-    watcher.start()
-    return watcher
+def _watch_ports(engine: BatchEngine, profile: Profile) -> HandsFree:
+    """``--ports auto``: the same hands-free watcher the station window uses."""
+    hands_free = HandsFree(profile_port_source(profile))
+    hands_free.start(engine, report_existing=True)
+    return hands_free
 
 
 def _status(args: argparse.Namespace) -> int:

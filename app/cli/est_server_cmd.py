@@ -16,10 +16,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
 from app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fault_spec
 from app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
 from app.estserver.routes import Operation
+from app.pki import KeyAlgorithm
 
 
 def register(subparsers: Any) -> None:

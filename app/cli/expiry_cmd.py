@@ -6,22 +6,11 @@ import argparse
 import csv
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from app.batch.journal import Journal
 from app.paths import station_paths
-
-COLUMNS = (
-    "device_serial",
-    "cert_serial",
-    "not_after",
-    "days_left",
-    "subject",
-    "issuer",
-    "operation",
-    "fingerprint",
-)
+from app.station.expiry import COLUMNS, expiry_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,18 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
     parser.set_defaults(func=run)
-
-
-def expiry_rows(journal: Journal, within_days: float | None = None) -> list[dict[str, object]]:
-    now = datetime.now(UTC)
-    rows = []
-    for cert in journal.all_certificates():
-        days = (datetime.fromisoformat(cert["not_after"]) - now).total_seconds() / 86400
-        if within_days is not None and days > within_days:
-            continue
-        rows.append({**{k: cert[k] for k in COLUMNS if k in cert}, "days_left": round(days, 1)})
-    rows.sort(key=lambda r: float(str(r["days_left"])))
-    return rows
 
 
 def run(args: argparse.Namespace) -> int:

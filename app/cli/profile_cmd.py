@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.redaction import scrub

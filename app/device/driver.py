@@ -17,18 +17,10 @@ So a reset or unplug before the commit leaves the previous credential intact.
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-
-class KeyAlgorithm(enum.StrEnum):
-    """Key types a profile can ask for and a device can declare."""
-
-    EC_P256 = "ec-p256"
-    EC_P384 = "ec-p384"
-    RSA_2048 = "rsa-2048"
-    RSA_3072 = "rsa-3072"
+from app.pki import KeyAlgorithm
 
 
 @dataclass(frozen=True)

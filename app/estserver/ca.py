@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 
 PASSCODE_ONLY = "passcode-only"
 USER_PASSWORD = "user-password"  # noqa: S105 - a style name, not a password

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from app.device.at_parser import AtParseError, Param, b64url_encode, split_params
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.sim.faults import DeviceFaults
 from app.sim.flash import Flash
 from app.sim.keys import KeygenLatency

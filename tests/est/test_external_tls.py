@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.device.driver import KeyAlgorithm
 from app.device.registry import open_driver
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
 from app.est.external_tls import post_with_external_key, signer_from_private_key
@@ -33,6 +32,7 @@ from app.est.server_verify import cert_fingerprint, verify_server_chain
 from app.est.tlslite_key import external_key_for
 from app.estserver import EstTestServer
 from app.estserver.faults import FaultKind
+from app.pki import KeyAlgorithm
 from tests.helpers.sim_fixture import SimFactory, sim_factory  # noqa: F401 - fixture
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey

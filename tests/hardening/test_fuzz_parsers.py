@@ -43,7 +43,7 @@ from app.device.certline_protocol import (
     parse_pairs,
     split_chunks,
 )
-from app.device.driver import DeviceError, KeyAlgorithm
+from app.device.driver import DeviceError
 from app.est import encoding
 from app.est.client import _split_keygen
 from app.est.csrattrs import parse_csrattrs
@@ -52,6 +52,7 @@ from app.est.multipart import boundary_of, parse_multipart
 from app.est.transport import HttpResponse
 from app.estserver import csrattrs as presets
 from app.estserver import wire
+from app.pki import KeyAlgorithm
 from tests.est import pki
 
 FUZZ = settings(

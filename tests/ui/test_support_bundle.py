@@ -6,7 +6,7 @@ import json
 import zipfile
 
 from app.redaction import register_secret
-from ui.support_bundle import write_support_bundle
+from app.station.support_bundle import write_support_bundle
 from ui.window_commands import save_support_bundle
 from ui.worker import pending_tasks
 
