@@ -18,6 +18,7 @@ from pathlib import Path
 
 from app import __version__
 from app.batch.journal import Journal
+from app.batch.report import build_json_report
 from app.profile import Profile
 from app.redaction import scrub
 
@@ -49,16 +50,8 @@ def _read_tail(path: Path) -> str:
 
 
 def batch_extract(journal: Journal, batch_id: int) -> dict:
-    """The batch as the JSON report has it (falls back to bare device rows)."""
-    try:
-        from app.batch.report import build_json_report
-    except ImportError:
-        return {"batch": batch_id, "devices": [_jsonable(r) for r in journal.device_rows(batch_id)]}
+    """The batch as the JSON report has it."""
     return build_json_report(journal, batch_id)
-
-
-def _jsonable(row: dict) -> dict:
-    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in row.items()}
 
 
 def write_support_bundle(
