@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
@@ -112,7 +111,3 @@ class StationSession:
         if client is not None and hasattr(client, "close"):
             client.close()
         self.journal.close()
-
-
-def journal_path_for(home: Path) -> Path:
-    return home / "data" / "journal.sqlite3"
