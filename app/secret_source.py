@@ -107,15 +107,15 @@ class CredentialSource:
 
         ``strict`` (the command line): a required secret that cannot be found, or an
         unusable keyring when a required secret had to come from it, raises
-        :class:`SecretMissing`. Not strict (the GUI, which
-        shows a missing secret in its station bar instead): what cannot be found is
-        left out, and an unusable keyring is logged. A variable that is named but
-        unset always raises :class:`SecretFromEnvError`: that is a typing mistake.
+        :class:`SecretMissing`. Not strict (the GUI, which shows a missing secret in its
+        station bar instead): what cannot be found is left out, and an unusable keyring
+        is logged. A variable that is named but unset or empty always raises
+        :class:`SecretFromEnvError`: that is a typing mistake, not a missing secret.
         """
         found = self._from_env()
         wanted = wanted_purposes(profile)
         if self._typed is not None:
-            found.setdefault(typed_secret_purpose(profile), self._typed)
+            found[typed_secret_purpose(profile)] = self._typed
         values = {p: v for p, v in found.items() if p in wanted}
         unfilled = [p for p in wanted if p not in values]
         if unfilled and self._use_keyring:

@@ -11,8 +11,22 @@ from app.secrets import Purpose
 URL = "https://est.example/.well-known/est"
 
 
-def profile(style: AuthStyle = AuthStyle.PASSCODE_ONLY, **files: str) -> Profile:
-    return Profile(name="p", enroll_url=URL, auth_style=style, username="u", **files)
+def profile(
+    style: AuthStyle = AuthStyle.PASSCODE_ONLY,
+    *,
+    client_cert_file: str | None = None,
+    client_key_file: str | None = None,
+    client_p12_file: str | None = None,
+) -> Profile:
+    return Profile(
+        name="p",
+        enroll_url=URL,
+        auth_style=style,
+        username="u",
+        client_cert_file=client_cert_file,
+        client_key_file=client_key_file,
+        client_p12_file=client_p12_file,
+    )
 
 
 def test_a_dtm_passcode_profile_needs_only_its_passcode() -> None:
