@@ -155,8 +155,9 @@ class Reenrollment:
         if not identity.capabilities.can_sign:
             if self.profile.allow_new_enrollment_fallback:
                 alternative = (
-                    "the profile allows a new enrollment with the passcode instead "
-                    "(run again with --new-enrollment)"
+                    "the profile allows a new enrollment with the passcode instead: provision the unit again "
+                    f"with 'certline batch run --profile {self.profile.name} --port {self.driver.port} "
+                    "--reprovision'"
                 )
             else:
                 alternative = (

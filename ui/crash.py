@@ -19,6 +19,7 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication, QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.logsetup import write_crash_report
 from app.redaction import scrub
 
 log = logging.getLogger("certline.crash")
@@ -45,11 +46,7 @@ def install_qt_message_handler() -> None:
 
 
 def write_report(exc_info: tuple[type[BaseException], BaseException, TracebackType | None]) -> Path | None:
-    """The crash report via ``app.logsetup`` (None if that is unavailable or fails)."""
-    try:
-        from app.logsetup import write_crash_report
-    except ImportError:
-        return None
+    """The crash report via ``app.logsetup`` (None if writing it fails)."""
     try:
         return write_crash_report(exc_info)
     except OSError as exc:

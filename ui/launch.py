@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
 from app.station.hands_free import HandsFree, profile_port_source
@@ -35,7 +34,7 @@ translate = QCoreApplication.translate  # lupdate finds translate("Context", "te
 def build_session(name: str | None) -> StationSession:
     """Blocking: load the named (or the only/first) profile and its secret, open the journal."""
     from app.profile_store import ProfileStore
-    from app.secrets import SecretStore, SecretStoreError
+    from app.secret_source import CredentialSource
 
     store = ProfileStore()
     names = store.list()
@@ -44,12 +43,8 @@ def build_session(name: str | None) -> StationSession:
             raise LookupError("no profile")
         name = names[0]
     profile = store.load(name)
-    try:
-        credentials = SecretStore().credentials_for(profile)
-    except SecretStoreError as exc:
-        log.warning("keyring unavailable, starting without the profile's secret: %s", exc)
-        credentials = Credentials()
-    return StationSession(profile, credentials)
+    # not strict: without its secret the window still opens and the station bar says what is missing
+    return StationSession(profile, CredentialSource().credentials(profile, strict=False))
 
 
 def port_provider_for(profile: Profile):  # noqa: ANN201 - a PortProvider

@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import pki
+from app.est.credentials import Credentials
 from app.profile import AuthStyle, Profile
 from app.profile_store import ProfileStore, profile_from_json
 from app.settings import write_private_json
 from ui.connection_test import (
     CheckResult,
     ClientFactory,
-    credentials_for,
     default_client_factory,
     run_connection_test,
 )
@@ -46,6 +46,13 @@ from ui.worker import run_in_background
 SecretStoreFactory = Callable[[], Any]
 
 
+def _typed_credentials(profile: Profile, typed: str) -> Credentials:
+    """Blocking: the secret just typed (not stored yet), the rest from the keyring if it is usable."""
+    from app.secret_source import CredentialSource
+
+    return CredentialSource(typed=typed).credentials(profile, strict=False)
+
+
 def _secret_store() -> Any:
     from app.secrets import SecretStore
 
@@ -53,11 +60,10 @@ def _secret_store() -> Any:
 
 
 def secret_purpose(profile: Profile) -> str:
-    return {
-        AuthStyle.PASSCODE_ONLY: "passcode",
-        AuthStyle.USER_PASSWORD: "user-password",
-        AuthStyle.CLIENT_CERT: "p12-password",
-    }[profile.auth_style]
+    """The keyring entry the editor's secret field holds (the rule is app.secret_needs)."""
+    from app.secret_needs import typed_secret_purpose
+
+    return typed_secret_purpose(profile).value
 
 
 class ProfileEditor(QDialog):
@@ -230,7 +236,7 @@ class ProfileEditor(QDialog):
         self.results.show()
         self.test_button.setEnabled(False)
         run_in_background(
-            lambda: run_connection_test(profile, credentials_for(profile, secret), factory),
+            lambda: run_connection_test(profile, _typed_credentials(profile, secret), factory),
             self._tested,
             lambda exc: self._tested([CheckResult("", False, str(exc))]),
             owner=self,

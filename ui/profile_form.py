@@ -39,10 +39,8 @@ BAUD_RATES = ("9600", "19200", "38400", "57600", "115200", "230400", "460800", "
 
 
 def _driver_names() -> list[str]:
-    try:
-        from app.device.registry import driver_names
-    except ImportError:
-        return ["certline"]
+    from app.device.registry import driver_names  # lazy: the registry imports every driver
+
     return driver_names()
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.settings import SettingsError, load_settings
+
 log = logging.getLogger(__name__)
 
 
@@ -42,10 +44,8 @@ def _station_default(option: Option) -> Any:
     if name is None:
         return option.default
     try:
-        from app.settings import SettingsError, load_settings
-
         return getattr(load_settings(), name)
-    except (ImportError, SettingsError, OSError) as exc:
+    except (SettingsError, OSError) as exc:
         log.warning("station settings unreadable, using defaults: %s", exc)
         return option.default
 

@@ -35,7 +35,7 @@ from app.est.encoding import CsrInputError, certs_to_pem, parse_certs
 from app.est.errors import EstError, EstPending
 from app.est.urls import EstUrlError
 from app.profile import AuthStyle, CsrFormat, Profile
-from app.redaction import register_secret
+from app.secret_source import CredentialSource, SecretMissing
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -200,7 +200,7 @@ def _run(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
             _write_certs(args, out, list(result.chain))
         elif op == "reenroll":
             assert csr is not None
-            result = client.simplereenroll(csr, _current_cert(args))
+            result = client.simplereenroll(csr, _current_cert(args, credentials.p12_password))
             _warn(result.warnings)
             _write_certs(args, out, list(result.chain))
         elif op == "serverkeygen":
@@ -219,20 +219,13 @@ def _read_csr(path: str) -> bytes:
         raise CliError(f"cannot read the CSR {path}: {exc.strerror}") from None
 
 
-def _env_secret(var: str, what: str) -> str:
-    value = os.environ.get(var)
-    if not value:
-        raise CliError(f"environment variable {var} ({what}) is not set or empty")
-    register_secret(value)
-    return value
-
-
 def _credentials(args: argparse.Namespace) -> Credentials:
-    secret = _env_secret(args.passcode_env, "passcode") if args.passcode_env else None
-    p12_password = _env_secret(args.p12_password_env, "PKCS#12 password") if args.p12_password_env else None
-    if args.user:
-        return Credentials(password=secret, p12_password=p12_password)
-    return Credentials(passcode=secret, p12_password=p12_password)
+    """Secrets only from the variables named on the command line (this command never uses a keyring)."""
+    source = CredentialSource(basic_env=args.passcode_env, p12_env=args.p12_password_env, use_keyring=False)
+    try:
+        return source.credentials(_profile(args, None), strict=False)
+    except SecretMissing as exc:
+        raise CliError(str(exc)) from None
 
 
 def _profile(args: argparse.Namespace, ca_pem: str | None) -> Profile:
@@ -265,7 +258,7 @@ def _profile(args: argparse.Namespace, ca_pem: str | None) -> Profile:
     )
 
 
-def _current_cert(args: argparse.Namespace) -> x509.Certificate:
+def _current_cert(args: argparse.Namespace, p12_password: str | None) -> x509.Certificate:
     """The certificate being renewed: the TLS client certificate."""
     if args.client_cert:
         try:
@@ -275,10 +268,9 @@ def _current_cert(args: argparse.Namespace) -> x509.Certificate:
     if args.client_p12:
         from cryptography.hazmat.primitives.serialization import pkcs12
 
-        password = os.environ.get(args.p12_password_env or "", "") or None
         try:
             bundle = pkcs12.load_pkcs12(
-                Path(args.client_p12).read_bytes(), password.encode() if password else None
+                Path(args.client_p12).read_bytes(), p12_password.encode() if p12_password else None
             )
         except (OSError, ValueError):
             raise CliError(f"cannot open {args.client_p12}") from None

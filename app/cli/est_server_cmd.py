@@ -8,7 +8,6 @@ passcode is read from the environment variable named by ``--passcode-env``
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -20,6 +19,7 @@ from app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fau
 from app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
 from app.estserver.routes import Operation
 from app.pki import KeyAlgorithm
+from app.secret_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: Any) -> None:
@@ -91,9 +91,10 @@ def _print(line: str = "") -> None:
 def run(args: argparse.Namespace) -> int:
     passcode: str | None = None
     if args.passcode_env:
-        passcode = os.environ.get(args.passcode_env)
-        if not passcode:
-            print(f"error: environment variable {args.passcode_env} is not set or empty", file=sys.stderr)
+        try:
+            passcode = secret_from_env(args.passcode_env)
+        except SecretFromEnvError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
     faults = []
     for spec in args.fault:

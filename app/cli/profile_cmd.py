@@ -21,6 +21,8 @@ from app.pki import KeyAlgorithm
 from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.redaction import scrub
+from app.secret_needs import required_purposes, wanted_purposes
+from app.secret_source import secret_from_env
 from app.secrets import (
     MIN_PASSCODE_LENGTH,
     KeyringUnavailable,
@@ -28,8 +30,6 @@ from app.secrets import (
     SecretStore,
     SecretStoreError,
     passcode_problem,
-    required_purposes,
-    secret_from_env,
 )
 
 log = logging.getLogger(__name__)
@@ -324,11 +324,8 @@ def _secret_status(store: SecretStore, profile: Profile, purpose: Purpose) -> st
 def cmd_show(args: argparse.Namespace) -> int:
     profile = ProfileStore().load(args.name)
     print(json.dumps(profile.to_json(), indent=2))
-    purposes = list(required_purposes(profile))
-    if profile.auth_style is AuthStyle.CLIENT_CERT and Purpose.P12_PASSWORD not in purposes:
-        purposes.append(Purpose.P12_PASSWORD)  # only needed for an encrypted key
     store = SecretStore()
-    for purpose in purposes:
+    for purpose in wanted_purposes(profile):
         print(f"{purpose.value}: {_secret_status(store, profile, purpose)}")
     return 0
 

@@ -360,13 +360,8 @@ class EstClient:
     ) -> tuple[HttpResponse, x509.CertificateSigningRequest]:
         """POST /simplereenroll over a TLS session whose client key stays on the device."""
         op = "simplereenroll"
-        try:
-            from app.est import external_tls  # lazy: optional tlslite-ng based transport
-        except ImportError:
-            raise NotImplementedError(
-                "re-enrollment with a device-held key needs app/est/external_tls.py, "
-                "which is not available in this build"
-            ) from None
+        from app.est import external_tls  # lazy: tlslite-ng is loaded only when a device signs
+
         if self.profile.require_pop:
             raise EstPopUnavailable(
                 f"{op}: proof-of-possession linking is not supported when the device key "

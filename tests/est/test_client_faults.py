@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -159,11 +160,17 @@ def test_persistent_reset_is_a_connection_error(make_client: MakeClient, est_ser
 
 
 def test_slow_server_times_out_then_retry_succeeds(
-    make_client: MakeClient, est_server: EstTestServer
+    make_client: MakeClient, est_server: EstTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     est_server.faults.add_spec("slow=5@simpleenroll*1")
-    csr, _ = make_csr("dev")
-    make_client(timeout=0.5, retries=1).simpleenroll(csr_pem(csr))
+    csr, key = make_csr("dev")
+    with caplog.at_level(logging.INFO, logger="certline.est"):
+        result = make_client(timeout=0.5, retries=1).simpleenroll(csr_pem(csr))
+    # the first answer came 5 s late, past the 0.5 s timeout: the certificate is the retry's
+    assert est_server.faults.fired == ["slow=5@simpleenroll*1"]
+    retries = [r.getMessage() for r in caplog.records if "retry 1/1" in r.getMessage()]
+    assert len(retries) == 1 and "simpleenroll" in retries[0], caplog.text
+    assert spki(result.leaf.public_key()) == spki(key.public_key())
 
 
 def test_unreachable_server_is_a_connection_error() -> None:
