@@ -334,6 +334,7 @@ class BatchEngine:
             running=self._running,
             offline=self.options.offline,
             pending_max_wait=self.options.pending_max_wait,
+            reprovision=self.options.reprovision,
         )
         job = DeviceJob(
             journal=self.journal,
