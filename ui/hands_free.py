@@ -36,7 +36,7 @@ def profile_port_source(profile: Profile) -> PortSource:
     """The OS serial ports that pass the profile's ``port_filters``."""
     from app.device.discovery import ListPortsSource
 
-    return ListPortsSource.from_filters(profile.port_filters)
+    return ListPortsSource.from_filters(profile.port_filters, include_non_usb=profile.include_non_usb_ports)
 
 
 class HandsFree:

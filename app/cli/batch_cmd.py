@@ -196,7 +196,7 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
 def _watch_ports(engine: BatchEngine, profile: Profile, count: int | None) -> Any:
     from app.device.discovery import HotplugWatcher, ListPortsSource
 
-    source = ListPortsSource.from_filters(profile.port_filters)
+    source = ListPortsSource.from_filters(profile.port_filters, include_non_usb=profile.include_non_usb_ports)
     watcher = HotplugWatcher(source, on_added=lambda info: engine.add_port(info.device))
     watcher.start()
     return watcher
