@@ -126,3 +126,29 @@ def test_reprovision_journals_the_old_certificate_then_replaces_it(line, sims, t
     assert store[f"{DEFAULT_SEC_TAG},1"] != old_leaf
     for key, content in NRF_CLOUD.items():
         assert store[key] == content
+
+
+def test_station_action_reprovisions_only_the_confirmed_unit(line, sims, tmp_path):
+    """The GUI's "Re-provision selected unit" (after its confirmation) calls engine.reprovision."""
+    sim = nrf91_units(sims, tmp_path, 2)
+    line.provision(sim.ports, driver="nrf91").close()
+    before = [cmng(sim, i) for i in range(2)]
+
+    session = other_station(line, "station-d")
+    try:
+        engine = session.start_batch(BatchOptions(), sim.ports)
+        assert engine.wait(120)
+        snaps = sorted(engine.devices(), key=lambda s: s.port)
+        assert [s.error_code for s in snaps] == ["already-provisioned"] * 2
+        assert engine.reprovision(snaps[0].device_id)
+        assert engine.wait(120)
+        after = {s.device_id: s for s in engine.devices()}
+        assert after[snaps[0].device_id].state == DeviceState.DONE
+        assert after[snaps[1].device_id].state == DeviceState.FAILED
+        assert not engine.reprovision(snaps[0].device_id)  # only a unit refused as provisioned
+    finally:
+        session.close()
+    ports = sorted(sim.ports)
+    changed = [cmng(sim, i) != before[i] for i in range(2)]
+    assert sorted(changed) == [False, True]  # exactly one unit was re-provisioned
+    assert changed[sim.ports.index(ports[0])]
