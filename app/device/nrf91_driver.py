@@ -78,9 +78,10 @@ CRED_ROOT_CA = 0
 CRED_CLIENT_CERT = 1
 CRED_CLIENT_KEY = 2
 
-#: Longest command the AT host keeps, terminator included: the nRF Connect SDK AT host library and
-#: the Serial LTE Modem buffer 4096 bytes (``SLM_AT_MAX_CMD_LEN 4096``). Beyond that the host drops
-#: the rest, loses the closing quote and stays wedged until reset, so nothing longer is ever sent.
+#: Longest command the AT host keeps, terminator included: 4096 bytes. The nRF Connect SDK AT host
+#: library reads a command into one buffer of ``CONFIG_AT_HOST_CMD_MAX_LEN`` bytes (``AT_BUF_SIZE``
+#: in ``at_host.c``); the Serial LTE Modem's is ``SLM_AT_MAX_CMD_LEN 4096``. Beyond that the host
+#: drops the rest, loses the closing quote and stays wedged until reset, so nothing longer is sent.
 MAX_COMMAND_BYTES = 4096
 #: What the driver appends to every command.
 TERMINATOR = b"\r\n"
