@@ -40,6 +40,64 @@ class CsrRejected(ValueError):
     """A CSR from a device failed validation; the message says exactly why."""
 
 
+#: DER of the ``ecdsa-with-SHA256/384/512`` OIDs (RFC 5758 3.2: their AlgorithmIdentifier MUST omit
+#: the parameters field).
+_ECDSA_SHA2_OIDS = tuple(bytes.fromhex("06082a8648ce3d0403") + bytes([last]) for last in (0x02, 0x03, 0x04))
+_DER_NULL = b"\x05\x00"
+
+
+def _der_header(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, header length, content length) of the DER element at ``offset``; ValueError if cut."""
+    if offset + 2 > len(data):
+        raise ValueError("truncated")
+    tag, first = data[offset], data[offset + 1]
+    if first < 0x80:
+        return tag, 2, first
+    count = first & 0x7F
+    if count == 0 or count > 3 or offset + 2 + count > len(data):
+        raise ValueError("bad length")
+    length = int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
+    return tag, 2 + count, length
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def normalise_csr_der(csr_der: bytes) -> bytes:
+    """The CSR with an explicit NULL dropped from its outer ``ecdsa-with-SHA*`` AlgorithmIdentifier.
+
+    nRF91 modems (mfw 1.3.x and 2.0.x) encode the CSR's signatureAlgorithm as
+    ``SEQUENCE { ecdsa-with-SHA256, NULL }``, which RFC 5758 forbids; cryptography 49+
+    refuses to parse it. The signature covers only CertificationRequestInfo, which this
+    leaves byte for byte as it is, so the normalised CSR verifies exactly when the original
+    does. Nordic's nRF Cloud utilities do the same (``_normalize_ecdsa_csr_der`` in
+    ``nrfcloud_utils/modem_credentials_parser.py``). Anything else - a CSR without the quirk,
+    or bytes that are not shaped like a CSR - is returned unchanged for the parser to judge.
+    """
+    try:
+        tag, head, length = _der_header(csr_der, 0)
+        if tag != 0x30 or head + length != len(csr_der):
+            return csr_der
+        info_tag, info_head, info_len = _der_header(csr_der, head)
+        info_end = head + info_head + info_len
+        alg_tag, alg_head, alg_len = _der_header(csr_der, info_end)
+        if info_tag != 0x30 or alg_tag != 0x30:
+            return csr_der
+        alg_value = csr_der[info_end + alg_head : info_end + alg_head + alg_len]
+        oid = alg_value[: -len(_DER_NULL)]
+        if alg_value[-len(_DER_NULL) :] != _DER_NULL or oid not in _ECDSA_SHA2_OIDS:
+            return csr_der
+        rest = csr_der[info_end + alg_head + alg_len :]
+    except ValueError:
+        return csr_der
+    body = csr_der[head:info_end] + b"\x30" + _der_length(len(oid)) + oid + rest
+    return b"\x30" + _der_length(len(body)) + body
+
+
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 fingerprint as colon-separated upper-case hex (what openssl and browsers show)."""
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
@@ -97,13 +155,14 @@ def check_device_csr(
 ) -> x509.CertificateSigningRequest:
     """Validate a CSR a device produced before it goes anywhere near the EST server.
 
-    Bounded size, DER parse, self-signature (proof the device holds the key), subject equal to
-    the profile's template filled with the serial number the device reported, key type as asked.
+    Bounded size, DER parse (after :func:`normalise_csr_der`), self-signature (proof the device
+    holds the key), subject equal to the profile's template filled with the serial number the
+    device reported, key type as asked. The returned CSR is the normalised one: post its bytes.
     """
     if not csr_der or len(csr_der) > MAX_CSR_BYTES:
         raise CsrRejected(f"CSR size {len(csr_der)} bytes is outside 1..{MAX_CSR_BYTES}")
     try:
-        csr = x509.load_der_x509_csr(csr_der)
+        csr = x509.load_der_x509_csr(normalise_csr_der(csr_der))
     except (ValueError, x509.InvalidVersion):
         raise CsrRejected("the device sent bytes that are not a DER PKCS#10 CSR") from None
     try:

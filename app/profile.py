@@ -63,6 +63,8 @@ class Profile:
     driver: str = "certline"
     baud: int = 115200
     port_filters: dict[str, str] = field(default_factory=dict)
+    include_non_usb_ports: bool = False
+    """Automatic port discovery also takes serial ports without a USB VID:PID (built-in UARTs)."""
     allow_new_enrollment_fallback: bool = False
     """Re-enrollment: allow a fresh passcode enrollment when the device cannot sign (never silent)."""
 

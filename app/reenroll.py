@@ -254,7 +254,8 @@ def _always_running() -> JobControl:
 
     running = threading.Event()
     running.set()
-    return JobControl(stop=threading.Event(), running=running)
+    # Re-enrolling is the operator's explicit request to replace the unit's credential.
+    return JobControl(stop=threading.Event(), running=running, reprovision=True)
 
 
 @dataclass(frozen=True, repr=False)

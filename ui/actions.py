@@ -26,6 +26,7 @@ class StationActions:
     stop: QAction
     retry: QAction
     skip: QAction
+    reprovision: QAction
     hands_free: QAction
     export: QAction
     bundle: QAction
@@ -97,6 +98,13 @@ def create_actions(window: QMainWindow) -> StationActions:
             translate("MainWindow", "S&kip selected"),
             QKeySequence(Qt.Key.Key_Delete),
             translate("MainWindow", "Leave the selected units out of this batch"),
+        ),
+        reprovision=_action(
+            window,
+            "action-retry",
+            translate("MainWindow", "Re-&provision selected unit…"),
+            None,
+            translate("MainWindow", "Replace the certificate a unit already holds (asks first)"),
         ),
         hands_free=_action(
             window,
@@ -174,6 +182,7 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     batch = bar.addMenu(translate("MainWindow", "&Batch"))
     for action in (actions.start, actions.pause, actions.stop, actions.retry, actions.skip):
         batch.addAction(action)
+    batch.addAction(actions.reprovision)
     batch.addSeparator()
     batch.addAction(actions.hands_free)
     batch.addSeparator()

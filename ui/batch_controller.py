@@ -213,6 +213,23 @@ class BatchController(QObject):
             self.message.emit(self.tr("No failed device is still attached"))
         self.changed.emit()
 
+    def reprovision(self, device_id: int) -> None:
+        """Replace the credential of one unit the operator confirmed by name (see the engine)."""
+        engine = self.engine
+        if engine is None or self.phase in (Phase.STARTING, Phase.STOPPING):
+            return
+        session, options, batch_id = self.session, self.options, engine.batch_id
+        reuse = not self._stopped
+
+        def run() -> tuple[BatchEngine, int]:
+            target = engine if reuse else session.start_batch(options, resume_batch=batch_id)
+            if reuse:
+                session.journal.reopen_batch(batch_id)
+            return target, int(target.reprovision(device_id))
+
+        self._finishing = False
+        self._run(run, self._retried)
+
     def skip(self, device_ids: list[int]) -> None:
         engine = self.engine
         if engine is None or not device_ids:

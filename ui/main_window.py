@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
         a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.skip.setEnabled(running)
+        a.reprovision.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.export.setEnabled(c.batch_id is not None)
         a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
         a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)

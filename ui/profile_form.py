@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.device.discovery import FILTER_LABELS
 from app.pki import KeyAlgorithm
 from app.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
 from ui.state_style import Tone, tone_colour, tone_icon
@@ -256,9 +257,15 @@ class ProfileForm(QTabWidget):
             self._add(
                 form,
                 f"port_filters.{key}",
-                self.tr("Port filter %1:").replace("%1", key),
+                self.tr("%1 filter:").replace("%1", FILTER_LABELS[key]),
                 QLineEdit(page, placeholderText=self.tr("optional")),
             )
+        self._add(
+            form,
+            "include_non_usb_ports",
+            "",
+            QCheckBox(self.tr("Also use serial ports without a USB VID:PID (built-in UARTs)"), page),
+        )
         return page
 
     @staticmethod
@@ -338,6 +345,7 @@ class ProfileForm(QTabWidget):
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
         for key in PORT_FILTER_KEYS:
             self.set_text(f"port_filters.{key}", profile.port_filters.get(key))
+        self.editor("include_non_usb_ports").setChecked(profile.include_non_usb_ports)  # type: ignore[attr-defined]
         self.set_ca_bundle_pem(profile.ca_bundle_pem, fingerprints)
 
     def profile(self) -> Profile:
@@ -368,6 +376,7 @@ class ProfileForm(QTabWidget):
             driver=self.text("driver") or "",
             baud=int(baud) if baud.isdigit() else 0,
             port_filters=filters,
+            include_non_usb_ports=self.editor("include_non_usb_ports").isChecked(),  # type: ignore[attr-defined]
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
         )
 

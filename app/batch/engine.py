@@ -88,6 +88,8 @@ class BatchEngine:
         self.options = options or BatchOptions()
         self._lock = threading.RLock()
         self._workers: dict[str, _Worker] = {}
+        self._reprovision_serials: set[str] = set()
+        """Units whose existing credential the operator confirmed to replace (GUI action)."""
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -205,6 +207,24 @@ class BatchEngine:
                 self.add_port(port)
                 count += 1
         return count
+
+    def reprovision(self, device_id: int) -> bool:
+        """Run a unit again that failed because it already holds a credential, now replacing it.
+
+        Only for a unit the operator confirmed by name; the old certificate is journaled before
+        anything on it is deleted (see ``DeviceJob``). False when the unit is not in that state.
+        """
+        snap = self.journal.device(device_id)
+        if (
+            snap.state != DeviceState.FAILED
+            or snap.error_code != "already-provisioned"
+            or not snap.serial_number
+        ):
+            return False
+        with self._lock:
+            self._reprovision_serials.add(snap.serial_number)
+        self.add_port(snap.port)
+        return True
 
     def skip(self, device_id: int, reason: str = "skipped by the operator") -> None:
         snap = self.journal.device(device_id)
@@ -334,6 +354,7 @@ class BatchEngine:
             running=self._running,
             offline=self.options.offline,
             pending_max_wait=self.options.pending_max_wait,
+            reprovision=self.options.reprovision or identity.serial_number in self._reprovision_serials,
         )
         job = DeviceJob(
             journal=self.journal,

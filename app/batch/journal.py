@@ -67,6 +67,16 @@ CREATE TABLE IF NOT EXISTS certificates (
 CREATE INDEX IF NOT EXISTS certificates_device_serial ON certificates(device_serial);
 """
 
+#: Device columns added after the first schema, created on open when an older journal lacks them:
+#: the CSR exactly as the device sent it (``csr_der`` is the normalised one that was posted) and
+#: the certificate a re-provisioning replaced (public material, journaled before anything is deleted).
+_ADDED_DEVICE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("csr_received_der", "BLOB"),
+    ("csr_received_sha256", "TEXT"),
+    ("replaced_chain_pem", "TEXT"),
+    ("replaced_sha256", "TEXT"),
+)
+
 #: device columns a transition may set (anything else is a programming error)
 _UPDATABLE = frozenset(
     {
@@ -88,6 +98,7 @@ _UPDATABLE = frozenset(
         "retry_at",
         "enroll_attempts",
         "kind",
+        *(name for name, _ in _ADDED_DEVICE_COLUMNS),
     }
 )
 
@@ -138,6 +149,10 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(devices)")}
+        for name, sql_type in _ADDED_DEVICE_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {sql_type}")
         self._db.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )

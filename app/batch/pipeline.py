@@ -40,6 +40,7 @@ from app.device.driver import (
     DeviceMismatch,
     DeviceUnsupported,
     KeyAlgorithm,
+    StoredCredential,
 )
 from app.est.errors import EstError, EstPending
 from app.est.results import CsrAttributes, EnrollResult
@@ -70,6 +71,8 @@ class JobControl:
     running: threading.Event  # cleared while paused
     offline: bool = False
     pending_max_wait: float = 24 * 3600.0
+    reprovision: bool = False
+    """The operator asked to replace a credential a unit already holds (``--reprovision``)."""
 
     def checkpoint(self) -> None:
         while not self.running.wait(0.2):
@@ -237,24 +240,55 @@ class DeviceJob:
                 )
             self._step("making a CSR bound to this TLS connection (proof-of-possession)")
             challenge = base64.b64encode(tls_unique).decode("ascii")
-            csr_der = self.driver.create_csr(self._subject, challenge_password=challenge)
-            self._check_csr(csr_der, algorithm)
-            self._to(S.CSR_READY, "channel-bound CSR ready", **_csr_fields(csr_der))
+            received = self.driver.create_csr(self._subject, challenge_password=challenge)
+            csr_der = self._check_csr(received, algorithm)
+            self._to(S.CSR_READY, "channel-bound CSR ready", **_csr_fields(csr_der, received))
             self._to(S.ENROLLING, "enrolling with the EST server (proof-of-possession)")
             return csr_der
 
         return make
 
-    def _check_csr(self, csr_der: bytes, algorithm: KeyAlgorithm | None) -> None:
+    def _check_csr(self, received: bytes, algorithm: KeyAlgorithm | None) -> bytes:
+        """Validate the device's CSR; return the normalised DER that goes to the EST server."""
         try:
-            pki.check_device_csr(csr_der, expected_subject=self._subject, expected_algorithm=algorithm)
+            csr = pki.check_device_csr(received, expected_subject=self._subject, expected_algorithm=algorithm)
         except pki.CsrRejected as exc:
             raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
+        return csr.public_bytes(serialization.Encoding.DER)
+
+    def _guard_existing_credential(self) -> None:
+        """Never destroy a working credential by surprise (the unit may be in the field already).
+
+        A driver whose key generation overwrites the unit's credential in place (nRF91) reports
+        what it would destroy. Without the operator's ``reprovision`` the unit is left untouched;
+        with it, the old certificate (public) is journaled *before* the driver may delete it.
+        A retry after this station already replaced it (same hash journaled) goes on.
+        """
+        at_risk = self.driver.credential_at_risk()
+        if at_risk is None:
+            return
+        digest = at_risk.sha256.hex()
+        described = _describe_credential(at_risk)
+        if self.journal.device_row(self.device_id).get("replaced_sha256") != digest:
+            if not self.control.reprovision:
+                raise StepFailed(
+                    f"the unit already holds a certificate ({described}); it was left untouched. "
+                    "Re-provision it explicitly (--reprovision) to replace it",
+                    code="already-provisioned",
+                )
+            self._step(
+                f"re-provisioning: journaled the certificate being replaced ({described})",
+                replaced_chain_pem=at_risk.chain_pem or None,
+                replaced_sha256=digest,
+            )
+        self.driver.allow_replacing(at_risk)
 
     def _prepare_csr(self, pop: bool = False) -> bytes | CsrFactory:
         """Key on the device, then the CSR (or, with proof-of-possession, a factory that makes the
         CSR once the TLS connection exists)."""
         self.control.checkpoint()
+        if self._new_key:
+            self._guard_existing_credential()
         if self.profile.key_generation == KeyGeneration.SERVER:
             csr_der = _ephemeral_csr(self._subject)
             self._to(S.CSR_READY, "CSR ready (server will generate the key)", **_csr_fields(csr_der))
@@ -283,9 +317,9 @@ class DeviceJob:
         if pop:
             return self._pop_csr_factory()
         self._step("reading CSR from the device")
-        csr_der = self.driver.create_csr(self._subject)
-        self._check_csr(csr_der, algorithm if self._new_key else None)
-        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der))
+        received = self.driver.create_csr(self._subject)
+        csr_der = self._check_csr(received, algorithm if self._new_key else None)
+        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der, received))
         return csr_der
 
     def _enroll(self, csr: bytes | CsrFactory) -> str:
@@ -396,8 +430,26 @@ def _normalise(pem: str) -> str:
     return pem.replace("\r\n", "\n").strip()
 
 
-def _csr_fields(csr_der: bytes) -> dict[str, object]:
-    return {"csr_der": csr_der, "csr_sha256": hashlib.sha256(csr_der).hexdigest()}
+def _csr_fields(csr_der: bytes, received: bytes | None = None) -> dict[str, object]:
+    """Journal fields for a CSR: what is posted, and what the device sent (they differ when a
+    modem quirk was normalised, see :func:`app.pki.normalise_csr_der`)."""
+    received = csr_der if received is None else received
+    return {
+        "csr_der": csr_der,
+        "csr_sha256": hashlib.sha256(csr_der).hexdigest(),
+        "csr_received_der": received,
+        "csr_received_sha256": hashlib.sha256(received).hexdigest(),
+    }
+
+
+def _describe_credential(stored: StoredCredential) -> str:
+    """Subject, expiry and the device's hash of a stored certificate, for the technician."""
+    text = f"device SHA-256 {stored.sha256.hex().upper()[:16]}…"
+    try:
+        leaf = pki.pem_to_chain(stored.chain_pem)[0]
+    except (ValueError, IndexError):
+        return text
+    return f"{leaf.subject.rfc4514_string()}, valid until {leaf.not_valid_after_utc:%Y-%m-%d}, {text}"
 
 
 def _ephemeral_csr(subject: dict[str, str]) -> bytes:

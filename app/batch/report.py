@@ -7,6 +7,7 @@ nothing secret can reach a report.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -35,6 +36,9 @@ CSV_COLUMNS = (
     "failed_step",
     "started_at",
     "updated_at",
+    "csr_sha256",
+    "csr_as_received_sha256",
+    "replaced_certificate_sha256",
 )
 
 
@@ -60,6 +64,13 @@ def device_entries(journal: Journal, batch_id: int) -> Iterator[dict[str, Any]]:
             "failed_step": row["failed_step"],
             "started_at": row["started_at"],
             "updated_at": row["updated_at"],
+            "csr_sha256": row["csr_sha256"],
+            "csr_as_received_sha256": row["csr_received_sha256"],
+            "csr_as_received_base64": (
+                base64.b64encode(row["csr_received_der"]).decode("ascii") if row["csr_received_der"] else None
+            ),
+            "replaced_certificate_sha256": row["replaced_sha256"],
+            "replaced_certificate_pem": row["replaced_chain_pem"],
             "certificate_pem": leaf_pem,
             "chain_pem": chain or None,
         }

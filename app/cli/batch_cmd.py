@@ -47,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--offline", action="store_true", help="only collect CSRs; enroll later with 'batch resume'"
     )
     run.add_argument(
-        "--reprovision", action="store_true", help="provision units this station already provisioned"
+        "--reprovision",
+        action="store_true",
+        help="provision units this station already provisioned, and replace the certificate a unit "
+        "already holds (the old one is journaled first)",
     )
     run.add_argument(
         "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"

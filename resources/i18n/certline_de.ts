@@ -746,6 +746,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Die ausgewählten Geräte aus dieser Charge herausnehmen</translation>
     </message>
     <message>
+        <source>Re-&amp;provision selected unit…</source>
+        <translation>&amp;Neu provisionieren (ausgewählte Einheit)…</translation>
+    </message>
+    <message>
+        <source>Replace the certificate a unit already holds (asks first)</source>
+        <translation>Das Zertifikat ersetzen, das eine Einheit bereits hat (mit Rückfrage)</translation>
+    </message>
+    <message>
         <source>&amp;Hands-free</source>
         <translation>&amp;Freihand</translation>
     </message>
@@ -915,6 +923,26 @@ Bitte senden Sie ihn an den Support.</translation>
             <numerusform>%n Gerät aus dieser Charge herausnehmen?</numerusform>
             <numerusform>%n Geräte aus dieser Charge herausnehmen?</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>Select one unit that failed because it is already provisioned</source>
+        <translation>Wählen Sie eine Einheit, die fehlschlug, weil sie bereits provisioniert ist</translation>
+    </message>
+    <message>
+        <source>Replace the certificate that unit %1 on %2 already holds?
+
+%3
+
+The old certificate is recorded in the journal first. The unit cannot connect with its old credential any more once its new key is generated.</source>
+        <translation>Das Zertifikat ersetzen, das Einheit %1 an %2 bereits hat?
+
+%3
+
+Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüssel erzeugt ist, kann die Einheit sich mit ihren alten Zugangsdaten nicht mehr verbinden.</translation>
+    </message>
+    <message>
+        <source>Re-provision unit %1</source>
+        <translation>Einheit %1 neu provisionieren</translation>
     </message>
     <message>
         <source>Report saved: %1</source>
@@ -1262,8 +1290,12 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>&amp;Parallele Registrierungen:</translation>
     </message>
     <message>
-        <source>Port filter %1:</source>
-        <translation>Portfilter %1:</translation>
+        <source>%1 filter:</source>
+        <translation>Filter %1:</translation>
+    </message>
+    <message>
+        <source>Also use serial ports without a USB VID:PID (built-in UARTs)</source>
+        <translation>Auch serielle Ports ohne USB-VID:PID verwenden (eingebaute UARTs)</translation>
     </message>
     <message>
         <source>none pinned</source>

@@ -7,7 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.device.discovery import HotplugWatcher, ListPortsSource, PortInfo, StaticPortSource
+from app.device.discovery import (
+    FILTER_KEYS,
+    FILTER_LABELS,
+    HotplugWatcher,
+    ListPortsSource,
+    PortInfo,
+    StaticPortSource,
+)
 from app.sim.simulator import Simulator
 
 
@@ -43,7 +50,28 @@ def test_filters_by_description_and_manufacturer_regex() -> None:
 
 def test_several_vid_pids_and_no_filter() -> None:
     assert len(ListPortsSource(vid_pid="10c4:ea60, 1915:9100", lister=lambda: LISTING).ports()) == 3
-    assert len(ListPortsSource(lister=lambda: LISTING).ports()) == 4
+    assert len(ListPortsSource(lister=lambda: LISTING).ports()) == 3
+
+
+def test_built_in_serial_port_is_ignored_by_default_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    source = ListPortsSource.from_filters({}, include_non_usb=False)
+    source._lister = lambda: LISTING
+    with caplog.at_level("INFO", logger="app.device.discovery"):
+        for _ in range(3):  # a watcher polls every half second
+            assert "/dev/ttyS0" not in [p.device for p in source.ports()]
+    ignored = [r.getMessage() for r in caplog.records if "/dev/ttyS0" in r.getMessage()]
+    assert len(ignored) == 1 and "not a USB serial port" in ignored[0]
+
+
+def test_profile_setting_includes_non_usb_ports() -> None:
+    source = ListPortsSource.from_filters({}, include_non_usb=True)
+    source._lister = lambda: LISTING
+    assert "/dev/ttyS0" in [p.device for p in source.ports()]
+
+
+def test_every_filter_has_a_human_label() -> None:
+    assert set(FILTER_LABELS) == set(FILTER_KEYS)
+    assert FILTER_LABELS["vid_pid"] == "USB VID:PID"
 
 
 @pytest.mark.parametrize(
