@@ -31,7 +31,7 @@ DriverFactory = Callable[[str], DeviceDriver]
 def default_client_factory(profile: Profile, credentials: Credentials, pool_size: int) -> EnrollmentClient:
     from app.est.client import EstClient
 
-    return EstClient(profile, credentials, pool_size=pool_size)
+    return EstClient(profile, credentials, pool_size=pool_size, timeout=profile.request_timeout)
 
 
 def default_driver_factory(profile: Profile) -> DriverFactory:

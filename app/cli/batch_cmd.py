@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -39,9 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--reprovision", action="store_true", help="provision units this station already provisioned"
     )
-    run.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
-    )
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
     run.set_defaults(func=_run)
 
@@ -50,13 +49,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(resume)
     resume.set_defaults(func=_resume)
 
     status = sub.add_parser("status", help="list recent batches and unfinished devices")
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
     status.set_defaults(func=_status)
+
+
+_TIMEOUT_HELP = (
+    "stop the batch after this long; also caps each EST request's overall deadline "
+    "(the profile's request_timeout, default 30 s)"
+)
+
+
+def _with_request_deadline(profile: Profile, timeout: float | None) -> Profile:
+    """The profile with its EST request deadline capped by ``--timeout``: a batch told to stop
+    after 10 s must not sit 30 s in one request to a server that answers a byte at a time."""
+    if timeout is None or timeout <= 0 or timeout >= profile.request_timeout:
+        return profile
+    return dataclasses.replace(profile, request_timeout=timeout)
 
 
 def _add_port_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -93,7 +106,7 @@ def _load_profile(name: str) -> Profile:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        profile = _load_profile(args.profile)
+        profile = _with_request_deadline(_load_profile(args.profile), args.timeout)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
@@ -131,7 +144,7 @@ def _resume(args: argparse.Namespace) -> int:
         print("certline batch resume: no unfinished batch in this station's journal")
         return 0 if not args.batch else 2
     try:
-        profile = Profile.from_json(chosen.profile_json)
+        profile = _with_request_deadline(Profile.from_json(chosen.profile_json), args.timeout)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)

@@ -81,8 +81,20 @@ def register(subparsers: Any) -> None:
         help="rfc7030 (base64 DER, application/pkcs10) or pem-text (DTM: PEM as text/plain)",
     )
     common.add_argument("--out", metavar="FILE", help="write the certificates here instead of stdout")
-    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
-    common.add_argument("--retries", type=int, default=3, help="retries on 5xx/connection errors (default 3)")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="overall deadline of each request in seconds: connect, TLS, request and the whole "
+        "answer (default 30)",
+    )
+    common.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="retries on 5xx/connection errors (default 3); all attempts together end within "
+        "about TIMEOUT x (RETRIES + 2)",
+    )
 
     parser = subparsers.add_parser(
         "est",
