@@ -135,15 +135,19 @@ class _Watchdog:
         with self._cond:
             heapq.heappush(self._heap, (deadline.ends, next(self._seq), deadline))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="est-deadline", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="certline-deadline", daemon=True)
                 self._thread.start()
             self._cond.notify()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap:
-                    self._cond.wait()
+                if not self._heap:
+                    self._cond.wait(_IDLE_EXIT)
+                    if not self._heap:  # idle: end; the next add() starts a new thread
+                        self._thread = None
+                        return
+                    continue
                 ends, _seq, deadline = self._heap[0]
                 delay = ends - time.monotonic()
                 if delay > 0:
@@ -152,6 +156,9 @@ class _Watchdog:
                 heapq.heappop(self._heap)
             deadline.fire()  # a no-op when the request already finished
 
+
+_IDLE_EXIT = 5.0
+"""Seconds without any deadline after which the watchdog thread ends."""
 
 _WATCHDOG = _Watchdog()
 _current = threading.local()
