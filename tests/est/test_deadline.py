@@ -134,3 +134,18 @@ def _wait_for(predicate: object, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+@pytest.mark.parametrize("phase", ["handshake", "body"])
+def test_bootstrap_fetch_has_the_deadline_too(phase: str) -> None:
+    from app.est.bootstrap import fetch_cacerts_unverified
+
+    server = TrickleServer(phase)
+    try:
+        started = time.monotonic()
+        with pytest.raises(EstTimeout) as caught:
+            fetch_cacerts_unverified(server.base_url, timeout=1.0)
+        assert time.monotonic() - started < 4.0
+        assert f"127.0.0.1:{server.port}" in str(caught.value) and "1 s" in str(caught.value)
+    finally:
+        server.close()
