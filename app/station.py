@@ -93,6 +93,17 @@ class StationSession:
             self.engine.add_ports(ports)
         return self.engine
 
+    def abort_requests(self) -> None:
+        """End EST requests still in flight now (closing the client; a later batch gets a new one).
+
+        For a batch that was told to stop and whose units are stuck in a request to a slow
+        server: the journal already says where each unit is, and resuming re-sends the same CSR.
+        """
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
     def check_server(self) -> bool:
         """Blocking reachability check (``/cacerts``); call from a worker thread, never the GUI thread."""
         from app.est.errors import EstError

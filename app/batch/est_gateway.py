@@ -104,6 +104,8 @@ class EstGateway:
                     self._attrs = self.client.csrattrs()
                 except EstError as exc:
                     log.warning("/csrattrs unusable (%s); using the profile's key settings", exc)
+                    if isinstance(exc, EstConnectionError):
+                        self._down_reason = str(exc)
                     self._attrs = CsrAttributes()
             return self._attrs
 
@@ -127,6 +129,9 @@ class EstGateway:
                 except EstPending:
                     raise
                 except EstConnectionError as exc:
+                    if stopped.is_set():  # ended by the stop: the unit's step keeps why it waited
+                        on_wait(f"stopped while waiting for the EST server: {exc}")
+                        raise GatewayStopped() from None
                     log.warning("EST server unreachable: %s", exc)
                     self._down_reason = str(exc)
                     self._mark_down()

@@ -58,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_status)
 
 
+STOP_GRACE = 2.0
+"""Seconds the units get to finish their current step after the batch stops, before EST
+requests still in flight are ended."""
+
 _TIMEOUT_HELP = (
     "stop the batch after this long; also caps each EST request's overall deadline "
     "(the profile's request_timeout, default 30 s)"
@@ -180,7 +184,9 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
     if watcher is not None:
         watcher.stop()
     engine.stop()
-    engine.wait(60)
+    if not engine.wait(STOP_GRACE):
+        session.abort_requests()  # past --timeout nobody waits for a slow EST server's answer
+        engine.wait(60)
     if finished and not session.journal.unfinished_devices(engine.batch_id):
         engine.finish()
     snaps = engine.devices()

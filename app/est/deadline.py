@@ -39,11 +39,16 @@ class Deadline:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._fired: list[socket.socket] = []
+        self._fired_at: float | None = None
         self._done = False
         self.expired = False
         """True once the watchdog (or :meth:`abort`) broke this request's sockets."""
         self.aborted = False
         """True when :meth:`abort` (closing the client), not the clock, ended the request."""
+
+    def elapsed(self) -> float:
+        """Seconds since the request started (until now, or until it was cut off)."""
+        return (self._fired_at or time.monotonic()) - self.started
 
     def remaining(self) -> float:
         return max(0.0, self.ends - time.monotonic())
@@ -80,6 +85,7 @@ class Deadline:
                 return
             self.expired = True
             self.aborted = aborted
+            self._fired_at = time.monotonic()
             sockets, self._sockets = self._sockets, []
             self._fired = sockets
         for sock in sockets:

@@ -467,7 +467,11 @@ def post_with_external_key(
 
 def _timeout_error(where: str, limit: Deadline) -> EstTimeout:
     if limit.aborted:
-        return EstTimeout(f"the request to the EST server {where} was cancelled (client closed)")
+        return EstTimeout(
+            f"the request to the EST server {where} was cancelled after {limit.elapsed():.0f} s "
+            "without a complete answer (client closed)",
+            where=where,
+        )
     return EstTimeout(
         f"timed out after {limit.describe()}: the EST server {where} did not answer completely "
         "(the limit covers connecting, the TLS handshake, sending the request and reading the whole answer)",

@@ -297,7 +297,11 @@ def _friendly_tls(reason: str) -> str:
 def timeout_error(what: str, where: str, deadline: Deadline) -> EstTimeout:
     """The error for a request that ran past its overall deadline (or was cut by closing)."""
     if deadline.aborted:
-        return EstTimeout(f"{what}: the request to the EST server {where} was cancelled (client closed)")
+        return EstTimeout(
+            f"{what}: the request to the EST server {where} was cancelled after "
+            f"{deadline.elapsed():.0f} s without a complete answer (client closed)",
+            where=where,
+        )
     return EstTimeout(
         f"{what}: timed out after {deadline.describe()}: the EST server {where} did not answer "
         "completely (the limit covers connecting, TLS, sending the request and reading the whole answer)",
