@@ -196,3 +196,34 @@ def verify_digest_signature(cert: x509.Certificate, digest: bytes, signature: by
     except InvalidSignature:
         return False
     return True
+
+
+def private_key_to_pkcs8(blob: bytes) -> tuple[bytes, object]:
+    """``(unencrypted PKCS#8 DER, public key)`` of a private key in PKCS#8, PKCS#1 or SEC1, DER or PEM.
+
+    Servers label keys loosely (PKCS#1 under ``application/pkcs8`` is common); devices import
+    PKCS#8 only. Re-encoding here means the encoding is never why a unit rejects a key. The
+    error never carries key bytes (nothing chained either).
+    """
+    load = serialization.load_pem_private_key if b"-----BEGIN" in blob else serialization.load_der_private_key
+    key: object | None
+    try:
+        key = load(blob, password=None)
+    except Exception:  # noqa: BLE001 - never chain: the exception may hold key bytes
+        key = None
+    if key is None or not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ValueError("the server-generated key is not a usable unencrypted EC or RSA private key")
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pkcs8, key.public_key()
+
+
+def describe_key(public_key: object) -> str:
+    """Operator wording of a key type, e.g. ``RSA-4096`` or ``EC P-256``."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA-{public_key.key_size}"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {names.get(public_key.curve.name, public_key.curve.name)}"
+    return type(public_key).__name__

@@ -60,6 +60,8 @@ class Profile:
     subject_template: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SUBJECT_TEMPLATE))
     require_pop: bool = False
     concurrency: int = 4
+    request_timeout: float = 30.0
+    """Overall deadline of one EST request in seconds: connect, TLS, request and the whole answer."""
     driver: str = "certline"
     baud: int = 115200
     port_filters: dict[str, str] = field(default_factory=dict)

@@ -105,6 +105,8 @@ class ProfileForm(QTabWidget):
         self.fields: dict[str, Field] = {}
         self._extra_subject: dict[str, str] = {}
         self._ca_bundle_pem: str | None = None
+        self._request_timeout = Profile.request_timeout
+        """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
         self.addTab(self._server_page(), self.tr("&Server"))
         self.addTab(self._auth_page(), self.tr("&Authentication"))
         self.addTab(self._certificate_page(), self.tr("&Certificate"))
@@ -340,6 +342,7 @@ class ProfileForm(QTabWidget):
         self.editor("require_pop").setChecked(profile.require_pop)  # type: ignore[attr-defined]
         self.editor("allow_new_enrollment_fallback").setChecked(profile.allow_new_enrollment_fallback)  # type: ignore[attr-defined]
         self.editor("concurrency").setValue(profile.concurrency)  # type: ignore[attr-defined]
+        self._request_timeout = profile.request_timeout
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
@@ -373,6 +376,7 @@ class ProfileForm(QTabWidget):
             subject_template=subject,
             require_pop=self.editor("require_pop").isChecked(),  # type: ignore[attr-defined]
             concurrency=self.editor("concurrency").value(),  # type: ignore[attr-defined]
+            request_timeout=self._request_timeout,
             driver=self.text("driver") or "",
             baud=int(baud) if baud.isdigit() else 0,
             port_filters=filters,

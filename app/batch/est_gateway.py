@@ -79,6 +79,7 @@ class EstGateway:
         self._prober: threading.Thread | None = None
         self._attrs_lock = threading.Lock()
         self._attrs: CsrAttributes | None = None
+        self._down_reason: str | None = None
 
     @property
     def reachable(self) -> bool:
@@ -110,6 +111,8 @@ class EstGateway:
                     self._attrs = self.client.csrattrs()
                 except EstError as exc:
                     log.warning("/csrattrs unusable (%s); using the profile's key settings", exc)
+                    if isinstance(exc, EstConnectionError):
+                        self._down_reason = str(exc)
                     self._attrs = CsrAttributes()
             return self._attrs
 
@@ -133,7 +136,11 @@ class EstGateway:
                 except EstPending:
                     raise
                 except EstConnectionError as exc:
+                    if stopped.is_set():  # ended by the stop: the unit's step keeps why it waited
+                        on_wait(f"stopped while waiting for the EST server: {exc}")
+                        raise GatewayStopped() from None
                     log.warning("EST server unreachable: %s", exc)
+                    self._down_reason = str(exc)
                     self._mark_down()
                     attempt = 0
                     continue
@@ -154,7 +161,13 @@ class EstGateway:
 
     def _wait_until_reachable(self, on_wait: Callable[[str], None], stopped: _Stoppable) -> None:
         if not self._up.is_set():
-            on_wait("waiting for the EST server to answer again")
+            # The unit's step (journaled) says why it waits, e.g. which server timed out after how long.
+            reason = self._down_reason
+            on_wait(
+                f"waiting for the EST server to answer again (last error: {reason})"
+                if reason
+                else "waiting for the EST server to answer again"
+            )
         while not self._up.wait(0.2):
             if stopped.is_set():
                 raise GatewayStopped("batch stopped while waiting for the EST server to answer again")

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app import pki
+from app.batch import server_key
 from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal import Journal
@@ -334,10 +335,19 @@ class DeviceJob:
         self.control.checkpoint()
         self._to(S.ENROLLING, "requesting a server-generated key and certificate")
         result = self.gateway.serverkeygen(csr_der, on_wait=self._step, cancel=self.control.stop)
+        try:  # before anything is written: can this unit take the key the server chose?
+            key = server_key.key_for_unit(
+                result.private_key_pkcs8,
+                self.identity.capabilities.key_algorithms,
+                self.identity.serial_number,
+            )
+        except server_key.ServerKeyUnusable as exc:
+            issued = server_key.record_not_installed(self.journal, self.device_id, result)
+            raise StepFailed(f"{exc}; {issued}", code=exc.code) from None
         chain_pem = self._record_issued(result, "serverkeygen")
         self._to(S.WRITING, "loading the server-generated key into the device")
-        self.driver.import_private_key(result.private_key_pkcs8)
-        del result  # the key lives in memory only as long as the import takes
+        self.driver.import_private_key(key)
+        del result, key  # the key lives in memory only as long as the import takes
         return chain_pem
 
     def _post_until_issued(self, csr: bytes | CsrFactory, post: Callable[..., EnrollResult]) -> EnrollResult:

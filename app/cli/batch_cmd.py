@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -52,9 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="provision units this station already provisioned, and replace the certificate a unit "
         "already holds (the old one is journaled first)",
     )
-    run.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
-    )
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
     run.set_defaults(func=_run)
 
@@ -68,9 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
-    )
+    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(resume)
     resume.set_defaults(func=_resume)
 
@@ -81,6 +78,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
     status.set_defaults(func=_status)
+
+
+STOP_GRACE = 2.0
+"""Seconds the units get to finish their current step after the batch stops, before EST
+requests still in flight are ended."""
+
+_TIMEOUT_HELP = (
+    "stop the batch after this long; also caps each EST request's overall deadline "
+    "(the profile's request_timeout, default 30 s)"
+)
+
+
+def _with_request_deadline(profile: Profile, timeout: float | None) -> Profile:
+    """The profile with its EST request deadline capped by ``--timeout``: a batch told to stop
+    after 10 s must not sit 30 s in one request to a server that answers a byte at a time."""
+    if timeout is None or timeout <= 0 or timeout >= profile.request_timeout:
+        return profile
+    return dataclasses.replace(profile, request_timeout=timeout)
 
 
 def _add_port_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -126,7 +141,7 @@ def _load_profile(name: str) -> Profile:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        profile = _load_profile(args.profile)
+        profile = _with_request_deadline(_load_profile(args.profile), args.timeout)
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
@@ -161,7 +176,7 @@ def _resume(args: argparse.Namespace) -> int:
         return 0 if not args.batch else 2
     batch = chosen.batch
     try:
-        profile = chosen.profile
+        profile = _with_request_deadline(chosen.profile, args.timeout)
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
@@ -197,7 +212,9 @@ def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespac
     if watcher is not None:
         watcher.stop()
     engine.stop()
-    engine.wait(60)
+    if not engine.wait(STOP_GRACE):
+        session.abort_requests()  # past --timeout nobody waits for a slow EST server's answer
+        engine.wait(60)
     if finished and not session.journal.unfinished_devices(engine.batch_id):
         engine.finish()
     snaps = engine.devices()

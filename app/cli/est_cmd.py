@@ -75,8 +75,20 @@ def register(subparsers: Any) -> None:
     auth.add_argument("--client-p12", metavar="FILE", help="TLS client credential as PKCS#12")
     auth.add_argument("--p12-password-env", metavar="VAR", help="variable holding the PKCS#12 password")
     common.add_argument("--out", metavar="FILE", help="write the certificates here instead of stdout")
-    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    common.add_argument("--retries", type=int, default=3, help="retries on 5xx/connection errors")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="overall deadline of each request in seconds: connect, TLS, request and the whole "
+        "answer (default 30)",
+    )
+    common.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="retries on 5xx/connection errors (default 3); all attempts together end within "
+        "about TIMEOUT x (RETRIES + 2)",
+    )
 
     parser = subparsers.add_parser(
         "est",

@@ -81,6 +81,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="require tls-unique in the CSR challengePassword (RFC 7030 3.5; TLS 1.2 only)",
     )
+    parser.add_argument(
+        "--serverkeygen-key",
+        choices=("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"),
+        default=None,
+        help="/serverkeygen makes this key type whatever the CSR carries, like some real servers "
+        "(default: the CSR's key type, RFC 7030 4.4.1)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         labels=frozenset(args.label) if args.label else None,
         csrattrs=CSRATTRS_PRESETS[args.csrattrs](),
         require_pop=args.require_pop,
+        serverkeygen_key=args.serverkeygen_key,
     )
     server = EstTestServer(
         state_dir=args.state_dir,

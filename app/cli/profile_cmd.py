@@ -116,6 +116,13 @@ def register(subparsers: Any) -> None:
         default=4,
         help=f"units provisioned at the same time (1-{MAX_CONCURRENCY})",
     )
+    add.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="overall deadline of each EST request: connect, TLS, request and whole answer (default 30)",
+    )
     add.add_argument("--require-pop", action="store_true", help="require proof-of-possession (tls-unique)")
     add.add_argument(
         "--allow-new-enrollment-fallback",
@@ -279,6 +286,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         subject_template=parse_subject(args.subject) if args.subject else dict(DEFAULT_SUBJECT_TEMPLATE),
         require_pop=args.require_pop,
         concurrency=args.concurrency,
+        request_timeout=args.request_timeout,
         driver=args.driver,
         baud=args.baud,
         allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,

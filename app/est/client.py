@@ -373,16 +373,18 @@ class EstClient:
         headers = {"User-Agent": "certline-est/0.1", **content_headers}
         post: Any = external_tls.post_with_external_key
 
-        def once() -> HttpResponse:
-            status, resp_headers, resp_body = post(
-                url,
-                headers,
-                body,
-                client_chain=client_chain,
-                signer=signer,
-                trust_anchors=self._anchors,
-                timeout=self.timeout,
-            )
+        def once(limit: float) -> HttpResponse:
+            with self._transport.deadline(url, limit) as deadline:  # closing the client ends it too
+                status, resp_headers, resp_body = post(
+                    url,
+                    headers,
+                    body,
+                    client_chain=client_chain,
+                    signer=signer,
+                    trust_anchors=self._anchors,
+                    timeout=limit,
+                    deadline=deadline,
+                )
             return HttpResponse(status=status, headers=dict(resp_headers), body=resp_body)
 
         resp = self._transport.with_retries(once, op)

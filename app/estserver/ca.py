@@ -53,6 +53,16 @@ def generate_key(algorithm: KeyAlgorithm | str) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=3072)
 
 
+def key_of_type(name: str) -> PrivateKey:
+    """A new private key named like ``ec-p256`` or ``rsa-4096`` (a server's own keygen choice)."""
+    kind, _, size = name.lower().partition("-")
+    if kind == "ec" and size in ("p256", "p384"):
+        return ec.generate_private_key(ec.SECP256R1() if size == "p256" else ec.SECP384R1())
+    if kind == "rsa" and size.isdigit() and int(size) in (2048, 3072, 4096):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(size))
+    raise ValueError(f"unsupported server key type {name!r} (ec-p256, ec-p384, rsa-2048/3072/4096)")
+
+
 def key_like(public_key: object) -> PrivateKey:
     """A new private key of the same type and size as ``public_key`` (server keygen, wrong_key)."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):

@@ -31,6 +31,10 @@ class ServerConfig:
     answer_retransmissions: bool = True
     """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after
     202 or a lost response) gets the certificate already issued for it, not a second one."""
+    serverkeygen_key: str | None = None
+    """/serverkeygen makes a key of this type whatever key the CSR carries, as some real servers
+    do: ``ec-p256``, ``ec-p384``, ``rsa-2048``, ``rsa-3072`` or ``rsa-4096``. None (the default)
+    follows RFC 7030 4.4.1's suggestion: the type of the CSR's public key."""
     require_pop: bool = False
     """RFC 7030 3.5: CSR challengePassword must be base64(tls-unique) of the connection."""
     extra_client_ca_pem: bytes | None = None

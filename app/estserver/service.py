@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 
 from app.estserver import wire
-from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, spki_sha256
+from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
 from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
 from app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
 from app.estserver.records import IssuanceLog, IssuedRecord
@@ -319,7 +319,8 @@ class EstService:
 
         server_key = None
         if op is Operation.SERVERKEYGEN:
-            server_key = key_like(public_key)
+            chosen = self.config.serverkeygen_key
+            server_key = key_of_type(chosen) if chosen else key_like(public_key)
             cert_key: object = server_key.public_key()
         else:
             cert_key = public_key

@@ -30,7 +30,7 @@ DriverFactory = Callable[[str], DeviceDriver]
 def default_client_factory(profile: Profile, credentials: Credentials, pool_size: int) -> EnrollmentClient:
     from app.est.client import EstClient
 
-    return EstClient(profile, credentials, pool_size=pool_size)
+    return EstClient(profile, credentials, pool_size=pool_size, timeout=profile.request_timeout)
 
 
 def default_driver_factory(profile: Profile) -> DriverFactory:
@@ -114,6 +114,21 @@ class StationSession:
                 self._batch_clients[profile.name] = client
                 self._batch_profiles[profile.name] = profile
             return client
+
+    def abort_requests(self) -> None:
+        """End EST requests still in flight now (closing the client; a later batch gets a new one).
+
+        For a batch that was told to stop and whose units are stuck in a request to a slow
+        server: the journal already says where each unit is, and resuming re-sends the same CSR.
+        """
+        with self._lock:
+            clients = [self._client, *self._batch_clients.values()]
+            self._client = None
+            self._batch_clients.clear()
+            self._batch_profiles.clear()
+        for client in clients:
+            if client is not None and hasattr(client, "close"):
+                client.close()
 
     def check_server(self) -> bool:
         """Blocking reachability check (``/cacerts``); call from a worker thread, never the GUI thread."""
