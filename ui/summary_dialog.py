@@ -65,11 +65,15 @@ class BatchSummaryDialog(QDialog):
         self.counters.failed.set_value(len(failed))
         self.counters.pending.hide()
         self.counters.remaining.hide()
-        self.failed_table = self._failed_table(failed)
+        self.headline = headline
         layout = QVBoxLayout(self)
         layout.addWidget(headline)
         layout.addWidget(self.counters)
+        # only when something failed: a table made with the dialog as parent and left out of the
+        # layout would lie, empty, over the headline
+        self.failed_table: QTableWidget | None = None
         if failed:
+            self.failed_table = self._failed_table(failed)
             layout.addWidget(QLabel(self.tr("Units that failed:"), self))
             layout.addWidget(self.failed_table)
         layout.addWidget(self._buttons(bool(failed)))

@@ -1,0 +1,238 @@
+"""A first-time user's day (issue 14), through ``certline-gui``'s own entry point.
+
+Every test starts the station with :func:`ui.launch.start` -- what the ``certline-gui``
+script's ``main`` runs before the event loop -- never by constructing widgets, against the
+EST test server (real TLS on 127.0.0.1) and simulated units on real pseudo-terminals, plugged
+in through Help > "Use simulated units…" like a trainer would. After each step every visible
+widget's text is scanned for the passcode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QInputDialog
+
+from app.batch.states import DeviceState
+from app.paths import station_paths
+from app.profile import AuthStyle, Profile
+from app.profile_store import ProfileStore
+from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE
+from tests.helpers.gui_checks import assert_not_on_screen, covered
+from ui import launch
+from ui.batch_controller import Phase
+from ui.main_window import MainWindow
+from ui.ui_settings import LANGUAGE, LAST_PROFILE, UiSettings
+from ui.worker import pending_tasks
+
+WAIT = 60_000
+UNITS = 3
+
+
+class Gui:
+    """Starts the station through the entry point; closes what it started."""
+
+    def __init__(self, qtbot) -> None:
+        self.qtbot = qtbot
+        self.launcher: launch.Launcher | None = None
+
+    def start(self, *argv: str) -> launch.Launcher:
+        launcher = launch.start(list(argv))
+        assert launcher is not None
+        self.launcher = launcher
+        return launcher
+
+    def window(self) -> MainWindow:
+        self.qtbot.waitUntil(lambda: self.launcher.window is not None, timeout=WAIT)
+        window = self.launcher.window
+        self.qtbot.waitUntil(window.isVisible, timeout=WAIT)
+        return window
+
+    def quit(self) -> None:
+        """What closing the window does to ``main``: the loop ends, then ``launcher.close()``."""
+        if self.launcher is None:
+            return
+        if self.launcher.window is not None and self.launcher.window.isVisible():
+            self.launcher.window.close()
+        self.qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
+        self.launcher.close()
+        self.launcher = None
+
+
+@pytest.fixture
+def gui(qtbot, qapp, memory_keyring, monkeypatch) -> Iterator[Gui]:
+    from ui import window_commands
+
+    monkeypatch.setattr(window_commands, "confirm_quit", lambda _window: True)
+    helper = Gui(qtbot)
+    try:
+        yield helper
+    finally:
+        helper.quit()
+        for widget in QApplication.topLevelWidgets():
+            widget.close()
+        qapp.setQuitOnLastWindowClosed(True)
+
+
+def store_profile(server, memory_keyring, name: str = "line-1") -> Profile:
+    profile = Profile(
+        name=name,
+        enroll_url=server.est_base(DTM_LABEL),
+        reenroll_url=server.est_base(DTM_LABEL, clientauth=True),
+        auth_style=AuthStyle.PASSCODE_ONLY,
+        ca_bundle_pem=server.ca_pem,
+        subject_template={"CN": "{serial}", "O": "Certline Test"},
+    )
+    ProfileStore().save(profile)
+    memory_keyring.set_password("certline", f"{name}/passcode", TEST_PASSCODE)
+    return profile
+
+
+def plug_in_simulated_units(qtbot, window: MainWindow, count: int = UNITS) -> None:
+    """Help > Use simulated units…, type the count, OK."""
+    window.simulated_action.trigger()
+    dialog = window.findChild(QInputDialog)
+    assert dialog is not None and dialog.isVisible()
+    dialog.setIntValue(count)
+    with qtbot.waitSignal(window.simulated_units_ready, timeout=WAIT):
+        dialog.accept()
+    assert len(window.port_choice.ports()) == count
+
+
+def run_batch_to_summary(qtbot, window: MainWindow):
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.station_actions.start.trigger()
+    return shown.args[0]
+
+
+def files_holding(secret: str) -> list[str]:
+    paths = station_paths()
+    roots = [paths.data, paths.config, paths.logs, paths.cache]
+    return [
+        str(f)
+        for root in roots
+        if root.exists()
+        for f in root.rglob("*")
+        if f.is_file() and secret.encode() in f.read_bytes()
+    ]
+
+
+def test_a_first_run_creates_the_profile_and_opens_the_station(qtbot, gui, est_server, memory_keyring):
+    launcher = gui.start()
+    qtbot.waitUntil(lambda: launcher.first_profile_editor is not None, timeout=WAIT)
+    editor = launcher.first_profile_editor
+    qtbot.waitUntil(editor.isVisible)
+    assert "first profile" in editor.windowTitle()
+    assert not any(f.problem.text() for f in editor.form.fields.values()), "red before anything typed"
+
+    qtbot.keyClicks(editor.form.editor("name"), "line-1")
+    url = est_server.est_base(DTM_LABEL)  # as copied from the DTM console
+    QGuiApplication.clipboard().setText(url)
+    editor.form.editor("enroll_url").setFocus()
+    editor.form.editor("enroll_url").paste()
+    assert editor.form.editor("enroll_url").text() == url
+
+    editor.form.bootstrap_button.click()
+    dialog = editor.bootstrap_dialog
+    qtbot.waitUntil(lambda: bool(dialog.rows), timeout=WAIT)
+    from app.est.bootstrap import normalise_fingerprint
+
+    root = normalise_fingerprint(est_server.ca_fingerprint)
+    pasted = 0
+    for row in dialog.rows:
+        if row.fingerprint == root:  # the root's fingerprint, as sent by the PKI administrator
+            qtbot.keyClicks(row.pasted, est_server.ca_fingerprint)
+            pasted += 1
+        else:  # the TLS and intermediate certificates: compared by eye
+            row.ticked.setChecked(True)
+    assert pasted == 1
+    assert dialog.pin_button.isEnabled()
+    dialog.pin_button.click()
+    qtbot.waitUntil(lambda: root in editor.form.trust_label.text(), timeout=WAIT)
+
+    qtbot.keyClicks(editor.form.secret_edit, TEST_PASSCODE)
+    assert_not_on_screen(TEST_PASSCODE)
+    editor.buttons.button(editor.buttons.StandardButton.Save).click()
+
+    window = gui.window()  # the station opens; the application did not quit on the way
+    assert "line-1" in window.windowTitle()
+    qtbot.waitUntil(lambda: window.station_bar.server.text() == "reachable", timeout=WAIT)
+    assert memory_keyring.entries[("certline", "line-1/passcode")] == TEST_PASSCODE
+    assert_not_on_screen(TEST_PASSCODE)
+    gui.quit()
+    assert UiSettings().get(LAST_PROFILE) == "line-1"
+    journal = station_paths().journal
+    assert journal.exists()
+    assert not list(journal.parent.glob("*-wal")) and not list(journal.parent.glob("*-shm"))
+    assert files_holding(TEST_PASSCODE) == []
+
+
+def test_b_c_batch_to_the_summary_then_start_again(qtbot, gui, est_server, memory_keyring):
+    store_profile(est_server, memory_keyring)
+    gui.start()
+    window = gui.window()
+    plug_in_simulated_units(qtbot, window)
+    summary = run_batch_to_summary(qtbot, window)
+    qtbot.waitUntil(summary.isVisible)
+    assert [s.state for s in window.model.snapshots()] == [DeviceState.DONE] * UNITS
+    assert summary.headline.text() == f"All {UNITS} units provisioned and verified."
+    assert summary.failed_table is None
+    assert covered(summary, summary.headline) == [], "something lies over the headline"
+    assert window.log_panel.visible_messages(), "the log panel shows the batch"
+    assert_not_on_screen(TEST_PASSCODE)
+    summary.close()
+    gui.quit()
+
+    # (c) start again: the profile is remembered and nothing is offered for resume
+    gui.start()
+    window = gui.window()
+    assert "line-1" in window.windowTitle()
+    qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
+    assert not window.resume_action.isEnabled()
+    assert_not_on_screen(TEST_PASSCODE)
+
+
+def test_e_re_enroll_one_unit_from_the_menu(qtbot, gui, est_server, memory_keyring):
+    store_profile(est_server, memory_keyring)
+    gui.start()
+    window = gui.window()
+    plug_in_simulated_units(qtbot, window, 1)
+    summary = run_batch_to_summary(qtbot, window)
+    summary.close()
+    qtbot.waitUntil(lambda: window.controller.phase is Phase.IDLE, timeout=WAIT)
+    window.field_actions.reenroll.trigger()
+    from ui.reenroll_dialog import ReenrollDialog
+
+    dialog = window.findChild(ReenrollDialog)
+    assert dialog is not None and dialog.port.currentText() == window.port_choice.ports()[0]
+    dialog.read_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.renew_button.isEnabled(), timeout=WAIT)
+    dialog.renew_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT)
+    assert dialog.status.text().startswith("Renewed"), dialog.status.text()
+    assert_not_on_screen(TEST_PASSCODE)
+
+
+def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qapp):
+    from ui.i18n import install_translators, remove_translators
+
+    store_profile(est_server, memory_keyring)
+    UiSettings().set(LANGUAGE, "de")
+    # the test's QApplication already exists; start() applies the language only to a new one
+    install_translators(qapp, "de")
+    try:
+        gui.start()
+        window = gui.window()
+        assert window.station_actions.quit.text() != "&Quit"  # the menus speak German
+        plug_in_simulated_units(qtbot, window, 2)
+        summary = run_batch_to_summary(qtbot, window)
+        qtbot.waitUntil(summary.isVisible)
+        assert "provisioned" not in summary.headline.text()  # German, not English
+        assert covered(summary, summary.headline) == []
+        assert_not_on_screen(TEST_PASSCODE)
+        summary.close()
+    finally:
+        gui.quit()
+        remove_translators(qapp)
