@@ -236,3 +236,72 @@ def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qa
     finally:
         gui.quit()
         remove_translators(qapp)
+
+
+def gui_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ, **(extra or {}))
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+@pytest.mark.slow
+def test_d_killed_mid_batch_then_resumed(qtbot, gui, est_server, memory_keyring):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import env_keyring
+
+    store_profile(est_server, memory_keyring)
+    env = gui_environment(env_keyring.environment({("certline", "line-1/passcode"): TEST_PASSCODE}))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.ui.gui_child", str(UNITS), "3.0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "RUNNING", "the station did not start a batch"
+        time.sleep(1.0)  # the units are generating their keys
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+
+    gui.start()
+    window = gui.window()
+    qtbot.waitUntil(window.resume_action.isEnabled, timeout=WAIT)  # offered, not started on its own
+    assert window.controller.phase is Phase.IDLE
+    plug_in_simulated_units(qtbot, window)
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.resume_action.trigger()
+    summary = shown.args[0]
+    assert [s.state for s in window.model.snapshots()] == [DeviceState.DONE] * UNITS
+    assert len({s.serial_number for s in window.model.snapshots()}) == UNITS
+    assert len(est_server.issued) == UNITS, "nothing is issued twice for one unit"
+    assert covered(summary, summary.headline) == []
+    assert_not_on_screen(TEST_PASSCODE)
+    summary.close()
+
+
+def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from ui.launch import main; sys.exit(main())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == launch.NO_DISPLAY, (done.returncode, done.stderr)
+    assert "no display available" in done.stderr
+    assert "xcb" not in done.stderr
