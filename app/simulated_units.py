@@ -11,7 +11,7 @@ on the bench (and a batch interrupted by a crash can be resumed on them).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from app.paths import station_paths
@@ -47,16 +47,30 @@ class PortChoice:
         return list(simulator.ports) if simulator is not None else self._hardware()
 
     def use_simulated(
-        self, count: int, driver: str, baud: int, *, keygen_latency: float | None = None
+        self,
+        count: int,
+        driver: str,
+        baud: int,
+        *,
+        keygen_latency: float | None = None,
+        faults: Iterable[str] = (),
+        state_dir: Path | None = None,
     ) -> list[str]:
         """Start ``count`` simulated units for the profile's driver (blocking: call from a worker).
 
-        Replaces simulated units chosen earlier; returns their ports.
+        Replaces simulated units chosen earlier; returns their ports. ``faults`` are the
+        simulator's fault switches (``dev3:refuse@keygen``), for showing what a failure looks
+        like; ``state_dir`` keeps a second bench of units apart from the usual one.
         """
         if not 1 <= count <= MAX_UNITS:
             raise ValueError(f"choose between 1 and {MAX_UNITS} simulated units")
         simulator = Simulator(
-            simulated_units_dir(driver), count, driver=driver, baud=baud, keygen_latency=keygen_latency
+            state_dir or simulated_units_dir(driver),
+            count,
+            driver=driver,
+            baud=baud,
+            keygen_latency=keygen_latency,
+            faults=list(faults),
         )
         self.close()
         ports = simulator.start()

@@ -8,7 +8,7 @@ and from then on every batch, re-enroll and resume of this window runs on them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction
@@ -60,12 +60,15 @@ def ask(window: MainWindow) -> QInputDialog:
     return dialog
 
 
-def use(window: MainWindow, count: int, *, keygen_latency: float | None = None) -> None:
-    """Start ``count`` simulated units for the window's profile; says so in the status bar."""
+def use(window: MainWindow, count: int, **options: Any) -> None:
+    """Start ``count`` simulated units for the window's profile; says so in the status bar.
+
+    ``options`` go to :meth:`app.simulated_units.PortChoice.use_simulated` (tests, screenshots).
+    """
     profile, choice = window.session.profile, window.port_choice
     window.show_message(translate("MainWindow", "Starting simulated units…"))
     run_in_background(
-        lambda: choice.use_simulated(count, profile.driver, profile.baud, keygen_latency=keygen_latency),
+        lambda: choice.use_simulated(count, profile.driver, profile.baud, **options),
         lambda ports: _started(window, ports),
         lambda exc: window.show_error(
             translate("MainWindow", "Simulated units could not be started: %1").replace("%1", str(exc))
