@@ -36,7 +36,7 @@ from ui.app_window import ensure_application, settle_garbage_collector
 from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
-from ui.ui_settings import LAST_PROFILE, UiSettings
+from ui.ui_settings import LANGUAGE, LAST_PROFILE, UiSettings
 from ui.worker import run_in_background, wait_for_workers
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,12 @@ def start(argv: Sequence[str] | None = None) -> Launcher | None:
         )
         return None
     settings = UiSettings()
+    existing = QCoreApplication.instance()
     app = ensure_application(settings=settings)  # also installs the crash hook and Qt log routing
+    if existing is not None:  # embedded (the GUI tests): the language still comes from the settings
+        from ui.i18n import install_translators
+
+        install_translators(app, str(settings.get(LANGUAGE)))
     app.setQuitOnLastWindowClosed(False)  # the launcher quits when the station window closes
     launcher = Launcher(settings)
     launcher.open(args.profile or settings.get(LAST_PROFILE) or None)

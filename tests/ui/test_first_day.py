@@ -119,12 +119,14 @@ def files_holding(secret: str) -> list[str]:
     ]
 
 
-def test_a_first_run_creates_the_profile_and_opens_the_station(qtbot, gui, est_server, memory_keyring):
+def create_first_profile(qtbot, gui: Gui, est_server) -> MainWindow:
+    """No profile yet: the first-run dialog, a pasted DTM URL, the bootstrap by fingerprint, Save."""
+    from app.est.bootstrap import normalise_fingerprint
+
     launcher = gui.start()
     qtbot.waitUntil(lambda: launcher.first_profile_editor is not None, timeout=WAIT)
     editor = launcher.first_profile_editor
     qtbot.waitUntil(editor.isVisible)
-    assert "first profile" in editor.windowTitle()
     assert not any(f.problem.text() for f in editor.form.fields.values()), "red before anything typed"
 
     qtbot.keyClicks(editor.form.editor("name"), "line-1")
@@ -137,8 +139,6 @@ def test_a_first_run_creates_the_profile_and_opens_the_station(qtbot, gui, est_s
     editor.form.bootstrap_button.click()
     dialog = editor.bootstrap_dialog
     qtbot.waitUntil(lambda: bool(dialog.rows), timeout=WAIT)
-    from app.est.bootstrap import normalise_fingerprint
-
     root = normalise_fingerprint(est_server.ca_fingerprint)
     pasted = 0
     for row in dialog.rows:
@@ -149,15 +149,20 @@ def test_a_first_run_creates_the_profile_and_opens_the_station(qtbot, gui, est_s
             row.ticked.setChecked(True)
     assert pasted == 1
     assert dialog.pin_button.isEnabled()
+    assert_not_on_screen(TEST_PASSCODE)
     dialog.pin_button.click()
     qtbot.waitUntil(lambda: root in editor.form.trust_label.text(), timeout=WAIT)
 
     qtbot.keyClicks(editor.form.secret_edit, TEST_PASSCODE)
     assert_not_on_screen(TEST_PASSCODE)
     editor.buttons.button(editor.buttons.StandardButton.Save).click()
-
     window = gui.window()  # the station opens; the application did not quit on the way
     assert "line-1" in window.windowTitle()
+    return window
+
+
+def test_a_first_run_creates_the_profile_and_opens_the_station(qtbot, gui, est_server, memory_keyring):
+    window = create_first_profile(qtbot, gui, est_server)
     qtbot.waitUntil(lambda: window.station_bar.server.text() == "reachable", timeout=WAIT)
     assert memory_keyring.entries[("certline", "line-1/passcode")] == TEST_PASSCODE
     assert_not_on_screen(TEST_PASSCODE)
@@ -216,19 +221,17 @@ def test_e_re_enroll_one_unit_from_the_menu(qtbot, gui, est_server, memory_keyri
 
 
 def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qapp):
-    from ui.i18n import install_translators, remove_translators
+    from ui.i18n import remove_translators
 
-    store_profile(est_server, memory_keyring)
-    UiSettings().set(LANGUAGE, "de")
-    # the test's QApplication already exists; start() applies the language only to a new one
-    install_translators(qapp, "de")
+    UiSettings().set(LANGUAGE, "de")  # View > Language > Deutsch, chosen in an earlier session
     try:
-        gui.start()
-        window = gui.window()
+        window = create_first_profile(qtbot, gui, est_server)
         assert window.station_actions.quit.text() != "&Quit"  # the menus speak German
+        assert memory_keyring.entries[("certline", "line-1/passcode")] == TEST_PASSCODE
         plug_in_simulated_units(qtbot, window, 2)
         summary = run_batch_to_summary(qtbot, window)
         qtbot.waitUntil(summary.isVisible)
+        assert [s.state for s in window.model.snapshots()] == [DeviceState.DONE] * 2
         assert "provisioned" not in summary.headline.text()  # German, not English
         assert covered(summary, summary.headline) == []
         assert_not_on_screen(TEST_PASSCODE)
@@ -236,6 +239,7 @@ def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qa
     finally:
         gui.quit()
         remove_translators(qapp)
+    assert files_holding(TEST_PASSCODE) == []
 
 
 def gui_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
