@@ -262,7 +262,7 @@ def test_d_killed_mid_batch_then_resumed(qtbot, gui, est_server, memory_keyring)
     store_profile(est_server, memory_keyring)
     env = gui_environment(env_keyring.environment({("certline", "line-1/passcode"): TEST_PASSCODE}))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.ui.gui_child", str(UNITS), "3.0"],
+        [sys.executable, "-m", "tests.ui.gui_child", "batch", str(UNITS), "3.0"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -291,6 +291,32 @@ def test_d_killed_mid_batch_then_resumed(qtbot, gui, est_server, memory_keyring)
     assert covered(summary, summary.headline) == []
     assert_not_on_screen(TEST_PASSCODE)
     summary.close()
+
+
+def test_a_in_a_real_process_the_station_stays_open_after_the_first_profile(est_server):
+    """Issue 14.2: Save closed the dialog, Qt quit (status 0, no window), the session leaked."""
+    import subprocess
+    import sys
+
+    from tests.helpers import env_keyring
+
+    env = gui_environment(env_keyring.environment({}))
+    env["CERTLINE_TEST_PASSCODE"] = TEST_PASSCODE
+    url = est_server.est_base(DTM_LABEL)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.ui.gui_child", "first-run", url, est_server.ca_fingerprint],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.splitlines() == ["WINDOW"], (done.stdout, done.stderr[-2000:])
+    assert done.returncode == 0
+    journal = station_paths().journal
+    assert journal.exists()
+    assert not list(journal.parent.glob("*-wal")) and not list(journal.parent.glob("*-shm"))
+    assert UiSettings().get(LAST_PROFILE) == "line-1"
+    assert files_holding(TEST_PASSCODE) == []
 
 
 def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(tmp_path):
