@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from app.display import display_available
+from app.display import display_problem
 from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
@@ -176,10 +176,11 @@ def start(argv: Sequence[str] | None = None) -> Launcher | None:
     from app.logsetup import configure_gui_logging
 
     configure_gui_logging(debug=args.debug)
-    if not display_available():
-        log.error("no display available; certline-gui not started")
+    problem = display_problem()
+    if problem is not None:
+        log.error("no display available (%s); certline-gui not started", problem)
         print(
-            "certline-gui: no display available (DISPLAY/WAYLAND_DISPLAY unset). "
+            f"certline-gui: no display available ({problem}). "
             "Start it in a desktop session, or use the command line: certline --help",
             file=sys.stderr,
         )

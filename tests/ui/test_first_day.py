@@ -319,12 +319,16 @@ def test_a_in_a_real_process_the_station_stays_open_after_the_first_profile(est_
     assert files_holding(TEST_PASSCODE) == []
 
 
-def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(tmp_path):
+@pytest.mark.parametrize("display", [None, ":987"], ids=["unset", "stale"])
+def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(display):
+    """Issue 14.5: Qt aborted (SIGABRT, rc 134) with a misleading xcb-cursor message."""
     import os
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    if display is not None:
+        env["DISPLAY"] = display  # no X server listens there
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from ui.launch import main; sys.exit(main())"],
         env=env,
