@@ -21,10 +21,11 @@ from app.batch.events import BatchSnapshot, DeviceSnapshot
 from app.batch.states import TERMINAL
 from app.logsetup import attach_handler
 from app.profile import Profile
+from app.simulated_units import PortChoice
 from app.station import StationSession
 from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
 from app.station_lock import StationLock
-from ui import reenroll_menu, resume_offer, window_commands
+from ui import reenroll_menu, resume_offer, simulated_units, window_commands
 from ui.actions import build_menus, create_actions
 from ui.batch_controller import BatchController, Phase
 from ui.bridge import BridgeLogHandler, EventBridge
@@ -38,6 +39,7 @@ from ui.resources import app_icon
 from ui.station_bar import StationBar
 from ui.station_monitor import SecretStatus, StationMonitor, keyring_secret_status
 from ui.ui_settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
+from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,14 @@ class MainWindow(QMainWindow):
     Signals:
         profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).
         summary_shown(QDialog): a batch summary dialog was opened.
+        closed(): the window was closed (the launcher ends the application then).
+        simulated_units_ready(int): that many simulated units are plugged in (Help menu).
     """
 
     profile_saved = Signal(object)
     summary_shown = Signal(object)
+    closed = Signal()
+    simulated_units_ready = Signal(int)
 
     def __init__(
         self,
@@ -76,6 +82,9 @@ class MainWindow(QMainWindow):
         self.bridge = EventBridge(session.bus, self)
         self._log_handler = BridgeLogHandler(self.bridge)
         attach_handler(self._log_handler)
+        # the USB ports, or simulated units once the trainer chose them (Help > Use simulated units…)
+        self.port_choice = PortChoice(port_provider)
+        port_provider = self.port_choice.ports
         hands_free = hands_free or HandsFree(ProviderPortSource(port_provider))
         self.controller = BatchController(session, port_provider, hands_free, self)
         self.monitor = StationMonitor(session, self, secret_check=secret_check)
@@ -89,6 +98,7 @@ class MainWindow(QMainWindow):
         window_commands.connect(self)
         self.field_actions = reenroll_menu.install(self, port_provider)
         self.resume_action = resume_offer.install(self)
+        self.simulated_action = simulated_units.install(self)
         self._connect()
         self._restore()
         self._update_actions()
@@ -122,6 +132,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_label = QLabel(self)
+        self.simulated_label = QLabel(self)
+        self.simulated_label.hide()
+        self.statusBar().addPermanentWidget(self.simulated_label)
         self.statusBar().addPermanentWidget(self.batch_label)
 
     def _connect(self) -> None:
@@ -283,4 +296,7 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.bridge.close()
         logging.getLogger().removeHandler(self._log_handler)
+        if self.port_choice.simulated:
+            run_in_background(self.port_choice.close)  # unplugging joins the units' threads
         super().closeEvent(event)
+        self.closed.emit()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -114,7 +114,10 @@ class ProfileEditor(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
         self._connect()
-        self.form.load(profile or Profile(name="", enroll_url="https://"), self._fingerprints(profile))
+        # an empty URL field (the placeholder shows the form): a pasted URL must not become https://https://…
+        self.form.load(profile or Profile(name="", enroll_url=""), self._fingerprints(profile))
+        if profile is not None:
+            self.form.mark_all_touched()  # an existing profile's problems are shown at once
         self._original_name = profile.name if profile else None
         self.resize(780, 640)
         self._refresh_secret_status()
@@ -123,7 +126,9 @@ class ProfileEditor(QDialog):
     def _connect(self) -> None:
         self.form.changed.connect(self.validate)
         self.form.auth_style.currentIndexChanged.connect(self._refresh_secret_status)
-        self.form.secret_edit.textChanged.connect(self._show_secret_status)
+        # a lambda, not the slot itself: textChanged carries the typed text, which must never
+        # arrive in _show_secret_status's ``error`` (it would be shown: "Keyring unavailable: <passcode>")
+        self.form.secret_edit.textChanged.connect(lambda _text: self._show_secret_status())
         self.form.import_ca_button.clicked.connect(self._import_ca)
         self.form.bootstrap_button.clicked.connect(self._bootstrap)
         self.buttons.accepted.connect(self.save)
@@ -146,9 +151,14 @@ class ProfileEditor(QDialog):
         """Show every problem next to its field; Save is enabled only for a valid profile."""
         profile = self.form.profile()
         problems = field_problems(profile)
-        self.form.show_problems(problems)
+        shown = self.form.show_problems(problems)
         overall = None if problems else overall_problem(profile)
+        tone = Tone.BAD
+        if overall is None and problems and not shown:
+            # nothing touched yet: no red, but say why Save is still off
+            tone, overall = Tone.NEUTRAL, self.tr("Fill in the profile name and the enrollment URL to save.")
         self.problem.setText(overall or "")
+        self.problem.setStyleSheet(f"color: {tone_colour(tone).name()};")
         ok = not problems and overall is None
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ok)
         self.export_button.setEnabled(ok)
@@ -293,8 +303,14 @@ class ProfileEditor(QDialog):
             ),
             self,
         )
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.pinned_pem:
-            self._ca_read(_parse_ca_pem(dialog.pinned_pem))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._pinned(dialog.pinned_pem))
+        self.bootstrap_dialog = dialog  # tests and the screenshots script reach it here
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _pinned(self, pem: str | None) -> None:
+        if pem:
+            self._ca_read(_parse_ca_pem(pem))
 
     # -- import / export ------------------------------------------------------------------
     def _import_profile(self) -> None:
@@ -313,6 +329,8 @@ class ProfileEditor(QDialog):
         assert isinstance(profile, Profile)
         self._original_name = None
         self.form.load(profile, self._fingerprints(profile))
+        self.form.mark_all_touched()
+        self.validate()
         self._refresh_secret_status()
 
     def _export_profile(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QIcon
+from PySide6.QtGui import QFontDatabase, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,7 +53,12 @@ class Field(QWidget):
         self.editor = editor
         self.problem = QLabel(self, wordWrap=True)
         self.problem.setStyleSheet(f"color: {tone_colour(Tone.BAD).name()};")
-        self.problem.hide()
+        # the problem line always takes its one line of room, so the fields below do not jump
+        # under the mouse while a problem comes and goes as the user types
+        self.problem.setText("Xg")
+        self.problem.setMinimumHeight(self.problem.sizeHint().height())
+        self.problem.setText("")
+        self.touched = False  # a problem is shown only once the user edited the field
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(editor, 1)
@@ -69,10 +74,13 @@ class Field(QWidget):
         layout.addWidget(self.problem)
         self.setFocusProxy(editor)
 
-    def set_problem(self, text: str | None) -> None:
-        self.problem.setText(text or "")
-        self.problem.setVisible(bool(text))
-        self.editor.setAccessibleDescription(text or "")
+    def set_problem(self, text: str | None) -> bool:
+        """Show ``text`` under the field once it was touched; True when a problem is on screen."""
+        shown = text if self.touched else None
+        self.problem.setText(shown or "")
+        self.problem.setToolTip(shown or "")
+        self.editor.setAccessibleDescription(shown or "")
+        return bool(shown)
 
     def _pick_file(self) -> None:
         assert isinstance(self.editor, QLineEdit)
@@ -112,7 +120,7 @@ class ProfileForm(QTabWidget):
         self.addTab(self._certificate_page(), self.tr("&Certificate"))
         self.addTab(self._station_page(), self.tr("S&tation"))
         for field in self.fields.values():
-            self._watch(field.editor)
+            self._watch(field)
 
     # -- pages --------------------------------------------------------------------------
     def _add(
@@ -277,10 +285,22 @@ class ProfileForm(QTabWidget):
         box.setLayout(layout)
         return box
 
-    def _watch(self, editor: QWidget) -> None:
+    def _watch(self, field: Field) -> None:
+        editor = field.editor
+
+        def touch(*_args: object) -> None:
+            field.touched = True
+
         if isinstance(editor, QLineEdit):
+            editor.textEdited.connect(touch)  # the user typed (not load()/set_text())
+            editor.editingFinished.connect(touch)
+            editor.editingFinished.connect(self.changed)
             editor.textChanged.connect(self.changed)
         elif isinstance(editor, QComboBox):
+            editor.activated.connect(touch)
+            line_edit = editor.lineEdit()
+            if line_edit is not None:
+                line_edit.textEdited.connect(touch)
             editor.currentIndexChanged.connect(self.changed)
             editor.editTextChanged.connect(self.changed)
         elif isinstance(editor, QCheckBox):
@@ -384,13 +404,30 @@ class ProfileForm(QTabWidget):
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
         )
 
-    def show_problems(self, problems: dict[str, str]) -> None:
-        """Problem lines under the fields; a tab holding a problem gets the "failed" icon."""
-        bad_pages = set()
+    def mark_all_touched(self) -> None:
+        """Show every field's problem from now on (an existing profile, an imported one)."""
+        for field in self.fields.values():
+            field.touched = True
+
+    def show_problems(self, problems: dict[str, str]) -> bool:
+        """Problem lines under the touched fields; a tab showing a problem gets the "failed" icon.
+
+        Returns True when at least one problem is on screen.
+        """
+        bad_pages, any_shown = set(), False
         for key, field in self.fields.items():
-            field.set_problem(problems.get(key))
             page = field.parentWidget()
-            if key in problems and page is not None:
+            shown = field.set_problem(problems.get(key))
+            any_shown = any_shown or shown
+            if shown and page is not None:
                 bad_pages.add(self.indexOf(page))
         for index in range(self.count()):
-            self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else QIcon())
+            self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else self._blank_icon())
+        return any_shown
+
+    def _blank_icon(self) -> QIcon:
+        """A transparent icon: a tab without a problem keeps the same height as one with it."""
+        size = self.tabBar().iconSize()
+        pixmap = QPixmap(size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        return QIcon(pixmap)

@@ -21,6 +21,7 @@ from app.batch.engine import BatchOptions
 from app.batch.report import export_report
 from app.cli.progress import ProgressPrinter
 from app.demo_env import DISPLAY_FAILED, DemoEnvironment, DemoSettings
+from app.display import display_available
 from app.profile import CsrFormat, KeyGeneration
 from app.station import StationSession
 
@@ -70,15 +71,6 @@ def _exit_cleanly_on_sigterm() -> None:
     temporary directory are all cleaned up by the ``with`` blocks, as on Ctrl+C."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
-
-
-def display_available() -> bool:
-    """True when a Qt window can be shown: a real display, or an explicitly chosen Qt platform."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1024,6 +1024,38 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <source>Batch %1 has %2 unfinished unit(s): Ctrl+R resumes it</source>
         <translation>Charge %1 hat %2 unvollständige Einheit(en): Strg+R setzt sie fort</translation>
     </message>
+    <message>
+        <source>Use &amp;simulated units…</source>
+        <translation>&amp;Simulierte Geräte verwenden…</translation>
+    </message>
+    <message>
+        <source>Run batches on simulated units instead of USB ports (training)</source>
+        <translation>Chargen auf simulierten Geräten statt an USB-Ports ausführen (Schulung)</translation>
+    </message>
+    <message>
+        <source>Use simulated units</source>
+        <translation>Simulierte Geräte verwenden</translation>
+    </message>
+    <message>
+        <source>How many simulated units should be plugged in? Batches then run on them instead of the USB ports, against this profile&apos;s EST server.</source>
+        <translation>Wie viele simulierte Geräte sollen angeschlossen werden? Chargen laufen dann auf ihnen statt an den USB-Ports, gegen den EST-Server dieses Profils.</translation>
+    </message>
+    <message>
+        <source>Starting simulated units…</source>
+        <translation>Simulierte Geräte werden gestartet…</translation>
+    </message>
+    <message>
+        <source>Simulated units could not be started: %1</source>
+        <translation>Simulierte Geräte konnten nicht gestartet werden: %1</translation>
+    </message>
+    <message>
+        <source>%1 simulated units</source>
+        <translation>%1 simulierte Geräte</translation>
+    </message>
+    <message>
+        <source>%1 simulated units plugged in: Start (F5) runs a batch on them</source>
+        <translation>%1 simulierte Geräte angeschlossen: Start (F5) führt eine Charge auf ihnen aus</translation>
+    </message>
 </context>
 <context>
     <name>PinDialog</name>
@@ -1061,6 +1093,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>E&amp;xport…</source>
         <translation>E&amp;xportieren…</translation>
+    </message>
+    <message>
+        <source>Fill in the profile name and the enrollment URL to save.</source>
+        <translation>Zum Speichern Profilnamen und Enrollment-URL ausfüllen.</translation>
     </message>
     <message>
         <source>&amp;Passcode:</source>

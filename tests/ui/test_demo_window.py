@@ -69,3 +69,31 @@ def test_demo_window_process_leaves_nothing_behind_when_terminated(tmp_path):
     assert list(tmp_root.iterdir()) == []
     leftovers = subprocess.run(["pgrep", "-f", "ui.demo_main"], capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == ""
+
+
+def test_demo_window_log_panel_shows_the_batch_like_certline_gui(qtbot, qapp, tmp_path, monkeypatch):
+    """Issue 14.4: the demo window's log panel stayed empty (its process never set up logging)."""
+    import logging
+
+    from PySide6.QtCore import QTimer
+
+    from ui import demo_main
+    from ui.main_window import MainWindow
+
+    logging.getLogger().setLevel(logging.WARNING)  # what a fresh process starts with
+    seen: dict[str, list[str]] = {}
+
+    def watch() -> None:
+        windows = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if windows and windows[0].controller.phase is Phase.IDLE and windows[0].model.rowCount() == 2:
+            seen["lines"] = windows[0].log_panel.visible_messages()
+            windows[0].close()
+            return
+        QTimer.singleShot(50, watch)
+
+    with DemoEnvironment(DemoSettings(devices=2, keygen_latency=0.05), root=tmp_path / "demo") as env:
+        handoff = env.write_handoff(report=None)
+        monkeypatch.setenv("CERTLINE_DEMO_PASSCODE", env.passcode)
+        QTimer.singleShot(0, watch)
+        assert demo_main.main([str(handoff)]) == 0
+    assert any("simpleenroll" in line or "EST" in line for line in seen["lines"]), seen["lines"]
