@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from app.est.credentials import Credentials
 from app.profile import Profile
 from app.station import StationSession
+from ui import install_notices
 from ui.app_window import ensure_application, settle_garbage_collector
 from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
@@ -82,6 +83,7 @@ class Launcher(QObject):
             secret_check=keyring_secret_status,
         )
         self.window.profile_saved.connect(lambda profile: self.open(profile.name))
+        self.program_watch = install_notices.install(self.window)  # serial permission, upgrade
         settle_garbage_collector()
         self.window.show()
         if old_window is not None:
