@@ -14,6 +14,7 @@ Only wiring lives here: the checks are Qt-free in ``app/``.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
@@ -26,6 +27,7 @@ from ui.worker import run_in_background
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+log = logging.getLogger(__name__)
 PROGRAM_CHECK_INTERVAL_MS = 5_000
 
 
@@ -72,6 +74,7 @@ class ProgramReplacedWatch:
         if controller.phase == Phase.RUNNING and not controller.paused:
             controller.toggle_pause()
         names = ", ".join(str(p) for p in replaced) if isinstance(replaced, list) else str(replaced)
+        log.warning("program files replaced while running (%s): batch paused, restart needed", names)
         self.window.show_error(RESTART_MESSAGE.format(files=names))
 
 
