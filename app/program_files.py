@@ -68,8 +68,25 @@ class ProgramFiles:
         return [path for path, before in self._at_start.items() if FileIdentity.of(path) != before]
 
 
+_AT_START: ProgramFiles | None = None
+
+
+def at_start() -> ProgramFiles:
+    """The program files as they were when this process first asked (call it early in main)."""
+    global _AT_START
+    if _AT_START is None:
+        _AT_START = ProgramFiles()
+    return _AT_START
+
+
 RESTART_MESSAGE = (
     "Certline was updated while it was running ({files}). The running program can no "
     "longer load its own files safely, so the batch was paused after the current step. "
+    "Close Certline and start it again; the unfinished batch is offered for resuming."
+)
+
+#: put in front of an unexpected error's summary when the program was replaced under it
+CRASH_HINT = (
+    "Certline was updated while it was running, so it can no longer load its own files. "
     "Close Certline and start it again; the unfinished batch is offered for resuming."
 )

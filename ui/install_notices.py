@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 
 from app.device.serial_access import first_start_problem
-from app.program_files import RESTART_MESSAGE, ProgramFiles
+from app.program_files import RESTART_MESSAGE, ProgramFiles, at_start
 from ui.batch_controller import Phase
 from ui.worker import run_in_background
 
@@ -46,7 +46,7 @@ class ProgramReplacedWatch:
 
     def __init__(self, window: MainWindow, files: ProgramFiles | None = None) -> None:
         self.window = window
-        self.files = files if files is not None else ProgramFiles()
+        self.files = files if files is not None else at_start()
         self.notified = False
         self._checking = False
         self.timer = QTimer(window)

@@ -124,6 +124,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from app.program_files import at_start
+
+    at_start()  # the program files as started: an upgrade under the window is noticed later
     from app.logsetup import configure_gui_logging
 
     configure_gui_logging(debug=args.debug)

@@ -91,3 +91,42 @@ def test_a_serial_permission_problem_becomes_a_warning(qtbot, window, monkeypatc
     monkeypatch.setattr(install_notices, "first_start_problem", lambda: message)
     install_notices.check_serial_permission(window)
     qtbot.waitUntil(lambda: message in warnings_shown(window), timeout=WAIT)
+
+
+def test_an_error_after_an_upgrade_says_restart_instead_of_unexpected_error(
+    monkeypatch, qapp, program_file, tmp_path
+):
+    """What the technician saw in the issue: zlib.error after apt replaced the running program."""
+    import sys
+    import zlib
+
+    from app import program_files
+    from ui import crash
+
+    monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    new = tmp_path / "certline.dpkg-new"
+    new.write_bytes(b"new program")
+    os.replace(new, program_file)
+    try:
+        raise zlib.error("Error -3 while decompressing data: invalid distance too far back")
+    except zlib.error:
+        crash.handle_exception(*sys.exc_info())
+    assert shown and shown[0].split("\n")[2].startswith("Certline was updated while it was running"), shown
+
+
+def test_an_error_without_an_upgrade_is_reported_as_before(monkeypatch, qapp, program_file):
+    import sys
+
+    from app import program_files
+    from ui import crash
+
+    monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    try:
+        raise RuntimeError("plain bug")
+    except RuntimeError:
+        crash.handle_exception(*sys.exc_info())
+    assert "updated while it was running" not in shown[0] and "plain bug" in shown[0]
