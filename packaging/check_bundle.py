@@ -47,6 +47,37 @@ SYSTEM_LIBS = {
     "libwayland-client.so.0",
     "libwayland-cursor.so.0",
     "libwayland-egl.so.1",
+    # Libraries with frequent security fixes come from the system, so apt's security updates
+    # reach Certline (docs/packaging.md, "Native libraries and security updates"). The spec
+    # leaves PyInstaller's copies of these out of the bundle.
+    # libssl3 (Ubuntu 24.04: libssl3t64): OpenSSL for Python's ssl and hashlib
+    "libssl.so.3",
+    "libcrypto.so.3",
+    # libsqlite3-0, zlib1g; libexpat1 (fontconfig's; Python's pyexpat has expat built in)
+    "libsqlite3.so.0",
+    "libz.so.1",
+    "libexpat.so.1",
+    # libfreetype6, libfontconfig1 (fonts for Qt), libdbus-1-3
+    "libfreetype.so.6",
+    "libfontconfig.so.1",
+    "libdbus-1.so.3",
+    # libxkbcommon0, libxkbcommon-x11-0 and the xcb libraries Qt's xcb platform needs
+    "libxkbcommon.so.0",
+    "libxkbcommon-x11.so.0",
+    "libX11-xcb.so.1",
+    "libxcb-cursor.so.0",
+    "libxcb-icccm.so.4",
+    "libxcb-image.so.0",
+    "libxcb-keysyms.so.1",
+    "libxcb-randr.so.0",
+    "libxcb-render-util.so.0",
+    "libxcb-render.so.0",
+    "libxcb-shape.so.0",
+    "libxcb-shm.so.0",
+    "libxcb-sync.so.1",
+    "libxcb-util.so.1",
+    "libxcb-xfixes.so.0",
+    "libxcb-xkb.so.1",
 }
 
 
