@@ -52,6 +52,12 @@ VENDORED: dict[str, tuple[str, ...]] = {
     "tlslite-ng": ("LGPL-2.1.txt",),
 }
 
+#: native libraries that a wheel bundles without their own licence text: component, version
+#: source, vendored files. ICU comes inside the PySide6 wheel (Qt links it).
+VENDORED_NATIVE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    r"^(lib)?icu(data|i18n|uc|dt|in|io)": ("ICU", "bundled by PySide6", ("ICU.txt",)),
+}
+
 LICENSE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|NOTICE|AUTHORS|COPYRIGHT)([.\-_].*)?$", re.IGNORECASE)
 SHARED_LIBRARY = re.compile(r"\.(so(\.\d+)*|dll|pyd|dylib)$")
 
@@ -171,22 +177,38 @@ def native_components(
     """
     import_roots = {"pyside6": "pyside6-essentials", "shiboken6": "shiboken6"}
     known = {c.key for c in components}
+    shipped_by = _files_by_basename(known)
     packages: dict[str, Component] = {}
     unexplained = []
+    root = bundle.resolve()
     for path in sorted(bundle.rglob("*")):
         if not path.is_file() or not SHARED_LIBRARY.search(path.name):
             continue
-        rel = path.relative_to(bundle).parts
+        # PyInstaller links libraries of a package's folder into the top level
+        # (_internal/libQt6Core.so.6 -> PySide6/Qt/lib/libQt6Core.so.6): judge the target
+        real = path.resolve()
+        rel = real.relative_to(root).parts if real.is_relative_to(root) else path.relative_to(bundle).parts
         inner = rel[1:] if rel and rel[0] == "_internal" else rel
         if len(inner) > 1:
             top = normalize(inner[0])
-            if import_roots.get(top, top) in known or top.endswith("-libs") or top == "lib-dynload":
-                continue  # a distribution's extension module or vendored library, or the stdlib
+            if top.startswith("python3") or top == "lib-dynload":
+                continue  # the standard library's extension modules: the Python component
+            if import_roots.get(top, top) in known or top.endswith("-libs"):
+                continue  # a distribution's extension module or vendored library
             dist_key = _distribution_of_top_level(inner[0])
             if dist_key in known:
                 continue
         if re.match(r"^libpython3\.\d+", path.name) or path.name.startswith("python3"):
             continue  # the interpreter: the Python component
+        vendored = next((v for pattern, v in VENDORED_NATIVE.items() if re.search(pattern, path.name)), None)
+        if vendored is not None:
+            name, version, file_names = vendored
+            if name not in packages:
+                files = [(f, (VENDORED_DIR / f).read_bytes()) for f in file_names]
+                packages[name] = Component(name, version, "see the licence file", files)
+            continue
+        if path.name in shipped_by:
+            continue  # a file of a bundled distribution (Qt's libraries from the PySide6 wheel, ...)
         package = owner(path.name) if callable(owner) else None
         if package is None:
             unexplained.append(str(Path(*rel)))
@@ -198,6 +220,17 @@ def native_components(
             if not files:
                 unexplained.append(f"{Path(*rel)} (package {package} has no copyright file)")
     return list(packages.values()), unexplained
+
+
+def _files_by_basename(keys: set[str]) -> set[str]:
+    """Base names of every file the given (normalized) distributions installed."""
+    from importlib.metadata import distributions
+
+    names: set[str] = set()
+    for dist in distributions():
+        if normalize(dist.metadata["Name"] or "") in keys:
+            names.update(Path(str(f)).name for f in dist.files or ())
+    return names
 
 
 def _distribution_of_top_level(top: str) -> str | None:

@@ -88,3 +88,19 @@ def test_a_bundled_system_library_needs_its_package_copyright(tmp_path):
 def test_the_python_component_is_the_interpreters_licence():
     component = licenses.python_component()
     assert component.version == sys.version.split()[0] and component.files
+
+
+def test_links_into_a_distribution_and_the_stdlib_count_as_covered(tmp_path):
+    """PyInstaller's layout: top-level links into PySide6/, the stdlib in python3.X/lib-dynload."""
+    internal = tmp_path / "certline" / "_internal"
+    qt_lib = internal / "PySide6" / "Qt" / "lib"
+    qt_lib.mkdir(parents=True)
+    (qt_lib / "libQt6Core.so.6").write_bytes(b"")
+    (internal / "libQt6Core.so.6").symlink_to("PySide6/Qt/lib/libQt6Core.so.6")
+    (internal / "python3.11" / "lib-dynload").mkdir(parents=True)
+    (internal / "python3.11" / "lib-dynload" / "_ssl.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    components = [licenses.Component("PySide6_Essentials", "6", "LGPL-3.0-only", [("x", b"x")])]
+    native, unexplained = licenses.native_components(
+        tmp_path / "certline", components, owner=lambda name: None
+    )
+    assert (native, unexplained) == ([], [])
