@@ -63,8 +63,11 @@ TARBALL="$OUT/certline-$VERSION-linux-$(uname -m)-glibc$GLIBC.tar.gz"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/certline-pkgtest.XXXXXX")"
 MOUNTS=()
+GUI_PID=
 cleanup() {
     local m
+    # the station window of step 3 and its Xvfb: their own process group (setsid below)
+    [ -z "$GUI_PID" ] || kill -- "-$GUI_PID" 2>/dev/null || true
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
@@ -224,15 +227,17 @@ else
     # reinstall (dpkg runs "preinst upgrade" for it): refused; forced: the window pauses and
     # asks for a restart (its log says so) and keeps running.
     if command -v xvfb-run >/dev/null 2>&1 && command -v xauth >/dev/null 2>&1; then
+        # Xvfb's socket directory, shared with the root (created the way X creates it)
+        [ -d /tmp/.X11-unix ] || install -d -m 1777 /tmp/.X11-unix
         mkdir -p "$CROOT/tmp/.X11-unix"
-        mount --bind /tmp/.X11-unix "$CROOT/tmp/.X11-unix"
+        mount --bind /tmp/.X11-unix "$CROOT/tmp/.X11-unix" || die "cannot bind /tmp/.X11-unix into the root"
         MOUNTS+=("$CROOT/tmp/.X11-unix")
         chroot --userspec=tech:tech "$CROOT" env -i PATH=/usr/bin:/bin HOME=/home/tech LANG=C.UTF-8 \
             certline profile add line-1 --url https://est.example.test/.well-known/est >"$WORK/profile.log" 2>&1 ||
             { cat "$WORK/profile.log" >&2; die "certline profile add in the clean root"; }
         touch "$CROOT/tmp/certline.xauth" && chmod 644 "$CROOT/tmp/certline.xauth"
         # shellcheck disable=SC2016 # expanded by the inner shell
-        xvfb-run -a -f "$CROOT/tmp/certline.xauth" sh -c 'chmod 644 "$1/tmp/certline.xauth";
+        setsid xvfb-run -a -f "$CROOT/tmp/certline.xauth" sh -c 'chmod 644 "$1/tmp/certline.xauth";
             exec chroot --userspec=tech:tech "$1" env -i PATH=/usr/bin:/bin HOME=/home/tech LANG=C.UTF-8 \
                 DISPLAY="$DISPLAY" XAUTHORITY=/tmp/certline.xauth /opt/certline/certline-gui' sh "$CROOT" \
             >"$WORK/gui.out" 2>&1 &
@@ -241,7 +246,8 @@ else
         for _ in $(seq 60); do
             # shellcheck disable=SC2016 # expanded by the inner shell
             WINDOW_PID="$(in_chroot sh -c 'for e in /proc/[0-9]*/exe; do
-                [ "$(readlink "$e")" = /opt/certline/certline-gui ] && { p="${e#/proc/}"; echo "${p%/exe}"; }; done')"
+                [ "$(readlink "$e")" = /opt/certline/certline-gui ] && { p="${e#/proc/}"; echo "${p%/exe}"; }
+            done; true')"
             [ -n "$WINDOW_PID" ] && break
             sleep 1
         done
@@ -266,9 +272,9 @@ else
         kill -0 $WINDOW_PID 2>/dev/null || { cat "$WORK/gui.out" >&2; die "the window crashed after the upgrade"; }
         [ -n "$found" ] || { cat "$WORK/gui.out" >&2; die "the window did not notice the upgrade (no log line)"; }
         say "ok: forced upgrade under the window: it noticed, paused and asked for a restart"
-        # shellcheck disable=SC2086 # one or more PIDs
-        kill $WINDOW_PID 2>/dev/null || true
+        kill -- "-$GUI_PID" 2>/dev/null || true
         wait "$GUI_PID" 2>/dev/null || true
+        GUI_PID=
     else
         say "skipped: upgrade under a running window (apt-get install xvfb xauth)"
     fi
