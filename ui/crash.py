@@ -87,6 +87,10 @@ def handle_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
     log.critical("unexpected error", exc_info=(exc_type, exc, tb))
     report = write_report((exc_type, exc, tb))
     summary = scrub("".join(traceback.format_exception_only(exc_type, exc)).strip())
+    from app.program_files import CRASH_HINT, at_start
+
+    if at_start().replaced():  # e.g. zlib.error from an archive replaced by a package upgrade
+        summary = f"{CRASH_HINT}\n\n({summary})"
     on_gui_thread = threading.current_thread() is threading.main_thread()
     if QApplication.instance() is not None and on_gui_thread:
         _show_dialog(summary, report)

@@ -32,6 +32,7 @@ from app.display import display_problem
 from app.profile import Profile
 from app.station import StationSession
 from app.station.hands_free import HandsFree, profile_port_source
+from ui import install_notices
 from ui.app_window import ensure_application, settle_garbage_collector
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
@@ -101,6 +102,7 @@ class Launcher(QObject):
         self.window = window
         window.profile_saved.connect(lambda profile: self.open(profile.name))
         window.closed.connect(lambda: self._window_closed(window))
+        self.program_watch = install_notices.install(window)  # serial permission, upgrade
         settle_garbage_collector()
         window.show()
         if old_window is not None:
@@ -168,6 +170,9 @@ NO_DISPLAY = 2
 def start(argv: Sequence[str] | None = None) -> Launcher | None:
     """Everything ``certline-gui`` does before the event loop; None when there is no display."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from app.program_files import at_start
+
+    at_start()  # the program files as started: an upgrade under the window is noticed later
     from app.logsetup import configure_gui_logging
 
     configure_gui_logging(debug=args.debug)

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every command has --help, e.g. 'certline batch run --help'.",
         formatter_class=DefaultsHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"certline {__version__}")
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print the version (with -v: also Python's and the native libraries')",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -52,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:
+        from app.versions import verbose_version_text
+
+        print(verbose_version_text() if args.verbose else f"certline {__version__}")
+        return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import serial
 
 from app.device.driver import DeviceLost, DeviceTimeout
+from app.device.serial_access import explain_open_error
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ try:  # pyserial lets termios.error (not an OSError) escape from reset_input_buf
     _TTY_ERRORS = (termios.error,)
 except ImportError:  # pragma: no cover - Windows has no termios
     _TTY_ERRORS = ()
+
 
 class LineSplitter:
     """Turns a byte stream into lines; CR, LF and CRLF all end a line; oversized lines are dropped."""
@@ -112,7 +114,9 @@ class SerialTransport:
                 exclusive=True,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceLost(f"cannot open {self.port}: {_reason(exc)}", port=self.port) from None
+            # Permission denied names the owning group and the fix (app/device/serial_access.py)
+            reason = explain_open_error(self.port, exc)
+            raise DeviceLost(f"cannot open {self.port}: {reason}", port=self.port) from None
         self.flush_input()
 
     def flush_input(self) -> None:

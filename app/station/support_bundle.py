@@ -21,6 +21,7 @@ from app.batch.journal import Journal
 from app.batch.report import build_json_report
 from app.profile import Profile
 from app.redaction import scrub
+from app.versions import component_versions
 
 MAX_LOG_FILES = 8
 MAX_LOG_BYTES = 8 * 1024 * 1024
@@ -69,6 +70,8 @@ def write_support_bundle(
         "platform": platform.platform(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "batch": batch_id,
+        # Python, OpenSSL, SQLite, zlib, expat, Qt: what a security advisory is checked against
+        "components": component_versions(),
     }
     tmp = destination.with_name(f".{destination.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
