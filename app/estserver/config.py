@@ -30,7 +30,9 @@ class ServerConfig:
     csrattrs_requires_auth: bool = True
     answer_retransmissions: bool = True
     """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after
-    202 or a lost response) gets the certificate already issued for it, not a second one."""
+    202 or a lost response) gets the certificate already issued for it, not a second one.
+    False: every POST that is not answered 202 or an error issues a new certificate, as many CAs
+    do; tests that must catch a duplicate post turn this off (``every_post_issues``)."""
     require_pop: bool = False
     """RFC 7030 3.5: CSR challengePassword must be base64(tls-unique) of the connection."""
     extra_client_ca_pem: bytes | None = None

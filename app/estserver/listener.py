@@ -153,8 +153,7 @@ class TlsListener(http.server.ThreadingHTTPServer):
                 pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("%s: error handling request from %s", self.listener_name, client_address,
-                  exc_info=True)
+        log.debug("%s: error handling request from %s", self.listener_name, client_address, exc_info=True)
 
 
 class EstRequestHandler(http.server.BaseHTTPRequestHandler):
@@ -287,6 +286,13 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         slow = faults.take(FaultKind.SLOW, op)
         if slow is not None and self.server.stopping.wait(slow.seconds):
             self.close_connection = True
+            return
+        if (
+            response.status == 200
+            and op in (Operation.SIMPLEENROLL, Operation.SIMPLEREENROLL, Operation.SERVERKEYGEN)
+            and faults.take(FaultKind.CLOSE_AFTER_ISSUE, op) is not None
+        ):
+            self.close_connection = True  # issued and recorded; the client never hears of it
             return
         if faults.take(FaultKind.CLOSE_AFTER_HEADERS, op) is not None:
             self._send(response, body_bytes=0)

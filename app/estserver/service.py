@@ -122,6 +122,11 @@ class EstService:
         self._envelope_recipient: x509.Certificate | None = None
         self._answered: dict[tuple[Operation, str], bytes] = {}
         """Chains already issued, by (operation, CSR SHA-256), for retransmitted requests."""
+        self._count_lock = threading.Lock()
+        self.post_count = 0
+        """Every POST received (any route, any answer): duplicates cannot hide behind a cache."""
+        self.posts_by_csr: dict[str, int] = {}
+        """POSTs per CSR SHA-256 (hex) that carried a decodable CSR, whatever the answer."""
 
     def __repr__(self) -> str:
         return f"EstService(root={self.ca.root_cert.subject.rfc4514_string()!r})"
@@ -130,6 +135,9 @@ class EstService:
     def handle(self, req: EstRequest) -> Response:
         route = req.route
         op = route.op
+        if req.method == "POST":
+            with self._count_lock:
+                self.post_count += 1
         if req.method != op.method:
             resp = text_response(405, f"{op.value} requires {op.method}")
             resp.headers.append(("Allow", op.method))
@@ -178,8 +186,7 @@ class EstService:
             if req.peer_cert is None:
                 raise _Rejected(
                     _unauthorized(
-                        "simplereenroll requires the certificate being renewed "
-                        "as TLS client certificate"
+                        "simplereenroll requires the certificate being renewed as TLS client certificate"
                     )
                 )
             if not self.ca.issued_by_me(req.peer_cert):
@@ -284,16 +291,16 @@ class EstService:
             csr, csr_der = wire.load_csr(req.body)
         except wire.CsrDecodeError as exc:
             raise _Rejected(text_response(400, f"bad CSR: {exc}")) from exc
+        csr_digest = hashlib.sha256(csr_der).hexdigest()
+        with self._count_lock:
+            self.posts_by_csr[csr_digest] = self.posts_by_csr.get(csr_digest, 0) + 1
         if self.config.require_pop:
             self._check_pop(req, csr)
-        csr_digest = hashlib.sha256(csr_der).hexdigest()
         pending = self.faults.pending_for(csr_digest, op)
         if pending is not None:
             retry = pending.retry_after if pending.retry_after is not None else 1.0
             value = (
-                email.utils.formatdate(
-                    dt.datetime.now(dt.UTC).timestamp() + retry, usegmt=True
-                )
+                email.utils.formatdate(dt.datetime.now(dt.UTC).timestamp() + retry, usegmt=True)
                 if pending.retry_after_date
                 else _retry_after_value(retry)
             )
@@ -370,8 +377,9 @@ class EstService:
     def _check_pop(self, req: EstRequest, csr: x509.CertificateSigningRequest) -> None:
         if req.tls_unique is None:
             raise _Rejected(
-                text_response(400, "proof-of-possession requires tls-unique (TLS 1.2); connection is "
-                              f"{req.tls_version}")
+                text_response(
+                    400, f"proof-of-possession requires tls-unique (TLS 1.2); connection is {req.tls_version}"
+                )
             )
         try:
             attr = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD)
