@@ -107,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
+        **_pending_wait(args),
     )
     session = StationSession(profile, credentials)
     try:
@@ -139,7 +140,8 @@ def _resume(args: argparse.Namespace) -> int:
     session = StationSession(profile, credentials)
     try:
         engine = session.start_batch(
-            BatchOptions(work_order=chosen.work_order, operator=chosen.operator), resume_batch=chosen.id
+            BatchOptions(work_order=chosen.work_order, operator=chosen.operator, **_pending_wait(args)),
+            resume_batch=chosen.id,
         )
         print(
             f"Resuming batch {chosen.id} ({chosen.profile_name}); "
@@ -149,6 +151,12 @@ def _resume(args: argparse.Namespace) -> int:
         return _drive(engine, session, args)
     finally:
         session.close()
+
+
+def _pending_wait(args: argparse.Namespace) -> dict[str, float]:
+    """With --timeout the batch waits for approval at most that long; a server asking to come
+    back later leaves the unit pending (``batch resume`` asks again)."""
+    return {"pending_max_wait": args.timeout} if args.timeout is not None else {}
 
 
 def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:
