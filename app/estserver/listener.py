@@ -279,6 +279,9 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send_with_faults(self, response: Response, op: Operation) -> None:
         faults = self.server.faults
+        if response.drop:
+            self.close_connection = True  # issued and recorded; the client never hears of it
+            return
         if faults.take(FaultKind.RESET, op) is not None:
             self.close_connection = True
             self.server.mark_reset(self.connection)
@@ -286,13 +289,6 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
         slow = faults.take(FaultKind.SLOW, op)
         if slow is not None and self.server.stopping.wait(slow.seconds):
             self.close_connection = True
-            return
-        if (
-            response.status == 200
-            and op in (Operation.SIMPLEENROLL, Operation.SIMPLEREENROLL, Operation.SERVERKEYGEN)
-            and faults.take(FaultKind.CLOSE_AFTER_ISSUE, op) is not None
-        ):
-            self.close_connection = True  # issued and recorded; the client never hears of it
             return
         if faults.take(FaultKind.CLOSE_AFTER_HEADERS, op) is not None:
             self._send(response, body_bytes=0)

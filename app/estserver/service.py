@@ -71,6 +71,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     close: bool = False
     auth_style: str | None = None
+    drop: bool = False
+    """Close the connection without sending anything (the close_after_issue fault)."""
 
 
 def text_response(status: int, message: str, **kwargs: object) -> Response:
@@ -136,8 +138,7 @@ class EstService:
         route = req.route
         op = route.op
         if req.method == "POST":
-            with self._count_lock:
-                self.post_count += 1
+            self._count_post(req.body)
         if req.method != op.method:
             resp = text_response(405, f"{op.value} requires {op.method}")
             resp.headers.append(("Allow", op.method))
@@ -161,6 +162,18 @@ class EstService:
             return resp
         except _Rejected as rejected:
             return rejected.response
+
+    def _count_post(self, body: bytes) -> None:
+        """Count the POST, and the CSR it carries, before anything decides how it is answered."""
+        try:
+            _csr, csr_der = wire.load_csr(body)
+        except wire.CsrDecodeError:
+            csr_der = None
+        with self._count_lock:
+            self.post_count += 1
+            if csr_der is not None:
+                digest = hashlib.sha256(csr_der).hexdigest()
+                self.posts_by_csr[digest] = self.posts_by_csr.get(digest, 0) + 1
 
     # ------------------------------------------------------------ auth, scope
     def _check_scope(self, route: Route) -> None:
@@ -292,8 +305,6 @@ class EstService:
         except wire.CsrDecodeError as exc:
             raise _Rejected(text_response(400, f"bad CSR: {exc}")) from exc
         csr_digest = hashlib.sha256(csr_der).hexdigest()
-        with self._count_lock:
-            self.posts_by_csr[csr_digest] = self.posts_by_csr.get(csr_digest, 0) + 1
         if self.config.require_pop:
             self._check_pop(req, csr)
         pending = self.faults.pending_for(csr_digest, op)
@@ -371,8 +382,11 @@ class EstService:
         if not fault_names:
             self._answered[(op, csr_digest)] = chain_der
         if server_key is None:
-            return self._certs_only(chain_der, op)
-        return self._serverkeygen_response(server_key, chain_der)
+            response = self._certs_only(chain_der, op)
+        else:
+            response = self._serverkeygen_response(server_key, chain_der)
+        response.drop = self.faults.take(FaultKind.CLOSE_AFTER_ISSUE, op) is not None
+        return response
 
     def _check_pop(self, req: EstRequest, csr: x509.CertificateSigningRequest) -> None:
         if req.tls_unique is None:
