@@ -71,6 +71,8 @@ class _Worker:
         """(device id, claim owner) while this worker holds a unit's journal claim."""
         self.detached = False
         self.moved_to: str | None = None
+        self.look_again = False
+        """A unit was plugged into this port while this worker still ran."""
         self.path_seen = port.startswith("/") and os.path.exists(port)
         """The port was a device path that existed when the worker started (so its disappearance
         means the unit was unplugged)."""
@@ -129,6 +131,9 @@ class BatchEngine:
                 return
             worker = self._workers.get(port)
             if worker is not None and worker.thread is not None and worker.thread.is_alive():
+                # a unit plugged in (again) while the old job on this port still ends its step:
+                # look at the port once more when that job is over, or the new unit waits forever
+                worker.look_again = True
                 return
             worker = _Worker(port)
             worker.thread = threading.Thread(
@@ -374,7 +379,18 @@ class BatchEngine:
                 pass
             with self._lock:
                 worker.serial = None
+                again = worker.look_again and not self._stop.is_set()
+            if again:
+                threading.Thread(
+                    target=self._look_again, args=(worker,), name=f"replug:{port}", daemon=True
+                ).start()
             self._publish_summary()
+
+    def _look_again(self, worker: _Worker) -> None:
+        if worker.thread is not None:
+            worker.thread.join()
+        if _port_present(worker.port):
+            self.add_port(worker.port)
 
     def _provision(self, worker: _Worker, driver: DeviceDriver, detected_at: datetime) -> None:
         port = worker.port
