@@ -107,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
-        **_pending_wait(args),
+        pending_max_wait=_pending_wait(args),
     )
     session = StationSession(profile, credentials)
     try:
@@ -140,7 +140,11 @@ def _resume(args: argparse.Namespace) -> int:
     session = StationSession(profile, credentials)
     try:
         engine = session.start_batch(
-            BatchOptions(work_order=chosen.work_order, operator=chosen.operator, **_pending_wait(args)),
+            BatchOptions(
+                work_order=chosen.work_order,
+                operator=chosen.operator,
+                pending_max_wait=_pending_wait(args),
+            ),
             resume_batch=chosen.id,
         )
         print(
@@ -153,10 +157,11 @@ def _resume(args: argparse.Namespace) -> int:
         session.close()
 
 
-def _pending_wait(args: argparse.Namespace) -> dict[str, float]:
+def _pending_wait(args: argparse.Namespace) -> float:
     """With --timeout the batch waits for approval at most that long; a server asking to come
     back later leaves the unit pending (``batch resume`` asks again)."""
-    return {"pending_max_wait": args.timeout} if args.timeout is not None else {}
+    default = BatchOptions().pending_max_wait
+    return min(default, args.timeout) if args.timeout is not None else default
 
 
 def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:
