@@ -494,11 +494,11 @@ class BatchEngine:
                 "unexpected",
             )
             return None
-        resumable = (
-            self.journal.find_unfinished_by_serial(serial)
-            or self._failed_in_batch(serial)
-            or self._unidentified_failure_on(port)
-        )
+        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
+        if resumable is None and self.journal.find_done_by_serial(serial) is None:
+            # only a unit this journal has never finished may continue a row that failed before
+            # it was identified: a finished unit taking it over would be enrolled a second time
+            resumable = self._unidentified_failure_on(port)
         if resumable is not None:
             if not self._take_claim(worker, resumable.device_id, serial):
                 return None
