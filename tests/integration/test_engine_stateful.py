@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -402,7 +403,8 @@ class BatchMachine(RuleBasedStateMachine):
 
 if settings.get_current_profile_name() == "long":
     BatchMachine.TestCase.settings = settings(settings.get_profile("long"))
+    BatchMachine.TestCase = pytest.mark.timeout(4 * 3600)(BatchMachine.TestCase)
 else:
-    BatchMachine.TestCase.settings = settings(max_examples=4, stateful_step_count=8, deadline=None)
+    BatchMachine.TestCase.settings = settings(max_examples=6, stateful_step_count=10, deadline=None)
 
 TestBatchEngineUnderAnySequence = BatchMachine.TestCase

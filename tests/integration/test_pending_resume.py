@@ -8,6 +8,7 @@ count POSTs, not only issued certificates: a duplicate post cannot hide behind t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -162,3 +163,25 @@ def test_require_pop_batch_with_on_device_keys_succeeds_against_a_strict_server(
     done = cli("batch", "run", "--profile", "line", "--passcode-env", "LINE_PASSCODE", *_ports(sim.ports))
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(line.server.issued) == 2 and line.server.post_count == 2
+
+
+def test_eight_unit_resume_of_pending_units_stays_within_the_connection_pool(line, sims, tmp_path, caplog):
+    """Resume = background enrollment of the pending CSRs + the same units on their ports: every
+    unit ends DONE with one certificate, and no request ever waits outside the pool."""
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    line.server.config.answer_retransmissions = False
+    line.server.faults.add("pending", count=1, retry_after=3600, op="simpleenroll")
+    sim = start_sim(sims, tmp_path, 8)
+    session = line.session()
+    try:
+        engine = session.start_batch(BatchOptions(pending_max_wait=1), sim.ports)
+        assert engine.wait(60)
+        assert engine.summary().pending_approval == 8
+        engine = session.start_batch(BatchOptions(), sim.ports, resume_batch=engine.batch_id)
+        engine.enroll_collected()  # races the port workers for the same units, as in the CLI
+        assert engine.wait(60)
+        assert engine.all_verified(), [(s.serial_number, s.state.value, s.error) for s in engine.devices()]
+    finally:
+        session.close()
+    assert len(line.server.issued) == 8 and line.server.post_count == 16
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
