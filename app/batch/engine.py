@@ -224,8 +224,17 @@ class BatchEngine:
             self._fail(snap.device_id, "enrolling", exc, "internal")
         finally:
             self._release(worker)
-        if issued and attach and _port_present(snap.port):
-            self.add_port(snap.port)  # the unit is still there: write its certificate now
+        if issued and attach and self._port_still_there(snap.port):
+            self.add_port(snap.port)  # the unit may still be there: write its certificate now
+
+    def _port_still_there(self, port: str) -> bool:
+        """Whether ``port`` can be opened again: a device path must still exist; a port that was
+        never a path (pyserial URL, a test's fake) is simply tried."""
+        with self._lock:
+            worker = self._workers.get(port)
+        if worker is not None and not worker.path_seen:
+            return True
+        return _port_present(port)
 
     def _control(self, worker: _Worker) -> JobControl:
         return JobControl(
