@@ -40,7 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reprovision", action="store_true", help="provision units this station already provisioned"
     )
     run.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting after this long; a unit the EST server asks to come back later than "
+        "this stays pending approval ('batch resume' asks again)",
     )
     add_secret_arguments(run)
     run.set_defaults(func=_run)
@@ -50,7 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    resume.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting after this long (as for 'batch run'); resume also asks the EST server "
+        "again for every unit pending approval",
+    )
     add_secret_arguments(resume)
     resume.set_defaults(func=_resume)
 
