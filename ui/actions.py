@@ -25,6 +25,7 @@ class StationActions:
     pause: QAction
     stop: QAction
     retry: QAction
+    retry_pending: QAction
     skip: QAction
     reprovision: QAction
     hands_free: QAction
@@ -91,6 +92,13 @@ def create_actions(window: QMainWindow) -> StationActions:
             translate("MainWindow", "&Retry failed"),
             "F8",
             translate("MainWindow", "Run the failed units again"),
+        ),
+        retry_pending=_action(
+            window,
+            "action-retry",
+            translate("MainWindow", "Retry &pending"),
+            "Shift+F8",
+            translate("MainWindow", "Ask the EST server again now for the units pending approval"),
         ),
         skip=_action(
             window,
@@ -180,7 +188,14 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     """Menus and toolbar; returns the language menu's group (its actions carry the language code)."""
     bar = window.menuBar()
     batch = bar.addMenu(translate("MainWindow", "&Batch"))
-    for action in (actions.start, actions.pause, actions.stop, actions.retry, actions.skip):
+    for action in (
+        actions.start,
+        actions.pause,
+        actions.stop,
+        actions.retry,
+        actions.retry_pending,
+        actions.skip,
+    ):
         batch.addAction(action)
     batch.addAction(actions.reprovision)
     batch.addSeparator()

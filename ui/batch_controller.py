@@ -202,6 +202,35 @@ class BatchController(QObject):
         self._finishing = False
         self._run(retry, self._retried)
 
+    def retry_pending(self) -> None:
+        """Ask the EST server again now for the units pending approval: the same use case as
+        ``certline batch resume`` (:meth:`BatchEngine.retry_pending`), off the GUI thread."""
+        engine = self.engine
+        if engine is None or self.phase in (Phase.STARTING, Phase.STOPPING):
+            return
+        session, options, batch_id = self.session, self.options, engine.batch_id
+        reuse = not self._stopped
+
+        def retry() -> tuple[BatchEngine, int]:
+            target = engine if reuse else session.start_batch(options, resume_batch=batch_id)
+            if reuse:
+                session.journal.reopen_batch(batch_id)
+            return target, target.retry_pending()
+
+        self._finishing = False
+        self._run(retry, self._retried_pending)
+
+    def _retried_pending(self, result: object) -> None:
+        engine, count = cast(tuple[BatchEngine, int], result)
+        self.engine = engine
+        self._stopped = False
+        self.phase = Phase.RUNNING
+        if count:
+            self.message.emit(self.tr("Asking the EST server again for %n pending unit(s)", "", count))
+        else:
+            self.message.emit(self.tr("No unit is waiting for approval"))
+        self.changed.emit()
+
     def _retried(self, result: object) -> None:
         engine, count = cast(tuple[BatchEngine, int], result)
         self.engine = engine

@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
         a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
         a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
         a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.retry_pending.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.skip.setEnabled(running)
         a.reprovision.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.export.setEnabled(c.batch_id is not None)

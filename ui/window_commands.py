@@ -37,6 +37,7 @@ def connect(w: MainWindow) -> None:
     a.pause.triggered.connect(lambda _checked=False: w.controller.toggle_pause())
     a.stop.triggered.connect(w.controller.stop)
     a.retry.triggered.connect(w.controller.retry_failed)
+    a.retry_pending.triggered.connect(w.controller.retry_pending)
     a.skip.triggered.connect(lambda: skip_selected(w))
     a.reprovision.triggered.connect(lambda: reprovision_selected(w))
     a.hands_free.triggered.connect(lambda checked: set_hands_free(w, checked))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -22,8 +23,8 @@ from typing import NoReturn
 from app import pki
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
-from app.batch.journal import Journal
-from app.batch.pipeline import DeviceJob, JobControl, JobInterrupted, StepFailed
+from app.batch.journal import Journal, new_claim_owner
+from app.batch.pipeline import AwaitingApproval, DeviceJob, JobControl, JobInterrupted, StepFailed
 from app.batch.states import TERMINAL, DeviceState
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from app.est.errors import EstError
@@ -43,7 +44,9 @@ class BatchOptions:
     allow_unexpected: bool = False
     reprovision: bool = False
     offline: bool = False
-    pending_max_wait: float = 24 * 3600.0
+    pending_max_wait: float = 15 * 60.0
+    """How long a unit waits in line for approval after a 202; a server asking to come back later
+    than that leaves the unit pending (with the time it asked for) for "Retry pending"."""
 
 
 def is_verified(snap: DeviceSnapshot) -> bool:
@@ -64,6 +67,15 @@ class _Worker:
         self.abort_code: str = "duplicate"
         self.serial: str | None = None
         self.device_id: int | None = None
+        self.claim: tuple[int, str] | None = None
+        """(device id, claim owner) while this worker holds a unit's journal claim."""
+        self.detached = False
+        self.moved_to: str | None = None
+        self.look_again = False
+        """A unit was plugged into this port while this worker still ran."""
+        self.path_seen = port.startswith("/") and os.path.exists(port)
+        """The port was a device path that existed when the worker started (so its disappearance
+        means the unit was unplugged)."""
 
 
 class BatchEngine:
@@ -121,6 +133,9 @@ class BatchEngine:
                 return
             worker = self._workers.get(port)
             if worker is not None and worker.thread is not None and worker.thread.is_alive():
+                # a unit plugged in (again) while the old job on this port still ends its step:
+                # look at the port once more when that job is over, or the new unit waits forever
+                worker.look_again = True
                 return
             worker = _Worker(port)
             worker.thread = threading.Thread(
@@ -130,28 +145,59 @@ class BatchEngine:
             worker.thread.start()
 
     def enroll_collected(self) -> int:
-        """Enroll, without the units, every CSR this batch collected while offline.
+        """Enroll, without the units, every CSR this batch collected while offline or left pending.
 
-        Returns how many were started. Their certificates are written when the units come back.
+        Returns how many were started. Their certificates are written when the units come back
+        (a port worker that finds one of these units waits for the unit's claim, see
+        :meth:`Journal.claim`, so a CSR is never posted by two jobs at once).
         """
+        return self._start_detached(
+            (DeviceState.CSR_READY, DeviceState.ENROLLING, DeviceState.PENDING_APPROVAL), attach=False
+        )
+
+    def retry_pending(self) -> int:
+        """Ask the EST server again, now, for every unit of this batch pending approval.
+
+        The CLI (``certline batch resume``) and the GUI's "Retry pending" action both end here.
+        Each unit re-sends its journaled CSR byte for byte; a certificate the server has issued
+        meanwhile is journaled and, if the unit is still on its port, written. Units a job is
+        already working on are left to that job. Returns how many were retried.
+        """
+        return self._start_detached((DeviceState.PENDING_APPROVAL,), attach=True)
+
+    def _start_detached(self, states: tuple[DeviceState, ...], *, attach: bool) -> int:
+        if self.options.offline or self._stop.is_set():
+            return 0
         started = 0
         for snap in self.journal.unfinished_devices(self.batch_id):
-            if snap.state not in (DeviceState.CSR_READY, DeviceState.ENROLLING, DeviceState.PENDING_APPROVAL):
+            if snap.state not in states:
                 continue
-            if self.options.offline:
-                continue
+            if self.journal.claim_holder(snap.device_id) is not None:
+                continue  # a job is on this unit already; it will finish the enrollment
             worker = _Worker(f"detached:{snap.device_id}")
             worker.device_id = snap.device_id
+            worker.detached = True
             worker.thread = threading.Thread(
-                target=self._run_detached, args=(worker, snap), name=worker.port, daemon=True
+                target=self._run_detached, args=(worker, snap, attach), name=worker.port, daemon=True
             )
             with self._lock:
+                previous = self._workers.get(worker.port)
+                if previous is not None and previous.thread is not None and previous.thread.is_alive():
+                    continue
                 self._workers[worker.port] = worker
             worker.thread.start()
             started += 1
         return started
 
-    def _run_detached(self, worker: _Worker, snap: DeviceSnapshot) -> None:
+    def _run_detached(self, worker: _Worker, snap: DeviceSnapshot, attach: bool) -> None:
+        owner = new_claim_owner(worker.port)
+        try:
+            if not self.journal.claim(snap.device_id, owner):
+                return  # another job (a port worker, another engine) holds this unit
+        except sqlite3.Error as exc:
+            self._journal_failed(snap.device_id, worker.port, exc)
+            return
+        worker.claim = (snap.device_id, owner)
         identity = DeviceIdentity(snap.serial_number or "", snap.model or "", "", "")
         job = DeviceJob(
             journal=self.journal,
@@ -160,17 +206,56 @@ class BatchEngine:
             driver=_DetachedDevice(snap.port),
             identity=identity,
             device_id=snap.device_id,
-            control=JobControl(stop=worker.stop, running=self._running),
+            control=self._control(worker),
             publish=self._publish,
         )
+        issued = False
         try:
             job.enroll_only()
+            issued = self.journal.device(snap.device_id).state == DeviceState.ISSUED
+        except AwaitingApproval as exc:
+            self._log(logging.WARNING, str(exc), port=snap.port, device_id=snap.device_id)
         except (JobInterrupted, GatewayStopped):
             pass
         except (StepFailed, DeviceError, EstError) as exc:
             self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
         except sqlite3.Error as exc:
             self._journal_failed(snap.device_id, worker.port, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never vanish silently
+            log.exception("internal error while enrolling device %s", snap.device_id)
+            self._fail(snap.device_id, "enrolling", exc, "internal")
+        finally:
+            self._release(worker)
+        if issued and attach and self._port_still_there(snap.port):
+            self.add_port(snap.port)  # the unit may still be there: write its certificate now
+
+    def _port_still_there(self, port: str) -> bool:
+        """Whether ``port`` can be opened again: a device path must still exist; a port that was
+        never a path (pyserial URL, a test's fake) is simply tried."""
+        with self._lock:
+            worker = self._workers.get(port)
+        if worker is not None and not worker.path_seen:
+            return True
+        return _port_present(port)
+
+    def _control(self, worker: _Worker, *, reprovision: bool = False) -> JobControl:
+        return JobControl(
+            stop=worker.stop,
+            running=self._running,
+            offline=self.options.offline,
+            pending_max_wait=self.options.pending_max_wait,
+            reprovision=reprovision,
+        )
+
+    def _release(self, worker: _Worker) -> None:
+        claim, worker.claim = worker.claim, None
+        if claim is None:
+            return
+        try:
+            self.journal.release(*claim)
+        except sqlite3.Error as exc:
+            # the claim stays until this process ends; then it is stale and taken over
+            self._log(logging.ERROR, _journal_failure(exc), port=worker.port, device_id=claim[0])
 
     def pause(self) -> None:
         self._running.clear()
@@ -317,13 +402,25 @@ class BatchEngine:
         except sqlite3.Error as exc:  # e.g. registering the unit, or recording that it was lost
             self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
+            self._release(worker)
             try:
                 driver.close()
             except DeviceError:
                 pass
             with self._lock:
                 worker.serial = None
+                again = worker.look_again and not self._stop.is_set()
+            if again:
+                threading.Thread(
+                    target=self._look_again, args=(worker,), name=f"replug:{port}", daemon=True
+                ).start()
             self._publish_summary()
+
+    def _look_again(self, worker: _Worker) -> None:
+        if worker.thread is not None:
+            worker.thread.join()
+        if _port_present(worker.port):
+            self.add_port(worker.port)
 
     def _provision(self, worker: _Worker, driver: DeviceDriver, detected_at: datetime) -> None:
         port = worker.port
@@ -349,11 +446,8 @@ class BatchEngine:
         if device_id is None:
             return
         worker.device_id = device_id
-        control = JobControl(
-            stop=worker.stop,
-            running=self._running,
-            offline=self.options.offline,
-            pending_max_wait=self.options.pending_max_wait,
+        control = self._control(
+            worker,
             reprovision=self.options.reprovision or identity.serial_number in self._reprovision_serials,
         )
         job = DeviceJob(
@@ -368,8 +462,12 @@ class BatchEngine:
         )
         try:
             job.run()
+        except AwaitingApproval as exc:
+            self._log(logging.WARNING, str(exc), port=port, device_id=device_id)
         except (JobInterrupted, GatewayStopped) as exc:
-            if worker.abort_reason and worker.abort_code == "skipped":
+            if worker.moved_to is not None:
+                self._log(logging.INFO, f"unit moved to {worker.moved_to}", port=port, device_id=device_id)
+            elif worker.abort_reason and worker.abort_code == "skipped":
                 self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, worker.abort_reason))
             elif worker.abort_reason:
                 self._fail(device_id, "stopped", RuntimeError(worker.abort_reason), worker.abort_code)
@@ -403,6 +501,13 @@ class BatchEngine:
         ident_fields = {"serial_number": serial, "model": identity.model, "firmware": identity.firmware}
         with self._lock:
             twin = next((w for w in self._workers.values() if w is not worker and w.serial == serial), None)
+            if twin is not None and twin.path_seen and not _port_present(twin.port):
+                # the same unit, moved: its old port is gone. Its old job ends after its current
+                # step and gives the claim back; this port's job takes over from the journal.
+                twin.moved_to = port
+                twin.serial = None
+                twin.stop.set()
+                twin = None
             if twin is not None:
                 reason = (
                     f"serial number {serial} is reported by two ports ({twin.port} and {port}); both stopped"
@@ -422,12 +527,18 @@ class BatchEngine:
                 "unexpected",
             )
             return None
-        resumable = (
-            self.journal.find_unfinished_by_serial(serial)
-            or self._failed_in_batch(serial)
-            or self._unidentified_failure_on(port)
-        )
+        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
+        if resumable is None and self.journal.find_done_by_serial(serial) is None:
+            # only a unit this journal has never finished may continue a row that failed before
+            # it was identified: a finished unit taking it over would be enrolled a second time
+            resumable = self._unidentified_failure_on(port)
         if resumable is not None:
+            if not self._take_claim(worker, resumable.device_id, serial):
+                return None
+            current = self.journal.device(resumable.device_id)
+            if current.state in (DeviceState.DONE, DeviceState.SKIPPED):
+                self._log(logging.INFO, f"unit {serial} was finished by another job", port=port)
+                return None
             snap = self.journal.set_step(resumable.device_id, f"resumed on {port}", port=port, **ident_fields)
             self._publish(snap)
             return resumable.device_id
@@ -438,15 +549,42 @@ class BatchEngine:
         if done is not None and not self.options.reprovision:
             self._already_done(port, detected_at, ident_fields, done, driver)
             return None
+        owner = new_claim_owner(f"port:{port}")
         snap = self.journal.add_device(
             self.batch_id,
             port,
             detected_at=detected_at,
             then=[(DeviceState.IDENTIFIED, "identified")],
+            claimed_by=owner,
             **ident_fields,
         )
+        worker.claim = (snap.device_id, owner)
         self._publish(snap)
         return snap.device_id
+
+    def _take_claim(self, worker: _Worker, device_id: int, serial: str) -> bool:
+        """Claim the unit's journal row for this port's job, waiting while another job holds it
+        (a background enrollment of its CSR, the job on the port it was moved from, another
+        engine). False if this worker is stopped first."""
+        owner = new_claim_owner(f"port:{worker.port}")
+        announced = False
+        while not self.journal.claim(device_id, owner):
+            if not announced:
+                self._log(
+                    logging.INFO,
+                    f"unit {serial} is busy in another job; continuing when that job ends",
+                    port=worker.port,
+                    device_id=device_id,
+                )
+                announced = True
+            with self._lock:
+                for other in self._workers.values():
+                    if other.detached and other.device_id == device_id:
+                        other.stop.set()  # a background enrollment lets go after its request
+            if worker.stop.wait(0.2):
+                return False
+        worker.claim = (device_id, owner)
+        return True
 
     def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
         for snap in reversed(self.journal.devices(self.batch_id)):
@@ -549,6 +687,14 @@ class BatchEngine:
         )
         self._publish(snap)
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
+
+
+def _port_present(port: str) -> bool:
+    """False only when ``port`` is a device path that no longer exists (the unit was unplugged);
+    pyserial URLs and detached pseudo-ports count as present."""
+    if not port.startswith("/"):
+        return True
+    return os.path.exists(port)
 
 
 def _journal_failure(exc: sqlite3.Error) -> str:

@@ -56,7 +56,12 @@ class GatewayStopped(Exception):
 
 
 class EstGateway:
-    """Concurrency cap, reachability gate and retry policy around one EST client."""
+    """Concurrency cap, reachability gate and retry policy around one EST client.
+
+    Every request the batch makes (enroll, /csrattrs, the reachability probe) holds one of the
+    ``concurrency`` slots, so the client's connection pool, sized to the same number, is never
+    asked for more connections than it keeps.
+    """
 
     def __init__(
         self,
@@ -108,7 +113,8 @@ class EstGateway:
         with self._attrs_lock:
             if self._attrs is None:
                 try:
-                    self._attrs = self.client.csrattrs()
+                    with self._slots:  # every request counts against the pool (no "pool is full")
+                        self._attrs = self.client.csrattrs()
                 except EstError as exc:
                     log.warning("/csrattrs unusable (%s); using the profile's key settings", exc)
                     if isinstance(exc, EstConnectionError):
@@ -188,7 +194,8 @@ class EstGateway:
         delay = self._probe_interval
         while not self._stopped.wait(delay):
             try:
-                self.client.cacerts()
+                with self._slots:  # the probe shares the pool with enrollment, never exceeds it
+                    self.client.cacerts()
             except EstError as exc:
                 log.info("EST server still unreachable: %s", exc)
                 delay = min(self._max_backoff, delay * 1.5)

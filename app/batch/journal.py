@@ -13,8 +13,11 @@ a passcode or a private key (the engine never hands one to the journal).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +50,8 @@ CREATE TABLE IF NOT EXISTS devices (
     chain_pem TEXT,
     error TEXT, error_code TEXT, failed_step TEXT, retry_at TEXT,
     enroll_attempts INTEGER NOT NULL DEFAULT 0,
-    kind TEXT NOT NULL DEFAULT 'enroll'
+    kind TEXT NOT NULL DEFAULT 'enroll',
+    claimed_by TEXT, claimed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS devices_serial ON devices(serial_number);
 CREATE INDEX IF NOT EXISTS devices_batch ON devices(batch_id);
@@ -115,6 +119,60 @@ def _parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_LIVE_OWNERS: set[str] = set()
+"""Claim owners of this process whose job still runs (released ones are removed)."""
+
+
+def _process_tag() -> str:
+    """pid plus the process start time, so a recycled pid never looks like the old process."""
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            start = handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = "0"
+    return f"{pid}:{start}"
+
+
+def new_claim_owner(job: str) -> str:
+    """A claim owner for one job: ``host/pid:start/job#random``."""
+    return f"{socket.gethostname()}/{_process_tag()}/{job}#{uuid.uuid4().hex[:12]}"
+
+
+def claim_owner_alive(owner: str) -> bool:
+    """Whether the job holding a claim may still run.
+
+    Same process: only while the job has not released it. Another process on this host: while
+    that process runs. Another host: assumed alive (a shared journal must expire those claims
+    by its own lease rules; a SQLite journal is only ever used by one station).
+    """
+    host, _, rest = owner.partition("/")
+    process, _, _job = rest.partition("/")
+    if host != socket.gethostname():
+        return True
+    if process == _process_tag():
+        return owner in _LIVE_OWNERS
+    pid_text, _, start = process.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19] == start
+    except (OSError, IndexError):
+        pass
+    if os.path.exists("/proc/self/stat"):
+        return False  # /proc exists but not that pid: the process is gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class BatchRecord:
     id: int
@@ -153,6 +211,9 @@ class Journal:
         for name, sql_type in _ADDED_DEVICE_COLUMNS:
             if name not in present:
                 self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {sql_type}")
+        for column in ("claimed_by", "claimed_at"):
+            if column not in present:  # a journal written before claims existed
+                self._db.execute(f"ALTER TABLE devices ADD COLUMN {column} TEXT")
         self._db.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
@@ -259,10 +320,14 @@ class Journal:
         *,
         detected_at: datetime | None = None,
         then: Sequence[tuple[DeviceState, str]] = (),
+        claimed_by: str | None = None,
         **fields: Any,
     ) -> DeviceSnapshot:
         """Insert a device detected on ``port`` and, in the same transaction, the transitions in
-        ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind."""
+        ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind.
+
+        ``claimed_by``: the job that found the unit holds its claim from the first moment (see
+        :meth:`claim`), so no other job can pick the new row up in between."""
         detected = detected_at or utcnow()
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -272,6 +337,9 @@ class Journal:
             check_transition(previous, nxt)
         final_state, final_step = path[-1]
         now = utcnow() if then else detected
+        if claimed_by is not None:
+            fields = {**fields, "claimed_by": claimed_by, "claimed_at": _ts(now)}
+            _LIVE_OWNERS.add(claimed_by)
         columns = ["batch_id", "port", "state", "step", "started_at", "updated_at", *fields]
         values = [batch_id, port, final_state.value, final_step, _ts(detected), _ts(now), *fields.values()]
         with self._tx() as db:
@@ -353,6 +421,56 @@ class Journal:
                 self._db.execute("SELECT state FROM devices WHERE id=?", (device_id,)).fetchone()["state"]
             )
         return self.transition(device_id, state, step, **fields)
+
+    # -- the one-job-per-unit claim ---------------------------------------------------------
+    def claim(self, device_id: int, owner: str) -> bool:
+        """Take the one job slot of a unit; False if another live job holds it.
+
+        This is *the* place that enforces "one job per unit at any time": every job (a port
+        worker, a detached enrollment of a collected CSR, a retry of a pending unit) claims the
+        unit's row before it journals anything for it and releases it when it ends. Timing,
+        threads and ports play no part: two engines, two ports or a port and a background
+        enrollment racing for one unit all go through this check-and-set, which runs in one
+        ``BEGIN IMMEDIATE`` transaction (a PostgreSQL backend does the same with
+        ``UPDATE ... WHERE claimed_by IS NULL OR <holder is dead> RETURNING id``).
+
+        A claim is held by ``owner`` (see :func:`new_claim_owner`: host, process and job). A
+        claim left behind by a process that no longer runs (a crash, a kill, a power cut) is
+        stale and is taken over; so is one held by the same ``owner`` (re-claiming is a no-op).
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no device {device_id} in the journal")
+            holder = row["claimed_by"]
+            if holder is not None and holder != owner and claim_owner_alive(holder):
+                return False
+            _LIVE_OWNERS.add(owner)  # before the commit: nobody may see this claim as dead
+            try:
+                db.execute(
+                    "UPDATE devices SET claimed_by=?, claimed_at=? WHERE id=?",
+                    (owner, _ts(utcnow()), device_id),
+                )
+            except BaseException:
+                _LIVE_OWNERS.discard(owner)
+                raise
+        return True
+
+    def release(self, device_id: int, owner: str) -> None:
+        """Give the unit's claim back (only if ``owner`` still holds it)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE devices SET claimed_by=NULL, claimed_at=NULL WHERE id=? AND claimed_by=?",
+                (device_id, owner),
+            )
+        _LIVE_OWNERS.discard(owner)
+
+    def claim_holder(self, device_id: int) -> str | None:
+        """Who holds the unit's claim now (None if nobody, or only a dead process did)."""
+        with self._lock:
+            row = self._db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
+        holder = row["claimed_by"] if row is not None else None
+        return holder if holder is not None and claim_owner_alive(holder) else None
 
     def record_certificate(
         self,

@@ -64,6 +64,34 @@ class JobInterrupted(Exception):
     """The batch was stopped or the device vanished; the journal already says where we were."""
 
 
+class AwaitingApproval(JobInterrupted):
+    """The EST server answered 202 and asks to come back later than the batch is willing to wait.
+
+    The unit stays PENDING_APPROVAL with ``retry_at`` journaled (the time the server asked for);
+    "Retry pending" or ``certline batch resume`` re-sends the journaled CSR byte for byte.
+    """
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(
+            f"pending approval on the EST server; it asks to retry at {format_retry_at(retry_at)}"
+        )
+        self.retry_at = retry_at
+
+
+def format_retry_at(when: datetime) -> str:
+    """The server's retry time as operators read it everywhere (CLI, GUI row, report): UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+POP_PENDING = (
+    "the EST server answered 202 (pending approval) to a CSR bound to its TLS connection by "
+    "proof-of-possession; re-sending it on a new connection cannot match, and a fresh CSR would be "
+    "a second request for this unit, so Certline stops here. Reject the pending request on the "
+    "server, then either turn off manual approval for this policy or enroll without PoP, and "
+    "retry the unit"
+)
+
+
 @dataclass
 class JobControl:
     """Shared switches a job checks between steps (set by the engine on pause/stop)."""
@@ -145,6 +173,8 @@ class DeviceJob:
             csr = self._prepare_csr(pop)
             state = S.CSR_READY
         else:
+            if pop and state == S.PENDING_APPROVAL:
+                raise StepFailed(POP_PENDING, code="pop-pending")
             csr = self._pop_csr_factory() if pop else row["csr_der"]
         if state in (S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
             if self.profile.key_generation == KeyGeneration.SERVER:
@@ -362,20 +392,25 @@ class DeviceJob:
             try:
                 return post(csr, on_wait=self._step, cancel=self.control.stop)
             except EstPending as pending:
+                if not isinstance(csr, bytes):
+                    # the CSR was bound to the TLS connection that just closed (proof-of-possession)
+                    self._to(S.PENDING_APPROVAL, "pending approval of a proof-of-possession CSR")
+                    raise StepFailed(POP_PENDING, code="pop-pending") from None
                 now = datetime.now(UTC)
-                self._to(
-                    S.PENDING_APPROVAL,
-                    "waiting for approval on the EST server",
-                    retry_at=pending.retry_at.isoformat(),
-                )
                 wait = max(1.0, (pending.retry_at - now).total_seconds())
                 deadline = (
                     deadline if deadline is not None else time.monotonic() + self.control.pending_max_wait
                 )
                 if time.monotonic() + wait > deadline:
-                    raise StepFailed(
-                        "still pending approval after the configured limit", code="pending-timeout"
-                    ) from None
+                    parked = AwaitingApproval(pending.retry_at)
+                    self._to(S.PENDING_APPROVAL, str(parked), retry_at=pending.retry_at.isoformat())
+                    raise parked from None
+                self._to(
+                    S.PENDING_APPROVAL,
+                    f"waiting for approval on the EST server (asking again at "
+                    f"{format_retry_at(pending.retry_at)})",
+                    retry_at=pending.retry_at.isoformat(),
+                )
                 if self.control.stop.wait(wait):
                     raise JobInterrupted("batch stopped while pending") from None
 
@@ -474,6 +509,7 @@ def _ephemeral_csr(subject: dict[str, str]) -> bytes:
 
 
 __all__ = [
+    "AwaitingApproval",
     "DeviceJob",
     "JobControl",
     "JobInterrupted",

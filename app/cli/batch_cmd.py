@@ -67,7 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
+    resume.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=_TIMEOUT_HELP + "; resume also asks the EST server again for every unit pending approval",
+    )
     add_secret_arguments(resume)
     resume.set_defaults(func=_resume)
 
@@ -86,7 +92,8 @@ requests still in flight are ended."""
 
 _TIMEOUT_HELP = (
     "stop the batch after this long; also caps each EST request's overall deadline "
-    "(the profile's request_timeout, default 30 s)"
+    "(the profile's request_timeout, default 30 s); a unit the EST server asks to come back "
+    "later than this stays pending approval ('batch resume' asks again)"
 )
 
 
@@ -156,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
+        pending_max_wait=_pending_wait(args),
     )
     session = StationSession(profile, credentials)
     try:
@@ -185,7 +193,12 @@ def _resume(args: argparse.Namespace) -> int:
     session = StationSession(profile, credentials)
     try:
         engine = session.start_batch(
-            BatchOptions(work_order=batch.work_order, operator=batch.operator), resume_batch=batch.id
+            BatchOptions(
+                work_order=batch.work_order,
+                operator=batch.operator,
+                pending_max_wait=_pending_wait(args),
+            ),
+            resume_batch=batch.id,
         )
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
@@ -193,6 +206,13 @@ def _resume(args: argparse.Namespace) -> int:
         return _drive(engine, session, args)
     finally:
         session.close()
+
+
+def _pending_wait(args: argparse.Namespace) -> float:
+    """With --timeout the batch waits for approval at most that long; a server asking to come
+    back later leaves the unit pending (``batch resume`` asks again)."""
+    default = BatchOptions().pending_max_wait
+    return min(default, args.timeout) if args.timeout is not None else default
 
 
 def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:

@@ -77,6 +77,12 @@ def register(subparsers: Any) -> None:
         help="what /csrattrs answers (default none = 204 No Content)",
     )
     parser.add_argument(
+        "--every-post-issues",
+        action="store_true",
+        help="issue a new certificate for every POST, also for a CSR sent again (no "
+        "retransmission cache), as many CAs do",
+    )
+    parser.add_argument(
         "--require-pop",
         action="store_true",
         help="require tls-unique in the CSR challengePassword (RFC 7030 3.5; TLS 1.2 only)",
@@ -118,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         csrattrs=CSRATTRS_PRESETS[args.csrattrs](),
         require_pop=args.require_pop,
         serverkeygen_key=args.serverkeygen_key,
+        answer_retransmissions=not args.every_post_issues,
     )
     server = EstTestServer(
         state_dir=args.state_dir,

@@ -30,7 +30,9 @@ class ServerConfig:
     csrattrs_requires_auth: bool = True
     answer_retransmissions: bool = True
     """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after
-    202 or a lost response) gets the certificate already issued for it, not a second one."""
+    202 or a lost response) gets the certificate already issued for it, not a second one.
+    False: every POST that is not answered 202 or an error issues a new certificate, as many CAs
+    do; tests that must catch a duplicate post turn this off (``every_post_issues``)."""
     serverkeygen_key: str | None = None
     """/serverkeygen makes a key of this type whatever key the CSR carries, as some real servers
     do: ``ec-p256``, ``ec-p384``, ``rsa-2048``, ``rsa-3072`` or ``rsa-4096``. None (the default)

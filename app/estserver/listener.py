@@ -153,8 +153,7 @@ class TlsListener(http.server.ThreadingHTTPServer):
                 pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("%s: error handling request from %s", self.listener_name, client_address,
-                  exc_info=True)
+        log.debug("%s: error handling request from %s", self.listener_name, client_address, exc_info=True)
 
 
 class EstRequestHandler(http.server.BaseHTTPRequestHandler):
@@ -280,6 +279,9 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send_with_faults(self, response: Response, op: Operation) -> None:
         faults = self.server.faults
+        if response.drop:
+            self.close_connection = True  # issued and recorded; the client never hears of it
+            return
         if faults.take(FaultKind.RESET, op) is not None:
             self.close_connection = True
             self.server.mark_reset(self.connection)

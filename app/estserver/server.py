@@ -9,6 +9,7 @@ serve the same EST routes. Loopback only by default.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import secrets
@@ -192,9 +193,7 @@ class EstTestServer:
     # -------------------------------------------------------------------- TLS
     def _build_contexts(self) -> dict[tuple[str, bool], ssl.SSLContext]:
         cert, key = self.ca.issue_tls_server(self.config.tls_hosts + (self.host,))
-        chain_pem = b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in (cert, self.ca.root_cert)
-        )
+        chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, self.ca.root_cert))
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -342,6 +341,15 @@ class EstTestServer:
         return [r for r in self._issuance.snapshot() if r.public_key_sha256 == digest]
 
     @property
+    def post_count(self) -> int:
+        """Every POST this server received since it started (not bounded like :attr:`requests`)."""
+        return self.service.post_count
+
+    def posts_for_csr(self, csr_der: bytes) -> int:
+        """How many POSTs carried exactly this CSR (DER), whatever they were answered."""
+        return self.service.posts_by_csr.get(hashlib.sha256(csr_der).hexdigest(), 0)
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """The most recent requests (bounded), oldest first."""
         return self._requests.snapshot()
@@ -370,9 +378,7 @@ class EstTestServer:
 
         Not added to :attr:`issued`: that record counts what clients obtained over EST.
         """
-        san = (
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]) if dns_names else None
-        )
+        san = x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]) if dns_names else None
         days = self.config.validity_days if validity_days is None else validity_days
         return self.ca.issue(
             public_key,

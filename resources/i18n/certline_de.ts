@@ -20,6 +20,17 @@
         <translation>Gestoppt; einige Ports waren noch beschäftigt und beenden ihren Schritt</translation>
     </message>
     <message numerus="yes">
+        <source>Asking the EST server again for %n pending unit(s)</source>
+        <translation>
+            <numerusform>Frage den EST-Server erneut für %n wartendes Gerät</numerusform>
+            <numerusform>Frage den EST-Server erneut für %n wartende Geräte</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>No unit is waiting for approval</source>
+        <translation>Kein Gerät wartet auf Freigabe</translation>
+    </message>
+    <message numerus="yes">
         <source>Retrying %n failed device(s)</source>
         <translation>
             <numerusform>%n fehlgeschlagenes Gerät wird wiederholt</numerusform>
@@ -736,6 +747,14 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Run the failed units again</source>
         <translation>Die fehlgeschlagenen Geräte erneut durchlaufen lassen</translation>
+    </message>
+    <message>
+        <source>Retry &amp;pending</source>
+        <translation>Wartende erneut an&amp;fragen</translation>
+    </message>
+    <message>
+        <source>Ask the EST server again now for the units pending approval</source>
+        <translation>Den EST-Server jetzt erneut nach den Geräten fragen, die auf Freigabe warten</translation>
     </message>
     <message>
         <source>S&amp;kip selected</source>

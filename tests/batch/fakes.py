@@ -65,6 +65,8 @@ class FakeEst:
         self.ca = ca
         self.down = False
         self.pending_times = 0
+        self.pending_retry_after = 0.0
+        """Retry-After of the 202s (0: ask again at once; 3600: manual approval)."""
         self.issued: list[x509.Certificate] = []
         self.calls = 0
         self._lock = threading.Lock()
@@ -84,8 +86,8 @@ class FakeEst:
                 raise EstConnectionError("connection refused")
             if self.pending_times > 0:
                 self.pending_times -= 1
-                now = datetime.now(UTC)
-                raise EstPending("pending", retry_at=now, retry_after=0.0)
+                retry_at = datetime.now(UTC) + timedelta(seconds=self.pending_retry_after)
+                raise EstPending("pending", retry_at=retry_at, retry_after=self.pending_retry_after)
             cert = self.ca.issue(x509.load_der_x509_csr(csr))
             self.issued.append(cert)
             return EnrollResult(chain=(cert, self.ca.cert))
