@@ -56,7 +56,7 @@ from app.estserver.routes import Operation
 from app.estserver.service import Response
 from app.profile import AuthStyle, Profile
 from app.sim.simulator import Simulator
-from app.station import default_driver_factory
+from app.station.session import default_driver_factory
 
 S = DeviceState
 PASSCODE = "stateful-passcode-1"  # a test value, not a secret
