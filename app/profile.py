@@ -65,6 +65,8 @@ class Profile:
     port_filters: dict[str, str] = field(default_factory=dict)
     allow_new_enrollment_fallback: bool = False
     """Re-enrollment: allow a fresh passcode enrollment when the device cannot sign (never silent)."""
+    label_printing: dict[str, Any] | None = None
+    """Unit labels after DONE: template, output, target (see ``app/labels/settings.py``); None = none."""
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
