@@ -17,9 +17,9 @@ from app.labels.settings import LabelSettings
 MARGIN_MM = 1.5
 GAP_MM = 1.5
 QUIET_ZONE_MODULES = 4
-#: average advance of a sans-serif character as a fraction of the font height (Helvetica ≈ 0.55);
-#: a little generous so the longest line never runs off the label
-CHAR_WIDTH_EM = 0.6
+#: average advance of a character as a fraction of the font height (Helvetica ≈ 0.55,
+#: DejaVu Sans capitals ≈ 0.7); a little generous so the longest line never runs off the label
+CHAR_WIDTH_EM = 0.72
 MAX_LINE_HEIGHT_MM = 5.0
 PT_PER_MM = 72 / 25.4
 
