@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -33,7 +34,8 @@ def pdf_to_png(pdf: Path, tmp_path: Path) -> bytes:
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
     stem = tmp_path / f"{pdf.stem}-page"
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-singlefile", str(pdf), str(stem)], check=True, timeout=60)
+    command = ["pdftoppm", "-r", "300", "-png", "-singlefile", str(pdf), str(stem)]
+    subprocess.run(command, check=True, timeout=60)
     return stem.with_suffix(".png").read_bytes()
 
 
@@ -83,8 +85,8 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
     j.close()
 
 
-def new_batch(journal: Journal, label_printing: dict[str, object] | None) -> int:
-    profile = {"name": "line-a", "enroll_url": "https://est.example/.well-known/est"}
+def new_batch(journal: Journal, label_printing: dict[str, Any] | None) -> int:
+    profile: dict[str, Any] = {"name": "line-a", "enroll_url": "https://est.example/.well-known/est"}
     if label_printing is not None:
-        profile["label_printing"] = label_printing  # type: ignore[assignment]
+        profile["label_printing"] = label_printing
     return journal.create_batch(profile_name="line-a", profile_json=profile, work_order="WO-7")

@@ -1,4 +1,4 @@
-"""Labels out (issue 19 part 3): the QR code a real decoder reads, ZPL bytes on the wire, the hook, reprints."""
+"""Labels out (issue 19 part 3): QR codes a real decoder reads, ZPL bytes on the wire, hook, reprints."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ from app.labels.settings import LabelSettings, parse_host_port
 from app.labels.zpl import LabelPrinterError, render_zpl, send_raw
 from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_png
 
-PDF_SETTINGS = {"output": "pdf", "target": "/unused", "template": ["{serial}", "WO {work_order}", "to {not_after}"]}
+PDF_SETTINGS = {
+    "output": "pdf",
+    "target": "/unused",
+    "template": ["{serial}", "WO {work_order}", "to {not_after}"],
+}
 
 
 class Listener:
