@@ -55,7 +55,7 @@ class LabelPrinting:
         self.failed: dict[int, str] = {}
         self._thread = threading.Thread(target=self._run, name="label-printing", daemon=True)
         self._thread.start()
-        self._unsubscribe = bus.subscribe(self._on_event)
+        self._unsubscribe: Callable[[], None] | None = bus.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         """On the publishing thread: only queue, never print here."""
@@ -117,6 +117,8 @@ class LabelPrinting:
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Stop listening, let the queued labels finish (up to ``timeout``), end the thread."""
-        self._unsubscribe()
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
         self._queue.put(None)
         self._thread.join(timeout)
