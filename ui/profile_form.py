@@ -11,6 +11,7 @@ of it (the editor handles the passcode field separately).
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QIcon
@@ -103,6 +104,7 @@ class ProfileForm(QTabWidget):
         super().__init__(parent)
         self.fields: dict[str, Field] = {}
         self._extra_subject: dict[str, str] = {}
+        self._label_printing: dict[str, Any] | None = None
         self._ca_bundle_pem: str | None = None
         self.addTab(self._server_page(), self.tr("&Server"))
         self.addTab(self._auth_page(), self.tr("&Authentication"))
@@ -336,6 +338,7 @@ class ProfileForm(QTabWidget):
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
+        self._label_printing = profile.label_printing  # no editor yet: kept as loaded (docs/labels.md)
         for key in PORT_FILTER_KEYS:
             self.set_text(f"port_filters.{key}", profile.port_filters.get(key))
         self.set_ca_bundle_pem(profile.ca_bundle_pem, fingerprints)
@@ -369,6 +372,7 @@ class ProfileForm(QTabWidget):
             baud=int(baud) if baud.isdigit() else 0,
             port_filters=filters,
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
+            label_printing=self._label_printing,
         )
 
     def show_problems(self, problems: dict[str, str]) -> None:

@@ -97,3 +97,13 @@ def test_a_label_printed_through_a_real_cups_queue_scans(
     [text] = decode_qr(pdf_to_png(printed[0], tmp_path))
     assert json.loads(text)["sn"] == serial
     printed[0].unlink()
+
+
+def test_the_profile_editor_keeps_the_label_settings(qapp: object) -> None:
+    from app.profile import Profile
+    from ui.profile_form import ProfileForm
+
+    labels = {"output": "zpl", "target": "10.0.0.7", "template": ["{serial}"]}
+    form = ProfileForm()
+    form.load(Profile(name="line-a", enroll_url="https://est.example/.well-known/est", label_printing=labels))
+    assert form.profile().label_printing == labels
