@@ -40,6 +40,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + path.name, suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a label is no secret and a print watcher must read it
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

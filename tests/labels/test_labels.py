@@ -137,6 +137,7 @@ def test_the_hook_prints_done_units_and_a_printer_failure_leaves_the_unit_done(
     pdfs = list(folder.glob("*.pdf"))
     assert [p.name for p in pdfs] == [hook.printed[device].rsplit("/", 1)[-1]]
     assert pdfs[0].name.startswith("CL-1-")
+    assert pdfs[0].stat().st_mode & 0o777 == 0o644  # readable by a print watcher
     assert [json.loads(t)["sn"] for t in decode_qr(pdf_to_png(pdfs[0], tmp_path))] == ["CL-1"]
     assert f"127.0.0.1:{port}" in hook.failed[broken]
     assert journal.device(broken).state is DeviceState.DONE
