@@ -41,11 +41,9 @@ class LabelPrinting:
         bus: EventBus,
         *,
         system_sink: SystemSinkFactory | None = None,
-        on_result: Callable[[int, str, bool], None] | None = None,
     ) -> None:
         self._journal = journal
         self._system_sink = system_sink
-        self._on_result = on_result
         self._started = datetime.now(UTC)
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._seen: set[int] = set()
@@ -96,13 +94,9 @@ class LabelPrinting:
             reason = str(exc) or type(exc).__name__
             self.failed[device_id] = reason
             log.warning("label for device %s not printed: %s (reprint it from History)", device_id, reason)
-            if self._on_result is not None:
-                self._on_result(device_id, reason, False)
             return
         self.printed[device_id] = where
         log.info("label for device %s: %s", device_id, where)
-        if self._on_result is not None:
-            self._on_result(device_id, where, True)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued label went out (or failed); False on timeout. Not on a GUI thread."""
