@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from app.batch.events import EventBus
 from app.batch.journal import Journal
 from app.labels.content import content_for_device
+from app.labels.hook import LabelPrinting
 from app.labels.layout import layout_label
 from app.labels.settings import LabelSettings
 from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_png
@@ -79,13 +81,20 @@ def cups_pdf_queue() -> str:
 def test_a_label_printed_through_a_real_cups_queue_scans(
     journal: Journal, tmp_path: Path, qapp: object, cups_pdf_queue: str
 ) -> None:
-    """QtPrinterSink → CUPS → cups-pdf writes the printed page to ~/PDF; zbar reads it back."""
+    """The window's path: the hook's thread → QtPrinterSink → CUPS → cups-pdf writes ~/PDF; zbar reads it."""
     from ui.label_printer import QtPrinterSink
 
     serial = f"CL-CUPS-{uuid.uuid4().hex[:8]}"
-    device = add_done_unit(journal, new_batch(journal, None), serial)
-    layout = layout_label(content_for_device(journal, device), LabelSettings.from_json({"output": "system"}))
-    assert QtPrinterSink(cups_pdf_queue).send(layout, serial) == f"system printer {cups_pdf_queue}"
+    bus = EventBus()
+    hook = LabelPrinting(journal, bus, system_sink=QtPrinterSink)
+    try:
+        batch = new_batch(journal, {"output": "system", "target": cups_pdf_queue})
+        device = add_done_unit(journal, batch, serial)
+        bus.publish(journal.device(device))
+        assert hook.wait_idle(30)
+    finally:
+        hook.close()
+    assert hook.printed == {device: f"system printer {cups_pdf_queue}"}, hook.failed
     out_dir = Path.home() / "PDF"  # cups-pdf.conf: Out ${HOME}/PDF
     deadline = time.monotonic() + 60
     printed: list[Path] = []
