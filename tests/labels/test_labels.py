@@ -93,6 +93,16 @@ def test_an_absent_zpl_printer_is_named_in_the_error() -> None:
             send_raw("127.0.0.1", port, b"^XA^XZ", deadline_s=2)
 
 
+def test_a_printer_that_stops_reading_hits_the_overall_deadline() -> None:
+    server = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) but never reads
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(LabelPrinterError, match=rf"127\.0\.0\.1:{port}: no answer within 0\.5 s"):
+            send_raw("127.0.0.1", port, b"^XA" + b"x" * (64 << 20) + b"^XZ", deadline_s=0.5)
+    finally:
+        server.close()
+
+
 def test_printer_addresses_and_templates_are_checked() -> None:
     assert parse_host_port("printer-3") == ("printer-3", 9100)
     assert parse_host_port("10.0.0.7:6101") == ("10.0.0.7", 6101)
