@@ -69,6 +69,8 @@ class Profile:
     """Automatic port discovery also takes serial ports without a USB VID:PID (built-in UARTs)."""
     allow_new_enrollment_fallback: bool = False
     """Re-enrollment: allow a fresh passcode enrollment when the device cannot sign (never silent)."""
+    label_printing: dict[str, Any] | None = None
+    """Unit labels after DONE: template, output, target (see ``app/labels/settings.py``); None = none."""
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

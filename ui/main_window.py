@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBox
 
 from app.batch.events import BatchSnapshot, DeviceSnapshot
 from app.batch.states import TERMINAL
+from app.labels.hook import LabelPrinting
 from app.logsetup import attach_handler
 from app.profile import Profile
 from app.simulated_units import PortChoice
@@ -33,6 +34,7 @@ from ui.counters import BatchCounters
 from ui.device_details import DeviceDetailsPanel
 from ui.device_model import DeviceTableModel
 from ui.device_view import DeviceView
+from ui.label_printer import QtPrinterSink
 from ui.lock import LockController
 from ui.log_panel import LogPanel
 from ui.resources import app_icon
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.controller = BatchController(session, port_provider, hands_free, self)
         self.monitor = StationMonitor(session, self, secret_check=secret_check)
         self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
+        self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
         self._awaiting_summary = False
         self._shown_locked = False
         self._held_events: list[DeviceSnapshot | BatchSnapshot] = []
@@ -296,6 +299,7 @@ class MainWindow(QMainWindow):
         self.monitor.stop()
         self.controller.shutdown()
         self.bridge.close()
+        self.labels.close(timeout=0)  # queued labels finish on their own thread; never wait here
         logging.getLogger().removeHandler(self._log_handler)
         if self.port_choice.simulated:
             run_in_background(self.port_choice.close)  # unplugging joins the units' threads

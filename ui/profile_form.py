@@ -11,6 +11,7 @@ of it (the editor handles the passcode field separately).
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QIcon, QPixmap
@@ -112,6 +113,7 @@ class ProfileForm(QTabWidget):
         super().__init__(parent)
         self.fields: dict[str, Field] = {}
         self._extra_subject: dict[str, str] = {}
+        self._label_printing: dict[str, Any] | None = None
         self._ca_bundle_pem: str | None = None
         self._request_timeout = Profile.request_timeout
         """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
@@ -366,6 +368,7 @@ class ProfileForm(QTabWidget):
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
+        self._label_printing = profile.label_printing  # no editor yet: kept as loaded (docs/labels.md)
         for key in PORT_FILTER_KEYS:
             self.set_text(f"port_filters.{key}", profile.port_filters.get(key))
         self.editor("include_non_usb_ports").setChecked(profile.include_non_usb_ports)  # type: ignore[attr-defined]
@@ -402,6 +405,7 @@ class ProfileForm(QTabWidget):
             port_filters=filters,
             include_non_usb_ports=self.editor("include_non_usb_ports").isChecked(),  # type: ignore[attr-defined]
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
+            label_printing=self._label_printing,
         )
 
     def mark_all_touched(self) -> None:

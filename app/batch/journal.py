@@ -517,6 +517,11 @@ class Journal:
                 },
             )
 
+    def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
+        """Record an operator action that changes no journal row (e.g. a label reprint) in the audit."""
+        with self._tx():
+            self.audit.append_locked(kind, payload)
+
     def device(self, device_id: int) -> DeviceSnapshot:
         with self._lock:
             row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()

@@ -17,6 +17,8 @@ from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from app.labels.hook import LabelPrinting
+from app.labels.settings import settings_from_profile_json
 from app.paths import station_paths
 from app.profile import Profile
 from app.station import StationSession
@@ -152,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
+        settings_from_profile_json(profile.to_json())  # a bad label setting stops before any unit
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
         print(f"certline batch run: {exc}", file=sys.stderr)
         return 2
@@ -218,6 +221,16 @@ def _pending_wait(args: argparse.Namespace) -> float:
 def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:
     printer = ProgressPrinter()
     session.bus.subscribe(printer.on_event)
+    labels = LabelPrinting(session.journal, session.bus)
+    try:
+        return _drive_batch(engine, session, args, printer)
+    finally:
+        labels.close()  # the labels of units that just finished still go out
+
+
+def _drive_batch(
+    engine: BatchEngine, session: StationSession, args: argparse.Namespace, printer: ProgressPrinter
+) -> int:
     watcher = None
     if args.port:
         engine.add_ports(args.port)

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "batch_cmd",
     "report_cmd",
+    "label_cmd",
     "audit_cmd",
     "profile_cmd",
     "reenroll_cmd",

@@ -611,6 +611,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Bericht &amp;exportieren…</translation>
     </message>
     <message>
+        <source>&amp;Reprint label</source>
+        <translation>Etikett &amp;nachdrucken</translation>
+    </message>
+    <message>
+        <source>Print the selected done unit&apos;s label again (recorded in the audit)</source>
+        <translation>Das Etikett des gewählten fertigen Geräts erneut drucken (wird im Audit-Protokoll vermerkt)</translation>
+    </message>
+    <message>
         <source>open</source>
         <translation>offen</translation>
     </message>
@@ -624,6 +632,18 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Cannot read the journal: %1</source>
         <translation>Das Journal kann nicht gelesen werden: %1</translation>
+    </message>
+    <message>
+        <source>Printing the label…</source>
+        <translation>Etikett wird gedruckt…</translation>
+    </message>
+    <message>
+        <source>Label reprinted: %1</source>
+        <translation>Etikett nachgedruckt: %1</translation>
+    </message>
+    <message>
+        <source>Label not printed: %1</source>
+        <translation>Etikett nicht gedruckt: %1</translation>
     </message>
 </context>
 <context>
