@@ -24,7 +24,7 @@ from app.profile import Profile
 from app.station import StationSession
 from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
 from app.station_lock import StationLock
-from ui import reenroll_menu, resume_offer, window_commands
+from ui import reenroll_menu, resume_offer, statistics_view, window_commands
 from ui.actions import build_menus, create_actions
 from ui.batch_controller import BatchController, Phase
 from ui.bridge import BridgeLogHandler, EventBridge
@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         window_commands.connect(self)
         self.field_actions = reenroll_menu.install(self, port_provider)
         self.resume_action = resume_offer.install(self)
+        self.statistics_action = statistics_view.install(self)
         self._connect()
         self._restore()
         self._update_actions()

@@ -69,10 +69,17 @@ def _unit(journal: Journal, clock: Clock, batch: int, port: str, serial: str, pa
 
 
 def build_line_journal(path: Path, monkeypatch: pytest.MonkeyPatch) -> Journal:
-    """Write the shift into a journal at ``path`` and return it (open)."""
+    """Write the shift into a new journal at ``path`` and return it (open)."""
     clock = Clock(SHIFT_START)
     monkeypatch.setattr(journal_module, "utcnow", clock)
     journal = Journal(path)
+    write_line_shift(journal, clock)
+    return journal
+
+
+def write_line_shift(journal: Journal, clock: Clock) -> None:
+    """Write the shift into ``journal``; the caller has made ``clock`` the journal's ``utcnow``."""
+    clock.now = SHIFT_START
     a = journal.create_batch(profile_name="p", profile_json={}, work_order="WO-7", station="line-A")
     happy = _happy(20, 4)
     _unit(journal, clock, a, "/dev/a1", "SN-1", happy)
@@ -99,4 +106,3 @@ def build_line_journal(path: Path, monkeypatch: pytest.MonkeyPatch) -> Journal:
     other = journal.create_batch(profile_name="p", profile_json={}, work_order="WO-8", station="line-A")
     _unit(journal, clock, other, "/dev/c1", "SN-9", [(99, S.FAILED, _fail("bad-csr"))])
     journal.end_batch(other)
-    return journal
