@@ -252,7 +252,7 @@ class StatisticsDialog(QDialog):
         plot.addItem(pg.BarGraphItem(x=[x - 0.2 for x in xs], height=p50, width=0.4, brush=_P50_BRUSH))
         plot.addItem(pg.BarGraphItem(x=[x + 0.2 for x in xs], height=p95, width=0.4, brush=_P95_BRUSH))
         self._categories(plot, [s["step"] for s in steps])
-        plot.setYRange(0, max([*p95, 1]) * 1.1, padding=0)
+        plot.setYRange(0, max([*p95, 0.001]) * 1.15, padding=0)
 
     def _draw_stations(self, stations: list[Stats]) -> None:
         import pyqtgraph as pg  # noqa: PLC0415
