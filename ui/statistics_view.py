@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -88,8 +89,9 @@ class StatisticsDialog(QDialog):
     """Charts of one work order (empty: every batch in the journal).
 
     Attributes:
-        work_order: the filter; show_button reloads. summary: yield and counts in words.
-        charts: widget holding the five plots (``plots`` by name); stats: the last numbers shown.
+        work_order, batch: the filters (batch 0: all); show_button reloads.
+        summary: yield and counts in words; status: the last export.
+        charts: widget holding the five plots (``plots`` by name); stats: the numbers shown.
     """
 
     def __init__(self, journal: Journal, parent: QWidget | None = None, *, work_order: str = "") -> None:
@@ -99,6 +101,9 @@ class StatisticsDialog(QDialog):
         self.setWindowTitle(self.tr("Line statistics"))
         self.work_order = QLineEdit(work_order, self)
         self.work_order.setPlaceholderText(self.tr("all work orders"))
+        self.batch = QSpinBox(self)
+        self.batch.setRange(0, 2_000_000_000)
+        self.batch.setSpecialValueText(self.tr("all batches"))
         self.show_button = QPushButton(self.tr("&Show"), self)
         self.summary = QLabel(self.tr("Loading…"), self)
         self.summary.setWordWrap(True)
@@ -148,6 +153,10 @@ class StatisticsDialog(QDialog):
         label.setBuddy(self.work_order)
         filters.addWidget(label)
         filters.addWidget(self.work_order, 1)
+        batch_label = QLabel(self.tr("&Batch:"), self)
+        batch_label.setBuddy(self.batch)
+        filters.addWidget(batch_label)
+        filters.addWidget(self.batch)
         filters.addWidget(self.show_button)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         box.addButton(self.png_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -162,7 +171,9 @@ class StatisticsDialog(QDialog):
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
-        scope = StatsScope(work_order=self.work_order.text().strip() or None)
+        scope = StatsScope(
+            work_order=self.work_order.text().strip() or None, batch_id=self.batch.value() or None
+        )
         self._set_busy(True)
         self.summary.setText(self.tr("Loading…"))
         journal = self.journal

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         stats = line_stats(journal, scope).to_dict()
     finally:
         journal.close()
+    if not stats["scope"]["batches"]:
+        print("certline stats: no batch in the journal matches; see 'certline batch status'", file=sys.stderr)
     if args.format == "json":
         text = json.dumps(stats, indent=2) + "\n"
     elif args.format == "csv":

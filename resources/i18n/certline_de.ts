@@ -1512,8 +1512,12 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>alle Aufträge</translation>
     </message>
     <message>
+        <source>all batches</source>
+        <translation>alle Chargen</translation>
+    </message>
+    <message>
         <source>&amp;Show</source>
-        <translation>&amp;Anzeigen</translation>
+        <translation>An<translation>&amp;Anzeigen</translation>amp;zeigen</translation>
     </message>
     <message>
         <source>Loading…</source>
@@ -1550,6 +1554,10 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>&amp;Work order:</source>
         <translation>&amp;Auftrag:</translation>
+    </message>
+    <message>
+        <source>&amp;Batch:</source>
+        <translation>&amp;Charge:</translation>
     </message>
     <message>
         <source>Cannot read the journal: %1</source>

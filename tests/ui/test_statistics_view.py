@@ -66,5 +66,10 @@ def test_statistics_view_draws_the_shift_and_exports_png_and_csv(qtbot, window, 
     dialog.reload()
     qtbot.waitUntil(lambda: dialog.stats is not None and dialog.stats["scope"]["work_order"] == "WO-8")
     assert dialog.bar_heights("by_cause") == [[1]]
+    dialog.work_order.clear()
+    dialog.batch.setValue(2)
+    dialog.reload()
+    qtbot.waitUntil(lambda: dialog.stats is not None and dialog.stats["scope"]["batch"] == 2)
+    assert dialog.bar_heights("stations") == [[50.0]]  # line B alone
     dialog.close()
     qtbot.waitUntil(lambda: pending_tasks() == 0)
