@@ -1517,7 +1517,7 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
     <message>
         <source>&amp;Show</source>
-        <translation>An<translation>&amp;Anzeigen</translation>amp;zeigen</translation>
+        <translation>An&amp;zeigen</translation>
     </message>
     <message>
         <source>Loading…</source>
