@@ -26,7 +26,7 @@ from app.simulated_units import PortChoice
 from app.station import StationSession
 from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
 from app.station_lock import StationLock
-from ui import reenroll_menu, resume_offer, simulated_units, window_commands
+from ui import reenroll_menu, resume_offer, simulated_units, statistics_view, window_commands
 from ui.actions import build_menus, create_actions
 from ui.batch_controller import BatchController, Phase
 from ui.bridge import BridgeLogHandler, EventBridge
@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.field_actions = reenroll_menu.install(self, port_provider)
         self.resume_action = resume_offer.install(self)
         self.simulated_action = simulated_units.install(self)
+        self.statistics_action = statistics_view.install(self)
         self._connect()
         self._restore()
         self._update_actions()

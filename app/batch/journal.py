@@ -612,6 +612,29 @@ class Journal:
             for r in rows
         ]
 
+    def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]:
+        """(device id, transition) for every unit of ``batch_ids``, in the order they were written.
+
+        Read-only, one query instead of one per device: line statistics read whole work orders.
+        """
+        ids = json.dumps([int(batch_id) for batch_id in batch_ids])
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
+                " JOIN devices d ON d.id=t.device_id"
+                " WHERE d.batch_id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
+                (ids,),
+            ).fetchall()
+        return [
+            (
+                r["device_id"],
+                TransitionRecord(
+                    DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                ),
+            )
+            for r in rows
+        ]
+
 
 _AUDITED = frozenset(
     {

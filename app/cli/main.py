@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "profile_cmd",
     "reenroll_cmd",
     "expiry_cmd",
+    "stats_cmd",
     "est_cmd",
     "est_server_cmd",
     "sim_cmd",

@@ -1095,6 +1095,14 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <source>%1 simulated units plugged in: Start (F5) runs a batch on them</source>
         <translation>%1 simulierte Geräte angeschlossen: Start (F5) führt eine Charge auf ihnen aus</translation>
     </message>
+    <message>
+        <source>S&amp;tatistics…</source>
+        <translation>S&amp;tatistik…</translation>
+    </message>
+    <message>
+        <source>Units per hour, yield and failures of a work order</source>
+        <translation>Einheiten pro Stunde, Ausbeute und Fehler eines Auftrags</translation>
+    </message>
 </context>
 <context>
     <name>PinDialog</name>
@@ -1598,6 +1606,97 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>secret supplied at start</source>
         <translation>Geheimnis beim Start übergeben</translation>
+    </message>
+</context>
+<context>
+    <name>StatisticsDialog</name>
+    <message>
+        <source>Line statistics</source>
+        <translation>Linienstatistik</translation>
+    </message>
+    <message>
+        <source>all work orders</source>
+        <translation>alle Aufträge</translation>
+    </message>
+    <message>
+        <source>all batches</source>
+        <translation>alle Chargen</translation>
+    </message>
+    <message>
+        <source>&amp;Show</source>
+        <translation>An&amp;zeigen</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>Wird geladen…</translation>
+    </message>
+    <message>
+        <source>Export &amp;PNG…</source>
+        <translation>&amp;PNG exportieren…</translation>
+    </message>
+    <message>
+        <source>Export &amp;CSV…</source>
+        <translation>&amp;CSV exportieren…</translation>
+    </message>
+    <message>
+        <source>Units per hour (green: done, red: failed)</source>
+        <translation>Einheiten pro Stunde (grün: fertig, rot: fehlgeschlagen)</translation>
+    </message>
+    <message>
+        <source>Failures by step (bars) and cumulative share (line)</source>
+        <translation>Fehler nach Schritt (Balken) und kumulierter Anteil (Linie)</translation>
+    </message>
+    <message>
+        <source>Failures by cause (bars) and cumulative share (line)</source>
+        <translation>Fehler nach Ursache (Balken) und kumulierter Anteil (Linie)</translation>
+    </message>
+    <message>
+        <source>Time per step in seconds (dark: p50, light: p95)</source>
+        <translation>Zeit pro Schritt in Sekunden (dunkel: p50, hell: p95)</translation>
+    </message>
+    <message>
+        <source>First-pass yield per station (%)</source>
+        <translation>Erstdurchlaufausbeute pro Station (%)</translation>
+    </message>
+    <message>
+        <source>&amp;Work order:</source>
+        <translation>&amp;Auftrag:</translation>
+    </message>
+    <message>
+        <source>&amp;Batch:</source>
+        <translation>&amp;Charge:</translation>
+    </message>
+    <message>
+        <source>Cannot read the journal: %1</source>
+        <translation>Das Journal kann nicht gelesen werden: %1</translation>
+    </message>
+    <message>
+        <source>First-pass yield %1 (%2 of %3 units); done %4, still failed %5, in progress %6, failures %7.</source>
+        <translation>Erstdurchlaufausbeute %1 (%2 von %3 Einheiten); fertig %4, noch fehlgeschlagen %5, in Arbeit %6, Fehler %7.</translation>
+    </message>
+    <message>
+        <source>Export charts</source>
+        <translation>Diagramme exportieren</translation>
+    </message>
+    <message>
+        <source>PNG images (*.png)</source>
+        <translation>PNG-Bilder (*.png)</translation>
+    </message>
+    <message>
+        <source>Export statistics</source>
+        <translation>Statistik exportieren</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV-Dateien (*.csv)</translation>
+    </message>
+    <message>
+        <source>Saved %1.</source>
+        <translation>%1 gespeichert.</translation>
+    </message>
+    <message>
+        <source>Cannot write the file: %1</source>
+        <translation>Die Datei kann nicht geschrieben werden: %1</translation>
     </message>
 </context>
 <context>

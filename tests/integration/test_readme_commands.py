@@ -177,6 +177,7 @@ RUN_FOR_REAL = {
     "certline report export",
     "certline audit verify",
     "certline expiry",
+    "certline stats",
     "certline est-server",
     "certline sim",
     "certline selftest",
@@ -229,6 +230,14 @@ def test_the_demo_then_reports_audit_expiry_and_resume_on_its_journal(tmp_path: 
         )
     )
     assert len(expiry) == 2 and all(float(r["days_left"]) > 300 for r in expiry)
+    stats = json.loads(certline("stats", "--batch", "1", "--format", "json", home=home).stdout)
+    assert stats["units"]["attempted"] == stats["units"]["first_pass"] == stats["units"]["done"] == 2
+    assert stats["units"]["first_pass_yield"] == 1.0 and stats["failures_by_cause"] == []
+    assert {s["step"] for s in stats["step_times"]} >= {"enrolling", "writing"}
+    assert "first_pass_yield" in certline("stats", "--batch", "1", "--format", "csv", home=home).stdout
+    assert (
+        "first-pass yield: 100.0%" in certline("stats", "--batch", "1", "--format", "table", home=home).stdout
+    )
     assert "no unfinished batch" in certline("batch", "resume", home=home).stdout
 
 
