@@ -4,14 +4,15 @@ fpdf2 is a small, maintained, pure-Python PDF writer; it lets the CLI and the
 after-DONE hook write PDF labels on a station without a display (Qt's
 QPdfWriter would need a Qt application in ``app/``, which never imports Qt).
 Text uses the PDF core font Helvetica (Latin-1); other characters print as '?'.
+
+fpdf2 and Pillow are imported when a label is rendered, not when this module is: fpdf2 pulls in
+numpy when it is installed (the Statistics view brings it), which would add a quarter of a
+second to every start of the station window and of the CLI.
 """
 
 from __future__ import annotations
 
 import io
-
-from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
 
 from app.labels.layout import LabelLayout
 
@@ -22,6 +23,8 @@ def _latin1(text: str) -> str:
 
 def render_pdf(layout: LabelLayout) -> bytes:
     """One page of exactly the label's size (what label printer drivers expect)."""
+    from fpdf import FPDF
+
     pdf = FPDF(unit="mm", format=(layout.width_mm, layout.height_mm))
     pdf.set_margins(0, 0, 0)
     pdf.set_auto_page_break(False)
@@ -43,6 +46,8 @@ def render_pdf(layout: LabelLayout) -> bytes:
 
 def render_png(layout: LabelLayout, dpi: int = 300) -> bytes:
     """A bitmap proof of the label (previews, docs, and decoding the QR code in tests)."""
+    from PIL import Image, ImageDraw, ImageFont
+
     scale = dpi / 25.4
     image = Image.new("L", (round(layout.width_mm * scale), round(layout.height_mm * scale)), 255)
     draw = ImageDraw.Draw(image)
