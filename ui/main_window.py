@@ -94,7 +94,6 @@ class MainWindow(QMainWindow):
         self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
         self._awaiting_summary = False
         self._shown_locked = False
-        self._held_events: list[DeviceSnapshot | BatchSnapshot] = []
         self._build_widgets()
         self.station_actions = create_actions(self)
         self.language_menu, self.language_group = build_menus(self, self.station_actions)
@@ -164,26 +163,15 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(self.settings.get(SPLITTER))
 
     # -- engine events ------------------------------------------------------------------
-    def _early(self, snap: DeviceSnapshot | BatchSnapshot) -> bool:
-        """Keep events of a batch whose start has not been confirmed yet (replayed on start).
-
-        The engine's port threads begin publishing while ``start_batch`` is still returning
-        in a worker; without this, a unit that fails at once would never get a row.
-        """
-        if self.controller.phase == Phase.STARTING and snap.batch_id != self.controller.batch_id:
-            self._held_events.append(snap)
-            return True
-        return False
-
     def _device_changed(self, snap: DeviceSnapshot) -> None:
-        if self._early(snap) or snap.batch_id != self.controller.batch_id:
+        if snap.batch_id != self.controller.batch_id:
             return
         self.model.update_device(snap)
         if snap.device_id == self.details.device_id:
             self.details.refresh()
 
     def _batch_changed(self, snap: BatchSnapshot) -> None:
-        if self._early(snap) or snap.batch_id != self.controller.batch_id:
+        if snap.batch_id != self.controller.batch_id:
             return
         self.counters.update_batch(snap)
         self.monitor.note_server(snap.server_reachable)
@@ -200,12 +188,6 @@ class MainWindow(QMainWindow):
             self.counters.clear()
         self._awaiting_summary = True
         self.show_message(self.tr("Batch %1 running").replace("%1", str(batch_id)))
-        held, self._held_events = self._held_events, []
-        for snap in held:
-            if isinstance(snap, DeviceSnapshot):
-                self._device_changed(snap)
-            else:
-                self._batch_changed(snap)
 
     def _fields_completed(self) -> None:
         if self.station_actions.start.isEnabled():

@@ -22,6 +22,7 @@ from app.labels.settings import settings_from_profile_json
 from app.paths import station_paths
 from app.profile import Profile
 from app.station import StationSession
+from app.station.batch_run import BatchRun
 from app.station.hands_free import HandsFree, profile_port_source
 from app.station.resume_choice import choose_batch_to_resume
 
@@ -88,9 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(func=_status)
 
 
-STOP_GRACE = 2.0
-"""Seconds the units get to finish their current step after the batch stops, before EST
-requests still in flight are ended."""
+STOP_WAIT = 62.0
+"""Seconds the units get to finish their current step after the batch stops (EST requests still
+in flight are ended after the first 2, see :meth:`BatchRun.stop`)."""
 
 _TIMEOUT_HELP = (
     "stop the batch after this long; also caps each EST request's overall deadline "
@@ -170,8 +171,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     session = StationSession(profile, credentials)
     try:
-        engine = session.start_batch(options)
-        return _drive(engine, session, args)
+        run = _batch_run(session, args)
+        run.start(options)
+        return _drive(run, args)
     finally:
         session.close()
 
@@ -195,18 +197,14 @@ def _resume(args: argparse.Namespace) -> int:
         return 2
     session = StationSession(profile, credentials)
     try:
-        engine = session.start_batch(
-            BatchOptions(
-                work_order=batch.work_order,
-                operator=batch.operator,
-                pending_max_wait=_pending_wait(args),
-            ),
-            resume_batch=batch.id,
-        )
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
-        engine.enroll_collected()
-        return _drive(engine, session, args)
+        run = _batch_run(session, args)
+        options = BatchOptions(
+            work_order=batch.work_order, operator=batch.operator, pending_max_wait=_pending_wait(args)
+        )
+        run.resume(batch.id, options)
+        return _drive(run, args)
     finally:
         session.close()
 
@@ -218,38 +216,41 @@ def _pending_wait(args: argparse.Namespace) -> float:
     return min(default, args.timeout) if args.timeout is not None else default
 
 
-def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:
+def _batch_run(session: StationSession, args: argparse.Namespace) -> BatchRun:
+    """The batch lifecycle; with ``--ports auto`` it watches the profile's USB ports (hands-free)."""
+    watching = getattr(args, "ports", None) == "auto"
+    return BatchRun(session, HandsFree(profile_port_source(session.profile)) if watching else None)
+
+
+def _drive(run: BatchRun, args: argparse.Namespace) -> int:
+    """Hand the ports to the batch, print its progress, and stop it when it is done or timed out."""
+    session, engine = run.session, run.engine
+    assert engine is not None, "start or resume the batch first"
     printer = ProgressPrinter()
     session.bus.subscribe(printer.on_event)
     labels = LabelPrinting(session.journal, session.bus)
     try:
-        return _drive_batch(engine, session, args, printer)
+        return _drive_batch(run, engine, args, printer)
     finally:
         labels.close()  # the labels of units that just finished still go out
 
 
 def _drive_batch(
-    engine: BatchEngine, session: StationSession, args: argparse.Namespace, printer: ProgressPrinter
+    run: BatchRun, engine: BatchEngine, args: argparse.Namespace, printer: ProgressPrinter
 ) -> int:
-    watcher = None
     if args.port:
-        engine.add_ports(args.port)
-    elif args.ports == "auto":
-        watcher = _watch_ports(engine, session.profile)
+        run.add_ports(args.port)
+    elif run.hands_free is not None:
+        run.watch(report_existing=True)
     interrupted = False
     try:
-        finished = _wait(engine, args.timeout, args.count if watcher else None)
+        finished = _wait(engine, args.timeout, args.count if run.hands_free is not None else None)
     except KeyboardInterrupt:
         print("Stopping after the current step of every device...", file=sys.stderr)
         finished, interrupted = False, True
-    if watcher is not None:
-        watcher.stop()
-    engine.stop()
-    if not engine.wait(STOP_GRACE):
-        session.abort_requests()  # past --timeout nobody waits for a slow EST server's answer
-        engine.wait(60)
-    if finished and not session.journal.unfinished_devices(engine.batch_id):
-        engine.finish()
+    run.stop(STOP_WAIT, close=False)
+    if finished:
+        run.close_if_complete()
     snaps = engine.devices()
     printer.print_totals(snaps)
     if interrupted:
@@ -273,13 +274,6 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
 
     engine.bus.subscribe(check)
     return done.wait(timeout)
-
-
-def _watch_ports(engine: BatchEngine, profile: Profile) -> HandsFree:
-    """``--ports auto``: the same hands-free watcher the station window uses."""
-    hands_free = HandsFree(profile_port_source(profile))
-    hands_free.start(engine, report_existing=True)
-    return hands_free
 
 
 def _status(args: argparse.Namespace) -> int:

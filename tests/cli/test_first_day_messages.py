@@ -116,11 +116,14 @@ def test_ctrl_c_on_batch_run_stops_every_unit_and_exits_130(capsys: pytest.Captu
     import argparse
 
     from app.cli.batch_cmd import _drive
+    from app.station.batch_run import BatchRun
 
     engine = _InterruptedEngine()
     session = argparse.Namespace(bus=_Bus(), journal=None, profile=None)
     args = argparse.Namespace(port=["/dev/ttyUSB0"], ports=None, count=None, timeout=None)
-    assert _drive(engine, session, args) == 130  # type: ignore[arg-type]
+    run = BatchRun(session)  # type: ignore[arg-type]
+    run.engine = engine  # type: ignore[assignment]
+    assert _drive(run, args) == 130
     assert engine.stopped and engine.waits == 2  # stopped, then waited for the workers
     captured = capsys.readouterr()
     assert "Stopping after the current step of every device" in captured.err
