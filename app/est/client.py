@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,38 +214,6 @@ class EstClient:
         key = serialization.load_der_private_key(key_pkcs8, password=None)
         chain, warnings = build_chain(certs, spki(key.public_key()), self._anchors)
         return ServerKeygenResult(chain=chain, warnings=warnings, private_key_pkcs8=key_pkcs8)
-
-    def enroll_with_polling(
-        self,
-        csr: bytes | CsrFactory,
-        max_wait: float,
-        *,
-        on_pending: Callable[[EstPending], bool | None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> EnrollResult:
-        """``simpleenroll``, re-posting the same CSR at the server's pace while it answers 202.
-
-        Gives up (re-raising the last :class:`EstPending`) when the next poll would be later
-        than ``max_wait`` seconds from the start, when ``on_pending`` returns ``False`` or when
-        ``cancel`` is set. A CSR factory is called once unless proof-of-possession needs a new
-        CSR per connection.
-        """
-        deadline = time.monotonic() + max_wait
-        fixed: bytes | CsrFactory = csr
-        if callable(csr) and not self._pop_needed(csr):
-            fixed = csr(None)
-        waiter = cancel or self._transport.closed_event
-        while True:
-            try:
-                return self.simpleenroll(fixed)
-            except EstPending as pending:
-                if time.monotonic() + pending.retry_after > deadline:
-                    raise
-                if on_pending is not None and on_pending(pending) is False:
-                    raise
-                log.info("enrollment pending; polling again in %.0fs", pending.retry_after)
-                if waiter.wait(pending.retry_after) or self._transport.closed:
-                    raise
 
     # ------------------------------------------------------------------ request building
 
