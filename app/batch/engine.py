@@ -73,6 +73,9 @@ class _Worker:
         self.moved_to: str | None = None
         self.look_again = False
         """A unit was plugged into this port while this worker still ran."""
+        self.ended = False
+        """The worker's job is over (claim given back, port closed); set under the engine's lock
+        together with reading ``look_again``, so a later plug-in starts a new worker itself."""
         self.path_seen = port.startswith("/") and os.path.exists(port)
         """The port was a device path that existed when the worker started (so its disappearance
         means the unit was unplugged)."""
@@ -132,17 +135,26 @@ class BatchEngine:
             if self._stop.is_set():
                 return
             worker = self._workers.get(port)
-            if worker is not None and worker.thread is not None and worker.thread.is_alive():
+            if (
+                worker is not None
+                and worker.thread is not None
+                and worker.thread.is_alive()
+                and not worker.ended
+            ):
                 # a unit plugged in (again) while the old job on this port still ends its step:
-                # look at the port once more when that job is over, or the new unit waits forever
+                # that job looks at the port once more when it is over (see _end_port_worker)
                 worker.look_again = True
                 return
-            worker = _Worker(port)
-            worker.thread = threading.Thread(
-                target=self._run_port, args=(worker,), name=f"port:{port}", daemon=True
-            )
-            self._workers[port] = worker
-            worker.thread.start()
+            self._start_port_worker(port)
+
+    def _start_port_worker(self, port: str) -> None:
+        """Register and start a worker for ``port`` (caller holds ``self._lock``)."""
+        worker = _Worker(port)
+        worker.thread = threading.Thread(
+            target=self._run_port, args=(worker,), name=f"port:{port}", daemon=True
+        )
+        self._workers[port] = worker
+        worker.thread.start()
 
     def enroll_collected(self) -> int:
         """Enroll, without the units, every CSR this batch collected while offline or left pending.
@@ -390,6 +402,13 @@ class BatchEngine:
         self.bus.publish(LogEvent(level, message, device_id=device_id, port=port))
 
     def _run_port(self, worker: _Worker) -> None:
+        try:
+            self._run_port_job(worker)
+        finally:
+            self._end_port_worker(worker)
+        self._publish_summary()
+
+    def _run_port_job(self, worker: _Worker) -> None:
         port = worker.port
         detected_at = datetime.now(UTC)
         try:
@@ -407,20 +426,25 @@ class BatchEngine:
                 driver.close()
             except DeviceError:
                 pass
-            with self._lock:
-                worker.serial = None
-                again = worker.look_again and not self._stop.is_set()
-            if again:
-                threading.Thread(
-                    target=self._look_again, args=(worker,), name=f"replug:{port}", daemon=True
-                ).start()
-            self._publish_summary()
 
-    def _look_again(self, worker: _Worker) -> None:
-        if worker.thread is not None:
-            worker.thread.join()
-        if _port_present(worker.port):
-            self.add_port(worker.port)
+    def _end_port_worker(self, worker: _Worker) -> None:
+        """Mark the worker ended and, if a unit was plugged into its port meanwhile, start the
+        next worker there - in one step under the lock, after the claim was given back and the
+        port closed.
+
+        Both halves matter. Deciding "look again" and "this worker is over" separately loses a
+        plug-in that :meth:`add_port` sees between them (the thread still runs, so it only sets
+        ``look_again``, which nobody reads any more). And the next worker is registered before
+        this thread ends, so :meth:`wait` never sees "every worker finished" in the gap between
+        the two jobs of one port (the unit unplugged mid-step and plugged back in).
+        """
+        port = worker.port
+        with self._lock:
+            worker.serial = None
+            worker.ended = True
+            again = worker.look_again and not self._stop.is_set()
+            if again and (not worker.path_seen or _port_present(port)):
+                self._start_port_worker(port)
 
     def _provision(self, worker: _Worker, driver: DeviceDriver, detected_at: datetime) -> None:
         port = worker.port

@@ -9,7 +9,7 @@ import pytest
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EstGateway
-from app.batch.events import DeviceSnapshot, EventBus
+from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.profile import Profile
@@ -82,6 +82,49 @@ def test_unplug_during_write_resumes_on_another_port_without_a_second_certificat
     (snap,) = engine.devices()
     assert snap.state == DeviceState.DONE and snap.port == "/dev/b"
     assert len(est.issued) == 1
+
+
+def _plug_back_once(engine: BatchEngine, port: str, when: type) -> list[str]:
+    """Subscribe a technician who plugs the lost unit back into ``port`` at the first ``when``
+    event after the engine said "device lost" - on the old job's own thread, so the plug-in
+    lands exactly while that job is still ending (no sleeps, no timing)."""
+    lost: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, DeviceSnapshot) and "device lost" in event.step:
+            lost.append(event.step)
+        if lost and len(lost) == 1 and isinstance(event, when):
+            lost.append("plugged back")
+            engine.add_port(port)
+
+    engine.bus.subscribe(on_event)
+    return lost
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [DeviceSnapshot, BatchSnapshot],
+    ids=["while-the-job-records-the-loss", "after-the-job-released-the-unit"],
+)
+def test_unit_plugged_back_into_its_port_while_the_old_job_ends_is_finished_before_wait_returns(
+    journal, ca, moment
+):
+    """The unit is unplugged mid-write and plugged back into the same port while the old job
+    still ends (it records the loss, gives the claim back, closes the port, publishes the
+    summary). The plug-in must never be lost, and ``wait()`` must not return in the gap
+    between the old job and the one that finishes the unit."""
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "SN-A")
+    dev.unplug_at = "write_certificate_chain"
+    engine = make_engine(journal, est, {"/dev/a": dev})
+    lost = _plug_back_once(engine, "/dev/a", moment)
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    assert lost[-1] == "plugged back"
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.DONE, snap
+    assert len(est.issued) == 1 and dev.chain_pem is not None
+    assert journal.claim_holder(snap.device_id) is None
 
 
 def test_two_ports_reporting_one_serial_are_both_stopped(journal, ca):
