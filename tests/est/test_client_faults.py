@@ -98,8 +98,16 @@ def test_polling_is_cancellable(make_client: MakeClient, est_server: EstTestServ
 def test_polling_stops_when_callback_declines(make_client: MakeClient, est_server: EstTestServer) -> None:
     est_server.faults.add_spec("pending=5:30")
     csr, _ = make_csr("dev")
+    asked: list[EstPending] = []
+
+    def decline(pending: EstPending) -> bool:
+        asked.append(pending)
+        return False
+
     with pytest.raises(EstPending):
-        make_client().enroll_with_polling(csr_pem(csr), max_wait=300, on_pending=lambda _p: False)
+        make_client().enroll_with_polling(csr_pem(csr), max_wait=300, on_pending=decline)
+    assert len(asked) == 1 and asked[0].retry_after == 30  # asked once, with the server's delay
+    assert enroll_posts(est_server, 1) == 1  # and nothing was re-posted after the refusal
 
 
 # ------------------------------------------------------------------ retried faults
