@@ -7,30 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from app import pki
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.cli.main import main
+from tests.helpers.certs import make_cert, new_key
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
 
 
 def _cert_with_serial(serial: int) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "unit")])
+    key = new_key()
     now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
+    return make_cert(
+        "unit", key.public_key(), key, serial=serial, not_before=now, not_after=now + timedelta(days=1)
     )
 
 

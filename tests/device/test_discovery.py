@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +16,7 @@ from app.device.discovery import (
     StaticPortSource,
 )
 from app.sim.simulator import Simulator
+from tests.helpers.waiting import wait_until
 
 
 def _fake(device: str, vid: int | None = None, pid: int | None = None, **kw: str) -> SimpleNamespace:
@@ -97,26 +98,22 @@ def test_static_source_lists_urls_always_and_paths_while_they_exist(simulator: S
 def test_watcher_reports_appeared_and_disappeared_ports(simulator: Simulator) -> None:
     port = simulator.ports[0]
     events: list[tuple[str, str]] = []
-    changed = threading.Condition()
 
     def record(kind: str):
         def callback(info: PortInfo) -> None:
-            with changed:
-                events.append((kind, info.device))
-                changed.notify_all()
+            events.append((kind, info.device))
 
         return callback
 
-    def wait_for(count: int) -> None:
-        with changed:
-            assert changed.wait_for(lambda: len(events) >= count, timeout=10)
+    def seen(count: int) -> Callable[[], bool]:
+        return lambda: len(events) >= count
 
     with HotplugWatcher(StaticPortSource([port]), record("added"), record("removed"), interval=0.02):
-        wait_for(1)
+        wait_until(seen(1), what="the unit seen plugged in")
         simulator.devices[0].unplug()
-        wait_for(2)
+        wait_until(seen(2), what="the unplug seen")
         simulator.devices[0].replug()
-        wait_for(3)
+        wait_until(seen(3), what="the replug seen")
     assert events == [("added", port), ("removed", port), ("added", port)]
 
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from app.device.driver import (
     DeviceBusy,
@@ -31,6 +30,7 @@ from app.sim.flash import Flash
 from app.sim.nrf91_device import NRF91Options, NRF91Personality, imei_from_serial
 from app.sim.pty_host import PtyHost
 from app.sim.simulator import Simulator
+from tests.helpers.certs import make_cert, new_key
 from tests.helpers.sim_fixture import SimFactory
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,42 +45,30 @@ class ThrowawayCA:
     def __init__(self) -> None:
         now = dt.datetime.now(dt.UTC)
         self._now = now
-        self.root_key = ec.generate_private_key(ec.SECP256R1())
-        root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Root")])
-        self.root = (
-            x509.CertificateBuilder()
-            .subject_name(root_name)
-            .issuer_name(root_name)
-            .public_key(self.root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.root_key, hashes.SHA256())
+        self.root_key = new_key()
+        since = now - dt.timedelta(minutes=1)
+        self.root = make_cert(
+            "Test Root", self.root_key.public_key(), self.root_key, ca=True, not_before=since
         )
-        self.int_key = ec.generate_private_key(ec.SECP256R1())
-        self.intermediate = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Issuing CA")]))
-            .issuer_name(root_name)
-            .public_key(self.int_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(self.root_key, hashes.SHA256())
+        self.int_key = new_key()
+        self.intermediate = make_cert(
+            "Test Issuing CA",
+            self.int_key.public_key(),
+            self.root_key,
+            issuer=self.root,
+            ca=True,
+            path_length=0,
+            not_before=since,
         )
 
     def issue(self, public_key: ec.EllipticCurvePublicKey, cn: str = "device") -> x509.Certificate:
-        return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-            .issuer_name(self.intermediate.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(self._now - dt.timedelta(minutes=1))
-            .not_valid_after(self._now + dt.timedelta(days=7))
-            .sign(self.int_key, hashes.SHA256())
+        return make_cert(
+            cn,
+            public_key,
+            self.int_key,
+            issuer=self.intermediate,
+            not_before=self._now - dt.timedelta(minutes=1),
+            not_after=self._now + dt.timedelta(days=7),
         )
 
     def chain_pem(self, leaf: x509.Certificate, *, with_cas: bool = True) -> str:

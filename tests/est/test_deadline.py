@@ -23,6 +23,7 @@ from app.profile import Profile
 from tests.est.pki import make_pki
 from tests.est.trickle import TrickleServer
 from tests.helpers.estserver_fixture import csr_pem, make_csr
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,7 +88,7 @@ def test_closing_the_client_ends_a_request_in_flight() -> None:
 
         worker = threading.Thread(target=enroll)
         worker.start()
-        assert _wait_for(lambda: server.connections >= 1)
+        wait_until(lambda: server.connections >= 1, timeout=5.0, what="the client connecting")
         client.close()
         worker.join(5.0)
         assert not worker.is_alive(), "closing the client did not end the request"
@@ -125,15 +126,6 @@ def test_device_key_tls_path_has_the_deadline_too(phase: str) -> None:
         assert "1 s" in str(caught.value)
     finally:
         server.close()
-
-
-def _wait_for(predicate: object, timeout: float = 5.0) -> bool:
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.mark.parametrize("phase", ["handshake", "body"])

@@ -8,7 +8,6 @@ response ``headers``, or in the ``body`` after complete headers.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 import tempfile
@@ -17,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.helpers.certs import CA_KEY_USAGE, make_cert, new_key
 
 BODY_BYTES = 2000
 
@@ -30,41 +31,29 @@ def _name(cn: str) -> x509.Name:
 
 def _ca_and_server() -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
     now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Trickle Test CA"))
-        .issuer_name(_name("Trickle Test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    ca_key = new_key()
+    ca = make_cert(
+        "Trickle Test CA",
+        ca_key.public_key(),
+        ca_key,
+        ca=True,
+        key_usage=CA_KEY_USAGE,
+        not_after=now + timedelta(days=2),
+        extensions=[(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)],
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
+    key = new_key()
+    server = make_cert(
+        "127.0.0.1",
+        key.public_key(),
+        ca_key,
+        issuer=ca,
+        ca=False,
+        not_after=now + timedelta(days=2),
+        ips=["127.0.0.1"],
+        extensions=[
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+            (x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        ],
     )
     return ca, server, key
 

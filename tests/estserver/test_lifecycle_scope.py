@@ -27,11 +27,16 @@ def test_stop_closes_idle_keepalive_connections_and_leaks_no_threads() -> None:
     sessions = [est_session(server) for _ in range(3)]
     for session in sessions:  # three pooled connections left open and idle
         assert session.get(server.est_url("cacerts")).status_code == 200
-    server.stop()
-    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert leaked == []
-    with pytest.raises(requests.exceptions.ConnectionError):
-        sessions[0].get(server.est_url("cacerts"), timeout=5)
+    try:
+        server.stop()
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        assert leaked == []
+        with pytest.raises(requests.exceptions.ConnectionError):
+            sessions[0].get(server.est_url("cacerts"), timeout=5)
+    finally:
+        server.close()  # removes its temporary CA file
+        for session in sessions:
+            session.close()
 
 
 def test_restart_keeps_ports_and_trust_anchor(tmp_path) -> None:

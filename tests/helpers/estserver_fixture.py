@@ -12,8 +12,7 @@ Note: ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,17 +62,6 @@ def basic_user(user: str = TEST_USER, password: str = TEST_PASSWORD) -> dict[str
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout``: for server-side effects that land just
-    after the client saw its result (e.g. a failed handshake being counted)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def make_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -94,9 +82,7 @@ def make_csr(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
         )
     if challenge_password is not None:
-        builder = builder.add_attribute(
-            x509.oid.AttributeOID.CHALLENGE_PASSWORD, challenge_password.encode()
-        )
+        builder = builder.add_attribute(x509.oid.AttributeOID.CHALLENGE_PASSWORD, challenge_password.encode())
     return builder.sign(key, hashes.SHA256()), key
 
 

@@ -367,7 +367,7 @@ class BatchMachine(RuleBasedStateMachine):
             self.scripted.restore()
             self.jobs.restore()
             logging.getLogger("app.batch").removeHandler(self.errors)
-            self.server.stop()
+            self.server.close()  # stop, and remove its temporary CA file
             for journal in self.journals:
                 journal.close()
             shutil.rmtree(self.root, ignore_errors=True)

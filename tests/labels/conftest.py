@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from PIL import Image
 
 from app import pki
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
+from tests.helpers.certs import make_cert, new_key
 
 pyzbar = pytest.importorskip("pyzbar.pyzbar", reason="pyzbar + libzbar0 decode the QR codes")
 
@@ -40,18 +38,13 @@ def pdf_to_png(pdf: Path, tmp_path: Path) -> bytes:
 
 
 def make_certificate(serial: str) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, serial)])
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(datetime(2027, 12, 3, 10, 0, tzinfo=UTC))
-        .sign(key, hashes.SHA256())
+    key = new_key()
+    return make_cert(
+        serial,
+        key.public_key(),
+        key,
+        not_before=datetime.now(UTC),
+        not_after=datetime(2027, 12, 3, 10, 0, tzinfo=UTC),  # the expiry the label tests print
     )
 
 

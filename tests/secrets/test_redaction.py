@@ -7,6 +7,7 @@ import logging
 import stat
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -208,7 +209,7 @@ def test_cli_excepthook_prints_a_scrubbed_line_and_the_report_path(
     assert "certline: internal error: KeyError: 'no device for [REDACTED]'" in err
     report = err.rsplit("crash report: ", 1)[1].strip()
     assert PASSCODE not in err
-    assert PASSCODE not in open(report).read()
+    assert PASSCODE not in Path(report).read_text()
 
 
 def test_a_short_secret_is_redacted_as_a_whole_token_only() -> None:

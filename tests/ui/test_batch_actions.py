@@ -117,7 +117,8 @@ def test_export_report_writes_the_batch_as_csv(qtbot, window, station, monkeypat
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV report (*.csv)"))
     window.station_actions.export.trigger()
     qtbot.waitUntil(lambda: target.exists() and pending_tasks() == 0, timeout=WAIT)
-    rows = list(csv.DictReader(target.open()))
+    with target.open(newline="") as report:
+        rows = list(csv.DictReader(report))
     assert sorted(r["serial_number"] for r in rows) == ["SN-0000", "SN-0001", "SN-0002", "SN-0003"]
     assert all(r["state"] == "done" and r["certificate_serial"] for r in rows)
 

@@ -275,6 +275,8 @@ def test_d_killed_mid_batch_then_resumed(qtbot, gui, est_server, memory_keyring)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+        if child.stdout is not None:
+            child.stdout.close()
     assert child.returncode == -signal.SIGKILL
 
     gui.start()

@@ -59,7 +59,8 @@ def test_statistics_view_draws_the_shift_and_exports_png_and_csv(qtbot, window, 
     image = QImage(str(png))
     assert image.width() > 600 and image.height() > 400
     assert table.read_text(encoding="utf-8") == to_csv(expected)
-    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    with table.open(encoding="utf-8", newline="") as exported:
+        rows = list(csv.DictReader(exported))
     assert {"section": "failures_by_step", "name": "enrolling", "metric": "count", "value": "2"} in rows
 
     dialog.work_order.setText("WO-8")
