@@ -3,7 +3,7 @@
 DTM and RFC 7030 servers authenticate ``/simplereenroll`` with the certificate
 being renewed, so the station presents the unit's current certificate and lets
 the unit sign the handshake over serial (``DeviceDriver.sign_digest``, through
-``app/est/external_tls.py``). The private key never leaves the unit. With
+``app/est/device_key_https.py``). The private key never leaves the unit. With
 ``rekey`` the unit makes a new pending key for the CSR while the handshake is
 still signed by the old one; the unit keeps its old credential until the new
 chain is written, committed and verified.
@@ -27,10 +27,10 @@ from app.batch.events import DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.pipeline import DeviceJob, JobControl
 from app.batch.states import DeviceState
+from app.config.profile import KeyGeneration, Profile
 from app.device.driver import DeviceDriver, DeviceIdentity
 from app.est.client import EstClient
 from app.est.results import EnrollResult
-from app.profile import KeyGeneration, Profile
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -319,7 +319,7 @@ def renew_with_files(
     """
     from cryptography.hazmat.primitives import hashes, serialization
 
-    from app.est.tlslite_key import signer_from_private_key
+    from app.est.device_key_tlslite import signer_from_private_key
 
     old_leaf = chain[0]
     new_key: PrivateKey = key

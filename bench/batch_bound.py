@@ -195,8 +195,8 @@ def run_batch(
 ) -> dict[str, Any]:
     from app.batch.engine import BatchOptions
     from app.batch.states import DeviceState
+    from app.config.paths import StationPaths
     from app.est.credentials import Credentials
-    from app.paths import StationPaths
     from app.station import StationSession
 
     root = work / f"n{n}-run{run}"

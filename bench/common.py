@@ -441,8 +441,8 @@ def der_to_pem(der: bytes, label: str = "CERTIFICATE REQUEST") -> bytes:
     )
 
 
-def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200, name: str = "bench"):  # noqa: ANN201 - app.profile.Profile
-    from app.profile import AuthStyle, Profile
+def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200, name: str = "bench"):  # noqa: ANN201 - app.config.profile.Profile
+    from app.config.profile import AuthStyle, Profile
 
     return Profile(
         name=name,

@@ -120,9 +120,9 @@ class Meter:
 
 
 def run_certline(server: EstServerProcess, csrs: list[bytes], deadline_s: float) -> dict[str, Any]:
+    from app.config.profile import CsrFormat
     from app.est.client import EstClient
     from app.est.credentials import Credentials
-    from app.profile import CsrFormat
 
     profile = bench_profile(server, concurrency=WORKERS)
     profile = type(profile)(**{**profile.__dict__, "csr_format": CsrFormat.PEM_TEXT})

@@ -355,10 +355,10 @@ def gui_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
 
 **Method.** Per run a fresh process with `QT_QPA_PLATFORM=offscreen`: `certline sim --devices
 {r["devices"]}` and `certline est-server` in their own processes, the real station window
-(`ui.app_window.open_station_window`) on a real session and journal. A `QTimer` (PreciseTimer)
+(`ui.application.open_station_window`) on a real session and journal. A `QTimer` (PreciseTimer)
 fires every {r["period_ms"]} ms on the GUI thread; a stall is a long gap between two heartbeats (5 ms = no
 stall). Phases: 2 s idle event loop (the timer's own jitter here), the window opens and settles
-1.5 s, then Start is pressed (`ui.window_commands.start`, the button's action). The result is the
+1.5 s, then Start is pressed (`ui.station.commands.start`, the button's action). The result is the
 longest gap from pressing Start until 0.5 s after the batch summary dialog opened. Garbage
 collections are recorded with `gc.callbacks`. The control run puts the same engine in the same
 process with no window. A run disturbed by other processes (more than 0.3 cores) is measured
@@ -423,7 +423,7 @@ def startup_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     ]
     rows.append(
         [
-            "`certline-gui` (`ui.launch.main`): station window **shown**",
+            "`certline-gui` (`ui.gui_main.main`): station window **shown**",
             f(r["shown"]["median_s"] * 1000, 0),
             f(r["shown"]["min_s"] * 1000, 0),
             f(r["shown"]["max_s"] * 1000, 0),
@@ -441,7 +441,7 @@ def startup_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
 
 `.venv/bin/python bench/startup.py` · {machine_line(data["machine"])}
 
-**Method.** The real `certline-gui` path, `ui.launch.main()`: logging, the QApplication with
+**Method.** The real `certline-gui` path, `ui.gui_main.main()`: logging, the QApplication with
 translations and crash hooks, profile store, keyring lookup and journal in a worker, then the
 `MainWindow`; a station home with one saved profile (`CERTLINE_HOME`), offscreen platform. The
 parent reads `CLOCK_MONOTONIC` (the same clock in both processes on Linux) just before spawning;
@@ -453,8 +453,8 @@ runs 2..{r["runs"]}. Controls show where the time goes.
 {table(["what", "median ms", "min ms", "max ms"], rows)}
 
 **Target** (< {f(r["target_s"], 1)} s to the window): {verdict(r["met"])}. Importing Qt and the application
-modules (`import ui.main_window`, a fresh interpreter included) takes
-{f(100 * r["controls"]["import ui.main_window"]["median_s"] / r["painted"]["median_s"], 0)} % of the time to first paint;
+modules (`import ui.station.window`, a fresh interpreter included) takes
+{f(100 * r["controls"]["import ui.station.window"]["median_s"] / r["painted"]["median_s"], 0)} % of the time to first paint;
 the launcher, the worker that opens the profile and journal, and building and painting the window are the rest.
 """
     summary = [

@@ -16,8 +16,8 @@ reported too):
 * resume: ``Journal.unfinished_batches()`` + ``unfinished_devices()`` (what ``batch resume``
   and the window's resume prompt read);
 * export-json / export-csv: ``app.batch.report.export_report`` to a file;
-* table: ``ui.device_model.DeviceTableModel`` fed the 10,000 snapshots (``set_devices``) in a
-  ``ui.device_view.DeviceView`` (offscreen, 1280x800), then scrolled from top to bottom one
+* table: ``ui.station.device_model.DeviceTableModel`` fed the 10,000 snapshots (``set_devices``) in a
+  ``ui.station.device_view.DeviceView`` (offscreen, 1280x800), then scrolled from top to bottom one
   page at a time with a synchronous repaint per page, then back to the top in one jump.
 """
 
@@ -232,8 +232,8 @@ def phase(name: str, journal_path: Path, batch_id: int, out_dir: Path) -> dict[s
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtWidgets import QApplication  # noqa: F401 - imported before the baseline
 
-        import ui.device_model  # noqa: F401
-        import ui.device_view  # noqa: F401
+        import ui.station.device_model  # noqa: F401
+        import ui.station.device_view  # noqa: F401
     from app.batch.journal import Journal
     from app.batch.report import export_report
 
@@ -279,8 +279,8 @@ def phase(name: str, journal_path: Path, batch_id: int, out_dir: Path) -> dict[s
 def _table(journal: Any, batch_id: int) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
-    from ui.device_model import DeviceTableModel
-    from ui.device_view import DeviceView
+    from ui.station.device_model import DeviceTableModel
+    from ui.station.device_view import DeviceView
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ import runpy
 import sys
 
 #: modules ``-m`` may run; anything else is an error rather than arbitrary code
-RUNNABLE = ("ui.demo_main", "ui.selftest_probe")
+RUNNABLE = ("ui.demo_window_main", "ui.plumbing.selftest_probe")
 
 
 def _prepare_qt() -> None:

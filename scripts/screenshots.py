@@ -1,7 +1,7 @@
 """Screenshots for the docs from a real run: ``xvfb-run -a .venv/bin/python scripts/screenshots.py``.
 
 Everything on the pictures is real: the station is started through ``certline-gui``'s own
-entry (:func:`ui.launch.start`) with no profile, against the local HTTPS EST test server
+entry (:func:`ui.gui_main.start`) with no profile, against the local HTTPS EST test server
 (``app.estserver``), and batches run on simulated units on real pseudo-terminals, plugged in
 the way a trainer does (Help > Use simulated units). The script walks the first day: the
 first-run dialog, the bootstrap (fingerprint) dialog, the filled-in profile, the empty
@@ -99,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     from app.est.bootstrap import normalise_fingerprint
     from app.estserver import EstTestServer
     from app.sim.flash import Flash
-    from ui import launch, simulated_units, window_commands
-    from ui.profile_editor import ProfileEditor
-    from ui.ui_settings import LANGUAGE, UiSettings
+    from ui import gui_main as launch
+    from ui.plumbing.settings import LANGUAGE, UiSettings
+    from ui.profiles.editor import ProfileEditor
+    from ui.station import commands as window_commands
+    from ui.station import simulated_units
 
     UiSettings().set(LANGUAGE, args.language)
     passcode = secrets.token_urlsafe(16)

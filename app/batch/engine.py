@@ -26,9 +26,9 @@ from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
 from app.batch.journal import Journal, new_claim_owner
 from app.batch.pipeline import AwaitingApproval, DeviceJob, JobControl, JobInterrupted, StepFailed
 from app.batch.states import TERMINAL, DeviceState
+from app.config.profile import Profile
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from app.est.errors import EstError
-from app.profile import Profile
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
+from app.config.profile import KeyGeneration, Profile
 from app.device.driver import (
     DeviceDriver,
     DeviceError,
@@ -45,7 +46,6 @@ from app.device.driver import (
 )
 from app.est.errors import EstError, EstPending
 from app.est.results import CsrAttributes, EnrollResult
-from app.profile import KeyGeneration, Profile
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from app import __version__, pki
 from app.batch.journal import Journal
-from app.paths import ensure_private_dir
+from app.config.paths import ensure_private_dir
 
 CSV_COLUMNS = (
     "device_id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.batch.journal import Journal
-from app.paths import station_paths
+from app.config.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

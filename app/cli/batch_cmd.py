@@ -17,10 +17,10 @@ from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from app.config.paths import station_paths
+from app.config.profile import Profile
 from app.labels.hook import LabelPrinting
 from app.labels.settings import settings_from_profile_json
-from app.paths import station_paths
-from app.profile import Profile
 from app.station import StationSession
 from app.station.batch_run import BatchRun
 from app.station.hands_free import HandsFree, profile_port_source
@@ -144,7 +144,7 @@ def _require_trust_anchor(profile: Profile) -> None:
 
 
 def _load_profile(name: str) -> Profile:
-    from app.profile_store import ProfileStore
+    from app.config.profile_store import ProfileStore
 
     return ProfileStore().load(name)
 

@@ -19,7 +19,7 @@ from app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fau
 from app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
 from app.estserver.routes import Operation
 from app.pki import KeyAlgorithm
-from app.secret_source import SecretFromEnvError, secret_from_env
+from app.station.credential_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: Any) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from app.batch.journal import Journal
-from app.paths import station_paths
+from app.config.paths import station_paths
 from app.station.expiry import COLUMNS, expiry_rows
 
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from app.batch.journal import Journal
+from app.config.paths import station_paths
 from app.labels.content import LabelError, find_done_device
 from app.labels.outputs import LabelSink, PdfFolderSink, ZplSink, sink_for
 from app.labels.reprint import print_label, reprint_settings
 from app.labels.settings import LabelOutput, LabelSettings, parse_host_port
 from app.labels.zpl import DEFAULT_DEADLINE_S
-from app.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -59,14 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from app.versions import verbose_version_text
+        from app.host.versions import verbose_version_text
 
         print(verbose_version_text() if args.verbose else f"certline {__version__}")
         return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from app.logsetup import configure_cli_logging, install_cli_excepthook
+    from app.host.log_setup import configure_cli_logging, install_cli_excepthook
 
     configure_cli_logging(args.verbose)
     install_cli_excepthook()

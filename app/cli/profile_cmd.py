@@ -17,13 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
+from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
-from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
-from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
-from app.redaction import scrub
-from app.secret_needs import required_purposes, wanted_purposes
-from app.secret_source import secret_from_env
-from app.secrets import (
+from app.security.redaction import scrub
+from app.security.secret_needs import required_purposes, wanted_purposes
+from app.security.secret_store import (
     MIN_PASSCODE_LENGTH,
     KeyringUnavailable,
     Purpose,
@@ -31,6 +30,7 @@ from app.secrets import (
     SecretStoreError,
     passcode_problem,
 )
+from app.station.credential_source import secret_from_env
 
 log = logging.getLogger(__name__)
 

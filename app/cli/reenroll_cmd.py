@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from app.batch.journal import Journal
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from app.config.paths import station_paths
+from app.config.profile import AuthStyle, Profile
 from app.device.driver import DeviceError
 from app.est.credentials import Credentials
 from app.est.errors import EstError
-from app.paths import station_paths
-from app.profile import AuthStyle, Profile
 from app.reenroll import CertificateView, CurrentCredential, ReenrollError, load_file_credential
 from app.station.renewal import renew_unit
 
@@ -61,8 +61,8 @@ def describe(view: CertificateView, title: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.config.profile_store import ProfileStore
     from app.est.client import EstClient
-    from app.profile_store import ProfileStore
 
     try:
         profile = ProfileStore().load(args.profile)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.batch.journal import Journal
 from app.batch.report import export_report, render
-from app.paths import station_paths
+from app.config.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,17 +1,18 @@
-"""The CLI's secret options: which environment variables to read, handed to ``app.secret_source``.
+"""The CLI's secret options: which environment variables to read, handed to the credential
+source (``app.station.credential_source``).
 
 Secrets come from an environment variable named on the command line, or the OS
 keyring. Never an argument (every user can read the process list) and never a file.
-Which secrets a profile needs is ``app/secret_needs.py``.
+Which secrets a profile needs is ``app/security/secret_needs.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from app.config.profile import Profile
 from app.est.credentials import Credentials
-from app.profile import Profile
-from app.secret_source import CredentialSource, SecretMissing
+from app.station.credential_source import CredentialSource, SecretMissing
 
 __all__ = ["SecretMissing", "add_secret_arguments", "credentials_for"]
 

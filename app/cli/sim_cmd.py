@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from app.paths import station_paths
+from app.config.paths import station_paths
 from app.sim.faults import FAULT_KINDS, POINTS, parse_fault
 from app.sim.keys import KeygenLatency
 from app.sim.simulator import PERSONALITIES, Simulator, UnknownPersonality

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app.batch.journal import Journal
-from app.paths import station_paths
+from app.config.paths import station_paths
 from app.station.line_stats import StatsScope, line_stats
 from app.station.line_stats_export import to_csv, to_table
 

@@ -7,9 +7,9 @@ deep inside the batch start.
 
 from __future__ import annotations
 
+from app.config.profile import Profile
 from app.est.client import load_trust_anchors
 from app.est.errors import EstError
-from app.profile import Profile
 
 
 def trust_anchor_problem(profile: Profile) -> str | None:

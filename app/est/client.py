@@ -21,7 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app import redaction
+from app.config.profile import AuthStyle, Profile
 from app.est import encoding
 from app.est.csrattrs import parse_csrattrs
 from app.est.encoding import CsrFactory
@@ -35,20 +35,20 @@ from app.est.errors import (
     EstResponseError,
     EstServerError,
 )
+from app.est.issued_chain_check import build_chain, identity_warnings, order_ca_certs, spki
 from app.est.multipart import Part, parse_multipart
 from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
-from app.est.tls import ClientCertFiles, verified_context
+from app.est.tls_context import ClientCertFiles, verified_context
 from app.est.transport import HttpResponse, Transport, error_for_status, parse_retry_after
 from app.est.urls import EstEndpoint, parse_est_url
-from app.est.verify import build_chain, identity_warnings, order_ca_certs, spki
-from app.profile import AuthStyle, Profile
+from app.security import redaction
 
 from .credentials import Credentials
 
 log = logging.getLogger("certline.est")
 
 Signer = Callable[[bytes, str, str], bytes]
-"""Signs a TLS handshake digest with the device key (see ``app/est/external_tls.py``)."""
+"""Signs a TLS handshake digest with the device key (see ``app/est/device_key_https.py``)."""
 
 DEFAULT_RETRY_AFTER = 60.0
 """Wait used when a 202 carries no (valid) Retry-After, which RFC 7030 requires but servers omit."""
@@ -83,7 +83,7 @@ class EstClient:
     ) -> None:
         self.profile = profile
         self._credentials = credentials
-        # process-wide log scrubbing of these values and their base64 forms (app.redaction)
+        # process-wide log scrubbing of these values and their base64 forms (app.security.redaction)
         redaction.register_secrets(credentials.secrets())
         self.timeout = timeout
         self._anchors = load_trust_anchors(profile)
@@ -190,7 +190,7 @@ class EstClient:
         """``/simplereenroll`` on the re-enroll URL.
 
         With ``signer`` the TLS client authentication is done with the device-held key
-        (``app/est/external_tls.py``, presenting ``client_chain`` or ``current_cert``);
+        (``app/est/device_key_https.py``, presenting ``client_chain`` or ``current_cert``);
         otherwise with the profile's client certificate files (or Basic auth if none).
         A changed subject or subjectAltName is reported in ``warnings``.
         """
@@ -327,7 +327,9 @@ class EstClient:
     ) -> tuple[HttpResponse, x509.CertificateSigningRequest]:
         """POST /simplereenroll over a TLS session whose client key stays on the device."""
         op = "simplereenroll"
-        from app.est import external_tls  # lazy: tlslite-ng is loaded only when a device signs
+        from app.est import (
+            device_key_https as external_tls,  # lazy: tlslite-ng is loaded only when a device signs
+        )
 
         if self.profile.require_pop:
             raise EstPopUnavailable(

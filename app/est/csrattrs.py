@@ -15,14 +15,14 @@ OID or an ``Attribute { type OID, values SET OF ANY }`` (RFC 7030 4.5.2, RFC 895
   (algorithm parameters or a placeholder key) and extension templates.
 
 Anything else is kept in ``other_oids`` (RFC 8951: ignore what you do not know).
-Structure errors are :class:`EstResponseError`; parsing is bounded by :mod:`app.est.der`.
+Structure errors are :class:`EstResponseError`; parsing is bounded by :mod:`app.est.der_reader`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from app.est import der
+from app.est import der_reader as der
 from app.est.errors import EstResponseError
 from app.est.results import CsrAttributes
 from app.pki import KeyAlgorithm

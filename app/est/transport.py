@@ -67,7 +67,7 @@ from app.est.errors import (
     EstTimeout,
     EstTlsError,
 )
-from app.est.tls import fetch_server_certificate_unverified, fingerprint_sha256
+from app.est.tls_context import fetch_server_certificate_unverified, fingerprint_sha256
 
 log = logging.getLogger("certline.est")
 

@@ -4,5 +4,5 @@ Qt-free core: label content from the journal (:mod:`content`), the profile's
 label settings (:mod:`settings`), one layout in millimetres (:mod:`layout`)
 rendered as PDF/PNG (:mod:`render`) or ZPL (:mod:`zpl`), the outputs
 (:mod:`outputs`), the after-DONE hook (:mod:`hook`) and reprints
-(:mod:`reprint`). The system printer lives in ``ui/label_printer.py``.
+(:mod:`reprint`). The system printer lives in ``ui/plumbing/label_printer.py``.
 """

@@ -2,7 +2,7 @@
 
 A sink takes a finished :class:`LabelLayout` and returns a short description of
 where the label went (for the log and the audit). The system printer sink lives
-in ``ui/label_printer.py`` (Qt); ``app/`` only knows its interface.
+in ``ui/plumbing/label_printer.py`` (Qt); ``app/`` only knows its interface.
 """
 
 from __future__ import annotations

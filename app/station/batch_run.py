@@ -8,7 +8,7 @@ and the two had drifted apart.
 
 Threads: the methods marked *blocking* wait on the journal (an fsync'ed commit), on port
 threads or on EST requests in flight. The CLI calls them on its main thread; the window calls
-them on its one-thread command queue (``ui.worker.run_in_background(serial=True)``), so they
+them on its one-thread command queue (``ui.plumbing.worker.run_in_background(serial=True)``), so they
 run in the order the operator gave them. The ``begin_*`` methods only flip the phase under a
 lock that no blocking call holds: the window calls them on the GUI thread, so its buttons
 change the moment they are pressed.

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable
 
 from app.batch.engine import BatchEngine
+from app.config.profile import Profile
 from app.device.discovery import HotplugWatcher, PortInfo, PortSource
-from app.profile import Profile
 
 log = logging.getLogger(__name__)
 

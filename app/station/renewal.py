@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.batch.journal import Journal
-from app.profile import Profile
+from app.config.profile import Profile
 from app.reenroll import CurrentCredential, Reenrollment, RenewalResult, read_current
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.batch.journal import BatchRecord, Journal
-from app.profile import Profile
+from app.config.profile import Profile
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
 from app.batch.events import EventBus
 from app.batch.journal import Journal
+from app.config.paths import StationPaths, ensure_private_dir, station_paths
+from app.config.profile import Profile
 from app.device.driver import DeviceDriver
 from app.est.credentials import Credentials
-from app.paths import StationPaths, ensure_private_dir, station_paths
-from app.profile import Profile
 
 log = logging.getLogger(__name__)
 

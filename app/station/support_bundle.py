@@ -19,9 +19,9 @@ from pathlib import Path
 from app import __version__
 from app.batch.journal import Journal
 from app.batch.report import build_json_report
-from app.profile import Profile
-from app.redaction import scrub
-from app.versions import component_versions
+from app.config.profile import Profile
+from app.host.versions import component_versions
+from app.security.redaction import scrub
 
 MAX_LOG_FILES = 8
 MAX_LOG_BYTES = 8 * 1024 * 1024

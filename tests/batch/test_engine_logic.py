@@ -12,7 +12,7 @@ from app.batch.est_gateway import EstGateway
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
-from app.profile import Profile
+from app.config.profile import Profile
 
 from .fakes import FakeCA, FakeDevice, FakeEst
 

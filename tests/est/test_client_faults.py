@@ -11,6 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from app.config.profile import Profile
 from app.est.client import EstClient
 from app.est.credentials import Credentials
 from app.est.errors import (
@@ -21,9 +22,8 @@ from app.est.errors import (
     EstServerError,
     EstTlsError,
 )
-from app.est.verify import spki
+from app.est.issued_chain_check import spki
 from app.estserver import Encoding, EstTestServer, FaultKind, ServerConfig
-from app.profile import Profile
 from tests.est import pki
 from tests.est.helpers import posts, ssl_peer_fingerprint
 from tests.helpers.estserver_fixture import TEST_PASSCODE, csr_pem, make_csr

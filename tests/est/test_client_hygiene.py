@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.config.profile import AuthStyle, Profile
 from app.est.client import EstClient
 from app.est.credentials import Credentials
 from app.est.errors import (
@@ -22,8 +23,7 @@ from app.est.errors import (
     EstResponseError,
     EstServerError,
 )
-from app.est.verify import spki
-from app.profile import AuthStyle, Profile
+from app.est.issued_chain_check import spki
 from tests.est import pki
 from tests.est.fakeserver import FakeEst, Reply, Seen, fake_est
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import pytest
 from cryptography import x509
 
+from app.config.profile import Profile
 from app.est.client import EstClient
 from app.est.credentials import Credentials
+from app.est.device_key_https import post_with_external_key, signer_from_private_key
 from app.est.errors import EstConnectionError, EstTimeout
-from app.est.external_tls import post_with_external_key, signer_from_private_key
-from app.profile import Profile
 from tests.est.pki import make_pki
 from tests.est.trickle import TrickleServer
 from tests.helpers.estserver_fixture import csr_pem, make_csr

@@ -10,11 +10,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.est import der
+from app.est import der_reader as der
 from app.est.csrattrs import parse_csrattrs
 from app.est.errors import EstResponseError
 from app.estserver import csrattrs as build
-from app.estserver import der as enc
+from app.estserver import der_writer as enc
 from app.pki import KeyAlgorithm
 
 # RFC 7030 section 4.5.2's example, byte for byte as published.

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.cli.main import main
-from app.est.verify import spki
+from app.est.issued_chain_check import spki
 from app.estserver import EstTestServer
 from tests.est.helpers import last
 from tests.helpers.estserver_fixture import (

@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.device.registry import open_driver
+from app.est.device_key_https import post_with_external_key, signer_from_private_key
+from app.est.device_key_tlslite import external_key_for
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
-from app.est.external_tls import post_with_external_key, signer_from_private_key
-from app.est.server_verify import cert_fingerprint, verify_server_chain
-from app.est.tlslite_key import external_key_for
+from app.est.server_chain_check import cert_fingerprint, verify_server_chain
 from app.estserver import EstTestServer
 from app.estserver.faults import FaultKind
 from app.pki import KeyAlgorithm

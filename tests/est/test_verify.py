@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from app.est.errors import EstResponseError
-from app.est.verify import build_chain, certs_signed_by, identity_warnings, order_ca_certs, spki
+from app.est.issued_chain_check import build_chain, certs_signed_by, identity_warnings, order_ca_certs, spki
 from tests.est import pki
 
 

@@ -123,7 +123,7 @@ def test_csrattrs_rfc7030_preset_is_the_rfc_example_bytes() -> None:
 def test_csrattrs_template_contains_rfc9908_oids() -> None:
     der = csrattrs.PRESETS["template"]()
     assert der is not None
-    from app.estserver import der as d
+    from app.estserver import der_writer as d
 
     assert d.oid(csrattrs.CERTIFICATION_REQUEST_INFO_TEMPLATE) in der
     assert d.oid(csrattrs.EXTENSION_REQ_TEMPLATE) in der

@@ -29,8 +29,8 @@ from app.device.certline_protocol import MAX_PAYLOAD, crc32_hex, format_frame, p
 from app.device.driver import DeviceProtocolError, DeviceTimeout
 from app.est import encoding
 from app.est.errors import EstResponseError
+from app.est.issued_chain_check import MAX_CERT_BYTES, MAX_CERTS, MAX_PATH, build_chain, order_ca_certs, spki
 from app.est.transport import MAX_RESPONSE
-from app.est.verify import MAX_CERT_BYTES, MAX_CERTS, MAX_PATH, build_chain, order_ca_certs, spki
 from app.estserver import wire
 from app.estserver.service import EstRequest, Response
 from tests.est import pki

@@ -33,15 +33,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.batch.journal import Journal
+from app.config.paths import station_paths
+from app.config.profile import AuthStyle, KeyGeneration, Profile
+from app.config.profile_store import ProfileStore
 from app.est.client import EstClient
 from app.est.credentials import Credentials
 from app.est.errors import EstConnectionError, EstError
 from app.estserver import EstTestServer
-from app.logsetup import attach_handler, configure_cli_logging, log_file_path
-from app.paths import station_paths
-from app.profile import AuthStyle, KeyGeneration, Profile
-from app.profile_store import ProfileStore
-from app.redaction import REDACTED, RedactingFilter, register_secret
+from app.host.log_setup import attach_handler, configure_cli_logging, log_file_path
+from app.security.redaction import REDACTED, RedactingFilter, register_secret
 from app.sim.simulator import Simulator
 
 from .conftest import start_sim
@@ -54,8 +54,8 @@ CLI = [sys.executable, "-m", "app.cli.main"]
 CRASH_SCRIPT = """
 import argparse, base64, logging, sys
 from app.cli.secret_args import credentials_for
-from app.logsetup import configure_cli_logging, install_cli_excepthook
-from app.profile_store import ProfileStore
+from app.host.log_setup import configure_cli_logging, install_cli_excepthook
+from app.config.profile_store import ProfileStore
 
 args = argparse.Namespace(passcode_env="LEAK_PASSCODE")
 credentials = credentials_for(ProfileStore().load("leak-dev"), args)

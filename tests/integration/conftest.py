@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from app.batch.engine import BatchOptions
+from app.config.paths import StationPaths
+from app.config.profile import AuthStyle, Profile
 from app.est.credentials import Credentials
 from app.estserver import EstTestServer
-from app.paths import StationPaths
-from app.profile import AuthStyle, Profile
 from app.sim.simulator import Simulator
 from app.station import StationSession
 

@@ -48,13 +48,13 @@ from app.batch.events import EventBus
 from app.batch.journal import Journal
 from app.batch.pipeline import DeviceJob
 from app.batch.states import DeviceState, IllegalTransition, check_transition
+from app.config.profile import AuthStyle, Profile
 from app.est.client import EstClient
 from app.est.credentials import Credentials
 from app.estserver import EstTestServer, wire
 from app.estserver.config import ServerConfig
 from app.estserver.routes import Operation
 from app.estserver.service import Response
-from app.profile import AuthStyle, Profile
 from app.sim.simulator import Simulator
 from app.station.session import default_driver_factory
 

@@ -21,8 +21,8 @@ import pytest
 
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
-from app.paths import station_paths
-from app.profile_store import ProfileStore
+from app.config.paths import station_paths
+from app.config.profile_store import ProfileStore
 
 from .conftest import PASSCODE, start_sim
 

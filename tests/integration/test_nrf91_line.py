@@ -14,8 +14,8 @@ from pathlib import Path
 from app.batch.engine import BatchOptions
 from app.batch.report import render
 from app.batch.states import DeviceState
+from app.config.paths import StationPaths
 from app.device.nrf91_driver import DEFAULT_SEC_TAG, NRF91Driver
-from app.paths import StationPaths
 from app.sim.simulator import Simulator
 from app.station import StationSession
 

@@ -150,7 +150,7 @@ def test_every_command_and_option_in_the_table_exists(command: ReadmeCommand) ->
 def test_both_scripts_are_installed_as_pyproject_declares() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'certline = "app.cli.main:main"' in pyproject
-    assert 'certline-gui = "ui.launch:main"' in pyproject
+    assert 'certline-gui = "ui.gui_main:main"' in pyproject
     for name in ("certline", "certline-gui"):
         assert (BIN / name).is_file(), f"{name} is not installed next to {sys.executable}"
 

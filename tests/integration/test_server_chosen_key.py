@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from app.batch.report import build_json_report
 from app.batch.server_key import NOT_INSTALLED_OPERATION
 from app.batch.states import DeviceState
+from app.config.profile import KeyGeneration
 from app.estserver import FaultKind, service
-from app.profile import KeyGeneration
 from tests.hardening.test_no_secret_leaks import everything_written, find_leaks, private_key_needles
 
 from .conftest import start_sim

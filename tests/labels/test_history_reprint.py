@@ -14,7 +14,7 @@ from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_pn
 def test_reprint_from_history_writes_the_label_and_audits_it(
     journal: Journal, tmp_path: Path, qtbot: object
 ) -> None:
-    from ui.history_dialog import HistoryDialog
+    from ui.batch_dialogs.history import HistoryDialog
 
     folder = tmp_path / "labels"
     batch = new_batch(journal, {"output": "pdf", "target": str(folder)})

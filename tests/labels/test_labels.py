@@ -170,7 +170,7 @@ def test_units_done_before_the_hook_started_are_not_printed_again(journal: Journ
 def test_cli_reprint_writes_the_pdf_and_an_audit_record(
     certline_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.paths import station_paths
+    from app.config.paths import station_paths
 
     journal = Journal(station_paths().journal)
     try:

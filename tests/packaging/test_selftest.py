@@ -55,14 +55,14 @@ def test_a_module_that_does_not_import_fails_the_check(monkeypatch):
     real = selftest_cmd.importlib.import_module
 
     def broken(name, *args):
-        if name == "app.est.der":
+        if name == "app.est.der_reader":
             raise ImportError("simulated: missing from the bundle")
         return real(name, *args)
 
     monkeypatch.setattr(selftest_cmd.importlib, "import_module", broken)
     result = selftest_cmd.check_modules()
     assert result.status == selftest_cmd.FAIL
-    assert "app.est.der" in result.detail and "missing from the bundle" in result.detail
+    assert "app.est.der_reader" in result.detail and "missing from the bundle" in result.detail
 
 
 def test_a_failed_required_check_makes_the_exit_status_1(monkeypatch, capsys):
@@ -85,11 +85,15 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch, capsys):
 
 
 def test_the_qt_probe_runs_in_a_child_process():
-    """The Qt half from source: ``python -m ui.selftest_probe`` (offscreen without a display)."""
-    assert selftest_cmd.gui_probe_command() == [sys.executable, "-m", "ui.selftest_probe"]
+    """The Qt half from source: ``python -m ui.plumbing.selftest_probe`` (offscreen without a display)."""
+    assert selftest_cmd.gui_probe_command() == [sys.executable, "-m", "ui.plumbing.selftest_probe"]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     proc = subprocess.run(
-        [sys.executable, "-m", "ui.selftest_probe"], env=env, capture_output=True, text=True, timeout=90
+        [sys.executable, "-m", "ui.plumbing.selftest_probe"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " ui modules, " in proc.stdout.splitlines()[-1]

@@ -12,7 +12,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from app.cli.main import main
-from app.secrets import Purpose, SecretStore
+from app.security.secret_store import Purpose, SecretStore
 
 pytestmark = pytest.mark.keyring_real
 

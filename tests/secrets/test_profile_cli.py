@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
-from app.logsetup import log_file_path
-from app.profile_store import ProfileStore
+from app.config.profile_store import ProfileStore
+from app.host.log_setup import log_file_path
 from tests.conftest import MemoryKeyring
 
 PASSCODE = "Pq4-cli-passcode-2718"

@@ -1,4 +1,5 @@
-"""One credential source (app.secret_source): typed secret, environment variable, keyring; no Qt."""
+"""One credential source (app.station.credential_source): typed secret, environment variable,
+keyring; no Qt."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import logging
 import pytest
 from keyring.backends import fail
 
-from app.profile import AuthStyle, Profile
-from app.redaction import REDACTED, scrub
-from app.secret_source import CredentialSource, SecretFromEnvError, SecretMissing, secret_from_env
-from app.secrets import Purpose, SecretStore
+from app.config.profile import AuthStyle, Profile
+from app.security.redaction import REDACTED, scrub
+from app.security.secret_store import Purpose, SecretStore
+from app.station.credential_source import (
+    CredentialSource,
+    SecretFromEnvError,
+    SecretMissing,
+    secret_from_env,
+)
 from tests.conftest import MemoryKeyring
 
 URL = "https://est.example/.well-known/est"
@@ -129,7 +135,7 @@ def test_an_unusable_keyring_does_not_stop_a_run_whose_required_secrets_were_nam
 def test_the_gui_starts_without_secrets_when_the_keyring_is_unusable(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.secret_source"):
+    with caplog.at_level(logging.WARNING, logger="app.station.credential_source"):
         creds = CredentialSource(store_factory=unusable_keyring).credentials(dtm(), strict=False)
     assert creds.secrets() == ()
     assert "keyring unavailable" in caplog.text

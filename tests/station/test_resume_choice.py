@@ -10,7 +10,7 @@ import pytest
 
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
-from app.profile import Profile
+from app.config.profile import Profile
 from app.station.resume_choice import choose_batch_to_resume
 
 

@@ -16,16 +16,16 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from app.config.paths import StationPaths
+from app.config.profile import Profile
 from app.device.driver import DeviceRefused
 from app.est.credentials import Credentials
-from app.paths import StationPaths
-from app.profile import Profile
+from app.security.station_lock import StationLock
 from app.station import StationSession
-from app.station_lock import StationLock
 from tests.batch.fakes import FakeCA, FakeDevice, FakeEst
 from tests.helpers.estserver_fixture import est_server  # noqa: F401 - fixture re-export
-from ui.ui_settings import UiSettings
-from ui.worker import pending_tasks, wait_for_workers
+from ui.plumbing.settings import UiSettings
+from ui.plumbing.worker import pending_tasks, wait_for_workers
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -90,8 +90,8 @@ def station(tmp_path: Path) -> Iterator[Station]:
 
 @pytest.fixture
 def window(qtbot, station: Station, ui_settings: UiSettings, tmp_path: Path, monkeypatch):
-    from ui import window_commands
-    from ui.main_window import MainWindow
+    from ui.station import commands as window_commands
+    from ui.station.window import MainWindow
 
     # closing with a batch still running asks first; a test that failed mid-batch must not hang there
     monkeypatch.setattr(window_commands, "confirm_quit", lambda _window: True)

@@ -1,7 +1,7 @@
 """The station as a technician runs it, in a child process a test can watch or kill (issue 14).
 
 Started as ``python -m tests.ui.gui_child MODE ...``; it starts exactly as the ``certline-gui``
-script does (:func:`ui.launch.start`, the event loop, ``launcher.close()``) and then does what
+script does (:func:`ui.gui_main.start`, the event loop, ``launcher.close()``) and then does what
 the technician would:
 
 * ``batch UNITS KEYGEN_SECONDS``: Help > Use simulated units, Start (F5); prints ``RUNNING``
@@ -21,7 +21,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from ui import launch, simulated_units
+from ui import gui_main as launch
+from ui.station import simulated_units
 
 
 def when(condition: Callable[[], object], then: Callable[[], None]) -> None:

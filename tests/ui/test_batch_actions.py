@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.batch.states import TERMINAL, DeviceState
 from tests.batch.fakes import FakeDevice
-from ui.batch_controller import Phase
-from ui.window_commands import show_history
-from ui.worker import pending_tasks
+from ui.plumbing.worker import pending_tasks
+from ui.station.batch_controller import Phase
+from ui.station.commands import show_history
 
 WAIT = 20_000
 

@@ -12,7 +12,7 @@ from app.est.bootstrap import BootstrapResult, cert_fingerprint
 from app.est.errors import EstConnectionError
 from tests.batch.fakes import FakeCA
 from tests.helpers.certs import make_cert, new_key
-from ui.bootstrap_dialog import BootstrapDialog
+from ui.profiles.bootstrap_dialog import BootstrapDialog
 
 
 def server_cert(ca: FakeCA) -> x509.Certificate:

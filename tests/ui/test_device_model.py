@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 
 from app.batch.events import DeviceSnapshot
 from app.batch.states import DeviceState, progress_of
-from ui.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
-from ui.state_style import Tone, look
+from ui.station.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
+from ui.station.state_style import Tone, look
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

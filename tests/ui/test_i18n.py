@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from ui.i18n import install_translators, remove_translators, resolve_language
-from ui.resources import translation_dir
+from ui.plumbing.i18n import install_translators, remove_translators, resolve_language
+from ui.plumbing.resources import translation_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = translation_dir() / "certline_de.ts"
@@ -55,7 +55,7 @@ def test_translation_file_is_in_step_with_the_code(tmp_path):
     fresh = tmp_path / "fresh.ts"
     sources = sorted(str(p) for p in (ROOT / "ui").glob("*.py"))
     subprocess.run([_tool("pyside6-lupdate"), *sources, "-ts", str(fresh)], check=True, capture_output=True)
-    assert set(messages(fresh)) == set(messages(TS)), "run pyside6-lupdate (see ui/i18n.py)"
+    assert set(messages(fresh)) == set(messages(TS)), "run pyside6-lupdate (see ui/plumbing/i18n.py)"
 
 
 def test_compiled_translation_matches_the_source(tmp_path):
@@ -63,11 +63,11 @@ def test_compiled_translation_matches_the_source(tmp_path):
     subprocess.run(
         [_tool("pyside6-lrelease"), str(TS), "-qm", str(compiled)], check=True, capture_output=True
     )
-    assert compiled.read_bytes() == QM.read_bytes(), "run pyside6-lrelease (see ui/i18n.py)"
+    assert compiled.read_bytes() == QM.read_bytes(), "run pyside6-lrelease (see ui/plumbing/i18n.py)"
 
 
 def test_german_is_loaded_and_used_by_the_window(german, qtbot, station, ui_settings):
-    from ui.main_window import MainWindow
+    from ui.station.window import MainWindow
 
     assert QCoreApplication.translate("DeviceState", "Done") == "Fertig"
     window = MainWindow(station.session, station.ports, settings=ui_settings, secret_check=None)

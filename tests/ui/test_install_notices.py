@@ -9,10 +9,10 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from app.batch.states import DeviceState
-from app.program_files import ProgramFiles
+from app.host.program_files import ProgramFiles
 from tests.batch.fakes import FakeDevice
-from ui import install_notices
-from ui.batch_controller import Phase
+from ui.station import install_notices
+from ui.station.batch_controller import Phase
 
 WAIT = 20_000
 
@@ -100,8 +100,8 @@ def test_an_error_after_an_upgrade_says_restart_instead_of_unexpected_error(
     import sys
     import zlib
 
-    from app import program_files
-    from ui import crash
+    from app.host import program_files
+    from ui.plumbing import crash
 
     monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
     shown: list[str] = []
@@ -119,8 +119,8 @@ def test_an_error_after_an_upgrade_says_restart_instead_of_unexpected_error(
 def test_an_error_without_an_upgrade_is_reported_as_before(monkeypatch, qapp, program_file):
     import sys
 
-    from app import program_files
-    from ui import crash
+    from app.host import program_files
+    from ui.plumbing import crash
 
     monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
     shown: list[str] = []

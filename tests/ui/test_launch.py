@@ -7,13 +7,13 @@ import sys
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.paths import station_paths
-from app.profile import Profile
-from app.profile_store import ProfileStore
-from app.redaction import register_secret
-from ui import crash
-from ui.launch import Launcher, build_session
-from ui.ui_settings import LAST_PROFILE
+from app.config.paths import station_paths
+from app.config.profile import Profile
+from app.config.profile_store import ProfileStore
+from app.security.redaction import register_secret
+from ui.gui_main import Launcher, build_session
+from ui.plumbing import crash
+from ui.plumbing.settings import LAST_PROFILE
 
 
 def store_profile(name: str) -> Profile:

@@ -9,10 +9,10 @@ from PySide6.QtWidgets import QApplication
 
 from app.batch.states import DeviceState
 from tests.ui.conftest import FlakyDevice
-from ui.batch_controller import Phase
-from ui.device_model import Column
-from ui.summary_dialog import BatchSummaryDialog
-from ui.ui_settings import LARGE_TEXT, UiSettings
+from ui.batch_dialogs.summary import BatchSummaryDialog
+from ui.plumbing.settings import LARGE_TEXT, UiSettings
+from ui.station.batch_controller import Phase
+from ui.station.device_model import Column
 
 WAIT = 20_000
 

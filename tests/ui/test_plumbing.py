@@ -8,10 +8,10 @@ import threading
 from PySide6.QtCore import QObject
 
 from app.batch.events import BatchSnapshot, EventBus, LogEvent
-from app.logsetup import attach_handler
-from app.redaction import register_secret
-from ui.bridge import BridgeLogHandler, EventBridge
-from ui.worker import pending_tasks, run_in_background
+from app.host.log_setup import attach_handler
+from app.security.redaction import register_secret
+from ui.plumbing.worker import pending_tasks, run_in_background
+from ui.station.event_bridge import BridgeLogHandler, EventBridge
 
 
 def test_background_result_and_failure_arrive_on_the_main_thread(qtbot):

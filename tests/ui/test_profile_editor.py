@@ -8,13 +8,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
+from app.config.profile import AuthStyle, Profile
+from app.config.profile_store import ProfileStore
 from app.est.errors import EstAuthError
 from app.est.results import CsrAttributes
-from app.profile import AuthStyle, Profile
-from app.profile_store import ProfileStore
 from tests.batch.fakes import FakeCA
-from ui.profile_editor import ProfileEditor
-from ui.worker import pending_tasks
+from ui.plumbing.worker import pending_tasks
+from ui.profiles.editor import ProfileEditor
 
 SECRET = "s3cret-Passc0de!"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
-from app.profile import Profile
-from ui.profile_form import ProfileForm
+from app.config.profile import Profile
+from ui.profiles.form import ProfileForm
 
 
 def _caption(form: ProfileForm, key: str) -> str:

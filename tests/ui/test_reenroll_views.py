@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QMenu
 from app import pki
 from app.cli.expiry_cmd import COLUMNS
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401
-from ui.expiry_dialog import ExpiryDialog
-from ui.reenroll_dialog import ReenrollDialog
-from ui.worker import pending_tasks
+from ui.plumbing.worker import pending_tasks
+from ui.renewal.expiry_dialog import ExpiryDialog
+from ui.renewal.reenroll_dialog import ReenrollDialog
 
 
 def _open_reenroll(qtbot, session, port):
@@ -123,7 +123,7 @@ def test_expiry_model_passes_the_model_tester(qtbot, qtmodeltester, line, sims, 
 
 
 def test_station_menu_opens_both_views(qtbot, window):
-    from ui import reenroll_menu
+    from ui.renewal import menu as reenroll_menu
 
     menu_texts = [a.text() for m in window.menuBar().findChildren(QMenu) for a in m.actions()]
     assert window.field_actions.reenroll.text() in menu_texts

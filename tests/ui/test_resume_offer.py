@@ -10,8 +10,8 @@ from __future__ import annotations
 from app.batch.engine import BatchOptions
 from app.batch.states import DeviceState
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401 - fixtures
-from ui.app_window import open_station_window
-from ui.batch_controller import Phase
+from ui.application import open_station_window
+from ui.station.batch_controller import Phase
 
 
 def test_window_offers_and_resumes_an_unfinished_batch(qtbot, line, sims, tmp_path):  # noqa: F811
@@ -31,8 +31,10 @@ def test_window_offers_and_resumes_an_unfinished_batch(qtbot, line, sims, tmp_pa
         assert "unfinished" in window.statusBar().currentMessage()
         window.resume_action.trigger()
         qtbot.waitUntil(
-            lambda: session.engine is not None
-            and [s.state for s in session.engine.devices()] == [DeviceState.DONE] * 2,
+            lambda: (
+                session.engine is not None
+                and [s.state for s in session.engine.devices()] == [DeviceState.DONE] * 2
+            ),
             timeout=60_000,
         )
         assert session.engine.batch_id == engine.batch_id

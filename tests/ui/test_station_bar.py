@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.config.profile import Profile
 from app.est.errors import EstConnectionError
-from app.profile import Profile
-from ui.station_monitor import SecretState, keyring_secret_status, trust_anchor_fingerprints
+from ui.station.monitor import SecretState, keyring_secret_status, trust_anchor_fingerprints
 
 
 def test_server_trust_anchor_and_secret_are_shown(qtbot, window, station):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import zipfile
 
-from app.redaction import register_secret
+from app.security.redaction import register_secret
 from app.station.support_bundle import write_support_bundle
-from ui.window_commands import save_support_bundle
-from ui.worker import pending_tasks
+from ui.plumbing.worker import pending_tasks
+from ui.station.commands import save_support_bundle
 
 
 def test_bundle_holds_logs_batch_and_profile_without_secrets(qtbot, window, station):

@@ -1,0 +1,1 @@
+"""Configuration without secrets: profiles, the profile store, station settings, where files go."""

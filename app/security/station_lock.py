@@ -1,0 +1,168 @@
+"""The engineer PIN that locks a station's profiles and settings (no Qt here).
+
+A factory station is set up once by an engineer and then run all day by
+technicians. Locking it keeps the profiles it was given: a locked station runs
+batches but its profiles and settings cannot be edited until the engineer PIN
+is entered. The views (GUI, CLI) ask this module; they never compare PINs.
+
+Only a salted PBKDF2-HMAC-SHA256 hash of the PIN is stored, in
+``station-lock.json`` in the station's config directory (0600, atomic write).
+Verification uses a constant-time compare. Hashing is deliberately slow
+(hundreds of milliseconds): call :meth:`StationLock.set_pin`,
+:meth:`StationLock.verify` and :meth:`StationLock.unlock` from a worker thread
+in a GUI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.config.paths import ensure_private_dir, station_paths
+from app.config.settings import write_private_json
+
+LOCK_FILE_NAME = "station-lock.json"
+ALGORITHM = "pbkdf2-hmac-sha256"
+DEFAULT_ITERATIONS = 600_000  # OWASP 2023 recommendation for PBKDF2-HMAC-SHA256
+MIN_PIN_LENGTH = 4
+MAX_PIN_LENGTH = 64
+
+
+class StationLockError(Exception):
+    """The PIN was refused or the lock file cannot be used; the message says why (never the PIN)."""
+
+
+@dataclass(frozen=True)
+class PinHash:
+    """A stored PIN hash with everything needed to check a PIN against it."""
+
+    salt: bytes
+    digest: bytes
+    iterations: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "algorithm": ALGORITHM,
+            "iterations": self.iterations,
+            "salt": base64.b64encode(self.salt).decode("ascii"),
+            "hash": base64.b64encode(self.digest).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PinHash:
+        if data.get("algorithm") != ALGORITHM:
+            raise StationLockError(f"unsupported PIN hash algorithm {data.get('algorithm')!r}")
+        return cls(
+            salt=base64.b64decode(data["salt"]),
+            digest=base64.b64decode(data["hash"]),
+            iterations=int(data["iterations"]),
+        )
+
+
+def hash_pin(pin: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> PinHash:
+    """Hash ``pin`` with a fresh 16-byte salt (or ``salt`` when re-checking)."""
+    salt = os.urandom(16) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode("utf-8"), salt, iterations)
+    return PinHash(salt=salt, digest=digest, iterations=iterations)
+
+
+def check_pin(pin: str, stored: PinHash) -> bool:
+    """True when ``pin`` matches ``stored``; the comparison takes the same time either way."""
+    candidate = hash_pin(pin, iterations=stored.iterations, salt=stored.salt)
+    return hmac.compare_digest(candidate.digest, stored.digest)
+
+
+def validate_new_pin(pin: str) -> None:
+    """Refuse PINs that are too short or too long to be useful (message names no digits)."""
+    if len(pin) < MIN_PIN_LENGTH:
+        raise StationLockError(f"the PIN must have at least {MIN_PIN_LENGTH} characters")
+    if len(pin) > MAX_PIN_LENGTH:
+        raise StationLockError(f"the PIN must have at most {MAX_PIN_LENGTH} characters")
+
+
+class StationLock:
+    """The lock state and PIN hash of one station, kept in ``<config>/station-lock.json``.
+
+    Attributes:
+        path: the lock file.
+        iterations: PBKDF2 iterations for newly set PINs (tests use fewer).
+    """
+
+    def __init__(self, path: Path | None = None, *, iterations: int = DEFAULT_ITERATIONS) -> None:
+        self.path = path if path is not None else station_paths().config / LOCK_FILE_NAME
+        self.iterations = iterations
+        self._mutex = threading.Lock()
+
+    @classmethod
+    def for_config_dir(cls, config: Path, **kwargs: Any) -> StationLock:
+        return cls(config / LOCK_FILE_NAME, **kwargs)
+
+    # -- state ------------------------------------------------------------------------------
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StationLockError(f"{self.path}: cannot read the station lock: {exc}") from None
+        if not isinstance(data, dict):
+            raise StationLockError(f"{self.path}: expected a JSON object")
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        ensure_private_dir(self.path.parent)
+        write_private_json(self.path, data)
+
+    def has_pin(self) -> bool:
+        return "pin" in self._read()
+
+    @property
+    def locked(self) -> bool:
+        """Locked means: batches only, no profile or settings changes. Needs a PIN to be set."""
+        data = self._read()
+        return bool(data.get("locked")) and "pin" in data
+
+    # -- changes ----------------------------------------------------------------------------
+    def set_pin(self, new_pin: str, *, current_pin: str | None = None) -> None:
+        """Set (or change, with the current PIN) the engineer PIN. Does not lock by itself."""
+        validate_new_pin(new_pin)
+        with self._mutex:
+            data = self._read()
+            if "pin" in data and not self._matches(data, current_pin):
+                raise StationLockError("the current PIN is wrong")
+            data["pin"] = hash_pin(new_pin, iterations=self.iterations).to_json()
+            self._write(data)
+
+    def verify(self, pin: str) -> bool:
+        return self._matches(self._read(), pin)
+
+    def lock(self) -> None:
+        with self._mutex:
+            data = self._read()
+            if "pin" not in data:
+                raise StationLockError("set an engineer PIN before locking the station")
+            data["locked"] = True
+            self._write(data)
+
+    def unlock(self, pin: str) -> bool:
+        """Unlock when ``pin`` is right; False (and still locked) otherwise."""
+        with self._mutex:
+            data = self._read()
+            if not self._matches(data, pin):
+                return False
+            data["locked"] = False
+            self._write(data)
+            return True
+
+    @staticmethod
+    def _matches(data: dict[str, Any], pin: str | None) -> bool:
+        if "pin" not in data or pin is None:
+            return False
+        return check_pin(pin, PinHash.from_json(data["pin"]))

@@ -1,0 +1,1 @@
+"""Dialogs about a batch after the fact: summary, history, report export, statistics."""

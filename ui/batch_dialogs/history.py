@@ -1,0 +1,205 @@
+"""Past batches: when, which work order, who ran it, and every unit with its outcome.
+
+"Reprint label" prints a done unit's label again (app/labels/reprint.py: the
+batch's label settings, audited); the printing runs in a worker.
+
+The list and each batch's devices are read from the journal in a worker; the
+device list reuses the station's table model and delegate, so a past batch
+looks exactly like a running one did.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.batch.events import DeviceSnapshot
+from app.batch.journal import BatchRecord, Journal
+from app.batch.states import DeviceState
+from app.labels.outputs import sink_for
+from app.labels.reprint import print_label, reprint_settings
+from ui.batch_dialogs.report_export import ask_and_export
+from ui.plumbing.label_printer import QtPrinterSink
+from ui.plumbing.resources import icon
+from ui.plumbing.worker import run_in_background
+from ui.station.device_model import Column, DeviceTableModel
+from ui.station.progress_delegate import ProgressDelegate
+
+
+def _when(record: BatchRecord) -> str:
+    return record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class HistoryDialog(QDialog):
+    """Batches on top, the selected batch's devices below, "Export report…" for it.
+
+    Attributes:
+        batches: the table of past batches (newest first).
+        devices: the device model of the selected batch.
+    """
+
+    def __init__(self, journal: Journal, reports_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.journal, self.reports_dir = journal, reports_dir
+        self.records: list[BatchRecord] = []
+        self._request = 0
+        self.setWindowTitle(self.tr("Batch history"))
+        self.batches = QTableWidget(0, 6, self)
+        self.batches.setHorizontalHeaderLabels(
+            [
+                self.tr("Batch"),
+                self.tr("Started"),
+                self.tr("Ended"),
+                self.tr("Work order"),
+                self.tr("Operator"),
+                self.tr("Profile"),
+            ]
+        )
+        self.batches.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.batches.horizontalHeader().setStretchLastSection(True)
+        self.batches.verticalHeader().hide()
+        self.batches.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.batches.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.batches.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.batches.setTabKeyNavigation(False)
+        self.devices = DeviceTableModel(self, batch_interval_ms=0)
+        self.device_view = QTableView(self)
+        self.device_view.setModel(self.devices)
+        self.device_view.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.device_view))
+        self.device_view.horizontalHeader().setStretchLastSection(True)
+        self.device_view.verticalHeader().hide()
+        self.device_view.setTabKeyNavigation(False)
+        self.status = QLabel(self.tr("Loading…"), self)
+        self.export_button = QPushButton(icon("action-export"), self.tr("&Export report…"), self)
+        self.export_button.setEnabled(False)
+        self.reprint_button = QPushButton(self.tr("&Reprint label"), self)
+        self.reprint_button.setToolTip(
+            self.tr("Print the selected done unit's label again (recorded in the audit)")
+        )
+        self.reprint_button.setEnabled(False)
+        self._lay_out()
+        self.batches.itemSelectionChanged.connect(self._batch_selected)
+        self.export_button.clicked.connect(self._export)
+        self.reprint_button.clicked.connect(self._reprint)
+        self.device_view.selectionModel().selectionChanged.connect(self._device_selected)
+        self.resize(1000, 640)
+        run_in_background(lambda: journal.batches(), self._show_batches, self._load_failed, owner=self)
+
+    def _lay_out(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.batches)
+        splitter.addWidget(self.device_view)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        box.addButton(self.export_button, QDialogButtonBox.ButtonRole.ActionRole)
+        box.addButton(self.reprint_button, QDialogButtonBox.ButtonRole.ActionRole)
+        box.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        layout.addWidget(self.status)
+        layout.addWidget(box)
+
+    def _show_batches(self, records: list[BatchRecord]) -> None:
+        self.records = records
+        self.batches.setRowCount(len(records))
+        for row, record in enumerate(records):
+            ended = (
+                record.ended_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                if record.ended_at
+                else self.tr("open")
+            )
+            values = (
+                str(record.id),
+                _when(record),
+                ended,
+                record.work_order or "—",
+                record.operator or "—",
+                record.profile_name,
+            )
+            for column, value in enumerate(values):
+                self.batches.setItem(row, column, QTableWidgetItem(value))
+        count = len(records)  # a plain name: lupdate 6.11 cannot parse a call as the count
+        self.status.setText(self.tr("%n batch(es)", "", count))
+        if records:
+            self.batches.selectRow(0)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.status.setText(self.tr("Cannot read the journal: %1").replace("%1", str(exc)))
+
+    def selected_batch(self) -> int | None:
+        rows = self.batches.selectionModel().selectedRows()
+        return self.records[rows[0].row()].id if rows else None
+
+    def _batch_selected(self) -> None:
+        batch_id = self.selected_batch()
+        self.export_button.setEnabled(batch_id is not None)
+        if batch_id is None:
+            return
+        journal = self.journal
+        self._request += 1
+        request = self._request
+        run_in_background(
+            lambda: journal.devices(batch_id),
+            lambda snaps: self._show_devices(request, snaps),
+            self._load_failed,
+            owner=self,
+        )
+
+    def _show_devices(self, request: int, snaps: list[DeviceSnapshot]) -> None:
+        if request != self._request:
+            return  # another batch was selected meanwhile
+        self.devices.set_devices(snaps)
+        self.device_view.resizeColumnsToContents()
+
+    def _export(self) -> None:
+        batch_id = self.selected_batch()
+        if batch_id is not None:
+            ask_and_export(self, self.journal, batch_id, self.reports_dir)
+
+    def selected_device(self) -> DeviceSnapshot | None:
+        rows = self.device_view.selectionModel().selectedRows() or [
+            index for index in self.device_view.selectionModel().selectedIndexes() if index.column() == 0
+        ]
+        return self.devices.snapshot(rows[0].row()) if rows else None
+
+    def _device_selected(self) -> None:
+        snap = self.selected_device()
+        self.reprint_button.setEnabled(snap is not None and snap.state is DeviceState.DONE)
+
+    def _reprint(self) -> None:
+        snap = self.selected_device()
+        if snap is None or snap.state is not DeviceState.DONE:
+            return
+        journal, device_id, batch_id = self.journal, snap.device_id, snap.batch_id
+        operator = getpass.getuser()
+
+        def reprint() -> str:
+            settings = reprint_settings(journal, batch_id)
+            sink = sink_for(settings, QtPrinterSink)
+            return print_label(journal, device_id, settings, sink, reprint=True, operator=operator)
+
+        self.reprint_button.setEnabled(False)
+        self.status.setText(self.tr("Printing the label…"))
+        run_in_background(reprint, self._reprinted, self._reprint_failed, owner=self)
+
+    def _reprinted(self, where: str) -> None:
+        self._device_selected()
+        self.status.setText(self.tr("Label reprinted: %1").replace("%1", where))
+
+    def _reprint_failed(self, exc: BaseException) -> None:
+        self._device_selected()
+        self.status.setText(self.tr("Label not printed: %1").replace("%1", str(exc)))

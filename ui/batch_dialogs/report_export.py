@@ -1,0 +1,94 @@
+"""Exporting a batch report (CSV or JSON) from any window: pick a file, write it in a worker.
+
+The report itself is ``app.batch.report``'s: the GUI only chooses where and
+in which format, so a report saved from the window is byte-for-byte what the
+CLI writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.batch.journal import Journal
+from ui.plumbing.worker import run_in_background
+
+FORMATS = ("csv", "json")
+
+
+translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
+
+
+def write_report(journal: Journal, batch_id: int, fmt: str, path: Path) -> Path:
+    """Blocking: render and write the report (run in a worker)."""
+    from app.batch.report import export_report
+
+    return export_report(journal, batch_id, fmt, path)
+
+
+def format_for(path: Path, selected_filter: str = "") -> str:
+    """The format named by the file suffix, else by the chosen filter; CSV by default."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    return "json" if "json" in selected_filter.lower() else "csv"
+
+
+def export_in_background(
+    journal: Journal,
+    batch_id: int,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    on_done: Callable[[Path], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    owner: QObject | None = None,
+) -> None:
+    chosen = fmt or format_for(path)
+    if path.suffix.lower().lstrip(".") not in FORMATS:
+        path = path.with_suffix(f".{chosen}")
+    run_in_background(lambda: write_report(journal, batch_id, chosen, path), on_done, on_error, owner=owner)
+
+
+def ask_and_export(
+    parent: QWidget,
+    journal: Journal,
+    batch_id: int,
+    directory: Path,
+    *,
+    on_done: Callable[[Path], None] | None = None,
+    fmt: str | None = None,
+) -> None:
+    """Ask for a file name (CSV or JSON) and export there; errors are shown in a message box."""
+    csv_filter, json_filter = (
+        translate("ReportExport", "CSV report (*.csv)"),
+        translate("ReportExport", "JSON report (*.json)"),
+    )
+    start = directory / f"batch-{batch_id}.{fmt or 'csv'}"
+    filters = ";;".join((json_filter, csv_filter) if fmt == "json" else (csv_filter, json_filter))
+    name, selected = QFileDialog.getSaveFileName(
+        parent, translate("ReportExport", "Export batch report"), str(start), filters
+    )
+    if not name:
+        return
+    path = Path(name)
+
+    def failed(exc: BaseException) -> None:
+        QMessageBox.warning(
+            parent,
+            translate("ReportExport", "Export batch report"),
+            translate("ReportExport", "The report was not written: %1").replace("%1", str(exc)),
+        )
+
+    export_in_background(
+        journal,
+        batch_id,
+        path,
+        fmt=format_for(path, selected),
+        on_done=on_done,
+        on_error=failed,
+        owner=parent,
+    )

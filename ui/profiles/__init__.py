@@ -1,0 +1,1 @@
+"""The profile editor: form, validation, server check and the first-contact fingerprint dialog."""

@@ -1,0 +1,1 @@
+"""Field work on one unit: re-enrollment and certificate expiry."""

@@ -1,0 +1,94 @@
+"""How a device state looks: words, an icon and a colour -- never the colour alone.
+
+Technicians read the table from a distance and some of them cannot tell red
+from green, so every state has a distinct icon shape and a word as well as a
+colour. The colours are dark enough to pass WCAG AA as text on a white row.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+from PySide6.QtGui import QColor, QIcon
+
+from app.batch.states import DeviceState
+from ui.plumbing.resources import icon
+
+
+class Tone(enum.Enum):
+    """The few visual families every state falls into (also used by counters and the station bar)."""
+
+    WAITING = "waiting"
+    WORKING = "working"
+    ATTENTION = "attention"
+    GOOD = "good"
+    BAD = "bad"
+    NEUTRAL = "neutral"
+
+
+TONE_COLOURS: dict[Tone, str] = {
+    Tone.WAITING: "#616161",
+    Tone.WORKING: "#1565c0",
+    Tone.ATTENTION: "#b34700",
+    Tone.GOOD: "#2e7d32",
+    Tone.BAD: "#c62828",
+    Tone.NEUTRAL: "#616161",
+}
+
+TONE_ICONS: dict[Tone, str] = {
+    Tone.WAITING: "state-waiting",
+    Tone.WORKING: "state-working",
+    Tone.ATTENTION: "state-pending",
+    Tone.GOOD: "state-done",
+    Tone.BAD: "state-failed",
+    Tone.NEUTRAL: "state-skipped",
+}
+
+_CONTEXT = "DeviceState"
+
+#: state -> (untranslated label, tone); labels are marked for lupdate, translated on use.
+_STATES: dict[DeviceState, tuple[object, Tone]] = {
+    DeviceState.DETECTED: (QT_TRANSLATE_NOOP("DeviceState", "Detected"), Tone.WAITING),
+    DeviceState.IDENTIFIED: (QT_TRANSLATE_NOOP("DeviceState", "Identified"), Tone.WORKING),
+    DeviceState.KEY_READY: (QT_TRANSLATE_NOOP("DeviceState", "Key ready"), Tone.WORKING),
+    DeviceState.CSR_READY: (QT_TRANSLATE_NOOP("DeviceState", "CSR ready"), Tone.WORKING),
+    DeviceState.ENROLLING: (QT_TRANSLATE_NOOP("DeviceState", "Enrolling"), Tone.WORKING),
+    DeviceState.PENDING_APPROVAL: (QT_TRANSLATE_NOOP("DeviceState", "Pending approval"), Tone.ATTENTION),
+    DeviceState.ISSUED: (QT_TRANSLATE_NOOP("DeviceState", "Issued"), Tone.WORKING),
+    DeviceState.WRITING: (QT_TRANSLATE_NOOP("DeviceState", "Writing"), Tone.WORKING),
+    DeviceState.WRITTEN: (QT_TRANSLATE_NOOP("DeviceState", "Written"), Tone.WORKING),
+    DeviceState.VERIFIED: (QT_TRANSLATE_NOOP("DeviceState", "Verified"), Tone.WORKING),
+    DeviceState.DONE: (QT_TRANSLATE_NOOP("DeviceState", "Done"), Tone.GOOD),
+    DeviceState.FAILED: (QT_TRANSLATE_NOOP("DeviceState", "Failed"), Tone.BAD),
+    DeviceState.SKIPPED: (QT_TRANSLATE_NOOP("DeviceState", "Skipped"), Tone.NEUTRAL),
+}
+
+
+@dataclass(frozen=True)
+class StateLook:
+    text: str
+    tone: Tone
+
+    @property
+    def colour(self) -> QColor:
+        return QColor(TONE_COLOURS[self.tone])
+
+    @property
+    def icon(self) -> QIcon:
+        return icon(TONE_ICONS[self.tone])
+
+
+def look(state: DeviceState) -> StateLook:
+    """Translated label and tone for ``state``."""
+    label, tone = _STATES[state]
+    return StateLook(QCoreApplication.translate(_CONTEXT, str(label)), tone)
+
+
+def tone_colour(tone: Tone) -> QColor:
+    return QColor(TONE_COLOURS[tone])
+
+
+def tone_icon(tone: Tone) -> QIcon:
+    return icon(TONE_ICONS[tone])

@@ -1,0 +1,293 @@
+"""The station window: what a technician looks at and works with all day at the line.
+
+The window only composes and wires: the station bar and counters on top, the
+device table with the selected unit's details, the log below. Batch actions
+go to :class:`~ui.station.batch_controller.BatchController`, background checks to
+:class:`~ui.station.monitor.StationMonitor`, the lock to
+:class:`~ui.station.lock.LockController`; engine events arrive through the
+:class:`~ui.station.event_bridge.EventBridge` on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from app.batch.events import BatchSnapshot, DeviceSnapshot
+from app.batch.states import TERMINAL
+from app.config.profile import Profile
+from app.host.log_setup import attach_handler
+from app.labels.hook import LabelPrinting
+from app.security.station_lock import StationLock
+from app.station import StationSession
+from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
+from app.station.simulated_units import PortChoice
+from ui.batch_dialogs import statistics as statistics_view
+from ui.plumbing.label_printer import QtPrinterSink
+from ui.plumbing.resources import app_icon
+from ui.plumbing.settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
+from ui.plumbing.worker import run_in_background
+from ui.renewal import menu as reenroll_menu
+from ui.station import commands as window_commands
+from ui.station import resume_offer, simulated_units
+from ui.station.actions import build_menus, create_actions
+from ui.station.batch_controller import BatchController, Phase
+from ui.station.counters import BatchCounters
+from ui.station.device_details import DeviceDetailsPanel
+from ui.station.device_model import DeviceTableModel
+from ui.station.device_view import DeviceView
+from ui.station.event_bridge import BridgeLogHandler, EventBridge
+from ui.station.lock import LockController
+from ui.station.log_panel import LogPanel
+from ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
+from ui.station.station_bar import StationBar
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """The station window for one :class:`StationSession`.
+
+    Attributes:
+        session, controller, monitor, lock, bridge: the non-visual parts (tests drive them).
+        station_bar, counters, model, table, details, log_panel: the visible parts.
+        station_actions: every action (see :mod:`ui.station.actions`).
+
+    Signals:
+        profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).
+        summary_shown(QDialog): a batch summary dialog was opened.
+        closed(): the window was closed (the launcher ends the application then).
+        simulated_units_ready(int): that many simulated units are plugged in (Help menu).
+    """
+
+    profile_saved = Signal(object)
+    summary_shown = Signal(object)
+    closed = Signal()
+    simulated_units_ready = Signal(int)
+
+    def __init__(
+        self,
+        session: StationSession,
+        port_provider: PortProvider,
+        *,
+        settings: UiSettings | None = None,
+        hands_free: HandsFree | None = None,
+        secret_check: Callable[[Profile], SecretStatus] | None = keyring_secret_status,
+        station_lock: StationLock | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings or UiSettings()
+        self.setWindowTitle(self.tr("Certline station — %1").replace("%1", session.profile.name))
+        self.setWindowIcon(app_icon())
+        self.bridge = EventBridge(session.bus, self)
+        self._log_handler = BridgeLogHandler(self.bridge)
+        attach_handler(self._log_handler)
+        # the USB ports, or simulated units once the trainer chose them (Help > Use simulated units…)
+        self.port_choice = PortChoice(port_provider)
+        port_provider = self.port_choice.ports
+        hands_free = hands_free or HandsFree(ProviderPortSource(port_provider))
+        self.controller = BatchController(session, port_provider, hands_free, self)
+        self.monitor = StationMonitor(session, self, secret_check=secret_check)
+        self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
+        self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
+        self._awaiting_summary = False
+        self._shown_locked = False
+        self._build_widgets()
+        self.station_actions = create_actions(self)
+        self.language_menu, self.language_group = build_menus(self, self.station_actions)
+        window_commands.connect(self)
+        self.field_actions = reenroll_menu.install(self, port_provider)
+        self.resume_action = resume_offer.install(self)
+        self.simulated_action = simulated_units.install(self)
+        self.statistics_action = statistics_view.install(self)
+        self._connect()
+        self._restore()
+        self._update_actions()
+        self.monitor.start()
+        self.lock.refresh()
+
+    # -- construction -------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.station_bar = StationBar(self.session.profile.name, self)
+        self.counters = BatchCounters(self)
+        self.model = DeviceTableModel(self)
+        self.table = DeviceView(self.model, self)
+        self.details = DeviceDetailsPanel(self.session.journal, self)
+        self.log_panel = LogPanel(self)
+        top = QSplitter(Qt.Orientation.Horizontal, self)
+        top.addWidget(self.table)
+        top.addWidget(self.details)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 1)
+        top.setSizes([880, 440])
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.log_panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([600, 200])
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.station_bar)
+        layout.addWidget(self.counters)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.batch_label = QLabel(self)
+        self.simulated_label = QLabel(self)
+        self.simulated_label.hide()
+        self.statusBar().addPermanentWidget(self.simulated_label)
+        self.statusBar().addPermanentWidget(self.batch_label)
+
+    def _connect(self) -> None:
+        self.bridge.device_changed.connect(self._device_changed)
+        self.bridge.batch_changed.connect(self._batch_changed)
+        self.bridge.log_event.connect(self.log_panel.add_event)
+        self.controller.changed.connect(self._update_actions)
+        self.controller.batch_started.connect(self._batch_started)
+        self.controller.message.connect(self.show_message)
+        self.controller.failed.connect(self.show_error)
+        self.monitor.server_status.connect(self.station_bar.set_server)
+        self.monitor.trust_anchor.connect(self.station_bar.set_trust_anchor)
+        self.monitor.secret_status.connect(self.station_bar.set_secret)
+        self.lock.locked_changed.connect(self._locked_changed)
+        self.lock.failed.connect(self.show_error)
+        self.table.device_selected.connect(self.details.show_device)
+        self.station_bar.fields_completed.connect(self._fields_completed)
+
+    def _restore(self) -> None:
+        self.resize(1280, 820)
+        self.restoreGeometry(self.settings.get(GEOMETRY))
+        self.restoreState(self.settings.get(WINDOW_STATE))
+        self.splitter.restoreState(self.settings.get(SPLITTER))
+
+    # -- engine events ------------------------------------------------------------------
+    def _device_changed(self, snap: DeviceSnapshot) -> None:
+        if snap.batch_id != self.controller.batch_id:
+            return
+        self.model.update_device(snap)
+        if snap.device_id == self.details.device_id:
+            self.details.refresh()
+
+    def _batch_changed(self, snap: BatchSnapshot) -> None:
+        if snap.batch_id != self.controller.batch_id:
+            return
+        self.counters.update_batch(snap)
+        self.monitor.note_server(snap.server_reachable)
+        self.controller.on_batch_snapshot(snap)
+        if snap.finished and self._awaiting_summary and not self.controller.hands_free_on:
+            self._awaiting_summary = False
+            self.model.flush()  # the summary lists the rows; do not wait for the redraw timer
+            QTimer.singleShot(0, lambda: window_commands.show_summary(self, snap))
+        self._update_batch_label()
+
+    def _batch_started(self, batch_id: int) -> None:
+        if self.model.snapshots() and self.model.snapshots()[0].batch_id != batch_id:
+            self.model.set_devices([])
+            self.counters.clear()
+        self._awaiting_summary = True
+        self.show_message(self.tr("Batch %1 running").replace("%1", str(batch_id)))
+
+    def _fields_completed(self) -> None:
+        if self.station_actions.start.isEnabled():
+            self.table.setFocus()
+
+    # -- state of the actions -----------------------------------------------------------
+    def _update_actions(self) -> None:
+        a, c = self.station_actions, self.controller
+        running = c.phase == Phase.RUNNING
+        a.start.setEnabled(c.phase == Phase.IDLE)
+        a.pause.setEnabled(running)
+        a.pause.setChecked(c.paused)
+        a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
+        a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
+        a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.retry_pending.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.skip.setEnabled(running)
+        a.reprovision.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.export.setEnabled(c.batch_id is not None)
+        a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
+        a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)
+        self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
+        self._update_batch_label()
+
+    def _update_batch_label(self) -> None:
+        c = self.controller
+        if c.batch_id is None:
+            text = self.tr("No batch yet")
+        elif c.phase == Phase.STOPPING:
+            text = self.tr("Batch %1: stopping…").replace("%1", str(c.batch_id))
+        elif c.phase == Phase.IDLE:
+            text = self.tr("Batch %1: finished").replace("%1", str(c.batch_id))
+        elif c.paused:
+            text = self.tr("Batch %1: paused").replace("%1", str(c.batch_id))
+        else:
+            text = self.tr("Batch %1: running").replace("%1", str(c.batch_id))
+        if c.hands_free_on:
+            text += " · " + self.tr("hands-free")
+        if self.lock.locked:
+            text += " · " + self.tr("locked")
+        self.batch_label.setText(text)
+
+    def _locked_changed(self, locked: bool) -> None:
+        self.station_actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))
+        self.station_actions.lock.setIcon(window_commands.lock_icon(locked))
+        if locked != self._shown_locked:
+            self.show_message(self.tr("Station locked") if locked else self.tr("Station unlocked"))
+        self._shown_locked = locked
+        self._update_actions()
+
+    # -- feedback -------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_error(self, text: str) -> None:
+        """A non-blocking warning box (the batch keeps running behind it)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, self.tr("Certline"), text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.show_message(text)
+
+    def confirm_skip(self, snaps: list[DeviceSnapshot]) -> bool:
+        """Ask before taking units out of the batch (Del is easy to hit by accident)."""
+        count = len(snaps)  # a plain name: lupdate 6.11 only parses a name as the %n count
+        question = self.tr("Leave %n unit(s) out of this batch?", "", count)
+        names = ", ".join(s.serial_number or s.port for s in snaps)
+        answer = QMessageBox.question(
+            self,
+            self.tr("Skip units"),
+            f"{question}\n\n{names}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def unfinished_devices(self) -> list[DeviceSnapshot]:
+        return [s for s in self.model.snapshots() if s.state not in TERMINAL]
+
+    # -- closing --------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.controller.phase in (Phase.RUNNING, Phase.STARTING) and not window_commands.confirm_quit(
+            self
+        ):
+            event.ignore()
+            return
+        self.settings.set(GEOMETRY, self.saveGeometry())
+        self.settings.set(WINDOW_STATE, self.saveState())
+        self.settings.set(SPLITTER, self.splitter.saveState())
+        self.settings.sync()
+        self.monitor.stop()
+        self.controller.shutdown()
+        self.bridge.close()
+        self.labels.close(timeout=0)  # queued labels finish on their own thread; never wait here
+        logging.getLogger().removeHandler(self._log_handler)
+        if self.port_choice.simulated:
+            run_in_background(self.port_choice.close)  # unplugging joins the units' threads
+        super().closeEvent(event)
+        self.closed.emit()
