@@ -53,7 +53,7 @@ def test_every_string_has_a_german_translation():
 
 def test_translation_file_is_in_step_with_the_code(tmp_path):
     fresh = tmp_path / "fresh.ts"
-    sources = sorted(str(p) for p in (ROOT / "ui").glob("*.py"))
+    sources = sorted(str(p) for p in (ROOT / "ui").rglob("*.py"))
     subprocess.run([_tool("pyside6-lupdate"), *sources, "-ts", str(fresh)], check=True, capture_output=True)
     assert set(messages(fresh)) == set(messages(TS)), "run pyside6-lupdate (see ui/plumbing/i18n.py)"
 
