@@ -205,6 +205,8 @@ def _cli_errors(func: Command) -> Command:
     def wrapper(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except BrokenPipeError:
+            raise  # the reader of our output went away: app.cli.main ends quietly
         except (CliError, ProfileError, SecretStoreError, OSError) as exc:
             print(f"certline profile: error: {scrub(str(exc))}", file=sys.stderr)
             return 1
