@@ -20,7 +20,7 @@ from typing import Any
 from app.pki import KeyAlgorithm
 from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
-from app.redaction import scrub
+from app.redaction import register_secret, scrub
 from app.secret_needs import required_purposes, wanted_purposes
 from app.secret_source import secret_from_env
 from app.secrets import (
@@ -387,10 +387,16 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     label = _PURPOSE_LABEL[purpose]
     store = SecretStore()
     store.check_backend()  # before asking: do not make anyone type a secret for nothing
-    value = secret_from_env(args.from_env) if args.from_env else _prompt_secret(label, profile.name)
+    # validated before it is registered for redaction: a refused value ("short") must not be
+    # scrubbed out of the words of its refusal; the message never contains the value itself
+    if args.from_env:
+        value = secret_from_env(args.from_env, register=False)
+    else:
+        value = _prompt_secret(label, profile.name)
     problem = passcode_problem(value, purpose)
     if problem:
         raise CliError(f"{problem}; nothing stored")
+    register_secret(value)
     store.set(profile, purpose, value)
     log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")

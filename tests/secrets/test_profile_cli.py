@@ -237,3 +237,18 @@ def test_set_passcode_accepts_the_minimum_length(
     monkeypatch.setenv("EIGHT", "8chars!!")
     assert main(["profile", "set-passcode", "line1", "--from-env", "EIGHT"]) == 0
     assert memory_keyring.entries == {("certline", "line1/passcode"): "8chars!!"}
+
+
+def test_a_too_short_passcode_is_refused_in_plain_words(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    """The refused value was registered for redaction first and scrubbed out of the words of the
+    message ("too [REDACTED]"): it is now registered only once it is accepted."""
+    assert add() == 0
+    out.readouterr()
+    monkeypatch.setenv("PW", "short")
+    assert main(["profile", "set-passcode", "line1", "--from-env", "PW"]) == 1
+    err = out.readouterr().err
+    assert "REDACTED" not in err, err
+    assert "the passcode is too short: an EST passcode has at least 8 characters" in err
+    assert memory_keyring.entries == {}
