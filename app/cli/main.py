@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         return _reader_went_away()
+    except EOFError:
+        # end of input at a prompt (Ctrl+D, a closed terminal or pipe): the operator gave no
+        # answer, so nothing was done -- not an internal error
+        print("\ncertline: aborted: no input", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl+C is how a technician stops a command: the `with` blocks have cleaned up on the
         # way here, so there is nothing to report -- no traceback, just the conventional status.
