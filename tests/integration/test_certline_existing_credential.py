@@ -13,6 +13,7 @@ import hashlib
 from app.batch.engine import BatchOptions
 from app.batch.states import DeviceState
 from app.paths import StationPaths
+from app.profile import KeyGeneration
 from app.sim.simulator import Simulator
 from app.station import StationSession
 
@@ -86,3 +87,24 @@ def test_the_station_that_provisioned_it_still_skips_it(line, sims, tmp_path):
     finally:
         session.close()
     assert flash(sim) == before
+
+
+def test_retrying_a_job_after_it_wrote_its_own_chain_is_not_refused(line, sims, tmp_path):
+    """Server-side keys: a unit that failed after its chain was committed restarts at key
+    generation; the chain it holds is the one journaled for that very job, not a credential
+    from elsewhere, so the operator's retry must not fail it as already-provisioned."""
+    sim = start_sim(sims, tmp_path, 1, faults=["reboot@sign=2"])  # proof fails after the commit
+    session = line.session(key_generation=KeyGeneration.SERVER)
+    try:
+        engine = session.start_batch(BatchOptions(), sim.ports)
+        assert engine.wait(120), "batch did not finish"
+        (failed,) = engine.devices()
+        assert failed.state == DeviceState.FAILED, failed.state
+        written = session.journal.device_row(failed.device_id)["chain_pem"]
+        assert flash(sim)["chain_pem"] == written  # this job's chain is on the unit
+        assert engine.retry_failed() == 1
+        assert engine.wait(120), "retry did not finish"
+        (snap,) = engine.devices()
+        assert snap.state == DeviceState.DONE, (snap.error_code, snap.error)
+    finally:
+        session.close()
