@@ -293,12 +293,18 @@ class DeviceJob:
         A driver whose key generation overwrites the unit's credential in place (nRF91) reports
         what it would destroy. Without the operator's ``reprovision`` the unit is left untouched;
         with it, the old certificate (public) is journaled *before* the driver may delete it.
-        A retry after this station already replaced it (same hash journaled) goes on.
+        A retry after this station already replaced it (same hash journaled) goes on, and so
+        does a retry of this job after it wrote its own chain (the chain journaled for this
+        row): neither is a credential the station did not put there itself in this job.
         """
         at_risk = self.driver.credential_at_risk()
         if at_risk is None:
             return
         digest = at_risk.sha256.hex()
+        own_chain = self.journal.device_row(self.device_id).get("chain_pem")
+        if own_chain and hashlib.sha256(own_chain.encode("ascii")).digest() == at_risk.sha256:
+            self.driver.allow_replacing(at_risk)
+            return
         described = _describe_credential(at_risk)
         if self.journal.device_row(self.device_id).get("replaced_sha256") != digest:
             if not self.control.reprovision:

@@ -17,8 +17,10 @@ from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from app.config.est_urls import EstUrlError
 from app.config.paths import station_paths
 from app.config.profile import Profile
+from app.est.credentials import Credentials
 from app.labels.hook import LabelPrinting
 from app.labels.settings import settings_from_profile_json
 from app.station import StationSession
@@ -169,7 +171,9 @@ def _run(args: argparse.Namespace) -> int:
         offline=args.offline,
         pending_max_wait=_pending_wait(args),
     )
-    session = StationSession(profile, credentials)
+    session = _open_session(profile, credentials, "run")
+    if session is None:
+        return 2
     try:
         run = _batch_run(session, args)
         run.start(options)
@@ -195,7 +199,9 @@ def _resume(args: argparse.Namespace) -> int:
     except (SecretMissing, ValueError) as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
-    session = StationSession(profile, credentials)
+    session = _open_session(profile, credentials, "resume")
+    if session is None:
+        return 2
     try:
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
@@ -207,6 +213,17 @@ def _resume(args: argparse.Namespace) -> int:
         return _drive(run, args)
     finally:
         session.close()
+
+
+def _open_session(profile: Profile, credentials: Credentials, command: str) -> StationSession | None:
+    """The station session, or None after one line on stderr when the profile's EST URL cannot
+    be used (a label or device group contradicting the URL, in a profile saved before that was
+    refused, or in the journal's copy of a batch's profile)."""
+    try:
+        return StationSession(profile, credentials)
+    except EstUrlError as exc:
+        print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
+        return None
 
 
 def _pending_wait(args: argparse.Namespace) -> float:

@@ -28,13 +28,13 @@ from typing import Any, TextIO
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from app.config.est_urls import EstUrlError
 from app.config.profile import AuthStyle, CsrFormat, Profile
 from app.est.bootstrap import BootstrapResult, fetch_cacerts_unverified, normalise_fingerprint, pin
 from app.est.client import EstClient
 from app.est.credentials import Credentials
 from app.est.encoding import CsrInputError, certs_to_pem, parse_certs
 from app.est.errors import EstError, EstPending
-from app.est.urls import EstUrlError
 from app.station.credential_source import CredentialSource, SecretMissing
 
 EXIT_OK = 0

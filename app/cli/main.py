@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,9 @@ from app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
 
 #: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
 EXIT_INTERRUPTED = 130
+
+#: exit status when the reader of our output went away (128 + SIGPIPE, as a shell reports it)
+EXIT_BROKEN_PIPE = 141
 
 #: subcommand modules under app.cli, in --help order
 COMMANDS: tuple[str, ...] = (
@@ -71,12 +75,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_cli_logging(args.verbose)
     install_cli_excepthook()
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        return _reader_went_away()
+    except EOFError:
+        # end of input at a prompt (Ctrl+D, a closed terminal or pipe): the operator gave no
+        # answer, so nothing was done -- not an internal error
+        print("\ncertline: aborted: no input", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl+C is how a technician stops a command: the `with` blocks have cleaned up on the
         # way here, so there is nothing to report -- no traceback, just the conventional status.
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _reader_went_away() -> int:
+    """``certline ... | head -1``: the reader closed the pipe, which is not an error to report.
+
+    As the Python docs recommend (signal module, "Note on SIGPIPE"): point stdout at devnull so
+    the interpreter's final flush of what is still buffered cannot raise again, and exit quietly.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
-from app.security.redaction import scrub
+from app.security.redaction import register_secret, scrub
 from app.security.secret_needs import required_purposes, wanted_purposes
 from app.security.secret_store import (
     MIN_PASSCODE_LENGTH,
@@ -205,6 +205,8 @@ def _cli_errors(func: Command) -> Command:
     def wrapper(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except BrokenPipeError:
+            raise  # the reader of our output went away: app.cli.main ends quietly
         except (CliError, ProfileError, SecretStoreError, OSError) as exc:
             print(f"certline profile: error: {scrub(str(exc))}", file=sys.stderr)
             return 1
@@ -385,10 +387,16 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     label = _PURPOSE_LABEL[purpose]
     store = SecretStore()
     store.check_backend()  # before asking: do not make anyone type a secret for nothing
-    value = secret_from_env(args.from_env) if args.from_env else _prompt_secret(label, profile.name)
+    # validated before it is registered for redaction: a refused value ("short") must not be
+    # scrubbed out of the words of its refusal; the message never contains the value itself
+    if args.from_env:
+        value = secret_from_env(args.from_env, register=False)
+    else:
+        value = _prompt_secret(label, profile.name)
     problem = passcode_problem(value, purpose)
     if problem:
         raise CliError(f"{problem}; nothing stored")
+    register_secret(value)
     store.set(profile, purpose, value)
     log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")

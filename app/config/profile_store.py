@@ -27,6 +27,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from app.config.est_urls import EstUrlError, parse_est_url
 from app.config.paths import ensure_private_dir, station_paths
 from app.config.profile import AuthStyle, Profile
 from app.config.settings import write_private_json
@@ -84,6 +85,15 @@ def _check_url(value: Any, key: str) -> None:
         raise InvalidProfile(f"{key} must not contain a user name or password")
 
 
+def _check_est_url(profile: Profile, key: str) -> None:
+    """The URL, the label and the device group must agree; otherwise every batch would fail
+    when the EST client is built (``batch run`` used to crash there)."""
+    try:
+        parse_est_url(getattr(profile, key), label=profile.label, device_group=profile.device_group)
+    except EstUrlError as exc:
+        raise InvalidProfile(f"{key}: {exc}") from None
+
+
 def _check_type(profile: Profile, key: str, kind: type, *, optional: bool) -> None:
     value = getattr(profile, key)
     if value is None and optional:
@@ -109,6 +119,9 @@ def validate_profile(profile: Profile) -> Profile:
     _check_url(profile.enroll_url, "enroll_url")
     if profile.reenroll_url is not None:
         _check_url(profile.reenroll_url, "reenroll_url")
+    for key in ("enroll_url", "reenroll_url"):
+        if getattr(profile, key) is not None:
+            _check_est_url(profile, key)
     if not 1 <= profile.concurrency <= MAX_CONCURRENCY:
         raise InvalidProfile(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
     timeout = profile.request_timeout

@@ -266,6 +266,18 @@ class CertlineDriver(DeviceDriver):
             )
         return StoredCredential(chain_pem=chain_pem, sha256=stored_hash)
 
+    def credential_at_risk(self) -> StoredCredential | None:
+        """The chain in the active slot (``CERT READ``, read-only), or None on a blank unit.
+
+        KEYGEN/KEYIMPORT only fill the pending slot, but the job they start ends in a
+        ``CERT COMMIT`` that replaces the active credential: a unit that already holds a
+        certificate (issued by another station, or in the field) must be refused unless the
+        operator asked to replace it. A failed read fails the unit rather than guessing.
+        Nothing needs to be unlocked afterwards (the default :meth:`allow_replacing`): the old
+        credential stays intact until the commit, which the station reaches only after its guard.
+        """
+        return self.read_certificate_chain()
+
     def sign_digest(self, digest: bytes, hash_name: str = "sha256", rsa_padding: str = "pkcs1v15") -> bytes:
         if _HASH_SIZES.get(hash_name) != len(digest):
             raise DeviceBadInput(

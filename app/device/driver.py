@@ -165,12 +165,14 @@ class DeviceDriver(ABC):
         """Sign a precomputed digest with the *active* key. ECDSA returns DER (r, s)."""
 
     def credential_at_risk(self) -> StoredCredential | None:
-        """The working credential that generating or importing a key would destroy, or None.
+        """The working credential that a new-key job would end up replacing, or None.
 
-        Drivers with a pending slot (the contract above) destroy nothing before the commit and
-        keep this default. A driver whose key generation overwrites the credential in place
-        (nRF91 ``%KEYGEN``) returns what the unit holds, so the station can refuse, or journal
-        it before the operator-requested replacement. Read-only on the device.
+        Every driver that can tell returns what the unit holds, so the station can refuse
+        (``already-provisioned``), or journal it before the operator-requested replacement.
+        A driver whose key generation overwrites the credential in place (nRF91 ``%KEYGEN``)
+        must also refuse to do so until :meth:`allow_replacing`; one with a pending slot
+        (Certline) loses the credential only at the certificate commit. Read-only on the device.
+        The default (None) is for drivers that cannot read their credential.
         """
         return None
 

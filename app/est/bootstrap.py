@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from app.config.est_urls import parse_est_url
 from app.est import encoding
 from app.est.deadline import Deadline, bind
 from app.est.errors import EstConnectionError, EstError, EstTimeout, EstTlsError
 from app.est.issued_chain_check import certs_signed_by, order_ca_certs
 from app.est.tls_context import fingerprint_sha256, insecure_context_for_bootstrap_only
 from app.est.transport import MAX_RESPONSE, USER_AGENT, HttpResponse, error_for_status, open_connection
-from app.est.urls import parse_est_url
 from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from app.config.est_urls import EstEndpoint, parse_est_url
 from app.config.profile import AuthStyle, Profile
 from app.est import encoding
 from app.est.csrattrs import parse_csrattrs
@@ -40,7 +41,6 @@ from app.est.multipart import Part, parse_multipart
 from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
 from app.est.tls_context import ClientCertFiles, verified_context
 from app.est.transport import HttpResponse, Transport, error_for_status, parse_retry_after
-from app.est.urls import EstEndpoint, parse_est_url
 from app.security import redaction
 
 from .credentials import Credentials

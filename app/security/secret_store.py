@@ -101,7 +101,7 @@ def passcode_problem(value: str, purpose: Purpose | str = Purpose.PASSCODE) -> s
     if len(value) < MIN_PASSCODE_LENGTH:
         return (
             f"the {what} is too short: an EST {what} has at least "
-            f"{MIN_PASSCODE_LENGTH} -- check that it was copied completely"
+            f"{MIN_PASSCODE_LENGTH} characters -- check that it was copied completely"
         )
     return None
 

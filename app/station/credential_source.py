@@ -47,17 +47,20 @@ class SecretFromEnvError(SecretMissing):
     """``--passcode-env VAR`` (or similar) named a variable that is unset or empty."""
 
 
-def secret_from_env(var_name: str, environ: Mapping[str, str] | None = None) -> str:
+def secret_from_env(var_name: str, environ: Mapping[str, str] | None = None, *, register: bool = True) -> str:
     """The secret in environment variable ``var_name``, registered for redaction.
 
-    Errors name the variable, never a value.
+    ``register=False`` is for a value that is validated before use (``profile set-passcode``):
+    a refused value such as ``short`` would otherwise be scrubbed out of the very words of the
+    refusal; the caller registers it once it is accepted. Errors name the variable, never a value.
     """
     value = (os.environ if environ is None else environ).get(var_name)
     if value is None:
         raise SecretFromEnvError(f"environment variable {var_name} is not set")
     if not value:
         raise SecretFromEnvError(f"environment variable {var_name} is empty")
-    register_secret(value)
+    if register:
+        register_secret(value)
     return value
 
 

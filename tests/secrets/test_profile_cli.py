@@ -237,3 +237,88 @@ def test_set_passcode_accepts_the_minimum_length(
     monkeypatch.setenv("EIGHT", "8chars!!")
     assert main(["profile", "set-passcode", "line1", "--from-env", "EIGHT"]) == 0
     assert memory_keyring.entries == {("certline", "line1/passcode"): "8chars!!"}
+
+
+def test_a_too_short_passcode_is_refused_in_plain_words(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    """The refused value was registered for redaction first and scrubbed out of the words of the
+    message ("too [REDACTED]"): it is now registered only once it is accepted."""
+    assert add() == 0
+    out.readouterr()
+    monkeypatch.setenv("PW", "short")
+    assert main(["profile", "set-passcode", "line1", "--from-env", "PW"]) == 1
+    err = out.readouterr().err
+    assert "REDACTED" not in err, err
+    assert "the passcode is too short: an EST passcode has at least 8 characters" in err
+    assert memory_keyring.entries == {}
+
+
+DICT_KEYRING = """
+from keyring.backend import KeyringBackend
+
+
+class DictKeyring(KeyringBackend):
+    priority = 1
+    entries: dict = {}
+
+    def get_password(self, service, username):
+        return self.entries.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.entries.pop((service, username), None)
+"""
+
+
+def test_end_of_input_at_the_hidden_prompt_aborts_without_a_crash_report(tmp_path: Path) -> None:
+    """On a real terminal: the technician presses Ctrl+D (end of input) at the passcode prompt."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (tmp_path / "dict_keyring.py").write_text(DICT_KEYRING, encoding="utf-8")
+    env = dict(
+        os.environ,
+        CERTLINE_HOME=str(home),
+        PYTHON_KEYRING_BACKEND="dict_keyring.DictKeyring",
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2]), str(tmp_path)]),
+    )
+    cli = [sys.executable, "-m", "app.cli.main"]
+    subprocess.run([*cli, "profile", "add", "line1", "--url", URL], env=env, capture_output=True, check=True)
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as in a technician's shell
+        os.execve(sys.executable, [*cli, "profile", "set-passcode", "line1"], env)
+    output = b""
+    try:
+        while b"passcode for profile" not in output:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, output
+            try:
+                output += os.read(master, 1024)
+            except OSError:  # EIO: the child ended before it prompted
+                pytest.fail(f"no prompt: {output!r}")
+        os.write(master, b"\x04")  # Ctrl+D: end of input
+        while True:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, output
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 1, text
+    assert "aborted: no input" in text
+    assert "Traceback" not in text and "internal error" not in text
+    assert not [p for p in home.rglob("*") if "crash" in p.name.lower()]

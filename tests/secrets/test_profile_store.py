@@ -39,10 +39,10 @@ def make_profile(name: str = "acme-line1", **changes: Any) -> Profile:
 def test_save_load_round_trip_and_list() -> None:
     store = ProfileStore()
     store.save(make_profile("b-line"))
-    store.save(make_profile("A-line", label="IOT_x"))
+    store.save(make_profile("A-line", label="cps/IOT_0a1b"))
     assert store.list() == ["A-line", "b-line"]
     assert store.load("b-line") == make_profile("b-line")
-    assert store.load("A-line").label == "IOT_x"
+    assert store.load("A-line").label == "cps/IOT_0a1b"
     assert store.directory == station_paths().profiles
 
 

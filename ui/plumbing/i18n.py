@@ -4,7 +4,8 @@ Every user-visible string goes through ``tr()``; ``pyside6-lupdate`` collects
 them into ``resources/i18n/certline_de.ts`` and ``pyside6-lrelease`` compiles
 the ``.qm`` loaded here::
 
-    .venv/bin/pyside6-lupdate $(find ui -name "*.py") -ts resources/i18n/certline_de.ts -no-obsolete -locations none
+    .venv/bin/pyside6-lupdate $(find ui -name "*.py") -ts resources/i18n/certline_de.ts \\
+        -no-obsolete -locations none
     .venv/bin/pyside6-lrelease resources/i18n/certline_de.ts -qm resources/i18n/certline_de.qm
 
 Translate new strings with ``pyside6-linguist``; ``tests/ui/test_i18n.py`` fails
