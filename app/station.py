@@ -17,6 +17,7 @@ from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
 from app.batch.events import EventBus
 from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.device.driver import DeviceDriver
 from app.est.credentials import Credentials
 from app.paths import StationPaths, ensure_private_dir, station_paths
@@ -49,13 +50,13 @@ class StationSession:
         credentials: Credentials,
         *,
         paths: StationPaths | None = None,
-        journal: Journal | None = None,
+        journal: JournalBackend | None = None,
         client_factory: ClientFactory = default_client_factory,
         driver_factory: DriverFactory | None = None,
     ) -> None:
         self.paths = paths or station_paths()
         ensure_private_dir(self.paths.data)
-        self.journal = journal or Journal(self.paths.journal)
+        self.journal: JournalBackend = journal or Journal(self.paths.journal)
         self.bus = EventBus()
         self.profile = profile
         self._credentials = credentials

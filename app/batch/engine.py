@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +21,7 @@ from typing import NoReturn
 from app import pki
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
 from app.batch.pipeline import DeviceJob, JobControl, JobInterrupted, StepFailed
 from app.batch.states import TERMINAL, DeviceState
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
@@ -64,6 +63,8 @@ class _Worker:
         self.abort_code: str = "duplicate"
         self.serial: str | None = None
         self.device_id: int | None = None
+        self.claimed: str | None = None
+        """Serial whose line-wide claim this worker holds (released when its unit stops)."""
 
 
 class BatchEngine:
@@ -72,7 +73,7 @@ class BatchEngine:
     def __init__(
         self,
         *,
-        journal: Journal,
+        journal: JournalBackend,
         profile: Profile,
         gateway: EstGateway,
         open_driver: OpenDriver,
@@ -167,7 +168,7 @@ class BatchEngine:
             pass
         except (StepFailed, DeviceError, EstError) as exc:
             self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._journal_failed(snap.device_id, worker.port, exc)
 
     def pause(self) -> None:
@@ -294,13 +295,14 @@ class BatchEngine:
             return
         try:
             self._provision(worker, driver, detected_at)
-        except sqlite3.Error as exc:  # e.g. registering the unit, or recording that it was lost
+        except JournalError as exc:  # e.g. registering the unit, or recording that it was lost
             self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
             try:
                 driver.close()
             except DeviceError:
                 pass
+            self._release(worker)
             with self._lock:
                 worker.serial = None
             self._publish_summary()
@@ -364,7 +366,7 @@ class BatchEngine:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
         except EstError as exc:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._journal_failed(device_id, port, exc)
         except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never kill the port worker
             log.exception("internal error while provisioning device %s", device_id)
@@ -401,6 +403,19 @@ class BatchEngine:
                 "unexpected",
             )
             return None
+        try:  # the line-wide guard (a no-op for the one-station SQLite journal)
+            self.journal.claim_unit(self.profile.name, serial, reprovision=self.options.reprovision)
+        except UnitHeldElsewhere as exc:
+            self._new_failed(port, detected_at, ident_fields, str(exc), "claimed-elsewhere")
+            return None
+        except UnitDoneElsewhere as exc:
+            if exc.device_id is None:
+                self._new_failed(port, detected_at, ident_fields, str(exc), "duplicate")
+            else:
+                done_elsewhere = self.journal.device(exc.device_id)
+                self._already_done(port, detected_at, ident_fields, done_elsewhere, driver, first=str(exc))
+            return None
+        worker.claimed = serial
         resumable = (
             self.journal.find_unfinished_by_serial(serial)
             or self._failed_in_batch(serial)
@@ -426,6 +441,15 @@ class BatchEngine:
         )
         self._publish(snap)
         return snap.device_id
+
+    def _release(self, worker: _Worker) -> None:
+        serial, worker.claimed = worker.claimed, None
+        if serial is None:
+            return
+        try:
+            self.journal.release_unit(self.profile.name, serial)
+        except JournalError as exc:  # the lease runs out by itself
+            self._log(logging.WARNING, f"could not release unit {serial}: {exc}", port=worker.port)
 
     def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
         for snap in reversed(self.journal.devices(self.batch_id)):
@@ -453,6 +477,7 @@ class BatchEngine:
         ident: dict[str, str],
         done: DeviceSnapshot,
         driver: DeviceDriver,
+        first: str | None = None,
     ) -> None:
         try:
             stored = driver.read_certificate_chain()
@@ -462,7 +487,8 @@ class BatchEngine:
             pki.fingerprint(c) == done.cert_fingerprint for c in pki.pem_to_chain(stored.chain_pem)[:1]
         )
         if holds_it:
-            step = f"already provisioned here (certificate {done.cert_serial}); not re-provisioned"
+            where = f"already provisioned ({first})" if first else "already provisioned here"
+            step = f"{where} (certificate {done.cert_serial}); not re-provisioned"
             self._publish(
                 self.journal.add_device(
                     self.batch_id,
@@ -477,13 +503,14 @@ class BatchEngine:
                 )
             )
         else:
+            where = f"{first}; " if first else ""
             self._new_failed(
                 port,
                 detected_at,
                 ident,
-                f"serial number {ident['serial_number']} was already provisioned (device #{done.device_id}, "
-                f"certificate {done.cert_serial}) but this unit does not hold that certificate; "
-                "re-provision it explicitly if this is intended",
+                f"{where}serial number {ident['serial_number']} was already provisioned (device "
+                f"#{done.device_id}, certificate {done.cert_serial}) but this unit does not hold that "
+                "certificate; re-provision it explicitly if this is intended",
                 "duplicate",
             )
         return None
@@ -506,14 +533,14 @@ class BatchEngine:
             logging.ERROR, f"failed in step 'identified': {reason}", port=port, device_id=snap.device_id
         )
 
-    def _journal_failed(self, device_id: int, port: str, exc: sqlite3.Error) -> None:
+    def _journal_failed(self, device_id: int, port: str, exc: JournalError) -> None:
         """The journal refused a write (disk full, I/O error): the unit stops at the last step the
         journal holds, which is where a resume continues. Recorded as failed if the journal can
         still take that; said in the log either way."""
         message = _journal_failure(exc)
         try:
             self._fail(device_id, self.journal.device(device_id).step, RuntimeError(message), "journal")
-        except sqlite3.Error:
+        except JournalError:
             self._log(logging.ERROR, message, port=port, device_id=device_id)
 
     def _fail(self, device_id: int, step: str, exc: BaseException, code: str) -> None:
@@ -530,10 +557,10 @@ class BatchEngine:
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
 
 
-def _journal_failure(exc: sqlite3.Error) -> str:
+def _journal_failure(exc: JournalError) -> str:
     return (
         f"the station journal could not be written ({exc}); this unit stopped at its last recorded "
-        "step - free disk space, then resume the batch"
+        "step - free disk space (or bring the journal database back), then resume the batch"
     )
 
 

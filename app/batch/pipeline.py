@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from app import pki
 from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 from app.device.driver import (
     DeviceDriver,
@@ -90,7 +90,7 @@ class DeviceJob:
     def __init__(
         self,
         *,
-        journal: Journal,
+        journal: JournalBackend,
         profile: Profile,
         gateway: EstGateway | None,
         driver: DeviceDriver,
