@@ -45,10 +45,13 @@ XVFB=(xvfb xauth)
 # gnome-keyring's session-bus dependency without pulling in a systemd user session.
 KEYRING=(gnome-keyring dbus-daemon\|dbus dbus-x11)
 TOOLS=(openssl curl ca-certificates)
+# The shared-journal tests start a throwaway PostgreSQL cluster with these binaries.
+DATABASE=(postgresql)
 
 case "$MODE" in
     demo) WANTED=("${QT_OFFSCREEN[@]}" "${QT_X11[@]}" "${TOOLS[@]}") ;;
-    test) WANTED=("${QT_OFFSCREEN[@]}" "${QT_X11[@]}" "${XVFB[@]}" "${KEYRING[@]}" "${TOOLS[@]}") ;;
+    test) WANTED=("${QT_OFFSCREEN[@]}" "${QT_X11[@]}" "${XVFB[@]}" "${KEYRING[@]}" "${TOOLS[@]}"
+        "${DATABASE[@]}") ;;
 esac
 
 is_debian() {

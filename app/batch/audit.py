@@ -57,6 +57,26 @@ def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def write_head_file(path: Path, seq: int, digest: str) -> None:
+    """Atomically replace the head checkpoint (fsynced, owner-only)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"seq": seq, "hash": digest}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_head_file(path: Path) -> tuple[int, str] | None:
+    """(seq, hash) from a head checkpoint, None when it is unreadable."""
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+        return int(head["seq"]), str(head["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class AuditLog:
     """Writes chained records inside the journal's transactions; verifies the chain."""
 
@@ -89,13 +109,7 @@ class AuditLog:
             return
         seq, digest = self._pending_head
         self._pending_head = None
-        tmp = self._head_path.with_name(self._head_path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"seq": seq, "hash": digest}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._head_path)
+        write_head_file(self._head_path, seq, digest)
 
     def after_rollback(self) -> None:
         self._pending_head = None

@@ -1,0 +1,130 @@
+"""Choosing the journal: a ``postgresql://`` URL selects the shared journal, nothing the local
+SQLite file. The database password never travels in the URL: it comes from the OS keyring,
+from an environment variable the operator names, or from libpq itself (.pgpass, service file,
+peer or certificate authentication).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from app.batch.journal_api import JournalBackend, JournalError
+
+ENV_URL = "CERTLINE_JOURNAL_URL"
+ENV_STATION = "CERTLINE_STATION"
+SCHEMES = ("postgresql", "postgres")
+#: libpq sslmodes that do not check the server's certificate and name: refused
+_UNVERIFIED_SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca"})
+
+
+class JournalUrlError(JournalError):
+    """The journal URL is unusable (the message never repeats a password)."""
+
+
+def station_name(explicit: str | None = None) -> str:
+    """``--station``, else ``CERTLINE_STATION``, else the host name."""
+    name = (explicit or os.environ.get(ENV_STATION) or socket.gethostname()).strip()
+    if not name or len(name) > 64 or any(c in name for c in "\r\n\t"):
+        raise JournalUrlError(f"station name {name!r} must be 1-64 printable characters")
+    return name
+
+
+def journal_url(explicit: str | None = None) -> str | None:
+    return explicit or os.environ.get(ENV_URL) or None
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL that carries a password or turns TLS verification down.
+
+    Connections over TCP to anything but this host must use ``sslmode=verify-full``; a local
+    socket or 127.0.0.1/::1 may go without TLS (libpq's default then is not "off" but
+    "nothing to verify": the traffic never leaves the machine)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise JournalUrlError(f"unsupported journal URL scheme {parts.scheme!r}: use postgresql://")
+    if parts.password is not None:
+        raise JournalUrlError(
+            "the journal URL must not contain a password: store it with 'certline journal set-password', "
+            "pass --journal-password-env VAR, or use libpq's .pgpass / service file"
+        )
+    query = dict(parse_qsl(parts.query))
+    if "password" in query:
+        raise JournalUrlError("the journal URL must not contain a password parameter")
+    sslmode = query.get("sslmode")
+    host = query.get("host") or parts.hostname or ""
+    local = host == "" or host.startswith("/") or host in ("localhost", "127.0.0.1", "::1")
+    if sslmode in _UNVERIFIED_SSLMODES and not (local and sslmode == "disable"):
+        raise JournalUrlError(
+            f"sslmode={sslmode} does not verify the database server; use sslmode=verify-full "
+            "with sslrootcert=CA-FILE"
+        )
+    if not local and sslmode != "verify-full":
+        raise JournalUrlError(
+            f"the journal at {host} is reached over the network: add sslmode=verify-full&sslrootcert=CA-FILE "
+            "(TLS verification is never turned off)"
+        )
+
+
+def keyring_user(url: str) -> str:
+    """The keyring entry of a database password: user@host:port/db (never the password)."""
+    parts = urlsplit(url)
+    return f"journal/{parts.username or ''}@{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
+
+
+def resolve_password(
+    url: str, password_env: str | None, keyring_get: Callable[[str], str | None]
+) -> str | None:
+    if password_env:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise JournalUrlError(f"--journal-password-env {password_env}: that variable is not set")
+        return value
+    try:
+        return keyring_get(keyring_user(url))
+    except Exception:  # noqa: BLE001 - no keyring: libpq's own mechanisms may still apply
+        return None
+
+
+def _keyring_get(user: str) -> str | None:
+    import keyring
+
+    from app.secrets import SERVICE
+
+    return keyring.get_password(SERVICE, user)
+
+
+def open_journal(
+    url: str | None,
+    *,
+    sqlite_path: Path,
+    station: str,
+    password_env: str | None = None,
+    audit_head: Path | None = None,
+    keyring_get: Callable[[str], str | None] | None = None,
+    **pg_options: object,
+) -> JournalBackend:
+    """The station's journal: the shared PostgreSQL one when ``url`` is given, else SQLite."""
+    if not url:
+        from app.batch.journal import Journal
+
+        return Journal(sqlite_path, station=station)
+    check_url(url)
+    password = resolve_password(url, password_env, keyring_get or _keyring_get)
+    from app.batch.journal_pg import PgJournal
+
+    head = audit_head if audit_head is not None else sqlite_path.with_name("shared-journal.audit-head")
+    return PgJournal(url, station=station, password=password, audit_head=head, **pg_options)  # type: ignore[arg-type]
