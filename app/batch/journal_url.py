@@ -6,10 +6,12 @@ peer or certificate authentication).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from app.batch.journal_api import JournalBackend, JournalError
@@ -115,7 +117,7 @@ def open_journal(
     password_env: str | None = None,
     audit_head: Path | None = None,
     keyring_get: Callable[[str], str | None] | None = None,
-    **pg_options: object,
+    **pg_options: Any,
 ) -> JournalBackend:
     """The station's journal: the shared PostgreSQL one when ``url`` is given, else SQLite."""
     if not url:
@@ -124,7 +126,16 @@ def open_journal(
         return Journal(sqlite_path, station=station)
     check_url(url)
     password = resolve_password(url, password_env, keyring_get or _keyring_get)
+    if password:
+        from app.redaction import register_secret
+
+        register_secret(password)  # scrubbed from every log line and message from here on
     from app.batch.journal_pg import PgJournal
 
-    head = audit_head if audit_head is not None else sqlite_path.with_name("shared-journal.audit-head")
-    return PgJournal(url, station=station, password=password, audit_head=head, **pg_options)  # type: ignore[arg-type]
+    if audit_head is None:
+        from app.paths import ensure_private_dir
+
+        ensure_private_dir(sqlite_path.parent)
+        where = hashlib.sha256(keyring_user(url).encode()).hexdigest()[:12]
+        audit_head = sqlite_path.with_name(f"shared-journal-{where}.audit-head")
+    return PgJournal(url, station=station, password=password, audit_head=audit_head, **pg_options)

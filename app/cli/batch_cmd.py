@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
-from app.paths import station_paths
 from app.profile import Profile
 from app.station import StationSession
 
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
     )
     add_secret_arguments(run)
+    add_journal_arguments(run)
     run.set_defaults(func=_run)
 
     resume = sub.add_parser("resume", help="finish the unfinished devices of the latest (or given) batch")
@@ -52,10 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_port_arguments(resume, required=False)
     resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     add_secret_arguments(resume)
+    add_journal_arguments(resume)
     resume.set_defaults(func=_resume)
 
     status = sub.add_parser("status", help="list recent batches and unfinished devices")
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
+    status.add_argument(
+        "--line", action="store_true", help="shared journal: units per station and who holds which unit"
+    )
+    add_journal_arguments(status)
     status.set_defaults(func=_status)
 
 
@@ -96,50 +102,58 @@ def _run(args: argparse.Namespace) -> int:
         profile = _load_profile(args.profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
-    except (SecretMissing, OSError, ValueError, LookupError) as exc:
+        journal = journal_from_args(args)
+    except (SecretMissing, OSError, ValueError, LookupError, JournalError) as exc:
         print(f"certline batch run: {exc}", file=sys.stderr)
         return 2
     options = BatchOptions(
         work_order=args.work_order,
         operator=args.operator,
-        station=station_paths().data.name,
+        station=journal.station,
         expected=expected,
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
     )
-    session = StationSession(profile, credentials)
+    session = StationSession(profile, credentials, journal=journal)
     try:
         engine = session.start_batch(options)
         return _drive(engine, session, args)
+    except JournalError as exc:
+        print(f"certline batch run: {exc}", file=sys.stderr)
+        return 2
     finally:
         session.close()
 
 
 def _resume(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
     try:
+        journal = journal_from_args(args)
         batches = journal.unfinished_batches()
-        chosen = (
-            next((b for b in batches if b.id == args.batch), None)
-            if args.batch
-            else (batches[-1] if batches else None)
-        )
-    finally:
-        journal.close()
+    except JournalError as exc:
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
+    chosen = (
+        next((b for b in batches if b.id == args.batch), None)
+        if args.batch
+        else (batches[-1] if batches else None)
+    )
     if chosen is None:
+        journal.close()
         print("certline batch resume: no unfinished batch in this station's journal")
         return 0 if not args.batch else 2
     try:
         profile = Profile.from_json(chosen.profile_json)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
+        journal.close()
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
-    session = StationSession(profile, credentials)
+    session = StationSession(profile, credentials, journal=journal)
     try:
         engine = session.start_batch(
-            BatchOptions(work_order=chosen.work_order, operator=chosen.operator), resume_batch=chosen.id
+            BatchOptions(work_order=chosen.work_order, operator=chosen.operator, station=journal.station),
+            resume_batch=chosen.id,
         )
         print(
             f"Resuming batch {chosen.id} ({chosen.profile_name}); "
@@ -147,6 +161,9 @@ def _resume(args: argparse.Namespace) -> int:
         )
         engine.enroll_collected()
         return _drive(engine, session, args)
+    except JournalError as exc:
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
     finally:
         session.close()
 
@@ -203,8 +220,14 @@ def _watch_ports(engine: BatchEngine, profile: Profile, count: int | None) -> An
 
 
 def _status(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
     try:
+        journal = journal_from_args(args, max_outage=30.0)
+    except JournalError as exc:
+        print(f"certline batch status: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.line:
+            return _line_status(journal)
         if args.batch:
             for snap in journal.devices(args.batch):
                 print(
@@ -221,11 +244,31 @@ def _status(args: argparse.Namespace) -> int:
             )
             ended = batch.ended_at.isoformat(timespec="seconds") if batch.ended_at else "open"
             started = batch.started_at.isoformat(timespec="seconds")
+            where = f"[{batch.station}] " if journal.shared else ""
             print(
-                f"batch {batch.id:>4}  {started}  {batch.profile_name:<16} "
+                f"batch {batch.id:>4}  {where}{started}  {batch.profile_name:<16} "
                 f"work order {batch.work_order or '-':<10} {len(snaps)} devices: "
                 f"{done} done, {failed} failed, {open_} unfinished  ({ended})"
             )
         return 0
+    except JournalError as exc:
+        print(f"certline batch status: {exc}", file=sys.stderr)
+        return 2
     finally:
         journal.close()
+
+
+def _line_status(journal: JournalBackend) -> int:
+    """Units per station and state, and which station holds which unit right now."""
+    progress = getattr(journal, "line_progress", None)
+    holders = getattr(journal, "unit_holders", None)
+    if progress is None or holders is None:
+        print("certline batch status --line: needs a shared journal (--journal URL)", file=sys.stderr)
+        return 2
+    for row in progress():
+        print(f"{row['station']:<24} {row['state']:<16} {row['units']:>6}")
+    for row in holders():
+        print(
+            f"held: {row['serial_number']:<20} by {row['holder']} (lease until {row['lease_until']:%H:%M:%S})"
+        )
+    return 0

@@ -58,8 +58,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="inject a fault, KIND[=ARGS][@OP][*TIMES], e.g. pending=2:1 or error5xx=3:503:2 "
-        "(repeatable)",
+        help="inject a fault, KIND[=ARGS][@OP][*TIMES], e.g. pending=2:1 or error5xx=3:503:2 (repeatable)",
     )
     parser.add_argument(
         "--key-algorithm",
@@ -67,9 +66,7 @@ def register(subparsers: Any) -> None:
         default=KeyAlgorithm.EC_P256.value,
         help="CA key type for a new CA (default ec-p256)",
     )
-    parser.add_argument(
-        "--no-intermediate", action="store_true", help="issue leaves directly from the root"
-    )
+    parser.add_argument("--no-intermediate", action="store_true", help="issue leaves directly from the root")
     parser.add_argument("--validity-days", type=float, default=365.0)
     parser.add_argument(
         "--csrattrs",
@@ -94,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.passcode_env:
         passcode = os.environ.get(args.passcode_env)
         if not passcode:
-            print(f"error: environment variable {args.passcode_env} is not set or empty",
-                  file=sys.stderr)
+            print(f"error: environment variable {args.passcode_env} is not set or empty", file=sys.stderr)
             return 2
     faults = []
     for spec in args.fault:
@@ -139,8 +135,7 @@ def run(args: argparse.Namespace) -> int:
             _print(f"  EST base:            {server.est_base(label)}")
             _print(f"  enroll URL:          {server.est_url(Operation.SIMPLEENROLL, label)}")
             _print(
-                "  re-enroll URL:       "
-                f"{server.est_url(Operation.SIMPLEREENROLL, label, clientauth=True)}"
+                f"  re-enroll URL:       {server.est_url(Operation.SIMPLEREENROLL, label, clientauth=True)}"
             )
         _print(f"  CA certificate:      {server.ca_file}")
         _print(f"  CA SHA-256:          {server.ca_fingerprint}")

@@ -9,8 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.batch.journal import Journal
-from app.paths import station_paths
+from app.batch.journal_api import JournalBackend, JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 
 COLUMNS = (
     "device_serial",
@@ -29,10 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    add_journal_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def expiry_rows(journal: Journal, within_days: float | None = None) -> list[dict[str, object]]:
+def expiry_rows(journal: JournalBackend, within_days: float | None = None) -> list[dict[str, object]]:
     now = datetime.now(UTC)
     rows = []
     for cert in journal.all_certificates():
@@ -45,11 +46,15 @@ def expiry_rows(journal: Journal, within_days: float | None = None) -> list[dict
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
     try:
-        rows = expiry_rows(journal, args.within)
-    finally:
-        journal.close()
+        journal = journal_from_args(args, max_outage=30.0)
+        try:
+            rows = expiry_rows(journal, args.within)
+        finally:
+            journal.close()
+    except JournalError as exc:
+        print(f"certline expiry: {exc}", file=sys.stderr)
+        return 2
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
     try:
         if args.format == "json":

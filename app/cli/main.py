@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "batch_cmd",
     "report_cmd",
     "audit_cmd",
+    "journal_cmd",
     "profile_cmd",
     "reenroll_cmd",
     "expiry_cmd",

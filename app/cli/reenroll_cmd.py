@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend, JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
 from app.device.driver import DeviceError
 from app.est.credentials import Credentials
 from app.est.errors import EstError
-from app.paths import station_paths
 from app.profile import AuthStyle, Profile
 from app.reenroll import CertificateView, ReenrollError, Reenrollment, load_file_credential, read_current
 
@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--key-out", type=Path, metavar="FILE", help="files mode, --rekey: new key (0600)")
     parser.add_argument("--operator", metavar="NAME", help="recorded in the journal")
     add_secret_arguments(parser)
+    add_journal_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -69,13 +70,17 @@ def run(args: argparse.Namespace) -> int:
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
         print(f"certline reenroll: {exc}", file=sys.stderr)
         return 2
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args)
+    except JournalError as exc:
+        print(f"certline reenroll: {exc}", file=sys.stderr)
+        return 2
     try:
         with EstClient(profile, credentials, pool_size=1) as client:
             if args.port:
                 return _renew_unit(args, profile, client, journal)
             return _renew_files(args, profile, client, journal, credentials.p12_password)
-    except (ReenrollError, DeviceError, EstError) as exc:
+    except (ReenrollError, DeviceError, EstError, JournalError) as exc:
         print(f"certline reenroll: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -93,7 +98,9 @@ def _credentials(profile: Profile, args: argparse.Namespace) -> Credentials:
     return credentials_for(with_p12, args)
 
 
-def _renew_unit(args: argparse.Namespace, profile: Profile, client: EstClient, journal: Journal) -> int:
+def _renew_unit(
+    args: argparse.Namespace, profile: Profile, client: EstClient, journal: JournalBackend
+) -> int:
     from app.device.registry import open_driver
 
     driver = open_driver(profile.driver, args.port, profile.baud)
@@ -115,7 +122,11 @@ def _renew_unit(args: argparse.Namespace, profile: Profile, client: EstClient, j
 
 
 def _renew_files(
-    args: argparse.Namespace, profile: Profile, client: EstClient, journal: Journal, p12_password: str | None
+    args: argparse.Namespace,
+    profile: Profile,
+    client: EstClient,
+    journal: JournalBackend,
+    p12_password: str | None,
 ) -> int:
     from app.reenroll import renew_with_files
 

@@ -39,6 +39,7 @@ try:  # pyserial lets termios.error (not an OSError) escape from reset_input_buf
 except ImportError:  # pragma: no cover - Windows has no termios
     _TTY_ERRORS = ()
 
+
 class LineSplitter:
     """Turns a byte stream into lines; CR, LF and CRLF all end a line; oversized lines are dropped."""
 

@@ -136,9 +136,7 @@ def template(
         body.append(der.context(0, alg_id))
     inner_attrs = b""
     if extensions:
-        inner_attrs = attribute(
-            EXTENSION_REQ_TEMPLATE, der.sequence(*(_extension(e) for e in extensions))
-        )
+        inner_attrs = attribute(EXTENSION_REQ_TEMPLATE, der.sequence(*(_extension(e) for e in extensions)))
     body.append(der.context(1, inner_attrs))  # [1] IMPLICIT Attributes (a SET)
     return attribute(CERTIFICATION_REQUEST_INFO_TEMPLATE, der.sequence(*body))
 
@@ -158,8 +156,10 @@ def _template_example() -> bytes:
     san = x509.SubjectAlternativeName([x509.DNSName("device.example")])
     return csr_attrs(
         template(
-            [(NameOID.COMMON_NAME.dotted_string, None),
-             (NameOID.ORGANIZATION_NAME.dotted_string, "Certline")],
+            [
+                (NameOID.COMMON_NAME.dotted_string, None),
+                (NameOID.ORGANIZATION_NAME.dotted_string, "Certline"),
+            ],
             key_algorithm=KeyAlgorithm.EC_P256,
             extensions=[
                 (san.oid.dotted_string, False, None),

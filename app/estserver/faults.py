@@ -94,11 +94,7 @@ class Fault:
         elif self.variant:
             args = f"={self.variant}"
         scope = f"@{self.op.value}" if self.op else ""
-        times = (
-            f"*{self.times}"
-            if self.times is not None and self.kind is not FaultKind.ERROR5XX
-            else ""
-        )
+        times = f"*{self.times}" if self.times is not None and self.kind is not FaultKind.ERROR5XX else ""
         return f"{self.kind.value}{args}{scope}{times}"
 
 
@@ -125,8 +121,7 @@ def parse_fault_spec(spec: str) -> Fault:
             count = int(fields[0]) if fields and fields[0] else 1
             retry_after = float(fields[1]) if len(fields) > 1 and fields[1] else 1.0
             as_date = len(fields) > 2 and fields[2] == "date"
-            return Fault(kind, op, times, count=count, retry_after=retry_after,
-                         retry_after_date=as_date)
+            return Fault(kind, op, times, count=count, retry_after=retry_after, retry_after_date=as_date)
         if kind is FaultKind.ERROR5XX:
             n = int(fields[0]) if fields and fields[0] else times
             status = int(fields[1]) if len(fields) > 1 and fields[1] else 503
@@ -180,7 +175,10 @@ class FaultConfig:
             faults.add("malformed", variant="base64", op="simpleenroll")
         """
         fault = Fault(
-            FaultKind(kind), Operation(op) if op is not None else None, times, **params  # type: ignore[arg-type]
+            FaultKind(kind),
+            Operation(op) if op is not None else None,
+            times,
+            **params,  # type: ignore[arg-type]
         )
         if fault.kind is FaultKind.ENCODING:
             fault = replace(fault, variant=Encoding(fault.variant or Encoding.NO_CTE).value)

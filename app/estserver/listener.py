@@ -153,8 +153,7 @@ class TlsListener(http.server.ThreadingHTTPServer):
                 pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("%s: error handling request from %s", self.listener_name, client_address,
-                  exc_info=True)
+        log.debug("%s: error handling request from %s", self.listener_name, client_address, exc_info=True)
 
 
 class EstRequestHandler(http.server.BaseHTTPRequestHandler):

@@ -192,9 +192,7 @@ class EstTestServer:
     # -------------------------------------------------------------------- TLS
     def _build_contexts(self) -> dict[tuple[str, bool], ssl.SSLContext]:
         cert, key = self.ca.issue_tls_server(self.config.tls_hosts + (self.host,))
-        chain_pem = b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in (cert, self.ca.root_cert)
-        )
+        chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, self.ca.root_cert))
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -370,9 +368,7 @@ class EstTestServer:
 
         Not added to :attr:`issued`: that record counts what clients obtained over EST.
         """
-        san = (
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]) if dns_names else None
-        )
+        san = x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]) if dns_names else None
         days = self.config.validity_days if validity_days is None else validity_days
         return self.ca.issue(
             public_key,

@@ -178,8 +178,7 @@ class EstService:
             if req.peer_cert is None:
                 raise _Rejected(
                     _unauthorized(
-                        "simplereenroll requires the certificate being renewed "
-                        "as TLS client certificate"
+                        "simplereenroll requires the certificate being renewed as TLS client certificate"
                     )
                 )
             if not self.ca.issued_by_me(req.peer_cert):
@@ -291,9 +290,7 @@ class EstService:
         if pending is not None:
             retry = pending.retry_after if pending.retry_after is not None else 1.0
             value = (
-                email.utils.formatdate(
-                    dt.datetime.now(dt.UTC).timestamp() + retry, usegmt=True
-                )
+                email.utils.formatdate(dt.datetime.now(dt.UTC).timestamp() + retry, usegmt=True)
                 if pending.retry_after_date
                 else _retry_after_value(retry)
             )
@@ -370,8 +367,9 @@ class EstService:
     def _check_pop(self, req: EstRequest, csr: x509.CertificateSigningRequest) -> None:
         if req.tls_unique is None:
             raise _Rejected(
-                text_response(400, "proof-of-possession requires tls-unique (TLS 1.2); connection is "
-                              f"{req.tls_version}")
+                text_response(
+                    400, f"proof-of-possession requires tls-unique (TLS 1.2); connection is {req.tls_version}"
+                )
             )
         try:
             attr = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD)
