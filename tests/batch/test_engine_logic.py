@@ -13,6 +13,8 @@ from app.batch.events import DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.profile import Profile
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
+from tests.journal.test_journal_backends import _tamper
 
 from .fakes import FakeCA, FakeDevice, FakeEst
 
@@ -22,9 +24,16 @@ def ca() -> FakeCA:
     return FakeCA()
 
 
-@pytest.fixture
-def journal(tmp_path) -> Journal:
-    j = Journal(tmp_path / "journal.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal(request, tmp_path) -> Journal:
+    """The engine's rules hold on both journal backends (PostgreSQL: a real server)."""
+    if request.param == "sqlite":
+        j = Journal(tmp_path / "journal.sqlite3")
+    else:
+        from app.batch.journal_pg import PgJournal
+
+        cluster = request.getfixturevalue("pg_cluster")
+        j = PgJournal(request.getfixturevalue("pg_url"), station="st-1", password=cluster.password)
     yield j
     j.close()
 
@@ -163,7 +172,7 @@ def test_audit_verify_detects_an_edited_record(journal, ca):
     engine.add_port("/dev/a")
     assert engine.wait(10)
     assert journal.audit.verify().ok
-    journal._db.execute("UPDATE audit SET payload=replace(payload, 'SN-1', 'SN-2') WHERE seq=3")
+    _tamper(journal, "UPDATE audit SET payload=replace(payload, 'SN-1', 'SN-2') WHERE seq=3")
     verdict = journal.audit.verify()
     assert not verdict.ok and any("edited" in p for p in verdict.problems)
 
@@ -173,7 +182,7 @@ def test_audit_verify_detects_deleted_newest_records(journal, ca):
     engine = make_engine(journal, est, {"/dev/a": FakeDevice("/dev/a", "SN-1")})
     engine.add_port("/dev/a")
     assert engine.wait(10)
-    journal._db.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
+    _tamper(journal, "DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
     verdict = journal.audit.verify()
     assert not verdict.ok and any("deleted" in p for p in verdict.problems)
 
