@@ -8,7 +8,14 @@ import argparse
 from typing import Any
 
 from app.batch.journal_api import JournalBackend
-from app.batch.journal_url import ENV_STATION, ENV_URL, journal_url, open_journal, station_name
+from app.batch.journal_url import (
+    ENV_STATION,
+    ENV_URL,
+    JournalUrlError,
+    journal_url,
+    open_journal,
+    station_name,
+)
 from app.paths import station_paths
 
 
@@ -27,6 +34,13 @@ def add_journal_arguments(parser: argparse.ArgumentParser) -> None:
         "entry made by 'certline journal set-password', else libpq's .pgpass/service file)",
     )
     group.add_argument(
+        "--journal-lease",
+        type=float,
+        metavar="SECONDS",
+        help="shared journal: how long another station must wait before taking over a unit this "
+        "station stopped renewing (default 60; renewed every third of it while working)",
+    )
+    group.add_argument(
         "--station",
         metavar="NAME",
         help=f"this station's name in the journal (default: ${ENV_STATION}, else the host name)",
@@ -36,6 +50,11 @@ def add_journal_arguments(parser: argparse.ArgumentParser) -> None:
 def journal_from_args(args: argparse.Namespace, **pg_options: Any) -> JournalBackend:
     """Open the journal the arguments (or the environment) select. Raises JournalError."""
     paths = station_paths()
+    lease = getattr(args, "journal_lease", None)
+    if lease is not None:
+        if lease < 1:
+            raise JournalUrlError("--journal-lease must be at least 1 second")
+        pg_options.setdefault("lease_seconds", lease)
     return open_journal(
         journal_url(getattr(args, "journal", None)),
         sqlite_path=paths.journal,
