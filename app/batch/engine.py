@@ -101,6 +101,11 @@ class BatchEngine:
                 station=self.options.station,
                 expected=sorted(self.options.expected) if self.options.expected is not None else None,
             )
+            if self.options.expected is None and self.options.work_order is not None:
+                # a shared journal hands every station of the line the work order's list
+                line_expected = journal.batch(batch_id).expected
+                if line_expected is not None:
+                    self.options = dataclasses.replace(self.options, expected=frozenset(line_expected))
         else:
             journal.reopen_batch(batch_id)
             record = journal.batch(batch_id)
