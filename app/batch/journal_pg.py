@@ -62,6 +62,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Cursor = psycopg.Cursor[dict[str, Any]]
 
+#: libpq messages that waiting will not fix (configuration, credentials, TLS trust)
+_CONFIGURATION_ERRORS = (
+    "authentication failed",
+    "no password supplied",
+    "does not exist",
+    "certificate verify failed",
+    "root certificate file",
+    "server certificate for",
+    "pg_hba.conf",
+)
+
 #: advisory lock key serialising schema migrations across stations
 _MIGRATION_LOCK = 0x63657274  # "cert"
 
@@ -116,6 +127,7 @@ class PgJournal:
         kwargs["application_name"] = f"certline:{station}"[:63]
         if password is not None:
             kwargs["password"] = password  # a libpq keyword, never part of the URL or argv
+        self._probe(conninfo, kwargs)
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             conninfo,
             kwargs=kwargs,
@@ -136,6 +148,19 @@ class PgJournal:
         self._renewer.start()
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _probe(self, conninfo: str, kwargs: dict[str, Any]) -> None:
+        """Fail fast on what waiting cannot fix (wrong password, unknown database, a server
+        certificate that does not verify); an unreachable server is left to the retries."""
+        try:
+            psycopg.connect(conninfo, **kwargs).close()
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            if any(marker in text for marker in _CONFIGURATION_ERRORS):
+                raise JournalError(
+                    f"cannot use the shared journal {self.describe()}: {_first_line(exc)}"
+                ) from None
+            log.warning("the shared journal %s is not reachable yet: %s", self.describe(), _first_line(exc))
+
     def describe(self) -> str:
         return redact_url(self._url)
 

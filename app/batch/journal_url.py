@@ -7,6 +7,7 @@ peer or certificate authentication).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from app.batch.journal_api import JournalBackend, JournalError
+
+log = logging.getLogger(__name__)
 
 ENV_URL = "CERTLINE_JOURNAL_URL"
 ENV_STATION = "CERTLINE_STATION"
@@ -95,9 +98,12 @@ def resolve_password(
         if value is None:
             raise JournalUrlError(f"--journal-password-env {password_env}: that variable is not set")
         return value
+    from app.secrets import SecretStoreError
+
     try:
         return keyring_get(keyring_user(url))
-    except Exception:  # noqa: BLE001 - no keyring: libpq's own mechanisms may still apply
+    except SecretStoreError as exc:  # no usable keyring: libpq's .pgpass/service may still apply
+        log.info("no database password from the OS keyring (%s); leaving it to libpq", exc)
         return None
 
 

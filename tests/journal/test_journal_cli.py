@@ -98,3 +98,23 @@ def test_unsafe_journal_urls_are_refused_without_echoing_the_password(url, messa
 def test_the_password_is_not_accepted_as_an_argument(station_env):
     result = certline(station_env, "batch", "run", "--help")
     assert "--journal-password-env" in result.stdout and "--journal-password " not in result.stdout
+
+
+def test_the_database_password_is_taken_from_the_keyring_and_never_shown(
+    pg_url, pg_cluster, memory_keyring, monkeypatch, capsys
+):
+    import io
+
+    from app.cli.main import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong-password-xyz\n"))
+    assert main(["journal", "set-password", "--journal", pg_url]) == 0
+    assert main(["journal", "test", "--journal", pg_url]) == 2  # the wrong password is refused
+    monkeypatch.setattr("sys.stdin", io.StringIO(pg_cluster.password + "\n"))
+    assert main(["journal", "set-password", "--journal", pg_url]) == 0
+    assert main(["journal", "test", "--journal", pg_url]) == 0
+    out = capsys.readouterr()
+    assert "reachable" in out.out
+    assert pg_cluster.password not in out.out + out.err
+    assert "wrong-password-xyz" not in out.out + out.err
+    assert list(memory_keyring.entries.values()) == [pg_cluster.password]
