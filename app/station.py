@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
-from app.batch.events import EventBus
+from app.batch.events import EventBus, LogEvent
 from app.batch.journal import Journal
 from app.batch.journal_api import JournalBackend
 from app.device.driver import DeviceDriver
@@ -58,6 +58,8 @@ class StationSession:
         ensure_private_dir(self.paths.data)
         self.journal: JournalBackend = journal or Journal(self.paths.journal)
         self.bus = EventBus()
+        if self.journal.shared and hasattr(self.journal, "on_reachable"):
+            setattr(self.journal, "on_reachable", self._journal_reachability)  # noqa: B010 - PG only
         self.profile = profile
         self._credentials = credentials
         self._client_factory = client_factory
@@ -104,6 +106,19 @@ class StationSession:
             log.info("EST server check failed: %s", exc)
             return False
         return True
+
+    def _journal_reachability(self, reachable: bool) -> None:
+        """Say on the bus (log pane, CLI progress) when the shared journal goes and comes back:
+        units wait at their last journaled step meanwhile."""
+        if reachable:
+            message = f"shared journal {self.journal.describe()} is reachable again; units continue"
+            self.bus.publish(LogEvent(logging.WARNING, message))
+        else:
+            message = (
+                f"shared journal {self.journal.describe()} is unreachable; units wait at their last "
+                "journaled step and continue by themselves when it is back"
+            )
+            self.bus.publish(LogEvent(logging.ERROR, message))
 
     def close(self) -> None:
         if self.engine is not None:

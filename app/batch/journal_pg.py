@@ -116,7 +116,7 @@ class PgJournal:
         self._url = conninfo
         self._closing = threading.Event()
         self._connect_timeout = connect_timeout
-        self._on_reachable = on_reachable
+        self.on_reachable = on_reachable
         self.reachable = True
         self._held: set[tuple[str, str]] = set()
         self._held_lock = threading.Lock()
@@ -175,8 +175,8 @@ class PgJournal:
                 log.warning("the shared journal %s is reachable again; resuming", self.describe())
             else:
                 log.warning("the shared journal %s is unreachable; units wait", self.describe())
-            if self._on_reachable is not None:
-                self._on_reachable(value)
+            if self.on_reachable is not None:
+                self.on_reachable(value)
 
     def _retrying(self, attempt: Callable[[int], T]) -> T:
         """Run ``attempt(n)``, waiting out an unreachable database (see module doc)."""

@@ -197,5 +197,6 @@ def test_the_database_restarting_mid_batch_loses_and_doubles_nothing(
     pg_cluster.start()
     out = proc.communicate(timeout=180)[0]
     assert proc.returncode == 0, out
+    assert "is unreachable; units wait" in out and "reachable again" in out  # the operator is told
     assert_line_consistent(pg_url, pg_cluster, serials)
     assert query(pg_url, pg_cluster, "SELECT COUNT(*) FROM devices")[0][0] == 4  # no doubled row
