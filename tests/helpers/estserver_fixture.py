@@ -94,9 +94,7 @@ def make_csr(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
         )
     if challenge_password is not None:
-        builder = builder.add_attribute(
-            x509.oid.AttributeOID.CHALLENGE_PASSWORD, challenge_password.encode()
-        )
+        builder = builder.add_attribute(x509.oid.AttributeOID.CHALLENGE_PASSWORD, challenge_password.encode())
     return builder.sign(key, hashes.SHA256()), key
 
 

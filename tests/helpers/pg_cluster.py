@@ -74,10 +74,12 @@ class PgCluster:
         )  # fmt: skip
         pwfile.unlink()
 
-    def start(self) -> None:
+    def start(self, *, durable: bool = False) -> None:
+        """``durable``: fsync on (benchmarks); tests run without it, a crash of the test machine
+        loses nothing they need."""
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.socket_dir}"
-            " -c fsync=off -c max_connections=100 -c shared_buffers=16MB"
+            f" -c fsync={'on' if durable else 'off'} -c max_connections=100 -c shared_buffers=16MB"
         )
         log = str(self.root / "log")
         self._run("pg_ctl", "-D", str(self.datadir), "-l", log, "-o", options, "-w", "start")
