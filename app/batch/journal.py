@@ -31,6 +31,7 @@ from app.batch.journal_api import (
     JournalError,
     JournalFull,
     JournalUnavailable,
+    SchemaTooNew,
     TransitionRecord,
 )
 from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
@@ -132,6 +133,14 @@ class Journal:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if found is not None and int(found["value"]) > SCHEMA_VERSION:
+                self._db.close()
+                raise SchemaTooNew(
+                    f"the journal {path} has schema version {found['value']}, newer than this Certline "
+                    f"knows ({SCHEMA_VERSION}): update Certline on this station; it will not write to a "
+                    "journal it does not understand"
+                )
             head = audit_head if audit_head is not None else path.with_name(path.name + ".audit-head")
             self.audit = AuditLog(self._db, self._lock, head, station=self.station)
 

@@ -367,7 +367,11 @@ class PgJournal:
 
     def _renew_leases(self) -> None:
         interval = max(0.2, self.lease_seconds / 3)
+        next_prune = time.monotonic() + 60
         while not self._closing.wait(interval):
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + 3600
+                self._prune_ops()
             held = self.held_units()
             if not held:
                 continue
@@ -381,6 +385,17 @@ class PgJournal:
                     )
             except (psycopg.Error, PoolTimeout) as exc:  # the next transition re-checks the lease
                 log.debug("lease renewal failed: %s", exc)
+
+    def _prune_ops(self) -> None:
+        """Operation ids only matter while a write may be retried (seconds to an outage's length);
+        a day's worth is kept."""
+        try:
+            with self._pool.connection(timeout=5) as conn:
+                conn.execute(
+                    "DELETE FROM ops WHERE station=%s AND at < now() - interval '1 day'", (self.station,)
+                )
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.debug("pruning old operation ids failed: %s", exc)
 
     def _check_holder(self, cur: Cursor, scope: str, serial: str | None, kind: str | None) -> None:
         """Under the unit's row lock: refuse if another station took the unit over."""

@@ -121,3 +121,20 @@ def _tamper(journal: JournalBackend, statement: str) -> None:
     else:
         with journal._lock:
             journal._db.execute(statement)
+
+
+def test_a_journal_written_by_a_newer_certline_is_refused(tmp_path):
+    """SQLite side of the schema rule (the PostgreSQL side is in test_shared_journal)."""
+    import sqlite3
+
+    from app.batch.journal import Journal
+    from app.batch.journal_api import SchemaTooNew
+
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(SchemaTooNew, match="schema version 99"):
+        Journal(path)

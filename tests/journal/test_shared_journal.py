@@ -147,7 +147,7 @@ def test_the_station_waits_while_the_database_is_down_and_continues_when_it_is_b
     a = station("st-a", connect_timeout=1.0)
     batch = a.create_batch(profile_name="p", profile_json={})
     reachability: list[bool] = []
-    a._on_reachable = reachability.append
+    a.on_reachable = reachability.append
     pg_cluster.stop()
     result: dict[str, int] = {}
     try:
