@@ -58,6 +58,14 @@ class StationSettings:
     hands_free_default: bool = _setting(
         False, "Start batches in hands-free mode (plug a device and it is provisioned)."
     )
+    journal_url: str | None = _setting(
+        None,
+        "Shared journal of the line: postgresql://USER@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA "
+        "(no password: see 'certline journal set-password'). Unset: this station's own SQLite journal.",
+    )
+    station_name: str | None = _setting(
+        None, "This station's name in the (shared) journal. Unset: the host name."
+    )
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Keys this version does not know; preserved on save so a newer version's settings survive."""
 

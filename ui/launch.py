@@ -49,7 +49,12 @@ def build_session(name: str | None) -> StationSession:
     except SecretStoreError as exc:
         log.warning("keyring unavailable, starting without the profile's secret: %s", exc)
         credentials = Credentials()
-    return StationSession(profile, credentials)
+    from app.batch.journal_url import journal_url, open_journal, station_name
+    from app.paths import station_paths
+
+    # the station setting "Shared journal" (or CERTLINE_JOURNAL_URL) selects the line's database
+    journal = open_journal(journal_url(), sqlite_path=station_paths().journal, station=station_name())
+    return StationSession(profile, credentials, journal=journal)
 
 
 def port_provider_for(profile: Profile):  # noqa: ANN201 - a PortProvider

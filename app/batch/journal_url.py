@@ -30,16 +30,29 @@ class JournalUrlError(JournalError):
     """The journal URL is unusable (the message never repeats a password)."""
 
 
+def _setting(name: str) -> str | None:
+    from app.settings import SettingsError, load_settings
+
+    try:
+        value = getattr(load_settings(), name)
+    except SettingsError as exc:
+        raise JournalUrlError(str(exc)) from exc
+    return str(value) if value else None
+
+
 def station_name(explicit: str | None = None) -> str:
-    """``--station``, else ``CERTLINE_STATION``, else the host name."""
-    name = (explicit or os.environ.get(ENV_STATION) or socket.gethostname()).strip()
+    """``--station``, else ``CERTLINE_STATION``, else the station setting, else the host name."""
+    name = (
+        explicit or os.environ.get(ENV_STATION) or _setting("station_name") or socket.gethostname()
+    ).strip()
     if not name or len(name) > 64 or any(c in name for c in "\r\n\t"):
         raise JournalUrlError(f"station name {name!r} must be 1-64 printable characters")
     return name
 
 
 def journal_url(explicit: str | None = None) -> str | None:
-    return explicit or os.environ.get(ENV_URL) or None
+    """``--journal``, else ``CERTLINE_JOURNAL_URL``, else the station setting "journal_url"."""
+    return explicit or os.environ.get(ENV_URL) or _setting("journal_url")
 
 
 def redact_url(url: str) -> str:

@@ -118,3 +118,24 @@ def test_the_database_password_is_taken_from_the_keyring_and_never_shown(
     assert pg_cluster.password not in out.out + out.err
     assert "wrong-password-xyz" not in out.out + out.err
     assert list(memory_keyring.entries.values()) == [pg_cluster.password]
+
+
+def test_the_station_settings_select_the_shared_journal_and_the_station_name(
+    tmp_path, pg_url, station_env, monkeypatch
+):
+    import json
+
+    from app.paths import station_paths
+
+    monkeypatch.setenv("CERTLINE_HOME", station_env["CERTLINE_HOME"])
+    settings = station_paths().settings
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"journal_url": pg_url, "station_name": "st-set"}), encoding="utf-8")
+    env = {k: v for k, v in station_env.items() if k != "CERTLINE_STATION"}
+    source = tmp_path / "set.sqlite3"
+    Journal(source).close()
+
+    tested = certline(env, "journal", "test", "--journal-password-env", "DBPW")
+    assert tested.returncode == 0 and pg_url in tested.stdout, tested.stderr
+    imported = certline(env, "journal", "import", "--from", str(source), "--journal-password-env", "DBPW")
+    assert imported.returncode == 0 and "as station st-set" in imported.stdout, imported.stderr
