@@ -73,6 +73,10 @@ _CONFIGURATION_ERRORS = (
     "pg_hba.conf",
 )
 
+#: longest wait for a pooled connection before the call counts the database as unreachable
+#: (and says so); the call then keeps retrying
+_POOL_WAIT = 2.0
+
 #: advisory lock key serialising schema migrations across stations
 _MIGRATION_LOCK = 0x63657274  # "cert"
 
@@ -134,7 +138,7 @@ class PgJournal:
             min_size=1,
             max_size=pool_size,
             open=False,
-            timeout=connect_timeout,
+            timeout=min(connect_timeout, _POOL_WAIT),
             check=ConnectionPool.check_connection,
             name=f"journal:{station}",
         )

@@ -192,7 +192,7 @@ def test_the_database_restarting_mid_batch_loses_and_doubles_nothing(
             break
         time.sleep(0.02)
     pg_cluster.stop()
-    time.sleep(3)
+    time.sleep(5)  # longer than the 2 s a station waits for a connection before it says so
     assert proc.poll() is None, "the station must wait for its journal, not give up"
     pg_cluster.start()
     out = proc.communicate(timeout=180)[0]
