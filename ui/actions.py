@@ -31,6 +31,7 @@ class StationActions:
     bundle: QAction
     history: QAction
     profile: QAction
+    shared_journal: QAction
     lock: QAction
     large_text: QAction
     quit: QAction
@@ -143,6 +144,15 @@ def create_actions(window: QMainWindow) -> StationActions:
             "Ctrl+L",
             translate("MainWindow", "Lock profiles and settings with the engineer PIN"),
         ),
+        shared_journal=_action(
+            window,
+            None,
+            translate("MainWindow", "Shared &journal…"),
+            None,
+            translate(
+                "MainWindow", "Use the line's shared journal database (PostgreSQL) and test the connection"
+            ),
+        ),
         large_text=_action(
             window,
             None,
@@ -181,6 +191,7 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     batch.addAction(actions.history)
     station = bar.addMenu(translate("MainWindow", "&Station"))
     station.addAction(actions.profile)
+    station.addAction(actions.shared_journal)
     station.addAction(actions.lock)
     station.addSeparator()
     station.addAction(actions.bundle)

@@ -43,6 +43,7 @@ def connect(w: MainWindow) -> None:
     a.bundle.triggered.connect(lambda: save_support_bundle(w))
     a.history.triggered.connect(lambda: show_history(w))
     a.profile.triggered.connect(lambda: edit_profile(w))
+    a.shared_journal.triggered.connect(lambda: edit_shared_journal(w))
     a.lock.triggered.connect(lambda: toggle_lock(w))
     a.large_text.toggled.connect(lambda on: set_large_text(w, on))
     a.quit.triggered.connect(w.close)
@@ -174,6 +175,31 @@ def edit_profile(w: MainWindow) -> None:
     editor = ProfileEditor(w.session.profile, store=ProfileStore(w.session.paths.profiles), parent=w)
     editor.saved.connect(lambda profile: _profile_saved(w, profile))
     editor.open()
+
+
+def edit_shared_journal(w: MainWindow) -> None:
+    if w.lock.locked:
+        w.show_message(
+            translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
+        )
+        return
+    from app.settings import SettingsError, load_settings
+    from ui.shared_journal_dialog import SharedJournalDialog
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        w.show_message(str(exc))
+        return
+    dialog = SharedJournalDialog(settings.journal_url, settings.station_name, w)
+    dialog.saved.connect(
+        lambda: w.show_message(
+            translate(
+                "MainWindow", "Journal setting saved; it is used from the next start of the station window"
+            )
+        )
+    )
+    dialog.open()
 
 
 def _profile_saved(w: MainWindow, profile: object) -> None:

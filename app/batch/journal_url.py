@@ -158,3 +158,38 @@ def open_journal(
         where = hashlib.sha256(keyring_user(url).encode()).hexdigest()[:12]
         audit_head = sqlite_path.with_name(f"shared-journal-{where}.audit-head")
     return PgJournal(url, station=station, password=password, audit_head=audit_head, **pg_options)
+
+
+def test_connection(url: str, station: str | None, password: str | None) -> str:
+    """Blocking connection test for the settings view: open the shared journal (schema checked,
+    created in an empty database) and name the stations that wrote it. Raises JournalError with
+    a message safe to show (never the password)."""
+    check_url(url)
+    if password:
+        from app.redaction import register_secret
+
+        register_secret(password)
+    else:
+        password = resolve_password(url, None, _keyring_get)
+    from app.batch.journal_pg import PgJournal
+
+    journal = PgJournal(url, station=station_name(station), password=password, max_outage=5.0)
+    try:
+        stations = sorted(journal.audit.verify_stations())
+    finally:
+        journal.close()
+    return ", ".join(stations)
+
+
+def save_journal_settings(url: str | None, station: str | None, password: str | None) -> None:
+    """Store the station's journal choice (settings.json) and the password (OS keyring only)."""
+    from app.secrets import SecretStore
+    from app.settings import load_settings, save_settings
+
+    if url:
+        check_url(url)
+    if station:
+        station_name(station)
+    if url and password:
+        SecretStore().set_journal_password(keyring_user(url), password)
+    save_settings(load_settings().replace(journal_url=url or None, station_name=station or None))

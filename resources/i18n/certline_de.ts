@@ -794,6 +794,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Profile und Einstellungen mit der Techniker-PIN sperren</translation>
     </message>
     <message>
+        <source>Shared &amp;journal…</source>
+        <translation>Gemeinsames &amp;Journal…</translation>
+    </message>
+    <message>
+        <source>Use the line&apos;s shared journal database (PostgreSQL) and test the connection</source>
+        <translation>Die gemeinsame Journal-Datenbank der Linie (PostgreSQL) verwenden und die Verbindung testen</translation>
+    </message>
+    <message>
         <source>&amp;Large text</source>
         <translation>&amp;Große Schrift</translation>
     </message>
@@ -947,6 +955,10 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>The station is locked; unlock it with the engineer PIN (Ctrl+L)</source>
         <translation>Die Station ist gesperrt; mit der Techniker-PIN entsperren (Strg+L)</translation>
+    </message>
+    <message>
+        <source>Journal setting saved; it is used from the next start of the station window</source>
+        <translation>Journal-Einstellung gespeichert; sie gilt ab dem nächsten Start des Stationsfensters</translation>
     </message>
     <message>
         <source>Profile saved; it is used from the next start of the station window</source>
@@ -1409,6 +1421,57 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>The report was not written: %1</source>
         <translation>Der Bericht wurde nicht geschrieben: %1</translation>
+    </message>
+</context>
+<context>
+    <name>SharedJournal</name>
+    <message>
+        <source>Shared journal</source>
+        <translation>Gemeinsames Journal</translation>
+    </message>
+    <message>
+        <source>unchanged (keyring, .pgpass or certificate)</source>
+        <translation>unverändert (Schlüsselbund, .pgpass oder Zertifikat)</translation>
+    </message>
+    <message>
+        <source>Database URL</source>
+        <translation>Datenbank-URL</translation>
+    </message>
+    <message>
+        <source>Station name</source>
+        <translation>Stationsname</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>Passwort</translation>
+    </message>
+    <message>
+        <source>Empty URL: this station&apos;s own journal. The password goes to the OS keyring, never into the URL. Takes effect when the station window is opened again.</source>
+        <translation>Leere URL: das eigene Journal dieser Station. Das Passwort kommt in den Schlüsselbund des Systems, nie in die URL. Gilt ab dem nächsten Öffnen des Stationsfensters.</translation>
+    </message>
+    <message>
+        <source>Test connection</source>
+        <translation>Verbindung testen</translation>
+    </message>
+    <message>
+        <source>No URL: the station uses its own journal.</source>
+        <translation>Keine URL: die Station verwendet ihr eigenes Journal.</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>Verbinde…</translation>
+    </message>
+    <message>
+        <source>Connected. Stations on this journal: {0}</source>
+        <translation>Verbunden. Stationen in diesem Journal: {0}</translation>
+    </message>
+    <message>
+        <source>Not connected: {0}</source>
+        <translation>Nicht verbunden: {0}</translation>
+    </message>
+    <message>
+        <source>Saving…</source>
+        <translation>Speichere…</translation>
     </message>
 </context>
 <context>

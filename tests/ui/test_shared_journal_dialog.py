@@ -1,0 +1,45 @@
+"""Station setting "Shared journal": connection test against a real PostgreSQL, password to the
+keyring only, settings saved for the next start."""
+
+from __future__ import annotations
+
+from app.settings import load_settings
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
+from ui.shared_journal_dialog import SharedJournalDialog
+
+
+def test_the_connection_test_and_save_use_the_real_database_and_the_keyring(
+    qtbot, pg_cluster, pg_url, memory_keyring, tmp_path  # noqa: F811
+):
+    dialog = SharedJournalDialog(None, None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.url.setText(pg_url)
+    dialog.station.setText("st-gui")
+    dialog.password.setText("not-the-password")
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Not connected"), timeout=20000)
+    assert "not-the-password" not in dialog.result.text()
+    assert "authentication failed" in dialog.result.text()
+
+    dialog.password.setText(pg_cluster.password)
+    assert pg_cluster.password not in dialog.password.displayText()  # never on screen
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Connected"), timeout=20000)
+    dialog.grab().save(str(tmp_path / "shared-journal-dialog.png"))
+
+    with qtbot.waitSignal(dialog.saved, timeout=20000):
+        dialog.save()
+    settings = load_settings()
+    assert settings.journal_url == pg_url and settings.station_name == "st-gui"
+    assert list(memory_keyring.entries.values()) == [pg_cluster.password]
+    assert dialog.password.text() == ""
+
+
+def test_an_unverified_remote_url_is_refused_by_the_test(qtbot, memory_keyring):
+    dialog = SharedJournalDialog(None, None)
+    qtbot.addWidget(dialog)
+    dialog.url.setText("postgresql://certline@db.example:5432/line")
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Not connected"), timeout=10000)
+    assert "sslmode=verify-full" in dialog.result.text()
