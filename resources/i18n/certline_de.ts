@@ -1497,6 +1497,10 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Schlüsselbund:</translation>
     </message>
     <message>
+        <source>Journal:</source>
+        <translation>Journal:</translation>
+    </message>
+    <message>
         <source>&amp;Work order:</source>
         <translation>&amp;Auftrag:</translation>
     </message>
@@ -1515,6 +1519,18 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>not reachable</source>
         <translation>nicht erreichbar</translation>
+    </message>
+    <message>
+        <source>station %1, own journal</source>
+        <translation>Station %1, eigenes Journal</translation>
+    </message>
+    <message>
+        <source>station %1, shared journal</source>
+        <translation>Station %1, gemeinsames Journal</translation>
+    </message>
+    <message>
+        <source>station %1, shared journal unreachable: units wait</source>
+        <translation>Station %1, gemeinsames Journal nicht erreichbar: Geräte warten</translation>
     </message>
     <message>
         <source>reading…</source>

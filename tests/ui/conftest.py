@@ -27,6 +27,7 @@ from ui.ui_settings import UiSettings
 from ui.worker import pending_tasks, wait_for_workers
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures (shared journal)
 
 
 class FlakyDevice(FakeDevice):

@@ -4,12 +4,15 @@ keyring only, settings saved for the next start."""
 from __future__ import annotations
 
 from app.settings import load_settings
-from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
 from ui.shared_journal_dialog import SharedJournalDialog
 
 
 def test_the_connection_test_and_save_use_the_real_database_and_the_keyring(
-    qtbot, pg_cluster, pg_url, memory_keyring, tmp_path  # noqa: F811
+    qtbot,
+    pg_cluster,
+    pg_url,
+    memory_keyring,
+    tmp_path,
 ):
     dialog = SharedJournalDialog(None, None)
     qtbot.addWidget(dialog)
@@ -43,3 +46,46 @@ def test_an_unverified_remote_url_is_refused_by_the_test(qtbot, memory_keyring):
     dialog.test_button.click()
     qtbot.waitUntil(lambda: dialog.result.text().startswith("Not connected"), timeout=10000)
     assert "sslmode=verify-full" in dialog.result.text()
+
+
+def test_the_station_bar_shows_the_station_and_when_the_shared_journal_is_unreachable(
+    qtbot,
+    pg_cluster,
+    pg_url,
+    tmp_path,
+    ui_settings,
+):
+    import threading
+
+    from app.batch.journal_pg import PgJournal
+    from app.est.credentials import Credentials
+    from app.station import StationSession
+    from tests.ui.conftest import Station
+    from ui.main_window import MainWindow
+
+    fakes = Station(tmp_path / "fakes", {})
+    fakes.session.close()
+    journal = PgJournal(pg_url, station="st-bar", password=pg_cluster.password, connect_timeout=1.0)
+    session = StationSession(
+        fakes.profile, Credentials(passcode="x"), paths=fakes.paths, journal=journal,
+        client_factory=lambda p, c, n: fakes.est, driver_factory=lambda port: None,
+    )  # fmt: skip
+    window = MainWindow(session, fakes.ports, settings=ui_settings, secret_check=None)
+    qtbot.addWidget(window)
+    try:
+        assert window.station_bar.journal.text() == "station st-bar, shared journal"
+        pg_cluster.stop()
+        try:
+            reader = threading.Thread(target=journal.batches, daemon=True)  # a unit's next write, say
+            reader.start()
+            qtbot.waitUntil(lambda: "unreachable" in window.station_bar.journal.text(), timeout=15000)
+            window.grab().save(str(tmp_path / "station-bar-journal-down.png"))
+        finally:
+            pg_cluster.start()
+        qtbot.waitUntil(
+            lambda: window.station_bar.journal.text() == "station st-bar, shared journal", timeout=20000
+        )
+        reader.join(20)
+    finally:
+        window.close()
+        session.close()
