@@ -32,6 +32,7 @@ class StationActions:
     history: QAction
     profile: QAction
     shared_journal: QAction
+    line_view: QAction
     lock: QAction
     large_text: QAction
     quit: QAction
@@ -153,6 +154,13 @@ def create_actions(window: QMainWindow) -> StationActions:
                 "MainWindow", "Use the line's shared journal database (PostgreSQL) and test the connection"
             ),
         ),
+        line_view=_action(
+            window,
+            None,
+            translate("MainWindow", "&Line view…"),
+            None,
+            translate("MainWindow", "Shared journal: units per station and which station holds which unit"),
+        ),
         large_text=_action(
             window,
             None,
@@ -189,6 +197,7 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     batch.addSeparator()
     batch.addAction(actions.export)
     batch.addAction(actions.history)
+    batch.addAction(actions.line_view)
     station = bar.addMenu(translate("MainWindow", "&Station"))
     station.addAction(actions.profile)
     station.addAction(actions.shared_journal)

@@ -44,6 +44,8 @@ def connect(w: MainWindow) -> None:
     a.history.triggered.connect(lambda: show_history(w))
     a.profile.triggered.connect(lambda: edit_profile(w))
     a.shared_journal.triggered.connect(lambda: edit_shared_journal(w))
+    a.line_view.triggered.connect(lambda: show_line_view(w))
+    a.line_view.setEnabled(w.session.journal.shared)
     a.lock.triggered.connect(lambda: toggle_lock(w))
     a.large_text.toggled.connect(lambda on: set_large_text(w, on))
     a.quit.triggered.connect(w.close)
@@ -175,6 +177,12 @@ def edit_profile(w: MainWindow) -> None:
     editor = ProfileEditor(w.session.profile, store=ProfileStore(w.session.paths.profiles), parent=w)
     editor.saved.connect(lambda profile: _profile_saved(w, profile))
     editor.open()
+
+
+def show_line_view(w: MainWindow) -> None:
+    from ui.line_view_dialog import LineViewDialog
+
+    LineViewDialog(w.session.journal, w.station_bar.work_order.text().strip() or None, w).open()
 
 
 def edit_shared_journal(w: MainWindow) -> None:

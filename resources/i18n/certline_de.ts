@@ -631,6 +631,65 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
 </context>
 <context>
+    <name>LineView</name>
+    <message>
+        <source>Line view</source>
+        <translation>Linienansicht</translation>
+    </message>
+    <message>
+        <source>all work orders</source>
+        <translation>alle Aufträge</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>Aktualisieren</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>Station</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Zustand</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>Geräte</translation>
+    </message>
+    <message>
+        <source>Serial number</source>
+        <translation>Seriennummer</translation>
+    </message>
+    <message>
+        <source>Held by</source>
+        <translation>Gehalten von</translation>
+    </message>
+    <message>
+        <source>Lease until</source>
+        <translation>Reserviert bis</translation>
+    </message>
+    <message>
+        <source>Work order:</source>
+        <translation>Auftrag:</translation>
+    </message>
+    <message>
+        <source>Units per station</source>
+        <translation>Geräte je Station</translation>
+    </message>
+    <message>
+        <source>Units being worked on</source>
+        <translation>Geräte in Arbeit</translation>
+    </message>
+    <message>
+        <source>Reading the shared journal…</source>
+        <translation>Lese das gemeinsame Journal…</translation>
+    </message>
+    <message>
+        <source>Cannot read the shared journal: {0}</source>
+        <translation>Das gemeinsame Journal ist nicht lesbar: {0}</translation>
+    </message>
+</context>
+<context>
     <name>LockController</name>
     <message>
         <source>Set engineer PIN</source>
@@ -800,6 +859,14 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Use the line&apos;s shared journal database (PostgreSQL) and test the connection</source>
         <translation>Die gemeinsame Journal-Datenbank der Linie (PostgreSQL) verwenden und die Verbindung testen</translation>
+    </message>
+    <message>
+        <source>&amp;Line view…</source>
+        <translation>&amp;Linienansicht…</translation>
+    </message>
+    <message>
+        <source>Shared journal: units per station and which station holds which unit</source>
+        <translation>Gemeinsames Journal: Geräte je Station und welche Station welches Gerät hält</translation>
     </message>
     <message>
         <source>&amp;Large text</source>

@@ -89,3 +89,28 @@ def test_the_station_bar_shows_the_station_and_when_the_shared_journal_is_unreac
     finally:
         window.close()
         session.close()
+
+
+def test_the_line_view_shows_units_per_station_and_live_holders(qtbot, pg_cluster, pg_url, tmp_path):
+    from app.batch.journal_pg import PgJournal
+    from tests.journal.test_journal_backends import _walk_to_done
+    from ui.line_view_dialog import LineViewDialog
+
+    a = PgJournal(pg_url, station="st-a", password=pg_cluster.password)
+    b = PgJournal(pg_url, station="st-b", password=pg_cluster.password)
+    try:
+        _walk_to_done(a, a.create_batch(profile_name="p", profile_json={}, work_order="WO-9"), "SN-A")
+        b.create_batch(profile_name="p", profile_json={}, work_order="WO-9")
+        b.claim_unit("p", "SN-B")
+        dialog = LineViewDialog(a, "WO-9")
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(
+            lambda: dialog.progress.rowCount() == 1 and dialog.holders.rowCount() == 1, timeout=10000
+        )
+        assert [dialog.progress.item(0, c).text() for c in range(3)] == ["st-a", "done", "1"]
+        assert [dialog.holders.item(0, c).text() for c in range(2)] == ["SN-B", "st-b"]
+        dialog.grab().save(str(tmp_path / "line-view.png"))
+    finally:
+        a.close()
+        b.close()
