@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 
 
 class AuthStyle(enum.StrEnum):
@@ -60,11 +60,17 @@ class Profile:
     subject_template: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SUBJECT_TEMPLATE))
     require_pop: bool = False
     concurrency: int = 4
+    request_timeout: float = 30.0
+    """Overall deadline of one EST request in seconds: connect, TLS, request and the whole answer."""
     driver: str = "certline"
     baud: int = 115200
     port_filters: dict[str, str] = field(default_factory=dict)
+    include_non_usb_ports: bool = False
+    """Automatic port discovery also takes serial ports without a USB VID:PID (built-in UARTs)."""
     allow_new_enrollment_fallback: bool = False
     """Re-enrollment: allow a fresh passcode enrollment when the device cannot sign (never silent)."""
+    label_printing: dict[str, Any] | None = None
+    """Unit labels after DONE: template, output, target (see ``app/labels/settings.py``); None = none."""
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -111,6 +111,11 @@ def validate_profile(profile: Profile) -> Profile:
         _check_url(profile.reenroll_url, "reenroll_url")
     if not 1 <= profile.concurrency <= MAX_CONCURRENCY:
         raise InvalidProfile(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+    timeout = profile.request_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 3600:
+        raise InvalidProfile(
+            f"request_timeout must be a number of seconds between 1 and 3600, got {timeout!r}"
+        )
     if profile.baud <= 0:
         raise InvalidProfile("baud must be a positive integer")
     if not profile.driver:

@@ -6,7 +6,8 @@ Two layers, because neither alone is enough:
   ``--passcode-env`` reader) calls :func:`register_secret` once. From then on
   the exact value and the encodings it travels in -- base64 (HTTP Basic for
   DTM is ``base64(passcode)``), URL-safe base64, percent-encoding -- are
-  replaced by ``[REDACTED]`` wherever :func:`scrub` runs.
+  replaced by ``[REDACTED]`` wherever :func:`scrub` runs, as whole tokens: a
+  value inside a longer word or number is that word, not the secret.
 * **Shapes that are always secret**, registered or not: the credential in an
   ``Authorization``/``Proxy-Authorization`` header or a ``Basic <token>``
   pair (base64 of ``user:password`` does not contain base64 of the password,
@@ -108,8 +109,23 @@ def _secret_pattern() -> re.Pattern[str] | None:
         if _pattern is None and _secrets:
             # longest first so a secret that contains another is replaced whole
             ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            _pattern = re.compile("|".join(_whole_token(s) for s in ordered))
         return _pattern
+
+
+def _whole_token(secret: str) -> str:
+    """A regex matching ``secret`` only as a whole token, not inside a longer word or number.
+
+    A passcode "xp" must not turn "unexpected" into "une[REDACTED]ected": where the secret
+    starts (ends) with a letter or digit, the text before (after) it must not be one. An edge
+    that is punctuation needs no such guard -- it already marks where the token begins.
+    """
+    pattern = re.escape(secret)
+    if secret[:1].isalnum() or secret[:1] == "_":
+        pattern = r"(?<!\w)" + pattern
+    if secret[-1:].isalnum() or secret[-1:] == "_":
+        pattern = pattern + r"(?!\w)"
+    return pattern
 
 
 def _redact_auth(match: re.Match[str]) -> str:

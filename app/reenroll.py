@@ -155,8 +155,9 @@ class Reenrollment:
         if not identity.capabilities.can_sign:
             if self.profile.allow_new_enrollment_fallback:
                 alternative = (
-                    "the profile allows a new enrollment with the passcode instead "
-                    "(run again with --new-enrollment)"
+                    "the profile allows a new enrollment with the passcode instead: provision the unit again "
+                    f"with 'certline batch run --profile {self.profile.name} --port {self.driver.port} "
+                    "--reprovision'"
                 )
             else:
                 alternative = (
@@ -185,7 +186,9 @@ class Reenrollment:
         publish = self._publisher(on_update)
         publish(
             self.journal.transition(
-                device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+                device_id,
+                DeviceState.IDENTIFIED,
+                f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}",
             )
         )
         warnings: list[str] = []
@@ -251,7 +254,8 @@ def _always_running() -> JobControl:
 
     running = threading.Event()
     running.set()
-    return JobControl(stop=threading.Event(), running=running)
+    # Re-enrolling is the operator's explicit request to replace the unit's credential.
+    return JobControl(stop=threading.Event(), running=running, reprovision=True)
 
 
 @dataclass(frozen=True, repr=False)
@@ -338,7 +342,7 @@ def renew_with_files(
     )
     device_id = journal.add_device(batch_id, "files", kind="reenroll", serial_number=serial).device_id
     journal.transition(
-        device_id, DeviceState.IDENTIFIED, f"renewing certificate {pki.cert_serial_hex(old_leaf)}"
+        device_id, DeviceState.IDENTIFIED, f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}"
     )
     journal.transition(device_id, DeviceState.CSR_READY, "CSR ready", csr_der=csr_der)
     journal.transition(device_id, DeviceState.ENROLLING, "re-enrolling with the EST server")

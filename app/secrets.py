@@ -28,6 +28,10 @@ unless the station setting ``allow_insecure_keyring_backend`` (see
 Every call here may block on D-Bus (the unlock prompt included): call it from
 a worker thread, never from the GUI thread. Every value read or written is
 registered with ``app.redaction`` so it cannot show up in a log line later.
+
+This module only stores and reads entries. Which secrets a profile needs is
+``app/secret_needs.py``; turning a profile into EST credentials (typed secret,
+environment variable or keyring) is ``app/secret_source.py``.
 """
 
 from __future__ import annotations
@@ -38,18 +42,15 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from app.profile import AuthStyle, Profile
+from app.profile import Profile
 from app.redaction import register_secret, scrub
 from app.settings import StationSettings, load_settings, settings_path
-
-if TYPE_CHECKING:
-    from app.est.credentials import Credentials
 
 _T = TypeVar("_T")
 
@@ -76,6 +77,35 @@ class Purpose(enum.StrEnum):
     P12_PASSWORD = "p12-password"  # noqa: S105 - a key name, not a password
 
 
+#: The shortest passcode or password Certline stores for a profile. A shorter one is guessable, and
+#: it also occurs inside ordinary words and numbers, so scrubbing it from every log line (as
+#: ``app.redaction`` must) would hide information the technician needs. EST servers issue far
+#: longer ones (DigiCert DTM enrollment passcodes are long random strings).
+MIN_PASSCODE_LENGTH = 8
+
+
+def passcode_problem(value: str, purpose: Purpose | str = Purpose.PASSCODE) -> str | None:
+    """Why ``value`` cannot be stored as a profile's ``purpose`` secret, or ``None`` when it can.
+
+    The one rule for every place a passcode is typed in (``certline profile set-passcode``, the
+    GUI's profile editor and first-run dialog), so they all accept and refuse the same values.
+    The message never contains the value. A PKCS#12 password is only checked for emptiness: it
+    was chosen by whoever made the file, and Certline must accept whatever opens it.
+    """
+    purpose = Purpose(purpose)
+    what = "password" if purpose is not Purpose.PASSCODE else "passcode"
+    if not value or not value.strip():
+        return f"the {what} is empty"
+    if purpose is Purpose.P12_PASSWORD:
+        return None
+    if len(value) < MIN_PASSCODE_LENGTH:
+        return (
+            f"the {what} is too short: an EST {what} has at least "
+            f"{MIN_PASSCODE_LENGTH} -- check that it was copied completely"
+        )
+    return None
+
+
 class SecretStoreError(Exception):
     """A secret could not be read or stored. Messages never contain a secret value."""
 
@@ -97,27 +127,12 @@ class InsecureKeyringBackend(KeyringUnavailable):
     """The backend does not protect secrets and the settings do not allow it."""
 
 
-class SecretFromEnvError(SecretStoreError):
-    """``--passcode-env VAR`` (or similar) named a variable that is unset or empty."""
-
-
 def keyring_username(profile: str | Profile, purpose: Purpose | str) -> str:
     """The keyring username for one of a profile's secrets: ``<profile-name>/<purpose>``."""
     name = profile.name if isinstance(profile, Profile) else profile
     if not name or "/" in name or any(ord(c) < 32 for c in name):
         raise ValueError(f"invalid profile name for a keyring entry: {name!r}")
     return f"{name}/{Purpose(purpose).value}"
-
-
-def required_purposes(profile: Profile) -> tuple[Purpose, ...]:
-    """The keyring entries a profile needs for a first enrollment, by auth style."""
-    if profile.auth_style is AuthStyle.PASSCODE_ONLY:
-        return (Purpose.PASSCODE,)
-    if profile.auth_style is AuthStyle.USER_PASSWORD:
-        return (Purpose.USER_PASSWORD,)
-    # client-cert: only a PKCS#12 file or an encrypted key needs a password; which one
-    # is encrypted is only known when it is opened, so the entry is optional
-    return (Purpose.P12_PASSWORD,) if profile.client_p12_file else ()
 
 
 def backend_class_name(backend: KeyringBackend) -> str:
@@ -322,21 +337,6 @@ class SecretStore:
     def has_station_pin(self) -> bool:
         return self.get_station_pin() is not None
 
-    def credentials_for(self, profile: Profile) -> Credentials:
-        """The :class:`~app.est.credentials.Credentials` a profile's auth style needs."""
-        from app.est.credentials import Credentials
-
-        needed = required_purposes(profile)
-        return Credentials(
-            passcode=self.get(profile, Purpose.PASSCODE) if Purpose.PASSCODE in needed else None,
-            password=(self.get(profile, Purpose.USER_PASSWORD) if Purpose.USER_PASSWORD in needed else None),
-            p12_password=(
-                self.get(profile, Purpose.P12_PASSWORD)
-                if profile.auth_style is AuthStyle.CLIENT_CERT
-                else None
-            ),
-        )
-
     def _get(self, username: str) -> str | None:
         backend = self.backend()
         value = self._call(lambda: backend.get_password(SERVICE, username))
@@ -361,17 +361,3 @@ class SecretStore:
             return True
 
         return self._call(remove)
-
-
-def secret_from_env(var_name: str) -> str:
-    """The secret in environment variable ``var_name`` (for ``--passcode-env VAR``).
-
-    Errors name the variable, never a value; the value is registered for redaction.
-    """
-    value = os.environ.get(var_name)
-    if value is None:
-        raise SecretFromEnvError(f"environment variable {var_name} is not set")
-    if not value:
-        raise SecretFromEnvError(f"environment variable {var_name} is empty")
-    register_secret(value)
-    return value

@@ -1,10 +1,9 @@
 """Station settings: one small JSON file, every setting declared once with type and default.
 
 Settings belong to the station (this computer and account), not to a profile:
-how the UI looks, which language, whether hands-free mode starts on, and the
-one security escape hatch, ``allow_insecure_keyring_backend``. They live in
-``station_paths().settings`` (``settings.json``, mode 0600) and are edited by
-hand or by the GUI.
+how the UI looks, which language, and the one security escape hatch,
+``allow_insecure_keyring_backend``. They live in ``station_paths().settings``
+(``settings.json``, mode 0600) and are edited by hand or by the GUI.
 
 A missing file means "all defaults". A file with a wrong type or an unknown
 value for a setting is an error that names the file and the key, because a
@@ -55,9 +54,6 @@ class StationSettings:
     )
     large_text: bool = _setting(False, "Larger fonts and controls for the factory floor.")
     language: str = _setting("auto", "UI language as a locale code (en, de, ...); 'auto' follows the system.")
-    hands_free_default: bool = _setting(
-        False, "Start batches in hands-free mode (plug a device and it is provisioned)."
-    )
     journal_url: str | None = _setting(
         None,
         "Shared journal of the line: postgresql://USER@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA "

@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
 
-    from app.device.driver import KeyAlgorithm
+    from app.pki import KeyAlgorithm
     from app.sim.keys import KeygenLatency
 
     keygen = KeygenLatency().for_algorithm(KeyAlgorithm.EC_P256)

@@ -8,12 +8,13 @@ NSIS installer.
         [-SkipInstall] [-SkipSelftest] [-SkipInstaller] [-Makensis C:\path\makensis.exe]
 
 Output (packaging\out\, ignored by git):
-    dist\certline\                             certline.exe (console), certline-gui.exe, _internal\
+    dist\certline\                             certline.exe (console), certline-gui.exe, _internal\, licenses\
     certline-VERSION-windows-x64.zip           the bundle, portable (no installer)
     certline-VERSION-windows-x64-setup.exe     the installer (packaging\windows\certline.nsi)
 
 Steps: pip install -e .[packaging] (unless -SkipInstall), icons, PyInstaller with
-packaging\certline.spec, `certline.exe --version` and `certline.exe selftest` (offscreen Qt,
+packaging\certline.spec, the licence texts (packaging\licenses.py; stops when one is missing),
+`certline.exe --version [--verbose]` and `certline.exe selftest` (offscreen Qt,
 unless -SkipSelftest), the .zip, then makensis (NSIS 3: on PATH, in Program Files (x86)\NSIS,
 or -Makensis). CI: .github/workflows/windows-installer.yml.
 #>
@@ -70,10 +71,17 @@ foreach ($exe in @($Cli, (Join-Path $Bundle "certline-gui.exe"))) {
     if (-not (Test-Path $exe)) { throw "PyInstaller did not produce $exe" }
 }
 
+# Licence texts of every bundled component into the bundle (licenses\); stops when one is missing
+Say "licence texts"
+$env:PYTHONPATH = $Root
+try { Invoke-Checked $Python packaging\licenses.py (Join-Path $Bundle "licenses") } finally { Remove-Item Env:PYTHONPATH }
+
 # --- 2. smoke test ---------------------------------------------------------------------------
 $got = (& $Cli --version | Out-String).Trim()
 if ($LASTEXITCODE -ne 0 -or $got -ne "certline $Version") { throw "certline.exe --version said '$got'" }
 Say "ok: $got"
+# the versions of the bundled Python, OpenSSL, SQLite, zlib, expat and Qt, for the build log
+Invoke-Checked $Cli --version --verbose
 if (-not $SkipSelftest) {
     $env:QT_QPA_PLATFORM = "offscreen"
     try { Invoke-Checked $Cli selftest } finally { Remove-Item Env:QT_QPA_PLATFORM }

@@ -27,6 +27,9 @@ printf 'placeholder' >"$BUNDLE/_internal/python311.dll"
 printf 'placeholder' >"$BUNDLE/_internal/base_library.zip"
 printf 'placeholder' >"$BUNDLE/_internal/PySide6/plugins/platforms/qwindows.dll"
 cp "$ROOT/resources/icons/certline.svg" "$BUNDLE/_internal/resources/icons/"
+mkdir -p "$BUNDLE/licenses/pyside6-essentials"
+printf 'placeholder' >"$BUNDLE/licenses/THIRD-PARTY-LICENSES.txt"
+printf 'placeholder' >"$BUNDLE/licenses/pyside6-essentials/LGPL-3.0.txt"
 ICON="$ROOT/packaging/out/icons/certline.ico"
 [ -f "$ICON" ] || "$PY" "$ROOT/packaging/make_icons.py" "$(dirname "$ICON")" >/dev/null
 
@@ -41,8 +44,8 @@ makensis -WX -V2 -DVERSION="$VERSION" -DVERSION_NUMERIC="$NUMERIC" \
 [ "$(head -c 2 "$OUTFILE")" = "MZ" ] || die "$OUTFILE is not a Windows executable"
 if command -v 7z >/dev/null 2>&1; then  # p7zip-full reads NSIS installers: check the payload
     7z l "$OUTFILE" >"$WORK/listing" || die "7z cannot read the installer"
-    for f in certline.exe certline-gui.exe _internal/base_library.zip \
-        _internal/PySide6/plugins/platforms/qwindows.dll uninstall.exe; do
+    for f in certline.exe.new certline-gui.exe.new _internal.new/base_library.zip \
+        _internal.new/PySide6/plugins/platforms/qwindows.dll licenses.new/THIRD-PARTY-LICENSES.txt uninstall.exe; do
         grep -q "${f//\//.}" "$WORK/listing" || { cat "$WORK/listing" >&2; die "$f is not in the installer"; }
     done
 fi

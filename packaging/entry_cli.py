@@ -12,6 +12,22 @@ import sys
 RUNNABLE = ("ui.demo_main", "ui.selftest_probe")
 
 
+def _prepare_qt() -> None:
+    """What PyInstaller's PySide6 runtime hook does, which this executable goes without
+    (packaging/certline.spec): tell Qt where its plugins are in the bundle."""
+    import os
+
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle is None:
+        return
+    qt_dir = (
+        os.path.join(bundle, "PySide6") if sys.platform == "win32" else os.path.join(bundle, "PySide6", "Qt")
+    )
+    os.environ.setdefault("QT_PLUGIN_PATH", os.path.join(qt_dir, "plugins"))
+    if sys.platform == "win32":
+        os.environ["PATH"] = bundle + os.pathsep + os.environ.get("PATH", "")
+
+
 def _main() -> int:
     if len(sys.argv) >= 3 and sys.argv[1] == "-m":
         module = sys.argv[2]
@@ -19,6 +35,7 @@ def _main() -> int:
             print(f"certline: -m {module}: not a runnable module in this build", file=sys.stderr)
             return 2
         sys.argv = [sys.argv[0], *sys.argv[3:]]
+        _prepare_qt()
         try:
             runpy.run_module(module, run_name="__main__", alter_sys=True)
         except SystemExit as exc:

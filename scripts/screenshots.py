@@ -1,71 +1,75 @@
-"""Screenshots of the station window for the docs: ``xvfb-run -a .venv/bin/python scripts/screenshots.py``.
+"""Screenshots for the docs from a real run: ``xvfb-run -a .venv/bin/python scripts/screenshots.py``.
 
-Drives the real widgets on a real X display (``QT_QPA_PLATFORM=xcb``) and saves
-PNGs to ``docs/screenshots/``: the empty station, a batch in progress with a
-failed unit, the finished batch's summary, the profile editor and the
-bootstrap (fingerprint) dialog. This first version runs on the in-memory fakes
-of ``tests/batch/fakes.py``; the demo environment can replace them later.
+Everything on the pictures is real: the station is started through ``certline-gui``'s own
+entry (:func:`ui.launch.start`) with no profile, against the local HTTPS EST test server
+(``app.estserver``), and batches run on simulated units on real pseudo-terminals, plugged in
+the way a trainer does (Help > Use simulated units). The script walks the first day: the
+first-run dialog, the bootstrap (fingerprint) dialog, the filled-in profile, the empty
+station, a batch with one unit that refuses its certificate, its summary, and a second batch
+where every unit succeeds. The passcode goes into an in-memory keyring, never the user's.
+PNGs go to ``docs/screenshots/`` (``--out``); look at every one before committing.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import shutil
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-os.environ.setdefault("CERTLINE_HOME", tempfile.mkdtemp(prefix="certline-shots-"))
+HOME = Path(tempfile.mkdtemp(prefix="certline-shots-"))
+os.environ["CERTLINE_HOME"] = str(HOME / "station")  # never the user's profiles, journal or settings
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
-
-from app.device.driver import DeviceRefused  # noqa: E402
-from app.est.bootstrap import BootstrapResult, cert_fingerprint  # noqa: E402
-from app.est.credentials import Credentials  # noqa: E402
-from app.paths import StationPaths  # noqa: E402
-from app.profile import CsrFormat, Profile  # noqa: E402
-from app.station import StationSession  # noqa: E402
-from tests.batch.fakes import FakeCA, FakeDevice, FakeEst  # noqa: E402
+import keyring  # noqa: E402
+from keyring.backend import KeyringBackend  # noqa: E402
+from keyring.compat import properties  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtWidgets import QDialogButtonBox, QWidget  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+LABEL = "cps/IOT_7c1d9a52-3f1e-4a8b-9d2e-0c6b5f4a1e93"
+UNITS = 8
+FAILING_UNIT = 3  # refuses to store its certificate: the failure case
+SLOW_UNITS = (5, 6, 7)  # still working when the first picture is taken
 _out = OUT
 
 
-class SlowDevice(FakeDevice):
-    """Waits at key generation until released, so the picture shows units mid-way."""
+class MemoryKeyring(KeyringBackend):
+    """The passcode lives in this process only."""
 
-    def __init__(self, port: str, serial: str, gate: threading.Event) -> None:
-        super().__init__(port, serial)
-        self.gate = gate
+    @properties.classproperty
+    def priority(cls) -> float:
+        return 0.1
 
-    def generate_key(self, algorithm) -> None:  # noqa: ANN001
-        self.gate.wait(60)
-        super().generate_key(algorithm)
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
 
 
-class FullDevice(FakeDevice):
-    def generate_key(self, algorithm) -> None:  # noqa: ANN001
-        raise DeviceRefused("key storage is full (slot 0 and 1 in use); erase the unit and plug it in again")
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+def wait_until(condition: Callable[[], object], timeout_s: float = 60.0) -> None:
     deadline = datetime.now() + timedelta(seconds=timeout_s)
     while not condition():
         if datetime.now() > deadline:
-            raise TimeoutError("the window did not reach the expected state")
-        loop = QEventLoop()
-        QTimer.singleShot(50, loop.quit)
-        loop.exec()
+            raise TimeoutError("the station did not reach the expected state")
+        settle(50)
 
 
 def settle(ms: int = 400) -> None:
@@ -81,50 +85,6 @@ def save(widget: QWidget, name: str) -> None:
     print(f"saved {path}")
 
 
-def make_session(root: Path, devices: dict[str, FakeDevice], ca: FakeCA) -> StationSession:
-    from cryptography.hazmat.primitives import serialization
-
-    profile = Profile(
-        name="acme-line-1",
-        enroll_url="https://est.acme.example/.well-known/est",
-        label="cps/IOT_7c1d9a52-3f1e-4a8b-9d2e-0c6b5f4a1e93",
-        csr_format=CsrFormat.PEM_TEXT,
-        ca_bundle_pem=ca.cert.public_bytes(serialization.Encoding.PEM).decode(),
-        subject_template={"CN": "{serial}", "O": "ACME Devices", "C": "DE"},
-    )
-    est = FakeEst(ca)
-    return StationSession(
-        profile,
-        Credentials(passcode="screenshot"),
-        paths=StationPaths(root / "data", root / "config", root / "logs", root / "cache"),
-        client_factory=lambda p, c, n: est,
-        driver_factory=lambda port: devices[port],
-    )
-
-
-def bootstrap_result(ca: FakeCA) -> BootstrapResult:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "est.acme.example")]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=90))
-        .sign(ca.key, hashes.SHA256())
-    )
-    return BootstrapResult(
-        url="https://est.acme.example/.well-known/est/cps/IOT_7c1d9a52/cacerts",
-        server_certificate=server,
-        server_fingerprint=cert_fingerprint(server),
-        ca_certs=(ca.cert,),
-        ca_fingerprints=(cert_fingerprint(ca.cert),),
-        server_issued_by_ca=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-text", action="store_true", help="take the pictures with large text on")
@@ -132,102 +92,119 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="where to save the PNGs")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    from ui import window_commands
-    from ui.app_window import ensure_application
-    from ui.bootstrap_dialog import BootstrapDialog
-    from ui.main_window import MainWindow
-    from ui.profile_editor import ProfileEditor
-    from ui.station_monitor import SecretState, SecretStatus
-    from ui.ui_settings import LANGUAGE, UiSettings
-
     global _out
     _out = args.out
-    root = Path(os.environ["CERTLINE_HOME"])
-    settings = UiSettings(QSettings(str(root / "ui.ini"), QSettings.Format.IniFormat))
-    settings.set(LANGUAGE, args.language)
-    app = ensure_application(settings=settings)
-    ca = FakeCA()
-    gate = threading.Event()
-    devices: dict[str, FakeDevice] = {}
-    for i in range(8):
-        port = f"/dev/ttyACM{i}"
-        serial = f"ACM-24-{1000 + i * 7}"
-        if i == 3:
-            devices[port] = FullDevice(port, serial)
-        elif i >= 5:
-            devices[port] = SlowDevice(port, serial, gate)
-        else:
-            devices[port] = FakeDevice(port, serial)
-    session = make_session(root / "station", devices, ca)
-    window = MainWindow(
-        session,
-        lambda: sorted(devices),
-        settings=settings,
-        secret_check=lambda profile: SecretStatus(SecretState.PRESENT),
-    )
-    server_seen: list[object] = []
-    window.monitor.server_status.connect(server_seen.append)
+    keyring.set_keyring(MemoryKeyring())
+
+    from app.est.bootstrap import normalise_fingerprint
+    from app.estserver import EstTestServer
+    from app.sim.flash import Flash
+    from ui import launch, simulated_units, window_commands
+    from ui.profile_editor import ProfileEditor
+    from ui.ui_settings import LANGUAGE, UiSettings
+
+    UiSettings().set(LANGUAGE, args.language)
+    passcode = secrets.token_urlsafe(16)
+    server = EstTestServer(state_dir=HOME / "est-server", passcode=passcode)
+    server.start()
+    launcher = launch.start([])
+    assert launcher is not None, "no display: run under xvfb-run"
     try:
+        # -- first run: no profile yet ----------------------------------------------------------
+        wait_until(lambda: launcher.first_profile_editor is not None)
+        editor = launcher.first_profile_editor
+        assert isinstance(editor, ProfileEditor)
+        editor.resize(820, 660)
+        wait_until(editor.isVisible)
+        save(editor, "first-run")
+
+        editor.form.editor("name").setFocus()
+        editor.form.editor("name").insert("acme-line-1")
+        QGuiApplication.clipboard().setText(server.est_base(LABEL))  # as copied from the DTM console
+        editor.form.editor("enroll_url").setFocus()
+        editor.form.editor("enroll_url").paste()
+        editor.form.bootstrap_button.click()
+        dialog = editor.bootstrap_dialog
+        wait_until(lambda: dialog.rows)
+        root_fp = normalise_fingerprint(server.ca_fingerprint)
+        for row in dialog.rows:
+            if row.fingerprint == root_fp:
+                row.pasted.setText(server.ca_fingerprint)  # read out by the PKI administrator
+            else:
+                row.ticked.setChecked(True)
+        save(dialog, "bootstrap-dialog")
+        dialog.pin_button.click()
+        wait_until(lambda: root_fp in editor.form.trust_label.text())
+        editor.form.secret_edit.setFocus()
+        editor.form.secret_edit.insert(passcode)
+        save(editor, "profile-editor")
+        editor.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+
+        # -- the station window ---------------------------------------------------------------
+        wait_until(lambda: launcher.window is not None and launcher.window.isVisible())
+        window = launcher.window
+        assert window is not None
         if args.large_text:
             window.station_actions.large_text.setChecked(True)
         window.resize(1440, 900)
-        window.show()
         window.station_bar.work_order.setText("WO-2024-0815")
         window.station_bar.operator.setText("m.keller")
-        wait_until(lambda: True in server_seen)
+        wait_until(lambda: window.station_bar.server.text() not in ("", "checking…"))
+        settle(800)
         save(window, "station-empty")
 
-        window_commands.start(window)
-        wait_until(lambda: sum(s.state.value == "done" for s in window.model.snapshots()) == 4)
-        wait_until(lambda: window.counters.failed.value_text() == "1")
-        window.model.flush()
-        failed_row = next(
-            r for r, snap in enumerate(window.model.snapshots()) if snap.state.value == "failed"
-        )
-        window.table.selectRow(failed_row)
-        wait_until(lambda: window.details.steps.rowCount() > 2)
-        save(window, "station-batch-with-failure")
+        window.station_actions.profile.trigger()
+        wait_until(lambda: window.findChild(ProfileEditor) is not None)
+        profile_editor = window.findChild(ProfileEditor)
+        profile_editor.resize(820, 660)
+        profile_editor.form.setCurrentIndex(1)
+        save(profile_editor, "profile-editor-authentication")
+        profile_editor.reject()
 
-        window.table.selectRow(0)
-        wait_until(lambda: window.details.cert_fields["serial"].text() not in ("—", ""))
-        window.details.setCurrentIndex(1)
+        # -- a batch with one failing unit ---------------------------------------------------
+        ready: list[int] = []
+        window.simulated_units_ready.connect(ready.append)
+        faults = [f"dev{FAILING_UNIT}:refuse"] + [f"dev{i}:slow=0.3" for i in SLOW_UNITS]
+        simulated_units.use(window, UNITS, keygen_latency=0.4, faults=faults)
+        wait_until(lambda: ready)
         shown: list[QWidget] = []
         window.summary_shown.connect(shown.append)
-        gate.set()
-        wait_until(lambda: bool(shown))
-        save(shown[0], "batch-summary")
-        shown[0].close()
+        window_commands.start(window)
+        wait_until(lambda: window.counters.failed.value_text() == "1")
+        wait_until(lambda: sum(s.state.value == "done" for s in window.model.snapshots()) >= 4)
+        window.model.flush()
+        failed_row = next(r for r, s in enumerate(window.model.snapshots()) if s.state.value == "failed")
+        window.table.selectRow(failed_row)
+        wait_until(lambda: window.details.steps.rowCount() > 1)
+        save(window, "station-batch-with-failure")
+        wait_until(lambda: shown, 120)
+        save(shown[-1], "batch-summary-failure")
+        shown[-1].close()
+        window.table.selectRow(0)
+        window.details.setCurrentIndex(1)
         save(window, "station-batch-finished")
 
-        editor = ProfileEditor(session.profile, secret_store=_PresentSecrets, parent=window)
-        editor.show()
-        save(editor, "profile-editor")
-        editor.form.setCurrentIndex(1)
-        save(editor, "profile-editor-authentication")
-        editor.close()
-
-        result = bootstrap_result(ca)
-        dialog = BootstrapDialog(lambda: result, window)
-        dialog.show()
-        wait_until(lambda: len(dialog.rows) == 2)
-        dialog.rows[0].ticked.setChecked(True)
-        dialog.rows[1].pasted.setText("AB:CD:" + result.ca_fingerprints[0][6:])
-        save(dialog, "bootstrap-dialog")
-        dialog.close()
+        # -- a second bench where every unit succeeds --------------------------------------------
+        ready.clear()
+        second_tray = HOME / "bench-2"
+        for index in range(4):  # another tray: units with their own serial numbers
+            Flash(second_tray / f"certline-{index}.flash.json").update(serial=f"CL-{101 + index:06d}")
+        simulated_units.use(window, 4, keygen_latency=0.2, state_dir=second_tray)
+        wait_until(lambda: ready)
+        count = len(shown)
+        window_commands.start(window)
+        wait_until(lambda: len(shown) > count, 120)
+        save(shown[-1], "batch-summary")
+        shown[-1].close()
     finally:
-        gate.set()  # let held units finish, and close without the "batch running" question
         window_commands.confirm_quit = lambda _window: True
-        window.close()
-        session.close()
-        app.processEvents()
+        if launcher.window is not None:
+            launcher.window.close()
+        settle(200)
+        launcher.close()
+        server.stop()
+        shutil.rmtree(HOME, ignore_errors=True)
     return 0
-
-
-class _PresentSecrets:
-    """Stands in for the keyring in pictures: the passcode is "stored"."""
-
-    def has(self, profile: object, purpose: str) -> bool:
-        return True
 
 
 if __name__ == "__main__":

@@ -21,6 +21,28 @@ for tool in xvfb-run xauth dbus-run-session gnome-keyring-daemon; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: run 'scripts/setup.sh test' (it installs the system packages)"
 done
 
+# Some tests reach the local EST test server as https://localhost:PORT (its certificate names
+# localhost). Minimal container images sometimes lack the /etc/hosts entry: say so now instead of
+# failing a few tests after a 60 s resolver timeout.
+if ! "$PY" - <<'PYEOF'
+import ipaddress
+import socket
+import sys
+
+try:
+    infos = socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)
+except OSError as exc:
+    print(f"scripts/test.sh: 'localhost' does not resolve: {exc}", file=sys.stderr)
+    sys.exit(1)
+strays = sorted({i[4][0] for i in infos if not ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback})
+if strays:
+    print(f"scripts/test.sh: 'localhost' resolves to {', '.join(strays)}, not to a loopback address", file=sys.stderr)
+    sys.exit(1)
+PYEOF
+then
+    die "the tests need 'localhost' to resolve to 127.0.0.1 (or ::1): add the line '127.0.0.1 localhost' to /etc/hosts"
+fi
+
 SESSION_DIR="$(mktemp -d "${TMPDIR:-/tmp}/certline-test-session.XXXXXX")"
 trap 'rm -rf "$SESSION_DIR"' EXIT
 mkdir -m 700 "$SESSION_DIR/keyrings-data" "$SESSION_DIR/runtime"

@@ -112,3 +112,17 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch) -> KeyringBackend:
         pytest.skip(reason)
     monkeypatch.setattr(keyring.core, "_keyring_backend", None)
     return keyring.get_keyring()
+
+
+# ``pytest --hypothesis-profile=long``: the stateful engine test (and the fuzzers) run far more
+# programs; for benchmarks and release checks, not CI (see tests/integration/test_engine_stateful.py).
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile(
+    "long",
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -25,7 +25,9 @@ class StationActions:
     pause: QAction
     stop: QAction
     retry: QAction
+    retry_pending: QAction
     skip: QAction
+    reprovision: QAction
     hands_free: QAction
     export: QAction
     bundle: QAction
@@ -93,12 +95,26 @@ def create_actions(window: QMainWindow) -> StationActions:
             "F8",
             translate("MainWindow", "Run the failed units again"),
         ),
+        retry_pending=_action(
+            window,
+            "action-retry",
+            translate("MainWindow", "Retry &pending"),
+            "Shift+F8",
+            translate("MainWindow", "Ask the EST server again now for the units pending approval"),
+        ),
         skip=_action(
             window,
             "action-skip",
             translate("MainWindow", "S&kip selected"),
             QKeySequence(Qt.Key.Key_Delete),
             translate("MainWindow", "Leave the selected units out of this batch"),
+        ),
+        reprovision=_action(
+            window,
+            "action-retry",
+            translate("MainWindow", "Re-&provision selected unit…"),
+            None,
+            translate("MainWindow", "Replace the certificate a unit already holds (asks first)"),
         ),
         hands_free=_action(
             window,
@@ -190,8 +206,16 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     """Menus and toolbar; returns the language menu's group (its actions carry the language code)."""
     bar = window.menuBar()
     batch = bar.addMenu(translate("MainWindow", "&Batch"))
-    for action in (actions.start, actions.pause, actions.stop, actions.retry, actions.skip):
+    for action in (
+        actions.start,
+        actions.pause,
+        actions.stop,
+        actions.retry,
+        actions.retry_pending,
+        actions.skip,
+    ):
         batch.addAction(action)
+    batch.addAction(actions.reprovision)
     batch.addSeparator()
     batch.addAction(actions.hands_free)
     batch.addSeparator()

@@ -16,9 +16,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app.station import StationSession
+from app.station.hands_free import PortProvider
 from ui import window_commands
 from ui.crash import install_excepthook, install_qt_message_handler
-from ui.hands_free import PortProvider
 from ui.i18n import install_translators
 from ui.main_window import MainWindow
 from ui.resources import app_icon

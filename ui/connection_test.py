@@ -17,7 +17,7 @@ from PySide6.QtCore import QCoreApplication
 
 from app.est.credentials import Credentials
 from app.est.results import CsrAttributes
-from app.profile import AuthStyle, Profile
+from app.profile import Profile
 
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
 
@@ -38,22 +38,6 @@ def default_client_factory(profile: Profile, credentials: Credentials) -> Any:
     from app.est.client import EstClient
 
     return EstClient(profile, credentials, pool_size=1, timeout=15.0, retries=0)
-
-
-def credentials_for(profile: Profile, typed_secret: str | None) -> Credentials:
-    """The secret just typed (not stored yet), else the keyring's; none if the keyring is unusable."""
-    if typed_secret:
-        if profile.auth_style is AuthStyle.CLIENT_CERT:
-            return Credentials(p12_password=typed_secret)
-        if profile.auth_style is AuthStyle.USER_PASSWORD:
-            return Credentials(password=typed_secret)
-        return Credentials(passcode=typed_secret)
-    try:
-        from app.secrets import SecretStore, SecretStoreError
-
-        return SecretStore().credentials_for(profile)
-    except (ImportError, SecretStoreError):
-        return Credentials()
 
 
 def describe_attrs(attrs: CsrAttributes) -> str:

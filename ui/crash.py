@@ -19,6 +19,7 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication, QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.logsetup import write_crash_report
 from app.redaction import scrub
 
 log = logging.getLogger("certline.crash")
@@ -45,11 +46,7 @@ def install_qt_message_handler() -> None:
 
 
 def write_report(exc_info: tuple[type[BaseException], BaseException, TracebackType | None]) -> Path | None:
-    """The crash report via ``app.logsetup`` (None if that is unavailable or fails)."""
-    try:
-        from app.logsetup import write_crash_report
-    except ImportError:
-        return None
+    """The crash report via ``app.logsetup`` (None if writing it fails)."""
     try:
         return write_crash_report(exc_info)
     except OSError as exc:
@@ -90,6 +87,10 @@ def handle_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
     log.critical("unexpected error", exc_info=(exc_type, exc, tb))
     report = write_report((exc_type, exc, tb))
     summary = scrub("".join(traceback.format_exception_only(exc_type, exc)).strip())
+    from app.program_files import CRASH_HINT, at_start
+
+    if at_start().replaced():  # e.g. zlib.error from an archive replaced by a package upgrade
+        summary = f"{CRASH_HINT}\n\n({summary})"
     on_gui_thread = threading.current_thread() is threading.main_thread()
     if QApplication.instance() is not None and on_gui_thread:
         _show_dialog(summary, report)

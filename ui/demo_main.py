@@ -19,10 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.batch.report import export_report
     from app.demo_env import DISPLAY_FAILED, DemoEnvironment
     from app.est.credentials import Credentials
+    from app.logsetup import configure_gui_logging
     from app.redaction import register_secret
     from app.station import StationSession
 
     args = sys.argv[1:] if argv is None else argv
+    # as certline-gui does: without it the root logger stays at WARNING and the window's log
+    # panel shows nothing of a batch that goes well
+    configure_gui_logging()
     profile, ports, paths, report = DemoEnvironment.read_handoff(Path(args[0]))
     passcode = os.environ.pop("CERTLINE_DEMO_PASSCODE", None)
     register_secret(passcode)

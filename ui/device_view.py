@@ -25,11 +25,25 @@ from ui.progress_delegate import ProgressDelegate
 class MiddleElideDelegate(QStyledItemDelegate):
     """Long certificate serials keep both ends visible (people compare the first and last digits)."""
 
+    mode = Qt.TextElideMode.ElideMiddle
+
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:  # noqa: N802
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
+        option.textElideMode = self.mode
+
+
+class LeftElideDelegate(MiddleElideDelegate):
+    """Long port paths keep their end, the part that tells units apart (…/by-id/usb-…-if00, …/ttyCERT3)."""
+
+    mode = Qt.TextElideMode.ElideLeft
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText  # one line, elided
 
 
 class DeviceView(QTableView):
@@ -47,6 +61,7 @@ class DeviceView(QTableView):
         self.setObjectName("devices")
         self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
         self.setItemDelegateForColumn(Column.CERT_SERIAL, MiddleElideDelegate(self))
+        self.setItemDelegateForColumn(Column.PORT, LeftElideDelegate(self))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

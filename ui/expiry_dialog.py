@@ -1,6 +1,6 @@
 """Certificate expiry: every unit this station provisioned or renewed, soonest expiry first.
 
-The rows are :func:`app.cli.expiry_cmd.expiry_rows` (what ``certline expiry``
+The rows are :func:`app.station.expiry.expiry_rows` (what ``certline expiry``
 prints), read from the journal in a worker; "Export CSV…" writes the same
 columns as ``certline expiry --format csv`` so a spreadsheet built on one
 works with the other.
@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal import Journal
-from app.cli.expiry_cmd import COLUMNS, expiry_rows
+from app.batch.journal_api import JournalBackend
 from app.reenroll import urgency_for
+from app.station.expiry import COLUMNS, expiry_rows
 from ui.certificate_panel import urgency_look
 from ui.resources import icon
 from ui.worker import run_in_background
@@ -96,7 +96,7 @@ class ExpiryDialog(QDialog):
         "fingerprint",
     )
 
-    def __init__(self, journal: Journal, parent: QWidget | None = None) -> None:
+    def __init__(self, journal: JournalBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.journal = journal
         self.setWindowTitle(self.tr("Certificate expiry"))

@@ -1,5 +1,8 @@
 """Past batches: when, which work order, who ran it, and every unit with its outcome.
 
+"Reprint label" prints a done unit's label again (app/labels/reprint.py: the
+batch's label settings, audited); the printing runs in a worker.
+
 The list and each batch's devices are read from the journal in a worker; the
 device list reuses the station's table model and delegate, so a past batch
 looks exactly like a running one did.
@@ -7,6 +10,7 @@ looks exactly like a running one did.
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -25,8 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import BatchRecord, Journal
+from app.batch.journal_api import BatchRecord, JournalBackend
+from app.batch.states import DeviceState
+from app.labels.outputs import sink_for
+from app.labels.reprint import print_label, reprint_settings
 from ui.device_model import Column, DeviceTableModel
+from ui.label_printer import QtPrinterSink
 from ui.progress_delegate import ProgressDelegate
 from ui.report_export import ask_and_export
 from ui.resources import icon
@@ -45,7 +53,7 @@ class HistoryDialog(QDialog):
         devices: the device model of the selected batch.
     """
 
-    def __init__(self, journal: Journal, reports_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, journal: JournalBackend, reports_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.journal, self.reports_dir = journal, reports_dir
         self.records: list[BatchRecord] = []
@@ -79,9 +87,16 @@ class HistoryDialog(QDialog):
         self.status = QLabel(self.tr("Loading…"), self)
         self.export_button = QPushButton(icon("action-export"), self.tr("&Export report…"), self)
         self.export_button.setEnabled(False)
+        self.reprint_button = QPushButton(self.tr("&Reprint label"), self)
+        self.reprint_button.setToolTip(
+            self.tr("Print the selected done unit's label again (recorded in the audit)")
+        )
+        self.reprint_button.setEnabled(False)
         self._lay_out()
         self.batches.itemSelectionChanged.connect(self._batch_selected)
         self.export_button.clicked.connect(self._export)
+        self.reprint_button.clicked.connect(self._reprint)
+        self.device_view.selectionModel().selectionChanged.connect(self._device_selected)
         self.resize(1000, 640)
         run_in_background(lambda: journal.batches(), self._show_batches, self._load_failed, owner=self)
 
@@ -91,6 +106,7 @@ class HistoryDialog(QDialog):
         splitter.addWidget(self.device_view)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         box.addButton(self.export_button, QDialogButtonBox.ButtonRole.ActionRole)
+        box.addButton(self.reprint_button, QDialogButtonBox.ButtonRole.ActionRole)
         box.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
@@ -153,3 +169,37 @@ class HistoryDialog(QDialog):
         batch_id = self.selected_batch()
         if batch_id is not None:
             ask_and_export(self, self.journal, batch_id, self.reports_dir)
+
+    def selected_device(self) -> DeviceSnapshot | None:
+        rows = self.device_view.selectionModel().selectedRows() or [
+            index for index in self.device_view.selectionModel().selectedIndexes() if index.column() == 0
+        ]
+        return self.devices.snapshot(rows[0].row()) if rows else None
+
+    def _device_selected(self) -> None:
+        snap = self.selected_device()
+        self.reprint_button.setEnabled(snap is not None and snap.state is DeviceState.DONE)
+
+    def _reprint(self) -> None:
+        snap = self.selected_device()
+        if snap is None or snap.state is not DeviceState.DONE:
+            return
+        journal, device_id, batch_id = self.journal, snap.device_id, snap.batch_id
+        operator = getpass.getuser()
+
+        def reprint() -> str:
+            settings = reprint_settings(journal, batch_id)
+            sink = sink_for(settings, QtPrinterSink)
+            return print_label(journal, device_id, settings, sink, reprint=True, operator=operator)
+
+        self.reprint_button.setEnabled(False)
+        self.status.setText(self.tr("Printing the label…"))
+        run_in_background(reprint, self._reprinted, self._reprint_failed, owner=self)
+
+    def _reprinted(self, where: str) -> None:
+        self._device_selected()
+        self.status.setText(self.tr("Label reprinted: %1").replace("%1", where))
+
+    def _reprint_failed(self, exc: BaseException) -> None:
+        self._device_selected()
+        self.status.setText(self.tr("Label not printed: %1").replace("%1", str(exc)))

@@ -1,11 +1,20 @@
 """``certline-gui``: start the station window for the last-used profile.
 
 Start-up order matters: logging first (so a failure to start is in the log),
-then the application with translations and the crash hook, then the profile.
-Loading the profile's secret from the keyring and opening the journal may
-wait (D-Bus unlock prompt, fsync), so the session is built in a worker and
-the window opens when it is ready. Without any profile the editor opens
-instead.
+then a check that there is a display at all (Qt aborts the process without
+one), then the application with translations and the crash hook, then the
+profile. Loading the profile's secret from the keyring and opening the
+journal may wait (D-Bus unlock prompt, fsync), so the session is built in a
+worker and the window opens when it is ready. Without any profile the editor
+opens instead.
+
+Between the editor closing and the station window opening no window is
+shown, so Qt's quit-on-last-window-closed is off: the :class:`Launcher` ends
+the application itself when the station window closes (or the first profile
+is not created), and closes every session it built.
+
+:func:`start` is everything :func:`main` does before the event loop; the GUI
+tests call it in-process, so they start the station exactly as the script.
 """
 
 from __future__ import annotations
@@ -13,20 +22,22 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 
-from PySide6.QtCore import QCoreApplication, QObject
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtCore import QCoreApplication, QObject, Qt
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from app.est.credentials import Credentials
+from app.display import display_problem
 from app.profile import Profile
 from app.station import StationSession
+from app.station.hands_free import HandsFree, profile_port_source
+from ui import install_notices
 from ui.app_window import ensure_application, settle_garbage_collector
-from ui.hands_free import HandsFree, profile_port_source
 from ui.main_window import MainWindow
 from ui.station_monitor import keyring_secret_status
-from ui.ui_settings import LAST_PROFILE, UiSettings
-from ui.worker import run_in_background
+from ui.ui_settings import LANGUAGE, LAST_PROFILE, UiSettings
+from ui.worker import run_in_background, wait_for_workers
 
 log = logging.getLogger(__name__)
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
@@ -35,7 +46,7 @@ translate = QCoreApplication.translate  # lupdate finds translate("Context", "te
 def build_session(name: str | None) -> StationSession:
     """Blocking: load the named (or the only/first) profile and its secret, open the journal."""
     from app.profile_store import ProfileStore
-    from app.secrets import SecretStore, SecretStoreError
+    from app.secret_source import CredentialSource
 
     store = ProfileStore()
     names = store.list()
@@ -44,14 +55,11 @@ def build_session(name: str | None) -> StationSession:
             raise LookupError("no profile")
         name = names[0]
     profile = store.load(name)
-    try:
-        credentials = SecretStore().credentials_for(profile)
-    except SecretStoreError as exc:
-        log.warning("keyring unavailable, starting without the profile's secret: %s", exc)
-        credentials = Credentials()
     from app.batch.journal_url import journal_url, open_journal, station_name
     from app.paths import station_paths
 
+    # not strict: without its secret the window still opens and the station bar says what is missing
+    credentials = CredentialSource().credentials(profile, strict=False)
     # the station setting "Shared journal" (or CERTLINE_JOURNAL_URL) selects the line's database
     journal = open_journal(journal_url(), sqlite_path=station_paths().journal, station=station_name())
     return StationSession(profile, credentials, journal=journal)
@@ -63,37 +71,55 @@ def port_provider_for(profile: Profile):  # noqa: ANN201 - a PortProvider
 
 
 class Launcher(QObject):
-    """Opens (and re-opens, after a profile edit) the station window; owns the session."""
+    """Opens (and re-opens, after a profile edit) the station window; owns the sessions it built."""
 
     def __init__(self, settings: UiSettings) -> None:
         super().__init__()
         self.settings = settings
         self.window: MainWindow | None = None
         self.session: StationSession | None = None
+        self.first_profile_editor: QDialog | None = None
+        self._built: list[StationSession] = []  # every session built and not closed yet
+        self._built_lock = threading.Lock()
 
     def open(self, name: str | None) -> None:
-        run_in_background(lambda: build_session(name), self._opened, self._open_failed, owner=self)
+        run_in_background(lambda: self._build(name), self._opened, self._open_failed, owner=self)
+
+    def _build(self, name: str | None) -> StationSession:
+        """Worker thread: build the session and remember it, so quitting early still closes it."""
+        session = build_session(name)
+        with self._built_lock:
+            self._built.append(session)
+        return session
 
     def _opened(self, session: object) -> None:
         assert isinstance(session, StationSession)
         old_window, old_session = self.window, self.session
         self.session = session
         self.settings.set(LAST_PROFILE, session.profile.name)
-        self.window = MainWindow(
+        self.settings.sync()
+        window = MainWindow(
             session,
             port_provider_for(session.profile),
             settings=self.settings,
             hands_free=HandsFree(profile_port_source(session.profile)),
             secret_check=keyring_secret_status,
         )
-        self.window.profile_saved.connect(lambda profile: self.open(profile.name))
+        self.window = window
+        window.profile_saved.connect(lambda profile: self.open(profile.name))
+        window.closed.connect(lambda: self._window_closed(window))
+        self.program_watch = install_notices.install(window)  # serial permission, upgrade
         settle_garbage_collector()
-        self.window.show()
+        window.show()
         if old_window is not None:
             old_window.close()
             old_window.deleteLater()
         if old_session is not None:
-            run_in_background(old_session.close)
+            run_in_background(lambda: self._close_session(old_session))
+
+    def _window_closed(self, window: MainWindow) -> None:
+        if window is self.window:  # not the one replaced after a profile edit
+            QCoreApplication.quit()
 
     def _open_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, LookupError):
@@ -109,13 +135,31 @@ class Launcher(QObject):
 
         editor = ProfileEditor(None)
         editor.setWindowTitle(translate("Launcher", "Certline: create the first profile"))
+        editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         editor.saved.connect(lambda profile: self.open(profile.name))
-        if editor.exec() != QDialog.DialogCode.Accepted and self.window is None:
+        editor.finished.connect(self._first_profile_closed)
+        self.first_profile_editor = editor
+        editor.show()  # no nested event loop: the launcher carries on when it is done
+
+    def _first_profile_closed(self, result: int) -> None:
+        self.first_profile_editor = None
+        if result != QDialog.DialogCode.Accepted and self.window is None:
             QCoreApplication.quit()
 
+    def _close_session(self, session: StationSession) -> None:
+        with self._built_lock:
+            if session not in self._built:
+                return
+            self._built.remove(session)
+        session.close()
+
     def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+        """After the event loop: let running workers finish, then close every session built."""
+        wait_for_workers()
+        with self._built_lock:
+            sessions, self._built = self._built, []
+        for session in sessions:
+            session.close()
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -125,17 +169,51 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+#: exit status when no window can be opened (no display); like a command-line usage error
+NO_DISPLAY = 2
+
+
+def start(argv: Sequence[str] | None = None) -> Launcher | None:
+    """Everything ``certline-gui`` does before the event loop; None when there is no display."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from app.program_files import at_start
+
+    at_start()  # the program files as started: an upgrade under the window is noticed later
     from app.logsetup import configure_gui_logging
 
     configure_gui_logging(debug=args.debug)
+    problem = display_problem()
+    if problem is not None:
+        log.error("no display available (%s); certline-gui not started", problem)
+        print(
+            f"certline-gui: no display available ({problem}). "
+            "Start it in a desktop session, or use the command line: certline --help",
+            file=sys.stderr,
+        )
+        return None
     settings = UiSettings()
+    existing = QCoreApplication.instance()
     app = ensure_application(settings=settings)  # also installs the crash hook and Qt log routing
+    if existing is not None:  # embedded (the GUI tests): the language still comes from the settings
+        from ui.i18n import install_translators
+
+        install_translators(app, str(settings.get(LANGUAGE)))
+    app.setQuitOnLastWindowClosed(False)  # the launcher quits when the station window closes
     launcher = Launcher(settings)
     launcher.open(args.profile or settings.get(LAST_PROFILE) or None)
-    code = app.exec()
-    launcher.close()
+    return launcher
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    launcher = start(argv)
+    if launcher is None:
+        return NO_DISPLAY
+    app = QApplication.instance()
+    assert app is not None
+    try:
+        code = app.exec()
+    finally:
+        launcher.close()
     return code
 
 

@@ -19,11 +19,14 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBox
 
 from app.batch.events import BatchSnapshot, DeviceSnapshot
 from app.batch.states import TERMINAL
+from app.labels.hook import LabelPrinting
 from app.logsetup import attach_handler
 from app.profile import Profile
+from app.simulated_units import PortChoice
 from app.station import StationSession
+from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
 from app.station_lock import StationLock
-from ui import reenroll_menu, resume_offer, window_commands
+from ui import reenroll_menu, resume_offer, simulated_units, statistics_view, window_commands
 from ui.actions import build_menus, create_actions
 from ui.batch_controller import BatchController, Phase
 from ui.bridge import BridgeLogHandler, EventBridge
@@ -31,13 +34,14 @@ from ui.counters import BatchCounters
 from ui.device_details import DeviceDetailsPanel
 from ui.device_model import DeviceTableModel
 from ui.device_view import DeviceView
-from ui.hands_free import HandsFree, PortProvider, ProviderPortSource
+from ui.label_printer import QtPrinterSink
 from ui.lock import LockController
 from ui.log_panel import LogPanel
 from ui.resources import app_icon
 from ui.station_bar import StationBar
 from ui.station_monitor import SecretStatus, StationMonitor, keyring_secret_status
 from ui.ui_settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
+from ui.worker import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,14 @@ class MainWindow(QMainWindow):
     Signals:
         profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).
         summary_shown(QDialog): a batch summary dialog was opened.
+        closed(): the window was closed (the launcher ends the application then).
+        simulated_units_ready(int): that many simulated units are plugged in (Help menu).
     """
 
     profile_saved = Signal(object)
     summary_shown = Signal(object)
+    closed = Signal()
+    simulated_units_ready = Signal(int)
 
     def __init__(
         self,
@@ -76,19 +84,24 @@ class MainWindow(QMainWindow):
         self.bridge = EventBridge(session.bus, self)
         self._log_handler = BridgeLogHandler(self.bridge)
         attach_handler(self._log_handler)
+        # the USB ports, or simulated units once the trainer chose them (Help > Use simulated units…)
+        self.port_choice = PortChoice(port_provider)
+        port_provider = self.port_choice.ports
         hands_free = hands_free or HandsFree(ProviderPortSource(port_provider))
         self.controller = BatchController(session, port_provider, hands_free, self)
         self.monitor = StationMonitor(session, self, secret_check=secret_check)
         self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
+        self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
         self._awaiting_summary = False
         self._shown_locked = False
-        self._held_events: list[DeviceSnapshot | BatchSnapshot] = []
         self._build_widgets()
         self.station_actions = create_actions(self)
         self.language_menu, self.language_group = build_menus(self, self.station_actions)
         window_commands.connect(self)
         self.field_actions = reenroll_menu.install(self, port_provider)
         self.resume_action = resume_offer.install(self)
+        self.simulated_action = simulated_units.install(self)
+        self.statistics_action = statistics_view.install(self)
         self._connect()
         self._restore()
         self._update_actions()
@@ -122,6 +135,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_label = QLabel(self)
+        self.simulated_label = QLabel(self)
+        self.simulated_label.hide()
+        self.statusBar().addPermanentWidget(self.simulated_label)
         self.statusBar().addPermanentWidget(self.batch_label)
 
     def _connect(self) -> None:
@@ -156,26 +172,15 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(self.settings.get(SPLITTER))
 
     # -- engine events ------------------------------------------------------------------
-    def _early(self, snap: DeviceSnapshot | BatchSnapshot) -> bool:
-        """Keep events of a batch whose start has not been confirmed yet (replayed on start).
-
-        The engine's port threads begin publishing while ``start_batch`` is still returning
-        in a worker; without this, a unit that fails at once would never get a row.
-        """
-        if self.controller.phase == Phase.STARTING and snap.batch_id != self.controller.batch_id:
-            self._held_events.append(snap)
-            return True
-        return False
-
     def _device_changed(self, snap: DeviceSnapshot) -> None:
-        if self._early(snap) or snap.batch_id != self.controller.batch_id:
+        if snap.batch_id != self.controller.batch_id:
             return
         self.model.update_device(snap)
         if snap.device_id == self.details.device_id:
             self.details.refresh()
 
     def _batch_changed(self, snap: BatchSnapshot) -> None:
-        if self._early(snap) or snap.batch_id != self.controller.batch_id:
+        if snap.batch_id != self.controller.batch_id:
             return
         self.counters.update_batch(snap)
         self.monitor.note_server(snap.server_reachable)
@@ -192,12 +197,6 @@ class MainWindow(QMainWindow):
             self.counters.clear()
         self._awaiting_summary = True
         self.show_message(self.tr("Batch %1 running").replace("%1", str(batch_id)))
-        held, self._held_events = self._held_events, []
-        for snap in held:
-            if isinstance(snap, DeviceSnapshot):
-                self._device_changed(snap)
-            else:
-                self._batch_changed(snap)
 
     def _fields_completed(self) -> None:
         if self.station_actions.start.isEnabled():
@@ -213,7 +212,9 @@ class MainWindow(QMainWindow):
         a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
         a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
         a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.retry_pending.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.skip.setEnabled(running)
+        a.reprovision.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
         a.export.setEnabled(c.batch_id is not None)
         a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
         a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)
@@ -290,5 +291,9 @@ class MainWindow(QMainWindow):
         self.monitor.stop()
         self.controller.shutdown()
         self.bridge.close()
+        self.labels.close(timeout=0)  # queued labels finish on their own thread; never wait here
         logging.getLogger().removeHandler(self._log_handler)
+        if self.port_choice.simulated:
+            run_in_background(self.port_choice.close)  # unplugging joins the units' threads
         super().closeEvent(event)
+        self.closed.emit()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import pki
+from app.est.credentials import Credentials
 from app.profile import AuthStyle, Profile
 from app.profile_store import ProfileStore, profile_from_json
 from app.settings import write_private_json
 from ui.connection_test import (
     CheckResult,
     ClientFactory,
-    credentials_for,
     default_client_factory,
     run_connection_test,
 )
@@ -46,6 +46,13 @@ from ui.worker import run_in_background
 SecretStoreFactory = Callable[[], Any]
 
 
+def _typed_credentials(profile: Profile, typed: str) -> Credentials:
+    """Blocking: the secret just typed (not stored yet), the rest from the keyring if it is usable."""
+    from app.secret_source import CredentialSource
+
+    return CredentialSource(typed=typed).credentials(profile, strict=False)
+
+
 def _secret_store() -> Any:
     from app.secrets import SecretStore
 
@@ -53,11 +60,10 @@ def _secret_store() -> Any:
 
 
 def secret_purpose(profile: Profile) -> str:
-    return {
-        AuthStyle.PASSCODE_ONLY: "passcode",
-        AuthStyle.USER_PASSWORD: "user-password",
-        AuthStyle.CLIENT_CERT: "p12-password",
-    }[profile.auth_style]
+    """The keyring entry the editor's secret field holds (the rule is app.secret_needs)."""
+    from app.secret_needs import typed_secret_purpose
+
+    return typed_secret_purpose(profile).value
 
 
 class ProfileEditor(QDialog):
@@ -108,7 +114,10 @@ class ProfileEditor(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
         self._connect()
-        self.form.load(profile or Profile(name="", enroll_url="https://"), self._fingerprints(profile))
+        # an empty URL field (the placeholder shows the form): a pasted URL must not become https://https://…
+        self.form.load(profile or Profile(name="", enroll_url=""), self._fingerprints(profile))
+        if profile is not None:
+            self.form.mark_all_touched()  # an existing profile's problems are shown at once
         self._original_name = profile.name if profile else None
         self.resize(780, 640)
         self._refresh_secret_status()
@@ -117,7 +126,9 @@ class ProfileEditor(QDialog):
     def _connect(self) -> None:
         self.form.changed.connect(self.validate)
         self.form.auth_style.currentIndexChanged.connect(self._refresh_secret_status)
-        self.form.secret_edit.textChanged.connect(self._show_secret_status)
+        # a lambda, not the slot itself: textChanged carries the typed text, which must never
+        # arrive in _show_secret_status's ``error`` (it would be shown: "Keyring unavailable: <passcode>")
+        self.form.secret_edit.textChanged.connect(lambda _text: self._show_secret_status())
         self.form.import_ca_button.clicked.connect(self._import_ca)
         self.form.bootstrap_button.clicked.connect(self._bootstrap)
         self.buttons.accepted.connect(self.save)
@@ -140,9 +151,14 @@ class ProfileEditor(QDialog):
         """Show every problem next to its field; Save is enabled only for a valid profile."""
         profile = self.form.profile()
         problems = field_problems(profile)
-        self.form.show_problems(problems)
+        shown = self.form.show_problems(problems)
         overall = None if problems else overall_problem(profile)
+        tone = Tone.BAD
+        if overall is None and problems and not shown:
+            # nothing touched yet: no red, but say why Save is still off
+            tone, overall = Tone.NEUTRAL, self.tr("Fill in the profile name and the enrollment URL to save.")
         self.problem.setText(overall or "")
+        self.problem.setStyleSheet(f"color: {tone_colour(tone).name()};")
         ok = not problems and overall is None
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ok)
         self.export_button.setEnabled(ok)
@@ -230,7 +246,7 @@ class ProfileEditor(QDialog):
         self.results.show()
         self.test_button.setEnabled(False)
         run_in_background(
-            lambda: run_connection_test(profile, credentials_for(profile, secret), factory),
+            lambda: run_connection_test(profile, _typed_credentials(profile, secret), factory),
             self._tested,
             lambda exc: self._tested([CheckResult("", False, str(exc))]),
             owner=self,
@@ -287,8 +303,14 @@ class ProfileEditor(QDialog):
             ),
             self,
         )
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.pinned_pem:
-            self._ca_read(_parse_ca_pem(dialog.pinned_pem))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._pinned(dialog.pinned_pem))
+        self.bootstrap_dialog = dialog  # tests and the screenshots script reach it here
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _pinned(self, pem: str | None) -> None:
+        if pem:
+            self._ca_read(_parse_ca_pem(pem))
 
     # -- import / export ------------------------------------------------------------------
     def _import_profile(self) -> None:
@@ -307,6 +329,8 @@ class ProfileEditor(QDialog):
         assert isinstance(profile, Profile)
         self._original_name = None
         self.form.load(profile, self._fingerprints(profile))
+        self.form.mark_all_touched()
+        self.validate()
         self._refresh_secret_status()
 
     def _export_profile(self) -> None:

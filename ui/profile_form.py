@@ -11,9 +11,10 @@ of it (the editor handles the passcode field separately).
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QIcon
+from PySide6.QtGui import QFontDatabase, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device.driver import KeyAlgorithm
+from app.device.discovery import FILTER_LABELS
+from app.pki import KeyAlgorithm
 from app.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
 from ui.state_style import Tone, tone_colour, tone_icon
 
@@ -39,10 +41,8 @@ BAUD_RATES = ("9600", "19200", "38400", "57600", "115200", "230400", "460800", "
 
 
 def _driver_names() -> list[str]:
-    try:
-        from app.device.registry import driver_names
-    except ImportError:
-        return ["certline"]
+    from app.device.registry import driver_names  # lazy: the registry imports every driver
+
     return driver_names()
 
 
@@ -54,7 +54,12 @@ class Field(QWidget):
         self.editor = editor
         self.problem = QLabel(self, wordWrap=True)
         self.problem.setStyleSheet(f"color: {tone_colour(Tone.BAD).name()};")
-        self.problem.hide()
+        # the problem line always takes its one line of room, so the fields below do not jump
+        # under the mouse while a problem comes and goes as the user types
+        self.problem.setText("Xg")
+        self.problem.setMinimumHeight(self.problem.sizeHint().height())
+        self.problem.setText("")
+        self.touched = False  # a problem is shown only once the user edited the field
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(editor, 1)
@@ -70,10 +75,13 @@ class Field(QWidget):
         layout.addWidget(self.problem)
         self.setFocusProxy(editor)
 
-    def set_problem(self, text: str | None) -> None:
-        self.problem.setText(text or "")
-        self.problem.setVisible(bool(text))
-        self.editor.setAccessibleDescription(text or "")
+    def set_problem(self, text: str | None) -> bool:
+        """Show ``text`` under the field once it was touched; True when a problem is on screen."""
+        shown = text if self.touched else None
+        self.problem.setText(shown or "")
+        self.problem.setToolTip(shown or "")
+        self.editor.setAccessibleDescription(shown or "")
+        return bool(shown)
 
     def _pick_file(self) -> None:
         assert isinstance(self.editor, QLineEdit)
@@ -105,13 +113,16 @@ class ProfileForm(QTabWidget):
         super().__init__(parent)
         self.fields: dict[str, Field] = {}
         self._extra_subject: dict[str, str] = {}
+        self._label_printing: dict[str, Any] | None = None
         self._ca_bundle_pem: str | None = None
+        self._request_timeout = Profile.request_timeout
+        """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
         self.addTab(self._server_page(), self.tr("&Server"))
         self.addTab(self._auth_page(), self.tr("&Authentication"))
         self.addTab(self._certificate_page(), self.tr("&Certificate"))
         self.addTab(self._station_page(), self.tr("S&tation"))
         for field in self.fields.values():
-            self._watch(field.editor)
+            self._watch(field)
 
     # -- pages --------------------------------------------------------------------------
     def _add(
@@ -258,9 +269,15 @@ class ProfileForm(QTabWidget):
             self._add(
                 form,
                 f"port_filters.{key}",
-                self.tr("Port filter %1:").replace("%1", key),
+                self.tr("%1 filter:").replace("%1", FILTER_LABELS[key]),
                 QLineEdit(page, placeholderText=self.tr("optional")),
             )
+        self._add(
+            form,
+            "include_non_usb_ports",
+            "",
+            QCheckBox(self.tr("Also use serial ports without a USB VID:PID (built-in UARTs)"), page),
+        )
         return page
 
     @staticmethod
@@ -270,10 +287,22 @@ class ProfileForm(QTabWidget):
         box.setLayout(layout)
         return box
 
-    def _watch(self, editor: QWidget) -> None:
+    def _watch(self, field: Field) -> None:
+        editor = field.editor
+
+        def touch(*_args: object) -> None:
+            field.touched = True
+
         if isinstance(editor, QLineEdit):
+            editor.textEdited.connect(touch)  # the user typed (not load()/set_text())
+            editor.editingFinished.connect(touch)
+            editor.editingFinished.connect(self.changed)
             editor.textChanged.connect(self.changed)
         elif isinstance(editor, QComboBox):
+            editor.activated.connect(touch)
+            line_edit = editor.lineEdit()
+            if line_edit is not None:
+                line_edit.textEdited.connect(touch)
             editor.currentIndexChanged.connect(self.changed)
             editor.editTextChanged.connect(self.changed)
         elif isinstance(editor, QCheckBox):
@@ -335,11 +364,14 @@ class ProfileForm(QTabWidget):
         self.editor("require_pop").setChecked(profile.require_pop)  # type: ignore[attr-defined]
         self.editor("allow_new_enrollment_fallback").setChecked(profile.allow_new_enrollment_fallback)  # type: ignore[attr-defined]
         self.editor("concurrency").setValue(profile.concurrency)  # type: ignore[attr-defined]
+        self._request_timeout = profile.request_timeout
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
+        self._label_printing = profile.label_printing  # no editor yet: kept as loaded (docs/labels.md)
         for key in PORT_FILTER_KEYS:
             self.set_text(f"port_filters.{key}", profile.port_filters.get(key))
+        self.editor("include_non_usb_ports").setChecked(profile.include_non_usb_ports)  # type: ignore[attr-defined]
         self.set_ca_bundle_pem(profile.ca_bundle_pem, fingerprints)
 
     def profile(self) -> Profile:
@@ -367,19 +399,39 @@ class ProfileForm(QTabWidget):
             subject_template=subject,
             require_pop=self.editor("require_pop").isChecked(),  # type: ignore[attr-defined]
             concurrency=self.editor("concurrency").value(),  # type: ignore[attr-defined]
+            request_timeout=self._request_timeout,
             driver=self.text("driver") or "",
             baud=int(baud) if baud.isdigit() else 0,
             port_filters=filters,
+            include_non_usb_ports=self.editor("include_non_usb_ports").isChecked(),  # type: ignore[attr-defined]
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
+            label_printing=self._label_printing,
         )
 
-    def show_problems(self, problems: dict[str, str]) -> None:
-        """Problem lines under the fields; a tab holding a problem gets the "failed" icon."""
-        bad_pages = set()
+    def mark_all_touched(self) -> None:
+        """Show every field's problem from now on (an existing profile, an imported one)."""
+        for field in self.fields.values():
+            field.touched = True
+
+    def show_problems(self, problems: dict[str, str]) -> bool:
+        """Problem lines under the touched fields; a tab showing a problem gets the "failed" icon.
+
+        Returns True when at least one problem is on screen.
+        """
+        bad_pages, any_shown = set(), False
         for key, field in self.fields.items():
-            field.set_problem(problems.get(key))
             page = field.parentWidget()
-            if key in problems and page is not None:
+            shown = field.set_problem(problems.get(key))
+            any_shown = any_shown or shown
+            if shown and page is not None:
                 bad_pages.add(self.indexOf(page))
         for index in range(self.count()):
-            self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else QIcon())
+            self.setTabIcon(index, tone_icon(Tone.BAD) if index in bad_pages else self._blank_icon())
+        return any_shown
+
+    def _blank_icon(self) -> QIcon:
+        """A transparent icon: a tab without a problem keeps the same height as one with it."""
+        size = self.tabBar().iconSize()
+        pixmap = QPixmap(size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        return QIcon(pixmap)

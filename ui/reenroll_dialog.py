@@ -25,46 +25,13 @@ from PySide6.QtWidgets import (
 
 from app.device.driver import DeviceError
 from app.est.errors import EstError
-from app.profile import Profile
 from app.reenroll import CurrentCredential, ReenrollError, RenewalResult, SigningUnsupported
 from app.station import StationSession
+from app.station.renewal import read_unit, renew_unit
 from ui.certificate_panel import CertificatePanel
 from ui.worker import run_in_background
 
 PortProvider = Callable[[], list[str]]
-
-
-def read_unit(profile: Profile, port: str) -> CurrentCredential:
-    """Worker side of "Read certificate": open the unit, read what it holds, close it."""
-    from app.device.registry import open_driver
-    from app.reenroll import read_current
-
-    driver = open_driver(profile.driver, port, profile.baud)
-    try:
-        return read_current(driver)
-    finally:
-        driver.close()
-
-
-def renew_unit(session: StationSession, port: str, rekey: bool) -> RenewalResult:
-    """Worker side of "Renew": like ``certline reenroll --port``; the unit signs the TLS handshake.
-
-    Re-enrollment authenticates with the certificate being renewed, so the client has no passcode.
-    """
-    from app.device.registry import open_driver
-    from app.est.client import EstClient
-    from app.est.credentials import Credentials
-    from app.reenroll import Reenrollment, read_current
-
-    profile = session.profile
-    with EstClient(profile, Credentials(), pool_size=1) as client:
-        driver = open_driver(profile.driver, port, profile.baud)
-        try:
-            current = read_current(driver)
-            renewal = Reenrollment(journal=session.journal, profile=profile, client=client, driver=driver)
-            return renewal.renew(current, rekey=rekey)
-        finally:
-            driver.close()
 
 
 class ReenrollDialog(QDialog):
@@ -155,7 +122,10 @@ class ReenrollDialog(QDialog):
         self._start(self.tr("Renewing the certificate on %1…").replace("%1", port))
         session, rekey = self.session, self.rekey.isChecked()
         run_in_background(
-            lambda: renew_unit(session, port, rekey), self._show_renewal, self._failed, owner=self
+            lambda: renew_unit(session.journal, session.profile, port, rekey=rekey),
+            self._show_renewal,
+            self._failed,
+            owner=self,
         )
 
     # -- results (main thread) -----------------------------------------------------------
@@ -164,7 +134,8 @@ class ReenrollDialog(QDialog):
         self._read_ok = True
         self._finish(self.tr("Unit %1 holds this certificate.").replace("%1", current.identity.serial_number))
 
-    def _show_renewal(self, result: RenewalResult) -> None:
+    def _show_renewal(self, result: RenewalResult | None) -> None:
+        assert result is not None, "the dialog renews without a proceed callback"
         self.before.show_view(result.old)
         self.after.show_view(result.new)
         self.current.show_view(result.new)

@@ -14,24 +14,13 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from app.batch.journal import Journal
+from app.station.resume_choice import ResumeChoice, choose_batch_to_resume
 from ui.worker import run_in_background
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 translate = QCoreApplication.translate
-
-
-def find_unfinished(journal: Journal, profile_name: str) -> tuple[int, int] | None:
-    """(batch id, unfinished units) of the newest unfinished batch of this profile, or None."""
-    for batch in reversed(journal.unfinished_batches()):
-        if batch.profile_name != profile_name:
-            continue
-        units = len(journal.unfinished_devices(batch.id))
-        if units:
-            return batch.id, units
-    return None
 
 
 def install(window: MainWindow) -> QAction:
@@ -46,10 +35,10 @@ def install(window: MainWindow) -> QAction:
     window.addAction(action)
     found: dict[str, int] = {}
 
-    def offer(result: tuple[int, int] | None) -> None:
-        if result is None:
+    def offer(choice: ResumeChoice | None) -> None:
+        if choice is None:
             return
-        batch_id, units = result
+        batch_id, units = choice.batch.id, choice.unfinished_units
         found["batch"] = batch_id
         action.setEnabled(True)
         window.show_message(
@@ -65,5 +54,5 @@ def install(window: MainWindow) -> QAction:
 
     action.triggered.connect(resume)
     journal, name = window.session.journal, window.session.profile.name
-    run_in_background(lambda: find_unfinished(journal, name), offer, owner=window)
+    run_in_background(lambda: choose_batch_to_resume(journal, profile_name=name), offer, owner=window)
     return action

@@ -59,8 +59,8 @@ class SharedJournalDialog(QDialog):
         hint.setWordWrap(True)
         self.test_button = QPushButton(translate("SharedJournal", "Test connection"))
         self.test_button.clicked.connect(self.test)
-        self.result = QLabel("")
-        self.result.setWordWrap(True)
+        self.outcome = QLabel("")
+        self.outcome.setWordWrap(True)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -70,7 +70,7 @@ class SharedJournalDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(hint)
         layout.addWidget(self.test_button)
-        layout.addWidget(self.result)
+        layout.addWidget(self.outcome)
         layout.addWidget(buttons)
 
     def _values(self) -> tuple[str, str | None, str | None]:
@@ -79,27 +79,27 @@ class SharedJournalDialog(QDialog):
     def test(self) -> None:
         url, station, password = self._values()
         if not url:
-            self.result.setText(translate("SharedJournal", "No URL: the station uses its own journal."))
+            self.outcome.setText(translate("SharedJournal", "No URL: the station uses its own journal."))
             return
         self.test_button.setEnabled(False)
-        self.result.setText(translate("SharedJournal", "Connecting…"))
+        self.outcome.setText(translate("SharedJournal", "Connecting…"))
         run_in_background(
             lambda: test_connection(url, station, password), self._tested, self._failed, owner=self
         )
 
     def _tested(self, stations: str) -> None:
         self.test_button.setEnabled(True)
-        self.result.setText(
+        self.outcome.setText(
             translate("SharedJournal", "Connected. Stations on this journal: {0}").format(stations or "-")
         )
 
     def _failed(self, exc: BaseException) -> None:
         self.test_button.setEnabled(True)
-        self.result.setText(translate("SharedJournal", "Not connected: {0}").format(str(exc)))
+        self.outcome.setText(translate("SharedJournal", "Not connected: {0}").format(str(exc)))
 
     def save(self) -> None:
         url, station, password = self._values()
-        self.result.setText(translate("SharedJournal", "Saving…"))
+        self.outcome.setText(translate("SharedJournal", "Saving…"))
         run_in_background(
             lambda: save_journal_settings(url or None, station, password),
             self._saved,

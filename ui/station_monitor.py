@@ -58,10 +58,9 @@ def trust_anchor_fingerprints(profile: Profile) -> list[str]:
 
 def keyring_secret_status(profile: Profile) -> SecretStatus:
     """Whether the keyring holds what the profile's auth style needs (never reads it out)."""
-    try:
-        from app.secrets import KeyringUnavailable, SecretStore, required_purposes
-    except ImportError as exc:
-        return SecretStatus(SecretState.UNAVAILABLE, str(exc))
+    from app.secret_needs import required_purposes
+    from app.secrets import KeyringUnavailable, SecretStore
+
     purposes = required_purposes(profile)
     if not purposes:
         return SecretStatus(SecretState.NOT_NEEDED)

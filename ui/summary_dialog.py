@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 from ui.counters import BatchCounters
+from ui.device_view import LeftElideDelegate
 from ui.report_export import ask_and_export
 from ui.resources import icon
 from ui.state_style import look
@@ -44,7 +45,7 @@ class BatchSummaryDialog(QDialog):
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalBackend,
         batch_id: int,
         devices: list[DeviceSnapshot],
         reports_dir: Path,
@@ -65,13 +66,19 @@ class BatchSummaryDialog(QDialog):
         self.counters.failed.set_value(len(failed))
         self.counters.pending.hide()
         self.counters.remaining.hide()
-        self.failed_table = self._failed_table(failed)
+        self.headline = headline
         layout = QVBoxLayout(self)
         layout.addWidget(headline)
         layout.addWidget(self.counters)
+        # only when something failed: a table made with the dialog as parent and left out of the
+        # layout would lie, empty, over the headline
+        self.failed_table: QTableWidget | None = None
         if failed:
+            self.failed_table = self._failed_table(failed)
             layout.addWidget(QLabel(self.tr("Units that failed:"), self))
             layout.addWidget(self.failed_table)
+        else:
+            layout.addStretch(1)  # headline and counters stay together at the top
         layout.addWidget(self._buttons(bool(failed)))
         self.resize(720, 420 if failed else 240)
 
@@ -102,10 +109,16 @@ class BatchSummaryDialog(QDialog):
             serial = QTableWidgetItem(look(snap.state).icon, snap.serial_number or "—")
             error = QTableWidgetItem(snap.error or snap.step)
             error.setToolTip(snap.error or snap.step)
-            for column, item in enumerate((serial, QTableWidgetItem(snap.port), error)):
+            port = QTableWidgetItem(snap.port)
+            port.setToolTip(snap.port)
+            for column, item in enumerate((serial, port, error)):
                 table.setItem(row, column, item)
         table.resizeColumnToContents(0)
         table.resizeColumnToContents(1)
+        # a long port path keeps its distinctive end and leaves the room to the error
+        table.setItemDelegateForColumn(1, LeftElideDelegate(table))
+        em = table.fontMetrics().horizontalAdvance("M")
+        table.setColumnWidth(1, min(table.columnWidth(1), 14 * em))
         return table
 
     def _buttons(self, has_failures: bool) -> QDialogButtonBox:

@@ -11,10 +11,13 @@ can preset large text for every account on a station.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from app.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +45,31 @@ def _station_default(option: Option) -> Any:
     if name is None:
         return option.default
     try:
-        from app.settings import SettingsError, load_settings
-
         return getattr(load_settings(), name)
-    except (ImportError, SettingsError, OSError) as exc:
+    except (SettingsError, OSError) as exc:
         log.warning("station settings unreadable, using defaults: %s", exc)
         return option.default
+
+
+def _default_qsettings() -> QSettings:
+    """The user's Qt settings; with ``CERTLINE_HOME`` an INI file in that home's config folder.
+
+    ``CERTLINE_HOME`` promises that everything of a station lives under one folder
+    (side-by-side stations, tests), the window's last profile and language included.
+    """
+    if os.environ.get("CERTLINE_HOME"):
+        from app.paths import station_paths
+
+        path = station_paths().config / "ui.ini"
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings("Certline", "certline")
 
 
 class UiSettings:
     """Typed access to the window's ``QSettings`` (pass an INI-backed one in tests)."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
-        self.qsettings = settings if settings is not None else QSettings("Certline", "certline")
+        self.qsettings = settings if settings is not None else _default_qsettings()
 
     def get(self, option: Option) -> Any:
         if not self.qsettings.contains(option.key):

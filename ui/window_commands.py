@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app import __version__
 from app.batch.events import BatchSnapshot
 from app.batch.states import TERMINAL
+from app.station.support_bundle import default_bundle_name, write_support_bundle
 from ui.history_dialog import HistoryDialog
 from ui.report_export import ask_and_export
 from ui.resources import icon
 from ui.summary_dialog import BatchSummaryDialog
-from ui.support_bundle import default_bundle_name, write_support_bundle
 from ui.ui_settings import LANGUAGE, LARGE_TEXT, LARGE_TEXT_SCALE
 from ui.worker import run_in_background
 
@@ -37,7 +37,9 @@ def connect(w: MainWindow) -> None:
     a.pause.triggered.connect(lambda _checked=False: w.controller.toggle_pause())
     a.stop.triggered.connect(w.controller.stop)
     a.retry.triggered.connect(w.controller.retry_failed)
+    a.retry_pending.triggered.connect(w.controller.retry_pending)
     a.skip.triggered.connect(lambda: skip_selected(w))
+    a.reprovision.triggered.connect(lambda: reprovision_selected(w))
     a.hands_free.triggered.connect(lambda checked: set_hands_free(w, checked))
     a.export.triggered.connect(lambda: export_report(w))
     a.bundle.triggered.connect(lambda: save_support_bundle(w))
@@ -83,6 +85,37 @@ def skip_selected(w: MainWindow) -> None:
         return
     if w.confirm_skip(snaps):
         w.controller.skip([s.device_id for s in snaps])
+
+
+def reprovision_selected(w: MainWindow) -> None:
+    """Replace the credential of the one selected unit, after a confirmation that names it."""
+    snaps = [s for s in w.table.selected_snapshots() if s.error_code == "already-provisioned"]
+    if len(snaps) != 1:
+        w.show_message(
+            translate("MainWindow", "Select one unit that failed because it is already provisioned")
+        )
+        return
+    snap = snaps[0]
+    question = translate(
+        "MainWindow",
+        "Replace the certificate that unit %1 on %2 already holds?\n\n%3\n\n"
+        "The old certificate is recorded in the journal first. The unit cannot connect with its old "
+        "credential any more once its new key is generated.",
+    )
+    text = (
+        question.replace("%1", snap.serial_number or "?")
+        .replace("%2", snap.port)
+        .replace("%3", snap.error or "")
+    )
+    answer = QMessageBox.question(
+        w,
+        translate("MainWindow", "Re-provision unit %1").replace("%1", snap.serial_number or snap.port),
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    if answer == QMessageBox.StandardButton.Yes:
+        w.controller.reprovision(snap.device_id)
 
 
 def export_report(w: MainWindow) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,10 +20,11 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from app import pki
+from app.batch.claim_owner import new_claim_owner
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
 from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
-from app.batch.pipeline import DeviceJob, JobControl, JobInterrupted, StepFailed
+from app.batch.pipeline import AwaitingApproval, DeviceJob, JobControl, JobInterrupted, StepFailed
 from app.batch.states import TERMINAL, DeviceState
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from app.est.errors import EstError
@@ -42,7 +44,9 @@ class BatchOptions:
     allow_unexpected: bool = False
     reprovision: bool = False
     offline: bool = False
-    pending_max_wait: float = 24 * 3600.0
+    pending_max_wait: float = 15 * 60.0
+    """How long a unit waits in line for approval after a 202; a server asking to come back later
+    than that leaves the unit pending (with the time it asked for) for "Retry pending"."""
 
 
 def is_verified(snap: DeviceSnapshot) -> bool:
@@ -65,6 +69,18 @@ class _Worker:
         self.device_id: int | None = None
         self.claimed: str | None = None
         """Serial whose line-wide claim this worker holds (released when its unit stops)."""
+        self.claim: tuple[int, str] | None = None
+        """(device id, claim owner) while this worker holds a unit's journal claim."""
+        self.detached = False
+        self.moved_to: str | None = None
+        self.look_again = False
+        """A unit was plugged into this port while this worker still ran."""
+        self.ended = False
+        """The worker's job is over (claim given back, port closed); set under the engine's lock
+        together with reading ``look_again``, so a later plug-in starts a new worker itself."""
+        self.path_seen = port.startswith("/") and os.path.exists(port)
+        """The port was a device path that existed when the worker started (so its disappearance
+        means the unit was unplugged)."""
 
 
 class BatchEngine:
@@ -89,6 +105,8 @@ class BatchEngine:
         self.options = options or BatchOptions()
         self._lock = threading.RLock()
         self._workers: dict[str, _Worker] = {}
+        self._reprovision_serials: set[str] = set()
+        """Units whose existing credential the operator confirmed to replace (GUI action)."""
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -124,38 +142,81 @@ class BatchEngine:
             if self._stop.is_set():
                 return
             worker = self._workers.get(port)
-            if worker is not None and worker.thread is not None and worker.thread.is_alive():
+            if (
+                worker is not None
+                and worker.thread is not None
+                and worker.thread.is_alive()
+                and not worker.ended
+            ):
+                # a unit plugged in (again) while the old job on this port still ends its step:
+                # that job looks at the port once more when it is over (see _end_port_worker)
+                worker.look_again = True
                 return
-            worker = _Worker(port)
-            worker.thread = threading.Thread(
-                target=self._run_port, args=(worker,), name=f"port:{port}", daemon=True
-            )
-            self._workers[port] = worker
-            worker.thread.start()
+            self._start_port_worker(port)
+
+    def _start_port_worker(self, port: str) -> None:
+        """Register and start a worker for ``port`` (caller holds ``self._lock``)."""
+        worker = _Worker(port)
+        worker.thread = threading.Thread(
+            target=self._run_port, args=(worker,), name=f"port:{port}", daemon=True
+        )
+        self._workers[port] = worker
+        worker.thread.start()
 
     def enroll_collected(self) -> int:
-        """Enroll, without the units, every CSR this batch collected while offline.
+        """Enroll, without the units, every CSR this batch collected while offline or left pending.
 
-        Returns how many were started. Their certificates are written when the units come back.
+        Returns how many were started. Their certificates are written when the units come back
+        (a port worker that finds one of these units waits for the unit's claim, see
+        :meth:`Journal.claim`, so a CSR is never posted by two jobs at once).
         """
+        return self._start_detached(
+            (DeviceState.CSR_READY, DeviceState.ENROLLING, DeviceState.PENDING_APPROVAL), attach=False
+        )
+
+    def retry_pending(self) -> int:
+        """Ask the EST server again, now, for every unit of this batch pending approval.
+
+        The CLI (``certline batch resume``) and the GUI's "Retry pending" action both end here.
+        Each unit re-sends its journaled CSR byte for byte; a certificate the server has issued
+        meanwhile is journaled and, if the unit is still on its port, written. Units a job is
+        already working on are left to that job. Returns how many were retried.
+        """
+        return self._start_detached((DeviceState.PENDING_APPROVAL,), attach=True)
+
+    def _start_detached(self, states: tuple[DeviceState, ...], *, attach: bool) -> int:
+        if self.options.offline or self._stop.is_set():
+            return 0
         started = 0
         for snap in self.journal.unfinished_devices(self.batch_id):
-            if snap.state not in (DeviceState.CSR_READY, DeviceState.ENROLLING, DeviceState.PENDING_APPROVAL):
+            if snap.state not in states:
                 continue
-            if self.options.offline:
-                continue
+            if self.journal.claim_holder(snap.device_id) is not None:
+                continue  # a job is on this unit already; it will finish the enrollment
             worker = _Worker(f"detached:{snap.device_id}")
             worker.device_id = snap.device_id
+            worker.detached = True
             worker.thread = threading.Thread(
-                target=self._run_detached, args=(worker, snap), name=worker.port, daemon=True
+                target=self._run_detached, args=(worker, snap, attach), name=worker.port, daemon=True
             )
             with self._lock:
+                previous = self._workers.get(worker.port)
+                if previous is not None and previous.thread is not None and previous.thread.is_alive():
+                    continue
                 self._workers[worker.port] = worker
             worker.thread.start()
             started += 1
         return started
 
-    def _run_detached(self, worker: _Worker, snap: DeviceSnapshot) -> None:
+    def _run_detached(self, worker: _Worker, snap: DeviceSnapshot, attach: bool) -> None:
+        owner = new_claim_owner(worker.port)
+        try:
+            if not self.journal.claim(snap.device_id, owner):
+                return  # another job (a port worker, another engine) holds this unit
+        except JournalError as exc:
+            self._journal_failed(snap.device_id, worker.port, exc)
+            return
+        worker.claim = (snap.device_id, owner)
         identity = DeviceIdentity(snap.serial_number or "", snap.model or "", "", "")
         job = DeviceJob(
             journal=self.journal,
@@ -164,17 +225,67 @@ class BatchEngine:
             driver=_DetachedDevice(snap.port),
             identity=identity,
             device_id=snap.device_id,
-            control=JobControl(stop=worker.stop, running=self._running),
+            control=self._control(worker),
             publish=self._publish,
         )
+        issued = False
         try:
             job.enroll_only()
+            issued = self.journal.device(snap.device_id).state == DeviceState.ISSUED
+        except AwaitingApproval as exc:
+            self._log(logging.WARNING, str(exc), port=snap.port, device_id=snap.device_id)
         except (JobInterrupted, GatewayStopped):
             pass
         except (StepFailed, DeviceError, EstError) as exc:
             self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
         except JournalError as exc:
             self._journal_failed(snap.device_id, worker.port, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never vanish silently
+            log.exception("internal error while enrolling device %s", snap.device_id)
+            self._fail(snap.device_id, "enrolling", exc, "internal")
+        finally:
+            self._release(worker)
+        if issued and attach and self._port_still_there(snap.port):
+            self.add_port(snap.port)  # the unit may still be there: write its certificate now
+
+    def _port_still_there(self, port: str) -> bool:
+        """Whether ``port`` can be opened again: a device path must still exist; a port that was
+        never a path (pyserial URL, a test's fake) is simply tried."""
+        with self._lock:
+            worker = self._workers.get(port)
+        if worker is not None and not worker.path_seen:
+            return True
+        return _port_present(port)
+
+    def _control(self, worker: _Worker, *, reprovision: bool = False) -> JobControl:
+        return JobControl(
+            stop=worker.stop,
+            running=self._running,
+            offline=self.options.offline,
+            pending_max_wait=self.options.pending_max_wait,
+            reprovision=reprovision,
+        )
+
+    def _release(self, worker: _Worker) -> None:
+        """Give back what the worker's job held: the unit row's claim (one job per unit), then the
+        line-wide lease on its serial number (unless another job of this engine still holds it,
+        e.g. the port the unit was moved to)."""
+        claim, worker.claim = worker.claim, None
+        if claim is not None:
+            try:
+                self.journal.release(*claim)
+            except JournalError as exc:
+                # the claim stays until this process ends (or its lease runs out); then it is
+                # stale and taken over
+                self._log(logging.ERROR, _journal_failure(exc), port=worker.port, device_id=claim[0])
+        with self._lock:
+            serial, worker.claimed = worker.claimed, None
+            if serial is None or any(w.claimed == serial for w in self._workers.values()):
+                return
+        try:
+            self.journal.release_unit(self.profile.name, serial)
+        except JournalError as exc:  # the lease runs out by itself
+            self._log(logging.WARNING, f"could not release unit {serial}: {exc}", port=worker.port)
 
     def pause(self) -> None:
         self._running.clear()
@@ -211,6 +322,24 @@ class BatchEngine:
                 self.add_port(port)
                 count += 1
         return count
+
+    def reprovision(self, device_id: int) -> bool:
+        """Run a unit again that failed because it already holds a credential, now replacing it.
+
+        Only for a unit the operator confirmed by name; the old certificate is journaled before
+        anything on it is deleted (see ``DeviceJob``). False when the unit is not in that state.
+        """
+        snap = self.journal.device(device_id)
+        if (
+            snap.state != DeviceState.FAILED
+            or snap.error_code != "already-provisioned"
+            or not snap.serial_number
+        ):
+            return False
+        with self._lock:
+            self._reprovision_serials.add(snap.serial_number)
+        self.add_port(snap.port)
+        return True
 
     def skip(self, device_id: int, reason: str = "skipped by the operator") -> None:
         snap = self.journal.device(device_id)
@@ -291,6 +420,13 @@ class BatchEngine:
         self.bus.publish(LogEvent(level, message, device_id=device_id, port=port))
 
     def _run_port(self, worker: _Worker) -> None:
+        try:
+            self._run_port_job(worker)
+        finally:
+            self._end_port_worker(worker)
+        self._publish_summary()
+
+    def _run_port_job(self, worker: _Worker) -> None:
         port = worker.port
         detected_at = datetime.now(UTC)
         try:
@@ -303,14 +439,30 @@ class BatchEngine:
         except JournalError as exc:  # e.g. registering the unit, or recording that it was lost
             self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
+            self._release(worker)
             try:
                 driver.close()
             except DeviceError:
                 pass
-            self._release(worker)
-            with self._lock:
-                worker.serial = None
-            self._publish_summary()
+
+    def _end_port_worker(self, worker: _Worker) -> None:
+        """Mark the worker ended and, if a unit was plugged into its port meanwhile, start the
+        next worker there - in one step under the lock, after the claim was given back and the
+        port closed.
+
+        Both halves matter. Deciding "look again" and "this worker is over" separately loses a
+        plug-in that :meth:`add_port` sees between them (the thread still runs, so it only sets
+        ``look_again``, which nobody reads any more). And the next worker is registered before
+        this thread ends, so :meth:`wait` never sees "every worker finished" in the gap between
+        the two jobs of one port (the unit unplugged mid-step and plugged back in).
+        """
+        port = worker.port
+        with self._lock:
+            worker.serial = None
+            worker.ended = True
+            again = worker.look_again and not self._stop.is_set()
+            if again and (not worker.path_seen or _port_present(port)):
+                self._start_port_worker(port)
 
     def _provision(self, worker: _Worker, driver: DeviceDriver, detected_at: datetime) -> None:
         port = worker.port
@@ -336,11 +488,9 @@ class BatchEngine:
         if device_id is None:
             return
         worker.device_id = device_id
-        control = JobControl(
-            stop=worker.stop,
-            running=self._running,
-            offline=self.options.offline,
-            pending_max_wait=self.options.pending_max_wait,
+        control = self._control(
+            worker,
+            reprovision=self.options.reprovision or identity.serial_number in self._reprovision_serials,
         )
         job = DeviceJob(
             journal=self.journal,
@@ -354,8 +504,12 @@ class BatchEngine:
         )
         try:
             job.run()
+        except AwaitingApproval as exc:
+            self._log(logging.WARNING, str(exc), port=port, device_id=device_id)
         except (JobInterrupted, GatewayStopped) as exc:
-            if worker.abort_reason and worker.abort_code == "skipped":
+            if worker.moved_to is not None:
+                self._log(logging.INFO, f"unit moved to {worker.moved_to}", port=port, device_id=device_id)
+            elif worker.abort_reason and worker.abort_code == "skipped":
                 self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, worker.abort_reason))
             elif worker.abort_reason:
                 self._fail(device_id, "stopped", RuntimeError(worker.abort_reason), worker.abort_code)
@@ -389,6 +543,13 @@ class BatchEngine:
         ident_fields = {"serial_number": serial, "model": identity.model, "firmware": identity.firmware}
         with self._lock:
             twin = next((w for w in self._workers.values() if w is not worker and w.serial == serial), None)
+            if twin is not None and twin.path_seen and not _port_present(twin.port):
+                # the same unit, moved: its old port is gone. Its old job ends after its current
+                # step and gives the claim back; this port's job takes over from the journal.
+                twin.moved_to = port
+                twin.serial = None
+                twin.stop.set()
+                twin = None
             if twin is not None:
                 reason = (
                     f"serial number {serial} is reported by two ports ({twin.port} and {port}); both stopped"
@@ -408,8 +569,9 @@ class BatchEngine:
                 "unexpected",
             )
             return None
+        reprovision = self.options.reprovision or serial in self._reprovision_serials
         try:  # the line-wide guard (a no-op for the one-station SQLite journal)
-            self.journal.claim_unit(self.profile.name, serial, reprovision=self.options.reprovision)
+            self.journal.claim_unit(self.profile.name, serial, reprovision=reprovision)
         except UnitHeldElsewhere as exc:
             self._new_failed(port, detected_at, ident_fields, str(exc), "claimed-elsewhere")
             return None
@@ -421,12 +583,18 @@ class BatchEngine:
                 self._already_done(port, detected_at, ident_fields, done_elsewhere, driver, first=str(exc))
             return None
         worker.claimed = serial
-        resumable = (
-            self.journal.find_unfinished_by_serial(serial)
-            or self._failed_in_batch(serial)
-            or self._unidentified_failure_on(port)
-        )
+        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
+        if resumable is None and self.journal.find_done_by_serial(serial) is None:
+            # only a unit this journal has never finished may continue a row that failed before
+            # it was identified: a finished unit taking it over would be enrolled a second time
+            resumable = self._unidentified_failure_on(port)
         if resumable is not None:
+            if not self._take_claim(worker, resumable.device_id, serial):
+                return None
+            current = self.journal.device(resumable.device_id)
+            if current.state in (DeviceState.DONE, DeviceState.SKIPPED):
+                self._log(logging.INFO, f"unit {serial} was finished by another job", port=port)
+                return None
             snap = self.journal.set_step(resumable.device_id, f"resumed on {port}", port=port, **ident_fields)
             self._publish(snap)
             return resumable.device_id
@@ -437,24 +605,42 @@ class BatchEngine:
         if done is not None and not self.options.reprovision:
             self._already_done(port, detected_at, ident_fields, done, driver)
             return None
+        owner = new_claim_owner(f"port:{port}")
         snap = self.journal.add_device(
             self.batch_id,
             port,
             detected_at=detected_at,
             then=[(DeviceState.IDENTIFIED, "identified")],
+            claimed_by=owner,
             **ident_fields,
         )
+        worker.claim = (snap.device_id, owner)
         self._publish(snap)
         return snap.device_id
 
-    def _release(self, worker: _Worker) -> None:
-        serial, worker.claimed = worker.claimed, None
-        if serial is None:
-            return
-        try:
-            self.journal.release_unit(self.profile.name, serial)
-        except JournalError as exc:  # the lease runs out by itself
-            self._log(logging.WARNING, f"could not release unit {serial}: {exc}", port=worker.port)
+    def _take_claim(self, worker: _Worker, device_id: int, serial: str) -> bool:
+        """Claim the unit's journal row for this port's job, waiting while another job holds it
+        (a background enrollment of its CSR, the job on the port it was moved from, another
+        engine). False if this worker is stopped first."""
+        owner = new_claim_owner(f"port:{worker.port}")
+        announced = False
+        while not self.journal.claim(device_id, owner):
+            if not announced:
+                self._log(
+                    logging.INFO,
+                    f"unit {serial} is busy in another job; continuing when that job ends",
+                    port=worker.port,
+                    device_id=device_id,
+                )
+                announced = True
+            with self._lock:
+                for other in self._workers.values():
+                    if other.detached and other.device_id == device_id:
+                        other.stop.set()  # a background enrollment lets go after its request
+            if worker.stop.wait(0.2):
+                return False
+        worker.claim = (device_id, owner)
+        return True
 
     def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
         for snap in reversed(self.journal.devices(self.batch_id)):
@@ -493,7 +679,7 @@ class BatchEngine:
         )
         if holds_it:
             where = f"already provisioned ({first})" if first else "already provisioned here"
-            step = f"{where} (certificate {done.cert_serial}); not re-provisioned"
+            step = f"{where} (certificate serial {done.cert_serial}); not re-provisioned"
             self._publish(
                 self.journal.add_device(
                     self.batch_id,
@@ -514,8 +700,8 @@ class BatchEngine:
                 detected_at,
                 ident,
                 f"{where}serial number {ident['serial_number']} was already provisioned (device "
-                f"#{done.device_id}, certificate {done.cert_serial}) but this unit does not hold that "
-                "certificate; re-provision it explicitly if this is intended",
+                f"#{done.device_id}, certificate serial {done.cert_serial}) but this unit does not hold "
+                "that certificate; re-provision it explicitly if this is intended",
                 "duplicate",
             )
         return None
@@ -560,6 +746,14 @@ class BatchEngine:
         )
         self._publish(snap)
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
+
+
+def _port_present(port: str) -> bool:
+    """False only when ``port`` is a device path that no longer exists (the unit was unplugged);
+    pyserial URLs and detached pseudo-ports count as present."""
+    if not port.startswith("/"):
+        return True
+    return os.path.exists(port)
 
 
 def _journal_failure(exc: JournalError) -> str:

@@ -45,11 +45,23 @@ class EnrollmentClient(Protocol):
 
 
 class GatewayStopped(Exception):
-    """The batch was stopped while a worker waited for the server."""
+    """The batch was stopped while a worker waited for the server.
+
+    Its message is the reason the engine logs ("paused at this step: <reason>"), so it is
+    never empty.
+    """
+
+    def __init__(self, reason: str = "batch stopped while waiting for the EST server") -> None:
+        super().__init__(reason)
 
 
 class EstGateway:
-    """Concurrency cap, reachability gate and retry policy around one EST client."""
+    """Concurrency cap, reachability gate and retry policy around one EST client.
+
+    Every request the batch makes (enroll, /csrattrs, the reachability probe) holds one of the
+    ``concurrency`` slots, so the client's connection pool, sized to the same number, is never
+    asked for more connections than it keeps.
+    """
 
     def __init__(
         self,
@@ -72,6 +84,7 @@ class EstGateway:
         self._prober: threading.Thread | None = None
         self._attrs_lock = threading.Lock()
         self._attrs: CsrAttributes | None = None
+        self._down_reason: str | None = None
 
     @property
     def reachable(self) -> bool:
@@ -100,9 +113,12 @@ class EstGateway:
         with self._attrs_lock:
             if self._attrs is None:
                 try:
-                    self._attrs = self.client.csrattrs()
+                    with self._slots:  # every request counts against the pool (no "pool is full")
+                        self._attrs = self.client.csrattrs()
                 except EstError as exc:
                     log.warning("/csrattrs unusable (%s); using the profile's key settings", exc)
+                    if isinstance(exc, EstConnectionError):
+                        self._down_reason = str(exc)
                     self._attrs = CsrAttributes()
             return self._attrs
 
@@ -120,13 +136,17 @@ class EstGateway:
             self._wait_until_reachable(on_wait, stopped)
             with self._slots:
                 if stopped.is_set():
-                    raise GatewayStopped()
+                    raise GatewayStopped("batch stopped before the request was sent to the EST server")
                 try:
                     return operation()
                 except EstPending:
                     raise
                 except EstConnectionError as exc:
+                    if stopped.is_set():  # ended by the stop: the unit's step keeps why it waited
+                        on_wait(f"stopped while waiting for the EST server: {exc}")
+                        raise GatewayStopped() from None
                     log.warning("EST server unreachable: %s", exc)
+                    self._down_reason = str(exc)
                     self._mark_down()
                     attempt = 0
                     continue
@@ -139,7 +159,7 @@ class EstGateway:
                 except EstError:
                     raise
             if stopped.wait(delay):
-                raise GatewayStopped()
+                raise GatewayStopped("batch stopped while waiting to retry the EST request")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many workers do not retry in lockstep."""
@@ -147,12 +167,18 @@ class EstGateway:
 
     def _wait_until_reachable(self, on_wait: Callable[[str], None], stopped: _Stoppable) -> None:
         if not self._up.is_set():
-            on_wait("waiting for the EST server to answer again")
+            # The unit's step (journaled) says why it waits, e.g. which server timed out after how long.
+            reason = self._down_reason
+            on_wait(
+                f"waiting for the EST server to answer again (last error: {reason})"
+                if reason
+                else "waiting for the EST server to answer again"
+            )
         while not self._up.wait(0.2):
             if stopped.is_set():
-                raise GatewayStopped()
+                raise GatewayStopped("batch stopped while waiting for the EST server to answer again")
         if stopped.is_set():
-            raise GatewayStopped()
+            raise GatewayStopped("batch stopped before the request was sent to the EST server")
 
     def _mark_down(self) -> None:
         with self._probe_lock:
@@ -168,7 +194,8 @@ class EstGateway:
         delay = self._probe_interval
         while not self._stopped.wait(delay):
             try:
-                self.client.cacerts()
+                with self._slots:  # the probe shares the pool with enrollment, never exceeds it
+                    self.client.cacerts()
             except EstError as exc:
                 log.info("EST server still unreachable: %s", exc)
                 delay = min(self._max_backoff, delay * 1.5)

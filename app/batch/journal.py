@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.audit import AuditLog
+from app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
+from app.batch.claim_owner import claim_owner_alive, new_claim_owner
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import (
+    ADDED_DEVICE_COLUMNS,
     AUDITED_STATES,
     UPDATABLE_FIELDS,
     BatchRecord,
@@ -36,7 +39,15 @@ from app.batch.journal_api import (
 )
 from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
 
-__all__ = ["BatchRecord", "Journal", "TransitionRecord", "translate_sqlite_errors", "utcnow"]
+__all__ = [
+    "BatchRecord",
+    "Journal",
+    "TransitionRecord",
+    "claim_owner_alive",
+    "new_claim_owner",
+    "translate_sqlite_errors",
+    "utcnow",
+]
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +70,8 @@ CREATE TABLE IF NOT EXISTS devices (
     chain_pem TEXT,
     error TEXT, error_code TEXT, failed_step TEXT, retry_at TEXT,
     enroll_attempts INTEGER NOT NULL DEFAULT 0,
-    kind TEXT NOT NULL DEFAULT 'enroll'
+    kind TEXT NOT NULL DEFAULT 'enroll',
+    claimed_by TEXT, claimed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS devices_serial ON devices(serial_number);
 CREATE INDEX IF NOT EXISTS devices_batch ON devices(batch_id);
@@ -78,6 +90,18 @@ CREATE TABLE IF NOT EXISTS certificates (
 );
 CREATE INDEX IF NOT EXISTS certificates_device_serial ON certificates(device_serial);
 """
+
+#: Device columns added after the first schema, created on open when an older journal lacks them
+#: (names in :data:`app.batch.journal_api.ADDED_DEVICE_COLUMNS`): the CSR exactly as the device
+#: sent it (``csr_der`` is the normalised one that was posted) and the certificate a
+#: re-provisioning replaced (public material, journaled before anything is deleted).
+_ADDED_DEVICE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("csr_received_der", "BLOB"),
+    ("csr_received_sha256", "TEXT"),
+    ("replaced_chain_pem", "TEXT"),
+    ("replaced_sha256", "TEXT"),
+)
+assert tuple(name for name, _ in _ADDED_DEVICE_COLUMNS) == ADDED_DEVICE_COLUMNS
 
 _UPDATABLE = UPDATABLE_FIELDS
 
@@ -130,6 +154,13 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            present = {row["name"] for row in self._db.execute("PRAGMA table_info(devices)")}
+            for name, sql_type in _ADDED_DEVICE_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {sql_type}")
+            for column in ("claimed_by", "claimed_at"):
+                if column not in present:  # a journal written before claims existed
+                    self._db.execute(f"ALTER TABLE devices ADD COLUMN {column} TEXT")
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -260,10 +291,14 @@ class Journal:
         *,
         detected_at: datetime | None = None,
         then: Sequence[tuple[DeviceState, str]] = (),
+        claimed_by: str | None = None,
         **fields: Any,
     ) -> DeviceSnapshot:
         """Insert a device detected on ``port`` and, in the same transaction, the transitions in
-        ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind."""
+        ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind.
+
+        ``claimed_by``: the job that found the unit holds its claim from the first moment (see
+        :meth:`claim`), so no other job can pick the new row up in between."""
         detected = detected_at or utcnow()
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -273,6 +308,9 @@ class Journal:
             check_transition(previous, nxt)
         final_state, final_step = path[-1]
         now = utcnow() if then else detected
+        if claimed_by is not None:
+            fields = {**fields, "claimed_by": claimed_by, "claimed_at": _ts(now)}
+            _LIVE_OWNERS.add(claimed_by)
         columns = ["batch_id", "port", "state", "step", "started_at", "updated_at", *fields]
         values = [batch_id, port, final_state.value, final_step, _ts(detected), _ts(now), *fields.values()]
         with self._tx() as db:
@@ -355,6 +393,56 @@ class Journal:
             )
         return self.transition(device_id, state, step, **fields)
 
+    # -- the one-job-per-unit claim ---------------------------------------------------------
+    def claim(self, device_id: int, owner: str) -> bool:
+        """Take the one job slot of a unit; False if another live job holds it.
+
+        This is *the* place that enforces "one job per unit at any time": every job (a port
+        worker, a detached enrollment of a collected CSR, a retry of a pending unit) claims the
+        unit's row before it journals anything for it and releases it when it ends. Timing,
+        threads and ports play no part: two engines, two ports or a port and a background
+        enrollment racing for one unit all go through this check-and-set, which runs in one
+        ``BEGIN IMMEDIATE`` transaction (a PostgreSQL backend does the same with
+        ``UPDATE ... WHERE claimed_by IS NULL OR <holder is dead> RETURNING id``).
+
+        A claim is held by ``owner`` (see :func:`new_claim_owner`: host, process and job). A
+        claim left behind by a process that no longer runs (a crash, a kill, a power cut) is
+        stale and is taken over; so is one held by the same ``owner`` (re-claiming is a no-op).
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no device {device_id} in the journal")
+            holder = row["claimed_by"]
+            if holder is not None and holder != owner and claim_owner_alive(holder):
+                return False
+            _LIVE_OWNERS.add(owner)  # before the commit: nobody may see this claim as dead
+            try:
+                db.execute(
+                    "UPDATE devices SET claimed_by=?, claimed_at=? WHERE id=?",
+                    (owner, _ts(utcnow()), device_id),
+                )
+            except BaseException:
+                _LIVE_OWNERS.discard(owner)
+                raise
+        return True
+
+    def release(self, device_id: int, owner: str) -> None:
+        """Give the unit's claim back (only if ``owner`` still holds it)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE devices SET claimed_by=NULL, claimed_at=NULL WHERE id=? AND claimed_by=?",
+                (device_id, owner),
+            )
+        _LIVE_OWNERS.discard(owner)
+
+    def claim_holder(self, device_id: int) -> str | None:
+        """Who holds the unit's claim now (None if nobody, or only a dead process did)."""
+        with self._lock:
+            row = self._db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
+        holder = row["claimed_by"] if row is not None else None
+        return holder if holder is not None and claim_owner_alive(holder) else None
+
     def record_certificate(
         self,
         device_id: int,
@@ -399,6 +487,11 @@ class Journal:
                     "issuer": issuer,
                 },
             )
+
+    def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
+        """Record an operator action that changes no journal row (e.g. a label reprint) in the audit."""
+        with self._tx():
+            self.audit.append_locked(kind, payload)
 
     def device(self, device_id: int) -> DeviceSnapshot:
         with self._read():
@@ -486,6 +579,29 @@ class Journal:
         return [
             TransitionRecord(
                 DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+            )
+            for r in rows
+        ]
+
+    def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]:
+        """(device id, transition) for every unit of ``batch_ids``, in the order they were written.
+
+        Read-only, one query instead of one per device: line statistics read whole work orders.
+        """
+        ids = json.dumps([int(batch_id) for batch_id in batch_ids])
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
+                " JOIN devices d ON d.id=t.device_id"
+                " WHERE d.batch_id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
+                (ids,),
+            ).fetchall()
+        return [
+            (
+                r["device_id"],
+                TransitionRecord(
+                    DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                ),
             )
             for r in rows
         ]

@@ -15,6 +15,13 @@ raises :class:`UnitHeldElsewhere` when another station's lease is live and
 asked to re-provision. ``release_unit`` ends the lease when the job stops. The SQLite backend
 serves one station, where the engine's own per-station checks already hold, so its claims
 always succeed and change nothing.
+
+``claim(device_id, owner)`` is the one-job-per-unit slot of one journal row (a port worker, a
+background enrollment of a collected CSR, a retry of a pending unit): every job takes it before it
+journals anything for the unit and gives it back with ``release``. Both backends decide it in the
+database (SQLite: one ``BEGIN IMMEDIATE`` transaction; PostgreSQL: the row lock), and take over a
+claim whose holder is gone (a dead process; on PostgreSQL also another station's claim whose
+lease ran out).
 """
 
 from __future__ import annotations
@@ -106,6 +113,9 @@ class AuditChecker(Protocol):
     def verify_stations(self) -> dict[str, AuditVerdict]:
         """One verdict per station chain."""
 
+    def records(self) -> list[dict[str, Any]]:
+        """This station's chain, oldest first (keys: seq, at, kind, payload, prev_hash, hash)."""
+
 
 @runtime_checkable
 class JournalBackend(Protocol):
@@ -145,6 +155,9 @@ class JournalBackend(Protocol):
     def unfinished_batches(self) -> list[BatchRecord]: ...
 
     # units
+    def claim(self, device_id: int, owner: str) -> bool: ...
+    def release(self, device_id: int, owner: str) -> None: ...
+    def claim_holder(self, device_id: int) -> str | None: ...
     def claim_unit(self, scope: str, serial_number: str, *, reprovision: bool = False) -> None: ...
     def release_unit(self, scope: str, serial_number: str) -> None: ...
     def add_device(
@@ -154,6 +167,7 @@ class JournalBackend(Protocol):
         *,
         detected_at: datetime | None = None,
         then: Sequence[tuple[DeviceState, str]] = (),
+        claimed_by: str | None = None,
         **fields: Any,
     ) -> DeviceSnapshot: ...
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot: ...
@@ -171,6 +185,7 @@ class JournalBackend(Protocol):
         issuer: str,
         subject: str,
     ) -> None: ...
+    def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
 
     # reads
     def device(self, device_id: int) -> DeviceSnapshot: ...
@@ -183,7 +198,17 @@ class JournalBackend(Protocol):
     def certificates_for(self, device_serial: str) -> list[dict[str, Any]]: ...
     def all_certificates(self) -> list[dict[str, Any]]: ...
     def history(self, device_id: int) -> list[TransitionRecord]: ...
+    def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]: ...
 
+
+#: device columns added after the first schema (SQLite adds them on open, PostgreSQL by migration 2):
+#: the CSR exactly as the device sent it and the certificate a re-provisioning replaced
+ADDED_DEVICE_COLUMNS: tuple[str, ...] = (
+    "csr_received_der",
+    "csr_received_sha256",
+    "replaced_chain_pem",
+    "replaced_sha256",
+)
 
 #: device columns a transition may set (anything else is a programming error)
 UPDATABLE_FIELDS = frozenset(
@@ -206,6 +231,7 @@ UPDATABLE_FIELDS = frozenset(
         "retry_at",
         "enroll_attempts",
         "kind",
+        *ADDED_DEVICE_COLUMNS,
     }
 )
 

@@ -38,6 +38,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.batch.audit import GENESIS, record_hash, verify_chain
+from app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import (
     AUDITED_STATES,
@@ -123,6 +124,8 @@ class PgJournal:
         self.on_reachable = on_reachable
         self.reachable = True
         self._held: set[tuple[str, str]] = set()
+        self._held_rows: dict[int, str] = {}
+        """Unit rows whose one-job claim a job of this station holds (renewed with the leases)."""
         self._held_lock = threading.Lock()
         self._head_path = audit_head
         self._head_lock = threading.Lock()
@@ -304,6 +307,70 @@ class PgJournal:
         return self._retrying(attempt)
 
     # -- claims -----------------------------------------------------------------------------
+    def claim(self, device_id: int, owner: str) -> bool:
+        """Take the one job slot of a unit's row; False if another live job holds it.
+
+        Decided under the row's lock (``SELECT ... FOR UPDATE``) in one transaction, so two jobs
+        of any stations racing for one unit never both get it. A holder counts as gone when its
+        process on this host no longer runs, or (any host) when its claim was not renewed within
+        the lease: a station that died gives its units back after ``lease_seconds``.
+        """
+
+        def work(cur: Cursor) -> int:
+            cur.execute(
+                "SELECT claimed_by, claimed_at < now() - make_interval(secs => %s) AS expired"
+                " FROM devices WHERE id=%s FOR UPDATE",
+                (self.lease_seconds, device_id),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise KeyError(f"no device {device_id} in the journal")
+            holder = row["claimed_by"]
+            if holder is not None and holder != owner and not row["expired"] and claim_owner_alive(holder):
+                return 0
+            LIVE_OWNERS.add(owner)  # before the commit: nobody may see this claim as dead
+            cur.execute("UPDATE devices SET claimed_by=%s, claimed_at=now() WHERE id=%s", (owner, device_id))
+            return 1
+
+        try:
+            claimed = bool(self._write(work))
+        except BaseException:
+            LIVE_OWNERS.discard(owner)
+            raise
+        if claimed:
+            with self._held_lock:
+                self._held_rows[device_id] = owner
+        else:
+            LIVE_OWNERS.discard(owner)
+        return claimed
+
+    def release(self, device_id: int, owner: str) -> None:
+        """Give the unit row's claim back (only if ``owner`` still holds it)."""
+        with self._held_lock:
+            if self._held_rows.get(device_id) == owner:
+                del self._held_rows[device_id]
+        try:
+            self._write(
+                _execute(
+                    "UPDATE devices SET claimed_by=NULL, claimed_at=NULL WHERE id=%s AND claimed_by=%s",
+                    (device_id, owner),
+                )
+            )
+        finally:
+            LIVE_OWNERS.discard(owner)
+
+    def claim_holder(self, device_id: int) -> str | None:
+        """Who holds the unit row's claim now (None if nobody, or only a gone holder did)."""
+        row = self._one(
+            "SELECT claimed_by, claimed_at < now() - make_interval(secs => %s) AS expired"
+            " FROM devices WHERE id=%s",
+            (self.lease_seconds, device_id),
+        )
+        if row is None or row["claimed_by"] is None or row["expired"]:
+            return None
+        holder = str(row["claimed_by"])
+        return holder if claim_owner_alive(holder) else None
+
     def claim_unit(self, scope: str, serial_number: str, *, reprovision: bool = False) -> None:
         def work(cur: Cursor) -> None:
             cur.execute(
@@ -377,16 +444,25 @@ class PgJournal:
                 next_prune = time.monotonic() + 3600
                 self._prune_ops()
             held = self.held_units()
-            if not held:
+            with self._held_lock:
+                rows = dict(self._held_rows)
+            if not held and not rows:
                 continue
             try:
                 with self._pool.connection(timeout=interval) as conn:
-                    conn.execute(
-                        "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
-                        " WHERE holder = %s AND (scope, serial_number) IN"
-                        " (SELECT * FROM unnest(%s::text[], %s::text[]))",
-                        (self.lease_seconds, self.station, [s for s, _ in held], [n for _, n in held]),
-                    )
+                    if held:
+                        conn.execute(
+                            "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
+                            " WHERE holder = %s AND (scope, serial_number) IN"
+                            " (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                            (self.lease_seconds, self.station, [s for s, _ in held], [n for _, n in held]),
+                        )
+                    if rows:
+                        conn.execute(
+                            "UPDATE devices SET claimed_at = now() WHERE (id, claimed_by) IN"
+                            " (SELECT * FROM unnest(%s::bigint[], %s::text[]))",
+                            (list(rows), list(rows.values())),
+                        )
             except (psycopg.Error, PoolTimeout) as exc:  # the next transition re-checks the lease
                 log.debug("lease renewal failed: %s", exc)
 
@@ -553,8 +629,11 @@ class PgJournal:
         *,
         detected_at: datetime | None = None,
         then: Sequence[tuple[DeviceState, str]] = (),
+        claimed_by: str | None = None,
         **fields: Any,
     ) -> DeviceSnapshot:
+        """Insert a unit and the transitions in ``then`` in one transaction; ``claimed_by``: the
+        job that found the unit holds its row's claim from the first moment (see :meth:`claim`)."""
         detected = detected_at or utcnow()
         unknown = set(fields) - UPDATABLE_FIELDS
         if unknown:
@@ -564,6 +643,9 @@ class PgJournal:
             check_transition(previous, nxt)
         final_state, final_step = path[-1]
         now = utcnow() if then else detected
+        if claimed_by is not None:
+            fields = {**fields, "claimed_by": claimed_by, "claimed_at": now}
+            LIVE_OWNERS.add(claimed_by)
         columns = ["batch_id", "station", "port", "state", "step", "started_at", "updated_at", *fields]
         values = [batch_id, self.station, port, final_state.value, final_step, _ts(detected), _ts(now)]
         values += list(fields.values())
@@ -600,7 +682,11 @@ class PgJournal:
                 )
             return device_id
 
-        return self.device(int(self._write(work) or 0))
+        device_id = int(self._write(work) or 0)
+        if claimed_by is not None:
+            with self._held_lock:
+                self._held_rows[device_id] = claimed_by
+        return self.device(device_id)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
         unknown = set(fields) - UPDATABLE_FIELDS
@@ -728,6 +814,15 @@ class PgJournal:
         self._write(work)
 
     # -- reads (line-wide) ------------------------------------------------------------------
+    def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
+        """Record an operator action that changes no journal row (e.g. a label reprint) in this
+        station's audit chain."""
+
+        def work(cur: Cursor) -> None:
+            self.audit.append(cur, kind, payload)
+
+        self._write(work)
+
     def _one(self, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchone())
 
@@ -799,6 +894,24 @@ class PgJournal:
         return [
             TransitionRecord(
                 DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+            )
+            for r in rows
+        ]
+
+    def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]:
+        """(device id, transition) for every unit of ``batch_ids``, in the order they were written
+        (one query: line statistics read whole work orders)."""
+        rows = self._all(
+            "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
+            " JOIN devices d ON d.id=t.device_id WHERE d.batch_id = ANY(%s) ORDER BY t.id",
+            ([int(batch_id) for batch_id in batch_ids],),
+        )
+        return [
+            (
+                int(r["device_id"]),
+                TransitionRecord(
+                    DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                ),
             )
             for r in rows
         ]
@@ -946,8 +1059,11 @@ def _too_new(version: int) -> str:
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
-    if isinstance(out.get("csr_der"), memoryview):
-        out["csr_der"] = bytes(out["csr_der"])
+    for column in ("csr_der", "csr_received_der"):
+        if isinstance(out.get(column), memoryview):
+            out[column] = bytes(out[column])
+    if isinstance(out.get("claimed_at"), datetime):  # text, as in the SQLite journal
+        out["claimed_at"] = out["claimed_at"].astimezone(UTC).isoformat()
     return out
 
 

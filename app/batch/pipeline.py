@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app import pki
+from app.batch import server_key
 from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import JournalBackend
@@ -40,6 +41,7 @@ from app.device.driver import (
     DeviceMismatch,
     DeviceUnsupported,
     KeyAlgorithm,
+    StoredCredential,
 )
 from app.est.errors import EstError, EstPending
 from app.est.results import CsrAttributes, EnrollResult
@@ -62,6 +64,34 @@ class JobInterrupted(Exception):
     """The batch was stopped or the device vanished; the journal already says where we were."""
 
 
+class AwaitingApproval(JobInterrupted):
+    """The EST server answered 202 and asks to come back later than the batch is willing to wait.
+
+    The unit stays PENDING_APPROVAL with ``retry_at`` journaled (the time the server asked for);
+    "Retry pending" or ``certline batch resume`` re-sends the journaled CSR byte for byte.
+    """
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(
+            f"pending approval on the EST server; it asks to retry at {format_retry_at(retry_at)}"
+        )
+        self.retry_at = retry_at
+
+
+def format_retry_at(when: datetime) -> str:
+    """The server's retry time as operators read it everywhere (CLI, GUI row, report): UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+POP_PENDING = (
+    "the EST server answered 202 (pending approval) to a CSR bound to its TLS connection by "
+    "proof-of-possession; re-sending it on a new connection cannot match, and a fresh CSR would be "
+    "a second request for this unit, so Certline stops here. Reject the pending request on the "
+    "server, then either turn off manual approval for this policy or enroll without PoP, and "
+    "retry the unit"
+)
+
+
 @dataclass
 class JobControl:
     """Shared switches a job checks between steps (set by the engine on pause/stop)."""
@@ -70,6 +100,8 @@ class JobControl:
     running: threading.Event  # cleared while paused
     offline: bool = False
     pending_max_wait: float = 24 * 3600.0
+    reprovision: bool = False
+    """The operator asked to replace a credential a unit already holds (``--reprovision``)."""
 
     def checkpoint(self) -> None:
         while not self.running.wait(0.2):
@@ -141,6 +173,8 @@ class DeviceJob:
             csr = self._prepare_csr(pop)
             state = S.CSR_READY
         else:
+            if pop and state == S.PENDING_APPROVAL:
+                raise StepFailed(POP_PENDING, code="pop-pending")
             csr = self._pop_csr_factory() if pop else row["csr_der"]
         if state in (S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
             if self.profile.key_generation == KeyGeneration.SERVER:
@@ -237,24 +271,55 @@ class DeviceJob:
                 )
             self._step("making a CSR bound to this TLS connection (proof-of-possession)")
             challenge = base64.b64encode(tls_unique).decode("ascii")
-            csr_der = self.driver.create_csr(self._subject, challenge_password=challenge)
-            self._check_csr(csr_der, algorithm)
-            self._to(S.CSR_READY, "channel-bound CSR ready", **_csr_fields(csr_der))
+            received = self.driver.create_csr(self._subject, challenge_password=challenge)
+            csr_der = self._check_csr(received, algorithm)
+            self._to(S.CSR_READY, "channel-bound CSR ready", **_csr_fields(csr_der, received))
             self._to(S.ENROLLING, "enrolling with the EST server (proof-of-possession)")
             return csr_der
 
         return make
 
-    def _check_csr(self, csr_der: bytes, algorithm: KeyAlgorithm | None) -> None:
+    def _check_csr(self, received: bytes, algorithm: KeyAlgorithm | None) -> bytes:
+        """Validate the device's CSR; return the normalised DER that goes to the EST server."""
         try:
-            pki.check_device_csr(csr_der, expected_subject=self._subject, expected_algorithm=algorithm)
+            csr = pki.check_device_csr(received, expected_subject=self._subject, expected_algorithm=algorithm)
         except pki.CsrRejected as exc:
             raise StepFailed(f"CSR from the device rejected: {exc}", code="bad-csr") from None
+        return csr.public_bytes(serialization.Encoding.DER)
+
+    def _guard_existing_credential(self) -> None:
+        """Never destroy a working credential by surprise (the unit may be in the field already).
+
+        A driver whose key generation overwrites the unit's credential in place (nRF91) reports
+        what it would destroy. Without the operator's ``reprovision`` the unit is left untouched;
+        with it, the old certificate (public) is journaled *before* the driver may delete it.
+        A retry after this station already replaced it (same hash journaled) goes on.
+        """
+        at_risk = self.driver.credential_at_risk()
+        if at_risk is None:
+            return
+        digest = at_risk.sha256.hex()
+        described = _describe_credential(at_risk)
+        if self.journal.device_row(self.device_id).get("replaced_sha256") != digest:
+            if not self.control.reprovision:
+                raise StepFailed(
+                    f"the unit already holds a certificate ({described}); it was left untouched. "
+                    "Re-provision it explicitly (--reprovision) to replace it",
+                    code="already-provisioned",
+                )
+            self._step(
+                f"re-provisioning: journaled the certificate being replaced ({described})",
+                replaced_chain_pem=at_risk.chain_pem or None,
+                replaced_sha256=digest,
+            )
+        self.driver.allow_replacing(at_risk)
 
     def _prepare_csr(self, pop: bool = False) -> bytes | CsrFactory:
         """Key on the device, then the CSR (or, with proof-of-possession, a factory that makes the
         CSR once the TLS connection exists)."""
         self.control.checkpoint()
+        if self._new_key:
+            self._guard_existing_credential()
         if self.profile.key_generation == KeyGeneration.SERVER:
             csr_der = _ephemeral_csr(self._subject)
             self._to(S.CSR_READY, "CSR ready (server will generate the key)", **_csr_fields(csr_der))
@@ -283,9 +348,9 @@ class DeviceJob:
         if pop:
             return self._pop_csr_factory()
         self._step("reading CSR from the device")
-        csr_der = self.driver.create_csr(self._subject)
-        self._check_csr(csr_der, algorithm if self._new_key else None)
-        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der))
+        received = self.driver.create_csr(self._subject)
+        csr_der = self._check_csr(received, algorithm if self._new_key else None)
+        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der, received))
         return csr_der
 
     def _enroll(self, csr: bytes | CsrFactory) -> str:
@@ -300,10 +365,19 @@ class DeviceJob:
         self.control.checkpoint()
         self._to(S.ENROLLING, "requesting a server-generated key and certificate")
         result = self.gateway.serverkeygen(csr_der, on_wait=self._step, cancel=self.control.stop)
+        try:  # before anything is written: can this unit take the key the server chose?
+            key = server_key.key_for_unit(
+                result.private_key_pkcs8,
+                self.identity.capabilities.key_algorithms,
+                self.identity.serial_number,
+            )
+        except server_key.ServerKeyUnusable as exc:
+            issued = server_key.record_not_installed(self.journal, self.device_id, result)
+            raise StepFailed(f"{exc}; {issued}", code=exc.code) from None
         chain_pem = self._record_issued(result, "serverkeygen")
         self._to(S.WRITING, "loading the server-generated key into the device")
-        self.driver.import_private_key(result.private_key_pkcs8)
-        del result  # the key lives in memory only as long as the import takes
+        self.driver.import_private_key(key)
+        del result, key  # the key lives in memory only as long as the import takes
         return chain_pem
 
     def _post_until_issued(self, csr: bytes | CsrFactory, post: Callable[..., EnrollResult]) -> EnrollResult:
@@ -318,20 +392,25 @@ class DeviceJob:
             try:
                 return post(csr, on_wait=self._step, cancel=self.control.stop)
             except EstPending as pending:
+                if not isinstance(csr, bytes):
+                    # the CSR was bound to the TLS connection that just closed (proof-of-possession)
+                    self._to(S.PENDING_APPROVAL, "pending approval of a proof-of-possession CSR")
+                    raise StepFailed(POP_PENDING, code="pop-pending") from None
                 now = datetime.now(UTC)
-                self._to(
-                    S.PENDING_APPROVAL,
-                    "waiting for approval on the EST server",
-                    retry_at=pending.retry_at.isoformat(),
-                )
                 wait = max(1.0, (pending.retry_at - now).total_seconds())
                 deadline = (
                     deadline if deadline is not None else time.monotonic() + self.control.pending_max_wait
                 )
                 if time.monotonic() + wait > deadline:
-                    raise StepFailed(
-                        "still pending approval after the configured limit", code="pending-timeout"
-                    ) from None
+                    parked = AwaitingApproval(pending.retry_at)
+                    self._to(S.PENDING_APPROVAL, str(parked), retry_at=pending.retry_at.isoformat())
+                    raise parked from None
+                self._to(
+                    S.PENDING_APPROVAL,
+                    f"waiting for approval on the EST server (asking again at "
+                    f"{format_retry_at(pending.retry_at)})",
+                    retry_at=pending.retry_at.isoformat(),
+                )
                 if self.control.stop.wait(wait):
                     raise JobInterrupted("batch stopped while pending") from None
 
@@ -396,8 +475,26 @@ def _normalise(pem: str) -> str:
     return pem.replace("\r\n", "\n").strip()
 
 
-def _csr_fields(csr_der: bytes) -> dict[str, object]:
-    return {"csr_der": csr_der, "csr_sha256": hashlib.sha256(csr_der).hexdigest()}
+def _csr_fields(csr_der: bytes, received: bytes | None = None) -> dict[str, object]:
+    """Journal fields for a CSR: what is posted, and what the device sent (they differ when a
+    modem quirk was normalised, see :func:`app.pki.normalise_csr_der`)."""
+    received = csr_der if received is None else received
+    return {
+        "csr_der": csr_der,
+        "csr_sha256": hashlib.sha256(csr_der).hexdigest(),
+        "csr_received_der": received,
+        "csr_received_sha256": hashlib.sha256(received).hexdigest(),
+    }
+
+
+def _describe_credential(stored: StoredCredential) -> str:
+    """Subject, expiry and the device's hash of a stored certificate, for the technician."""
+    text = f"device SHA-256 {stored.sha256.hex().upper()[:16]}…"
+    try:
+        leaf = pki.pem_to_chain(stored.chain_pem)[0]
+    except (ValueError, IndexError):
+        return text
+    return f"{leaf.subject.rfc4514_string()}, valid until {leaf.not_valid_after_utc:%Y-%m-%d}, {text}"
 
 
 def _ephemeral_csr(subject: dict[str, str]) -> bytes:
@@ -412,6 +509,7 @@ def _ephemeral_csr(subject: dict[str, str]) -> bytes:
 
 
 __all__ = [
+    "AwaitingApproval",
     "DeviceJob",
     "JobControl",
     "JobInterrupted",

@@ -7,6 +7,7 @@ nothing secret can reach a report.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -25,6 +26,8 @@ CSV_COLUMNS = (
     "firmware",
     "port",
     "state",
+    "step",
+    "retry_at",
     "certificate_serial",
     "sha256_fingerprint",
     "not_before",
@@ -35,6 +38,9 @@ CSV_COLUMNS = (
     "failed_step",
     "started_at",
     "updated_at",
+    "csr_sha256",
+    "csr_as_received_sha256",
+    "replaced_certificate_sha256",
 )
 
 
@@ -50,6 +56,8 @@ def device_entries(journal: JournalBackend, batch_id: int) -> Iterator[dict[str,
             "firmware": row["firmware"],
             "port": row["port"],
             "state": row["state"],
+            "step": row["step"],
+            "retry_at": row["retry_at"] if row["state"] == "pending-approval" else None,
             "certificate_serial": row["cert_serial"],
             "sha256_fingerprint": row["cert_fingerprint"],
             "not_before": row["not_before"],
@@ -60,6 +68,13 @@ def device_entries(journal: JournalBackend, batch_id: int) -> Iterator[dict[str,
             "failed_step": row["failed_step"],
             "started_at": row["started_at"],
             "updated_at": row["updated_at"],
+            "csr_sha256": row["csr_sha256"],
+            "csr_as_received_sha256": row["csr_received_sha256"],
+            "csr_as_received_base64": (
+                base64.b64encode(row["csr_received_der"]).decode("ascii") if row["csr_received_der"] else None
+            ),
+            "replaced_certificate_sha256": row["replaced_sha256"],
+            "replaced_certificate_pem": row["replaced_chain_pem"],
             "certificate_pem": leaf_pem,
             "chain_pem": chain or None,
         }
@@ -86,6 +101,7 @@ def build_json_report(journal: JournalBackend, batch_id: int) -> dict[str, Any]:
             "done": sum(1 for d in devices if d["state"] == "done"),
             "failed": sum(1 for d in devices if d["state"] == "failed"),
             "skipped": sum(1 for d in devices if d["state"] == "skipped"),
+            "pending_approval": sum(1 for d in devices if d["state"] == "pending-approval"),
         },
         "devices": devices,
     }

@@ -15,9 +15,17 @@ from app.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("audit", help="verify the audit log")
+    parser = subparsers.add_parser(
+        "audit", help="verify the audit log", description="Check the station's audit log."
+    )
     sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = sub.add_parser("verify", help="detect edited or deleted audit records (every station's chain)")
+    verify = sub.add_parser(
+        "verify",
+        help="detect edited or deleted audit records (every station's chain)",
+        description="Check the hash chain of the station's audit log (with a shared journal: every "
+        "station's chain, reported per station): every record links to the one before it, so an "
+        "edited or deleted record breaks the chain. Exit status 1 when it is broken.",
+    )
     add_journal_arguments(verify)
     verify.set_defaults(func=_verify)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.journal_api import JournalBackend, JournalError
@@ -18,15 +18,29 @@ from app.batch.states import DeviceState
 from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from app.labels.hook import LabelPrinting
+from app.labels.settings import settings_from_profile_json
 from app.profile import Profile
 from app.station import StationSession
+from app.station.batch_run import BatchRun
+from app.station.hands_free import HandsFree, profile_port_source
+from app.station.resume_choice import choose_batch_to_resume
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("batch", help="run, resume or inspect provisioning batches")
+    parser = subparsers.add_parser(
+        "batch",
+        help="run, resume or inspect provisioning batches",
+        description="Provision units from the command line, finish interrupted batches, list batches.",
+    )
     sub = parser.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
 
-    run = sub.add_parser("run", help="provision the units on the given ports")
+    run = sub.add_parser(
+        "run",
+        help="provision the units on the given ports",
+        description="Provision the units on the given ports with a profile. Exit status 0 only when "
+        "every unit ended verified; 130 after Ctrl+C (every unit stops at a journaled step).",
+    )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
     run.add_argument("--expected", type=Path, metavar="FILE.csv", help="CSV of expected serial numbers")
@@ -37,32 +51,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--offline", action="store_true", help="only collect CSRs; enroll later with 'batch resume'"
     )
     run.add_argument(
-        "--reprovision", action="store_true", help="provision units this station already provisioned"
+        "--reprovision",
+        action="store_true",
+        help="provision units this station already provisioned, and replace the certificate a unit "
+        "already holds (the old one is journaled first)",
     )
-    run.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="stop waiting after this long"
-    )
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
     add_journal_arguments(run)
     run.set_defaults(func=_run)
 
-    resume = sub.add_parser("resume", help="finish the unfinished devices of the latest (or given) batch")
+    resume = sub.add_parser(
+        "resume",
+        help="finish the unfinished devices of the latest (or given) batch",
+        description="Continue every unfinished unit of a batch from its last journaled step (after a "
+        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one.",
+    )
     resume.add_argument(
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
     )
     _add_port_arguments(resume, required=False)
-    resume.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    resume.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=_TIMEOUT_HELP + "; resume also asks the EST server again for every unit pending approval",
+    )
     add_secret_arguments(resume)
     add_journal_arguments(resume)
     resume.set_defaults(func=_resume)
 
-    status = sub.add_parser("status", help="list recent batches and unfinished devices")
+    status = sub.add_parser(
+        "status",
+        help="list recent batches and unfinished devices",
+        description="List the 20 most recent batches with their counts, or one batch's units.",
+    )
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
     status.add_argument(
         "--line", action="store_true", help="shared journal: units per station and who holds which unit"
     )
     add_journal_arguments(status)
     status.set_defaults(func=_status)
+
+
+STOP_WAIT = 62.0
+"""Seconds the units get to finish their current step after the batch stops (EST requests still
+in flight are ended after the first 2, see :meth:`BatchRun.stop`)."""
+
+_TIMEOUT_HELP = (
+    "stop the batch after this long; also caps each EST request's overall deadline "
+    "(the profile's request_timeout, default 30 s); a unit the EST server asks to come back "
+    "later than this stays pending approval ('batch resume' asks again)"
+)
+
+
+def _with_request_deadline(profile: Profile, timeout: float | None) -> Profile:
+    """The profile with its EST request deadline capped by ``--timeout``: a batch told to stop
+    after 10 s must not sit 30 s in one request to a server that answers a byte at a time."""
+    if timeout is None or timeout <= 0 or timeout >= profile.request_timeout:
+        return profile
+    return dataclasses.replace(profile, request_timeout=timeout)
 
 
 def _add_port_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -91,6 +140,15 @@ def read_expected(path: Path) -> frozenset[str]:
     return frozenset(row[index].strip() for row in body if len(row) > index and row[index].strip())
 
 
+def _require_trust_anchor(profile: Profile) -> None:
+    """One line saying what to configure, before anything starts (never a traceback)."""
+    from app.cli.trust_check import trust_anchor_problem
+
+    problem = trust_anchor_problem(profile)
+    if problem:
+        raise ValueError(problem)
+
+
 def _load_profile(name: str) -> Profile:
     from app.profile_store import ProfileStore
 
@@ -99,9 +157,11 @@ def _load_profile(name: str) -> Profile:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        profile = _load_profile(args.profile)
+        profile = _with_request_deadline(_load_profile(args.profile), args.timeout)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
+        settings_from_profile_json(profile.to_json())  # a bad label setting stops before any unit
         journal = journal_from_args(args)
     except (SecretMissing, OSError, ValueError, LookupError, JournalError) as exc:
         print(f"certline batch run: {exc}", file=sys.stderr)
@@ -114,11 +174,13 @@ def _run(args: argparse.Namespace) -> int:
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
+        pending_max_wait=_pending_wait(args),
     )
     session = StationSession(profile, credentials, journal=journal)
     try:
-        engine = session.start_batch(options)
-        return _drive(engine, session, args)
+        run = _batch_run(session, args)
+        run.start(options)
+        return _drive(run, args)
     except JournalError as exc:
         print(f"certline batch run: {exc}", file=sys.stderr)
         return 2
@@ -129,21 +191,23 @@ def _run(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     try:
         journal = journal_from_args(args)
-        batches = journal.unfinished_batches()
     except JournalError as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
-    chosen = (
-        next((b for b in batches if b.id == args.batch), None)
-        if args.batch
-        else (batches[-1] if batches else None)
-    )
+    try:
+        chosen = choose_batch_to_resume(journal, batch_id=args.batch)
+    except JournalError as exc:
+        journal.close()
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
     if chosen is None:
         journal.close()
         print("certline batch resume: no unfinished batch in this station's journal")
         return 0 if not args.batch else 2
+    batch = chosen.batch
     try:
-        profile = Profile.from_json(chosen.profile_json)
+        profile = _with_request_deadline(chosen.profile, args.timeout)
+        _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
         journal.close()
@@ -151,16 +215,17 @@ def _resume(args: argparse.Namespace) -> int:
         return 2
     session = StationSession(profile, credentials, journal=journal)
     try:
-        engine = session.start_batch(
-            BatchOptions(work_order=chosen.work_order, operator=chosen.operator, station=journal.station),
-            resume_batch=chosen.id,
+        units = chosen.unfinished_units
+        print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
+        run = _batch_run(session, args)
+        options = BatchOptions(
+            work_order=batch.work_order,
+            operator=batch.operator,
+            station=journal.station,
+            pending_max_wait=_pending_wait(args),
         )
-        print(
-            f"Resuming batch {chosen.id} ({chosen.profile_name}); "
-            f"{len(session.journal.unfinished_devices(chosen.id))} unfinished device(s)"
-        )
-        engine.enroll_collected()
-        return _drive(engine, session, args)
+        run.resume(batch.id, options)
+        return _drive(run, args)
     except JournalError as exc:
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
@@ -168,27 +233,52 @@ def _resume(args: argparse.Namespace) -> int:
         session.close()
 
 
-def _drive(engine: BatchEngine, session: StationSession, args: argparse.Namespace) -> int:
+def _pending_wait(args: argparse.Namespace) -> float:
+    """With --timeout the batch waits for approval at most that long; a server asking to come
+    back later leaves the unit pending (``batch resume`` asks again)."""
+    default = BatchOptions().pending_max_wait
+    return min(default, args.timeout) if args.timeout is not None else default
+
+
+def _batch_run(session: StationSession, args: argparse.Namespace) -> BatchRun:
+    """The batch lifecycle; with ``--ports auto`` it watches the profile's USB ports (hands-free)."""
+    watching = getattr(args, "ports", None) == "auto"
+    return BatchRun(session, HandsFree(profile_port_source(session.profile)) if watching else None)
+
+
+def _drive(run: BatchRun, args: argparse.Namespace) -> int:
+    """Hand the ports to the batch, print its progress, and stop it when it is done or timed out."""
+    session, engine = run.session, run.engine
+    assert engine is not None, "start or resume the batch first"
     printer = ProgressPrinter()
     session.bus.subscribe(printer.on_event)
-    watcher = None
-    if args.port:
-        engine.add_ports(args.port)
-    elif args.ports == "auto":
-        watcher = _watch_ports(engine, session.profile, args.count)
+    labels = LabelPrinting(session.journal, session.bus)
     try:
-        finished = _wait(engine, args.timeout, args.count if watcher else None)
+        return _drive_batch(run, engine, args, printer)
+    finally:
+        labels.close()  # the labels of units that just finished still go out
+
+
+def _drive_batch(
+    run: BatchRun, engine: BatchEngine, args: argparse.Namespace, printer: ProgressPrinter
+) -> int:
+    if args.port:
+        run.add_ports(args.port)
+    elif run.hands_free is not None:
+        run.watch(report_existing=True)
+    interrupted = False
+    try:
+        finished = _wait(engine, args.timeout, args.count if run.hands_free is not None else None)
     except KeyboardInterrupt:
         print("Stopping after the current step of every device...", file=sys.stderr)
-        finished = False
-    if watcher is not None:
-        watcher.stop()
-    engine.stop()
-    engine.wait(60)
-    if finished and not session.journal.unfinished_devices(engine.batch_id):
-        engine.finish()
+        finished, interrupted = False, True
+    run.stop(STOP_WAIT, close=False)
+    if finished:
+        run.close_if_complete()
     snaps = engine.devices()
     printer.print_totals(snaps)
+    if interrupted:
+        return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
     return 0 if finished and engine.all_verified() else 1
 
 
@@ -208,15 +298,6 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
 
     engine.bus.subscribe(check)
     return done.wait(timeout)
-
-
-def _watch_ports(engine: BatchEngine, profile: Profile, count: int | None) -> Any:
-    from app.device.discovery import HotplugWatcher, ListPortsSource
-
-    source = ListPortsSource.from_filters(profile.port_filters)
-    watcher = HotplugWatcher(source, on_added=lambda info: engine.add_port(info.device))
-    watcher.start()
-    return watcher
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -21,10 +21,14 @@ from app.batch.engine import BatchOptions
 from app.batch.report import export_report
 from app.cli.progress import ProgressPrinter
 from app.demo_env import DISPLAY_FAILED, DemoEnvironment, DemoSettings
+from app.display import display_available
 from app.profile import CsrFormat, KeyGeneration
 from app.station import StationSession
 
 log = logging.getLogger(__name__)
+
+#: exit status after Ctrl+C (128 + SIGINT), as `certline batch run`
+EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,11 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every simulated device end to end. Opens the station window when a display is available.",
     )
     parser.add_argument("--headless", action="store_true", help="run in the terminal, no window")
-    parser.add_argument("--devices", type=int, default=4, metavar="N", help="simulated devices (default 4)")
+    parser.add_argument("--devices", type=int, default=4, metavar="N", help="number of simulated devices")
     parser.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the batch here")
     parser.add_argument("--driver", choices=("certline", "nrf91"), default="certline", help="device protocol")
-    parser.add_argument("--baud", type=int, default=115200, help="simulated serial speed (default 115200)")
-    parser.add_argument("--csr-format", choices=[c.value for c in CsrFormat], default=CsrFormat.RFC7030.value)
+    parser.add_argument("--baud", type=int, default=115200, help="simulated serial speed")
+    parser.add_argument(
+        "--csr-format",
+        choices=[c.value for c in CsrFormat],
+        default=CsrFormat.RFC7030.value,
+        help="how CSRs are posted: rfc7030 (base64 DER) or pem-text (DigiCert DTM style)",
+    )
     parser.add_argument(
         "--keygen",
         choices=[k.value for k in KeyGeneration],
@@ -62,15 +71,6 @@ def _exit_cleanly_on_sigterm() -> None:
     temporary directory are all cleaned up by the ``with`` blocks, as on Ctrl+C."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
-
-
-def display_available() -> bool:
-    """True when a Qt window can be shown: a real display, or an explicitly chosen Qt platform."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,9 +109,16 @@ def _run_headless(session: StationSession, env: DemoEnvironment, args: argparse.
     print(f"EST test server {server.url} (CA SHA-256 {server.ca_fingerprint})")
     print(f"{len(env.ports)} simulated device(s): {', '.join(env.ports)}")
     engine = session.start_batch(BatchOptions(work_order="DEMO", operator="demo", station="demo"), env.ports)
-    finished = engine.wait(args.timeout)
+    interrupted = False
+    try:
+        finished = engine.wait(args.timeout)
+    except KeyboardInterrupt:
+        # Ctrl+C: stop like `batch run` does -- quietly, every unit at a journaled step
+        print("Stopping after the current step of every device...", file=sys.stderr)
+        finished, interrupted = False, True
     if not finished:
-        print(f"certline demo: not finished after {args.timeout:.0f} s; stopping", file=sys.stderr)
+        if not interrupted:
+            print(f"certline demo: not finished after {args.timeout:.0f} s; stopping", file=sys.stderr)
         engine.stop()
         engine.wait(30)
     engine.finish()
@@ -120,6 +127,8 @@ def _run_headless(session: StationSession, env: DemoEnvironment, args: argparse.
     if args.report:
         export_report(session.journal, engine.batch_id, "json", args.report)
         print(f"Report written to {args.report}")
+    if interrupted:
+        return EXIT_INTERRUPTED
     return 0 if finished and engine.all_verified() and len(snaps) == len(env.ports) else 1
 
 
@@ -137,7 +146,7 @@ def _run_gui(session: StationSession, env: DemoEnvironment, args: argparse.Names
     try:
         completed = subprocess.run(command, env=child_env, check=False)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     if completed.returncode == DISPLAY_FAILED:
         print("certline demo: the window could not be opened; running headless.")
         fresh = StationSession(env.profile(), env.credentials(), paths=env.station_paths())

@@ -35,7 +35,7 @@ from app.est.encoding import CsrInputError, certs_to_pem, parse_certs
 from app.est.errors import EstError, EstPending
 from app.est.urls import EstUrlError
 from app.profile import AuthStyle, CsrFormat, Profile
-from app.redaction import register_secret
+from app.secret_source import CredentialSource, SecretMissing
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -74,15 +74,21 @@ def register(subparsers: Any) -> None:
     auth.add_argument("--client-key", metavar="FILE", help="TLS client key (PEM)")
     auth.add_argument("--client-p12", metavar="FILE", help="TLS client credential as PKCS#12")
     auth.add_argument("--p12-password-env", metavar="VAR", help="variable holding the PKCS#12 password")
-    common.add_argument(
-        "--csr-format",
-        choices=[f.value for f in CsrFormat],
-        default=CsrFormat.RFC7030.value,
-        help="rfc7030 (base64 DER, application/pkcs10) or pem-text (DTM: PEM as text/plain)",
-    )
     common.add_argument("--out", metavar="FILE", help="write the certificates here instead of stdout")
-    common.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
-    common.add_argument("--retries", type=int, default=3, help="retries on 5xx/connection errors (default 3)")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="overall deadline of each request in seconds: connect, TLS, request and the whole "
+        "answer (default 30)",
+    )
+    common.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="retries on 5xx/connection errors (default 3); all attempts together end within "
+        "about TIMEOUT x (RETRIES + 2)",
+    )
 
     parser = subparsers.add_parser(
         "est",
@@ -90,15 +96,48 @@ def register(subparsers: Any) -> None:
         description="Run one EST (RFC 7030) operation against a server and print the result.",
     )
     ops = parser.add_subparsers(dest="est_op", metavar="OP", required=True)
-    ops.add_parser("cacerts", parents=[common], help="fetch the CA certificates")
-    ops.add_parser("csrattrs", parents=[common], help="show what the server wants in a CSR (JSON)")
-    for op, text in (
-        ("enroll", "enroll a CSR (/simpleenroll)"),
-        ("reenroll", "renew the --client-cert certificate (/simplereenroll)"),
-        ("serverkeygen", "certificate with a server-generated key (/serverkeygen)"),
+    ops.add_parser(
+        "cacerts",
+        parents=[common],
+        help="fetch the CA certificates",
+        description="Fetch the server's CA certificates (/cacerts) and print them as PEM. On first "
+        "contact use --bootstrap --ca FILE: the CAs are shown with their SHA-256 fingerprints and "
+        "saved to FILE only after you confirm one.",
+    )
+    ops.add_parser(
+        "csrattrs",
+        parents=[common],
+        help="show what the server wants in a CSR (JSON)",
+        description="Ask the server what it wants in a CSR (/csrattrs): key type, extensions, "
+        "challenge password. Printed as JSON.",
+    )
+    for op, text, description in (
+        (
+            "enroll",
+            "enroll a CSR (/simpleenroll)",
+            "Send a CSR to /simpleenroll and print the issued certificate chain as PEM, leaf first.",
+        ),
+        (
+            "reenroll",
+            "renew the --client-cert certificate (/simplereenroll)",
+            "Renew a certificate with /simplereenroll. The TLS client certificate (--client-cert or "
+            "--client-p12) is the certificate being renewed; prints the new chain as PEM.",
+        ),
+        (
+            "serverkeygen",
+            "certificate with a server-generated key (/serverkeygen)",
+            "Have the server generate the key (/serverkeygen). The key is written only to --key-out "
+            "(mode 0600, never overwritten) and only with --write-private-key; the chain is printed.",
+        ),
     ):
-        sub = ops.add_parser(op, parents=[common], help=text)
+        sub = ops.add_parser(op, parents=[common], help=text, description=description)
         sub.add_argument("csr_file", metavar="CSR_FILE", help="the CSR (PEM or DER)")
+        sub.add_argument(
+            "--csr-format",
+            choices=[f.value for f in CsrFormat],
+            default=CsrFormat.RFC7030.value,
+            help="rfc7030 (base64 DER, application/pkcs10) or pem-text (DTM: PEM as text/plain)",
+        )
         if op == "serverkeygen":
             sub.add_argument("--key-out", metavar="FILE", help="write the private key here (PEM, mode 0600)")
             sub.add_argument(
@@ -173,7 +212,7 @@ def _run(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
             _write_certs(args, out, list(result.chain))
         elif op == "reenroll":
             assert csr is not None
-            result = client.simplereenroll(csr, _current_cert(args))
+            result = client.simplereenroll(csr, _current_cert(args, credentials.p12_password))
             _warn(result.warnings)
             _write_certs(args, out, list(result.chain))
         elif op == "serverkeygen":
@@ -192,20 +231,13 @@ def _read_csr(path: str) -> bytes:
         raise CliError(f"cannot read the CSR {path}: {exc.strerror}") from None
 
 
-def _env_secret(var: str, what: str) -> str:
-    value = os.environ.get(var)
-    if not value:
-        raise CliError(f"environment variable {var} ({what}) is not set or empty")
-    register_secret(value)
-    return value
-
-
 def _credentials(args: argparse.Namespace) -> Credentials:
-    secret = _env_secret(args.passcode_env, "passcode") if args.passcode_env else None
-    p12_password = _env_secret(args.p12_password_env, "PKCS#12 password") if args.p12_password_env else None
-    if args.user:
-        return Credentials(password=secret, p12_password=p12_password)
-    return Credentials(passcode=secret, p12_password=p12_password)
+    """Secrets only from the variables named on the command line (this command never uses a keyring)."""
+    source = CredentialSource(basic_env=args.passcode_env, p12_env=args.p12_password_env, use_keyring=False)
+    try:
+        return source.credentials(_profile(args, None), strict=False)
+    except SecretMissing as exc:
+        raise CliError(str(exc)) from None
 
 
 def _profile(args: argparse.Namespace, ca_pem: str | None) -> Profile:
@@ -233,11 +265,12 @@ def _profile(args: argparse.Namespace, ca_pem: str | None) -> Profile:
         client_p12_file=args.client_p12,
         ca_bundle_file=None if ca_pem else args.ca,
         ca_bundle_pem=ca_pem,
-        csr_format=CsrFormat(args.csr_format),
+        # cacerts/csrattrs send no CSR and have no --csr-format
+        csr_format=CsrFormat(getattr(args, "csr_format", CsrFormat.RFC7030.value)),
     )
 
 
-def _current_cert(args: argparse.Namespace) -> x509.Certificate:
+def _current_cert(args: argparse.Namespace, p12_password: str | None) -> x509.Certificate:
     """The certificate being renewed: the TLS client certificate."""
     if args.client_cert:
         try:
@@ -247,10 +280,9 @@ def _current_cert(args: argparse.Namespace) -> x509.Certificate:
     if args.client_p12:
         from cryptography.hazmat.primitives.serialization import pkcs12
 
-        password = os.environ.get(args.p12_password_env or "", "") or None
         try:
             bundle = pkcs12.load_pkcs12(
-                Path(args.client_p12).read_bytes(), password.encode() if password else None
+                Path(args.client_p12).read_bytes(), p12_password.encode() if p12_password else None
             )
         except (OSError, ValueError):
             raise CliError(f"cannot open {args.client_p12}") from None

@@ -8,7 +8,6 @@ passcode is read from the environment variable named by ``--passcode-env``
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -16,10 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
 from app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fault_spec
 from app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
 from app.estserver.routes import Operation
+from app.pki import KeyAlgorithm
+from app.secret_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +67,9 @@ def register(subparsers: Any) -> None:
         help="CA key type for a new CA (default ec-p256)",
     )
     parser.add_argument("--no-intermediate", action="store_true", help="issue leaves directly from the root")
-    parser.add_argument("--validity-days", type=float, default=365.0)
+    parser.add_argument(
+        "--validity-days", type=float, default=365.0, help="lifetime of the certificates it issues, in days"
+    )
     parser.add_argument(
         "--csrattrs",
         choices=sorted(CSRATTRS_PRESETS),
@@ -75,9 +77,22 @@ def register(subparsers: Any) -> None:
         help="what /csrattrs answers (default none = 204 No Content)",
     )
     parser.add_argument(
+        "--every-post-issues",
+        action="store_true",
+        help="issue a new certificate for every POST, also for a CSR sent again (no "
+        "retransmission cache), as many CAs do",
+    )
+    parser.add_argument(
         "--require-pop",
         action="store_true",
         help="require tls-unique in the CSR challengePassword (RFC 7030 3.5; TLS 1.2 only)",
+    )
+    parser.add_argument(
+        "--serverkeygen-key",
+        choices=("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"),
+        default=None,
+        help="/serverkeygen makes this key type whatever the CSR carries, like some real servers "
+        "(default: the CSR's key type, RFC 7030 4.4.1)",
     )
     parser.set_defaults(func=run)
 
@@ -89,9 +104,10 @@ def _print(line: str = "") -> None:
 def run(args: argparse.Namespace) -> int:
     passcode: str | None = None
     if args.passcode_env:
-        passcode = os.environ.get(args.passcode_env)
-        if not passcode:
-            print(f"error: environment variable {args.passcode_env} is not set or empty", file=sys.stderr)
+        try:
+            passcode = secret_from_env(args.passcode_env)
+        except SecretFromEnvError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
     faults = []
     for spec in args.fault:
@@ -107,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         labels=frozenset(args.label) if args.label else None,
         csrattrs=CSRATTRS_PRESETS[args.csrattrs](),
         require_pop=args.require_pop,
+        serverkeygen_key=args.serverkeygen_key,
+        answer_retransmissions=not args.every_post_issues,
     )
     server = EstTestServer(
         state_dir=args.state_dir,

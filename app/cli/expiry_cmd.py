@@ -6,43 +6,25 @@ import argparse
 import csv
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-from app.batch.journal_api import JournalBackend, JournalError
+from app.batch.journal_api import JournalError
 from app.cli.journal_args import add_journal_arguments, journal_from_args
-
-COLUMNS = (
-    "device_serial",
-    "cert_serial",
-    "not_after",
-    "days_left",
-    "subject",
-    "issuer",
-    "operation",
-    "fingerprint",
-)
+from app.station.expiry import COLUMNS, expiry_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("expiry", help="list units by certificate expiry")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser = subparsers.add_parser(
+        "expiry",
+        help="list units by certificate expiry",
+        description="List every unit this station provisioned or renewed, the certificate that expires "
+        "soonest first, with the days left. Renew a unit with 'certline reenroll'.",
+    )
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
     add_journal_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def expiry_rows(journal: JournalBackend, within_days: float | None = None) -> list[dict[str, object]]:
-    now = datetime.now(UTC)
-    rows = []
-    for cert in journal.all_certificates():
-        days = (datetime.fromisoformat(cert["not_after"]) - now).total_seconds() / 86400
-        if within_days is not None and days > within_days:
-            continue
-        rows.append({**{k: cert[k] for k in COLUMNS if k in cert}, "days_left": round(days, 1)})
-    rows.sort(key=lambda r: float(str(r["days_left"])))
-    return rows
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,17 +12,23 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
+
+#: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
+EXIT_INTERRUPTED = 130
 
 #: subcommand modules under app.cli, in --help order
 COMMANDS: tuple[str, ...] = (
     "demo",
     "batch_cmd",
     "report_cmd",
+    "label_cmd",
     "audit_cmd",
     "journal_cmd",
     "profile_cmd",
     "reenroll_cmd",
     "expiry_cmd",
+    "stats_cmd",
     "est_cmd",
     "est_server_cmd",
     "sim_cmd",
@@ -34,18 +40,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certline",
         description="Certline provisioning station: enroll device certificates over USB serial with EST.",
+        epilog="Every command has --help, e.g. 'certline batch run --help'.",
+        formatter_class=DefaultsHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"certline {__version__}")
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print the version (with -v: also Python's and the native libraries')",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"app.cli.{name}").register(subparsers)
+    apply_to_tree(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:
+        from app.versions import verbose_version_text
+
+        print(verbose_version_text() if args.verbose else f"certline {__version__}")
+        return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -53,7 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_cli_logging(args.verbose)
     install_cli_excepthook()
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        # Ctrl+C is how a technician stops a command: the `with` blocks have cleaned up on the
+        # way here, so there is nothing to report -- no traceback, just the conventional status.
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

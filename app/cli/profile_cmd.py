@@ -17,17 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.redaction import scrub
+from app.secret_needs import required_purposes, wanted_purposes
+from app.secret_source import secret_from_env
 from app.secrets import (
+    MIN_PASSCODE_LENGTH,
     KeyringUnavailable,
     Purpose,
     SecretStore,
     SecretStoreError,
-    required_purposes,
-    secret_from_env,
+    passcode_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -54,28 +56,73 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
 
-    add = sub.add_parser("add", help="create (or with --force replace) a profile")
-    add.add_argument("name")
+    add = sub.add_parser(
+        "add",
+        help="create (or with --force replace) a profile",
+        description="Create a profile: which EST server to enroll with, how to authenticate, what kind "
+        "of key and CSR the units make, and how to talk to them. Store its passcode afterwards with "
+        "'certline profile set-passcode NAME'.",
+    )
+    add.add_argument("name", help="profile name, used with --profile by the other commands")
     add.add_argument("--url", required=True, help="EST base URL for enrollment (https://...)")
     add.add_argument("--reenroll-url", help="EST base URL for re-enrollment (e.g. DTM clientauth host)")
     add.add_argument("--label", help="EST label (DTM: IOT_<uuid>) if not part of --url")
     add.add_argument("--device-group", help="DTM device group ID appended after the operation")
-    add.add_argument("--auth", choices=[a.value for a in AuthStyle], default=AuthStyle.PASSCODE_ONLY.value)
+    add.add_argument(
+        "--auth",
+        choices=[a.value for a in AuthStyle],
+        default=AuthStyle.PASSCODE_ONLY.value,
+        help="how the station authenticates to the EST server: the DTM enrollment passcode alone, "
+        "a user name and password, or a TLS client certificate",
+    )
     add.add_argument("--user", help="user name for --auth user-password")
     add.add_argument("--client-cert", type=Path, help="client certificate PEM for --auth client-cert")
     add.add_argument("--client-key", type=Path, help="client private key PEM for --auth client-cert")
     add.add_argument("--client-p12", type=Path, help="PKCS#12 client credential for --auth client-cert")
     add.add_argument("--ca", type=Path, help="PEM file with the EST server's trust anchor(s)")
-    add.add_argument("--csr-format", choices=[c.value for c in CsrFormat], default=CsrFormat.RFC7030.value)
-    add.add_argument("--keygen", choices=[k.value for k in KeyGeneration], default=KeyGeneration.DEVICE.value)
-    add.add_argument("--key-alg", choices=[k.value for k in KeyAlgorithm], default=KeyAlgorithm.EC_P256.value)
+    add.add_argument(
+        "--csr-format",
+        choices=[c.value for c in CsrFormat],
+        default=CsrFormat.RFC7030.value,
+        help="how the CSR is posted: rfc7030 (base64 DER, application/pkcs10) or pem-text "
+        "(PEM as text/plain, what DigiCert DTM expects)",
+    )
+    add.add_argument(
+        "--keygen",
+        choices=[k.value for k in KeyGeneration],
+        default=KeyGeneration.DEVICE.value,
+        help="where the private key is generated: on the unit, or by the EST server (/serverkeygen)",
+    )
+    add.add_argument(
+        "--key-alg",
+        choices=[k.value for k in KeyAlgorithm],
+        default=KeyAlgorithm.EC_P256.value,
+        help="type of the unit's key",
+    )
     add.add_argument(
         "--subject",
         help="subject template, e.g. 'CN={serial},O=ACME' ({serial} is the device serial; \\, for a comma)",
     )
-    add.add_argument("--driver", choices=DRIVERS, default="certline")
-    add.add_argument("--baud", type=int, default=115200)
-    add.add_argument("--concurrency", type=int, default=4, help=f"devices at once (1-{MAX_CONCURRENCY})")
+    add.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default="certline",
+        help="the units' serial protocol: certline (Certline firmware) or nrf91 (Nordic AT commands)",
+    )
+    add.add_argument("--baud", type=int, default=115200, help="serial line speed of the units")
+    add.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help=f"units provisioned at the same time (1-{MAX_CONCURRENCY})",
+    )
+    add.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="overall deadline of each EST request: connect, TLS, request and whole answer (default 30)",
+    )
     add.add_argument("--require-pop", action="store_true", help="require proof-of-possession (tls-unique)")
     add.add_argument(
         "--allow-new-enrollment-fallback",
@@ -85,21 +132,38 @@ def register(subparsers: Any) -> None:
     add.add_argument("--force", action="store_true", help="replace an existing profile of that name")
     add.set_defaults(func=cmd_add)
 
-    lst = sub.add_parser("list", help="list profiles")
+    lst = sub.add_parser(
+        "list", help="list profiles", description="List the profiles of this station: name, auth, URL."
+    )
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=cmd_list)
 
-    show = sub.add_parser("show", help="print a profile and whether its secrets are stored")
-    show.add_argument("name")
+    show = sub.add_parser(
+        "show",
+        help="print a profile and whether its secrets are stored",
+        description="Print a profile as JSON and say for each secret it needs whether the keyring holds "
+        "it. Secrets themselves are never printed.",
+    )
+    show.add_argument("name", help="profile name")
     show.set_defaults(func=cmd_show)
 
-    export = sub.add_parser("export", help="write a profile to a JSON file (never includes secrets)")
-    export.add_argument("name")
+    export = sub.add_parser(
+        "export",
+        help="write a profile to a JSON file (never includes secrets)",
+        description="Write a profile to a JSON file, to set up another station the same way. "
+        "Passcodes and passwords are not included.",
+    )
+    export.add_argument("name", help="profile name")
     export.add_argument("file", help="destination file, or - for stdout")
     export.set_defaults(func=cmd_export)
 
-    imp = sub.add_parser("import", help="add a profile from an exported JSON file")
-    imp.add_argument("file", type=Path)
+    imp = sub.add_parser(
+        "import",
+        help="add a profile from an exported JSON file",
+        description="Add a profile from a file written by 'certline profile export'. Store its passcode "
+        "afterwards with 'certline profile set-passcode NAME'.",
+    )
+    imp.add_argument("file", type=Path, help="the exported JSON file")
     imp.add_argument("--name", help="store it under this name instead")
     imp.add_argument("--force", action="store_true", help="replace an existing profile of that name")
     imp.set_defaults(func=cmd_import)
@@ -108,9 +172,10 @@ def register(subparsers: Any) -> None:
         "set-passcode",
         help="store a profile's passcode (or password) in the OS keyring",
         description="Reads the secret from a hidden prompt, or from the environment variable "
-        "named by --from-env. It is never accepted on the command line.",
+        "named by --from-env. It is never accepted on the command line. A passcode or password "
+        f"shorter than {MIN_PASSCODE_LENGTH} characters is refused.",
     )
-    setp.add_argument("name")
+    setp.add_argument("name", help="profile name")
     setp.add_argument("--from-env", metavar="VAR", help="read the secret from environment variable VAR")
     setp.add_argument(
         "--purpose",
@@ -119,8 +184,13 @@ def register(subparsers: Any) -> None:
     )
     setp.set_defaults(func=cmd_set_passcode)
 
-    delete = sub.add_parser("delete", help="delete a profile and its keyring entries")
-    delete.add_argument("name")
+    delete = sub.add_parser(
+        "delete",
+        help="delete a profile and its keyring entries",
+        description="Delete a profile and (unless --keep-secrets) its passcodes in the OS keyring. "
+        "Journals and reports of past batches are kept.",
+    )
+    delete.add_argument("name", help="profile name")
     delete.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
     delete.set_defaults(func=cmd_delete)
 
@@ -216,6 +286,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         subject_template=parse_subject(args.subject) if args.subject else dict(DEFAULT_SUBJECT_TEMPLATE),
         require_pop=args.require_pop,
         concurrency=args.concurrency,
+        request_timeout=args.request_timeout,
         driver=args.driver,
         baud=args.baud,
         allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
@@ -261,11 +332,8 @@ def _secret_status(store: SecretStore, profile: Profile, purpose: Purpose) -> st
 def cmd_show(args: argparse.Namespace) -> int:
     profile = ProfileStore().load(args.name)
     print(json.dumps(profile.to_json(), indent=2))
-    purposes = list(required_purposes(profile))
-    if profile.auth_style is AuthStyle.CLIENT_CERT and Purpose.P12_PASSWORD not in purposes:
-        purposes.append(Purpose.P12_PASSWORD)  # only needed for an encrypted key
     store = SecretStore()
-    for purpose in purposes:
+    for purpose in wanted_purposes(profile):
         print(f"{purpose.value}: {_secret_status(store, profile, purpose)}")
     return 0
 
@@ -318,6 +386,9 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     store = SecretStore()
     store.check_backend()  # before asking: do not make anyone type a secret for nothing
     value = secret_from_env(args.from_env) if args.from_env else _prompt_secret(label, profile.name)
+    problem = passcode_problem(value, purpose)
+    if problem:
+        raise CliError(f"{problem}; nothing stored")
     store.set(profile, purpose, value)
     log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")

@@ -12,6 +12,7 @@ import threading
 from typing import TextIO
 
 from app.batch.events import BatchSnapshot, DeviceSnapshot, Event
+from app.batch.pipeline import format_retry_at
 from app.batch.states import DeviceState
 
 
@@ -40,7 +41,7 @@ class ProgressPrinter:
             serial = event.serial_number or "?"
             line = f"{when}  {port:<10} {serial:<16} {event.state.value:<16} {event.step}"
             if event.state == DeviceState.DONE and event.cert_serial:
-                line += f"  (certificate {event.cert_serial})"
+                line += f"  (certificate serial {event.cert_serial})"
             print(line, file=self._stream, flush=True)
 
     def print_totals(self, snaps: list[DeviceSnapshot]) -> None:
@@ -50,6 +51,17 @@ class ProgressPrinter:
         parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         print(f"Totals: {len(snaps)} device(s): {parts}", file=self._stream, flush=True)
         for snap in snaps:
+            who = snap.serial_number or snap.port
             if snap.state == DeviceState.FAILED:
-                who = snap.serial_number or snap.port
                 print(f"  FAILED {who}: {snap.error}", file=self._stream, flush=True)
+            elif snap.state == DeviceState.PENDING_APPROVAL:
+                asked = (
+                    f"the EST server asks to retry at {format_retry_at(snap.retry_at)}"
+                    if snap.retry_at is not None
+                    else "waiting for approval on the EST server"
+                )
+                print(
+                    f"  PENDING {who}: {asked}; 'certline batch resume' asks again",
+                    file=self._stream,
+                    flush=True,
+                )

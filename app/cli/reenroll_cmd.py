@@ -21,7 +21,8 @@ from app.device.driver import DeviceError
 from app.est.credentials import Credentials
 from app.est.errors import EstError
 from app.profile import AuthStyle, Profile
-from app.reenroll import CertificateView, ReenrollError, Reenrollment, load_file_credential, read_current
+from app.reenroll import CertificateView, CurrentCredential, ReenrollError, load_file_credential
+from app.station.renewal import renew_unit
 
 if TYPE_CHECKING:
     from app.est.client import EstClient
@@ -101,20 +102,22 @@ def _credentials(profile: Profile, args: argparse.Namespace) -> Credentials:
 def _renew_unit(
     args: argparse.Namespace, profile: Profile, client: EstClient, journal: JournalBackend
 ) -> int:
-    from app.device.registry import open_driver
-
-    driver = open_driver(profile.driver, args.port, profile.baud)
-    try:
-        current = read_current(driver)
+    def show_current(current: CurrentCredential) -> bool:
         title = f"Unit {current.identity.serial_number} on {args.port}, current certificate"
         print(describe(current.view, title))
-        if args.show:
-            return 0
-        outcome = Reenrollment(journal=journal, profile=profile, client=client, driver=driver).renew(
-            current, rekey=args.rekey, operator=args.operator
-        )
-    finally:
-        driver.close()
+        return not args.show
+
+    outcome = renew_unit(
+        journal,
+        profile,
+        args.port,
+        rekey=args.rekey,
+        operator=args.operator,
+        client=client,
+        proceed=show_current,
+    )
+    if outcome is None:
+        return 0
     print(describe(outcome.new, "Renewed certificate (written to the unit and verified)"))
     for warning in outcome.warnings:
         print(f"WARNING: {warning}")

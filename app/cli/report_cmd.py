@@ -12,11 +12,20 @@ from app.cli.journal_args import add_journal_arguments, journal_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="export batch reports")
+    parser = subparsers.add_parser(
+        "report", help="export batch reports", description="Export batch reports from the station's journal."
+    )
     sub = parser.add_subparsers(dest="report_command", metavar="ACTION", required=True)
-    export = sub.add_parser("export", help="write one batch's report")
-    export.add_argument("--batch", type=int, required=True, metavar="ID")
-    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export = sub.add_parser(
+        "export",
+        help="write one batch's report",
+        description="Write one batch's report: every unit with its serial number, final state, "
+        "certificate serial, fingerprint and expiry, and the reason for each failure.",
+    )
+    export.add_argument(
+        "--batch", type=int, required=True, metavar="ID", help="batch number (see 'certline batch status')"
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json", help="report file format")
     export.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
     add_journal_arguments(export)
     export.set_defaults(func=_export)

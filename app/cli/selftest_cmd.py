@@ -4,7 +4,7 @@ Meant for the technician right after installing, and for CI on the packaged buil
 One line per check::
 
     PASS modules: 112 certline modules import
-    INFO keyring: no usable OS keyring: ...
+    FAIL keyring: The OS keyring (...) is locked ... Fix: unlock the keyring ...
     FAIL serial: ...
 
 Required checks (a FAIL makes the exit status 1):
@@ -20,9 +20,14 @@ Required checks (a FAIL makes the exit status 1):
 * ``tls`` -- a TLS round trip: ``/cacerts`` from an in-process EST test server on
   127.0.0.1, with the EST client pinned to that server's CA.
 
-Whether the OS keyring is *usable* right now (a D-Bus session with an unlocked
-Secret Service, ...) depends on the session, not the installation: it is reported
-as ``PASS`` or ``INFO`` with the reason, never ``FAIL``.
+* ``keyring`` -- what ``profile set-passcode`` and a batch will do: store a throwaway
+  secret in the OS keyring, read it back, delete it. Fails when there is no D-Bus
+  session, no Secret Service daemon, or the keyring is locked, with the fix (``--no-keyring``
+  skips it on stations that pass secrets with ``--passcode-env``);
+* ``serial-access`` -- every USB serial port present (or each ``--port``) is opened
+  read-only, as this user; a port the user may not open fails with the group to join.
+
+Every FAIL line ends with ``Fix: ...``, one thing to do.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ INFO = "INFO"
 SKIP_MODULES: frozenset[str] = frozenset()
 
 GUI_PROBE_TIMEOUT = 90.0
+#: the keyring round trip may show an unlock prompt on the desktop: give the technician time
+KEYRING_TIMEOUT = 60.0
 
 #: keyring backend modules that must be bundled, by platform (they are loaded via entry
 #: points, so a frozen build easily ends up with none and silently uses fail.Keyring)
@@ -85,6 +92,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=GUI_PROBE_TIMEOUT,
         metavar="SECONDS",
         help=f"how long the Qt check may take (default {GUI_PROBE_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--no-keyring",
+        action="store_true",
+        help="skip the keyring round trip (stations that pass secrets with --passcode-env)",
+    )
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=None,
+        metavar="DEVICE",
+        help="check access to this serial port instead of every USB serial port present (repeatable)",
     )
     parser.set_defaults(func=run)
 
@@ -214,25 +233,96 @@ def check_keyring_backends() -> CheckResult:
     return CheckResult(PASS, "keyring-backends", "registered: " + ", ".join(registered))
 
 
-def check_keyring() -> CheckResult:
-    from app.secrets import SecretStore, SecretStoreError
+KEYRING_FIXES: dict[str, str] = {
+    "locked": "unlock the keyring (log in again, or open Passwords and Keys / KWallet and unlock "
+    "the Login keyring), then run certline selftest again",
+    "no-backend": "log in to a desktop session with GNOME Keyring or KWallet "
+    "(sudo apt install gnome-keyring, then log out and log in again); on a headless station see "
+    "docs/secrets.md, or use --passcode-env",
+    "no-collection": "create the Login keyring: log in to the desktop once, or on a headless station "
+    "run: echo -n PW | gnome-keyring-daemon --unlock --components=secrets",
+    "insecure": "use the OS keyring (log in to a desktop session with GNOME Keyring or KWallet)",
+    "error": "log out and log in again; if it persists, restart the keyring daemon",
+}
+
+
+def _keyring_roundtrip() -> str:
+    """Store, read back and delete a throwaway secret; returns the backend's name."""
+    import secrets as random_source
+
+    from app.secrets import Purpose, SecretStore, SecretStoreError
 
     store = SecretStore()
+    backend = store.describe_backend()
+    profile = f"selftest-{random_source.token_hex(4)}"
+    value = random_source.token_urlsafe(16)
+    store.check_backend(probe=False)
+    store.set(profile, Purpose.PASSCODE, value)
     try:
-        backend = store.describe_backend()
-    except Exception as exc:  # noqa: BLE001 - backend detection talks to D-Bus/OS APIs
+        got = store.get(profile, Purpose.PASSCODE)
+    finally:
+        try:
+            store.delete(profile, Purpose.PASSCODE)
+        except SecretStoreError:
+            pass  # the read-back result below is what matters
+    if got != value:
+        # never show either value: they are secrets by construction
+        raise SecretStoreError(f"the keyring ({backend}) returned a different value than was stored")
+    return backend
+
+
+def check_keyring(timeout: float = KEYRING_TIMEOUT) -> CheckResult:
+    """The round trip on a worker thread: an unlock prompt may wait for the technician."""
+    import threading
+
+    from app.secrets import KeyringUnavailable, SecretStoreError
+
+    outcome: dict[str, object] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["backend"] = _keyring_roundtrip()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="selftest-keyring", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
         return CheckResult(
-            INFO, "keyring", f"no keyring backend could be selected: {type(exc).__name__}: {exc}"
+            FAIL,
+            "keyring",
+            f"the keyring did not answer within {timeout:g} s (an unlock prompt may be waiting). "
+            f"Fix: {KEYRING_FIXES['locked']}",
         )
-    try:
-        store.check_backend(probe=False)
-    except SecretStoreError as exc:
+    error = outcome.get("error")
+    if isinstance(error, KeyringUnavailable):
+        fix = KEYRING_FIXES.get(error.reason, KEYRING_FIXES["error"])
+        return CheckResult(FAIL, "keyring", f"{error} Fix: {fix}")
+    if isinstance(error, SecretStoreError):
+        return CheckResult(FAIL, "keyring", f"{error}. Fix: {KEYRING_FIXES['error']}")
+    if isinstance(error, BaseException):
+        return CheckResult(FAIL, "keyring", f"{type(error).__name__}: {error}. Fix: {KEYRING_FIXES['error']}")
+    return CheckResult(PASS, "keyring", f"stored, read back and deleted a test secret ({outcome['backend']})")
+
+
+def check_serial_access(ports: list[str] | None = None) -> CheckResult:
+    """Open every USB serial port (or the given ones) read-only, as this user."""
+    from app.device import serial_access
+
+    devices = serial_access.usb_serial_ports() if ports is None else ports
+    if not devices:
         return CheckResult(
             INFO,
-            "keyring",
-            f"not usable in this session ({backend}): {exc}",
+            "serial-access",
+            "no USB serial port is plugged in, so access could not be tried; plug in a unit and run "
+            "certline selftest again",
         )
-    return CheckResult(PASS, "keyring", f"backend {backend}")
+    results = [serial_access.check_port(device) for device in devices]
+    denied = [r for r in results if not r.ok]
+    if denied:
+        return CheckResult(FAIL, "serial-access", "; ".join(r.describe() for r in denied))
+    return CheckResult(PASS, "serial-access", f"{len(results)} port(s) open read-only: {', '.join(devices)}")
 
 
 def _roundtrip(write: Callable[[bytes], object], read: Callable[[int], bytes], payload: bytes) -> bytes:
@@ -321,17 +411,25 @@ def check_tls() -> CheckResult:
 # --------------------------------------------------------------------------- runner
 
 
-def run_checks(*, gui: bool = True, gui_timeout: float = GUI_PROBE_TIMEOUT) -> Iterator[CheckResult]:
+def run_checks(
+    *,
+    gui: bool = True,
+    gui_timeout: float = GUI_PROBE_TIMEOUT,
+    keyring: bool = True,
+    ports: list[str] | None = None,
+) -> Iterator[CheckResult]:
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("version", check_environment),
         ("modules", check_modules),
     ]
     if gui:
         checks.append(("gui", lambda: check_gui(gui_timeout)))
+    checks.append(("keyring-backends", check_keyring_backends))
+    if keyring:
+        checks.append(("keyring", check_keyring))
     checks += [
-        ("keyring-backends", check_keyring_backends),
-        ("keyring", check_keyring),
         ("serial", check_serial),
+        ("serial-access", lambda: check_serial_access(ports)),
         ("tls", check_tls),
     ]
     for name, check in checks:
@@ -342,11 +440,15 @@ def run_checks(*, gui: bool = True, gui_timeout: float = GUI_PROBE_TIMEOUT) -> I
             yield CheckResult(FAIL, name, f"the check itself crashed: {detail}")
     if not gui:
         yield CheckResult(INFO, "gui", "skipped (--no-gui)")
+    if not keyring:
+        yield CheckResult(INFO, "keyring", "skipped (--no-keyring)")
 
 
 def run(args: argparse.Namespace) -> int:
     failed = 0
-    for result in run_checks(gui=not args.no_gui, gui_timeout=args.gui_timeout):
+    for result in run_checks(
+        gui=not args.no_gui, gui_timeout=args.gui_timeout, keyring=not args.no_keyring, ports=args.port
+    ):
         print(result.line(), flush=True)
         failed += result.status == FAIL
     print(f"selftest: {'FAILED' if failed else 'OK'} ({failed} required check(s) failed)", flush=True)

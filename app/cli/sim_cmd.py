@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "sim",
         help="run simulated devices on pseudo-terminals",
-        description=__doc__,
+        description="Run N simulated devices on pseudo-terminals until Ctrl+C or SIGTERM.\n\n"
+        "Prints one port path per line once every device has booted, so a script can\n"
+        "read exactly N lines and start working; the port links are removed on exit.\n"
+        "Each device's flash (serial number, keys, certificates) is kept in --state-dir.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "fault spec: [devN:]KIND[@POINT][=VALUE]\n"
@@ -33,11 +36,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "  e.g. --fault dev1:unplug@cert-write --fault corrupt=2 --fault slow=1.5"
         ),
     )
-    parser.add_argument("--devices", type=int, default=1, metavar="N", help="number of devices (default 1)")
-    parser.add_argument("--driver", choices=sorted(PERSONALITIES), default="certline")
+    parser.add_argument("--devices", type=int, default=1, metavar="N", help="number of devices")
+    parser.add_argument(
+        "--driver",
+        choices=sorted(PERSONALITIES),
+        default="certline",
+        help="serial protocol the devices speak",
+    )
     parser.add_argument("--baud", type=int, default=115200, help="line speed the output is paced at")
-    parser.add_argument("--state-dir", type=Path, default=None, help="flash images and port symlinks")
-    parser.add_argument("--fault", action="append", default=[], metavar="SPEC", help="inject a fault")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="flash images and port symlinks (default: sim/ in the station's data directory)",
+    )
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="SPEC", help="inject a fault (repeatable; see below)"
+    )
     parser.add_argument(
         "--keygen-latency",
         default=None,

@@ -52,6 +52,13 @@ class PortSource(ABC):
 
 
 FILTER_KEYS = ("vid_pid", "description", "manufacturer", "serial_number")
+#: What a technician reads for each filter key (profile editor, messages).
+FILTER_LABELS: dict[str, str] = {
+    "vid_pid": "USB VID:PID",
+    "description": "Port description",
+    "manufacturer": "USB manufacturer",
+    "serial_number": "USB serial number",
+}
 
 
 class ListPortsSource(PortSource):
@@ -60,6 +67,11 @@ class ListPortsSource(PortSource):
     Filters (all optional, all must match): ``vid_pid`` — one or more ``VVVV:PPPP``
     separated by commas; ``description``, ``manufacturer``, ``serial_number`` —
     regular expressions searched case-insensitively.
+
+    Only USB serial ports (those reporting a USB VID:PID) are kept unless
+    ``include_non_usb``: a PC's built-in ``/dev/ttyS0`` or ``COM1`` is never a unit, and
+    taking it would fail one "unit" in every batch. Each ignored port is logged once,
+    with the reason, so a technician looking for a missing unit finds it in the log.
     """
 
     def __init__(
@@ -69,8 +81,11 @@ class ListPortsSource(PortSource):
         manufacturer: str | None = None,
         serial_number: str | None = None,
         *,
+        include_non_usb: bool = False,
         lister: Callable[[], Iterable[Any]] | None = None,
     ) -> None:
+        self._include_non_usb = include_non_usb
+        self._ignored_logged: set[str] = set()
         self._vid_pids = _parse_vid_pids(vid_pid) if vid_pid else None
         self._patterns = {
             name: _compile(name, pattern)
@@ -84,8 +99,9 @@ class ListPortsSource(PortSource):
         self._lister = lister
 
     @classmethod
-    def from_filters(cls, filters: Mapping[str, str]) -> ListPortsSource:
-        """Build from a profile's ``port_filters``; unknown keys are a ValueError naming them."""
+    def from_filters(cls, filters: Mapping[str, str], *, include_non_usb: bool = False) -> ListPortsSource:
+        """Build from a profile's ``port_filters`` (and ``include_non_usb_ports``); unknown keys
+        are a ValueError naming them."""
         unknown = sorted(set(filters) - set(FILTER_KEYS))
         if unknown:
             raise ValueError(f"unknown port filter(s) {', '.join(unknown)}; known: {', '.join(FILTER_KEYS)}")
@@ -94,6 +110,7 @@ class ListPortsSource(PortSource):
             description=filters.get("description"),
             manufacturer=filters.get("manufacturer"),
             serial_number=filters.get("serial_number"),
+            include_non_usb=include_non_usb,
         )
 
     def ports(self) -> list[PortInfo]:
@@ -104,7 +121,22 @@ class ListPortsSource(PortSource):
 
             raw = list(list_ports.comports())
         infos = [_from_pyserial(item) for item in raw]
+        if not self._include_non_usb:
+            infos = [p for p in infos if self._is_usb(p)]
         return sorted((p for p in infos if self.matches(p)), key=lambda p: p.device)
+
+    def _is_usb(self, port: PortInfo) -> bool:
+        if port.vid_pid is not None:
+            return True
+        if port.device not in self._ignored_logged:
+            self._ignored_logged.add(port.device)
+            log.info(
+                "ignoring serial port %s (%s): not a USB serial port (no USB VID:PID); "
+                "enable 'include non-USB serial ports' in the profile to use it",
+                port.device,
+                port.description or "no description",
+            )
+        return False
 
     def matches(self, port: PortInfo) -> bool:
         if self._vid_pids is not None and port.vid_pid not in self._vid_pids:

@@ -17,18 +17,10 @@ So a reset or unplug before the commit leaves the previous credential intact.
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-
-class KeyAlgorithm(enum.StrEnum):
-    """Key types a profile can ask for and a device can declare."""
-
-    EC_P256 = "ec-p256"
-    EC_P384 = "ec-p384"
-    RSA_2048 = "rsa-2048"
-    RSA_3072 = "rsa-3072"
+from app.pki import KeyAlgorithm
 
 
 @dataclass(frozen=True)
@@ -171,6 +163,23 @@ class DeviceDriver(ABC):
     @abstractmethod
     def sign_digest(self, digest: bytes, hash_name: str = "sha256", rsa_padding: str = "pkcs1v15") -> bytes:
         """Sign a precomputed digest with the *active* key. ECDSA returns DER (r, s)."""
+
+    def credential_at_risk(self) -> StoredCredential | None:
+        """The working credential that generating or importing a key would destroy, or None.
+
+        Drivers with a pending slot (the contract above) destroy nothing before the commit and
+        keep this default. A driver whose key generation overwrites the credential in place
+        (nRF91 ``%KEYGEN``) returns what the unit holds, so the station can refuse, or journal
+        it before the operator-requested replacement. Read-only on the device.
+        """
+        return None
+
+    def allow_replacing(self, credential: StoredCredential) -> None:  # noqa: B027 - optional hook
+        """The operator asked to replace ``credential`` and the station journaled it first.
+
+        Until this is called, a driver that reports a credential at risk must refuse to
+        destroy it.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the port."""

@@ -6,11 +6,19 @@ Why it looks the way it does (details and references in ``docs/nrf91-driver.md``
   key straight into the security tag (``sec_tag``) the application uses. There is
   no pending slot and no atomic commit on the modem, so ``generate_key`` only
   records the request and ``create_csr`` does the work; the old key is gone from
-  that moment. ``write_certificate_chain`` then writes and verifies; it cannot
-  make the switch atomic, and the docs say so.
-* Credential writes and ``%KEYGEN`` need the modem offline (``AT+CFUN=4``); a
-  modem that is still attaching answers ``+CME ERROR: 518``, so the driver sets
-  CFUN=4 again and retries a bounded number of times.
+  that moment. A tag that already holds a client certificate is therefore a
+  working credential at risk (:meth:`credential_at_risk`): the driver refuses to
+  touch it until the station, on the operator's request, journaled it and called
+  :meth:`allow_replacing`.
+* Credential writes and ``%KEYGEN`` need the modem offline. The driver asks for
+  the functional mode it finds (``AT+CFUN?``), switches to CFUN=4 only when the
+  modem is online and restores the found mode afterwards, also after a failure.
+  A modem still attaching answers ``+CME ERROR: 518``: CFUN=4 again and a
+  bounded number of retries.
+* The AT host keeps at most 4096 bytes per command, terminator included, and cuts
+  answers at about 4 KB. Every ``%CMNG`` write is checked against that before
+  the unit is touched, and writes are verified with the ``%CMNG`` list hash,
+  never by reading a large object back.
 * The modem cannot sign arbitrary data over AT, so ``can_sign`` is False.
 * ``%CMNG`` hashes exactly the bytes written, so PEM goes out with LF line
   endings and the driver compares the modem's SHA-256 with its own after writing.
@@ -26,7 +34,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from cryptography import x509
@@ -40,6 +49,7 @@ from app.device.driver import (
     DeviceBadInput,
     DeviceBusy,
     DeviceDriver,
+    DeviceError,
     DeviceIdentity,
     DeviceMismatch,
     DeviceProtocolError,
@@ -50,6 +60,7 @@ from app.device.driver import (
     StoredCredential,
 )
 from app.device.transport import SerialTransport
+from app.pki import normalise_csr_der
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +78,17 @@ CRED_ROOT_CA = 0
 CRED_CLIENT_CERT = 1
 CRED_CLIENT_KEY = 2
 
-#: Longest command the driver sends. The AT host firmware on the application core
-#: buffers whole commands; keep credentials below this or raise the host's buffer.
-MAX_COMMAND_BYTES = 8192
+#: Longest command the AT host keeps, terminator included: 4096 bytes. The nRF Connect SDK AT host
+#: library reads a command into one buffer of ``CONFIG_AT_HOST_CMD_MAX_LEN`` bytes (``AT_BUF_SIZE``
+#: in ``at_host.c``); the Serial LTE Modem's is ``SLM_AT_MAX_CMD_LEN 4096``. Beyond that the host
+#: drops the rest, loses the closing quote and stays wedged until reset, so nothing longer is sent.
+MAX_COMMAND_BYTES = 4096
+#: What the driver appends to every command.
+TERMINATOR = b"\r\n"
+#: Answers are cut at about 4 KB; a ``%CMNG`` read whose answer could be longer is never relied on.
+MAX_ANSWER_BYTES = 4096
+#: Functional modes in which credentials may be written (0 = powered off, 4 = offline).
+_OFFLINE_MODES = frozenset({0, 4})
 
 CAPABILITIES = Capabilities(
     key_algorithms=(KeyAlgorithm.EC_P256,),
@@ -82,6 +101,18 @@ CAPABILITIES = Capabilities(
 #: CSR subject attributes %KEYGEN accepts, in the order the driver sends them.
 _SUBJECT_ORDER = ("C", "ST", "L", "O", "OU", "CN")
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n")
+
+
+def _part_name(kind: str, pem: str) -> str:
+    """``the client certificate (CN=…, 812 bytes)`` / ``the CA certificates (CN=…, CN=…, 3100 bytes)``."""
+    names = []
+    for block in _PEM_BLOCK_RE.findall(pem):
+        try:
+            names.append(x509.load_pem_x509_certificate(block.encode("ascii")).subject.rfc4514_string())
+        except ValueError:
+            names.append("unreadable certificate")
+    label = "the client certificate" if kind == "leaf" else "the CA certificates"
+    return f"{label} ({'; '.join(names)}, {len(pem)} bytes)"
 
 
 def _describe(command: str) -> str:
@@ -134,6 +165,10 @@ class NRF91Driver(DeviceDriver):
         self._requested: KeyAlgorithm | None = None
         self._pending_public_der: bytes | None = None
         """SubjectPublicKeyInfo of the key KEYGEN/import put into the tag, to check the leaf against."""
+        self._replace_allowed: bytes | None = None
+        """Modem hash of the client certificate the station journaled and may now replace."""
+        self._written: dict[int, str] = {}
+        """Content this driver wrote and verified by the modem's hash, per credential type."""
 
     # --- DeviceDriver --------------------------------------------------------------------------
 
@@ -170,7 +205,39 @@ class NRF91Driver(DeviceDriver):
             )
         self._requested = algorithm
 
+    def credential_at_risk(self) -> StoredCredential | None:
+        """The client certificate the tag holds (with the modem's hash), or None.
+
+        Only the ``%CMNG`` list and a read of the leaf (well below the answer limit) are
+        used; nothing on the unit changes.
+        """
+        self._open()
+        self._enable_error_codes()
+        listed = self._list_hashes()
+        if CRED_CLIENT_CERT not in listed:
+            return None
+        leaf_pem = ""
+        try:
+            entry = self._read_entry(CRED_CLIENT_CERT)
+        except (DeviceProtocolError, DeviceTimeout, DeviceMismatch) as exc:
+            log.warning("%s: could not read the existing client certificate back (%s)", self._port, exc)
+            entry = None
+        if entry is not None:
+            leaf_pem = entry[0]
+        return StoredCredential(chain_pem=leaf_pem, sha256=listed[CRED_CLIENT_CERT])
+
+    def allow_replacing(self, credential: StoredCredential) -> None:
+        self._replace_allowed = credential.sha256
+
     def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
+        """%KEYGEN into the tag; returns the CSR exactly as the modem sent it.
+
+        Real modems encode the signature AlgorithmIdentifier with an explicit NULL; the
+        self-signature and key are checked on the normalised form (:func:`app.pki.normalise_csr_der`),
+        and the station posts that form. Everything that can be checked is checked before the
+        modem is touched; a tag holding a client certificate is refused unless replacing it
+        was allowed.
+        """
         if challenge_password:
             raise DeviceUnsupported(
                 "the nRF91 %KEYGEN command cannot put a challengePassword into the CSR; "
@@ -178,18 +245,26 @@ class NRF91Driver(DeviceDriver):
                 port=self._port,
             )
         attributes = self._attributes(subject)
-        self._open()
-        self._go_offline()
         command = f"AT%KEYGEN={self.sec_tag},{CRED_CLIENT_KEY},0"
         if attributes:
             command += "," + at.quote_at_string(attributes, "certificate subject")
-        resp = self._credential_command(command, "%KEYGEN:", self._keygen_timeout, "generating the key")
-        if resp.final == at.FinalResult(at.FinalKind.CME, 519):
-            # Older modem firmware refuses to overwrite a client key: delete it, then generate.
-            log.info("%s: replacing the existing key in security tag %d", self._port, self.sec_tag)
-            self._delete(CRED_CLIENT_KEY)
+        self._check_fits(command, "the %KEYGEN command")
+        self._open()
+        self._enable_error_codes()
+        self._refuse_unless_replaceable()
+        with self._offline():
             resp = self._credential_command(command, "%KEYGEN:", self._keygen_timeout, "generating the key")
-        self._expect_ok(resp, "generating the key (%KEYGEN)")
+            if resp.final == at.FinalResult(at.FinalKind.CME, 519):
+                # Older modem firmware refuses to overwrite a client key: delete it, then generate
+                # at once (the shortest window the modem allows).
+                log.info("%s: replacing the existing key in security tag %d", self._port, self.sec_tag)
+                self._delete(CRED_CLIENT_KEY)
+                resp = self._credential_command(
+                    command, "%KEYGEN:", self._keygen_timeout, "generating the key"
+                )
+            self._expect_ok(resp, "generating the key (%KEYGEN)")
+        if resp.urcs:
+            log.debug("%s: %d unsolicited lines around %%KEYGEN ignored", self._port, len(resp.urcs))
         try:
             csr_der = at.parse_keygen(resp).csr_der
         except at.AtParseError as exc:
@@ -214,9 +289,12 @@ class NRF91Driver(DeviceDriver):
         )
         del key
         try:
+            self._check_fits(self._write_command(CRED_CLIENT_KEY, pem, "the private key"), "the private key")
             self._open()
-            self._go_offline()
-            self._write_credential(CRED_CLIENT_KEY, pem, "the private key")
+            self._enable_error_codes()
+            self._refuse_unless_replaceable()
+            with self._offline():
+                self._write_credential(CRED_CLIENT_KEY, pem, "the private key")
             expected = hashlib.sha256(pem.encode("ascii")).digest()
         finally:
             del pem  # do not keep the key alive in a traceback's frame
@@ -238,38 +316,57 @@ class NRF91Driver(DeviceDriver):
                 "the certificate is for a different key than the one in the modem; nothing written",
                 port=self._port,
             )
-        self._open()
-        self._go_offline()
-        # CA first, client certificate last: the tag's key already changed at %KEYGEN time, and
-        # the leaf is the write that makes the credential usable again.
+        # Every part is checked against the AT host's limit before the unit is touched.
+        self._check_fits(self._write_command(CRED_CLIENT_CERT, leaf_pem, "x"), _part_name("leaf", leaf_pem))
         if ca_pem:
-            self._write_credential(CRED_ROOT_CA, ca_pem, "the CA certificates")
-        else:
-            self._delete(CRED_ROOT_CA)
-        self._write_credential(CRED_CLIENT_CERT, leaf_pem, "the client certificate")
-        stored = self.read_certificate_chain()
-        if stored is None or stored.chain_pem != leaf_pem + ca_pem:
-            raise DeviceMismatch(
-                "the modem does not hold the chain that was written (read-back differs)",
-                port=self._port,
+            self._check_fits(
+                self._write_command(CRED_ROOT_CA, ca_pem, "x"), _part_name("CA", ca_pem), parts=ca_pem
             )
+        self._open()
+        self._enable_error_codes()
+        with self._offline():
+            # CA first, client certificate last: the tag's key already changed at %KEYGEN time, and
+            # the leaf is the write that makes the credential usable again.
+            if ca_pem:
+                self._write_credential(CRED_ROOT_CA, ca_pem, "the CA certificates")
+            else:
+                self._delete(CRED_ROOT_CA)
+            self._write_credential(CRED_CLIENT_CERT, leaf_pem, "the client certificate")
+        # Verify with the modem's own hashes (%CMNG list), never by reading back large objects.
+        listed = self._list_hashes()
+        for cred_type, content, what in (
+            (CRED_CLIENT_CERT, leaf_pem, "client certificate"),
+            (CRED_ROOT_CA, ca_pem, "CA certificates"),
+        ):
+            if not content:
+                continue
+            if listed.get(cred_type) != hashlib.sha256(content.encode("ascii")).digest():
+                raise DeviceMismatch(
+                    f"the modem's hash of the {what} differs from what was written", port=self._port
+                )
+            self._written[cred_type] = content
         self._pending_public_der = None
         self._requested = None
+        self._replace_allowed = None
 
     def read_certificate_chain(self) -> StoredCredential | None:
         """Client certificate (type 1) then CA certificates (type 0) of the tag, each hash-checked.
 
-        The modem hashes each entry separately. With a leaf only, the returned hash is
-        the modem's own; with CA certificates too, it is the SHA-256 of the
-        concatenation, computed here after both entries' contents were checked
-        against the modem's hashes.
+        The modem hashes each entry separately (``%CMNG`` list). An entry this driver wrote is
+        recognised by that hash and not read back: a large CA chain would exceed the AT
+        host's ~4 KB answer limit. Other entries are read (``%CMNG`` read) and their content
+        checked against the modem's hash. With a leaf only, the returned hash is the modem's
+        own; with CA certificates too, it is the SHA-256 of the concatenation.
         """
         self._open()
-        self._expect_ok(self._command("AT+CMEE=1"), "enabling error codes (AT+CMEE=1)")
-        leaf = self._read_entry(CRED_CLIENT_CERT)
+        self._enable_error_codes()
+        listed = self._list_hashes()
+        if CRED_CLIENT_CERT not in listed:
+            return None
+        leaf = self._known_or_read(CRED_CLIENT_CERT, listed)
         if leaf is None:
             return None
-        ca = self._read_entry(CRED_ROOT_CA)
+        ca = self._known_or_read(CRED_ROOT_CA, listed) if CRED_ROOT_CA in listed else None
         if ca is None:
             return StoredCredential(chain_pem=leaf[0], sha256=leaf[1])
         chain = leaf[0] + ca[0]
@@ -299,14 +396,30 @@ class NRF91Driver(DeviceDriver):
     def _flush_input(self) -> None:
         self._transport.flush_input()  # raises DeviceLost on a vanished port
 
+    def _check_fits(self, command: str, what: str, parts: str | None = None) -> None:
+        """Refuse, before anything is sent, a command the modem's AT host cannot hold."""
+        size = len(command.encode("ascii", errors="replace")) + len(TERMINATOR)
+        if size <= MAX_COMMAND_BYTES:
+            return
+        detail = ""
+        if parts:
+            sizes = [len(block) for block in _PEM_BLOCK_RE.findall(parts)]
+            detail = f" ({len(sizes)} certificates of {', '.join(map(str, sizes))} bytes share one entry)"
+        raise DeviceBadInput(
+            f"{what} would make a {size}-byte AT command{detail}; the modem's AT host keeps at most "
+            f"{MAX_COMMAND_BYTES} bytes including the terminator, so nothing was written to the unit",
+            port=self._port,
+        )
+
     def _command(
         self, command: str, prefix: str | None = None, timeout: float | None = None
     ) -> at.AtResponse:
         """Send one command and collect its response until the final result code or the deadline."""
-        data = command.encode("ascii") + b"\r\n"
+        data = command.encode("ascii") + TERMINATOR
         if len(data) > MAX_COMMAND_BYTES:
             raise DeviceBadInput(
-                f"{_describe(command)} would be {len(data)} bytes; the limit is {MAX_COMMAND_BYTES}",
+                f"{_describe(command)} would be {len(data)} bytes; the modem's AT host keeps at most "
+                f"{MAX_COMMAND_BYTES}",
                 port=self._port,
             )
         deadline = time.monotonic() + (timeout if timeout is not None else self._command_timeout)
@@ -356,13 +469,55 @@ class NRF91Driver(DeviceDriver):
         baud = getattr(self._transport, "baud", 115200) or 115200
         return self._command_timeout + 2.0 * nbytes * 10.0 / baud
 
+    def _enable_error_codes(self) -> None:
+        """``AT+CMEE=1``: a modem boots (and resets) with error codes off, answering a bare ERROR."""
+        self._expect_ok(self._command("AT+CMEE=1"), "enabling error codes (AT+CMEE=1)")
+
+    def _functional_mode(self) -> int:
+        return self._query("AT+CFUN?", "+CFUN:", at.parse_cfun)
+
     def _go_offline(self) -> None:
         """CFUN=4 (offline, SIM kept): required for %KEYGEN and credential writes."""
-        self._expect_ok(self._command("AT+CMEE=1"), "enabling error codes (AT+CMEE=1)")
         self._expect_ok(
             self._command("AT+CFUN=4", timeout=self._offline_timeout),
             "switching the modem offline (AT+CFUN=4)",
         )
+
+    @contextmanager
+    def _offline(self) -> Iterator[None]:
+        """Offline only as far as needed, for the block; the mode found is restored afterwards.
+
+        A modem found offline (CFUN=0/4) is left as it is. One found online (CFUN=1, attached)
+        gets CFUN=4 and, when the block ends - also by an exception - its mode back, so a
+        unit in the field is not left off the network by a provisioning attempt.
+        """
+        found = self._functional_mode()
+        if found in _OFFLINE_MODES:
+            yield
+            return
+        self._go_offline()
+        try:
+            yield
+        finally:
+            try:
+                self._expect_ok(
+                    self._command(f"AT+CFUN={found}", timeout=self._offline_timeout),
+                    f"restoring the modem's functional mode (AT+CFUN={found})",
+                )
+            except DeviceError as exc:  # never hide the error that ended the block
+                log.warning("%s: could not restore functional mode %d: %s", self._port, found, exc)
+
+    def _refuse_unless_replaceable(self) -> None:
+        """Stop before touching a tag that holds a client certificate nobody allowed to replace."""
+        listed = self._list_hashes()
+        held = listed.get(CRED_CLIENT_CERT)
+        if held is not None and held != self._replace_allowed:
+            raise DeviceRefused(
+                f"security tag {self.sec_tag} already holds a client certificate (modem SHA-256 "
+                f"{held.hex().upper()[:16]}…): the unit is already provisioned and was left untouched; "
+                "re-provision it explicitly to replace it",
+                port=self._port,
+            )
 
     def _credential_command(
         self, command: str, prefix: str | None, timeout: float, what: str
@@ -374,6 +529,11 @@ class NRF91Driver(DeviceDriver):
         delay = self._busy_backoff
         for attempt in range(self._busy_retries + 1):
             resp = self._command(command, prefix, timeout)
+            if resp.final.kind is at.FinalKind.ERROR:
+                # A bare ERROR: the modem reset and error codes are off again (CMEE=0). Turn them
+                # on and ask once more, so the technician gets the reason and 518 gets retried.
+                self._enable_error_codes()
+                resp = self._command(command, prefix, timeout)
             if resp.final.kind is not at.FinalKind.CME or resp.final.code not in at.RETRYABLE_CME:
                 return resp
             if attempt == self._busy_retries:
@@ -386,13 +546,17 @@ class NRF91Driver(DeviceDriver):
         self._expect_ok(resp, f"{what} (tried {self._busy_retries + 1} times)")
         return resp
 
-    def _write_credential(self, cred_type: int, content: str, what: str) -> None:
-        """``AT%CMNG=0`` with busy retries; a modem that refuses to overwrite gets a delete first."""
+    def _write_command(self, cred_type: int, content: str, what: str) -> str:
         try:
             quoted = at.quote_at_string(content, what)
         except ValueError as exc:
             raise DeviceBadInput(str(exc), port=self._port) from None
-        command = f"AT%CMNG=0,{self.sec_tag},{cred_type},{quoted}"
+        return f"AT%CMNG=0,{self.sec_tag},{cred_type},{quoted}"
+
+    def _write_credential(self, cred_type: int, content: str, what: str) -> None:
+        """``AT%CMNG=0`` with busy retries; a modem that refuses to overwrite gets a delete first,
+        right before the write, so the entry is missing for as short a time as the modem allows."""
+        command = self._write_command(cred_type, content, what)
         resp = self._credential_command(
             command, "%CMNG:", self._bulk_timeout(len(command)), f"writing {what}"
         )
@@ -423,11 +587,19 @@ class NRF91Driver(DeviceDriver):
             raise DeviceProtocolError(f"%CMNG list: {exc}", port=self._port) from None
         return {e.cred_type: e.sha256 for e in entries if e.sec_tag == self.sec_tag and e.sha256}
 
+    def _known_or_read(self, cred_type: int, listed: dict[int, bytes]) -> tuple[str, bytes] | None:
+        """An entry's content: what this driver wrote when the modem's hash still matches it,
+        otherwise a ``%CMNG`` read."""
+        known = self._written.get(cred_type)
+        if known is not None and hashlib.sha256(known.encode("ascii")).digest() == listed.get(cred_type):
+            return known, listed[cred_type]
+        return self._read_entry(cred_type)
+
     def _read_entry(self, cred_type: int) -> tuple[str, bytes] | None:
         resp = self._credential_command(
             f"AT%CMNG=2,{self.sec_tag},{cred_type}",
             "%CMNG:",
-            self._bulk_timeout(MAX_COMMAND_BYTES),
+            self._bulk_timeout(MAX_ANSWER_BYTES),
             "reading a certificate",
         )
         if resp.final == at.FinalResult(at.FinalKind.CME, 513):
@@ -471,9 +643,9 @@ class NRF91Driver(DeviceDriver):
         return ",".join(parts)
 
     def _check_csr(self, csr_der: bytes, subject: dict[str, str]) -> bytes:
-        """Parse the modem's CSR, check its self-signature, key type and subject; return its SPKI."""
+        """Check the modem's CSR (normalised form), its self-signature, key type, subject; return its SPKI."""
         try:
-            csr = x509.load_der_x509_csr(csr_der)
+            csr = x509.load_der_x509_csr(normalise_csr_der(csr_der))
         except (ValueError, x509.InvalidVersion):
             raise DeviceProtocolError("the modem's CSR is not valid DER PKCS#10", port=self._port) from None
         try:

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import serial
 
 from app.device.driver import DeviceLost, DeviceTimeout
+from app.device.serial_access import explain_open_error
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,9 @@ class SerialTransport:
                 exclusive=True,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceLost(f"cannot open {self.port}: {_reason(exc)}", port=self.port) from None
+            # Permission denied names the owning group and the fix (app/device/serial_access.py)
+            reason = explain_open_error(self.port, exc)
+            raise DeviceLost(f"cannot open {self.port}: {reason}", port=self.port) from None
         self.flush_input()
 
     def flush_input(self) -> None:

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from app.est import encoding
-from app.est.errors import EstConnectionError, EstError, EstTlsError
+from app.est.deadline import Deadline, bind
+from app.est.errors import EstConnectionError, EstError, EstTimeout, EstTlsError
 from app.est.tls import fingerprint_sha256, insecure_context_for_bootstrap_only
 from app.est.transport import MAX_RESPONSE, USER_AGENT, HttpResponse, error_for_status, open_connection
 from app.est.urls import parse_est_url
@@ -66,7 +67,26 @@ def fetch_cacerts_unverified(
     cacerts_url = parse_est_url(url, label=label, device_group=device_group).url("cacerts")
     parts = urlsplit(cacerts_url)
     where = f"{parts.hostname}:{parts.port or 443}"
-    conn = open_connection(cacerts_url, insecure_context_for_bootstrap_only(), timeout)
+    limit = Deadline(timeout, where)  # overall: a server dripping bytes cannot hold the bootstrap
+    conn = open_connection(cacerts_url, insecure_context_for_bootstrap_only(), timeout, deadline=limit)
+    with bind(limit):
+        failure, server_der, resp = _get_cacerts(conn, parts.path, where)
+    if limit.expired:
+        failure = EstTimeout(
+            f"bootstrap: timed out after {limit.describe()}: "
+            f"the EST server {where} did not answer completely",
+            seconds=limit.seconds,
+            where=where,
+        )
+    if failure is not None:
+        raise failure
+    assert resp is not None
+    return _bootstrap_result(cacerts_url, where, server_der, resp)
+
+
+def _get_cacerts(
+    conn: http.client.HTTPSConnection, path: str, where: str
+) -> tuple[EstError | None, bytes | None, HttpResponse | None]:
     failure: EstError | None = None
     server_der: bytes | None = None
     resp: HttpResponse | None = None
@@ -75,7 +95,7 @@ def fetch_cacerts_unverified(
         sock = conn.sock
         if isinstance(sock, ssl.SSLSocket):
             server_der = sock.getpeercert(binary_form=True)
-        conn.request("GET", parts.path, headers={"User-Agent": USER_AGENT})
+        conn.request("GET", path, headers={"User-Agent": USER_AGENT})
         raw = conn.getresponse()
         body = raw.read(MAX_RESPONSE + 1)
         resp = HttpResponse(status=raw.status, headers=dict(raw.getheaders()), body=body)
@@ -85,9 +105,12 @@ def fetch_cacerts_unverified(
         failure = EstConnectionError(f"bootstrap: cannot reach {where}: {type(exc).__name__}")
     finally:
         conn.close()
-    if failure is not None:
-        raise failure
-    assert resp is not None
+    return failure, server_der, resp
+
+
+def _bootstrap_result(
+    cacerts_url: str, where: str, server_der: bytes | None, resp: HttpResponse
+) -> BootstrapResult:
     if resp.status != 200:
         raise error_for_status(resp, "bootstrap /cacerts", lambda s: s)
     if len(resp.body) > MAX_RESPONSE:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -216,38 +215,6 @@ class EstClient:
         chain, warnings = build_chain(certs, spki(key.public_key()), self._anchors)
         return ServerKeygenResult(chain=chain, warnings=warnings, private_key_pkcs8=key_pkcs8)
 
-    def enroll_with_polling(
-        self,
-        csr: bytes | CsrFactory,
-        max_wait: float,
-        *,
-        on_pending: Callable[[EstPending], bool | None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> EnrollResult:
-        """``simpleenroll``, re-posting the same CSR at the server's pace while it answers 202.
-
-        Gives up (re-raising the last :class:`EstPending`) when the next poll would be later
-        than ``max_wait`` seconds from the start, when ``on_pending`` returns ``False`` or when
-        ``cancel`` is set. A CSR factory is called once unless proof-of-possession needs a new
-        CSR per connection.
-        """
-        deadline = time.monotonic() + max_wait
-        fixed: bytes | CsrFactory = csr
-        if callable(csr) and not self._pop_needed(csr):
-            fixed = csr(None)
-        waiter = cancel or self._transport.closed_event
-        while True:
-            try:
-                return self.simpleenroll(fixed)
-            except EstPending as pending:
-                if time.monotonic() + pending.retry_after > deadline:
-                    raise
-                if on_pending is not None and on_pending(pending) is False:
-                    raise
-                log.info("enrollment pending; polling again in %.0fs", pending.retry_after)
-                if waiter.wait(pending.retry_after) or self._transport.closed:
-                    raise
-
     # ------------------------------------------------------------------ request building
 
     def _scrub(self, text: str) -> str:
@@ -360,13 +327,8 @@ class EstClient:
     ) -> tuple[HttpResponse, x509.CertificateSigningRequest]:
         """POST /simplereenroll over a TLS session whose client key stays on the device."""
         op = "simplereenroll"
-        try:
-            from app.est import external_tls  # lazy: optional tlslite-ng based transport
-        except ImportError:
-            raise NotImplementedError(
-                "re-enrollment with a device-held key needs app/est/external_tls.py, "
-                "which is not available in this build"
-            ) from None
+        from app.est import external_tls  # lazy: tlslite-ng is loaded only when a device signs
+
         if self.profile.require_pop:
             raise EstPopUnavailable(
                 f"{op}: proof-of-possession linking is not supported when the device key "
@@ -378,16 +340,18 @@ class EstClient:
         headers = {"User-Agent": "certline-est/0.1", **content_headers}
         post: Any = external_tls.post_with_external_key
 
-        def once() -> HttpResponse:
-            status, resp_headers, resp_body = post(
-                url,
-                headers,
-                body,
-                client_chain=client_chain,
-                signer=signer,
-                trust_anchors=self._anchors,
-                timeout=self.timeout,
-            )
+        def once(limit: float) -> HttpResponse:
+            with self._transport.deadline(url, limit) as deadline:  # closing the client ends it too
+                status, resp_headers, resp_body = post(
+                    url,
+                    headers,
+                    body,
+                    client_chain=client_chain,
+                    signer=signer,
+                    trust_anchors=self._anchors,
+                    timeout=limit,
+                    deadline=deadline,
+                )
             return HttpResponse(status=status, headers=dict(resp_headers), body=resp_body)
 
         resp = self._transport.with_retries(once, op)

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.device.driver import KeyAlgorithm
 from app.est import der
 from app.est.errors import EstResponseError
 from app.est.results import CsrAttributes
+from app.pki import KeyAlgorithm
 
 CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7"  # noqa: S105 - an OID, not a password
 EXTENSION_REQUEST = "1.2.840.113549.1.9.14"

@@ -59,6 +59,20 @@ class EstConnectionError(EstError):
     retryable = True
 
 
+class EstTimeout(EstConnectionError):
+    """The request ran past its overall deadline (connect + TLS + request + whole answer).
+
+    ``where`` is the server's ``host:port``, ``seconds`` the limit that was exceeded.
+    """
+
+    code = "timeout"
+
+    def __init__(self, message: str, *, seconds: float | None = None, where: str | None = None) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.where = where
+
+
 class EstTlsError(EstError):
     """TLS failure: untrusted server certificate or hostname mismatch. Never retried.
 

@@ -18,6 +18,7 @@ import ipaddress
 import socket
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +37,8 @@ with warnings.catch_warnings():
     from tlslite.x509 import X509
     from tlslite.x509certchain import X509CertChain
 
-from app.est.errors import EstConnectionError, EstError, EstResponseError, EstTlsError
+from app.est.deadline import Deadline, bind
+from app.est.errors import EstConnectionError, EstError, EstResponseError, EstTimeout, EstTlsError
 from app.est.server_verify import verify_server_chain
 from app.est.tlslite_key import (
     ExternalKey,
@@ -394,16 +396,17 @@ def _read_response(conn: TLSConnection, host: str) -> tuple[int, dict[str, str],
     return status, headers, reader.read_to_eof(MAX_RESPONSE_BYTES)
 
 
-def _connect(target: _Target, timeout: float) -> socket.socket:
+def _connect(target: _Target, timeout: float, deadline: Deadline) -> socket.socket:
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        sock = socket.create_connection((target.host, target.port), timeout=deadline.socket_timeout(timeout))
     except TimeoutError:
         raise EstConnectionError(f"timed out connecting to {target.host}:{target.port}") from None
     except OSError as exc:
         raise EstConnectionError(
             f"cannot connect to {target.host}:{target.port}: {exc.strerror or exc}"
         ) from None
-    sock.settimeout(timeout)
+    sock.settimeout(deadline.socket_timeout(timeout))
+    deadline.watch(sock)
     return sock
 
 
@@ -427,6 +430,7 @@ def post_with_external_key(
     signer: Signer,
     trust_anchors: list[x509.Certificate],
     timeout: float = 30.0,
+    deadline: Deadline | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """POST ``body`` to ``url`` over TLS, authenticated with ``client_chain`` and ``signer``.
 
@@ -440,7 +444,52 @@ def post_with_external_key(
     for handshake and certificate failures, :class:`EstResponseError` for a malformed or
     oversized response. An exception raised by ``signer`` (e.g. ``DeviceError``) propagates
     unchanged.
+
+    ``timeout`` is the overall deadline of the exchange (connect, handshake - device signature
+    included - request and whole answer), enforced by :mod:`app.est.deadline` so a server
+    dripping bytes cannot hold it; past it :class:`EstTimeout` names the server and the limit.
+    A caller that tracks its requests passes its own bound ``deadline`` instead.
     """
+    target = _parse_url(url)
+    where = f"{target.host}:{target.port}"
+    scope = nullcontext(deadline) if deadline is not None else bind(Deadline(timeout, where))
+    timed_out = False
+    with scope as limit:
+        try:
+            return _post(url, headers, body, client_chain, signer, trust_anchors, timeout, limit)
+        except (EstConnectionError, EstTlsError, EstResponseError):
+            if not limit.expired:
+                raise
+            timed_out = True
+    assert timed_out  # raised here, outside the except block: no chained context
+    raise _timeout_error(where, limit)
+
+
+def _timeout_error(where: str, limit: Deadline) -> EstTimeout:
+    if limit.aborted:
+        return EstTimeout(
+            f"the request to the EST server {where} was cancelled after {limit.elapsed():.0f} s "
+            "without a complete answer (client closed)",
+            where=where,
+        )
+    return EstTimeout(
+        f"timed out after {limit.describe()}: the EST server {where} did not answer completely "
+        "(the limit covers connecting, the TLS handshake, sending the request and reading the whole answer)",
+        seconds=limit.seconds,
+        where=where,
+    )
+
+
+def _post(
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    client_chain: list[x509.Certificate],
+    signer: Signer,
+    trust_anchors: list[x509.Certificate],
+    timeout: float,
+    limit: Deadline,
+) -> tuple[int, dict[str, str], bytes]:
     if not client_chain:
         raise ValueError("client_chain must hold at least the certificate being renewed")
     target = _parse_url(url)
@@ -455,7 +504,7 @@ def post_with_external_key(
     def check(chain: list[x509.Certificate]) -> None:
         verify_server_chain(chain, target.host, trust_anchors)
 
-    sock = _DeferredSendErrorSocket(_connect(target, timeout))
+    sock = _DeferredSendErrorSocket(_connect(target, timeout, limit))
     conn = _VerifyingConnection(sock, check)
     try:
         try:

@@ -172,10 +172,19 @@ def fetch_server_certificate_unverified(
     host: str, port: int, *, timeout: float = 10.0
 ) -> x509.Certificate | None:
     """The server's TLS certificate, fetched WITHOUT verification -- for display only
-    (the fingerprint in an "untrusted server" error). Returns None when it cannot be had."""
+    (the fingerprint in an "untrusted server" error). Returns None when it cannot be had.
+
+    ``timeout`` is an overall deadline (:mod:`app.est.deadline`): a server dripping its
+    handshake cannot hold the error report."""
+    from app.est.deadline import Deadline, bind
+
     ctx = insecure_context_for_bootstrap_only()
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with (
+            bind(Deadline(timeout, f"{host}:{port}")) as deadline,
+            socket.create_connection((host, port), timeout=timeout) as sock,
+        ):
+            deadline.watch(sock)
             with ctx.wrap_socket(sock, server_hostname=host) as tls:
                 der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError):

@@ -1,14 +1,25 @@
 """HTTP for the EST client: one pooled ``requests`` session, retries, typed errors.
 
 * One :class:`requests.Session` per client, mounted with :class:`_EstAdapter` whose
-  pool holds ``pool_size`` keep-alive connections and whose TLS context is ours
-  (the adapter ignores ``verify``/``cert`` so neither certifi nor
-  ``REQUESTS_CA_BUNDLE`` can add trust). Proxy environment variables are honoured
-  (``trust_env``); ``.netrc`` is not (an explicit auth object is always passed).
+  pool holds ``pool_size`` keep-alive connections (plus room for the reachability
+  probe and ``/csrattrs``, so a batch never sees "Connection pool is full") and whose
+  TLS context is ours (the adapter ignores ``verify``/``cert`` so neither certifi nor
+  ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` can add trust). Proxy environment
+  variables (``https_proxy``, ``all_proxy``, ``no_proxy``) are honoured, resolved
+  once per server origin for the life of the client instead of on every request
+  (requests' ``merge_environment_settings`` cost ~12% of client CPU in a batch);
+  ``.netrc`` is not read (an explicit auth object is always passed).
+* Every request has an overall deadline - connect, TLS handshake, request and the
+  complete answer - enforced by :mod:`app.est.deadline` (a watchdog that shuts the
+  socket down), because socket timeouts only bound each single read and a server
+  dripping a byte at a time would otherwise hold a request forever. Past it the
+  request fails with :class:`EstTimeout` naming the server and the limit.
 * Retries: connection failures and 5xx are retried with exponential backoff and
-  jitter, honouring ``Retry-After`` on 503; 4xx and TLS failures never are.
+  jitter, honouring ``Retry-After`` on 503; 4xx and TLS failures never are. All
+  attempts of one call and the waits between them share one budget
+  (:meth:`Transport.budget`), so ``timeout=4, retries=1`` ends within ~12 s.
   Waiting uses an event that :meth:`Transport.close` sets, so closing the client
-  wakes any worker that is backing off.
+  wakes any worker that is backing off, and closing also ends requests in flight.
 * Exceptions from requests/urllib3 can carry the prepared request (and its
   ``Authorization`` header): they are converted to :mod:`app.est.errors` types
   *outside* the ``except`` block, so no original exception is chained or kept
@@ -24,20 +35,25 @@ import http.client
 import logging
 import random
 import re
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.structures import CaseInsensitiveDict
 
+from app.est.deadline import Deadline, active_deadline, bind
 from app.est.errors import (
     EstAuthError,
     EstBadRequest,
@@ -48,6 +64,7 @@ from app.est.errors import (
     EstPopUnavailable,
     EstResponseError,
     EstServerError,
+    EstTimeout,
     EstTlsError,
 )
 from app.est.tls import fetch_server_certificate_unverified, fingerprint_sha256
@@ -57,6 +74,9 @@ log = logging.getLogger("certline.est")
 MAX_RESPONSE = 1 << 20
 MAX_SERVER_TEXT = 300
 USER_AGENT = "certline-est/0.1"
+POOL_HEADROOM = 2
+"""Connections beyond the batch's concurrency: the reachability probe and ``/csrattrs``
+run outside the gateway's slots."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +109,50 @@ class _NoNetrc(AuthBase):
         return "_NoNetrc()"
 
 
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """urllib3's HTTPS connection, registering its socket with the request's deadline.
+
+    A new socket is registered before the TLS handshake (so a server dripping its
+    handshake is cut off too); a pooled keep-alive socket when the next request starts.
+    """
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        deadline = active_deadline()
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline = active_deadline()
+        if deadline is not None and self.sock is not None:
+            deadline.watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _DeadlineHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
 class _EstAdapter(HTTPAdapter):
-    """An adapter whose every pool uses our SSLContext, whatever verify/cert say."""
+    """An adapter whose every pool uses our SSLContext, whatever verify/cert say, and whose
+    connections honour the request's overall deadline."""
 
     def __init__(self, ssl_context: ssl.SSLContext, pool_size: int) -> None:
         self._ssl_context = ssl_context
         super().__init__(pool_connections=4, pool_maxsize=max(1, pool_size), max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "https": _DeadlineHTTPSPool,
+        }
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": _DeadlineHTTPSPool}
+        return manager
 
     def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
         host_params, _ignored = super().build_connection_pool_key_attributes(request, True, None)
@@ -236,6 +294,27 @@ def _friendly_tls(reason: str) -> str:
     return reason
 
 
+def timeout_error(what: str, where: str, deadline: Deadline) -> EstTimeout:
+    """The error for a request that ran past its overall deadline (or was cut by closing)."""
+    if deadline.aborted:
+        return EstTimeout(
+            f"{what}: the request to the EST server {where} was cancelled after "
+            f"{deadline.elapsed():.0f} s without a complete answer (client closed)",
+            where=where,
+        )
+    return EstTimeout(
+        f"{what}: timed out after {deadline.describe()}: the EST server {where} did not answer "
+        "completely (the limit covers connecting, TLS, sending the request and reading the whole answer)",
+        seconds=deadline.seconds,
+        where=where,
+    )
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 443}"
+
+
 def _connection_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "timed out connecting"
@@ -274,23 +353,34 @@ class Transport:
     ) -> None:
         self.ssl_context = ssl_context
         self.timeout = timeout
+        """Overall deadline of one request (connect + TLS + request + whole answer), seconds."""
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self._closed = threading.Event()
         self._session = requests.Session()
-        self._session.trust_env = True
+        # The environment is read once per origin (see _proxies_for), not on every request.
+        self._session.trust_env = False
         self._session.headers["User-Agent"] = USER_AGENT
-        adapter = _EstAdapter(ssl_context, pool_size)
+        adapter = _EstAdapter(ssl_context, max(1, pool_size) + POOL_HEADROOM)
         self._session.mount("https://", adapter)
+        self._proxy_lock = threading.Lock()
+        self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._inflight_lock = threading.Lock()
+        self._inflight: set[Deadline] = set()
         self.scrub: Callable[[str], str] = lambda text: text
         """Removes echoed secrets from server text; the client installs one knowing its secrets."""
 
     # -- lifecycle
 
     def close(self) -> None:
+        """Close the pool, wake workers backing off and end requests still in flight."""
         self._closed.set()
+        with self._inflight_lock:
+            inflight = list(self._inflight)
+        for deadline in inflight:
+            deadline.abort()
         self._session.close()
 
     @property
@@ -302,16 +392,54 @@ class Transport:
         """Set by :meth:`close`; waiters use it so closing the client wakes them."""
         return self._closed
 
+    @property
+    def budget(self) -> float:
+        """Longest one call may take, all attempts and the waits between them included:
+        one deadline per attempt plus at most one deadline's worth of backoff."""
+        return self.timeout * (self.retries + 1) + min(self.max_backoff, self.timeout)
+
+    @contextmanager
+    def deadline(self, url: str, seconds: float | None = None) -> Iterator[Deadline]:
+        """The overall deadline of one request to ``url`` (bound to this thread while it runs)."""
+        limit = Deadline(self.timeout if seconds is None else seconds, _where(url))
+        with self._inflight_lock:
+            self._inflight.add(limit)
+        if self._closed.is_set():
+            limit.abort()
+        try:
+            with bind(limit):
+                yield limit
+        finally:
+            with self._inflight_lock:
+                self._inflight.discard(limit)
+
+    # -- environment
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for ``url``'s origin (``{}`` when ``no_proxy`` bypasses it),
+        resolved on first use and kept for the life of this client."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._proxy_lock:
+            cached = self._proxy_cache.get(origin)
+            if cached is None:
+                cached = dict(requests.utils.get_environ_proxies(origin + "/", no_proxy=None))
+                self._proxy_cache[origin] = cached
+            return cached
+
     # -- retry loop
 
-    def with_retries(self, send_once: Callable[[], HttpResponse], what: str) -> HttpResponse:
-        """Run ``send_once`` until it yields a non-5xx response or the attempts are used up."""
+    def with_retries(self, send_once: Callable[[float], HttpResponse], what: str) -> HttpResponse:
+        """Run ``send_once(limit)`` until it yields a non-5xx response, the attempts are used up
+        or the call's :attr:`budget` would be overrun. ``limit`` is the attempt's deadline."""
+        ends = time.monotonic() + self.budget
         attempt = 0
         while True:
             attempt += 1
             failure: EstError | None = None
+            limit = min(self.timeout, max(0.001, ends - time.monotonic()))
             try:
-                resp = send_once()
+                resp = send_once(limit)
             except EstConnectionError as exc:
                 failure = exc
                 retry_after = None
@@ -320,11 +448,14 @@ class Transport:
                     return resp
                 retry_after = parse_retry_after(resp.header("Retry-After")) if resp.status == 503 else None
                 failure = error_for_status(resp, what, self.scrub)
-            if attempt > self.retries:
+            if attempt > self.retries or self._closed.is_set():
                 raise failure
             if retry_after is not None and retry_after > self.max_retry_after:
                 raise failure  # too long to wait inside one call: let the engine reschedule
             delay = self._delay(attempt, retry_after)
+            if time.monotonic() + delay + min(1.0, self.timeout) > ends:
+                log.info("%s: %s; no retry, the call's %.0fs budget is spent", what, failure, self.budget)
+                raise failure
             log.info("%s: %s; retry %d/%d in %.1fs", what, failure, attempt, self.retries, delay)
             if self._closed.wait(delay):
                 raise EstConnectionError(f"{what}: the EST client was closed while retrying")
@@ -349,59 +480,72 @@ class Transport:
     ) -> HttpResponse:
         """One EST request through the pool (retried unless ``retry`` is False)."""
 
-        def once() -> HttpResponse:
-            return self._send(method, url, headers, body, what)
+        def once(limit: float) -> HttpResponse:
+            return self._send(method, url, headers, body, what, limit)
 
-        return self.with_retries(once, what) if retry else once()
+        return self.with_retries(once, what) if retry else once(self.timeout)
 
     def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, what: str
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        what: str,
+        limit: float,
     ) -> HttpResponse:
         if self._closed.is_set():
             raise EstConnectionError(f"{what}: the EST client is closed")
         started = time.monotonic()
         error: tuple[str, str, bool] | None = None  # (kind, reason, verify-failure)
         resp: HttpResponse | None = None
-        try:
-            r = self._session.request(
-                method,
-                url,
-                headers=dict(headers),
-                data=body,
-                timeout=(min(self.timeout, 15.0), self.timeout),
-                auth=_NoNetrc(),
-                allow_redirects=False,
-                stream=True,
-            )
+        proxies = self.proxies_for(url)
+        with self.deadline(url, limit) as deadline:
             try:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in r.iter_content(65536):
-                    size += len(chunk)
-                    if size > MAX_RESPONSE:
-                        error = ("size", "", False)
-                        break
-                    chunks.append(chunk)
-                if error is None:
-                    resp = HttpResponse(
-                        status=r.status_code,
-                        headers=CaseInsensitiveDict(r.headers),
-                        body=b"".join(chunks),
-                    )
-            finally:
-                r.close()
-        except requests.exceptions.SSLError as exc:
-            reason, verify_failure = _ssl_reason(exc)
-            error = ("tls", reason, verify_failure)
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            error = ("conn", _connection_reason(exc), False)
-        except requests.exceptions.RequestException as exc:
-            error = ("other", type(exc).__name__, False)
+                r = self._session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    data=body,
+                    timeout=(deadline.socket_timeout(15.0), deadline.socket_timeout(limit)),
+                    auth=_NoNetrc(),
+                    allow_redirects=False,
+                    stream=True,
+                    proxies=proxies,
+                )
+                try:
+                    chunks: list[bytes] = []
+                    size = 0
+                    for chunk in r.iter_content(65536):
+                        size += len(chunk)
+                        if size > MAX_RESPONSE:
+                            error = ("size", "", False)
+                            break
+                        chunks.append(chunk)
+                    if error is None:
+                        resp = HttpResponse(
+                            status=r.status_code,
+                            headers=CaseInsensitiveDict(r.headers),
+                            body=b"".join(chunks),
+                        )
+                finally:
+                    r.close()
+            except requests.exceptions.SSLError as exc:
+                reason, verify_failure = _ssl_reason(exc)
+                error = ("tls", reason, verify_failure)
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                error = ("conn", _connection_reason(exc), False)
+            except requests.exceptions.RequestException as exc:
+                error = ("other", type(exc).__name__, False)
+            if deadline.expired or (error is not None and error[0] == "conn" and not deadline.remaining()):
+                # Whatever broke (the watchdog's shutdown, or a read timeout at the limit), the
+                # cause is the deadline: say so, never "TLS failed" or "connection reset".
+                raise timeout_error(what, deadline.where, deadline)
         # Raise outside the except blocks: nothing from requests is chained or kept as context.
         if error is not None:
             self._raise(error, url, what)
@@ -467,8 +611,8 @@ class Transport:
         is called again with that connection's value.
         """
 
-        def once() -> HttpResponse:
-            return self._send_bound(url, headers, build_body, what)
+        def once(limit: float) -> HttpResponse:
+            return self._send_bound(url, headers, build_body, what, limit)
 
         return self.with_retries(once, what)
 
@@ -478,14 +622,34 @@ class Transport:
         headers: Mapping[str, str],
         build_body: Callable[[bytes], tuple[bytes, Mapping[str, str]]],
         what: str,
+        limit: float,
     ) -> HttpResponse:
         if self._closed.is_set():
             raise EstConnectionError(f"{what}: the EST client is closed")
+        with self.deadline(url, limit) as deadline:
+            resp = self._send_bound_within(url, headers, build_body, what, deadline)
+        log.info("EST POST %s (channel-bound, %s) -> HTTP %d", url, resp.tls_version, resp.status)
+        return resp
+
+    def _send_bound_within(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        build_body: Callable[[bytes], tuple[bytes, Mapping[str, str]]],
+        what: str,
+        deadline: Deadline,
+    ) -> HttpResponse:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or 443
         where = f"{host}:{port}"
-        conn = open_connection(url, self.ssl_context, self.timeout)
+        conn = open_connection(
+            url,
+            self.ssl_context,
+            deadline.socket_timeout(self.timeout),
+            deadline=deadline,
+            proxies=self.proxies_for(url),
+        )
         error: tuple[str, str, bool] | None = None
         resp: HttpResponse | None = None
         try:
@@ -534,27 +698,57 @@ class Transport:
             error = ("conn", _connection_reason(exc), False)
         finally:
             conn.close()
+        if deadline.expired:
+            raise timeout_error(what, where, deadline)
         if error is not None:
             self._raise(error, url, what)
         assert resp is not None
-        log.info("EST POST %s (channel-bound, %s) -> HTTP %d", url, resp.tls_version, resp.status)
         return resp
 
 
-def open_connection(url: str, ssl_context: ssl.SSLContext, timeout: float) -> http.client.HTTPSConnection:
+def _deadline_connection(
+    host: str, port: int, timeout: float, ssl_context: ssl.SSLContext, deadline: Deadline | None
+) -> http.client.HTTPSConnection:
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context)
+    if deadline is not None:
+        # http.client's documented-in-source hook for making the raw socket (stdlib since 3.4).
+        create = conn._create_connection  # type: ignore[attr-defined]
+
+        def create_watched(*args: Any, **kwargs: Any) -> socket.socket:
+            sock = create(*args, **kwargs)
+            deadline.watch(sock)  # before the TLS handshake (and any proxy tunnel) starts
+            return sock
+
+        conn._create_connection = create_watched  # type: ignore[attr-defined]
+    return conn
+
+
+def open_connection(
+    url: str,
+    ssl_context: ssl.SSLContext,
+    timeout: float,
+    *,
+    deadline: Deadline | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> http.client.HTTPSConnection:
     """A not-yet-connected HTTPS connection to ``url``'s host, tunnelled through the
-    environment's proxy (``https_proxy``/``no_proxy``) when one applies."""
+    environment's proxy (``https_proxy``/``no_proxy``) when one applies.
+
+    ``proxies`` is the already resolved environment (:meth:`Transport.proxies_for`); without
+    it the environment is read now. With ``deadline`` the socket is broken when it passes.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or 443
-    proxies = requests.utils.get_environ_proxies(url)
-    proxy = requests.utils.select_proxy(url, proxies)
+    if proxies is None:
+        proxies = requests.utils.get_environ_proxies(url)
+    proxy = requests.utils.select_proxy(url, dict(proxies))
     if not proxy:
-        return http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl_context)
+        return _deadline_connection(host, port, timeout, ssl_context, deadline)
     p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
     if p.scheme not in ("http", ""):
         raise EstConnectionError(f"proxy scheme {p.scheme} is not supported for this request")
-    conn = http.client.HTTPSConnection(p.hostname or "", p.port or 8080, timeout=timeout, context=ssl_context)
+    conn = _deadline_connection(p.hostname or "", p.port or 8080, timeout, ssl_context, deadline)
     tunnel_headers = {}
     if p.username:
         import base64

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -49,6 +49,16 @@ def generate_key(algorithm: KeyAlgorithm | str) -> PrivateKey:
     if algo is KeyAlgorithm.RSA_2048:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+
+def key_of_type(name: str) -> PrivateKey:
+    """A new private key named like ``ec-p256`` or ``rsa-4096`` (a server's own keygen choice)."""
+    kind, _, size = name.lower().partition("-")
+    if kind == "ec" and size in ("p256", "p384"):
+        return ec.generate_private_key(ec.SECP256R1() if size == "p256" else ec.SECP384R1())
+    if kind == "rsa" and size.isdigit() and int(size) in (2048, 3072, 4096):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(size))
+    raise ValueError(f"unsupported server key type {name!r} (ec-p256, ec-p384, rsa-2048/3072/4096)")
 
 
 def key_like(public_key: object) -> PrivateKey:

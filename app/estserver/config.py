@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 
 PASSCODE_ONLY = "passcode-only"
 USER_PASSWORD = "user-password"  # noqa: S105 - a style name, not a password
@@ -30,7 +30,13 @@ class ServerConfig:
     csrattrs_requires_auth: bool = True
     answer_retransmissions: bool = True
     """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after
-    202 or a lost response) gets the certificate already issued for it, not a second one."""
+    202 or a lost response) gets the certificate already issued for it, not a second one.
+    False: every POST that is not answered 202 or an error issues a new certificate, as many CAs
+    do; tests that must catch a duplicate post turn this off (``every_post_issues``)."""
+    serverkeygen_key: str | None = None
+    """/serverkeygen makes a key of this type whatever key the CSR carries, as some real servers
+    do: ``ec-p256``, ``ec-p384``, ``rsa-2048``, ``rsa-3072`` or ``rsa-4096``. None (the default)
+    follows RFC 7030 4.4.1's suggestion: the type of the CSR's public key."""
     require_pop: bool = False
     """RFC 7030 3.5: CSR challengePassword must be base64(tls-unique) of the connection."""
     extra_client_ca_pem: bytes | None = None

@@ -15,6 +15,7 @@ Spec syntax (CLI ``--fault``, :meth:`FaultConfig.add_spec`)::
     truncate*1             one truncated body
     encoding=pem           PEM armour around the base64 body
     malformed=base64       garbage that is not even base64
+    close_after_issue*1    issue the certificate, then close the connection without answering
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class FaultKind(enum.StrEnum):
     REJECT_PASSCODE = "reject_passcode"
     CHANGE_SUBJECT = "change_subject"
     CLOSE_AFTER_HEADERS = "close_after_headers"
+    CLOSE_AFTER_ISSUE = "close_after_issue"
+    """The certificate is issued (and recorded), then the connection closes without an answer."""
     RESET = "reset"
     ENCODING = "encoding"
     KEYGEN_REVERSE = "keygen_reverse"

@@ -279,6 +279,9 @@ class EstRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send_with_faults(self, response: Response, op: Operation) -> None:
         faults = self.server.faults
+        if response.drop:
+            self.close_connection = True  # issued and recorded; the client never hears of it
+            return
         if faults.take(FaultKind.RESET, op) is not None:
             self.close_connection = True
             self.server.mark_reset(self.connection)

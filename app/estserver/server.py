@@ -9,6 +9,7 @@ serve the same EST routes. Loopback only by default.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import secrets
@@ -338,6 +339,15 @@ class EstTestServer:
         """Issuance records whose certificate carries ``public_key``."""
         digest = spki_sha256(public_key)
         return [r for r in self._issuance.snapshot() if r.public_key_sha256 == digest]
+
+    @property
+    def post_count(self) -> int:
+        """Every POST this server received since it started (not bounded like :attr:`requests`)."""
+        return self.service.post_count
+
+    def posts_for_csr(self, csr_der: bytes) -> int:
+        """How many POSTs carried exactly this CSR (DER), whatever they were answered."""
+        return self.service.posts_by_csr.get(hashlib.sha256(csr_der).hexdigest(), 0)
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 
 from app.estserver import wire
-from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, spki_sha256
+from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
 from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
 from app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
 from app.estserver.records import IssuanceLog, IssuedRecord
@@ -71,6 +71,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     close: bool = False
     auth_style: str | None = None
+    drop: bool = False
+    """Close the connection without sending anything (the close_after_issue fault)."""
 
 
 def text_response(status: int, message: str, **kwargs: object) -> Response:
@@ -122,6 +124,11 @@ class EstService:
         self._envelope_recipient: x509.Certificate | None = None
         self._answered: dict[tuple[Operation, str], bytes] = {}
         """Chains already issued, by (operation, CSR SHA-256), for retransmitted requests."""
+        self._count_lock = threading.Lock()
+        self.post_count = 0
+        """Every POST received (any route, any answer): duplicates cannot hide behind a cache."""
+        self.posts_by_csr: dict[str, int] = {}
+        """POSTs per CSR SHA-256 (hex) that carried a decodable CSR, whatever the answer."""
 
     def __repr__(self) -> str:
         return f"EstService(root={self.ca.root_cert.subject.rfc4514_string()!r})"
@@ -130,6 +137,8 @@ class EstService:
     def handle(self, req: EstRequest) -> Response:
         route = req.route
         op = route.op
+        if req.method == "POST":
+            self._count_post(req.body)
         if req.method != op.method:
             resp = text_response(405, f"{op.value} requires {op.method}")
             resp.headers.append(("Allow", op.method))
@@ -153,6 +162,18 @@ class EstService:
             return resp
         except _Rejected as rejected:
             return rejected.response
+
+    def _count_post(self, body: bytes) -> None:
+        """Count the POST, and the CSR it carries, before anything decides how it is answered."""
+        try:
+            _csr, csr_der = wire.load_csr(body)
+        except wire.CsrDecodeError:
+            csr_der = None
+        with self._count_lock:
+            self.post_count += 1
+            if csr_der is not None:
+                digest = hashlib.sha256(csr_der).hexdigest()
+                self.posts_by_csr[digest] = self.posts_by_csr.get(digest, 0) + 1
 
     # ------------------------------------------------------------ auth, scope
     def _check_scope(self, route: Route) -> None:
@@ -283,9 +304,9 @@ class EstService:
             csr, csr_der = wire.load_csr(req.body)
         except wire.CsrDecodeError as exc:
             raise _Rejected(text_response(400, f"bad CSR: {exc}")) from exc
+        csr_digest = hashlib.sha256(csr_der).hexdigest()
         if self.config.require_pop:
             self._check_pop(req, csr)
-        csr_digest = hashlib.sha256(csr_der).hexdigest()
         pending = self.faults.pending_for(csr_digest, op)
         if pending is not None:
             retry = pending.retry_after if pending.retry_after is not None else 1.0
@@ -316,7 +337,8 @@ class EstService:
 
         server_key = None
         if op is Operation.SERVERKEYGEN:
-            server_key = key_like(public_key)
+            chosen = self.config.serverkeygen_key
+            server_key = key_of_type(chosen) if chosen else key_like(public_key)
             cert_key: object = server_key.public_key()
         else:
             cert_key = public_key
@@ -361,8 +383,11 @@ class EstService:
         if not fault_names:
             self._answered[(op, csr_digest)] = chain_der
         if server_key is None:
-            return self._certs_only(chain_der, op)
-        return self._serverkeygen_response(server_key, chain_der)
+            response = self._certs_only(chain_der, op)
+        else:
+            response = self._serverkeygen_response(server_key, chain_der)
+        response.drop = self.faults.take(FaultKind.CLOSE_AFTER_ISSUE, op) is not None
+        return response
 
     def _check_pop(self, req: EstRequest, csr: x509.CertificateSigningRequest) -> None:
         if req.tls_unique is None:

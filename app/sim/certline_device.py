@@ -35,7 +35,7 @@ from app.device.certline_protocol import (
     parse_pairs,
     split_chunks,
 )
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.sim import keys
 from app.sim.faults import SimReboot
 from app.sim.personality import Personality, SimPort

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 from app.device.at_parser import AtParseError, Param, b64url_encode, split_params
-from app.device.driver import KeyAlgorithm
+from app.pki import KeyAlgorithm
 from app.sim.faults import DeviceFaults
 from app.sim.flash import Flash
 from app.sim.keys import KeygenLatency
@@ -44,8 +44,17 @@ log = logging.getLogger(__name__)
 
 MODEL = "nRF9160-SICA"
 FIRMWARE = "mfw_nrf9160_1.3.5"
-#: Longest AT command line the simulated AT host accepts (quoted PEM included).
+#: Longest AT command line the lenient simulated AT host accepts (quoted PEM included).
 MAX_COMMAND_CHARS = 8192
+#: What the real AT host keeps per command, terminator included (nRF Connect SDK AT host / Serial
+#: LTE Modem: 4096 bytes); a longer command wedges it until reset.
+REAL_MAX_COMMAND_BYTES = 4096
+#: Real answers are cut at about this many characters.
+REAL_MAX_ANSWER_CHARS = 4096
+#: DER of ``SEQUENCE { ecdsa-with-SHA256 }`` as cryptography writes it, and the same with the explicit
+#: NULL parameter real modems put there (see ``tests/device/fixtures/README.md``).
+_ECDSA_SHA256_ALG = bytes.fromhex("300a06082a8648ce3d040302")
+_ECDSA_SHA256_ALG_NULL = bytes.fromhex("300c06082a8648ce3d0403020500")
 #: Number of credentials the simulated storage holds before answering 515 (memory full).
 MAX_CREDENTIALS = 32
 #: Credential types: 0 root CA, 1 client certificate, 2 client private key.
@@ -83,6 +92,11 @@ class NRF91Options:
     """Functional mode at boot: the application firmware normally brings the modem online."""
     echo: bool = False
     """Echo every received line back (a terminal-style AT host); the nRF91 AT host does not."""
+    real_firmware: bool = True
+    """Answer as real modem firmware behind the AT host does (the default): CSRs with the NULL
+    parameter in their signature AlgorithmIdentifier, +CSCON/%XTIME among the URCs, a 4096-byte
+    command limit that wedges the host until reset when exceeded, answers cut at ~4 KB. False
+    gives the older, lenient model (8 KiB commands, strictly DER CSRs)."""
 
 
 def imei_from_serial(serial_number: str) -> str:
@@ -186,6 +200,8 @@ class NRF91Personality(Personality):
         self._responses = 0
         self._idle_polls = 0
         self._urc_toggle = False
+        self._urc_index = 0
+        self._wedged = False
         self._port: SimPort | None = None
         if flash.get(_FLASH_UUID) is None:
             flash.update(**{_FLASH_UUID: str(uuid.uuid4())})
@@ -215,7 +231,17 @@ class NRF91Personality(Personality):
                 if self._cfun == 1 and self._options.urc_every and self._idle_polls % _IDLE_URC_POLLS == 0:
                     self._write_line(self._next_urc())
                 continue
+            if self._wedged:
+                continue  # the real AT host lost the command's end; only a reset brings it back
             text = raw.decode("ascii", errors="replace")
+            if self._options.real_firmware and self._overflows(pending, text):
+                log.warning(
+                    "simulated AT host: command over %d bytes, host wedged until reset",
+                    REAL_MAX_COMMAND_BYTES,
+                )
+                self._wedged = True
+                pending = None
+                continue
             if self._echo and text.strip():
                 self._write_line(text)
             if pending is None:
@@ -239,11 +265,23 @@ class NRF91Personality(Personality):
 
     # --- output helpers ------------------------------------------------------------------------
 
+    @staticmethod
+    def _overflows(pending: list[str] | None, text: str) -> bool:
+        """Would this line make the command longer than the real AT host keeps (CRLF included)?"""
+        size = sum(len(line) + 1 for line in pending or []) + len(text.rstrip("\r\n")) + 2
+        return size > REAL_MAX_COMMAND_BYTES
+
     def _write_line(self, text: str) -> None:
         assert self._port is not None
+        if self._options.real_firmware and len(text) > REAL_MAX_ANSWER_CHARS:
+            text = text[:REAL_MAX_ANSWER_CHARS]  # cut like the real host: the closing quote is lost
         self._port.write(text.encode("ascii", errors="replace") + b"\r\n")
 
     def _next_urc(self) -> str:
+        if self._options.real_firmware:
+            # As printed by an nRF9151 (mfw 2.0.4) while attaching; see tests/device/fixtures/README.md.
+            self._urc_index += 1
+            return _REAL_URCS[self._urc_index % len(_REAL_URCS)]
         self._urc_toggle = not self._urc_toggle
         if self._urc_toggle:
             return '+CEREG: 5,"4E5A","0138A12F",7'
@@ -501,6 +539,8 @@ class NRF91Personality(Personality):
             .sign(private_key, hashes.SHA256())
         )
         csr_der = csr.public_bytes(serialization.Encoding.DER)
+        if self._options.real_firmware:
+            csr_der = with_null_signature_parameter(csr_der)
         store[key_slot] = private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -561,6 +601,32 @@ class Nrf91Device(NRF91Personality):
             context.keygen_latency,
             boot_reason=boot_reason,
         )
+
+
+_REAL_URCS = (
+    '+CEREG: 2,"1D23","0D70394B",9',
+    "+CSCON: 1",
+    '+CEREG: 1,"1D23","0D70394B",9,,,"11100000","11100000"',
+    '%XTIME: "23","62608190603323","00"',
+    "+CSCON: 0",
+)
+
+
+def with_null_signature_parameter(csr_der: bytes) -> bytes:
+    """Re-encode a CSR's outer ``ecdsa-with-SHA256`` AlgorithmIdentifier with an explicit NULL, as
+    nRF91 modem firmware 1.3.x/2.0.x does. The signed CertificationRequestInfo is unchanged, so the
+    signature stays valid; only strict DER parsers (cryptography 49+) refuse the result."""
+    tail = csr_der.rfind(_ECDSA_SHA256_ALG)
+    if tail < 0 or csr_der[0] != 0x30:
+        return csr_der
+    length_bytes = 1 if csr_der[1] < 0x80 else 1 + (csr_der[1] & 0x7F)
+    body = csr_der[1 + length_bytes :]
+    tail -= 1 + length_bytes
+    body = body[:tail] + _ECDSA_SHA256_ALG_NULL + body[tail + len(_ECDSA_SHA256_ALG) :]
+    if len(body) < 0x80:
+        return b"\x30" + bytes([len(body)]) + body
+    raw = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return b"\x30" + bytes([0x80 | len(raw)]) + raw + body
 
 
 def _sha_hex(content: str) -> str:

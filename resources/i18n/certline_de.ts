@@ -20,6 +20,17 @@
         <translation>Gestoppt; einige Ports waren noch beschäftigt und beenden ihren Schritt</translation>
     </message>
     <message numerus="yes">
+        <source>Asking the EST server again for %n pending unit(s)</source>
+        <translation>
+            <numerusform>Frage den EST-Server erneut für %n wartendes Gerät</numerusform>
+            <numerusform>Frage den EST-Server erneut für %n wartende Geräte</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>No unit is waiting for approval</source>
+        <translation>Kein Gerät wartet auf Freigabe</translation>
+    </message>
+    <message numerus="yes">
         <source>Retrying %n failed device(s)</source>
         <translation>
             <numerusform>%n fehlgeschlagenes Gerät wird wiederholt</numerusform>
@@ -600,6 +611,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Bericht &amp;exportieren…</translation>
     </message>
     <message>
+        <source>&amp;Reprint label</source>
+        <translation>Etikett &amp;nachdrucken</translation>
+    </message>
+    <message>
+        <source>Print the selected done unit&apos;s label again (recorded in the audit)</source>
+        <translation>Das Etikett des gewählten fertigen Geräts erneut drucken (wird im Audit-Protokoll vermerkt)</translation>
+    </message>
+    <message>
         <source>open</source>
         <translation>offen</translation>
     </message>
@@ -613,6 +632,18 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Cannot read the journal: %1</source>
         <translation>Das Journal kann nicht gelesen werden: %1</translation>
+    </message>
+    <message>
+        <source>Printing the label…</source>
+        <translation>Etikett wird gedruckt…</translation>
+    </message>
+    <message>
+        <source>Label reprinted: %1</source>
+        <translation>Etikett nachgedruckt: %1</translation>
+    </message>
+    <message>
+        <source>Label not printed: %1</source>
+        <translation>Etikett nicht gedruckt: %1</translation>
     </message>
 </context>
 <context>
@@ -797,12 +828,28 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Die fehlgeschlagenen Geräte erneut durchlaufen lassen</translation>
     </message>
     <message>
+        <source>Retry &amp;pending</source>
+        <translation>Wartende erneut an&amp;fragen</translation>
+    </message>
+    <message>
+        <source>Ask the EST server again now for the units pending approval</source>
+        <translation>Den EST-Server jetzt erneut nach den Geräten fragen, die auf Freigabe warten</translation>
+    </message>
+    <message>
         <source>S&amp;kip selected</source>
         <translation>Auswahl über&amp;springen</translation>
     </message>
     <message>
         <source>Leave the selected units out of this batch</source>
         <translation>Die ausgewählten Geräte aus dieser Charge herausnehmen</translation>
+    </message>
+    <message>
+        <source>Re-&amp;provision selected unit…</source>
+        <translation>&amp;Neu provisionieren (ausgewählte Einheit)…</translation>
+    </message>
+    <message>
+        <source>Replace the certificate a unit already holds (asks first)</source>
+        <translation>Das Zertifikat ersetzen, das eine Einheit bereits hat (mit Rückfrage)</translation>
     </message>
     <message>
         <source>&amp;Hands-free</source>
@@ -992,6 +1039,26 @@ Bitte senden Sie ihn an den Support.</translation>
         </translation>
     </message>
     <message>
+        <source>Select one unit that failed because it is already provisioned</source>
+        <translation>Wählen Sie eine Einheit, die fehlschlug, weil sie bereits provisioniert ist</translation>
+    </message>
+    <message>
+        <source>Replace the certificate that unit %1 on %2 already holds?
+
+%3
+
+The old certificate is recorded in the journal first. The unit cannot connect with its old credential any more once its new key is generated.</source>
+        <translation>Das Zertifikat ersetzen, das Einheit %1 an %2 bereits hat?
+
+%3
+
+Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüssel erzeugt ist, kann die Einheit sich mit ihren alten Zugangsdaten nicht mehr verbinden.</translation>
+    </message>
+    <message>
+        <source>Re-provision unit %1</source>
+        <translation>Einheit %1 neu provisionieren</translation>
+    </message>
+    <message>
         <source>Report saved: %1</source>
         <translation>Bericht gespeichert: %1</translation>
     </message>
@@ -1075,6 +1142,46 @@ Bitte senden Sie ihn an den Support.</translation>
         <source>Batch %1 has %2 unfinished unit(s): Ctrl+R resumes it</source>
         <translation>Charge %1 hat %2 unvollständige Einheit(en): Strg+R setzt sie fort</translation>
     </message>
+    <message>
+        <source>Use &amp;simulated units…</source>
+        <translation>&amp;Simulierte Geräte verwenden…</translation>
+    </message>
+    <message>
+        <source>Run batches on simulated units instead of USB ports (training)</source>
+        <translation>Chargen auf simulierten Geräten statt an USB-Ports ausführen (Schulung)</translation>
+    </message>
+    <message>
+        <source>Use simulated units</source>
+        <translation>Simulierte Geräte verwenden</translation>
+    </message>
+    <message>
+        <source>How many simulated units should be plugged in? Batches then run on them instead of the USB ports, against this profile&apos;s EST server.</source>
+        <translation>Wie viele simulierte Geräte sollen angeschlossen werden? Chargen laufen dann auf ihnen statt an den USB-Ports, gegen den EST-Server dieses Profils.</translation>
+    </message>
+    <message>
+        <source>Starting simulated units…</source>
+        <translation>Simulierte Geräte werden gestartet…</translation>
+    </message>
+    <message>
+        <source>Simulated units could not be started: %1</source>
+        <translation>Simulierte Geräte konnten nicht gestartet werden: %1</translation>
+    </message>
+    <message>
+        <source>%1 simulated units</source>
+        <translation>%1 simulierte Geräte</translation>
+    </message>
+    <message>
+        <source>%1 simulated units plugged in: Start (F5) runs a batch on them</source>
+        <translation>%1 simulierte Geräte angeschlossen: Start (F5) führt eine Charge auf ihnen aus</translation>
+    </message>
+    <message>
+        <source>S&amp;tatistics…</source>
+        <translation>S&amp;tatistik…</translation>
+    </message>
+    <message>
+        <source>Units per hour, yield and failures of a work order</source>
+        <translation>Einheiten pro Stunde, Ausbeute und Fehler eines Auftrags</translation>
+    </message>
 </context>
 <context>
     <name>PinDialog</name>
@@ -1112,6 +1219,10 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>E&amp;xport…</source>
         <translation>E&amp;xportieren…</translation>
+    </message>
+    <message>
+        <source>Fill in the profile name and the enrollment URL to save.</source>
+        <translation>Zum Speichern Profilnamen und Enrollment-URL ausfüllen.</translation>
     </message>
     <message>
         <source>&amp;Passcode:</source>
@@ -1341,8 +1452,12 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>&amp;Parallele Registrierungen:</translation>
     </message>
     <message>
-        <source>Port filter %1:</source>
-        <translation>Portfilter %1:</translation>
+        <source>%1 filter:</source>
+        <translation>Filter %1:</translation>
+    </message>
+    <message>
+        <source>Also use serial ports without a USB VID:PID (built-in UARTs)</source>
+        <translation>Auch serielle Ports ohne USB-VID:PID verwenden (eingebaute UARTs)</translation>
     </message>
     <message>
         <source>none pinned</source>
@@ -1637,6 +1752,97 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>secret supplied at start</source>
         <translation>Geheimnis beim Start übergeben</translation>
+    </message>
+</context>
+<context>
+    <name>StatisticsDialog</name>
+    <message>
+        <source>Line statistics</source>
+        <translation>Linienstatistik</translation>
+    </message>
+    <message>
+        <source>all work orders</source>
+        <translation>alle Aufträge</translation>
+    </message>
+    <message>
+        <source>all batches</source>
+        <translation>alle Chargen</translation>
+    </message>
+    <message>
+        <source>&amp;Show</source>
+        <translation>An&amp;zeigen</translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation>Wird geladen…</translation>
+    </message>
+    <message>
+        <source>Export &amp;PNG…</source>
+        <translation>&amp;PNG exportieren…</translation>
+    </message>
+    <message>
+        <source>Export &amp;CSV…</source>
+        <translation>&amp;CSV exportieren…</translation>
+    </message>
+    <message>
+        <source>Units per hour (green: done, red: failed)</source>
+        <translation>Einheiten pro Stunde (grün: fertig, rot: fehlgeschlagen)</translation>
+    </message>
+    <message>
+        <source>Failures by step (bars) and cumulative share (line)</source>
+        <translation>Fehler nach Schritt (Balken) und kumulierter Anteil (Linie)</translation>
+    </message>
+    <message>
+        <source>Failures by cause (bars) and cumulative share (line)</source>
+        <translation>Fehler nach Ursache (Balken) und kumulierter Anteil (Linie)</translation>
+    </message>
+    <message>
+        <source>Time per step in seconds (dark: p50, light: p95)</source>
+        <translation>Zeit pro Schritt in Sekunden (dunkel: p50, hell: p95)</translation>
+    </message>
+    <message>
+        <source>First-pass yield per station (%)</source>
+        <translation>Erstdurchlaufausbeute pro Station (%)</translation>
+    </message>
+    <message>
+        <source>&amp;Work order:</source>
+        <translation>&amp;Auftrag:</translation>
+    </message>
+    <message>
+        <source>&amp;Batch:</source>
+        <translation>&amp;Charge:</translation>
+    </message>
+    <message>
+        <source>Cannot read the journal: %1</source>
+        <translation>Das Journal kann nicht gelesen werden: %1</translation>
+    </message>
+    <message>
+        <source>First-pass yield %1 (%2 of %3 units); done %4, still failed %5, in progress %6, failures %7.</source>
+        <translation>Erstdurchlaufausbeute %1 (%2 von %3 Einheiten); fertig %4, noch fehlgeschlagen %5, in Arbeit %6, Fehler %7.</translation>
+    </message>
+    <message>
+        <source>Export charts</source>
+        <translation>Diagramme exportieren</translation>
+    </message>
+    <message>
+        <source>PNG images (*.png)</source>
+        <translation>PNG-Bilder (*.png)</translation>
+    </message>
+    <message>
+        <source>Export statistics</source>
+        <translation>Statistik exportieren</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV-Dateien (*.csv)</translation>
+    </message>
+    <message>
+        <source>Saved %1.</source>
+        <translation>%1 gespeichert.</translation>
+    </message>
+    <message>
+        <source>Cannot write the file: %1</source>
+        <translation>Die Datei kann nicht geschrieben werden: %1</translation>
     </message>
 </context>
 <context>

@@ -25,36 +25,31 @@ from app.device.driver import (
 )
 from app.est.errors import EstConnectionError, EstPending
 from app.est.results import CsrAttributes, EnrollResult
+from tests.helpers.certs import make_cert, new_key
 
 
 class FakeCA:
     def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Fake CA")])
+        self.key = new_key()
         now = datetime.now(UTC)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=1))
-            .not_valid_after(now + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
+        self.cert = make_cert(
+            "Fake CA",
+            self.key.public_key(),
+            self.key,
+            ca=True,
+            not_before=now - timedelta(minutes=1),
+            not_after=now + timedelta(days=3650),
         )
 
     def issue(self, csr: x509.CertificateSigningRequest) -> x509.Certificate:
         now = datetime.now(UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(self.cert.subject)
-            .public_key(csr.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=1))
-            .not_valid_after(now + timedelta(days=365))
-            .sign(self.key, hashes.SHA256())
+        return make_cert(
+            csr.subject,
+            csr.public_key(),
+            self.key,
+            issuer=self.cert,
+            not_before=now - timedelta(minutes=1),
+            not_after=now + timedelta(days=365),
         )
 
 
@@ -65,6 +60,8 @@ class FakeEst:
         self.ca = ca
         self.down = False
         self.pending_times = 0
+        self.pending_retry_after = 0.0
+        """Retry-After of the 202s (0: ask again at once; 3600: manual approval)."""
         self.issued: list[x509.Certificate] = []
         self.calls = 0
         self._lock = threading.Lock()
@@ -84,8 +81,8 @@ class FakeEst:
                 raise EstConnectionError("connection refused")
             if self.pending_times > 0:
                 self.pending_times -= 1
-                now = datetime.now(UTC)
-                raise EstPending("pending", retry_at=now, retry_after=0.0)
+                retry_at = datetime.now(UTC) + timedelta(seconds=self.pending_retry_after)
+                raise EstPending("pending", retry_at=retry_at, retry_after=self.pending_retry_after)
             cert = self.ca.issue(x509.load_der_x509_csr(csr))
             self.issued.append(cert)
             return EnrollResult(chain=(cert, self.ca.cert))

@@ -9,7 +9,7 @@ import pytest
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EstGateway
-from app.batch.events import DeviceSnapshot, EventBus
+from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.profile import Profile
@@ -91,6 +91,49 @@ def test_unplug_during_write_resumes_on_another_port_without_a_second_certificat
     (snap,) = engine.devices()
     assert snap.state == DeviceState.DONE and snap.port == "/dev/b"
     assert len(est.issued) == 1
+
+
+def _plug_back_once(engine: BatchEngine, port: str, when: type) -> list[str]:
+    """Subscribe a technician who plugs the lost unit back into ``port`` at the first ``when``
+    event after the engine said "device lost" - on the old job's own thread, so the plug-in
+    lands exactly while that job is still ending (no sleeps, no timing)."""
+    lost: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, DeviceSnapshot) and "device lost" in event.step:
+            lost.append(event.step)
+        if lost and len(lost) == 1 and isinstance(event, when):
+            lost.append("plugged back")
+            engine.add_port(port)
+
+    engine.bus.subscribe(on_event)
+    return lost
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [DeviceSnapshot, BatchSnapshot],
+    ids=["while-the-job-records-the-loss", "after-the-job-released-the-unit"],
+)
+def test_unit_plugged_back_into_its_port_while_the_old_job_ends_is_finished_before_wait_returns(
+    journal, ca, moment
+):
+    """The unit is unplugged mid-write and plugged back into the same port while the old job
+    still ends (it records the loss, gives the claim back, closes the port, publishes the
+    summary). The plug-in must never be lost, and ``wait()`` must not return in the gap
+    between the old job and the one that finishes the unit."""
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "SN-A")
+    dev.unplug_at = "write_certificate_chain"
+    engine = make_engine(journal, est, {"/dev/a": dev})
+    lost = _plug_back_once(engine, "/dev/a", moment)
+    engine.add_port("/dev/a")
+    assert engine.wait(10)
+    assert lost[-1] == "plugged back"
+    (snap,) = engine.devices()
+    assert snap.state == DeviceState.DONE, snap
+    assert len(est.issued) == 1 and dev.chain_pem is not None
+    assert journal.claim_holder(snap.device_id) is None
 
 
 def test_two_ports_reporting_one_serial_are_both_stopped(journal, ca):
@@ -214,3 +257,61 @@ def test_operator_skip_stops_a_unit_waiting_for_the_server_and_marks_it_skipped(
         ({"SN-1", "SN-2"} - {first.serial_number}).pop(): DeviceState.DONE,
     }
     assert len(est.issued) == 1
+
+
+def test_a_finished_unit_never_takes_over_a_row_that_failed_before_identification(journal, ca):
+    """A unit DONE here, plugged into a port whose last unit failed unidentified (e.g. the pty
+    vanished mid-identify), must not continue that row: that would enroll it a second time."""
+    est = FakeEst(ca)
+    dev = FakeDevice("/dev/a", "SN-1")
+    engine = make_engine(journal, est, {"/dev/a": dev, "/dev/b": dev})
+    engine.add_port("/dev/a")
+    assert engine.wait(10) and engine.all_verified()
+    journal.add_device(
+        engine.batch_id,
+        "/dev/b",
+        then=[(DeviceState.FAILED, "failed: lost connection")],
+        error="lost connection",
+        error_code="lost",
+        failed_step="identify",
+    )
+    engine.add_port("/dev/b")
+    assert engine.wait(10)
+    assert len(est.issued) == 1, "the finished unit was enrolled again"
+    assert [s.state for s in engine.devices()] == [DeviceState.DONE, DeviceState.FAILED]
+
+
+def test_the_journal_claim_admits_one_job_per_unit(journal, ca):
+    from app.batch.journal import new_claim_owner
+
+    est = FakeEst(ca)
+    engine = make_engine(journal, est, {})
+    snap = journal.add_device(engine.batch_id, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")])
+    first, second = new_claim_owner("port:/dev/a"), new_claim_owner("detached:1")
+    assert journal.claim(snap.device_id, first)
+    assert not journal.claim(snap.device_id, second), "a second job got the unit"
+    assert journal.claim(snap.device_id, first), "re-claiming by the holder is a no-op"
+    assert journal.claim_holder(snap.device_id) == first
+    journal.release(snap.device_id, second)  # not the holder: nothing happens
+    assert journal.claim_holder(snap.device_id) == first
+    journal.release(snap.device_id, first)
+    assert journal.claim(snap.device_id, second)
+    journal.release(snap.device_id, second)
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    engine = make_engine(journal, FakeEst(ca), {})
+    snap = journal.add_device(engine.batch_id, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")])
+    code = (
+        "import sys; from pathlib import Path; from app.batch.journal import Journal, new_claim_owner;"
+        f"j = Journal(Path({str(journal.path)!r})); assert j.claim({snap.device_id}, new_claim_owner('x'))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # claims, then exits
+    holder = journal.device_row(snap.device_id)["claimed_by"]
+    assert holder and holder.startswith(socket.gethostname() + "/")
+    assert journal.claim_holder(snap.device_id) is None, "a dead process holds no claim"
+    assert journal.claim(snap.device_id, "someone-else")

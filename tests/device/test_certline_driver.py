@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.oid import AttributeOID
 
 from app.device.certline_driver import CertlineDriver
-from app.device.driver import DeviceMismatch, KeyAlgorithm
+from app.device.driver import DeviceMismatch
 from app.device.registry import open_driver
+from app.pki import KeyAlgorithm
 from app.sim.simulator import Simulator
 from tests.helpers.sim_fixture import SimFactory, ThrowawayCA
 

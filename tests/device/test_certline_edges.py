@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.device.certline_driver import CertlineDriver, DeviceBadInput
 from app.device.certline_protocol import Frame, format_frame, parse_frame
-from app.device.driver import Capabilities, DeviceRefused, DeviceUnsupported, KeyAlgorithm
+from app.device.driver import Capabilities, DeviceRefused, DeviceUnsupported
+from app.pki import KeyAlgorithm
 from app.sim.certline_device import CertlineDevice
 from app.sim.faults import DeviceFaults
 from app.sim.flash import Flash

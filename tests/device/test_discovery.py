@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
 
-from app.device.discovery import HotplugWatcher, ListPortsSource, PortInfo, StaticPortSource
+from app.device.discovery import (
+    FILTER_KEYS,
+    FILTER_LABELS,
+    HotplugWatcher,
+    ListPortsSource,
+    PortInfo,
+    StaticPortSource,
+)
 from app.sim.simulator import Simulator
+from tests.helpers.waiting import wait_until
 
 
 def _fake(device: str, vid: int | None = None, pid: int | None = None, **kw: str) -> SimpleNamespace:
@@ -43,7 +51,28 @@ def test_filters_by_description_and_manufacturer_regex() -> None:
 
 def test_several_vid_pids_and_no_filter() -> None:
     assert len(ListPortsSource(vid_pid="10c4:ea60, 1915:9100", lister=lambda: LISTING).ports()) == 3
-    assert len(ListPortsSource(lister=lambda: LISTING).ports()) == 4
+    assert len(ListPortsSource(lister=lambda: LISTING).ports()) == 3
+
+
+def test_built_in_serial_port_is_ignored_by_default_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    source = ListPortsSource.from_filters({}, include_non_usb=False)
+    source._lister = lambda: LISTING
+    with caplog.at_level("INFO", logger="app.device.discovery"):
+        for _ in range(3):  # a watcher polls every half second
+            assert "/dev/ttyS0" not in [p.device for p in source.ports()]
+    ignored = [r.getMessage() for r in caplog.records if "/dev/ttyS0" in r.getMessage()]
+    assert len(ignored) == 1 and "not a USB serial port" in ignored[0]
+
+
+def test_profile_setting_includes_non_usb_ports() -> None:
+    source = ListPortsSource.from_filters({}, include_non_usb=True)
+    source._lister = lambda: LISTING
+    assert "/dev/ttyS0" in [p.device for p in source.ports()]
+
+
+def test_every_filter_has_a_human_label() -> None:
+    assert set(FILTER_LABELS) == set(FILTER_KEYS)
+    assert FILTER_LABELS["vid_pid"] == "USB VID:PID"
 
 
 @pytest.mark.parametrize(
@@ -69,26 +98,22 @@ def test_static_source_lists_urls_always_and_paths_while_they_exist(simulator: S
 def test_watcher_reports_appeared_and_disappeared_ports(simulator: Simulator) -> None:
     port = simulator.ports[0]
     events: list[tuple[str, str]] = []
-    changed = threading.Condition()
 
     def record(kind: str):
         def callback(info: PortInfo) -> None:
-            with changed:
-                events.append((kind, info.device))
-                changed.notify_all()
+            events.append((kind, info.device))
 
         return callback
 
-    def wait_for(count: int) -> None:
-        with changed:
-            assert changed.wait_for(lambda: len(events) >= count, timeout=10)
+    def seen(count: int) -> Callable[[], bool]:
+        return lambda: len(events) >= count
 
     with HotplugWatcher(StaticPortSource([port]), record("added"), record("removed"), interval=0.02):
-        wait_for(1)
+        wait_until(seen(1), what="the unit seen plugged in")
         simulator.devices[0].unplug()
-        wait_for(2)
+        wait_until(seen(2), what="the unplug seen")
         simulator.devices[0].replug()
-        wait_for(3)
+        wait_until(seen(3), what="the replug seen")
     assert events == [("added", port), ("removed", port), ("added", port)]
 
 

@@ -29,20 +29,20 @@ def _start(state: Path, *extra: str) -> subprocess.Popen[str]:
 def test_sim_prints_ports_serves_them_and_removes_links_on_signal(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
-    proc = _start(tmp_path, "--devices", "2", "--keygen-latency", "0.01", "--fault", "dev1:garbage=3")
-    try:
-        assert proc.stdout is not None
-        ports = [proc.stdout.readline().strip() for _ in range(2)]
-        assert ports == [str(tmp_path / "ttyCERT0"), str(tmp_path / "ttyCERT1")]
-        driver = CertlineDriver(ports[1])
-        assert driver.identify().serial_number == "CL-000002"
-        driver.close()
-        proc.send_signal(sig)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # the with block closes the pipes (no unclosed-file warning) and reaps the process
+    with _start(tmp_path, "--devices", "2", "--keygen-latency", "0.01", "--fault", "dev1:garbage=3") as proc:
+        try:
+            assert proc.stdout is not None
+            ports = [proc.stdout.readline().strip() for _ in range(2)]
+            assert ports == [str(tmp_path / "ttyCERT0"), str(tmp_path / "ttyCERT1")]
+            driver = CertlineDriver(ports[1])
+            assert driver.identify().serial_number == "CL-000002"
+            driver.close()
+            proc.send_signal(sig)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert not any(Path(p).is_symlink() for p in ports)
     assert (tmp_path / "certline-1.flash.json").exists()
 

@@ -136,7 +136,7 @@ def test_fault_counts_run_down_and_checkpoints_fire() -> None:
 
 
 def test_keygen_latency_per_algorithm_or_for_all() -> None:
-    from app.device.driver import KeyAlgorithm
+    from app.pki import KeyAlgorithm
     from app.sim.keys import KeygenLatency
 
     assert KeygenLatency().for_algorithm(KeyAlgorithm.RSA_2048) > KeygenLatency().for_algorithm(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from collections.abc import Callable
 
 from cryptography import x509
@@ -13,27 +11,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.estserver import EstTestServer, RequestRecord
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout``; the server logs a request just *after*
-    sending its response, so a client can see the answer before the record exists."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.01)
-    return True
+from tests.helpers.waiting import wait_until
 
 
 def posts(server: EstTestServer, op: str = "simpleenroll", at_least: int = 1) -> list[RequestRecord]:
-    """The recorded requests for ``op`` once at least ``at_least`` have been logged."""
+    """The recorded requests for ``op`` once at least ``at_least`` have been logged (the server
+    logs a request just *after* sending its response, so a client can see the answer first)."""
 
     def records() -> list[RequestRecord]:
         return [r for r in server.requests if r.op == op]
 
-    wait_until(lambda: len(records()) >= at_least)
+    wait_until(lambda: len(records()) >= at_least, what=f"{at_least} recorded {op} request(s)")
     return records()
 
 

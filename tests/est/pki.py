@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,17 +9,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+
+from tests.helpers.certs import CA_KEY_USAGE, cert_name, make_cert, new_key
 
 NOW = datetime.now(UTC)
 
 
 def name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return cert_name(cn)
 
 
 def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+    return new_key()
 
 
 def cert(
@@ -38,27 +38,28 @@ def cert(
     ips: list[str] | None = None,
     basic_constraints: bool = True,
 ) -> x509.Certificate:
-    issuer_name = issuer[0].subject if issuer else name(subject)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(subject))
-        .issuer_name(issuer_name)
-        .public_key(public_key)  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - timedelta(days=1))
-        .not_valid_after(not_after or NOW + timedelta(days=30))
+    """The EST tests' shape on top of :func:`tests.helpers.certs.make_cert`: CAs carry a key
+    usage (``key_cert_sign`` off makes a CA that may not sign), validity starts at ``NOW``."""
+    return make_cert(
+        subject,
+        public_key,  # type: ignore[arg-type]
+        signing_key,
+        issuer=issuer[0] if issuer else None,
+        ca=ca if basic_constraints else None,
+        path_length=path_length,
+        key_usage=_ca_key_usage(key_cert_sign) if ca else None,
+        not_before=not_before or NOW - timedelta(days=1),
+        not_after=not_after or NOW + timedelta(days=30),
+        dns_names=san or (),
+        ips=ips or (),
     )
-    if basic_constraints:
-        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(True, False, False, False, False, key_cert_sign, True, False, False), critical=True
-        )
-    names: list[x509.GeneralName] = [x509.DNSName(n) for n in san or []]
-    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips or []]
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
+
+
+def _ca_key_usage(key_cert_sign: bool) -> x509.KeyUsage:
+    """The CA key usage, with keyCertSign switched as asked."""
+    if key_cert_sign:
+        return CA_KEY_USAGE
+    return x509.KeyUsage(True, False, False, False, False, False, True, False, False)
 
 
 @dataclass

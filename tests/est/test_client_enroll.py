@@ -18,7 +18,7 @@ from app.est.errors import EstAuthError, EstNotFound
 from app.est.verify import spki
 from app.estserver import EstTestServer
 from app.profile import AuthStyle, CsrFormat
-from tests.est.helpers import last, posts, wait_until
+from tests.est.helpers import last, posts
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,
     TEST_PASSCODE,
@@ -28,6 +28,7 @@ from tests.helpers.estserver_fixture import (
     make_csr,
     write_client_identity,
 )
+from tests.helpers.waiting import wait_until
 
 MakeClient = Callable[..., EstClient]
 
@@ -95,7 +96,7 @@ def test_device_group_from_profile_is_used_for_every_operation(
     client.cacerts()
     csr, _ = make_csr("dev")
     client.simpleenroll(csr_pem(csr))
-    wait_until(lambda: len(est_server.requests) >= 2)
+    wait_until(lambda: len(est_server.requests) >= 2, what="both requests recorded")
     assert {r.device_group for r in est_server.requests} == {"grp-7"}
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import socket
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -56,49 +56,6 @@ def test_pending_with_http_date_retry_after(make_client: MakeClient, est_server:
     with pytest.raises(EstPending) as info:
         make_client().simpleenroll(csr_pem(csr))
     assert 25 <= info.value.retry_after <= 31
-
-
-def test_polling_reposts_the_same_csr_until_issued(
-    make_client: MakeClient, est_server: EstTestServer
-) -> None:
-    est_server.faults.add_spec("pending=2:0")
-    csr, key = make_csr("dev-poll")
-    seen: list[EstPending] = []
-    result = make_client().enroll_with_polling(csr_pem(csr), max_wait=30, on_pending=seen.append)
-    assert len(seen) == 2
-    assert spki(result.leaf.public_key()) == spki(key.public_key())
-    bodies = {r.body for r in est_server.requests if r.op == "simpleenroll"}
-    assert len(bodies) == 1 and enroll_posts(est_server, 3) == 3
-
-
-def test_polling_gives_up_when_the_server_wants_longer_than_max_wait(
-    make_client: MakeClient, est_server: EstTestServer
-) -> None:
-    est_server.faults.add_spec("pending=5:600")
-    csr, _ = make_csr("dev")
-    with pytest.raises(EstPending):
-        make_client().enroll_with_polling(csr_pem(csr), max_wait=60)
-    assert enroll_posts(est_server, 1) == 1
-
-
-def test_polling_is_cancellable(make_client: MakeClient, est_server: EstTestServer) -> None:
-    est_server.faults.add_spec("pending=5:30")
-    cancel = threading.Event()
-    csr, _ = make_csr("dev")
-
-    def on_pending(_p: EstPending) -> None:
-        cancel.set()
-
-    with pytest.raises(EstPending):
-        make_client().enroll_with_polling(csr_pem(csr), max_wait=300, on_pending=on_pending, cancel=cancel)
-    assert enroll_posts(est_server, 1) == 1
-
-
-def test_polling_stops_when_callback_declines(make_client: MakeClient, est_server: EstTestServer) -> None:
-    est_server.faults.add_spec("pending=5:30")
-    csr, _ = make_csr("dev")
-    with pytest.raises(EstPending):
-        make_client().enroll_with_polling(csr_pem(csr), max_wait=300, on_pending=lambda _p: False)
 
 
 # ------------------------------------------------------------------ retried faults
@@ -159,11 +116,17 @@ def test_persistent_reset_is_a_connection_error(make_client: MakeClient, est_ser
 
 
 def test_slow_server_times_out_then_retry_succeeds(
-    make_client: MakeClient, est_server: EstTestServer
+    make_client: MakeClient, est_server: EstTestServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     est_server.faults.add_spec("slow=5@simpleenroll*1")
-    csr, _ = make_csr("dev")
-    make_client(timeout=0.5, retries=1).simpleenroll(csr_pem(csr))
+    csr, key = make_csr("dev")
+    with caplog.at_level(logging.INFO, logger="certline.est"):
+        result = make_client(timeout=0.5, retries=1).simpleenroll(csr_pem(csr))
+    # the first answer came 5 s late, past the 0.5 s timeout: the certificate is the retry's
+    assert est_server.faults.fired == ["slow=5@simpleenroll*1"]
+    retries = [r.getMessage() for r in caplog.records if "retry 1/1" in r.getMessage()]
+    assert len(retries) == 1 and "simpleenroll" in retries[0], caplog.text
+    assert spki(result.leaf.public_key()) == spki(key.public_key())
 
 
 def test_unreachable_server_is_a_connection_error() -> None:

@@ -10,12 +10,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.device.driver import KeyAlgorithm
 from app.est.client import EstClient
 from app.est.errors import EstAuthError, EstPopUnavailable, EstResponseError
 from app.est.verify import spki
 from app.estserver import EstTestServer, FaultKind
 from app.estserver.csrattrs import PRESETS
+from app.pki import KeyAlgorithm
 from tests.est.helpers import last, pop_factory, posts
 from tests.helpers.estserver_fixture import DTM_LABEL, csr_pem, make_csr, make_key, write_client_identity
 

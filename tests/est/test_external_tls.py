@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.device.driver import KeyAlgorithm
 from app.device.registry import open_driver
 from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
 from app.est.external_tls import post_with_external_key, signer_from_private_key
@@ -33,6 +32,8 @@ from app.est.server_verify import cert_fingerprint, verify_server_chain
 from app.est.tlslite_key import external_key_for
 from app.estserver import EstTestServer
 from app.estserver.faults import FaultKind
+from app.pki import KeyAlgorithm
+from tests.helpers.certs import make_cert
 from tests.helpers.sim_fixture import SimFactory, sim_factory  # noqa: F401 - fixture
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -58,63 +59,57 @@ def make_ca(cn: str, parent: Issued | None = None) -> Issued:
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     signer_key = parent.key if parent else key
     aki_ski = x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key())  # type: ignore[arg-type]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(parent.cert.subject if parent else _name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(aki_ski), critical=False
-        )
-        .sign(signer_key, hashes.SHA256())
+    cert = make_cert(
+        cn,
+        key.public_key(),
+        signer_key,
+        issuer=parent.cert if parent else None,
+        ca=True,
+        key_usage=x509.KeyUsage(
+            digital_signature=False,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=True,
+            crl_sign=True,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(days=30),
+        extensions=[
+            (ski, False),
+            (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(aki_ski), False),
+        ],
     )
     return Issued(key, cert)
 
 
 def issue(ca: Issued, cn: str, key: PrivateKey, *, server: bool, sans: list[x509.GeneralName]) -> Issued:
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
             ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    )
+            False,
+        ),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False),  # type: ignore[arg-type]
+    ]
     if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return Issued(key, builder.sign(ca.key, hashes.SHA256()))
+        extensions.append((x509.SubjectAlternativeName(sans), False))
+    cert = make_cert(
+        cn,
+        key.public_key(),
+        ca.key,
+        issuer=ca.cert,
+        ca=False,
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(days=30),
+        extensions=extensions,
+    )
+    return Issued(key, cert)
 
 
 LOOPBACK_SAN: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]

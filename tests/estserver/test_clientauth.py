@@ -20,9 +20,9 @@ from tests.helpers.estserver_fixture import (
     est_session,
     make_csr,
     make_key,
-    wait_until,
     write_client_identity,
 )
+from tests.helpers.waiting import wait_until
 
 
 def device_identity(server: EstTestServer, tmp_path: Path, cn: str = "device-100"):
@@ -36,7 +36,7 @@ def test_clientauth_listener_rejects_a_connection_without_client_certificate(
 ) -> None:
     with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
         est_session(est_server).get(est_server.est_url("cacerts", clientauth=True))
-    assert wait_until(lambda: est_server.handshake_failures("clientauth") >= 1)
+    wait_until(lambda: est_server.handshake_failures("clientauth") >= 1, what="the failed handshake counted")
     assert not [r for r in est_server.requests if r.listener == "clientauth"]
 
 

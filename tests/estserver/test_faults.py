@@ -104,6 +104,7 @@ def test_slow_response_times_out_the_client_and_stop_is_prompt(tmp_path) -> None
         stopper.start()
         stopper.join(timeout=10)  # the 60 s wait is interrupted by stop()
     assert not stopper.is_alive()
+    server.close()  # removes its temporary CA file
     assert not [t for t in threading.enumerate() if t.name.startswith("est-")]
 
 

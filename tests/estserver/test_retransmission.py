@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from tests.helpers.estserver_fixture import (
@@ -51,3 +54,46 @@ def test_retransmission_answering_can_be_turned_off(est_server):
     est_server.config.answer_retransmissions = False
     body = csr_b64(make_csr("unit-1")[0])
     assert _enroll(est_server, body).serial_number != _enroll(est_server, body).serial_number
+
+
+def test_every_post_counts_whatever_it_was_answered(est_server):
+    """The strict mode tests rely on: no cache, every POST counted, 202/5xx/lost answers included."""
+    est_server.config.answer_retransmissions = False
+    csr, _key = make_csr("unit-1")
+    body = csr_b64(csr)
+    est_server.faults.add("pending", op="simpleenroll", count=1, retry_after=3600, times=1)
+    est_server.faults.add("error5xx", op="simpleenroll", times=1, status=503)
+    session = est_session(est_server)
+    headers = {
+        **basic_passcode(),
+        "Content-Type": "application/pkcs10",
+        "Content-Transfer-Encoding": "base64",
+    }
+    url = est_server.est_base() + "/simpleenroll"
+    assert session.post(url, data=body, headers=headers, timeout=10).status_code == 503
+    pending = session.post(url, data=body, headers=headers, timeout=10)
+    assert pending.status_code == 202 and pending.headers["Retry-After"] == "3600"
+    first = _enroll(est_server, body)
+    second = _enroll(est_server, body)
+    assert first.serial_number != second.serial_number, "a re-sent CSR is a second certificate here"
+    assert est_server.post_count == 4
+    assert est_server.posts_for_csr(csr.public_bytes(serialization.Encoding.DER)) == 4
+    assert len(est_server.issued) == 2
+
+
+def test_close_after_issue_issues_and_then_says_nothing(est_server):
+    est_server.faults.add("close_after_issue", op="simpleenroll", times=1)
+    session = est_session(est_server)
+    headers = {
+        **basic_passcode(),
+        "Content-Type": "application/pkcs10",
+        "Content-Transfer-Encoding": "base64",
+    }
+    with pytest.raises(requests.ConnectionError):
+        session.post(
+            est_server.est_base() + "/simpleenroll",
+            data=csr_b64(make_csr("unit-1")[0]),
+            headers=headers,
+            timeout=10,
+        )
+    assert len(est_server.issued) == 1 and est_server.post_count == 1

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from app.device.driver import KeyAlgorithm
 from app.estserver import EstTestServer, FaultKind, csrattrs
+from app.pki import KeyAlgorithm
 from tests.estserver.test_enroll import leaf_of
 from tests.helpers.estserver_fixture import basic_passcode, csr_b64, csr_pem, est_session, make_csr
 

@@ -6,9 +6,6 @@ hardening test runs on exactly the line the batch tests use.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from app.batch.engine import BatchEngine
 from app.batch.events import DeviceSnapshot, LogEvent
 from app.batch.states import DeviceState
@@ -18,6 +15,7 @@ from tests.integration.conftest import PASSCODE, Line, line, sims, start_sim
 __all__ = [
     "PASSCODE",
     "Line",
+    "LINE_TIMEOUT",
     "LogRecorder",
     "by_serial",
     "chain_on",
@@ -25,16 +23,11 @@ __all__ = [
     "sims",
     "start_sim",
     "states",
-    "wait_for",
 ]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until it holds (a generous ceiling, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout:.0f} s"
-        time.sleep(0.02)
+#: A generous ceiling for a wait on the real line (TLS, pseudo-terminals) on a loaded machine.
+LINE_TIMEOUT = 60.0
 
 
 def by_serial(engine: BatchEngine) -> dict[str, DeviceSnapshot]:

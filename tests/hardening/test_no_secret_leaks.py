@@ -285,7 +285,7 @@ def support_bundle(home: Path, journal: Journal, profile: Profile) -> Path | Non
     """The GUI's support bundle (Qt-free code in ui/), written like the window does; None when
     this build has no GUI package."""
     try:
-        from ui.support_bundle import write_support_bundle
+        from app.station.support_bundle import write_support_bundle
     except ImportError:
         return None
     return write_support_bundle(

@@ -12,8 +12,7 @@ Note: ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,17 +60,6 @@ def basic_passcode(passcode: str = TEST_PASSCODE) -> dict[str, str]:
 def basic_user(user: str = TEST_USER, password: str = TEST_PASSWORD) -> dict[str, str]:
     """RFC 7617 style: ``Authorization: Basic base64(user:password)``."""
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout``: for server-side effects that land just
-    after the client saw its result (e.g. a failed handshake being counted)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def make_key() -> ec.EllipticCurvePrivateKey:

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from app.sim.simulator import Simulator
+from tests.helpers.certs import make_cert, new_key
 
 FAST_KEYGEN = 0.01
 
@@ -66,34 +66,20 @@ class ThrowawayCA:
 
     @classmethod
     def create(cls, name: str = "Certline Test Root") -> ThrowawayCA:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        key = new_key()
         now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
+        cert = make_cert(name, key.public_key(), key, ca=True, not_before=now - datetime.timedelta(minutes=5))
         return cls(key, cert)
 
     def sign_csr(self, csr_der: bytes) -> x509.Certificate:
         csr = x509.load_der_x509_csr(csr_der)
         now = datetime.datetime.now(datetime.UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(self.cert.subject)
-            .public_key(csr.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .sign(self.key, hashes.SHA256())
+        return make_cert(
+            csr.subject,
+            csr.public_key(),
+            self.key,
+            issuer=self.cert,
+            not_before=now - datetime.timedelta(minutes=5),
         )
 
     def chain_pem(self, leaf: x509.Certificate) -> str:

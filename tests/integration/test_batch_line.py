@@ -8,21 +8,17 @@ claiming one serial number, and a request waiting for approval on the server.
 from __future__ import annotations
 
 import threading
-import time
 
 from app.batch.engine import BatchOptions
 from app.batch.events import DeviceSnapshot
 from app.batch.states import DeviceState
 from app.device.discovery import HotplugWatcher, StaticPortSource
+from tests.helpers.waiting import wait_until
 
 from .conftest import start_sim
 
-
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
+#: A generous ceiling for a batch on the real line (TLS, pseudo-terminals) on a loaded machine.
+LINE_TIMEOUT = 60.0
 
 
 def test_sixteen_units_in_parallel_all_end_verified(line, sims, tmp_path):
@@ -51,7 +47,7 @@ def test_est_outage_mid_batch_keeps_preparing_units_and_resumes_by_itself(line, 
         engine = session.start_batch(BatchOptions(), sim.ports)
         engine.gateway._probe_interval = 0.2
         # every unit still gets its key and CSR while the server is down
-        wait_for(
+        wait_until(
             lambda: (
                 sum(
                     1
@@ -59,9 +55,11 @@ def test_est_outage_mid_batch_keeps_preparing_units_and_resumes_by_itself(line, 
                     if s.state == DeviceState.CSR_READY or s.state == DeviceState.ENROLLING
                 )
                 == 4
-            )
+            ),
+            LINE_TIMEOUT,
+            "every unit holding a CSR while the server is down",
         )
-        wait_for(lambda: not engine.gateway.reachable)
+        wait_until(lambda: not engine.gateway.reachable, LINE_TIMEOUT, "the station noticing the outage")
         assert line.server.issued == []
         line.server.start()  # same ports: the station's URL is still valid
         assert engine.wait(60)
@@ -82,14 +80,16 @@ def test_unit_unplugged_mid_write_resumes_on_another_port(line, sims, tmp_path):
     watcher = HotplugWatcher(source, on_added=lambda info: engine.add_port(info.device), interval=0.05)
     try:
         watcher.start()
-        wait_for(lambda: any("device lost" in s.step for s in engine.devices()))
+        wait_until(lambda: any("device lost" in s.step for s in engine.devices()), LINE_TIMEOUT, "the unplug")
         (lost,) = engine.devices()
         assert lost.state == DeviceState.WRITING
         # the technician plugs the unit into another port of the hub
         new_port = device.replug(new_path=True)
         assert new_port != first_port
         source.add(new_port)
-        wait_for(lambda: engine.devices()[0].state == DeviceState.DONE)
+        wait_until(
+            lambda: engine.devices()[0].state == DeviceState.DONE, LINE_TIMEOUT, "the unit reaching DONE"
+        )
         (snap,) = engine.devices()
         assert snap.port == new_port and snap.serial_number == device.serial_number
         assert len(line.server.issued) == 1, "the certificate issued before the unplug is the one written"

@@ -7,12 +7,14 @@ being renewed as the client certificate. Runs over real pseudo-terminals and rea
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from app import pki
 from app.batch.states import DeviceState
+from app.cli.main import build_parser
 from app.device.driver import DeviceLost
 from app.device.registry import open_driver
 from app.est.client import EstClient
@@ -130,8 +132,13 @@ def test_device_that_cannot_sign_gets_a_clear_message_not_a_downgrade(line, sims
     try:
         assert session.engine.all_verified()
         issued_before = len(line.server.issued)
-        with pytest.raises(SigningUnsupported, match="cannot sign the TLS handshake"):
+        with pytest.raises(SigningUnsupported, match="cannot sign the TLS handshake") as info:
             renew(line, session, sim.ports[0], driver="nrf91", allow_new_enrollment_fallback=True)
         assert len(line.server.issued) == issued_before
+        # the way out it names is a command that exists
+        suggested = re.search(r"'certline (batch run [^']+)'", str(info.value))
+        assert suggested is not None, str(info.value)
+        args = build_parser().parse_args(suggested.group(1).split())
+        assert args.reprovision and args.profile == line.profile().name and args.port == [sim.ports[0]]
     finally:
         session.close()

@@ -22,17 +22,23 @@ def _private_home(tmp_path, monkeypatch):
     monkeypatch.setenv("CERTLINE_HOME", str(tmp_path / "home"))
 
 
-def test_selftest_without_gui_passes(capsys):
+def test_selftest_without_gui_passes(capsys, memory_keyring):
     assert main(["selftest", "--no-gui"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    for check in ("modules", "keyring-backends", "serial", "tls"):
+    for check in ("modules", "keyring-backends", "keyring", "serial", "tls"):
         assert any(line.startswith(f"PASS {check}: ") for line in lines), out
-    assert any(line.startswith(("PASS keyring: ", "INFO keyring: ")) for line in lines), out
+    assert any(line.startswith(("PASS serial-access: ", "INFO serial-access: ")) for line in lines), out
     assert lines[-1].startswith("selftest: OK")
 
 
-def test_every_line_is_one_check(capsys):
+def test_no_keyring_skips_the_round_trip(capsys):
+    """The default guard keyring fails every call: --no-keyring must not touch it."""
+    assert main(["selftest", "--no-gui", "--no-keyring"]) == 0
+    assert "INFO keyring: skipped (--no-keyring)" in capsys.readouterr().out
+
+
+def test_every_line_is_one_check(capsys, memory_keyring):
     main(["selftest", "--no-gui"])
     for line in capsys.readouterr().out.splitlines()[:-1]:
         status, _, rest = line.partition(" ")
@@ -63,7 +69,7 @@ def test_a_failed_required_check_makes_the_exit_status_1(monkeypatch, capsys):
     monkeypatch.setattr(
         selftest_cmd, "check_serial", lambda: selftest_cmd.CheckResult("FAIL", "serial", "simulated")
     )
-    assert main(["selftest", "--no-gui"]) == 1
+    assert main(["selftest", "--no-gui", "--no-keyring"]) == 1
     out = capsys.readouterr().out
     assert "FAIL serial: simulated" in out
     assert out.splitlines()[-1].startswith("selftest: FAILED (1 ")
@@ -74,18 +80,8 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch, capsys):
         raise RuntimeError("surprise")
 
     monkeypatch.setattr(selftest_cmd, "check_tls", boom)
-    assert main(["selftest", "--no-gui"]) == 1
+    assert main(["selftest", "--no-gui", "--no-keyring"]) == 1
     assert "FAIL tls: the check itself crashed: RuntimeError: surprise" in capsys.readouterr().out
-
-
-def test_no_keyring_is_info_not_fail(monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    import keyring.core
-
-    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
-    result = selftest_cmd.check_keyring()
-    assert result.status == selftest_cmd.INFO
-    assert "keyring.backends.fail.Keyring" in result.detail
 
 
 def test_the_qt_probe_runs_in_a_child_process():
@@ -102,7 +98,7 @@ def test_the_qt_probe_runs_in_a_child_process():
 
 def test_selftest_never_imports_qt():
     code = (
-        "import sys; from app.cli.main import main; rc = main(['selftest', '--no-gui']); "
+        "import sys; from app.cli.main import main; rc = main(['selftest', '--no-gui', '--no-keyring']); "
         "assert 'PySide6' not in sys.modules, 'selftest imported Qt'; sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)

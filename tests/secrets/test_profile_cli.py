@@ -209,3 +209,31 @@ def test_export_to_stdout_is_pure_json(out: pytest.CaptureFixture[str]) -> None:
     out.readouterr()
     assert main(["profile", "export", "line1", "-"]) == 0
     assert json.loads(out.readouterr().out)["enroll_url"] == URL
+
+
+@pytest.mark.parametrize("value", ["", "1234567", "  xp  "])
+def test_set_passcode_refuses_one_too_short_to_be_real(
+    value: str,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    out: pytest.CaptureFixture[str],
+) -> None:
+    assert add() == 0
+    out.readouterr()
+    monkeypatch.setenv("SHORT", value)
+    assert main(["profile", "set-passcode", "line1", "--from-env", "SHORT"]) == 1
+    err = out.readouterr().err
+    assert err.startswith("certline profile: error: ")
+    assert "nothing stored" in err or "is empty" in err
+    if value.strip():
+        assert "at least 8" in err and value.strip() not in err
+    assert memory_keyring.entries == {}
+
+
+def test_set_passcode_accepts_the_minimum_length(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, out: pytest.CaptureFixture[str]
+) -> None:
+    assert add() == 0
+    monkeypatch.setenv("EIGHT", "8chars!!")
+    assert main(["profile", "set-passcode", "line1", "--from-env", "EIGHT"]) == 0
+    assert memory_keyring.entries == {("certline", "line1/passcode"): "8chars!!"}

@@ -185,6 +185,6 @@ def test_unknown_settings_survive_a_save() -> None:
     path = station_paths().settings
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"future_option": 3}))
-    save_settings(load_settings().replace(hands_free_default=True))
+    save_settings(load_settings().replace(large_text=True))
     assert json.loads(path.read_text())["future_option"] == 3
-    assert load_settings().hands_free_default is True
+    assert load_settings().large_text is True

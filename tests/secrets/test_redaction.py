@@ -7,6 +7,7 @@ import logging
 import stat
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -208,4 +209,34 @@ def test_cli_excepthook_prints_a_scrubbed_line_and_the_report_path(
     assert "certline: internal error: KeyError: 'no device for [REDACTED]'" in err
     report = err.rsplit("crash report: ", 1)[1].strip()
     assert PASSCODE not in err
-    assert PASSCODE not in open(report).read()
+    assert PASSCODE not in Path(report).read_text()
+
+
+def test_a_short_secret_is_redacted_as_a_whole_token_only() -> None:
+    """Issue 14: a 2-letter passcode turned "unexpected" into "une[REDACTED]pected"."""
+    register_secret("xp")
+    assert scrub("unexpected reply; expired xp2") == "unexpected reply; expired xp2"
+    assert scrub("passcode xp, 'xp' and url?pc=xp&x=1") == (
+        f"passcode {REDACTED}, '{REDACTED}' and url?pc={REDACTED}&x=1"
+    )
+
+
+def test_a_secret_with_punctuation_at_its_edge_is_redacted_wherever_it_touches_text() -> None:
+    register_secret("!Kx9-0815")
+    assert scrub("prefix!Kx9-0815") == f"prefix{REDACTED}"
+    register_secret("8chars!!")
+    assert scrub("word8chars!!x") == "word8chars!!x"  # the letter edge still needs a boundary
+    assert scrub("(8chars!!x)") == f"({REDACTED}x)"
+
+
+def test_passcode_rule_for_every_entry_point() -> None:
+    from app.secrets import MIN_PASSCODE_LENGTH, Purpose, passcode_problem
+
+    assert MIN_PASSCODE_LENGTH == 8
+    assert passcode_problem("Kx9!passcode-0815") is None
+    assert passcode_problem("x" * MIN_PASSCODE_LENGTH) is None
+    short = passcode_problem("abc1234")
+    assert short is not None and "abc1234" not in short and "at least 8" in short
+    assert passcode_problem("") is not None and passcode_problem("   ") is not None
+    assert passcode_problem("abc", Purpose.USER_PASSWORD) is not None
+    assert passcode_problem("abc", Purpose.P12_PASSWORD) is None  # whatever opens the file

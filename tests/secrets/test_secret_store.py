@@ -9,16 +9,15 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
-from app.profile import AuthStyle, Profile
+from app.profile import Profile
+from app.secret_source import secret_from_env
 from app.secrets import (
     HEADLESS_HINT,
     InsecureKeyringBackend,
     KeyringUnavailable,
     Purpose,
-    SecretFromEnvError,
     SecretStore,
     keyring_username,
-    secret_from_env,
 )
 from app.settings import StationSettings, save_settings, settings_path
 from tests.conftest import MemoryKeyring
@@ -82,19 +81,6 @@ def test_delete_all_removes_every_entry_of_one_profile_only(memory_keyring: Memo
     store.set("b", Purpose.PASSCODE, "x3")
     assert store.delete_all("a") == [Purpose.PASSCODE, Purpose.P12_PASSWORD]
     assert list(memory_keyring.entries) == [("certline", "b/passcode")]
-
-
-def test_credentials_for_reads_what_the_auth_style_needs(memory_keyring: MemoryKeyring) -> None:
-    store = SecretStore()
-    store.set("dtm", Purpose.PASSCODE, PASSCODE)
-    store.set("basic", Purpose.USER_PASSWORD, "hunter22")
-    dtm = Profile(name="dtm", enroll_url="https://est.example/x")
-    basic = Profile(
-        name="basic", enroll_url="https://est.example/x", auth_style=AuthStyle.USER_PASSWORD, username="u"
-    )
-    assert store.credentials_for(dtm).passcode == PASSCODE
-    assert store.credentials_for(basic).basic_secret == "hunter22"
-    assert PASSCODE not in repr(store.credentials_for(dtm))
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "x\ny"])
@@ -216,23 +202,6 @@ def test_a_secret_in_a_backend_error_is_scrubbed(memory_keyring: MemoryKeyring) 
 
 
 # --- environment ---------------------------------------------------------------------------
-
-
-def test_secret_from_env_returns_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EST_PASSCODE", PASSCODE)
-    assert secret_from_env("EST_PASSCODE") == PASSCODE
-
-
-@pytest.mark.parametrize(("value", "problem"), [(None, "is not set"), ("", "is empty")])
-def test_secret_from_env_errors_name_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str | None, problem: str
-) -> None:
-    if value is None:
-        monkeypatch.delenv("EST_PASSCODE", raising=False)
-    else:
-        monkeypatch.setenv("EST_PASSCODE", value)
-    with pytest.raises(SecretFromEnvError, match=f"^environment variable EST_PASSCODE {problem}$"):
-        secret_from_env("EST_PASSCODE")
 
 
 def test_loaded_secrets_are_scrubbed_from_later_log_lines(

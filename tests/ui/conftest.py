@@ -23,6 +23,7 @@ from app.profile import Profile
 from app.station import StationSession
 from app.station_lock import StationLock
 from tests.batch.fakes import FakeCA, FakeDevice, FakeEst
+from tests.helpers.estserver_fixture import est_server  # noqa: F401 - fixture re-export
 from ui.ui_settings import UiSettings
 from ui.worker import pending_tasks, wait_for_workers
 

@@ -117,7 +117,8 @@ def test_export_report_writes_the_batch_as_csv(qtbot, window, station, monkeypat
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV report (*.csv)"))
     window.station_actions.export.trigger()
     qtbot.waitUntil(lambda: target.exists() and pending_tasks() == 0, timeout=WAIT)
-    rows = list(csv.DictReader(target.open()))
+    with target.open(newline="") as report:
+        rows = list(csv.DictReader(report))
     assert sorted(r["serial_number"] for r in rows) == ["SN-0000", "SN-0001", "SN-0002", "SN-0003"]
     assert all(r["state"] == "done" and r["certificate_serial"] for r in rows)
 
@@ -132,3 +133,21 @@ def test_history_lists_past_batches_with_their_devices(qtbot, window, station):
     assert dialog.batches.item(0, 0).text() == str(window.controller.batch_id)
     qtbot.waitUntil(lambda: dialog.devices.rowCount() == 4, timeout=WAIT)
     dialog.close()
+
+
+def test_retry_pending_asks_again_for_units_the_server_left_pending(qtbot, window, station):
+    """The counter shows the units left pending (with the server's time in their row); "Retry
+    pending" runs the same use case as 'certline batch resume' and they finish."""
+    station.est.pending_times = 4
+    station.est.pending_retry_after = 3600  # manual approval: longer than the batch waits
+    window.station_actions.start.trigger()
+    qtbot.waitUntil(lambda: states(window) == [DeviceState.PENDING_APPROVAL] * 4, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.counters.pending.number.text() == "4", timeout=WAIT)
+    assert all("retry at" in s.step for s in window.model.snapshots())
+    assert window.station_actions.retry_pending.isEnabled()
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.station_actions.retry_pending.trigger()
+    shown.args[0].close()
+    assert states(window) == [DeviceState.DONE] * 4
+    assert window.counters.pending.number.text() == "0"
+    assert len(station.est.issued) == 4 and station.est.calls == 8

@@ -6,27 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 
 from app.est.bootstrap import BootstrapResult, cert_fingerprint
 from app.est.errors import EstConnectionError
 from tests.batch.fakes import FakeCA
+from tests.helpers.certs import make_cert, new_key
 from ui.bootstrap_dialog import BootstrapDialog
 
 
 def server_cert(ca: FakeCA) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = new_key()
     now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "est.example.test")]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(ca.key, hashes.SHA256())
+    return make_cert(
+        "est.example.test", key.public_key(), ca.key, issuer=ca.cert, not_before=now - timedelta(minutes=1)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
 from app.est.errors import EstAuthError
@@ -62,13 +63,29 @@ def shows_problem(editor: ProfileEditor, key: str) -> bool:
     return not problem.isHidden() and bool(problem.text())
 
 
+def tab_marked(editor: ProfileEditor, index: int) -> bool:
+    """The tab carries a visible (not transparent) icon."""
+    image = editor.form.tabIcon(index).pixmap(16, 16).toImage()
+    return any(image.pixelColor(x, y).alpha() for x in range(image.width()) for y in range(image.height()))
+
+
 def save_button(editor: ProfileEditor):
     return editor.buttons.button(QDialogButtonBox.StandardButton.Save)
 
 
+def type_into(qtbot, editor: ProfileEditor, key: str, text: str) -> None:
+    """Replace a field's text the way a user does (select all, type), so it counts as touched."""
+    widget = editor.form.editor(key)
+    widget.selectAll()
+    if text:
+        qtbot.keyClicks(widget, text)
+    else:
+        qtbot.keyClick(widget, Qt.Key.Key_Delete)
+
+
 def fill_minimal(qtbot, editor: ProfileEditor, url: str = "https://est.example.com/.well-known/est") -> None:
-    editor.form.editor("name").setText("line-2")
-    editor.form.editor("enroll_url").setText(url)
+    type_into(qtbot, editor, "name", "line-2")
+    type_into(qtbot, editor, "enroll_url", url)
 
 
 def test_plain_http_url_is_refused_while_typing(qtbot, make_editor):
@@ -77,7 +94,7 @@ def test_plain_http_url_is_refused_while_typing(qtbot, make_editor):
     problem = editor.form.fields["enroll_url"].problem
     assert shows_problem(editor, "enroll_url") and "https://" in problem.text()
     assert not save_button(editor).isEnabled()
-    editor.form.editor("enroll_url").setText("https://est.example.com/.well-known/est")
+    type_into(qtbot, editor, "enroll_url", "https://est.example.com/.well-known/est")
     assert not shows_problem(editor, "enroll_url")
     assert save_button(editor).isEnabled()
 
@@ -85,19 +102,23 @@ def test_plain_http_url_is_refused_while_typing(qtbot, make_editor):
 def test_name_username_and_subject_are_checked(qtbot, make_editor):
     editor = make_editor()
     fill_minimal(qtbot, editor)
-    editor.form.editor("name").setText("bad/name")
+    type_into(qtbot, editor, "name", "bad/name")
     assert shows_problem(editor, "name")
-    editor.form.editor("name").setText("line-2")
+    type_into(qtbot, editor, "name", "line-2")
     editor.form.auth_style.setCurrentIndex(editor.form.auth_style.findData(AuthStyle.USER_PASSWORD))
+    assert not save_button(editor).isEnabled()
+    assert not shows_problem(editor, "username")  # not touched yet: no red
+    type_into(qtbot, editor, "username", "x")
+    type_into(qtbot, editor, "username", "")
     assert shows_problem(editor, "username")
-    assert not editor.form.tabIcon(1).isNull()  # the Authentication tab is marked
-    editor.form.editor("username").setText("station7")
-    editor.form.editor("subject.C").setText("Germany")
+    assert tab_marked(editor, 1) and not tab_marked(editor, 2)  # the Authentication tab is marked
+    type_into(qtbot, editor, "username", "station7")
+    type_into(qtbot, editor, "subject.C", "Germany")
     assert editor.form.fields["subject.C"].problem.text()
-    editor.form.editor("subject.C").setText("DE")
-    editor.form.editor("subject.CN").setText("{serial}-{model}")
+    type_into(qtbot, editor, "subject.C", "DE")
+    type_into(qtbot, editor, "subject.CN", "{serial}-{model}")
     assert "{serial}" in editor.form.fields["subject.CN"].problem.text()
-    editor.form.editor("subject.CN").setText("{serial}")
+    type_into(qtbot, editor, "subject.CN", "{serial}")
     assert save_button(editor).isEnabled()
 
 
@@ -144,7 +165,7 @@ def test_test_connection_reports_what_worked_and_what_did_not(qtbot, make_editor
 def test_export_and_import_carry_no_secret(qtbot, make_editor, tmp_path, monkeypatch):
     editor = make_editor()
     fill_minimal(qtbot, editor)
-    editor.form.editor("label").setText("cps/IOT_1234")
+    type_into(qtbot, editor, "label", "cps/IOT_1234")
     editor.form.secret_edit.setText(SECRET)
     target = tmp_path / "exported.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
@@ -164,7 +185,60 @@ def test_renaming_a_profile_keeps_its_passcode(qtbot, make_editor, store, memory
     store.save(Profile(name="line-old", enroll_url="https://est.example.com/.well-known/est"))
     memory_keyring.set_password("certline", "line-old/passcode", SECRET)
     editor = make_editor(store.load("line-old"))
-    editor.form.editor("name").setText("line-new")
+    type_into(qtbot, editor, "name", "line-new")
     with qtbot.waitSignal(editor.saved, timeout=10_000):
         save_button(editor).click()
     assert memory_keyring.entries[("certline", "line-new/passcode")] == SECRET
+
+
+def test_typed_passcode_is_never_on_screen(qtbot, make_editor):
+    """Issue 14.1: typing the passcode once put it in the "Keyring unavailable: …" label."""
+    editor = make_editor()
+    fill_minimal(qtbot, editor)
+    qtbot.keyClicks(editor.form.secret_edit, SECRET)
+    assert editor.form.secret_edit.text() == SECRET
+    shown = editor.form.secret_status.text()
+    assert SECRET not in shown and "keyring when you save" in shown
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    texts = [w.text() for w in editor.findChildren(QLabel)] + [
+        w.text() for w in editor.findChildren(QAbstractButton)
+    ]
+    assert not [t for t in texts if SECRET[:6] in t]
+
+
+def test_a_new_profile_shows_no_red_before_anything_is_typed(qtbot, make_editor):
+    editor = make_editor()
+    assert not any(shows_problem(editor, key) for key in editor.form.fields)
+    assert not save_button(editor).isEnabled()
+    assert "enrollment URL" in editor.problem.text()  # says why Save is off, in grey
+    type_into(qtbot, editor, "enroll_url", "http://x")
+    assert shows_problem(editor, "enroll_url") and not shows_problem(editor, "name")
+
+
+def test_a_pasted_url_is_taken_as_is(qtbot, make_editor):
+    """Issue 14.10: the URL field was prefilled with https://, so a paste gave https://https://…"""
+    from PySide6.QtGui import QGuiApplication
+
+    url = "https://demo.one.digicert.com/.well-known/est/cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509"
+    editor = make_editor()
+    field = editor.form.editor("enroll_url")
+    assert field.text() == ""
+    QGuiApplication.clipboard().setText(url)
+    field.setFocus()
+    field.paste()
+    assert field.text() == url
+
+
+def test_problem_lines_do_not_move_the_fields_while_typing(qtbot, make_editor):
+    editor = make_editor()
+    below = editor.form.fields["reenroll_url"]
+    before = below.mapTo(editor, below.rect().topLeft())
+    type_into(qtbot, editor, "enroll_url", "http://x")
+    assert shows_problem(editor, "enroll_url")
+    qtbot.wait(10)
+    assert below.mapTo(editor, below.rect().topLeft()) == before
+    type_into(qtbot, editor, "enroll_url", "https://est.example.com/.well-known/est")
+    assert not shows_problem(editor, "enroll_url")
+    qtbot.wait(10)
+    assert below.mapTo(editor, below.rect().topLeft()) == before

@@ -31,8 +31,10 @@ def test_window_offers_and_resumes_an_unfinished_batch(qtbot, line, sims, tmp_pa
         assert "unfinished" in window.statusBar().currentMessage()
         window.resume_action.trigger()
         qtbot.waitUntil(
-            lambda: session.engine is not None
-            and [s.state for s in session.engine.devices()] == [DeviceState.DONE] * 2,
+            lambda: (
+                session.engine is not None
+                and [s.state for s in session.engine.devices()] == [DeviceState.DONE] * 2
+            ),
             timeout=60_000,
         )
         assert session.engine.batch_id == engine.batch_id

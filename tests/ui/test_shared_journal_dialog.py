@@ -21,14 +21,14 @@ def test_the_connection_test_and_save_use_the_real_database_and_the_keyring(
     dialog.station.setText("st-gui")
     dialog.password.setText("not-the-password")
     dialog.test_button.click()
-    qtbot.waitUntil(lambda: dialog.result.text().startswith("Not connected"), timeout=20000)
-    assert "not-the-password" not in dialog.result.text()
-    assert "authentication failed" in dialog.result.text()
+    qtbot.waitUntil(lambda: dialog.outcome.text().startswith("Not connected"), timeout=20000)
+    assert "not-the-password" not in dialog.outcome.text()
+    assert "authentication failed" in dialog.outcome.text()
 
     dialog.password.setText(pg_cluster.password)
     assert pg_cluster.password not in dialog.password.displayText()  # never on screen
     dialog.test_button.click()
-    qtbot.waitUntil(lambda: dialog.result.text().startswith("Connected"), timeout=20000)
+    qtbot.waitUntil(lambda: dialog.outcome.text().startswith("Connected"), timeout=20000)
     dialog.grab().save(str(tmp_path / "shared-journal-dialog.png"))
 
     with qtbot.waitSignal(dialog.saved, timeout=20000):
@@ -44,8 +44,8 @@ def test_an_unverified_remote_url_is_refused_by_the_test(qtbot, memory_keyring):
     qtbot.addWidget(dialog)
     dialog.url.setText("postgresql://certline@db.example:5432/line")
     dialog.test_button.click()
-    qtbot.waitUntil(lambda: dialog.result.text().startswith("Not connected"), timeout=10000)
-    assert "sslmode=verify-full" in dialog.result.text()
+    qtbot.waitUntil(lambda: dialog.outcome.text().startswith("Not connected"), timeout=10000)
+    assert "sslmode=verify-full" in dialog.outcome.text()
 
 
 def test_the_station_bar_shows_the_station_and_when_the_shared_journal_is_unreachable(

@@ -6,7 +6,7 @@ import json
 import zipfile
 
 from app.redaction import register_secret
-from ui.support_bundle import write_support_bundle
+from app.station.support_bundle import write_support_bundle
 from ui.window_commands import save_support_bundle
 from ui.worker import pending_tasks
 
@@ -44,3 +44,22 @@ def test_bundle_without_a_batch_or_logs(station, tmp_path):
     )
     with zipfile.ZipFile(path) as bundle:
         assert set(bundle.namelist()) == {"about.json", "profile.json"}
+
+
+def test_bundle_records_the_native_library_versions(station, tmp_path):
+    import sqlite3
+    import ssl
+
+    path = write_support_bundle(
+        tmp_path / "b.zip",
+        logs_dir=tmp_path / "nologs",
+        journal=station.session.journal,
+        profile=station.profile,
+        batch_id=None,
+    )
+    with zipfile.ZipFile(path) as bundle:
+        components = json.loads(bundle.read("about.json"))["components"]
+    assert components["sqlite"] == sqlite3.sqlite_version
+    assert components["openssl (Python ssl)"] == ssl.OPENSSL_VERSION
+    assert components["qt"].endswith("(PySide6 " + components["qt"].split("(PySide6 ")[1])  # loaded here
+    assert "loaded" in components["qt"] and "not loaded" not in components["qt"]

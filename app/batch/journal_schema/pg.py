@@ -105,6 +105,23 @@ CREATE TABLE imports (
 );
 """,
     ),
+    (
+        2,
+        """
+-- The CSR exactly as the device sent it (csr_der is the normalised one that was posted) and the
+-- certificate a re-provisioning replaced (public material, journaled before anything is deleted).
+ALTER TABLE devices ADD COLUMN csr_received_der BYTEA;
+ALTER TABLE devices ADD COLUMN csr_received_sha256 TEXT;
+ALTER TABLE devices ADD COLUMN replaced_chain_pem TEXT;
+ALTER TABLE devices ADD COLUMN replaced_sha256 TEXT;
+-- One job per unit row (a port worker, a background enrollment, a retry of a pending unit): the
+-- claim's owner and when it was last taken or renewed (database clock; a claim of another
+-- station whose lease ran out is taken over, see PgJournal.claim).
+ALTER TABLE devices ADD COLUMN claimed_by TEXT;
+ALTER TABLE devices ADD COLUMN claimed_at TIMESTAMPTZ;
+CREATE INDEX devices_claimed_by ON devices(claimed_by) WHERE claimed_by IS NOT NULL;
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
@@ -32,7 +31,7 @@ DriverFactory = Callable[[str], DeviceDriver]
 def default_client_factory(profile: Profile, credentials: Credentials, pool_size: int) -> EnrollmentClient:
     from app.est.client import EstClient
 
-    return EstClient(profile, credentials, pool_size=pool_size)
+    return EstClient(profile, credentials, pool_size=pool_size, timeout=profile.request_timeout)
 
 
 def default_driver_factory(profile: Profile) -> DriverFactory:
@@ -65,6 +64,8 @@ class StationSession:
         self._client_factory = client_factory
         self._driver_factory = driver_factory or default_driver_factory(profile)
         self._client: EnrollmentClient | None = None
+        self._batch_clients: dict[str, EnrollmentClient] = {}
+        self._batch_profiles: dict[str, Profile] = {}
         self._lock = threading.Lock()
         self.engine: BatchEngine | None = None
 
@@ -79,15 +80,22 @@ class StationSession:
     def start_batch(
         self, options: BatchOptions, ports: list[str] | None = None, *, resume_batch: int | None = None
     ) -> BatchEngine:
-        """Create (or resume) a batch and start workers on ``ports``. Returns immediately."""
+        """Create (or resume) a batch and start workers on ``ports``. Returns immediately.
+
+        A resumed batch runs under the profile journaled when it started (see
+        :mod:`app.station.resume_choice`), even if the profile was edited since.
+        """
         if self.engine is not None:
             self.engine.stop()
-        gateway = EstGateway(self.client, concurrency=self.profile.concurrency)
+        profile = self.profile
+        if resume_batch is not None:
+            profile = Profile.from_json(self.journal.batch(resume_batch).profile_json)
+        gateway = EstGateway(self._client_for(profile), concurrency=profile.concurrency)
         self.engine = BatchEngine(
             journal=self.journal,
-            profile=self.profile,
+            profile=profile,
             gateway=gateway,
-            open_driver=self._driver_factory,
+            open_driver=self._driver_factory if profile == self.profile else default_driver_factory(profile),
             bus=self.bus,
             options=options,
             batch_id=resume_batch,
@@ -95,6 +103,35 @@ class StationSession:
         if ports:
             self.engine.add_ports(ports)
         return self.engine
+
+    def _client_for(self, profile: Profile) -> EnrollmentClient:
+        """The session's client, or for a batch journaled under an older profile, one of its own."""
+        if profile == self.profile:
+            return self.client
+        with self._lock:
+            client = self._batch_clients.get(profile.name)
+            if client is None or self._batch_profiles.get(profile.name) != profile:
+                if client is not None and hasattr(client, "close"):
+                    client.close()
+                client = self._client_factory(profile, self._credentials, profile.concurrency)
+                self._batch_clients[profile.name] = client
+                self._batch_profiles[profile.name] = profile
+            return client
+
+    def abort_requests(self) -> None:
+        """End EST requests still in flight now (closing the client; a later batch gets a new one).
+
+        For a batch that was told to stop and whose units are stuck in a request to a slow
+        server: the journal already says where each unit is, and resuming re-sends the same CSR.
+        """
+        with self._lock:
+            clients = [self._client, *self._batch_clients.values()]
+            self._client = None
+            self._batch_clients.clear()
+            self._batch_profiles.clear()
+        for client in clients:
+            if client is not None and hasattr(client, "close"):
+                client.close()
 
     def check_server(self) -> bool:
         """Blocking reachability check (``/cacerts``); call from a worker thread, never the GUI thread."""
@@ -124,11 +161,7 @@ class StationSession:
         if self.engine is not None:
             self.engine.stop()
             self.engine.wait(10)
-        client = self._client
-        if client is not None and hasattr(client, "close"):
-            client.close()
+        for client in [self._client, *self._batch_clients.values()]:
+            if client is not None and hasattr(client, "close"):
+                client.close()
         self.journal.close()
-
-
-def journal_path_for(home: Path) -> Path:
-    return home / "data" / "journal.sqlite3"

@@ -3,8 +3,8 @@
 Contents: the newest log files and crash reports, the current batch as the
 JSON report (journal extract: devices, steps' outcome, certificates), the
 profile (never a secret: profiles hold none, and everything is scrubbed once
-more), and a short ``about.json`` with versions. Runs in a worker thread; no
-Qt in here.
+more), and a short ``about.json`` with versions. Blocking (journal reads, file
+writes): the window runs it in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app import __version__
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
+from app.batch.report import build_json_report
 from app.profile import Profile
 from app.redaction import scrub
+from app.versions import component_versions
 
 MAX_LOG_FILES = 8
 MAX_LOG_BYTES = 8 * 1024 * 1024
@@ -48,24 +50,16 @@ def _read_tail(path: Path) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-def batch_extract(journal: Journal, batch_id: int) -> dict:
-    """The batch as the JSON report has it (falls back to bare device rows)."""
-    try:
-        from app.batch.report import build_json_report
-    except ImportError:
-        return {"batch": batch_id, "devices": [_jsonable(r) for r in journal.device_rows(batch_id)]}
+def batch_extract(journal: JournalBackend, batch_id: int) -> dict:
+    """The batch as the JSON report has it."""
     return build_json_report(journal, batch_id)
-
-
-def _jsonable(row: dict) -> dict:
-    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in row.items()}
 
 
 def write_support_bundle(
     destination: Path,
     *,
     logs_dir: Path,
-    journal: Journal,
+    journal: JournalBackend,
     profile: Profile,
     batch_id: int | None,
 ) -> Path:
@@ -76,6 +70,8 @@ def write_support_bundle(
         "platform": platform.platform(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "batch": batch_id,
+        # Python, OpenSSL, SQLite, zlib, expat, Qt: what a security advisory is checked against
+        "components": component_versions(),
     }
     tmp = destination.with_name(f".{destination.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:

@@ -33,10 +33,11 @@ class ProviderPortSource(PortSource):
 
 
 def profile_port_source(profile: Profile) -> PortSource:
-    """The OS serial ports that pass the profile's ``port_filters``."""
+    """The OS serial ports that pass the profile's ``port_filters`` (USB serial ports only, unless the
+    profile includes the others)."""
     from app.device.discovery import ListPortsSource
 
-    return ListPortsSource.from_filters(profile.port_filters)
+    return ListPortsSource.from_filters(profile.port_filters, include_non_usb=profile.include_non_usb_ports)
 
 
 class HandsFree:
