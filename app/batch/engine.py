@@ -580,7 +580,12 @@ class BatchEngine:
                 self._new_failed(port, detected_at, ident_fields, str(exc), "duplicate")
             else:
                 done_elsewhere = self.journal.device(exc.device_id)
-                self._already_done(port, detected_at, ident_fields, done_elsewhere, driver, first=str(exc))
+                if done_elsewhere.batch_id == self.batch_id:
+                    self._log(logging.INFO, f"unit {serial} is already done in this batch", port=port)
+                else:
+                    self._already_done(
+                        port, detected_at, ident_fields, done_elsewhere, driver, first=str(exc)
+                    )
             return None
         worker.claimed = serial
         resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)

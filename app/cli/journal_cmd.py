@@ -20,25 +20,47 @@ from app.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("journal", help="migrate, test or import the (shared) journal")
+    parser = subparsers.add_parser(
+        "journal",
+        help="migrate, test or import the (shared) journal",
+        description="Administer the journal: bring its schema up to date, test the connection to a "
+        "shared journal, store its password in the OS keyring, import a station's SQLite journal.",
+    )
     sub = parser.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
 
-    migrate = sub.add_parser("migrate", help="bring the journal's schema up to date (forward only)")
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the journal's schema up to date (forward only)",
+        description="Apply the journal's pending schema migrations (forward only; stations of the line "
+        "wait for each other). Refuses a schema newer than this Certline.",
+    )
     add_journal_arguments(migrate)
     migrate.set_defaults(func=_migrate)
 
-    test = sub.add_parser("test", help="connect to the journal and report its schema and stations")
+    test = sub.add_parser(
+        "test",
+        help="connect to the journal and report its schema and stations",
+        description="Connect to the selected journal (TLS verified as configured) and report that it is "
+        "reachable and which stations write to it. Exit status 2 when it cannot be used.",
+    )
     add_journal_arguments(test)
     test.set_defaults(func=_test)
 
     password = sub.add_parser(
-        "set-password", help="store the shared database's password in the OS keyring (asked, not an argument)"
+        "set-password",
+        help="store the shared database's password in the OS keyring (asked, not an argument)",
+        description="Ask for the shared database's password (not echoed) and store it in the OS keyring "
+        "for the journal URL; every command then finds it there. It is never an argument or in a file.",
     )
     add_journal_arguments(password)
     password.set_defaults(func=_set_password)
 
     imp = sub.add_parser(
-        "import", help="move a station's SQLite journal into the shared journal (idempotent)"
+        "import",
+        help="move a station's SQLite journal into the shared journal (idempotent)",
+        description="Copy a station's SQLite journal (batches, units, certificates and its audit chain, "
+        "verbatim) into the shared journal under this station's name. Importing the same file twice "
+        "changes nothing.",
     )
     imp.add_argument(
         "--from", dest="source", type=Path, metavar="PATH.sqlite", help="default: this station's journal"

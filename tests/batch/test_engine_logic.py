@@ -299,18 +299,32 @@ def test_the_journal_claim_admits_one_job_per_unit(journal, ca):
     journal.release(snap.device_id, second)
 
 
-def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path):
+def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path, request):
+    import os
     import socket
     import subprocess
     import sys
 
     engine = make_engine(journal, FakeEst(ca), {})
     snap = journal.add_device(engine.batch_id, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")])
+    env = dict(os.environ)
+    if isinstance(journal, Journal):
+        opener = (
+            "from pathlib import Path; from app.batch.journal import Journal;"
+            f"j = Journal(Path({str(journal.path)!r}))"
+        )
+    else:  # another station process on this host, same database (password in its environment)
+        env["TEST_DB_PASSWORD"] = request.getfixturevalue("pg_cluster").password
+        opener = (
+            "import os; from app.batch.journal_pg import PgJournal;"
+            f"j = PgJournal({request.getfixturevalue('pg_url')!r}, station='st-dead',"
+            " password=os.environ['TEST_DB_PASSWORD'])"
+        )
     code = (
-        "import sys; from pathlib import Path; from app.batch.journal import Journal, new_claim_owner;"
-        f"j = Journal(Path({str(journal.path)!r})); assert j.claim({snap.device_id}, new_claim_owner('x'))"
+        f"from app.batch.journal import new_claim_owner; {opener};"
+        f"assert j.claim({snap.device_id}, new_claim_owner('x')); j.close()"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # claims, then exits
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)  # claims, then exits
     holder = journal.device_row(snap.device_id)["claimed_by"]
     assert holder and holder.startswith(socket.gethostname() + "/")
     assert journal.claim_holder(snap.device_id) is None, "a dead process holds no claim"

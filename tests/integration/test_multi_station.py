@@ -144,7 +144,7 @@ def test_a_killed_stations_units_are_finished_by_another_after_its_lease_expires
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc.communicate(timeout=10)  # reaps it and closes its output pipe
     held = query(pg_url, pg_cluster, "SELECT serial_number FROM units WHERE holder='st-a'")
     assert held, "the kill should leave units held by the dead station"
     # the units move to station B: same flash (same keys, same serials), new ports
