@@ -138,3 +138,63 @@ def test_a_journal_written_by_a_newer_certline_is_refused(tmp_path):
     db.close()
     with pytest.raises(SchemaTooNew, match="schema version 99"):
         Journal(path)
+
+
+def test_the_columns_added_after_the_first_schema_are_journaled(journal: JournalBackend):
+    """The CSR as received and the replaced certificate (main's re-provisioning) on both backends."""
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    dev = journal.add_device(batch, "/dev/ttyA", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.transition(
+        dev,
+        DeviceState.KEY_READY,
+        "key",
+        csr_received_der=b"\x30\x03\x02\x01\x07",
+        csr_received_sha256="cd" * 32,
+        replaced_chain_pem="OLD PEM",
+        replaced_sha256="ef" * 32,
+    )
+    row = journal.device_row(dev)
+    assert row["csr_received_der"] == b"\x30\x03\x02\x01\x07"
+    assert (row["csr_received_sha256"], row["replaced_chain_pem"], row["replaced_sha256"]) == (
+        "cd" * 32,
+        "OLD PEM",
+        "ef" * 32,
+    )
+
+
+def test_operator_actions_go_to_the_audit_and_batches_transitions_are_read_in_order(
+    journal: JournalBackend,
+):
+    first = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    second = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    a = journal.add_device(first, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    b = journal.add_device(second, "/dev/b", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.transition(a, DeviceState.FAILED, "failed: x", error="x", error_code="device")
+    journal.append_audit("label-reprinted", {"device": a, "operator": "op"})
+    assert [r["kind"] for r in journal.audit.records()][-1] == "label-reprinted"
+    assert journal.audit.verify().ok
+    rows = journal.transitions_of_batches([first, second])
+    assert [(device, t.state) for device, t in rows] == [
+        (a, DeviceState.DETECTED),
+        (a, DeviceState.IDENTIFIED),
+        (b, DeviceState.DETECTED),
+        (b, DeviceState.IDENTIFIED),
+        (a, DeviceState.FAILED),
+    ]
+    assert journal.transitions_of_batches([second]) == [r for r in rows if r[0] == b]
+
+
+def test_one_job_per_unit_row_and_a_new_row_is_claimed_by_its_finder(journal: JournalBackend):
+    from app.batch.claim_owner import new_claim_owner
+
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    finder, other = new_claim_owner("port:/dev/a"), new_claim_owner("detached:1")
+    dev = journal.add_device(
+        batch, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")], claimed_by=finder
+    ).device_id
+    assert journal.claim_holder(dev) == finder
+    assert not journal.claim(dev, other), "a second job got the unit"
+    journal.release(dev, finder)
+    assert journal.claim_holder(dev) is None
+    assert journal.claim(dev, other)
+    journal.release(dev, other)

@@ -167,3 +167,22 @@ def test_the_station_waits_while_the_database_is_down_and_continues_when_it_is_b
     assert [s.serial_number for s in a.devices(batch)] == ["SN5"]  # written once
     assert reachability == [False, True]
     assert a.audit.verify().ok
+
+
+def test_a_unit_rows_job_claim_of_another_station_is_live_while_renewed_and_taken_over_after(station):
+    """One job per unit line-wide: a job's claim on a unit row (main's ``Journal.claim``) held by
+    another host's station is respected while that station renews it, and taken over once its
+    lease ran out (the station died)."""
+    a = station("st-a", lease_seconds=1.0)
+    b = station("st-b", lease_seconds=1.0)
+    batch = a.create_batch(profile_name="p", profile_json={})
+    dev = a.add_device(batch, "/dev/a", then=[(DeviceState.IDENTIFIED, "id")], serial_number="SN9").device_id
+    elsewhere = "other-host/1:1/port:/dev/a#0"  # a job on another PC: its process cannot be checked
+    assert a.claim(dev, elsewhere)
+    time.sleep(1.5)  # longer than the lease: st-a's renewal thread keeps the claim live
+    assert b.claim_holder(dev) == elsewhere
+    assert not b.claim(dev, "st-b-job")
+    a.close()  # st-a dies: nobody renews the claim any more
+    time.sleep(1.5)
+    assert b.claim_holder(dev) is None
+    assert b.claim(dev, "st-b-job")
