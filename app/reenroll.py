@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app import pki
 from app.batch.events import DeviceSnapshot, EventBus
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.pipeline import DeviceJob, JobControl
 from app.batch.states import DeviceState
 from app.config.profile import KeyGeneration, Profile
@@ -130,7 +130,7 @@ class Reenrollment:
     def __init__(
         self,
         *,
-        journal: Journal,
+        journal: JournalBackend,
         profile: Profile,
         client: EstClient,
         driver: DeviceDriver,
@@ -304,7 +304,7 @@ def load_file_credential(
 
 def renew_with_files(
     *,
-    journal: Journal,
+    journal: JournalBackend,
     profile: Profile,
     client: EstClient,
     chain: tuple[x509.Certificate, ...],

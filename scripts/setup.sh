@@ -65,13 +65,15 @@ XVFB=(xvfb xauth)
 # gnome-keyring's session-bus dependency without pulling in a systemd user session.
 KEYRING=(gnome-keyring dbus-daemon\|dbus dbus-x11)
 TOOLS=(openssl curl ca-certificates)
+# The shared-journal tests start a throwaway PostgreSQL cluster with these binaries.
+DATABASE=(postgresql)
 # label tests: zbar decodes QR codes, poppler rasterises PDFs, CUPS + cups-pdf is a real print queue
 LABEL_TEST=(libzbar0 poppler-utils cups printer-driver-cups-pdf)
 
 case "$MODE" in
     demo) WANTED=("${QT_OFFSCREEN[@]}" "${QT_X11[@]}" "${TOOLS[@]}") ;;
     test) WANTED=("${QT_OFFSCREEN[@]}" "${QT_X11[@]}" "${XVFB[@]}" "${KEYRING[@]}" "${TOOLS[@]}"
-        "${LABEL_TEST[@]}") ;;
+        "${DATABASE[@]}" "${LABEL_TEST[@]}") ;;
 esac
 
 is_debian() {

@@ -55,8 +55,14 @@ def build_session(name: str | None) -> StationSession:
             raise LookupError("no profile")
         name = names[0]
     profile = store.load(name)
+    from app.batch.journal_url import journal_url, open_journal, station_name
+    from app.config.paths import station_paths
+
     # not strict: without its secret the window still opens and the station bar says what is missing
-    return StationSession(profile, CredentialSource().credentials(profile, strict=False))
+    credentials = CredentialSource().credentials(profile, strict=False)
+    # the station setting "Shared journal" (or CERTLINE_JOURNAL_URL) selects the line's database
+    journal = open_journal(journal_url(), sqlite_path=station_paths().journal, station=station_name())
+    return StationSession(profile, credentials, journal=journal)
 
 
 def port_provider_for(profile: Profile):  # noqa: ANN201 - a PortProvider

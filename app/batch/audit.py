@@ -15,10 +15,13 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from app.batch.journal_api import AuditVerdict
+
+__all__ = ["GENESIS", "AuditLog", "AuditVerdict", "record_hash", "verify_chain"]
 
 GENESIS = "0" * 64
 
@@ -36,17 +39,51 @@ def record_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> s
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class AuditVerdict:
-    ok: bool
-    records: int
-    problems: tuple[str, ...]
+def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
+    """Every problem of one chain (rows in ``seq`` order): a missing record, a broken link,
+    an edited record. Shared by the SQLite log and the per-station chains in PostgreSQL."""
+    problems: list[str] = []
+    prev = GENESIS
+    expected_seq = 1
+    for row in rows:
+        if row["seq"] != expected_seq:
+            problems.append(f"record {expected_seq} is missing (next present is {row['seq']})")
+        if row["prev_hash"] != prev:
+            problems.append(f"record {row['seq']} does not link to the record before it")
+        if record_hash(row["prev_hash"], row["seq"], row["at"], row["kind"], row["payload"]) != row["hash"]:
+            problems.append(f"record {row['seq']} was edited (its hash does not match its content)")
+        prev = row["hash"]
+        expected_seq = row["seq"] + 1
+    return problems
+
+
+def write_head_file(path: Path, seq: int, digest: str) -> None:
+    """Atomically replace the head checkpoint (fsynced, owner-only)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"seq": seq, "hash": digest}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_head_file(path: Path) -> tuple[int, str] | None:
+    """(seq, hash) from a head checkpoint, None when it is unreadable."""
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+        return int(head["seq"]), str(head["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class AuditLog:
     """Writes chained records inside the journal's transactions; verifies the chain."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, head_path: Path) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, lock: threading.RLock, head_path: Path, *, station: str = "this station"
+    ) -> None:
+        self.station = station
         self._db = db
         self._lock = lock
         self._head_path = head_path
@@ -72,19 +109,15 @@ class AuditLog:
             return
         seq, digest = self._pending_head
         self._pending_head = None
-        tmp = self._head_path.with_name(self._head_path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"seq": seq, "hash": digest}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._head_path)
+        write_head_file(self._head_path, seq, digest)
 
     def after_rollback(self) -> None:
         self._pending_head = None
 
     def records(self) -> list[dict[str, Any]]:
-        with self._lock:
+        from app.batch.journal import translate_sqlite_errors
+
+        with self._lock, translate_sqlite_errors():
             rows = self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
         return [
             dict(zip(("seq", "at", "kind", "payload", "prev_hash", "hash"), tuple(r), strict=True))
@@ -93,24 +126,14 @@ class AuditLog:
 
     def verify(self) -> AuditVerdict:
         """Walk the chain; report every record whose hash, link or sequence is wrong."""
-        problems: list[str] = []
-        prev = GENESIS
-        expected_seq = 1
         rows = self.records()
-        for row in rows:
-            if row["seq"] != expected_seq:
-                problems.append(f"record {expected_seq} is missing (next present is {row['seq']})")
-            if row["prev_hash"] != prev:
-                problems.append(f"record {row['seq']} does not link to the record before it")
-            if (
-                record_hash(row["prev_hash"], row["seq"], row["at"], row["kind"], row["payload"])
-                != row["hash"]
-            ):
-                problems.append(f"record {row['seq']} was edited (its hash does not match its content)")
-            prev = row["hash"]
-            expected_seq = row["seq"] + 1
+        problems = verify_chain(rows)
         problems.extend(self._check_head(rows))
         return AuditVerdict(ok=not problems, records=len(rows), problems=tuple(problems))
+
+    def verify_stations(self) -> dict[str, AuditVerdict]:
+        """One station, one chain (the shared journal has one per station)."""
+        return {self.station: self.verify()}
 
     def _check_head(self, rows: list[dict[str, Any]]) -> list[str]:
         if not self._head_path.exists():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -21,9 +20,10 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from app import pki
+from app.batch.claim_owner import new_claim_owner
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
-from app.batch.journal import Journal, new_claim_owner
+from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
 from app.batch.pipeline import AwaitingApproval, DeviceJob, JobControl, JobInterrupted, StepFailed
 from app.batch.states import TERMINAL, DeviceState
 from app.config.profile import Profile
@@ -67,6 +67,8 @@ class _Worker:
         self.abort_code: str = "duplicate"
         self.serial: str | None = None
         self.device_id: int | None = None
+        self.claimed: str | None = None
+        """Serial whose line-wide claim this worker holds (released when its unit stops)."""
         self.claim: tuple[int, str] | None = None
         """(device id, claim owner) while this worker holds a unit's journal claim."""
         self.detached = False
@@ -87,7 +89,7 @@ class BatchEngine:
     def __init__(
         self,
         *,
-        journal: Journal,
+        journal: JournalBackend,
         profile: Profile,
         gateway: EstGateway,
         open_driver: OpenDriver,
@@ -117,6 +119,11 @@ class BatchEngine:
                 station=self.options.station,
                 expected=sorted(self.options.expected) if self.options.expected is not None else None,
             )
+            if self.options.expected is None and self.options.work_order is not None:
+                # a shared journal hands every station of the line the work order's list
+                line_expected = journal.batch(batch_id).expected
+                if line_expected is not None:
+                    self.options = dataclasses.replace(self.options, expected=frozenset(line_expected))
         else:
             journal.reopen_batch(batch_id)
             record = journal.batch(batch_id)
@@ -206,7 +213,7 @@ class BatchEngine:
         try:
             if not self.journal.claim(snap.device_id, owner):
                 return  # another job (a port worker, another engine) holds this unit
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._journal_failed(snap.device_id, worker.port, exc)
             return
         worker.claim = (snap.device_id, owner)
@@ -231,7 +238,7 @@ class BatchEngine:
             pass
         except (StepFailed, DeviceError, EstError) as exc:
             self._fail(snap.device_id, "enrolling", exc, getattr(exc, "code", "est"))
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._journal_failed(snap.device_id, worker.port, exc)
         except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never vanish silently
             log.exception("internal error while enrolling device %s", snap.device_id)
@@ -260,14 +267,25 @@ class BatchEngine:
         )
 
     def _release(self, worker: _Worker) -> None:
+        """Give back what the worker's job held: the unit row's claim (one job per unit), then the
+        line-wide lease on its serial number (unless another job of this engine still holds it,
+        e.g. the port the unit was moved to)."""
         claim, worker.claim = worker.claim, None
-        if claim is None:
-            return
+        if claim is not None:
+            try:
+                self.journal.release(*claim)
+            except JournalError as exc:
+                # the claim stays until this process ends (or its lease runs out); then it is
+                # stale and taken over
+                self._log(logging.ERROR, _journal_failure(exc), port=worker.port, device_id=claim[0])
+        with self._lock:
+            serial, worker.claimed = worker.claimed, None
+            if serial is None or any(w.claimed == serial for w in self._workers.values()):
+                return
         try:
-            self.journal.release(*claim)
-        except sqlite3.Error as exc:
-            # the claim stays until this process ends; then it is stale and taken over
-            self._log(logging.ERROR, _journal_failure(exc), port=worker.port, device_id=claim[0])
+            self.journal.release_unit(self.profile.name, serial)
+        except JournalError as exc:  # the lease runs out by itself
+            self._log(logging.WARNING, f"could not release unit {serial}: {exc}", port=worker.port)
 
     def pause(self) -> None:
         self._running.clear()
@@ -418,7 +436,7 @@ class BatchEngine:
             return
         try:
             self._provision(worker, driver, detected_at)
-        except sqlite3.Error as exc:  # e.g. registering the unit, or recording that it was lost
+        except JournalError as exc:  # e.g. registering the unit, or recording that it was lost
             self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
             self._release(worker)
@@ -507,7 +525,7 @@ class BatchEngine:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
         except EstError as exc:
             self._fail(device_id, self.journal.device(device_id).step, exc, exc.code)
-        except sqlite3.Error as exc:
+        except JournalError as exc:
             self._journal_failed(device_id, port, exc)
         except Exception as exc:  # noqa: BLE001 - a bug must fail this unit, never kill the port worker
             log.exception("internal error while provisioning device %s", device_id)
@@ -551,6 +569,25 @@ class BatchEngine:
                 "unexpected",
             )
             return None
+        reprovision = self.options.reprovision or serial in self._reprovision_serials
+        try:  # the line-wide guard (a no-op for the one-station SQLite journal)
+            self.journal.claim_unit(self.profile.name, serial, reprovision=reprovision)
+        except UnitHeldElsewhere as exc:
+            self._new_failed(port, detected_at, ident_fields, str(exc), "claimed-elsewhere")
+            return None
+        except UnitDoneElsewhere as exc:
+            if exc.device_id is None:
+                self._new_failed(port, detected_at, ident_fields, str(exc), "duplicate")
+            else:
+                done_elsewhere = self.journal.device(exc.device_id)
+                if done_elsewhere.batch_id == self.batch_id:
+                    self._log(logging.INFO, f"unit {serial} is already done in this batch", port=port)
+                else:
+                    self._already_done(
+                        port, detected_at, ident_fields, done_elsewhere, driver, first=str(exc)
+                    )
+            return None
+        worker.claimed = serial
         resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
         if resumable is None and self.journal.find_done_by_serial(serial) is None:
             # only a unit this journal has never finished may continue a row that failed before
@@ -636,6 +673,7 @@ class BatchEngine:
         ident: dict[str, str],
         done: DeviceSnapshot,
         driver: DeviceDriver,
+        first: str | None = None,
     ) -> None:
         try:
             stored = driver.read_certificate_chain()
@@ -645,7 +683,8 @@ class BatchEngine:
             pki.fingerprint(c) == done.cert_fingerprint for c in pki.pem_to_chain(stored.chain_pem)[:1]
         )
         if holds_it:
-            step = f"already provisioned here (certificate serial {done.cert_serial}); not re-provisioned"
+            where = f"already provisioned ({first})" if first else "already provisioned here"
+            step = f"{where} (certificate serial {done.cert_serial}); not re-provisioned"
             self._publish(
                 self.journal.add_device(
                     self.batch_id,
@@ -660,13 +699,14 @@ class BatchEngine:
                 )
             )
         else:
+            where = f"{first}; " if first else ""
             self._new_failed(
                 port,
                 detected_at,
                 ident,
-                f"serial number {ident['serial_number']} was already provisioned (device #{done.device_id}, "
-                f"certificate serial {done.cert_serial}) but this unit does not hold that certificate; "
-                "re-provision it explicitly if this is intended",
+                f"{where}serial number {ident['serial_number']} was already provisioned (device "
+                f"#{done.device_id}, certificate serial {done.cert_serial}) but this unit does not hold "
+                "that certificate; re-provision it explicitly if this is intended",
                 "duplicate",
             )
         return None
@@ -689,14 +729,14 @@ class BatchEngine:
             logging.ERROR, f"failed in step 'identified': {reason}", port=port, device_id=snap.device_id
         )
 
-    def _journal_failed(self, device_id: int, port: str, exc: sqlite3.Error) -> None:
+    def _journal_failed(self, device_id: int, port: str, exc: JournalError) -> None:
         """The journal refused a write (disk full, I/O error): the unit stops at the last step the
         journal holds, which is where a resume continues. Recorded as failed if the journal can
         still take that; said in the log either way."""
         message = _journal_failure(exc)
         try:
             self._fail(device_id, self.journal.device(device_id).step, RuntimeError(message), "journal")
-        except sqlite3.Error:
+        except JournalError:
             self._log(logging.ERROR, message, port=port, device_id=device_id)
 
     def _fail(self, device_id: int, step: str, exc: BaseException, code: str) -> None:
@@ -721,10 +761,10 @@ def _port_present(port: str) -> bool:
     return os.path.exists(port)
 
 
-def _journal_failure(exc: sqlite3.Error) -> str:
+def _journal_failure(exc: JournalError) -> str:
     return (
         f"the station journal could not be written ({exc}); this unit stopped at its last recorded "
-        "step - free disk space, then resume the batch"
+        "step - free disk space (or bring the journal database back), then resume the batch"
     )
 
 

@@ -13,21 +13,41 @@ a passcode or a private key (the engine never hands one to the journal).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.batch.audit import AuditLog
+from app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
+from app.batch.claim_owner import claim_owner_alive, new_claim_owner
 from app.batch.events import DeviceSnapshot
+from app.batch.journal_api import (
+    ADDED_DEVICE_COLUMNS,
+    AUDITED_STATES,
+    UPDATABLE_FIELDS,
+    BatchRecord,
+    JournalError,
+    JournalFull,
+    JournalUnavailable,
+    SchemaTooNew,
+    TransitionRecord,
+)
 from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
+
+__all__ = [
+    "BatchRecord",
+    "Journal",
+    "TransitionRecord",
+    "claim_owner_alive",
+    "new_claim_owner",
+    "translate_sqlite_errors",
+    "utcnow",
+]
 
 SCHEMA_VERSION = 1
 
@@ -71,40 +91,19 @@ CREATE TABLE IF NOT EXISTS certificates (
 CREATE INDEX IF NOT EXISTS certificates_device_serial ON certificates(device_serial);
 """
 
-#: Device columns added after the first schema, created on open when an older journal lacks them:
-#: the CSR exactly as the device sent it (``csr_der`` is the normalised one that was posted) and
-#: the certificate a re-provisioning replaced (public material, journaled before anything is deleted).
+#: Device columns added after the first schema, created on open when an older journal lacks them
+#: (names in :data:`app.batch.journal_api.ADDED_DEVICE_COLUMNS`): the CSR exactly as the device
+#: sent it (``csr_der`` is the normalised one that was posted) and the certificate a
+#: re-provisioning replaced (public material, journaled before anything is deleted).
 _ADDED_DEVICE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("csr_received_der", "BLOB"),
     ("csr_received_sha256", "TEXT"),
     ("replaced_chain_pem", "TEXT"),
     ("replaced_sha256", "TEXT"),
 )
+assert tuple(name for name, _ in _ADDED_DEVICE_COLUMNS) == ADDED_DEVICE_COLUMNS
 
-#: device columns a transition may set (anything else is a programming error)
-_UPDATABLE = frozenset(
-    {
-        "serial_number",
-        "model",
-        "firmware",
-        "port",
-        "csr_der",
-        "csr_sha256",
-        "cert_serial",
-        "cert_fingerprint",
-        "not_before",
-        "not_after",
-        "issuer",
-        "chain_pem",
-        "error",
-        "error_code",
-        "failed_step",
-        "retry_at",
-        "enroll_attempts",
-        "kind",
-        *(name for name, _ in _ADDED_DEVICE_COLUMNS),
-    }
-)
+_UPDATABLE = UPDATABLE_FIELDS
 
 
 def utcnow() -> datetime:
@@ -119,111 +118,67 @@ def _parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-_LIVE_OWNERS: set[str] = set()
-"""Claim owners of this process whose job still runs (released ones are removed)."""
-
-
-def _process_tag() -> str:
-    """pid plus the process start time, so a recycled pid never looks like the old process."""
-    pid = os.getpid()
+@contextmanager
+def translate_sqlite_errors() -> Iterator[None]:
+    """Turn ``sqlite3.Error`` into the backend-neutral journal errors the engine handles."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            start = handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        start = "0"
-    return f"{pid}:{start}"
-
-
-def new_claim_owner(job: str) -> str:
-    """A claim owner for one job: ``host/pid:start/job#random``."""
-    return f"{socket.gethostname()}/{_process_tag()}/{job}#{uuid.uuid4().hex[:12]}"
-
-
-def claim_owner_alive(owner: str) -> bool:
-    """Whether the job holding a claim may still run.
-
-    Same process: only while the job has not released it. Another process on this host: while
-    that process runs. Another host: assumed alive (a shared journal must expire those claims
-    by its own lease rules; a SQLite journal is only ever used by one station).
-    """
-    host, _, rest = owner.partition("/")
-    process, _, _job = rest.partition("/")
-    if host != socket.gethostname():
-        return True
-    if process == _process_tag():
-        return owner in _LIVE_OWNERS
-    pid_text, _, start = process.partition(":")
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19] == start
-    except (OSError, IndexError):
-        pass
-    if os.path.exists("/proc/self/stat"):
-        return False  # /proc exists but not that pid: the process is gone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    id: int
-    work_order: str | None
-    profile_name: str
-    profile_json: dict[str, Any]
-    operator: str | None
-    station: str | None
-    expected: tuple[str, ...] | None
-    started_at: datetime
-    ended_at: datetime | None
-
-
-@dataclass(frozen=True)
-class TransitionRecord:
-    state: DeviceState
-    step: str
-    at: datetime
-    duration_ms: int | None
+        yield
+    except sqlite3.Error as exc:
+        text = str(exc)
+        code = getattr(exc, "sqlite_errorname", "") or ""
+        if code == "SQLITE_FULL" or "disk is full" in text:
+            raise JournalFull(f"the station journal is full: {text}") from exc
+        if code in ("SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN") or isinstance(
+            exc, sqlite3.OperationalError
+        ):
+            raise JournalUnavailable(f"the station journal cannot be written: {text}") from exc
+        raise JournalError(f"station journal error: {text}") from exc
 
 
 class Journal:
-    """Thread-safe access to one station journal file. One connection, serialised by a lock."""
+    """Thread-safe access to one station journal file. One connection, serialised by a lock.
 
-    def __init__(self, path: Path, *, audit_head: Path | None = None) -> None:
+    Implements :class:`app.batch.journal_api.JournalBackend` for a single station."""
+
+    shared = False
+
+    def __init__(self, path: Path, *, audit_head: Path | None = None, station: str | None = None) -> None:
         self.path = path
+        self.station = station or socket.gethostname()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        present = {row["name"] for row in self._db.execute("PRAGMA table_info(devices)")}
-        for name, sql_type in _ADDED_DEVICE_COLUMNS:
-            if name not in present:
-                self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {sql_type}")
-        for column in ("claimed_by", "claimed_at"):
-            if column not in present:  # a journal written before claims existed
-                self._db.execute(f"ALTER TABLE devices ADD COLUMN {column} TEXT")
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
-        head = audit_head if audit_head is not None else path.with_name(path.name + ".audit-head")
-        self.audit = AuditLog(self._db, self._lock, head)
+        with translate_sqlite_errors():
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            present = {row["name"] for row in self._db.execute("PRAGMA table_info(devices)")}
+            for name, sql_type in _ADDED_DEVICE_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE devices ADD COLUMN {name} {sql_type}")
+            for column in ("claimed_by", "claimed_at"):
+                if column not in present:  # a journal written before claims existed
+                    self._db.execute(f"ALTER TABLE devices ADD COLUMN {column} TEXT")
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if found is not None and int(found["value"]) > SCHEMA_VERSION:
+                self._db.close()
+                raise SchemaTooNew(
+                    f"the journal {path} has schema version {found['value']}, newer than this Certline "
+                    f"knows ({SCHEMA_VERSION}): update Certline on this station; it will not write to a "
+                    "journal it does not understand"
+                )
+            head = audit_head if audit_head is not None else path.with_name(path.name + ".audit-head")
+            self.audit = AuditLog(self._db, self._lock, head, station=self.station)
 
     # -- transactions -----------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, translate_sqlite_errors():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -237,9 +192,25 @@ class Journal:
                 raise
             self.audit.after_commit()
 
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, translate_sqlite_errors():
+            yield self._db
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    # -- claims (one station: the engine's own checks are the guard) ------------------------
+    def claim_unit(self, scope: str, serial_number: str, *, reprovision: bool = False) -> None:
+        """Nothing to do: one station writes this journal, and the engine already refuses a
+        serial that is busy on another port or DONE before (see journal_api)."""
+
+    def release_unit(self, scope: str, serial_number: str) -> None:
+        """Nothing to release (see :meth:`claim_unit`)."""
 
     # -- batches ----------------------------------------------------------------------------
     def create_batch(
@@ -292,19 +263,19 @@ class Journal:
             db.execute("UPDATE batches SET ended_at=NULL WHERE id=?", (batch_id,))
 
     def batch(self, batch_id: int) -> BatchRecord:
-        with self._lock:
+        with self._read():
             row = self._db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
         if row is None:
             raise KeyError(f"no batch {batch_id} in the journal")
         return _batch_record(row)
 
     def batches(self, limit: int = 200) -> list[BatchRecord]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute("SELECT * FROM batches ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [_batch_record(row) for row in rows]
 
     def unfinished_batches(self) -> list[BatchRecord]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT DISTINCT b.* FROM batches b LEFT JOIN devices d ON d.batch_id=b.id"
                 " WHERE b.ended_at IS NULL OR d.state NOT IN (?,?,?) ORDER BY b.id",
@@ -416,7 +387,7 @@ class Journal:
 
     def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
         """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
-        with self._lock:
+        with self._read():
             state = DeviceState(
                 self._db.execute("SELECT state FROM devices WHERE id=?", (device_id,)).fetchone()["state"]
             )
@@ -523,7 +494,7 @@ class Journal:
             self.audit.append_locked(kind, payload)
 
     def device(self, device_id: int) -> DeviceSnapshot:
-        with self._lock:
+        with self._read():
             row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
         if row is None:
             raise KeyError(f"no device {device_id} in the journal")
@@ -531,14 +502,14 @@ class Journal:
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         """All columns of one device (CSR bytes and chain included) for the engine and reports."""
-        with self._lock:
+        with self._read():
             row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
         if row is None:
             raise KeyError(f"no device {device_id} in the journal")
         return dict(row)
 
     def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
-        with self._lock:
+        with self._read():
             if batch_id is None:
                 rows = self._db.execute("SELECT * FROM devices ORDER BY id").fetchall()
             else:
@@ -548,7 +519,7 @@ class Journal:
         return [_snapshot(row) for row in rows]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
             ).fetchall()
@@ -561,13 +532,13 @@ class Journal:
         if batch_id is not None:
             query += " AND batch_id=?"
             params = (*terminal, batch_id)
-        with self._lock:
+        with self._read():
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [_snapshot(row) for row in rows]
 
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         terminal = tuple(s.value for s in TERMINAL)
-        with self._lock:
+        with self._read():
             row = self._db.execute(
                 "SELECT * FROM devices WHERE serial_number=? AND state NOT IN (?,?,?)"
                 " ORDER BY id DESC LIMIT 1",
@@ -576,7 +547,7 @@ class Journal:
         return _snapshot(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
-        with self._lock:
+        with self._read():
             row = self._db.execute(
                 "SELECT * FROM devices WHERE serial_number=? AND state=? ORDER BY id DESC LIMIT 1",
                 (serial_number, DeviceState.DONE.value),
@@ -584,7 +555,7 @@ class Journal:
         return _snapshot(row) if row is not None else None
 
     def certificates_for(self, device_serial: str) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT * FROM certificates WHERE device_serial=? ORDER BY id", (device_serial,)
             ).fetchall()
@@ -592,7 +563,7 @@ class Journal:
 
     def all_certificates(self) -> list[dict[str, Any]]:
         """The latest certificate of every unit (for the expiry view), newest first."""
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT c.* FROM certificates c JOIN (SELECT device_serial, MAX(id) AS id"
                 " FROM certificates GROUP BY device_serial) latest ON latest.id=c.id ORDER BY c.not_after"
@@ -600,7 +571,7 @@ class Journal:
         return [dict(row) for row in rows]
 
     def history(self, device_id: int) -> list[TransitionRecord]:
-        with self._lock:
+        with self._read():
             rows = self._db.execute(
                 "SELECT state, step, at, duration_ms FROM transitions WHERE device_id=? ORDER BY id",
                 (device_id,),
@@ -636,17 +607,7 @@ class Journal:
         ]
 
 
-_AUDITED = frozenset(
-    {
-        DeviceState.ENROLLING,
-        DeviceState.ISSUED,
-        DeviceState.WRITING,
-        DeviceState.VERIFIED,
-        DeviceState.DONE,
-        DeviceState.FAILED,
-        DeviceState.SKIPPED,
-    }
-)
+_AUDITED = AUDITED_STATES
 
 
 def _batch_record(row: sqlite3.Row) -> BatchRecord:

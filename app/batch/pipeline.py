@@ -32,7 +32,7 @@ from app import pki
 from app.batch import server_key
 from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 from app.config.profile import KeyGeneration, Profile
 from app.device.driver import (
@@ -122,7 +122,7 @@ class DeviceJob:
     def __init__(
         self,
         *,
-        journal: Journal,
+        journal: JournalBackend,
         profile: Profile,
         gateway: EstGateway | None,
         driver: DeviceDriver,

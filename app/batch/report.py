@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__, pki
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.config.paths import ensure_private_dir
 
 CSV_COLUMNS = (
@@ -44,7 +44,7 @@ CSV_COLUMNS = (
 )
 
 
-def device_entries(journal: Journal, batch_id: int) -> Iterator[dict[str, Any]]:
+def device_entries(journal: JournalBackend, batch_id: int) -> Iterator[dict[str, Any]]:
     for row in journal.device_rows(batch_id):
         chain = row["chain_pem"] or ""
         leaf_end = chain.find("-----END CERTIFICATE-----")
@@ -80,7 +80,7 @@ def device_entries(journal: Journal, batch_id: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def build_json_report(journal: Journal, batch_id: int) -> dict[str, Any]:
+def build_json_report(journal: JournalBackend, batch_id: int) -> dict[str, Any]:
     batch = journal.batch(batch_id)
     devices = list(device_entries(journal, batch_id))
     return {
@@ -115,7 +115,7 @@ def _anchor_fingerprints(profile_json: dict[str, Any]) -> list[str]:
     return [pki.fingerprint(cert) for cert in pki.pem_to_chain(pem)]
 
 
-def render(journal: Journal, batch_id: int, fmt: str) -> str:
+def render(journal: JournalBackend, batch_id: int, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(build_json_report(journal, batch_id), indent=2) + "\n"
     if fmt == "csv":
@@ -128,7 +128,7 @@ def render(journal: Journal, batch_id: int, fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r} (use json or csv)")
 
 
-def export_report(journal: Journal, batch_id: int, fmt: str, path: Path) -> Path:
+def export_report(journal: JournalBackend, batch_id: int, fmt: str, path: Path) -> Path:
     """Write the report owner-readable only (reports name units and work orders)."""
     if not path.parent.exists():
         ensure_private_dir(path.parent)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app import pki
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.device.driver import KeyAlgorithm
 from app.est.results import ServerKeygenResult
 
@@ -49,7 +49,7 @@ def key_for_unit(private_key: bytes, accepts: Sequence[KeyAlgorithm], unit: str)
     return pkcs8
 
 
-def record_not_installed(journal: Journal, device_id: int, result: ServerKeygenResult) -> str:
+def record_not_installed(journal: JournalBackend, device_id: int, result: ServerKeygenResult) -> str:
     """Journal the issued certificate as not installed; returns the sentence for the unit's error."""
     leaf = result.leaf
     serial, fingerprint = pki.cert_serial_hex(leaf), pki.fingerprint(leaf)

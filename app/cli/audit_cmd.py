@@ -1,10 +1,16 @@
-"""``certline audit verify``: check the hash chain of the station's audit log."""
+"""``certline audit verify``: check the hash chain(s) of the audit log.
+
+The station's SQLite journal has one chain; the shared journal has one per station, each
+verified and reported on its own."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalError
+from app.batch.journal_url import journal_url
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.config.paths import station_paths
 
 
@@ -15,27 +21,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = sub.add_parser(
         "verify",
-        help="detect edited or deleted audit records",
-        description="Check the hash chain of the station's audit log: every record links to the one "
-        "before it, so an edited or deleted record breaks the chain. Exit status 1 when it is broken.",
+        help="detect edited or deleted audit records (every station's chain)",
+        description="Check the hash chain of the station's audit log (with a shared journal: every "
+        "station's chain, reported per station): every record links to the one before it, so an "
+        "edited or deleted record breaks the chain. Exit status 1 when it is broken.",
     )
+    add_journal_arguments(verify)
     verify.set_defaults(func=_verify)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    path = station_paths().journal
-    if not path.exists():
-        print(f"no journal at {path}")
-        return 2
-    journal = Journal(path)
+    if journal_url(args.journal) is None:
+        path = station_paths().journal
+        if not path.exists():
+            print(f"no journal at {path}")
+            return 2
     try:
-        verdict = journal.audit.verify()
-    finally:
-        journal.close()
-    if verdict.ok:
-        print(f"audit log OK: {verdict.records} records, chain intact")
-        return 0
-    print(f"audit log BROKEN ({verdict.records} records):")
-    for problem in verdict.problems:
-        print(f"  - {problem}")
-    return 1
+        journal = journal_from_args(args, max_outage=30.0)
+        try:
+            verdicts = journal.audit.verify_stations()
+        finally:
+            journal.close()
+    except JournalError as exc:
+        print(f"certline audit verify: {exc}", file=sys.stderr)
+        return 2
+    broken = False
+    for station, verdict in sorted(verdicts.items()):
+        if verdict.ok:
+            print(f"audit log OK: {verdict.records} records, chain intact (station {station})")
+            continue
+        broken = True
+        print(f"audit log BROKEN ({verdict.records} records, station {station}):")
+        for problem in verdict.problems:
+            print(f"  - {problem}")
+    if not verdicts:
+        print("audit log OK: 0 records")
+    return 1 if broken else 0

@@ -13,12 +13,12 @@ import threading
 from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.progress import ProgressPrinter
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
 from app.config.est_urls import EstUrlError
-from app.config.paths import station_paths
 from app.config.profile import Profile
 from app.est.credentials import Credentials
 from app.labels.hook import LabelPrinting
@@ -60,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
+    add_journal_arguments(run)
     run.set_defaults(func=_run)
 
     resume = sub.add_parser(
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=_TIMEOUT_HELP + "; resume also asks the EST server again for every unit pending approval",
     )
     add_secret_arguments(resume)
+    add_journal_arguments(resume)
     resume.set_defaults(func=_resume)
 
     status = sub.add_parser(
@@ -88,6 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the 20 most recent batches with their counts, or one batch's units.",
     )
     status.add_argument("--batch", type=int, metavar="ID", help="show one batch's devices")
+    status.add_argument(
+        "--line", action="store_true", help="shared journal: units per station and who holds which unit"
+    )
+    add_journal_arguments(status)
     status.set_defaults(func=_status)
 
 
@@ -158,37 +164,48 @@ def _run(args: argparse.Namespace) -> int:
         credentials = credentials_for(profile, args)
         expected = read_expected(args.expected) if args.expected else None
         settings_from_profile_json(profile.to_json())  # a bad label setting stops before any unit
-    except (SecretMissing, OSError, ValueError, LookupError) as exc:
+        journal = journal_from_args(args)
+    except (SecretMissing, OSError, ValueError, LookupError, JournalError) as exc:
         print(f"certline batch run: {exc}", file=sys.stderr)
         return 2
     options = BatchOptions(
         work_order=args.work_order,
         operator=args.operator,
-        station=station_paths().data.name,
+        station=journal.station,
         expected=expected,
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
         pending_max_wait=_pending_wait(args),
     )
-    session = _open_session(profile, credentials, "run")
+    session = _open_session(profile, credentials, "run", journal)
     if session is None:
         return 2
     try:
         run = _batch_run(session, args)
         run.start(options)
         return _drive(run, args)
+    except JournalError as exc:
+        print(f"certline batch run: {exc}", file=sys.stderr)
+        return 2
     finally:
         session.close()
 
 
 def _resume(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args)
+    except JournalError as exc:
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
     try:
         chosen = choose_batch_to_resume(journal, batch_id=args.batch)
-    finally:
+    except JournalError as exc:
         journal.close()
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
     if chosen is None:
+        journal.close()
         print("certline batch resume: no unfinished batch in this station's journal")
         return 0 if not args.batch else 2
     batch = chosen.batch
@@ -197,9 +214,10 @@ def _resume(args: argparse.Namespace) -> int:
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
+        journal.close()
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
-    session = _open_session(profile, credentials, "resume")
+    session = _open_session(profile, credentials, "resume", journal)
     if session is None:
         return 2
     try:
@@ -207,20 +225,28 @@ def _resume(args: argparse.Namespace) -> int:
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
         run = _batch_run(session, args)
         options = BatchOptions(
-            work_order=batch.work_order, operator=batch.operator, pending_max_wait=_pending_wait(args)
+            work_order=batch.work_order,
+            operator=batch.operator,
+            station=journal.station,
+            pending_max_wait=_pending_wait(args),
         )
         run.resume(batch.id, options)
         return _drive(run, args)
+    except JournalError as exc:
+        print(f"certline batch resume: {exc}", file=sys.stderr)
+        return 2
     finally:
         session.close()
 
 
-def _open_session(profile: Profile, credentials: Credentials, command: str) -> StationSession | None:
+def _open_session(
+    profile: Profile, credentials: Credentials, command: str, journal: JournalBackend
+) -> StationSession | None:
     """The station session, or None after one line on stderr when the profile's EST URL cannot
     be used (a label or device group contradicting the URL, in a profile saved before that was
     refused, or in the journal's copy of a batch's profile)."""
     try:
-        return StationSession(profile, credentials)
+        return StationSession(profile, credentials, journal=journal)
     except EstUrlError as exc:
         print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
         return None
@@ -294,8 +320,14 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
 
 
 def _status(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
     try:
+        journal = journal_from_args(args, max_outage=30.0)
+    except JournalError as exc:
+        print(f"certline batch status: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.line:
+            return _line_status(journal)
         if args.batch:
             for snap in journal.devices(args.batch):
                 print(
@@ -312,11 +344,31 @@ def _status(args: argparse.Namespace) -> int:
             )
             ended = batch.ended_at.isoformat(timespec="seconds") if batch.ended_at else "open"
             started = batch.started_at.isoformat(timespec="seconds")
+            where = f"[{batch.station}] " if journal.shared else ""
             print(
-                f"batch {batch.id:>4}  {started}  {batch.profile_name:<16} "
+                f"batch {batch.id:>4}  {where}{started}  {batch.profile_name:<16} "
                 f"work order {batch.work_order or '-':<10} {len(snaps)} devices: "
                 f"{done} done, {failed} failed, {open_} unfinished  ({ended})"
             )
         return 0
+    except JournalError as exc:
+        print(f"certline batch status: {exc}", file=sys.stderr)
+        return 2
     finally:
         journal.close()
+
+
+def _line_status(journal: JournalBackend) -> int:
+    """Units per station and state, and which station holds which unit right now."""
+    progress = getattr(journal, "line_progress", None)
+    holders = getattr(journal, "unit_holders", None)
+    if progress is None or holders is None:
+        print("certline batch status --line: needs a shared journal (--journal URL)", file=sys.stderr)
+        return 2
+    for row in progress():
+        print(f"{row['station']:<24} {row['state']:<16} {row['units']:>6}")
+    for row in holders():
+        print(
+            f"held: {row['serial_number']:<20} by {row['holder']} (lease until {row['lease_until']:%H:%M:%S})"
+        )
+    return 0

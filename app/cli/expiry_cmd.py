@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.batch.journal import Journal
-from app.config.paths import station_paths
+from app.batch.journal_api import JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.station.expiry import COLUMNS, expiry_rows
 
 
@@ -23,15 +23,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    add_journal_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
     try:
-        rows = expiry_rows(journal, args.within)
-    finally:
-        journal.close()
+        journal = journal_from_args(args, max_outage=30.0)
+        try:
+            rows = expiry_rows(journal, args.within)
+        finally:
+            journal.close()
+    except JournalError as exc:
+        print(f"certline expiry: {exc}", file=sys.stderr)
+        return 2
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
     try:
         if args.format == "json":

@@ -7,8 +7,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.batch.journal import Journal
-from app.config.paths import station_paths
+from app.batch.journal_api import JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.labels.content import LabelError, find_done_device
 from app.labels.outputs import LabelSink, PdfFolderSink, ZplSink, sink_for
 from app.labels.reprint import print_label, reprint_settings
@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="who asked for the reprint, for the audit log (default: login name)",
     )
+    add_journal_arguments(printing)
     printing.set_defaults(func=_print)
 
 
@@ -66,7 +67,11 @@ def _print(args: argparse.Namespace) -> int:
     if args.serial is not None and (args.batch is not None or args.device is not None):
         print("certline label print: give either --serial or --batch and --device", file=sys.stderr)
         return 2
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args)
+    except JournalError as exc:
+        print(f"certline label print: {exc}", file=sys.stderr)
+        return 2
     try:
         try:
             device_id = find_done_device(

@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "report_cmd",
     "label_cmd",
     "audit_cmd",
+    "journal_cmd",
     "profile_cmd",
     "reenroll_cmd",
     "expiry_cmd",

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend, JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
-from app.config.paths import station_paths
 from app.config.profile import AuthStyle, Profile
 from app.device.driver import DeviceError
 from app.est.credentials import Credentials
@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--key-out", type=Path, metavar="FILE", help="files mode, --rekey: new key (0600)")
     parser.add_argument("--operator", metavar="NAME", help="recorded in the journal")
     add_secret_arguments(parser)
+    add_journal_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -70,13 +71,17 @@ def run(args: argparse.Namespace) -> int:
     except (SecretMissing, OSError, ValueError, LookupError) as exc:
         print(f"certline reenroll: {exc}", file=sys.stderr)
         return 2
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args)
+    except JournalError as exc:
+        print(f"certline reenroll: {exc}", file=sys.stderr)
+        return 2
     try:
         with EstClient(profile, credentials, pool_size=1) as client:
             if args.port:
                 return _renew_unit(args, profile, client, journal)
             return _renew_files(args, profile, client, journal, credentials.p12_password)
-    except (ReenrollError, DeviceError, EstError) as exc:
+    except (ReenrollError, DeviceError, EstError, JournalError) as exc:
         print(f"certline reenroll: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -94,7 +99,9 @@ def _credentials(profile: Profile, args: argparse.Namespace) -> Credentials:
     return credentials_for(with_p12, args)
 
 
-def _renew_unit(args: argparse.Namespace, profile: Profile, client: EstClient, journal: Journal) -> int:
+def _renew_unit(
+    args: argparse.Namespace, profile: Profile, client: EstClient, journal: JournalBackend
+) -> int:
     def show_current(current: CurrentCredential) -> bool:
         title = f"Unit {current.identity.serial_number} on {args.port}, current certificate"
         print(describe(current.view, title))
@@ -118,7 +125,11 @@ def _renew_unit(args: argparse.Namespace, profile: Profile, client: EstClient, j
 
 
 def _renew_files(
-    args: argparse.Namespace, profile: Profile, client: EstClient, journal: Journal, p12_password: str | None
+    args: argparse.Namespace,
+    profile: Profile,
+    client: EstClient,
+    journal: JournalBackend,
+    p12_password: str | None,
 ) -> int:
     from app.reenroll import renew_with_files
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalError
 from app.batch.report import export_report, render
-from app.config.paths import station_paths
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,11 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--format", choices=("json", "csv"), default="json", help="report file format")
     export.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    add_journal_arguments(export)
     export.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args, max_outage=30.0)
+    except JournalError as exc:
+        print(f"certline report export: {exc}", file=sys.stderr)
+        return 2
     try:
         try:
             if args.out:
@@ -40,6 +45,9 @@ def _export(args: argparse.Namespace) -> int:
                 sys.stdout.write(render(journal, args.batch, args.format))
         except KeyError as exc:
             print(f"certline report export: {exc.args[0]}", file=sys.stderr)
+            return 2
+        except JournalError as exc:
+            print(f"certline report export: {exc}", file=sys.stderr)
             return 2
     finally:
         journal.close()

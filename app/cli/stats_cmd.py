@@ -8,8 +8,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from app.batch.journal import Journal
-from app.config.paths import station_paths
+from app.batch.journal_api import JournalError
+from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.station.line_stats import StatsScope, line_stats
 from app.station.line_stats_export import to_csv, to_table
 
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output format (csv: one number a line)",
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    add_journal_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,7 +54,11 @@ def _moment(text: str) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     scope = StatsScope(work_order=args.work_order, batch_id=args.batch, since=args.since, until=args.until)
-    journal = Journal(station_paths().journal)
+    try:
+        journal = journal_from_args(args)
+    except JournalError as exc:
+        print(f"certline stats: {exc}", file=sys.stderr)
+        return 2
     try:
         stats = line_stats(journal, scope).to_dict()
     finally:

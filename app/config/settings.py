@@ -54,6 +54,14 @@ class StationSettings:
     )
     large_text: bool = _setting(False, "Larger fonts and controls for the factory floor.")
     language: str = _setting("auto", "UI language as a locale code (en, de, ...); 'auto' follows the system.")
+    journal_url: str | None = _setting(
+        None,
+        "Shared journal of the line: postgresql://USER@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA "
+        "(no password: see 'certline journal set-password'). Unset: this station's own SQLite journal.",
+    )
+    station_name: str | None = _setting(
+        None, "This station's name in the (shared) journal. Unset: the host name."
+    )
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Keys this version does not know; preserved on save so a newer version's settings survive."""
 

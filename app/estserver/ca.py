@@ -33,9 +33,7 @@ from app.pki import fingerprint as cert_fingerprint  # one fingerprint format ev
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 """Key types the CA itself signs with."""
 
-CertPublicKey = (
-    ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-)
+CertPublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 """Public key types a leaf may certify."""
 
 _BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock skew between test processes
@@ -219,9 +217,7 @@ class CertificateAuthority:
         """New in-memory CA; ``name`` keeps rogue CAs (unknown_ca fault) distinguishable."""
         tag = secrets.token_hex(4)
         root_key = generate_key(key_algorithm)
-        root_cert = _ca_cert(
-            _name(f"{name} {tag}"), root_key, None, root_key, path_length=None, days=days
-        )
+        root_cert = _ca_cert(_name(f"{name} {tag}"), root_key, None, root_key, path_length=None, days=days)
         if not intermediate:
             return cls(root_key, root_cert)
         issuing_key = generate_key(key_algorithm)
@@ -266,9 +262,7 @@ class CertificateAuthority:
         files.root_cert.write_bytes(self.root_cert.public_bytes(serialization.Encoding.PEM))
         if self._issuing_key is not None and self._issuing_cert is not None:
             _write_private(files.issuing_key, _key_pem(self._issuing_key))
-            files.issuing_cert.write_bytes(
-                self._issuing_cert.public_bytes(serialization.Encoding.PEM)
-            )
+            files.issuing_cert.write_bytes(self._issuing_cert.public_bytes(serialization.Encoding.PEM))
 
     # ------------------------------------------------------------- properties
     @property
@@ -378,9 +372,7 @@ class CertificateAuthority:
             .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root_key.public_key()),
                 critical=False,

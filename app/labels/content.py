@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 
 #: hex digits of the certificate's SHA-256 fingerprint on the label (64 bits: enough to tell
@@ -67,7 +67,7 @@ def sha256_prefix(fingerprint: str) -> str:
     return digits[:SHA256_PREFIX_HEX]
 
 
-def content_for_device(journal: Journal, device_id: int) -> LabelContent:
+def content_for_device(journal: JournalBackend, device_id: int) -> LabelContent:
     """The label of one DONE unit, from its journal row; LabelError says why there is none."""
     try:
         row = journal.device_row(device_id)
@@ -92,7 +92,11 @@ def content_for_device(journal: Journal, device_id: int) -> LabelContent:
 
 
 def find_done_device(
-    journal: Journal, *, batch_id: int | None = None, device_id: int | None = None, serial: str | None = None
+    journal: JournalBackend,
+    *,
+    batch_id: int | None = None,
+    device_id: int | None = None,
+    serial: str | None = None,
 ) -> int:
     """The device to (re)print: ``--batch B --device D`` or ``--serial S`` (its latest DONE unit)."""
     if serial is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.batch.events import DeviceSnapshot, Event, EventBus
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 from app.labels.outputs import SystemSinkFactory, sink_for
 from app.labels.reprint import print_label, settings_for_batch
@@ -37,7 +37,7 @@ class LabelPrinting:
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalBackend,
         bus: EventBus,
         *,
         system_sink: SystemSinkFactory | None = None,

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.labels.content import LabelContent, content_for_device
 from app.labels.layout import layout_label
 from app.labels.outputs import LabelSink, safe_stem
 from app.labels.settings import DEFAULT_TEMPLATE, LabelOutput, LabelSettings, settings_from_profile_json
 
 
-def settings_for_batch(journal: Journal, batch_id: int) -> LabelSettings | None:
+def settings_for_batch(journal: JournalBackend, batch_id: int) -> LabelSettings | None:
     """The label settings of the profile the batch ran under (as journaled), or None."""
     return settings_from_profile_json(journal.batch(batch_id).profile_json)
 
 
-def reprint_settings(journal: Journal, batch_id: int) -> LabelSettings:
+def reprint_settings(journal: JournalBackend, batch_id: int) -> LabelSettings:
     """The batch's label settings, or the default template when its profile had none."""
     settings = settings_for_batch(journal, batch_id)
     return settings or LabelSettings(DEFAULT_TEMPLATE, LabelOutput.SYSTEM, "")
@@ -32,7 +32,7 @@ def label_name(content: LabelContent) -> str:
 
 
 def print_label(
-    journal: Journal,
+    journal: JournalBackend,
     device_id: int,
     settings: LabelSettings,
     sink: LabelSink,

@@ -318,6 +318,13 @@ class SecretStore:
         """Remove every entry of a profile (used when the profile is deleted)."""
         return [p for p in Purpose if self.delete(profile, p)]
 
+    def get_journal_password(self, entry: str) -> str | None:
+        """The shared journal's database password (``entry``: see app.batch.journal_url.keyring_user)."""
+        return self._get(entry)
+
+    def set_journal_password(self, entry: str, password: str) -> None:
+        self._set(entry, password)
+
     def get_station_pin(self) -> str | None:
         return self._get(STATION_PIN_USERNAME)
 

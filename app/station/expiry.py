@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 
 COLUMNS = (
     "device_serial",
@@ -23,7 +23,7 @@ COLUMNS = (
 
 
 def expiry_rows(
-    journal: Journal, within_days: float | None = None, *, now: datetime | None = None
+    journal: JournalBackend, within_days: float | None = None, *, now: datetime | None = None
 ) -> list[dict[str, object]]:
     """One dict per certificate (keys: :data:`COLUMNS`), fewest days left first.
 

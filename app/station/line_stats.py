@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import BatchRecord, Journal, TransitionRecord
+from app.batch.journal_api import BatchRecord, JournalBackend, TransitionRecord
 from app.batch.states import TERMINAL, DeviceState
 
 #: the station name shown for batches that were started without one
@@ -152,7 +152,7 @@ class _Unit:
     failures: int = 0
 
 
-def line_stats(journal: Journal, scope: StatsScope, *, tz: tzinfo | None = None) -> LineStats:
+def line_stats(journal: JournalBackend, scope: StatsScope, *, tz: tzinfo | None = None) -> LineStats:
     """Compute every statistic of ``scope`` from ``journal`` (read-only; may take a while: run it
     off the GUI thread). Hours are clock hours in ``tz`` (default: this computer's time zone)."""
     batches = [b for b in journal.batches(limit=_ALL_BATCHES) if scope.takes_batch(b)]
@@ -199,7 +199,7 @@ def _failure_steps(history: Sequence[TransitionRecord]) -> list[str]:
 
 
 def _failure_causes(
-    journal: Journal, devices: dict[int, DeviceSnapshot], history: dict[int, list[TransitionRecord]]
+    journal: JournalBackend, devices: dict[int, DeviceSnapshot], history: dict[int, list[TransitionRecord]]
 ) -> dict[int, list[str]]:
     """The error code of each failure of each unit, oldest first.
 

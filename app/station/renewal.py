@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.config.profile import Profile
 from app.reenroll import CurrentCredential, Reenrollment, RenewalResult, read_current
 
@@ -32,7 +32,7 @@ def read_unit(profile: Profile, port: str) -> CurrentCredential:
 
 
 def renew_unit(
-    journal: Journal,
+    journal: JournalBackend,
     profile: Profile,
     port: str,
     *,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.batch.journal import BatchRecord, Journal
+from app.batch.journal_api import BatchRecord, JournalBackend
 from app.config.profile import Profile
 
 
@@ -37,7 +37,7 @@ class ResumeChoice:
 
 
 def choose_batch_to_resume(
-    journal: Journal, *, batch_id: int | None = None, profile_name: str | None = None
+    journal: JournalBackend, *, batch_id: int | None = None, profile_name: str | None = None
 ) -> ResumeChoice | None:
     """Apply the rule above; None when nothing is left to resume.
 

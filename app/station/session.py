@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.est_gateway import EnrollmentClient, EstGateway
-from app.batch.events import EventBus
+from app.batch.events import EventBus, LogEvent
 from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.config.paths import StationPaths, ensure_private_dir, station_paths
 from app.config.profile import Profile
 from app.device.driver import DeviceDriver
@@ -48,14 +49,16 @@ class StationSession:
         credentials: Credentials,
         *,
         paths: StationPaths | None = None,
-        journal: Journal | None = None,
+        journal: JournalBackend | None = None,
         client_factory: ClientFactory = default_client_factory,
         driver_factory: DriverFactory | None = None,
     ) -> None:
         self.paths = paths or station_paths()
         ensure_private_dir(self.paths.data)
-        self.journal = journal or Journal(self.paths.journal)
+        self.journal: JournalBackend = journal or Journal(self.paths.journal)
         self.bus = EventBus()
+        if self.journal.shared and hasattr(self.journal, "on_reachable"):
+            setattr(self.journal, "on_reachable", self._journal_reachability)  # noqa: B010 - PG only
         self.profile = profile
         self._credentials = credentials
         self._client_factory = client_factory
@@ -140,6 +143,19 @@ class StationSession:
             log.info("EST server check failed: %s", exc)
             return False
         return True
+
+    def _journal_reachability(self, reachable: bool) -> None:
+        """Say on the bus (log pane, CLI progress) when the shared journal goes and comes back:
+        units wait at their last journaled step meanwhile."""
+        if reachable:
+            message = f"shared journal {self.journal.describe()} is reachable again; units continue"
+            self.bus.publish(LogEvent(logging.WARNING, message))
+        else:
+            message = (
+                f"shared journal {self.journal.describe()} is unreachable; units wait at their last "
+                "journaled step and continue by themselves when it is back"
+            )
+            self.bus.publish(LogEvent(logging.ERROR, message))
 
     def close(self) -> None:
         if self.engine is not None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app import __version__
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.report import build_json_report
 from app.config.profile import Profile
 from app.host.versions import component_versions
@@ -50,7 +50,7 @@ def _read_tail(path: Path) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-def batch_extract(journal: Journal, batch_id: int) -> dict:
+def batch_extract(journal: JournalBackend, batch_id: int) -> dict:
     """The batch as the JSON report has it."""
     return build_json_report(journal, batch_id)
 
@@ -59,7 +59,7 @@ def write_support_bundle(
     destination: Path,
     *,
     logs_dir: Path,
-    journal: Journal,
+    journal: JournalBackend,
     profile: Profile,
     batch_id: int | None,
 ) -> Path:

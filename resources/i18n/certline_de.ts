@@ -662,6 +662,65 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
 </context>
 <context>
+    <name>LineView</name>
+    <message>
+        <source>Line view</source>
+        <translation>Linienansicht</translation>
+    </message>
+    <message>
+        <source>all work orders</source>
+        <translation>alle Aufträge</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>Aktualisieren</translation>
+    </message>
+    <message>
+        <source>Station</source>
+        <translation>Station</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>Zustand</translation>
+    </message>
+    <message>
+        <source>Units</source>
+        <translation>Geräte</translation>
+    </message>
+    <message>
+        <source>Serial number</source>
+        <translation>Seriennummer</translation>
+    </message>
+    <message>
+        <source>Held by</source>
+        <translation>Gehalten von</translation>
+    </message>
+    <message>
+        <source>Lease until</source>
+        <translation>Reserviert bis</translation>
+    </message>
+    <message>
+        <source>Work order:</source>
+        <translation>Auftrag:</translation>
+    </message>
+    <message>
+        <source>Units per station</source>
+        <translation>Geräte je Station</translation>
+    </message>
+    <message>
+        <source>Units being worked on</source>
+        <translation>Geräte in Arbeit</translation>
+    </message>
+    <message>
+        <source>Reading the shared journal…</source>
+        <translation>Lese das gemeinsame Journal…</translation>
+    </message>
+    <message>
+        <source>Cannot read the shared journal: {0}</source>
+        <translation>Das gemeinsame Journal ist nicht lesbar: {0}</translation>
+    </message>
+</context>
+<context>
     <name>LockController</name>
     <message>
         <source>Set engineer PIN</source>
@@ -841,6 +900,22 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Profile und Einstellungen mit der Techniker-PIN sperren</translation>
     </message>
     <message>
+        <source>Shared &amp;journal…</source>
+        <translation>Gemeinsames &amp;Journal…</translation>
+    </message>
+    <message>
+        <source>Use the line&apos;s shared journal database (PostgreSQL) and test the connection</source>
+        <translation>Die gemeinsame Journal-Datenbank der Linie (PostgreSQL) verwenden und die Verbindung testen</translation>
+    </message>
+    <message>
+        <source>&amp;Line view…</source>
+        <translation>&amp;Linienansicht…</translation>
+    </message>
+    <message>
+        <source>Shared journal: units per station and which station holds which unit</source>
+        <translation>Gemeinsames Journal: Geräte je Station und welche Station welches Gerät hält</translation>
+    </message>
+    <message>
         <source>&amp;Large text</source>
         <translation>&amp;Große Schrift</translation>
     </message>
@@ -1014,6 +1089,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>The station is locked; unlock it with the engineer PIN (Ctrl+L)</source>
         <translation>Die Station ist gesperrt; mit der Techniker-PIN entsperren (Strg+L)</translation>
+    </message>
+    <message>
+        <source>Journal setting saved; it is used from the next start of the station window</source>
+        <translation>Journal-Einstellung gespeichert; sie gilt ab dem nächsten Start des Stationsfensters</translation>
     </message>
     <message>
         <source>Profile saved; it is used from the next start of the station window</source>
@@ -1527,6 +1606,57 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     </message>
 </context>
 <context>
+    <name>SharedJournal</name>
+    <message>
+        <source>Shared journal</source>
+        <translation>Gemeinsames Journal</translation>
+    </message>
+    <message>
+        <source>unchanged (keyring, .pgpass or certificate)</source>
+        <translation>unverändert (Schlüsselbund, .pgpass oder Zertifikat)</translation>
+    </message>
+    <message>
+        <source>Database URL</source>
+        <translation>Datenbank-URL</translation>
+    </message>
+    <message>
+        <source>Station name</source>
+        <translation>Stationsname</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>Passwort</translation>
+    </message>
+    <message>
+        <source>Empty URL: this station&apos;s own journal. The password goes to the OS keyring, never into the URL. Takes effect when the station window is opened again.</source>
+        <translation>Leere URL: das eigene Journal dieser Station. Das Passwort kommt in den Schlüsselbund des Systems, nie in die URL. Gilt ab dem nächsten Öffnen des Stationsfensters.</translation>
+    </message>
+    <message>
+        <source>Test connection</source>
+        <translation>Verbindung testen</translation>
+    </message>
+    <message>
+        <source>No URL: the station uses its own journal.</source>
+        <translation>Keine URL: die Station verwendet ihr eigenes Journal.</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>Verbinde…</translation>
+    </message>
+    <message>
+        <source>Connected. Stations on this journal: {0}</source>
+        <translation>Verbunden. Stationen in diesem Journal: {0}</translation>
+    </message>
+    <message>
+        <source>Not connected: {0}</source>
+        <translation>Nicht verbunden: {0}</translation>
+    </message>
+    <message>
+        <source>Saving…</source>
+        <translation>Speichere…</translation>
+    </message>
+</context>
+<context>
     <name>StationBar</name>
     <message>
         <source>scan or type</source>
@@ -1549,6 +1679,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <translation>Schlüsselbund:</translation>
     </message>
     <message>
+        <source>Journal:</source>
+        <translation>Journal:</translation>
+    </message>
+    <message>
         <source>&amp;Work order:</source>
         <translation>&amp;Auftrag:</translation>
     </message>
@@ -1567,6 +1701,18 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>not reachable</source>
         <translation>nicht erreichbar</translation>
+    </message>
+    <message>
+        <source>station %1, own journal</source>
+        <translation>Station %1, eigenes Journal</translation>
+    </message>
+    <message>
+        <source>station %1, shared journal</source>
+        <translation>Station %1, gemeinsames Journal</translation>
+    </message>
+    <message>
+        <source>station %1, shared journal unreachable: units wait</source>
+        <translation>Station %1, gemeinsames Journal nicht erreichbar: Geräte warten</translation>
     </message>
     <message>
         <source>reading…</source>

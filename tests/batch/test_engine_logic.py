@@ -13,6 +13,8 @@ from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
 from app.batch.journal import Journal
 from app.batch.states import DeviceState
 from app.config.profile import Profile
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
+from tests.journal.test_journal_backends import _tamper
 
 from .fakes import FakeCA, FakeDevice, FakeEst
 
@@ -22,9 +24,16 @@ def ca() -> FakeCA:
     return FakeCA()
 
 
-@pytest.fixture
-def journal(tmp_path) -> Journal:
-    j = Journal(tmp_path / "journal.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal(request, tmp_path) -> Journal:
+    """The engine's rules hold on both journal backends (PostgreSQL: a real server)."""
+    if request.param == "sqlite":
+        j = Journal(tmp_path / "journal.sqlite3")
+    else:
+        from app.batch.journal_pg import PgJournal
+
+        cluster = request.getfixturevalue("pg_cluster")
+        j = PgJournal(request.getfixturevalue("pg_url"), station="st-1", password=cluster.password)
     yield j
     j.close()
 
@@ -206,7 +215,7 @@ def test_audit_verify_detects_an_edited_record(journal, ca):
     engine.add_port("/dev/a")
     assert engine.wait(10)
     assert journal.audit.verify().ok
-    journal._db.execute("UPDATE audit SET payload=replace(payload, 'SN-1', 'SN-2') WHERE seq=3")
+    _tamper(journal, "UPDATE audit SET payload=replace(payload, 'SN-1', 'SN-2') WHERE seq=3")
     verdict = journal.audit.verify()
     assert not verdict.ok and any("edited" in p for p in verdict.problems)
 
@@ -216,7 +225,7 @@ def test_audit_verify_detects_deleted_newest_records(journal, ca):
     engine = make_engine(journal, est, {"/dev/a": FakeDevice("/dev/a", "SN-1")})
     engine.add_port("/dev/a")
     assert engine.wait(10)
-    journal._db.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
+    _tamper(journal, "DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")
     verdict = journal.audit.verify()
     assert not verdict.ok and any("deleted" in p for p in verdict.problems)
 
@@ -290,18 +299,32 @@ def test_the_journal_claim_admits_one_job_per_unit(journal, ca):
     journal.release(snap.device_id, second)
 
 
-def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path):
+def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path, request):
+    import os
     import socket
     import subprocess
     import sys
 
     engine = make_engine(journal, FakeEst(ca), {})
     snap = journal.add_device(engine.batch_id, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")])
+    env = dict(os.environ)
+    if isinstance(journal, Journal):
+        opener = (
+            "from pathlib import Path; from app.batch.journal import Journal;"
+            f"j = Journal(Path({str(journal.path)!r}))"
+        )
+    else:  # another station process on this host, same database (password in its environment)
+        env["TEST_DB_PASSWORD"] = request.getfixturevalue("pg_cluster").password
+        opener = (
+            "import os; from app.batch.journal_pg import PgJournal;"
+            f"j = PgJournal({request.getfixturevalue('pg_url')!r}, station='st-dead',"
+            " password=os.environ['TEST_DB_PASSWORD'])"
+        )
     code = (
-        "import sys; from pathlib import Path; from app.batch.journal import Journal, new_claim_owner;"
-        f"j = Journal(Path({str(journal.path)!r})); assert j.claim({snap.device_id}, new_claim_owner('x'))"
+        f"from app.batch.journal import new_claim_owner; {opener};"
+        f"assert j.claim({snap.device_id}, new_claim_owner('x')); j.close()"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # claims, then exits
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)  # claims, then exits
     holder = journal.device_row(snap.device_id)["claimed_by"]
     assert holder and holder.startswith(socket.gethostname() + "/")
     assert journal.claim_holder(snap.device_id) is None, "a dead process holds no claim"

@@ -117,13 +117,17 @@ def _der() -> bytes:
         lambda d: base64.b64encode(d),  # one line
         lambda d: base64.encodebytes(d),  # 76 columns, LF
         lambda d: base64.encodebytes(d).replace(b"\n", b"\r\n") + b"\x00",  # CRLF + NUL
-        lambda d: b"-----BEGIN CERTIFICATE REQUEST-----\n"
-        + base64.encodebytes(d)
-        + b"-----END CERTIFICATE REQUEST-----\n",
+        lambda d: (
+            b"-----BEGIN CERTIFICATE REQUEST-----\n"
+            + base64.encodebytes(d)
+            + b"-----END CERTIFICATE REQUEST-----\n"
+        ),
         # DTM's curl sample: the PEM squashed onto one line with spaces
-        lambda d: b"-----BEGIN CERTIFICATE REQUEST----- "
-        + b" ".join(base64.encodebytes(d).split())
-        + b" -----END CERTIFICATE REQUEST-----",
+        lambda d: (
+            b"-----BEGIN CERTIFICATE REQUEST----- "
+            + b" ".join(base64.encodebytes(d).split())
+            + b" -----END CERTIFICATE REQUEST-----"
+        ),
         lambda d: d,  # raw DER
     ],
 )
@@ -148,17 +152,19 @@ def test_concurrent_enrollments_each_get_one_certificate(est_server: EstTestServ
 
     def enroll_one(index: int) -> int:
         csr, _ = csrs[index]
-        return est_session(est_server).post(
-            est_server.est_url("simpleenroll", DTM_LABEL),
-            data=csr_pem(csr),
-            headers={**basic_passcode(), "Content-Type": "text/plain"},
-        ).status_code
+        return (
+            est_session(est_server)
+            .post(
+                est_server.est_url("simpleenroll", DTM_LABEL),
+                data=csr_pem(csr),
+                headers={**basic_passcode(), "Content-Type": "text/plain"},
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(enroll_one, range(8))) == [200] * 8
-    assert sorted(r.subject for r in est_server.issued) == sorted(
-        f"CN=device-5{i:02d}" for i in range(8)
-    )
+    assert sorted(r.subject for r in est_server.issued) == sorted(f"CN=device-5{i:02d}" for i in range(8))
 
 
 def test_server_logs_never_contain_the_passcode(est_server: EstTestServer, caplog) -> None:

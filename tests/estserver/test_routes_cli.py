@@ -58,8 +58,20 @@ def test_cli_serves_until_sigterm_and_keeps_passcode_out_of_output(tmp_path: Pat
     env = {**os.environ, "TEST_EST_PASSCODE": passcode}
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "est-server", "--state-dir", str(state),
-         "--passcode-env", "TEST_EST_PASSCODE", "--label", LABEL, "--fault", "pending=1:1"],
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "est-server",
+            "--state-dir",
+            str(state),
+            "--passcode-env",
+            "TEST_EST_PASSCODE",
+            "--label",
+            LABEL,
+            "--fault",
+            "pending=1:1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -98,7 +110,9 @@ def test_cli_serves_until_sigterm_and_keeps_passcode_out_of_output(tmp_path: Pat
 def test_cli_without_state_dir_removes_its_temporary_ca_file_on_exit() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "est-server"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     try:
@@ -123,11 +137,17 @@ def test_cli_refuses_missing_passcode_env_and_bad_fault(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_VAR_EST"}
     bad_env = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "est-server", "--passcode-env", "NO_SUCH_VAR_EST"],
-        capture_output=True, text=True, env=env, timeout=30,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
     )
     bad_fault = subprocess.run(
         [sys.executable, "-m", "app.cli.main", "est-server", "--fault", "nosuch"],
-        capture_output=True, text=True, env=env, timeout=30,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
     )
     assert bad_env.returncode == 2 and "NO_SUCH_VAR_EST" in bad_env.stderr
     assert bad_fault.returncode == 2 and "nosuch" in bad_fault.stderr

@@ -15,7 +15,6 @@ docs/reliability.md instead of being repeated here.
 from __future__ import annotations
 
 import collections
-import sqlite3
 import threading
 
 import pytest
@@ -403,13 +402,14 @@ def test_journal_write_failure_is_reported_not_masked(tmp_path):
     """SQLite rolls a transaction back by itself on SQLITE_FULL; the journal must still raise
     the real cause ("disk is full"), not "cannot rollback - no transaction is active"."""
     from app.batch.journal import Journal
+    from app.batch.journal_api import JournalFull
 
     journal = Journal(tmp_path / "j.sqlite3")
     try:
         batch = journal.create_batch(profile_name="p", profile_json={})
         pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
         journal._db.execute(f"PRAGMA max_page_count = {pages}")
-        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        with pytest.raises(JournalFull, match="disk is full"):
             for n in range(200):
                 journal.add_device(batch, f"/dev/ttyX{n}", serial_number="S" * 1000 + str(n))
         journal._db.execute("PRAGMA max_page_count = 1073741823")

@@ -15,6 +15,7 @@ from app.est.credentials import Credentials
 from app.estserver import EstTestServer
 from app.sim.simulator import Simulator
 from app.station import StationSession
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures (shared journal)
 
 PASSCODE = "line-passcode-7f3a"  # a test value, not a secret
 LABEL = "cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509"

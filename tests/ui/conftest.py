@@ -28,6 +28,7 @@ from ui.plumbing.settings import UiSettings
 from ui.plumbing.worker import pending_tasks, wait_for_workers
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures (shared journal)
 
 
 class FlakyDevice(FakeDevice):

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import BatchRecord, Journal
+from app.batch.journal_api import BatchRecord, JournalBackend
 from app.batch.states import DeviceState
 from app.labels.outputs import sink_for
 from app.labels.reprint import print_label, reprint_settings
@@ -53,7 +53,7 @@ class HistoryDialog(QDialog):
         devices: the device model of the selected batch.
     """
 
-    def __init__(self, journal: Journal, reports_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, journal: JournalBackend, reports_dir: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.journal, self.reports_dir = journal, reports_dir
         self.records: list[BatchRecord] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from ui.plumbing.worker import run_in_background
 
 FORMATS = ("csv", "json")
@@ -22,7 +22,7 @@ FORMATS = ("csv", "json")
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
 
 
-def write_report(journal: Journal, batch_id: int, fmt: str, path: Path) -> Path:
+def write_report(journal: JournalBackend, batch_id: int, fmt: str, path: Path) -> Path:
     """Blocking: render and write the report (run in a worker)."""
     from app.batch.report import export_report
 
@@ -38,7 +38,7 @@ def format_for(path: Path, selected_filter: str = "") -> str:
 
 
 def export_in_background(
-    journal: Journal,
+    journal: JournalBackend,
     batch_id: int,
     path: Path,
     *,
@@ -55,7 +55,7 @@ def export_in_background(
 
 def ask_and_export(
     parent: QWidget,
-    journal: Journal,
+    journal: JournalBackend,
     batch_id: int,
     directory: Path,
     *,

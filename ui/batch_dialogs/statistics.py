@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.station.line_stats import StatsScope, line_stats
 from app.station.line_stats_export import to_csv
 from ui.plumbing.worker import run_in_background
@@ -94,7 +94,9 @@ class StatisticsDialog(QDialog):
         charts: widget holding the five plots (``plots`` by name); stats: the numbers shown.
     """
 
-    def __init__(self, journal: Journal, parent: QWidget | None = None, *, work_order: str = "") -> None:
+    def __init__(
+        self, journal: JournalBackend, parent: QWidget | None = None, *, work_order: str = ""
+    ) -> None:
         super().__init__(parent)
         self.journal = journal
         self.stats: Stats | None = None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.batch.states import DeviceState
 from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.resources import icon
@@ -45,7 +45,7 @@ class BatchSummaryDialog(QDialog):
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalBackend,
         batch_id: int,
         devices: list[DeviceSnapshot],
         reports_dir: Path,

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal import Journal
+from app.batch.journal_api import JournalBackend
 from app.reenroll import urgency_for
 from app.station.expiry import COLUMNS, expiry_rows
 from ui.plumbing.resources import icon
@@ -96,7 +96,7 @@ class ExpiryDialog(QDialog):
         "fingerprint",
     )
 
-    def __init__(self, journal: Journal, parent: QWidget | None = None) -> None:
+    def __init__(self, journal: JournalBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.journal = journal
         self.setWindowTitle(self.tr("Certificate expiry"))

@@ -33,6 +33,8 @@ class StationActions:
     bundle: QAction
     history: QAction
     profile: QAction
+    shared_journal: QAction
+    line_view: QAction
     lock: QAction
     large_text: QAction
     quit: QAction
@@ -159,6 +161,22 @@ def create_actions(window: QMainWindow) -> StationActions:
             "Ctrl+L",
             translate("MainWindow", "Lock profiles and settings with the engineer PIN"),
         ),
+        shared_journal=_action(
+            window,
+            None,
+            translate("MainWindow", "Shared &journal…"),
+            None,
+            translate(
+                "MainWindow", "Use the line's shared journal database (PostgreSQL) and test the connection"
+            ),
+        ),
+        line_view=_action(
+            window,
+            None,
+            translate("MainWindow", "&Line view…"),
+            None,
+            translate("MainWindow", "Shared journal: units per station and which station holds which unit"),
+        ),
         large_text=_action(
             window,
             None,
@@ -203,8 +221,10 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     batch.addSeparator()
     batch.addAction(actions.export)
     batch.addAction(actions.history)
+    batch.addAction(actions.line_view)
     station = bar.addMenu(translate("MainWindow", "&Station"))
     station.addAction(actions.profile)
+    station.addAction(actions.shared_journal)
     station.addAction(actions.lock)
     station.addSeparator()
     station.addAction(actions.bundle)

@@ -45,6 +45,9 @@ def connect(w: MainWindow) -> None:
     a.bundle.triggered.connect(lambda: save_support_bundle(w))
     a.history.triggered.connect(lambda: show_history(w))
     a.profile.triggered.connect(lambda: edit_profile(w))
+    a.shared_journal.triggered.connect(lambda: edit_shared_journal(w))
+    a.line_view.triggered.connect(lambda: show_line_view(w))
+    a.line_view.setEnabled(w.session.journal.shared)
     a.lock.triggered.connect(lambda: toggle_lock(w))
     a.large_text.toggled.connect(lambda on: set_large_text(w, on))
     a.quit.triggered.connect(w.close)
@@ -207,6 +210,37 @@ def edit_profile(w: MainWindow) -> None:
     editor = ProfileEditor(w.session.profile, store=ProfileStore(w.session.paths.profiles), parent=w)
     editor.saved.connect(lambda profile: _profile_saved(w, profile))
     editor.open()
+
+
+def show_line_view(w: MainWindow) -> None:
+    from ui.batch_dialogs.line_view import LineViewDialog
+
+    LineViewDialog(w.session.journal, w.station_bar.work_order.text().strip() or None, w).open()
+
+
+def edit_shared_journal(w: MainWindow) -> None:
+    if w.lock.locked:
+        w.show_message(
+            translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
+        )
+        return
+    from app.config.settings import SettingsError, load_settings
+    from ui.station.shared_journal_dialog import SharedJournalDialog
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        w.show_message(str(exc))
+        return
+    dialog = SharedJournalDialog(settings.journal_url, settings.station_name, w)
+    dialog.saved.connect(
+        lambda: w.show_message(
+            translate(
+                "MainWindow", "Journal setting saved; it is used from the next start of the station window"
+            )
+        )
+    )
+    dialog.open()
 
 
 def _profile_saved(w: MainWindow, profile: object) -> None:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import pki
-from app.batch.journal import Journal, TransitionRecord
+from app.batch.journal_api import JournalBackend, TransitionRecord
 from ui.plumbing.worker import run_in_background
 from ui.station.state_style import look
 
@@ -59,7 +59,7 @@ def certificate_info(chain_pem: str | None) -> CertificateInfo | None:
     )
 
 
-def load_details(journal: Journal, device_id: int) -> DeviceDetails:
+def load_details(journal: JournalBackend, device_id: int) -> DeviceDetails:
     """Blocking journal read; run it in a worker."""
     row = journal.device_row(device_id)
     return DeviceDetails(device_id, journal.history(device_id), certificate_info(row.get("chain_pem")))
@@ -68,7 +68,7 @@ def load_details(journal: Journal, device_id: int) -> DeviceDetails:
 class DeviceDetailsPanel(QTabWidget):
     """Tabs "Steps" (transition history) and "Certificate" for one device."""
 
-    def __init__(self, journal: Journal, parent: QWidget | None = None) -> None:
+    def __init__(self, journal: JournalBackend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._journal = journal
         self._request = 0

@@ -64,6 +64,7 @@ class StationBar(QFrame):
         self.server = StatusItem(self)
         self.trust = StatusItem(self)
         self.secret = StatusItem(self)
+        self.journal = StatusItem(self)
         self.work_order = QLineEdit(self, placeholderText=self.tr("scan or type"))
         self.operator = QLineEdit(self, placeholderText=self.tr("scan or type"))
         self.work_order.setObjectName("work_order")
@@ -81,6 +82,7 @@ class StationBar(QFrame):
         status.addRow(self._caption("server", self.tr("EST server:")), self.server)
         status.addRow(self._caption("trust-anchor", self.tr("Trust anchor:")), self.trust)
         status.addRow(self._caption("keyring", self.tr("Keyring:")), self.secret)
+        status.addRow(self._caption("action-history", self.tr("Journal:")), self.journal)
         fields = QFormLayout()
         wo_label = QLabel(self.tr("&Work order:"), self)
         wo_label.setBuddy(self.work_order)
@@ -115,6 +117,24 @@ class StationBar(QFrame):
             self.server.set_status(Tone.GOOD, self.tr("reachable"))
         else:
             self.server.set_status(Tone.BAD, self.tr("not reachable"))
+
+    def set_journal(self, station: str, shared: bool, where: str, reachable: bool = True) -> None:
+        """This station's name and its journal: its own file, or the line's database (and
+        whether that database answers; units wait while it does not)."""
+        if not shared:
+            self.journal.set_status(
+                Tone.NEUTRAL, self.tr("station %1, own journal").replace("%1", station), where
+            )
+        elif reachable:
+            self.journal.set_status(
+                Tone.GOOD, self.tr("station %1, shared journal").replace("%1", station), where
+            )
+        else:
+            self.journal.set_status(
+                Tone.BAD,
+                self.tr("station %1, shared journal unreachable: units wait").replace("%1", station),
+                where,
+            )
 
     def set_trust_anchor(self, value: list[str] | str | None) -> None:
         if value is None:

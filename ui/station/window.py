@@ -158,6 +158,15 @@ class MainWindow(QMainWindow):
         self.lock.failed.connect(self.show_error)
         self.table.device_selected.connect(self.details.show_device)
         self.station_bar.fields_completed.connect(self._fields_completed)
+        self.bridge.log_event.connect(lambda _event: self._show_journal())
+        self._show_journal()
+
+    def _show_journal(self) -> None:
+        """The journal line of the station bar (attributes only: no database call here)."""
+        journal = self.session.journal
+        self.station_bar.set_journal(
+            journal.station, journal.shared, journal.describe(), bool(getattr(journal, "reachable", True))
+        )
 
     def _restore(self) -> None:
         self.resize(1280, 820)

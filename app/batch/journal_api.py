@@ -1,0 +1,249 @@
+"""The journal boundary: what the engine, the CLI and the views may ask of a journal backend.
+
+Two backends implement it: :class:`app.batch.journal.Journal` (SQLite, one station, the
+embedded default) and :class:`app.batch.journal_pg.PgJournal` (PostgreSQL, shared by every
+station of a line). The engine sees only this protocol and the backend-neutral exceptions
+below, never ``sqlite3.Error`` or ``psycopg.Error``.
+
+Claims (line-wide guarantees)
+-----------------------------
+``claim_unit(scope, serial)`` is called once the engine knows which unit a port carries and
+before it touches any journal row of that unit. A shared backend makes the database decide, in
+one statement, that this station now holds the unit (a lease it renews while it works); it
+raises :class:`UnitHeldElsewhere` when another station's lease is live and
+:class:`UnitDoneElsewhere` when the unit was provisioned (DONE) before, unless the operator
+asked to re-provision. ``release_unit`` ends the lease when the job stops. The SQLite backend
+serves one station, where the engine's own per-station checks already hold, so its claims
+always succeed and change nothing.
+
+``claim(device_id, owner)`` is the one-job-per-unit slot of one journal row (a port worker, a
+background enrollment of a collected CSR, a retry of a pending unit): every job takes it before it
+journals anything for the unit and gives it back with ``release``. Both backends decide it in the
+database (SQLite: one ``BEGIN IMMEDIATE`` transaction; PostgreSQL: the row lock), and take over a
+claim whose holder is gone (a dead process; on PostgreSQL also another station's claim whose
+lease ran out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from app.batch.events import DeviceSnapshot
+from app.batch.states import DeviceState
+
+
+class JournalError(Exception):
+    """The journal could not do what was asked; the message is safe to show (no secret, no URL
+    password). The unit stays at the last step the journal holds."""
+
+
+class JournalUnavailable(JournalError):
+    """The journal cannot take writes right now (disk full, database unreachable)."""
+
+
+class JournalFull(JournalUnavailable):
+    """The journal's storage is full (SQLite ``SQLITE_FULL``, PostgreSQL ``disk_full``)."""
+
+
+class SchemaTooNew(JournalError):
+    """The journal was migrated by a newer Certline; this one must not write to it."""
+
+
+class ClaimRefused(JournalError):
+    """The line-wide guard refused this unit. Not a fault of the journal: the unit must not be
+    provisioned here now (the message says why and names the other station)."""
+
+    def __init__(self, message: str, *, station: str, at: datetime, device_id: int | None) -> None:
+        super().__init__(message)
+        self.station = station
+        self.at = at
+        self.device_id = device_id
+
+
+class UnitHeldElsewhere(ClaimRefused):
+    """Another station holds a live lease on this unit."""
+
+
+class UnitDoneElsewhere(ClaimRefused):
+    """The unit was provisioned before (``device_id`` is that journal row); re-provisioning
+    must be asked for explicitly."""
+
+
+class ClaimLost(JournalError):
+    """This station's lease on the unit expired and another station took it over; the unit's
+    next side effect is refused so it is never worked on by two stations."""
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    work_order: str | None
+    profile_name: str
+    profile_json: dict[str, Any]
+    operator: str | None
+    station: str | None
+    expected: tuple[str, ...] | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    state: DeviceState
+    step: str
+    at: datetime
+    duration_ms: int | None
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    ok: bool
+    records: int
+    problems: tuple[str, ...]
+
+
+@runtime_checkable
+class AuditChecker(Protocol):
+    def verify(self) -> AuditVerdict:
+        """All chains together (ok only if every station's chain is intact)."""
+
+    def verify_stations(self) -> dict[str, AuditVerdict]:
+        """One verdict per station chain."""
+
+    def records(self) -> list[dict[str, Any]]:
+        """This station's chain, oldest first (keys: seq, at, kind, payload, prev_hash, hash)."""
+
+
+@runtime_checkable
+class JournalBackend(Protocol):
+    """What the engine, the CLI and the views use. Every method is thread-safe and may block
+    (disk sync, network): never call it from the GUI thread."""
+
+    station: str
+
+    @property
+    def audit(self) -> AuditChecker:
+        """The audit chain(s) of this journal."""
+
+    @property
+    def shared(self) -> bool:
+        """True when several stations write this journal (line-wide views make sense)."""
+
+    def describe(self) -> str:
+        """Where the journal is, for messages (a path or a URL without password)."""
+
+    def close(self) -> None: ...
+
+    # batches
+    def create_batch(
+        self,
+        *,
+        profile_name: str,
+        profile_json: dict[str, Any],
+        work_order: str | None = None,
+        operator: str | None = None,
+        station: str | None = None,
+        expected: Sequence[str] | None = None,
+    ) -> int: ...
+    def end_batch(self, batch_id: int) -> None: ...
+    def reopen_batch(self, batch_id: int) -> None: ...
+    def batch(self, batch_id: int) -> BatchRecord: ...
+    def batches(self, limit: int = 200) -> list[BatchRecord]: ...
+    def unfinished_batches(self) -> list[BatchRecord]: ...
+
+    # units
+    def claim(self, device_id: int, owner: str) -> bool: ...
+    def release(self, device_id: int, owner: str) -> None: ...
+    def claim_holder(self, device_id: int) -> str | None: ...
+    def claim_unit(self, scope: str, serial_number: str, *, reprovision: bool = False) -> None: ...
+    def release_unit(self, scope: str, serial_number: str) -> None: ...
+    def add_device(
+        self,
+        batch_id: int,
+        port: str,
+        *,
+        detected_at: datetime | None = None,
+        then: Sequence[tuple[DeviceState, str]] = (),
+        claimed_by: str | None = None,
+        **fields: Any,
+    ) -> DeviceSnapshot: ...
+    def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot: ...
+    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot: ...
+    def record_certificate(
+        self,
+        device_id: int,
+        *,
+        operation: str,
+        chain_pem: str,
+        cert_serial: str,
+        fingerprint: str,
+        not_before: datetime,
+        not_after: datetime,
+        issuer: str,
+        subject: str,
+    ) -> None: ...
+    def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
+
+    # reads
+    def device(self, device_id: int) -> DeviceSnapshot: ...
+    def device_row(self, device_id: int) -> dict[str, Any]: ...
+    def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]: ...
+    def device_rows(self, batch_id: int) -> list[dict[str, Any]]: ...
+    def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]: ...
+    def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None: ...
+    def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None: ...
+    def certificates_for(self, device_serial: str) -> list[dict[str, Any]]: ...
+    def all_certificates(self) -> list[dict[str, Any]]: ...
+    def history(self, device_id: int) -> list[TransitionRecord]: ...
+    def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]: ...
+
+
+#: device columns added after the first schema (SQLite adds them on open, PostgreSQL by migration 2):
+#: the CSR exactly as the device sent it and the certificate a re-provisioning replaced
+ADDED_DEVICE_COLUMNS: tuple[str, ...] = (
+    "csr_received_der",
+    "csr_received_sha256",
+    "replaced_chain_pem",
+    "replaced_sha256",
+)
+
+#: device columns a transition may set (anything else is a programming error)
+UPDATABLE_FIELDS = frozenset(
+    {
+        "serial_number",
+        "model",
+        "firmware",
+        "port",
+        "csr_der",
+        "csr_sha256",
+        "cert_serial",
+        "cert_fingerprint",
+        "not_before",
+        "not_after",
+        "issuer",
+        "chain_pem",
+        "error",
+        "error_code",
+        "failed_step",
+        "retry_at",
+        "enroll_attempts",
+        "kind",
+        *ADDED_DEVICE_COLUMNS,
+    }
+)
+
+#: states an auditor cares about even when re-entered (a resume re-announcing the step)
+AUDITED_STATES = frozenset(
+    {
+        DeviceState.ENROLLING,
+        DeviceState.ISSUED,
+        DeviceState.WRITING,
+        DeviceState.VERIFIED,
+        DeviceState.DONE,
+        DeviceState.FAILED,
+        DeviceState.SKIPPED,
+    }
+)

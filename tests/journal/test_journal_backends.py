@@ -1,0 +1,200 @@
+"""The journal contract, the same tests for the SQLite and the PostgreSQL backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.batch.journal_api import JournalBackend, JournalError
+from app.batch.states import DeviceState, IllegalTransition
+
+
+def _walk_to_done(journal: JournalBackend, batch: int, serial: str) -> int:
+    journal.claim_unit("p", serial)
+    snap = journal.add_device(
+        batch, "/dev/ttyA", then=[(DeviceState.IDENTIFIED, "identified")], serial_number=serial
+    )
+    dev = snap.device_id
+    journal.transition(dev, DeviceState.KEY_READY, "key", csr_der=b"\x30\x03\x02\x01\x00")
+    journal.transition(dev, DeviceState.CSR_READY, "csr", csr_sha256="ab" * 32)
+    journal.transition(dev, DeviceState.ENROLLING, "enrolling")
+    now = datetime.now(UTC)
+    journal.record_certificate(
+        dev, operation="enroll", chain_pem="PEM", cert_serial="01", fingerprint="ff" * 32,
+        not_before=now, not_after=now + timedelta(days=365), issuer="CN=CA", subject=f"CN={serial}",
+    )  # fmt: skip
+    journal.transition(dev, DeviceState.ISSUED, "issued", cert_serial="01", cert_fingerprint="ff" * 32)
+    for state in (DeviceState.WRITING, DeviceState.WRITTEN, DeviceState.VERIFIED, DeviceState.DONE):
+        journal.transition(dev, state, state.value)
+    journal.release_unit("p", serial)
+    return dev
+
+
+def test_a_unit_walks_to_done_and_every_step_is_in_its_history(journal: JournalBackend):
+    batch = journal.create_batch(
+        profile_name="p", profile_json={"name": "p"}, work_order="W1", expected=["S1"]
+    )
+    dev = _walk_to_done(journal, batch, "S1")
+    snap = journal.device(dev)
+    assert snap.state == DeviceState.DONE and snap.cert_serial == "01"
+    assert [t.state for t in journal.history(dev)][:3] == [
+        DeviceState.DETECTED,
+        DeviceState.IDENTIFIED,
+        DeviceState.KEY_READY,
+    ]
+    assert journal.history(dev)[-1].state == DeviceState.DONE
+    assert journal.device_row(dev)["csr_der"] == b"\x30\x03\x02\x01\x00"
+    assert journal.find_done_by_serial("S1").device_id == dev
+    assert journal.find_unfinished_by_serial("S1") is None
+    assert [c["cert_serial"] for c in journal.certificates_for("S1")] == ["01"]
+    assert len(journal.all_certificates()) == 1
+    record = journal.batch(batch)
+    assert record.expected == ("S1",) and record.work_order == "W1"
+    assert journal.unfinished_batches()[0].id == batch  # not ended yet
+    journal.end_batch(batch)
+    assert journal.unfinished_batches() == []
+    verdict = journal.audit.verify()
+    assert verdict.ok, verdict.problems
+    assert verdict.records >= 10
+    assert set(journal.audit.verify_stations()) == {"st-1"}
+
+
+def test_an_unfinished_unit_is_found_for_resume(journal: JournalBackend):
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    dev = journal.add_device(batch, "/dev/ttyB", then=[(DeviceState.IDENTIFIED, "id")], serial_number="S2")
+    journal.transition(dev.device_id, DeviceState.CSR_READY, "csr", csr_der=b"x")
+    assert journal.find_unfinished_by_serial("S2").device_id == dev.device_id
+    assert [s.device_id for s in journal.unfinished_devices(batch)] == [dev.device_id]
+    assert journal.set_step(dev.device_id, "waiting").step == "waiting"
+
+
+def test_an_illegal_transition_is_refused_and_changes_nothing(journal: JournalBackend):
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    dev = journal.add_device(batch, "/dev/ttyC", serial_number="S3").device_id
+    with pytest.raises(IllegalTransition):
+        journal.transition(dev, DeviceState.DONE, "done")
+    assert journal.device(dev).state == DeviceState.DETECTED
+    assert journal.audit.verify().ok
+
+
+def test_unknown_rows_and_fields_are_errors(journal: JournalBackend):
+    with pytest.raises(KeyError):
+        journal.device(424242)
+    with pytest.raises(KeyError):
+        journal.batch(424242)
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    with pytest.raises(ValueError, match="unknown device fields"):
+        journal.add_device(batch, "/dev/x", password="nope")
+
+
+def test_an_edited_audit_record_is_detected(journal: JournalBackend):
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    journal.add_device(batch, "/dev/ttyD", serial_number="S4")
+    _tamper(journal, "UPDATE audit SET payload = replace(payload, 'S4', 'S5')")
+    verdict = journal.audit.verify()
+    assert not verdict.ok
+    assert any("edited" in p for p in verdict.problems)
+
+
+def test_deleting_the_newest_audit_records_is_detected(journal: JournalBackend):
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    journal.add_device(batch, "/dev/ttyE", serial_number="S6")
+    _tamper(journal, "DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)")
+    assert not journal.audit.verify().ok
+
+
+def test_errors_reach_callers_as_journal_errors_not_driver_errors(journal: JournalBackend):
+    journal.close()
+    with pytest.raises(JournalError):
+        journal.create_batch(profile_name="p", profile_json={})
+
+
+def _tamper(journal: JournalBackend, statement: str) -> None:
+    """Edit the stored records behind the journal's back, as an attacker with DB access would."""
+    if journal.shared:
+        import psycopg
+
+        password = journal._pool.kwargs["password"]
+        with psycopg.connect(journal._url, password=password, autocommit=True) as conn:
+            conn.execute(statement.encode())
+    else:
+        with journal._lock:
+            journal._db.execute(statement)
+
+
+def test_a_journal_written_by_a_newer_certline_is_refused(tmp_path):
+    """SQLite side of the schema rule (the PostgreSQL side is in test_shared_journal)."""
+    import sqlite3
+
+    from app.batch.journal import Journal
+    from app.batch.journal_api import SchemaTooNew
+
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(SchemaTooNew, match="schema version 99"):
+        Journal(path)
+
+
+def test_the_columns_added_after_the_first_schema_are_journaled(journal: JournalBackend):
+    """The CSR as received and the replaced certificate (main's re-provisioning) on both backends."""
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    dev = journal.add_device(batch, "/dev/ttyA", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.transition(
+        dev,
+        DeviceState.KEY_READY,
+        "key",
+        csr_received_der=b"\x30\x03\x02\x01\x07",
+        csr_received_sha256="cd" * 32,
+        replaced_chain_pem="OLD PEM",
+        replaced_sha256="ef" * 32,
+    )
+    row = journal.device_row(dev)
+    assert row["csr_received_der"] == b"\x30\x03\x02\x01\x07"
+    assert (row["csr_received_sha256"], row["replaced_chain_pem"], row["replaced_sha256"]) == (
+        "cd" * 32,
+        "OLD PEM",
+        "ef" * 32,
+    )
+
+
+def test_operator_actions_go_to_the_audit_and_batches_transitions_are_read_in_order(
+    journal: JournalBackend,
+):
+    first = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    second = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    a = journal.add_device(first, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    b = journal.add_device(second, "/dev/b", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.transition(a, DeviceState.FAILED, "failed: x", error="x", error_code="device")
+    journal.append_audit("label-reprinted", {"device": a, "operator": "op"})
+    assert [r["kind"] for r in journal.audit.records()][-1] == "label-reprinted"
+    assert journal.audit.verify().ok
+    rows = journal.transitions_of_batches([first, second])
+    assert [(device, t.state) for device, t in rows] == [
+        (a, DeviceState.DETECTED),
+        (a, DeviceState.IDENTIFIED),
+        (b, DeviceState.DETECTED),
+        (b, DeviceState.IDENTIFIED),
+        (a, DeviceState.FAILED),
+    ]
+    assert journal.transitions_of_batches([second]) == [r for r in rows if r[0] == b]
+
+
+def test_one_job_per_unit_row_and_a_new_row_is_claimed_by_its_finder(journal: JournalBackend):
+    from app.batch.claim_owner import new_claim_owner
+
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    finder, other = new_claim_owner("port:/dev/a"), new_claim_owner("detached:1")
+    dev = journal.add_device(
+        batch, "/dev/a", then=[(DeviceState.IDENTIFIED, "identified")], claimed_by=finder
+    ).device_id
+    assert journal.claim_holder(dev) == finder
+    assert not journal.claim(dev, other), "a second job got the unit"
+    journal.release(dev, finder)
+    assert journal.claim_holder(dev) is None
+    assert journal.claim(dev, other)
+    journal.release(dev, other)
