@@ -102,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
             session.close()
 
 
+#: seconds a unit gets to finish its current step after Ctrl+C (as for ``certline batch run``)
+STOP_WAIT = 62.0
+
+
 def _run_headless(session: StationSession, env: DemoEnvironment, args: argparse.Namespace) -> int:
     printer = ProgressPrinter()
     session.bus.subscribe(printer.on_event)
@@ -120,7 +124,7 @@ def _run_headless(session: StationSession, env: DemoEnvironment, args: argparse.
         if not interrupted:
             print(f"certline demo: not finished after {args.timeout:.0f} s; stopping", file=sys.stderr)
         engine.stop()
-        engine.wait(30)
+        engine.wait(STOP_WAIT)  # a unit mid-write on a slow line finishes its step first
     engine.finish()
     snaps = engine.devices()
     printer.print_totals(snaps)

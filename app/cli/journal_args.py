@@ -24,8 +24,9 @@ def add_journal_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--journal",
         metavar="URL",
-        help=f"shared journal, postgresql://user@host:port/db?sslmode=verify-full&sslrootcert=CA "
-        f"(default: ${ENV_URL}, else this station's SQLite journal); never put the password in it",
+        help="shared journal: postgresql://user@host:port/db, and for a remote server "
+        f"?sslmode=verify-full &sslrootcert=CA (default: ${ENV_URL}, else this station's SQLite "
+        "journal); never put the password in it",
     )
     group.add_argument(
         "--journal-password-env",
