@@ -36,8 +36,9 @@ from app.batch.journal_api import (
     JournalUnavailable,
     SchemaTooNew,
     TransitionRecord,
+    snapshot_from_row,
 )
-from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
+from app.batch.states import TERMINAL, DeviceState, check_transition
 
 __all__ = [
     "BatchRecord",
@@ -498,7 +499,7 @@ class Journal:
             row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
         if row is None:
             raise KeyError(f"no device {device_id} in the journal")
-        return _snapshot(row)
+        return snapshot_from_row(row)
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         """All columns of one device (CSR bytes and chain included) for the engine and reports."""
@@ -516,7 +517,7 @@ class Journal:
                 rows = self._db.execute(
                     "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
                 ).fetchall()
-        return [_snapshot(row) for row in rows]
+        return [snapshot_from_row(row) for row in rows]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
         with self._read():
@@ -534,7 +535,7 @@ class Journal:
             params = (*terminal, batch_id)
         with self._read():
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
-        return [_snapshot(row) for row in rows]
+        return [snapshot_from_row(row) for row in rows]
 
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         terminal = tuple(s.value for s in TERMINAL)
@@ -544,7 +545,7 @@ class Journal:
                 " ORDER BY id DESC LIMIT 1",
                 (serial_number, *terminal),
             ).fetchone()
-        return _snapshot(row) if row is not None else None
+        return snapshot_from_row(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         with self._read():
@@ -552,7 +553,7 @@ class Journal:
                 "SELECT * FROM devices WHERE serial_number=? AND state=? ORDER BY id DESC LIMIT 1",
                 (serial_number, DeviceState.DONE.value),
             ).fetchone()
-        return _snapshot(row) if row is not None else None
+        return snapshot_from_row(row) if row is not None else None
 
     def certificates_for(self, device_serial: str) -> list[dict[str, Any]]:
         with self._read():
@@ -622,27 +623,4 @@ def _batch_record(row: sqlite3.Row) -> BatchRecord:
         expected=tuple(expected) if expected is not None else None,
         started_at=datetime.fromisoformat(row["started_at"]),
         ended_at=_parse_ts(row["ended_at"]),
-    )
-
-
-def _snapshot(row: sqlite3.Row) -> DeviceSnapshot:
-    state = DeviceState(row["state"])
-    return DeviceSnapshot(
-        device_id=row["id"],
-        batch_id=row["batch_id"],
-        port=row["port"],
-        serial_number=row["serial_number"],
-        model=row["model"],
-        state=state,
-        step=row["step"],
-        progress=progress_of(state),
-        started_at=datetime.fromisoformat(row["started_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        cert_serial=row["cert_serial"],
-        cert_not_after=_parse_ts(row["not_after"]),
-        cert_fingerprint=row["cert_fingerprint"],
-        error=row["error"],
-        error_code=row["error_code"],
-        failed_step=row["failed_step"],
-        retry_at=_parse_ts(row["retry_at"]),
     )

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState
+from app.batch.states import DeviceState, progress_of
 
 
 class JournalError(Exception):
@@ -247,3 +247,34 @@ AUDITED_STATES = frozenset(
         DeviceState.SKIPPED,
     }
 )
+
+
+def snapshot_from_row(row: Any) -> DeviceSnapshot:
+    """A device row (SQLite's ``sqlite3.Row`` or psycopg's dict row) as the snapshot views show.
+
+    One mapping for both backends, so a column added to the snapshot reaches both at once.
+    """
+    state = DeviceState(row["state"])
+
+    def ts(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return DeviceSnapshot(
+        device_id=row["id"],
+        batch_id=row["batch_id"],
+        port=row["port"],
+        serial_number=row["serial_number"],
+        model=row["model"],
+        state=state,
+        step=row["step"],
+        progress=progress_of(state),
+        started_at=datetime.fromisoformat(row["started_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        cert_serial=row["cert_serial"],
+        cert_not_after=ts(row["not_after"]),
+        cert_fingerprint=row["cert_fingerprint"],
+        error=row["error"],
+        error_code=row["error_code"],
+        failed_step=row["failed_step"],
+        retry_at=ts(row["retry_at"]),
+    )

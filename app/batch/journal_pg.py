@@ -53,10 +53,11 @@ from app.batch.journal_api import (
     TransitionRecord,
     UnitDoneElsewhere,
     UnitHeldElsewhere,
+    snapshot_from_row,
 )
 from app.batch.journal_schema.pg import LATEST, MIGRATIONS
 from app.batch.journal_url import redact_url
-from app.batch.states import TERMINAL, DeviceState, check_transition, progress_of
+from app.batch.states import TERMINAL, DeviceState, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -830,7 +831,7 @@ class PgJournal:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchall())
 
     def device(self, device_id: int) -> DeviceSnapshot:
-        return _snapshot(self.device_row(device_id))
+        return snapshot_from_row(self.device_row(device_id))
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM devices WHERE id=%s", (device_id,))
@@ -840,9 +841,9 @@ class PgJournal:
 
     def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         if batch_id is None:
-            return [_snapshot(r) for r in self._all("SELECT * FROM devices ORDER BY id")]
+            return [snapshot_from_row(r) for r in self._all("SELECT * FROM devices ORDER BY id")]
         return [
-            _snapshot(r)
+            snapshot_from_row(r)
             for r in self._all("SELECT * FROM devices WHERE batch_id=%s ORDER BY id", (batch_id,))
         ]
 
@@ -860,7 +861,7 @@ class PgJournal:
                 "SELECT * FROM devices WHERE state <> ALL(%s) AND batch_id=%s ORDER BY id",
                 (terminal, batch_id),
             )
-        return [_snapshot(r) for r in rows]
+        return [snapshot_from_row(r) for r in rows]
 
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         """Line-wide: a unit left mid-way by any station (resumable once its claim is ours)."""
@@ -868,14 +869,14 @@ class PgJournal:
             "SELECT * FROM devices WHERE serial_number=%s AND state <> ALL(%s) ORDER BY id DESC LIMIT 1",
             (serial_number, [s.value for s in TERMINAL]),
         )
-        return _snapshot(row) if row is not None else None
+        return snapshot_from_row(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         row = self._one(
             "SELECT * FROM devices WHERE serial_number=%s AND state=%s ORDER BY id DESC LIMIT 1",
             (serial_number, DeviceState.DONE.value),
         )
-        return _snapshot(row) if row is not None else None
+        return snapshot_from_row(row) if row is not None else None
 
     def certificates_for(self, device_serial: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM certificates WHERE device_serial=%s ORDER BY id", (device_serial,))
@@ -1079,31 +1080,4 @@ def _batch_record(row: dict[str, Any]) -> BatchRecord:
         expected=tuple(expected) if expected is not None else None,
         started_at=datetime.fromisoformat(row["started_at"]),
         ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
-    )
-
-
-def _snapshot(row: dict[str, Any]) -> DeviceSnapshot:
-    state = DeviceState(row["state"])
-
-    def ts(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
-
-    return DeviceSnapshot(
-        device_id=row["id"],
-        batch_id=row["batch_id"],
-        port=row["port"],
-        serial_number=row["serial_number"],
-        model=row["model"],
-        state=state,
-        step=row["step"],
-        progress=progress_of(state),
-        started_at=datetime.fromisoformat(row["started_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-        cert_serial=row["cert_serial"],
-        cert_not_after=ts(row["not_after"]),
-        cert_fingerprint=row["cert_fingerprint"],
-        error=row["error"],
-        error_code=row["error_code"],
-        failed_step=row["failed_step"],
-        retry_at=ts(row["retry_at"]),
     )
