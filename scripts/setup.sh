@@ -233,6 +233,8 @@ run_lint() {
     local status=0
     say "lint: ruff"
     "$VENV/bin/ruff" check app ui tests || status=1
+    say "lint: ruff format"
+    "$VENV/bin/ruff" format --check app ui tests || status=1
     say "lint: mypy"
     "$VENV/bin/mypy" || status=1
     say "lint: import contracts"
