@@ -214,10 +214,12 @@ class BatchController(QObject):
         verdict = self.run.note_snapshot(
             finished=snap.finished, in_progress=snap.in_progress, paused=snap.paused
         )
-        if verdict is SnapshotVerdict.CLOSED:
-            self.changed.emit()
-        elif verdict is SnapshotVerdict.CLOSE:
+        if verdict is SnapshotVerdict.CLOSE:
             self._queue(self.run.close_if_idle, lambda _closed: self.changed.emit())
+        elif verdict is SnapshotVerdict.CLOSED or snap.finished:
+            # the close check on the command queue may have gone idle before this snapshot
+            # arrived: the buttons must follow now, before the summary opens
+            self.changed.emit()
 
     def shutdown(self) -> None:
         """Stop watching and stop the engine (the window is closing). Returns at once."""
