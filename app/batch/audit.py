@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ CREATE TABLE IF NOT EXISTS audit (
 def record_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
     material = json.dumps([prev_hash, seq, at, kind, payload], separators=(",", ":"))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def with_operator(
+    payload: dict[str, Any], operator_of: Callable[[dict[str, Any]], str | None]
+) -> dict[str, Any]:
+    """``payload`` with an ``operator`` key: kept when the caller named one, else looked up.
+
+    Shared by both journals, so every audit record says who was in charge of what it records
+    (issue 19, roles): a unit's transitions name the operator of its batch."""
+    if payload.get("operator"):
+        return payload
+    return {**payload, "operator": operator_of(payload)}
 
 
 def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
@@ -88,10 +101,27 @@ class AuditLog:
         self._lock = lock
         self._head_path = head_path
         self._pending_head: tuple[int, str] | None = None
+        self._batch_operators: dict[int, str | None] = {}
         db.executescript(_SCHEMA)
 
+    def _operator_of(self, payload: dict[str, Any]) -> str | None:
+        """The operator of the batch a record belongs to (cached: one lookup per batch)."""
+        batch = payload.get("batch")
+        if batch is None and payload.get("device") is not None:
+            row = self._db.execute("SELECT batch_id FROM devices WHERE id=?", (payload["device"],)).fetchone()
+            batch = row[0] if row is not None else None
+        if batch is None:
+            return None
+        if batch not in self._batch_operators:
+            row = self._db.execute("SELECT operator FROM batches WHERE id=?", (batch,)).fetchone()
+            self._batch_operators[batch] = row[0] if row is not None else None
+        return self._batch_operators[batch]
+
     def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
-        """Append a record. Caller holds the journal lock inside an open transaction."""
+        """Append a record. Caller holds the journal lock inside an open transaction.
+
+        Every record names its operator: the caller's, else the operator of the record's batch."""
+        payload = with_operator(payload, self._operator_of)
         last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
         at = datetime.now(UTC).isoformat()

@@ -37,7 +37,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.batch.audit import GENESIS, record_hash, verify_chain
+from app.batch.audit import GENESIS, record_hash, verify_chain, with_operator
 from app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import (
@@ -943,6 +943,7 @@ class PgAudit:
     def __init__(self, journal: PgJournal) -> None:
         self._journal = journal
         self._local = threading.local()
+        self._batch_operators: dict[int, str | None] = {}
 
     def _staged(self) -> list[tuple[int, str]]:
         staged: list[tuple[int, str]] | None = getattr(self._local, "staged", None)
@@ -957,7 +958,10 @@ class PgAudit:
         return staged
 
     def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> None:
-        """Append to this station's chain inside the caller's transaction (head row locked)."""
+        """Append to this station's chain inside the caller's transaction (head row locked).
+
+        Every record names its operator: the caller's, else the operator of the record's batch."""
+        payload = with_operator(payload, lambda p: self._operator_of(cur, p))
         station = self._journal.station
         cur.execute(
             "INSERT INTO audit_heads(station, seq, hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING",
@@ -977,6 +981,20 @@ class PgAudit:
         )
         cur.execute("UPDATE audit_heads SET seq=%s, hash=%s WHERE station=%s", (seq, digest, station))
         self._staged().append((seq, digest))
+
+    def _operator_of(self, cur: Cursor, payload: dict[str, Any]) -> str | None:
+        batch = payload.get("batch")
+        if batch is None and payload.get("device") is not None:
+            cur.execute("SELECT batch_id FROM devices WHERE id=%s", (payload["device"],))
+            row = cur.fetchone()
+            batch = row["batch_id"] if row is not None else None
+        if batch is None:
+            return None
+        if batch not in self._batch_operators:
+            cur.execute("SELECT operator FROM batches WHERE id=%s", (batch,))
+            row = cur.fetchone()
+            self._batch_operators[batch] = row["operator"] if row is not None else None
+        return self._batch_operators[batch]
 
     def checkpoint(self, head: tuple[int, str]) -> None:
         """Keep this station's newest (seq, hash) in a local file too, as the SQLite journal does:

@@ -17,12 +17,14 @@ from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
 from app.cli.journal_args import add_journal_arguments, journal_from_args
 from app.cli.progress import ProgressPrinter
+from app.cli.role_args import add_engineer_pin_option, authorise, command_line_gate
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
 from app.config.est_urls import EstUrlError
 from app.config.profile import Profile
 from app.est.credentials import Credentials
 from app.labels.hook import LabelPrinting
 from app.labels.settings import settings_from_profile_json
+from app.security.roles import Action, RoleGate
 from app.station import StationSession
 from app.station.batch_run import BatchRun
 from app.station.hands_free import HandsFree, profile_port_source
@@ -61,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
     add_journal_arguments(run)
+    add_engineer_pin_option(run)
     run.set_defaults(func=_run)
 
     resume = sub.add_parser(
@@ -158,6 +161,7 @@ def _load_profile(name: str) -> Profile:
 
 
 def _run(args: argparse.Namespace) -> int:
+    gate = _authorised_gate(args)
     try:
         profile = _with_request_deadline(_load_profile(args.profile), args.timeout)
         _require_trust_anchor(profile)
@@ -178,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
         offline=args.offline,
         pending_max_wait=_pending_wait(args),
     )
-    session = _open_session(profile, credentials, "run", journal)
+    session = _open_session(profile, credentials, "run", journal, gate)
     if session is None:
         return 2
     try:
@@ -193,6 +197,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    gate = _authorised_gate(args)
     try:
         journal = journal_from_args(args)
     except JournalError as exc:
@@ -217,7 +222,7 @@ def _resume(args: argparse.Namespace) -> int:
         journal.close()
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
-    session = _open_session(profile, credentials, "resume", journal)
+    session = _open_session(profile, credentials, "resume", journal, gate)
     if session is None:
         return 2
     try:
@@ -239,14 +244,23 @@ def _resume(args: argparse.Namespace) -> int:
         session.close()
 
 
+def _authorised_gate(args: argparse.Namespace) -> RoleGate:
+    """This run's roles, checked before anything is loaded: starting a batch is a technician's
+    action, ``--reprovision`` an engineer's (see app/cli/role_args.py)."""
+    gate = command_line_gate(args)
+    wanted = [Action.START_BATCH] + ([Action.REPROVISION] if getattr(args, "reprovision", False) else [])
+    authorise(args, *wanted, gate=gate)
+    return gate
+
+
 def _open_session(
-    profile: Profile, credentials: Credentials, command: str, journal: JournalBackend
+    profile: Profile, credentials: Credentials, command: str, journal: JournalBackend, roles: RoleGate
 ) -> StationSession | None:
     """The station session, or None after one line on stderr when the profile's EST URL cannot
     be used (a label or device group contradicting the URL, in a profile saved before that was
     refused, or in the journal's copy of a batch's profile)."""
     try:
-        return StationSession(profile, credentials, journal=journal)
+        return StationSession(profile, credentials, journal=journal, roles=roles)
     except EstUrlError as exc:
         print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
         return None

@@ -16,7 +16,9 @@ from pathlib import Path
 from app.batch.journal_api import JournalError
 from app.batch.journal_url import JournalUrlError, check_url, journal_url, keyring_user
 from app.cli.journal_args import add_journal_arguments, journal_from_args
+from app.cli.role_args import add_engineer_pin_option, authorise
 from app.config.paths import station_paths
+from app.security.roles import Action
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "wait for each other). Refuses a schema newer than this Certline.",
     )
     add_journal_arguments(migrate)
+    add_engineer_pin_option(migrate)
     migrate.set_defaults(func=_migrate)
 
     test = sub.add_parser(
@@ -53,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for the journal URL; every command then finds it there. It is never an argument or in a file.",
     )
     add_journal_arguments(password)
+    add_engineer_pin_option(password)
     password.set_defaults(func=_set_password)
 
     imp = sub.add_parser(
@@ -66,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--from", dest="source", type=Path, metavar="PATH.sqlite", help="default: this station's journal"
     )
     add_journal_arguments(imp)
+    add_engineer_pin_option(imp)
     imp.set_defaults(func=_import)
 
 
@@ -79,6 +84,7 @@ def _shared_url(args: argparse.Namespace, command: str) -> str | None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_SETTINGS)
     url = journal_url(args.journal)
     try:
         if url is None:
@@ -114,6 +120,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _set_password(args: argparse.Namespace) -> int:
+    authorise(args, Action.CHANGE_SECRETS)
     url = _shared_url(args, "set-password")
     if url is None:
         return 2
@@ -141,6 +148,7 @@ def _set_password(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_SETTINGS)
     url = _shared_url(args, "import")
     if url is None:
         return 2

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from app import __version__
 from app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
+from app.cli.role_args import EXIT_NOT_PERMITTED, RoleRefused
+from app.security.redaction import scrub
 
 #: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
 EXIT_INTERRUPTED = 130
@@ -37,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "est_server_cmd",
     "sim_cmd",
     "selftest_cmd",
+    "station_cmd",
 )
 
 
@@ -81,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         return _reader_went_away()
+    except RoleRefused as exc:
+        print(f"certline {args.command}: not permitted: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_NOT_PERMITTED
     except EOFError:
         # end of input at a prompt (Ctrl+D, a closed terminal or pipe): the operator gave no
         # answer, so nothing was done -- not an internal error

@@ -17,10 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.role_args import add_engineer_pin_option, authorise
 from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
 from app.security.redaction import register_secret, scrub
+from app.security.roles import Action
 from app.security.secret_needs import required_purposes, wanted_purposes
 from app.security.secret_store import (
     MIN_PASSCODE_LENGTH,
@@ -130,6 +132,7 @@ def register(subparsers: Any) -> None:
         help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
     )
     add.add_argument("--force", action="store_true", help="replace an existing profile of that name")
+    add_engineer_pin_option(add)
     add.set_defaults(func=cmd_add)
 
     lst = sub.add_parser(
@@ -166,6 +169,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument("file", type=Path, help="the exported JSON file")
     imp.add_argument("--name", help="store it under this name instead")
     imp.add_argument("--force", action="store_true", help="replace an existing profile of that name")
+    add_engineer_pin_option(imp)
     imp.set_defaults(func=cmd_import)
 
     setp = sub.add_parser(
@@ -182,6 +186,7 @@ def register(subparsers: Any) -> None:
         choices=[p.value for p in Purpose],
         help="which secret (default: what the profile's auth style needs)",
     )
+    add_engineer_pin_option(setp)
     setp.set_defaults(func=cmd_set_passcode)
 
     delete = sub.add_parser(
@@ -192,6 +197,7 @@ def register(subparsers: Any) -> None:
     )
     delete.add_argument("name", help="profile name")
     delete.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
+    add_engineer_pin_option(delete)
     delete.set_defaults(func=cmd_delete)
 
 
@@ -269,6 +275,7 @@ def _ca_file(path: Path | None) -> str | None:
 
 @_cli_errors
 def cmd_add(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_PROFILES, *([Action.PIN_TRUST_ANCHOR] if args.ca else []))
     store = ProfileStore()
     profile = Profile(
         name=args.name,
@@ -353,6 +360,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @_cli_errors
 def cmd_import(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_PROFILES, Action.PIN_TRUST_ANCHOR)
     profile = ProfileStore().import_file(args.file, name=args.name, overwrite=args.force)
     log.info("profile %s imported from %s", profile.name, args.file)
     print(f"imported profile {profile.name}")
@@ -378,6 +386,7 @@ def _prompt_secret(label: str, name: str) -> str:
 
 @_cli_errors
 def cmd_set_passcode(args: argparse.Namespace) -> int:
+    authorise(args, Action.CHANGE_SECRETS)
     profile = ProfileStore().load(args.name)
     if args.purpose:
         purpose = Purpose(args.purpose)
@@ -405,6 +414,7 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
 
 @_cli_errors
 def cmd_delete(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_PROFILES)
     profile_name = args.name
     ProfileStore().delete(profile_name)
     log.info("profile %s deleted", profile_name)

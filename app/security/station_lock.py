@@ -1,11 +1,13 @@
-"""The engineer PIN that locks a station's profiles and settings (no Qt here).
+"""The engineer and technician PINs, and the lock that keeps a station's profiles (no Qt here).
 
 A factory station is set up once by an engineer and then run all day by
-technicians. Locking it keeps the profiles it was given: a locked station runs
-batches but its profiles and settings cannot be edited until the engineer PIN
-is entered. The views (GUI, CLI) ask this module; they never compare PINs.
+technicians (the roles and what each may do: :mod:`app.security.roles`).
+Locking it keeps the profiles it was given: a locked station runs batches but
+its profiles and settings cannot be edited until the engineer PIN is entered.
+The views (GUI, CLI) ask this module; they never compare PINs.
 
-Only a salted PBKDF2-HMAC-SHA256 hash of the PIN is stored, in
+An optional technician PIN (set by the engineer) is kept the same way. Only
+salted PBKDF2-HMAC-SHA256 hashes of the PINs are stored, in
 ``station-lock.json`` in the station's config directory (0600, atomic write).
 Verification uses a constant-time compare. Hashing is deliberately slow
 (hundreds of milliseconds): call :meth:`StationLock.set_pin`,
@@ -137,11 +139,44 @@ class StationLock:
             data = self._read()
             if "pin" in data and not self._matches(data, current_pin):
                 raise StationLockError("the current PIN is wrong")
+            if self._matches(data, new_pin, key="technician_pin"):
+                raise StationLockError("the engineer PIN must differ from the technician PIN")
             data["pin"] = hash_pin(new_pin, iterations=self.iterations).to_json()
             self._write(data)
 
     def verify(self, pin: str) -> bool:
         return self._matches(self._read(), pin)
+
+    # -- the technician PIN (roles, see app/security/roles.py) --------------------------------
+    def has_technician_pin(self) -> bool:
+        return "technician_pin" in self._read()
+
+    def set_technician_pin(self, new_pin: str | None, *, engineer_pin: str) -> None:
+        """Set, change or (``None``) remove the technician PIN; only the engineer may.
+
+        The two PINs must differ: a PIN is what tells the roles apart at sign-in.
+        """
+        with self._mutex:
+            data = self._read()
+            if not self._matches(data, engineer_pin):
+                raise StationLockError("the engineer PIN is wrong (set one first with 'Lock station')")
+            if new_pin is None:
+                data.pop("technician_pin", None)
+            else:
+                validate_new_pin(new_pin)
+                if new_pin == engineer_pin:
+                    raise StationLockError("the technician PIN must differ from the engineer PIN")
+                data["technician_pin"] = hash_pin(new_pin, iterations=self.iterations).to_json()
+            self._write(data)
+
+    def role_for_pin(self, pin: str) -> str | None:
+        """``"engineer"`` or ``"technician"``: the role whose PIN ``pin`` is; None for neither."""
+        data = self._read()
+        if self._matches(data, pin):
+            return "engineer"
+        if self._matches(data, pin, key="technician_pin"):
+            return "technician"
+        return None
 
     def lock(self) -> None:
         with self._mutex:
@@ -162,7 +197,7 @@ class StationLock:
             return True
 
     @staticmethod
-    def _matches(data: dict[str, Any], pin: str | None) -> bool:
-        if "pin" not in data or pin is None:
+    def _matches(data: dict[str, Any], pin: str | None, *, key: str = "pin") -> bool:
+        if key not in data or pin is None:
             return False
-        return check_pin(pin, PinHash.from_json(data["pin"]))
+        return check_pin(pin, PinHash.from_json(data[key]))

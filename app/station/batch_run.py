@@ -16,12 +16,14 @@ change the moment they are pressed.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import threading
 from collections.abc import Iterable
 
 from app.batch.engine import BatchEngine, BatchOptions
+from app.security.roles import Action
 from app.station.hands_free import HandsFree
 from app.station.session import StationSession
 
@@ -144,7 +146,22 @@ class BatchRun:
         The caller learns the batch id first (to subscribe, to show it) and then hands ports to
         :meth:`add_ports` or :meth:`watch`, so no unit's event can arrive for an unknown batch.
         """
+        options = self._authorised(options)
         return self._started(self.session.start_batch(options), options)
+
+    def _authorised(self, options: BatchOptions) -> BatchOptions:
+        """Check the operator's role for starting (and re-provisioning) and record their name.
+
+        Every batch carries an operator, so every audit record of its units names one: the
+        name typed in the station bar (or ``--operator``), else the signed-in operator's.
+        """
+        roles = self.session.roles
+        operator = roles.require(Action.START_BATCH)
+        if options.reprovision:
+            roles.require(Action.REPROVISION)
+        if not options.operator:
+            options = dataclasses.replace(options, operator=operator.name)
+        return options
 
     def resume(self, batch_id: int, options: BatchOptions) -> BatchEngine:
         """Continue a batch from the journal (see :mod:`app.station.resume_choice` for which).
@@ -152,6 +169,7 @@ class BatchRun:
         CSRs collected offline or left pending are enrolled without their units; units plugged
         in later continue from their last journaled step.
         """
+        options = self._authorised(options)
         engine = self._started(self.session.start_batch(options, resume_batch=batch_id), options)
         engine.enroll_collected()
         return engine
@@ -204,20 +222,26 @@ class BatchRun:
 
     def skip(self, device_ids: Iterable[int], reason: str) -> None:
         """Take units out of the batch (blocking: one journal write each)."""
+        self.session.roles.require(Action.SKIP_UNITS)
         if self.engine is not None:
             for device_id in device_ids:
                 self.engine.skip(device_id, reason)
 
     def retry_failed(self) -> int:
         """Run again every failed unit still attached; returns how many."""
+        self.session.roles.require(Action.RETRY_UNITS)
         return self._engine_for_more_work().retry_failed()
 
     def retry_pending(self) -> int:
         """Ask the EST server again now for every unit pending approval (``batch resume`` does too)."""
+        self.session.roles.require(Action.RETRY_UNITS)
         return self._engine_for_more_work().retry_pending()
 
     def reprovision(self, device_id: int) -> bool:
-        """Replace the credential of the one unit the operator confirmed (see the engine)."""
+        """Replace the credential of the one unit the operator confirmed (see the engine).
+
+        Engineers only: it destroys the unit's working credential."""
+        self.session.roles.require(Action.REPROVISION)
         return self._engine_for_more_work().reprovision(device_id)
 
     def _engine_for_more_work(self) -> BatchEngine:

@@ -21,6 +21,8 @@ from app.config.paths import StationPaths, ensure_private_dir, station_paths
 from app.config.profile import Profile
 from app.device.driver import DeviceDriver
 from app.est.credentials import Credentials
+from app.security.roles import RoleGate
+from app.security.station_lock import StationLock
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,11 @@ class StationSession:
         journal: JournalBackend | None = None,
         client_factory: ClientFactory = default_client_factory,
         driver_factory: DriverFactory | None = None,
+        roles: RoleGate | None = None,
     ) -> None:
         self.paths = paths or station_paths()
+        #: who acts now and what their role may do (asked by every guarded use case)
+        self.roles = roles or RoleGate.for_station(StationLock.for_config_dir(self.paths.config))
         ensure_private_dir(self.paths.data)
         self.journal: JournalBackend = journal or Journal(self.paths.journal)
         self.bus = EventBus()
