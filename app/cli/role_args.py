@@ -61,8 +61,8 @@ def authorise(args: argparse.Namespace, *actions: Action, gate: RoleGate | None 
     try:
         for action in actions:
             gate.require(action)
-    except RoleRequired as exc:
-        raise RoleRefused(str(exc)) from None
+    except RoleRequired:
+        raise RoleRefused(f"to {wanted}: the PIN given is not the engineer PIN") from None
     operator = gate.operator
     assert operator is not None
     return operator

@@ -1,0 +1,99 @@
+"""Roles on the command line: engineer actions need the engineer PIN on a locked station (exit 77).
+
+Run through ``app.cli.main.main`` with the station's real lock file under the test's CERTLINE_HOME.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.cli.main import main
+from app.cli.role_args import EXIT_NOT_PERMITTED
+from app.config.profile_store import ProfileStore
+from app.security.station_lock import StationLock
+
+URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
+ENGINEER_PIN = "8642-eng"
+TECHNICIAN_PIN = "1357-tec"
+
+
+@pytest.fixture
+def locked_station(monkeypatch: pytest.MonkeyPatch) -> StationLock:
+    monkeypatch.setenv("NEW_PIN", ENGINEER_PIN)
+    assert main(["station", "set-pin", "--role", "engineer", "--new-pin-env", "NEW_PIN"]) == 0
+    monkeypatch.setenv("ENG_PIN", ENGINEER_PIN)
+    monkeypatch.setenv("NEW_PIN", TECHNICIAN_PIN)
+    assert (
+        main(
+            [
+                "station",
+                "set-pin",
+                "--role",
+                "technician",
+                "--new-pin-env",
+                "NEW_PIN",
+                "--engineer-pin-env",
+                "ENG_PIN",
+            ]
+        )
+        == 0
+    )
+    assert main(["station", "lock"]) == 0
+    lock = StationLock()
+    assert lock.locked and lock.has_technician_pin()
+    return lock
+
+
+def test_a_station_without_pins_refuses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "add", "line1", "--url", URL]) == 0
+    assert main(["station", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "not set (roles are off" in out and "(engineer)" in out
+
+
+def test_engineer_actions_on_a_locked_station_need_the_engineer_pin(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capsys.readouterr()
+    # no terminal and no --engineer-pin-env: refused with what to do, nothing changed
+    assert main(["profile", "add", "line1", "--url", URL]) == EXIT_NOT_PERMITTED
+    err = capsys.readouterr().err
+    assert "not permitted" in err and "--engineer-pin-env VAR" in err
+    assert ProfileStore().list() == []
+    # the technician PIN does not prove the engineer role
+    monkeypatch.setenv("PIN", TECHNICIAN_PIN)
+    assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == EXIT_NOT_PERMITTED
+    err = capsys.readouterr().err
+    assert "not the engineer PIN" in err and TECHNICIAN_PIN not in err
+    # the engineer PIN does, for this command only: the station stays locked
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == 0
+    assert ProfileStore().list() == ["line1"] and locked_station.locked
+    assert main(["profile", "delete", "line1", "--keep-secrets"]) == EXIT_NOT_PERMITTED
+    assert main(["journal", "migrate"]) == EXIT_NOT_PERMITTED
+    captured = capsys.readouterr()
+    assert ENGINEER_PIN not in captured.out + captured.err
+
+
+def test_batch_run_reprovision_is_an_engineer_action(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    rc = main(["batch", "run", "--profile", "nope", "--port", "/dev/null", "--reprovision"])
+    assert rc == EXIT_NOT_PERMITTED
+    assert "re-provision a unit" in capsys.readouterr().err
+    # without --reprovision the OS account may start a batch: it gets as far as the missing profile
+    rc = main(["batch", "run", "--profile", "nope", "--port", "/dev/null"])
+    assert rc == 2 and "nope" in capsys.readouterr().err
+
+
+def test_unlock_needs_the_engineer_pin(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIN", "0000-bad")
+    assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == EXIT_NOT_PERMITTED
+    assert locked_station.locked
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == 0
+    assert not locked_station.locked
+    assert main(["profile", "add", "line1", "--url", URL]) == 0  # an unlocked station: the engineer is in
