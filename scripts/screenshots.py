@@ -198,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(lambda: len(shown) > count, 120)
         save(shown[-1], "batch-summary")
         shown[-1].close()
+
+        # -- roles: a locked station, a technician signed in (docs/roles.md) --------------------
+
+        lock = window.lock.station_lock
+        lock.set_pin("8642-eng")
+        lock.set_technician_pin("1357-tec", engineer_pin="8642-eng")
+        window.lock.lock(window)
+        wait_until(lambda: window.lock.locked)
+        window.lock.sign_in_with("m.keller", "1357-tec")
+        wait_until(lambda: window.lock.signed_in)
+        settle(600)
+        save(window, "station-roles-technician")
     finally:
         window_commands.confirm_quit = lambda _window: True
         if launcher.window is not None:

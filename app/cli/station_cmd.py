@@ -26,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "A station without an engineer PIN refuses nothing. See docs/roles.md.",
     )
     sub = parser.add_subparsers(dest="station_command", metavar="ACTION", required=True)
-    status = sub.add_parser("status", help="show which PINs are set, whether the station is locked, who acts")
+    status = sub.add_parser(
+        "status",
+        help="show which PINs are set, whether the station is locked, who acts",
+        description="Show whether the engineer and technician PINs are set, whether the station is locked, "
+        "and the role this terminal's OS account acts in. Never shows a PIN.",
+    )
     status.set_defaults(func=_status)
 
     set_pin = sub.add_parser(
@@ -43,10 +48,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_engineer_pin_option(set_pin)
     set_pin.set_defaults(func=_set_pin)
 
-    lock = sub.add_parser("lock", help="lock the station: engineer actions then need the engineer PIN")
+    lock = sub.add_parser(
+        "lock",
+        help="lock the station: engineer actions then need the engineer PIN",
+        description="Lock the station: batches still run, but editing profiles, pinning trust anchors, "
+        "changing passcodes, re-provisioning and station settings need the engineer PIN. Needs an "
+        "engineer PIN to be set first (set-pin --role engineer).",
+    )
     lock.set_defaults(func=_lock)
 
-    unlock = sub.add_parser("unlock", help="unlock the station (needs the engineer PIN)")
+    unlock = sub.add_parser(
+        "unlock",
+        help="unlock the station (needs the engineer PIN)",
+        description="Unlock the station for engineer work (the station window too). The engineer PIN is "
+        "asked at a hidden prompt, or read from the variable named by --engineer-pin-env.",
+    )
     add_engineer_pin_option(unlock)
     unlock.set_defaults(func=_unlock)
 

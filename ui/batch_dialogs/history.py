@@ -10,7 +10,6 @@ looks exactly like a running one did.
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -33,6 +32,7 @@ from app.batch.journal_api import BatchRecord, JournalBackend
 from app.batch.states import DeviceState
 from app.labels.outputs import sink_for
 from app.labels.reprint import print_label, reprint_settings
+from app.security.roles import Action, RoleGate, RoleRequired
 from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.label_printer import QtPrinterSink
 from ui.plumbing.resources import icon
@@ -53,9 +53,17 @@ class HistoryDialog(QDialog):
         devices: the device model of the selected batch.
     """
 
-    def __init__(self, journal: JournalBackend, reports_dir: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        journal: JournalBackend,
+        reports_dir: Path,
+        parent: QWidget | None = None,
+        *,
+        roles: RoleGate | None = None,
+    ) -> None:
         super().__init__(parent)
         self.journal, self.reports_dir = journal, reports_dir
+        self.roles = roles or RoleGate.unrestricted()
         self.records: list[BatchRecord] = []
         self._request = 0
         self.setWindowTitle(self.tr("Batch history"))
@@ -185,7 +193,11 @@ class HistoryDialog(QDialog):
         if snap is None or snap.state is not DeviceState.DONE:
             return
         journal, device_id, batch_id = self.journal, snap.device_id, snap.batch_id
-        operator = getpass.getuser()
+        try:
+            operator = self.roles.require(Action.PRINT_LABELS).name  # recorded in the reprint's audit
+        except RoleRequired as exc:
+            self.status.setText(str(exc))
+            return
 
         def reprint() -> str:
             settings = reprint_settings(journal, batch_id)

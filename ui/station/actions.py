@@ -36,6 +36,7 @@ class StationActions:
     shared_journal: QAction
     line_view: QAction
     lock: QAction
+    sign_in: QAction
     large_text: QAction
     quit: QAction
     about: QAction
@@ -161,6 +162,13 @@ def create_actions(window: QMainWindow) -> StationActions:
             "Ctrl+L",
             translate("MainWindow", "Lock profiles and settings with the engineer PIN"),
         ),
+        sign_in=_action(
+            window,
+            None,
+            translate("MainWindow", "Sign &in…"),
+            "Ctrl+I",
+            translate("MainWindow", "Sign in as technician or engineer with your PIN, or sign out"),
+        ),
         shared_journal=_action(
             window,
             None,
@@ -226,6 +234,7 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     station.addAction(actions.profile)
     station.addAction(actions.shared_journal)
     station.addAction(actions.lock)
+    station.addAction(actions.sign_in)
     station.addSeparator()
     station.addAction(actions.bundle)
     station.addSeparator()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from app import __version__
 from app.batch.events import BatchSnapshot
 from app.batch.states import TERMINAL
+from app.security.roles import Action
 from app.station.support_bundle import default_bundle_name, write_support_bundle
 from ui.batch_dialogs.history import HistoryDialog
 from ui.batch_dialogs.report_export import ask_and_export
@@ -49,6 +50,8 @@ def connect(w: MainWindow) -> None:
     a.line_view.triggered.connect(lambda: show_line_view(w))
     a.line_view.setEnabled(w.session.journal.shared)
     a.lock.triggered.connect(lambda: toggle_lock(w))
+    a.sign_in.triggered.connect(lambda: toggle_sign_in(w))
+    a.sign_in.setVisible(False)  # shown once the station has an engineer PIN (roles are on)
     a.large_text.toggled.connect(lambda on: set_large_text(w, on))
     a.quit.triggered.connect(w.close)
     a.about.triggered.connect(lambda: about(w))
@@ -163,7 +166,7 @@ def save_support_bundle(w: MainWindow, path: Path | None = None) -> None:
 
 
 def show_history(w: MainWindow) -> HistoryDialog:
-    dialog = HistoryDialog(w.session.journal, w.session.paths.reports, w)
+    dialog = HistoryDialog(w.session.journal, w.session.paths.reports, w, roles=w.session.roles)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog
@@ -199,7 +202,7 @@ def notify(w: MainWindow, title: str, text: str) -> None:
 
 
 def edit_profile(w: MainWindow) -> None:
-    if w.lock.locked:
+    if not w.session.roles.allows(Action.EDIT_PROFILES):
         w.show_message(
             translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
         )
@@ -219,7 +222,7 @@ def show_line_view(w: MainWindow) -> None:
 
 
 def edit_shared_journal(w: MainWindow) -> None:
-    if w.lock.locked:
+    if not w.session.roles.allows(Action.EDIT_SETTINGS):
         w.show_message(
             translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
         )
@@ -249,6 +252,14 @@ def _profile_saved(w: MainWindow, profile: object) -> None:
         translate("MainWindow", "Profile saved; it is used from the next start of the station window")
     )
     w.profile_saved.emit(profile)
+
+
+def toggle_sign_in(w: MainWindow) -> None:
+    """Sign in when nobody is, else sign the current operator out (which locks the station)."""
+    if w.lock.signed_in:
+        w.lock.sign_out()
+    else:
+        w.lock.sign_in(w)
 
 
 def toggle_lock(w: MainWindow) -> None:

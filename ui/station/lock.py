@@ -1,8 +1,9 @@
-"""Station lock in the window: an engineer PIN guards profile editing and settings.
+"""Station lock and sign-in in the window: the engineer PIN guards profiles and settings,
+the technician PIN (if set) the batch controls.
 
-The PIN rules and hashing live in :mod:`app.security.station_lock`; this module only
-asks for PINs (masked) and runs the slow PBKDF2 work in a worker. A locked
-station still runs batches with the profile it was given.
+The rules live in :mod:`app.security.roles` and :mod:`app.security.station_lock`, the use
+cases in :mod:`app.station.sign_in`; this module only asks for names and PINs (masked) and
+runs the slow PBKDF2 work in a worker. A locked station still runs batches.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from app.security.station_lock import MIN_PIN_LENGTH, StationLock
+from app.security.roles import Operator, Role
+from app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
+from app.station.session import StationSession
+from app.station.sign_in import lock_station, sign_in, sign_out
 from ui.plumbing.worker import run_in_background
 
 
@@ -63,31 +67,94 @@ class PinDialog(QDialog):
         return self.pin_edit.text()
 
 
+class SignInDialog(QDialog):
+    """Name and PIN: the PIN says the role (technician or engineer), the name goes into the audit."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Sign in"))
+        self.name_edit = QLineEdit(name, self)
+        self.name_edit.setObjectName("operator_name")
+        self.pin_edit = QLineEdit(self, echoMode=QLineEdit.EchoMode.Password)
+        self.pin_edit.setObjectName("pin")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        form = QFormLayout()
+        form.addRow(self.tr("&Name:"), self.name_edit)
+        form.addRow(self.tr("&PIN:"), self.pin_edit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                self.tr(
+                    "Technicians sign in with the technician PIN, engineers with the engineer PIN. "
+                    "Your name is recorded with every batch you start."
+                ),
+                self,
+                wordWrap=True,
+            )
+        )
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.pin_edit.textChanged.connect(self._validate)
+        self.name_edit.textChanged.connect(self._validate)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self._validate()
+        (self.pin_edit if name else self.name_edit).setFocus()
+
+    def _validate(self) -> None:
+        ok = bool(self.pin_edit.text()) and bool(self.name_edit.text().strip())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+    def credentials(self) -> tuple[str, str]:
+        return self.name_edit.text().strip(), self.pin_edit.text()
+
+
 class LockController(QObject):
-    """Knows whether the station is locked and changes it, asking for PINs as needed.
+    """The station's lock and who is signed in, changed through the use cases of
+    :mod:`app.station.sign_in` in a worker (PBKDF2 and the audit write are slow).
 
     Attributes:
-        locked: the last known state (refreshed in a worker at start).
+        locked: the last known lock state (refreshed in a worker at start).
+        roles_on: whether an engineer PIN is set (roles are enforced).
+        signed_in: whether someone signed in with a PIN in this window (Sign out then ends it).
 
     Signals:
         locked_changed(bool): the station was locked or unlocked.
+        operator_changed(): someone signed in or out (read ``session.roles.operator``).
         failed(str): wrong PIN or the lock file could not be used.
+        message(str): who signed in or out, for the status bar.
     """
 
     locked_changed = Signal(bool)
+    operator_changed = Signal()
     failed = Signal(str)
+    message = Signal(str)
 
-    def __init__(self, lock: StationLock, parent: QObject | None = None) -> None:
+    def __init__(self, session: StationSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.station_lock = lock
+        self.session = session
+        lock = session.roles.station_lock
+        assert lock is not None, "the station window's session has a station lock"
+        self.station_lock: StationLock = lock
         self.locked = False
+        self.roles_on = False
+        self.signed_in = False
 
     def refresh(self) -> None:
-        run_in_background(lambda: self.station_lock.locked, self._set_locked, self._failed, owner=self)
+        lock = self.station_lock
+        run_in_background(lambda: (lock.locked, lock.has_pin()), self._refreshed, self._failed, owner=self)
+
+    def _refreshed(self, state: object) -> None:
+        assert isinstance(state, tuple)
+        self.roles_on = bool(state[1])
+        self._set_locked(bool(state[0]))
 
     def _set_locked(self, locked: object) -> None:
         self.locked = bool(locked)
         self.locked_changed.emit(self.locked)
+        self.operator_changed.emit()
 
     def _failed(self, exc: BaseException) -> None:
         self.failed.emit(str(exc))
@@ -100,34 +167,29 @@ class LockController(QObject):
         )
 
     def _lock_with(self, has_pin: bool, parent: QWidget | None) -> None:
-        lock = self.station_lock
-        if has_pin:
+        session = self.session
+        pin: str | None = None
+        if not has_pin:
+            dialog = PinDialog(
+                self.tr("Set engineer PIN"),
+                self.tr(
+                    "Choose the engineer PIN. It is needed to edit profiles and settings while the station "
+                    "is locked."
+                ),
+                confirm=True,
+                parent=parent,
+            )
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            pin = dialog.pin()
 
-            def lock_now() -> bool:
-                lock.lock()
-                return True
-
-            run_in_background(lock_now, self._set_locked, self._failed, owner=self)
-            return
-        dialog = PinDialog(
-            self.tr("Set engineer PIN"),
-            self.tr(
-                "Choose the engineer PIN. It is needed to edit profiles and settings while the station "
-                "is locked."
-            ),
-            confirm=True,
-            parent=parent,
-        )
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        pin = dialog.pin()
-
-        def set_and_lock() -> bool:
-            lock.set_pin(pin)
-            lock.lock()
+        def lock_now() -> bool:
+            lock_station(session, pin)
             return True
 
-        run_in_background(set_and_lock, self._set_locked, self._failed, owner=self)
+        self.roles_on = True
+        self.signed_in = False
+        run_in_background(lock_now, self._set_locked, self._failed, owner=self)
 
     def unlock(self, parent: QWidget | None) -> None:
         dialog = PinDialog(
@@ -139,12 +201,60 @@ class LockController(QObject):
             return
         self.unlock_with(dialog.pin())
 
-    def unlock_with(self, pin: str) -> None:
-        lock = self.station_lock
-        run_in_background(lambda: lock.unlock(pin), self._unlocked, self._failed, owner=self)
+    def unlock_with(self, pin: str, name: str = "") -> None:
+        session = self.session
+        run_in_background(
+            lambda: sign_in(session, name or self._current_name(), pin, engineer_only=True),
+            lambda _operator: self._signed_in_unlocked(),
+            lambda exc: self.failed.emit(
+                self.tr("Wrong PIN; the station stays locked.")
+                if isinstance(exc, StationLockError)
+                else str(exc)
+            ),
+            owner=self,
+        )
 
-    def _unlocked(self, ok: object) -> None:
-        if ok:
-            self._set_locked(False)
-        else:
-            self.failed.emit(self.tr("Wrong PIN; the station stays locked."))
+    def sign_in(self, parent: QWidget | None) -> None:
+        dialog = SignInDialog(self._current_name(), parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.sign_in_with(*dialog.credentials())
+
+    def sign_in_with(self, name: str, pin: str) -> None:
+        session = self.session
+
+        def done(operator: object) -> None:
+            assert isinstance(operator, Operator)
+            self.signed_in = True
+            role = self.tr("engineer") if operator.role == Role.ENGINEER else self.tr("technician")
+            self.message.emit(self.tr("Signed in: %1 (%2)").replace("%1", operator.name).replace("%2", role))
+            self._set_locked(operator.role != Role.ENGINEER and self.locked)
+
+        run_in_background(
+            lambda: sign_in(session, name, pin),
+            done,
+            lambda exc: self.failed.emit(
+                self.tr("Wrong PIN; nobody was signed in.") if isinstance(exc, StationLockError) else str(exc)
+            ),
+            owner=self,
+        )
+
+    def _signed_in_unlocked(self) -> None:
+        self.signed_in = True
+        self._set_locked(False)
+
+    def sign_out(self) -> None:
+        self.signed_in = False
+        session = self.session
+        lock = self.station_lock
+
+        def out() -> bool:
+            sign_out(session)
+            return lock.locked
+
+        self.message.emit(self.tr("Signed out; the station is locked"))
+        run_in_background(out, self._set_locked, self._failed, owner=self)
+
+    def _current_name(self) -> str:
+        operator = self.session.roles.operator
+        return operator.name if operator is not None else ""

@@ -22,6 +22,7 @@ from app.batch.states import TERMINAL
 from app.config.profile import Profile
 from app.host.log_setup import attach_handler
 from app.labels.hook import LabelPrinting
+from app.security.roles import Action, RoleGate
 from app.security.station_lock import StationLock
 from app.station import StationSession
 from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
@@ -93,7 +94,10 @@ class MainWindow(QMainWindow):
         hands_free = hands_free or HandsFree(ProviderPortSource(port_provider))
         self.controller = BatchController(session, port_provider, hands_free, self)
         self.monitor = StationMonitor(session, self, secret_check=secret_check)
-        self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
+        if station_lock is not None or session.roles.station_lock is None:
+            lock = station_lock or StationLock.for_config_dir(session.paths.config)
+            session.roles = RoleGate(lock, session.roles.operator)
+        self.lock = LockController(session, self)
         self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
         self._awaiting_summary = False
         self._shown_locked = False
@@ -155,7 +159,9 @@ class MainWindow(QMainWindow):
         self.monitor.trust_anchor.connect(self.station_bar.set_trust_anchor)
         self.monitor.secret_status.connect(self.station_bar.set_secret)
         self.lock.locked_changed.connect(self._locked_changed)
+        self.lock.operator_changed.connect(self._operator_changed)
         self.lock.failed.connect(self.show_error)
+        self.lock.message.connect(self.show_message)
         self.table.device_selected.connect(self.details.show_device)
         self.station_bar.fields_completed.connect(self._fields_completed)
         self.bridge.log_event.connect(lambda _event: self._show_journal())
@@ -208,19 +214,23 @@ class MainWindow(QMainWindow):
     # -- state of the actions -----------------------------------------------------------
     def _update_actions(self) -> None:
         a, c = self.station_actions, self.controller
+        may = self.session.roles.allows  # the role check of app/ (memory only: no file, no PIN)
         running = c.phase == Phase.RUNNING
-        a.start.setEnabled(c.phase == Phase.IDLE)
+        has_work = c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE)
+        a.start.setEnabled(c.phase == Phase.IDLE and may(Action.START_BATCH))
         a.pause.setEnabled(running)
         a.pause.setChecked(c.paused)
         a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
         a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
-        a.retry.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
-        a.retry_pending.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
-        a.skip.setEnabled(running)
-        a.reprovision.setEnabled(c.engine is not None and c.phase in (Phase.RUNNING, Phase.IDLE))
+        a.retry.setEnabled(has_work and may(Action.RETRY_UNITS))
+        a.retry_pending.setEnabled(has_work and may(Action.RETRY_UNITS))
+        a.skip.setEnabled(running and may(Action.SKIP_UNITS))
+        a.reprovision.setEnabled(has_work and may(Action.REPROVISION))
         a.export.setEnabled(c.batch_id is not None)
+        a.hands_free.setEnabled(may(Action.START_BATCH))
         a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
-        a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)
+        a.profile.setEnabled(may(Action.EDIT_PROFILES) and c.phase == Phase.IDLE)
+        a.shared_journal.setEnabled(may(Action.EDIT_SETTINGS))
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
         self._update_batch_label()
 
@@ -240,7 +250,24 @@ class MainWindow(QMainWindow):
             text += " · " + self.tr("hands-free")
         if self.lock.locked:
             text += " · " + self.tr("locked")
+        if self.lock.roles_on:
+            operator = self.session.roles.operator
+            if operator is None:
+                text += " · " + self.tr("sign in to start (Ctrl+I)")
+            else:
+                role = self.tr("engineer") if operator.role.value == "engineer" else self.tr("technician")
+                text += " · " + self.tr("%1 (%2)").replace("%1", operator.name).replace("%2", role)
         self.batch_label.setText(text)
+
+    def _operator_changed(self) -> None:
+        operator = self.session.roles.operator
+        self.station_actions.sign_in.setVisible(self.lock.roles_on)
+        self.station_actions.sign_in.setText(
+            self.tr("Sign &out %1").replace("%1", operator.name)
+            if self.lock.signed_in and operator is not None
+            else self.tr("Sign &in…")
+        )
+        self._update_actions()
 
     def _locked_changed(self, locked: bool) -> None:
         self.station_actions.lock.setText(self.tr("Un&lock station") if locked else self.tr("&Lock station"))

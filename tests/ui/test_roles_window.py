@@ -1,0 +1,79 @@
+"""Roles in the station window (issue 19 part 6), started through ``certline-gui``'s entry point.
+
+A locked station with both PINs set: nobody may start a batch until someone signs in; the
+technician PIN lets a technician run the batch but not re-provision or edit profiles; the
+engineer PIN unlocks both. Every sign-in (and the refused one) is in the audit with its
+operator, and no PIN is ever on screen.
+"""
+
+from __future__ import annotations
+
+import json
+
+from app.batch.states import DeviceState
+from app.config.paths import station_paths
+from app.security.station_lock import StationLock
+from tests.helpers.gui_checks import assert_not_on_screen
+from tests.ui.test_first_day import WAIT, gui, plug_in_simulated_units, run_batch_to_summary, store_profile  # noqa: F401
+from ui.plumbing.worker import pending_tasks
+
+ENGINEER_PIN = "8642-eng"
+TECHNICIAN_PIN = "1357-tec"
+
+
+def _locked_station() -> StationLock:
+    lock = StationLock.for_config_dir(station_paths().config, iterations=1000)
+    lock.set_pin(ENGINEER_PIN)
+    lock.set_technician_pin(TECHNICIAN_PIN, engineer_pin=ENGINEER_PIN)
+    lock.lock()
+    return lock
+
+
+def _sign_in(qtbot, window, name: str, pin: str) -> None:
+    with qtbot.waitSignal(window.lock.operator_changed, timeout=WAIT):
+        window.lock.sign_in_with(name, pin)
+    qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
+
+
+def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_keyring):  # noqa: F811
+    store_profile(est_server, memory_keyring)
+    _locked_station()
+    gui.start()
+    window = gui.window()
+    actions = window.station_actions
+    qtbot.waitUntil(lambda: window.lock.roles_on and actions.sign_in.isVisible(), timeout=WAIT)
+    assert not actions.start.isEnabled() and not actions.profile.isEnabled()
+    assert "sign in to start" in window.batch_label.text()
+
+    with qtbot.waitSignal(window.lock.failed, timeout=WAIT) as refused:
+        window.lock.sign_in_with("tia", "0000-bad")
+    assert "Wrong PIN" in refused.args[0] and not actions.start.isEnabled()
+
+    _sign_in(qtbot, window, "tia", TECHNICIAN_PIN)
+    assert actions.start.isEnabled() and not actions.profile.isEnabled()
+    assert "tia (technician)" in window.batch_label.text()
+    assert actions.sign_in.text().replace("&", "") == "Sign out tia"
+    window.grab().save(str(station_paths().data / "roles-technician.png"))
+
+    plug_in_simulated_units(qtbot, window, 2)
+    summary = run_batch_to_summary(qtbot, window)
+    summary.close()
+    assert [s.state for s in window.model.snapshots()] == [DeviceState.DONE] * 2
+    assert not actions.reprovision.isEnabled()  # engineers only
+
+    _sign_in(qtbot, window, "ben", ENGINEER_PIN)
+    assert actions.profile.isEnabled() and actions.reprovision.isEnabled()
+    assert not window.lock.locked and "ben (engineer)" in window.batch_label.text()
+    assert_not_on_screen(ENGINEER_PIN)
+    assert_not_on_screen(TECHNICIAN_PIN)
+
+    records = [(r["kind"], json.loads(r["payload"])) for r in window.session.journal.audit.records()]
+    signs = [(kind, p["operator"], p.get("role")) for kind, p in records if "sign" in kind]
+    assert signs == [
+        ("sign-in-refused", "tia", None),
+        ("operator-signed-in", "tia", "technician"),
+        ("operator-signed-in", "ben", "engineer"),
+    ]
+    batch = [p for kind, p in records if kind == "batch-started"]
+    assert batch and batch[0]["operator"] == "tia"  # nobody typed a name: the signed-in technician
+    assert all(p["operator"] == "tia" for kind, p in records if kind.startswith("device-"))
