@@ -150,7 +150,7 @@ class BatchRun:
         return self._started(self.session.start_batch(options), options)
 
     def _authorised(self, options: BatchOptions) -> BatchOptions:
-        """Check the operator's role for starting (and re-provisioning) and record their name.
+        """Check the operator's role for starting (and re-provisioning); record who and where.
 
         Every batch carries an operator, so every audit record of its units names one: the
         name typed in the station bar (or ``--operator``), else the signed-in operator's.
@@ -161,6 +161,8 @@ class BatchRun:
             roles.require(Action.REPROVISION)
         if not options.operator:
             options = dataclasses.replace(options, operator=operator.name)
+        if not options.station:  # the window passes none: the batch and its report name the station
+            options = dataclasses.replace(options, station=self.session.journal.station)
         return options
 
     def resume(self, batch_id: int, options: BatchOptions) -> BatchEngine:

@@ -72,3 +72,17 @@ def test_stop_closes_the_batch_and_retry_continues_it_with_a_new_engine(line, si
         assert [s.state for s in second.devices()] == [DeviceState.DONE]
     finally:
         session.close()
+
+
+def test_a_batch_started_without_names_records_the_station_and_operator(line):  # noqa: F811
+    """The window passes neither: the report must still say which station and who (not None)."""
+    session = line.session()
+    try:
+        run = BatchRun(session)
+        assert run.begin_start()
+        engine = run.start(BatchOptions())
+        record = session.journal.batch(engine.batch_id)
+        assert record.station == session.journal.station and record.station
+        assert record.operator == session.roles.operator.name and record.operator
+    finally:
+        session.close()
