@@ -110,9 +110,19 @@ def build_json_report(journal: JournalBackend, batch_id: int) -> dict[str, Any]:
 def _anchor_fingerprints(profile_json: dict[str, Any]) -> list[str]:
     """Which CA the batch trusted, so an auditor can tie every certificate to it."""
     pem = profile_json.get("ca_bundle_pem")
+    if not pem and profile_json.get("ca_bundle_file"):
+        # a profile that names a CA file: its anchors as the file holds them now (the profile keeps
+        # only the path); a file that is gone or unreadable leaves the list empty, not a guess
+        try:
+            pem = Path(profile_json["ca_bundle_file"]).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError):
+            return []
     if not pem:
         return []
-    return [pki.fingerprint(cert) for cert in pki.pem_to_chain(pem)]
+    try:
+        return [pki.fingerprint(cert) for cert in pki.pem_to_chain(pem)]
+    except ValueError:
+        return []
 
 
 def render(journal: JournalBackend, batch_id: int, fmt: str) -> str:

@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="provision the units on the given ports",
         description="Provision the units on the given ports with a profile. Exit status 0 only when "
-        "every unit ended verified; 130 after Ctrl+C (every unit stops at a journaled step).",
+        "every unit ended verified (provisioned now, or found holding the certificate this station "
+        "issued it before); 1 when a unit failed or is still pending; 2 for a setup error; 130 after "
+        "Ctrl+C (every unit stops at a journaled step).",
     )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
@@ -298,6 +300,7 @@ def _drive_batch(
     if args.port:
         run.add_ports(args.port)
     elif run.hands_free is not None:
+        _say_what_is_watched(run.hands_free, args)
         run.watch(report_existing=True)
     interrupted = False
     try:
@@ -313,6 +316,25 @@ def _drive_batch(
     if interrupted:
         return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
     return 0 if finished and engine.all_verified() else 1
+
+
+def _say_what_is_watched(hands_free: HandsFree, args: argparse.Namespace) -> None:
+    """``--ports auto`` with nothing plugged in must not look like a hang: say what it waits for."""
+    present = [p.device for p in hands_free.source.ports()]
+    until = f"{args.count} unit(s) are done" if args.count else "Ctrl+C"
+    if args.timeout is not None:
+        until += f" or {args.timeout:g} s have passed"
+    if present:
+        print(
+            f"Provisioning {', '.join(present)} and every USB serial unit plugged in until {until}.",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "No USB serial unit is connected yet (serial ports without a USB VID:PID are ignored unless the "
+            f"profile opts in with include_non_usb_ports). Waiting for units until {until}.",
+            file=sys.stderr,
+        )
 
 
 def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool:
@@ -343,6 +365,7 @@ def _status(args: argparse.Namespace) -> int:
         if args.line:
             return _line_status(journal)
         if args.batch:
+            print(f"{'UNIT':>5}  {'SERIAL':<16} {'PORT':<24} {'STATE':<16} STEP OR ERROR")
             for snap in journal.devices(args.batch):
                 print(
                     f"{snap.device_id:>5}  {snap.serial_number or '?':<16} {snap.port:<24} "
@@ -379,6 +402,7 @@ def _line_status(journal: JournalBackend) -> int:
     if progress is None or holders is None:
         print("certline batch status --line: needs a shared journal (--journal URL)", file=sys.stderr)
         return 2
+    print(f"{'STATION':<24} {'STATE':<16} {'UNITS':>6}")
     for row in progress():
         print(f"{row['station']:<24} {row['state']:<16} {row['units']:>6}")
     for row in holders():

@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 from app.batch.journal_api import JournalError
 from app.cli.journal_args import add_journal_arguments, journal_from_args
@@ -47,13 +48,19 @@ def run(args: argparse.Namespace) -> int:
             writer.writeheader()
             writer.writerows(rows)
         else:
-            for row in rows:
-                print(
-                    f"{row['days_left']:>8} days  {row['device_serial'] or '?':<20} {row['cert_serial']}  "
-                    f"{row['not_after']}",
-                    file=out,
-                )
+            _print_table(rows, out)
     finally:
         if args.out:
             out.close()
     return 0
+
+
+def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+    """A table a person reads: a header line, soonest expiry first, and a line when it is empty."""
+    if not rows:
+        print("No certificates in the journal match.", file=out)
+        return
+    print(f"{'DAYS LEFT':>9}  {'UNIT SERIAL':<20} {'CERTIFICATE SERIAL':<40} NOT AFTER (UTC)", file=out)
+    for row in rows:
+        unit = row["device_serial"] or "?"
+        print(f"{row['days_left']:>9}  {unit:<20} {row['cert_serial']:<40} {row['not_after']}", file=out)

@@ -8,6 +8,7 @@ Secrets never come from argv (it is visible in ``ps`` and shell history):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import getpass
 import json
@@ -66,74 +67,22 @@ def register(subparsers: Any) -> None:
         "'certline profile set-passcode NAME'.",
     )
     add.add_argument("name", help="profile name, used with --profile by the other commands")
-    add.add_argument("--url", required=True, help="EST base URL for enrollment (https://...)")
-    add.add_argument("--reenroll-url", help="EST base URL for re-enrollment (e.g. DTM clientauth host)")
-    add.add_argument("--label", help="EST label (DTM: IOT_<uuid>) if not part of --url")
-    add.add_argument("--device-group", help="DTM device group ID appended after the operation")
-    add.add_argument(
-        "--auth",
-        choices=[a.value for a in AuthStyle],
-        default=AuthStyle.PASSCODE_ONLY.value,
-        help="how the station authenticates to the EST server: the DTM enrollment passcode alone, "
-        "a user name and password, or a TLS client certificate",
-    )
-    add.add_argument("--user", help="user name for --auth user-password")
-    add.add_argument("--client-cert", type=Path, help="client certificate PEM for --auth client-cert")
-    add.add_argument("--client-key", type=Path, help="client private key PEM for --auth client-cert")
-    add.add_argument("--client-p12", type=Path, help="PKCS#12 client credential for --auth client-cert")
-    add.add_argument("--ca", type=Path, help="PEM file with the EST server's trust anchor(s)")
-    add.add_argument(
-        "--csr-format",
-        choices=[c.value for c in CsrFormat],
-        default=CsrFormat.RFC7030.value,
-        help="how the CSR is posted: rfc7030 (base64 DER, application/pkcs10) or pem-text "
-        "(PEM as text/plain, what DigiCert DTM expects)",
-    )
-    add.add_argument(
-        "--keygen",
-        choices=[k.value for k in KeyGeneration],
-        default=KeyGeneration.DEVICE.value,
-        help="where the private key is generated: on the unit, or by the EST server (/serverkeygen)",
-    )
-    add.add_argument(
-        "--key-alg",
-        choices=[k.value for k in KeyAlgorithm],
-        default=KeyAlgorithm.EC_P256.value,
-        help="type of the unit's key",
-    )
-    add.add_argument(
-        "--subject",
-        help="subject template, e.g. 'CN={serial},O=ACME' ({serial} is the device serial; \\, for a comma)",
-    )
-    add.add_argument(
-        "--driver",
-        choices=DRIVERS,
-        default="certline",
-        help="the units' serial protocol: certline (Certline firmware) or nrf91 (Nordic AT commands)",
-    )
-    add.add_argument("--baud", type=int, default=115200, help="serial line speed of the units")
-    add.add_argument(
-        "--concurrency",
-        type=int,
-        default=4,
-        help=f"units provisioned at the same time (1-{MAX_CONCURRENCY})",
-    )
-    add.add_argument(
-        "--request-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="overall deadline of each EST request: connect, TLS, request and whole answer (default 30)",
-    )
-    add.add_argument("--require-pop", action="store_true", help="require proof-of-possession (tls-unique)")
-    add.add_argument(
-        "--allow-new-enrollment-fallback",
-        action="store_true",
-        help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
-    )
+    _add_profile_options(add, edit=False)
     add.add_argument("--force", action="store_true", help="replace an existing profile of that name")
     add_engineer_pin_option(add)
     add.set_defaults(func=cmd_add)
+
+    edit = sub.add_parser(
+        "edit",
+        help="change some settings of a profile (the others stay as they are)",
+        description="Change only the options given; every other setting of the profile stays. The "
+        "switches have --no-... forms; an empty value (e.g. --reenroll-url '') clears an optional "
+        "setting. The profile is checked as a whole before it is saved. Its passcode stays in the "
+        "keyring (change it with 'certline profile set-passcode').",
+    )
+    edit.add_argument("name", help="the profile to change")
+    _add_profile_options(edit, edit=True)
+    edit.set_defaults(func=cmd_edit)
 
     lst = sub.add_parser(
         "list", help="list profiles", description="List the profiles of this station: name, auth, URL."
@@ -199,6 +148,100 @@ def register(subparsers: Any) -> None:
     delete.add_argument("--keep-secrets", action="store_true", help="leave its keyring entries")
     add_engineer_pin_option(delete)
     delete.set_defaults(func=cmd_delete)
+
+
+def _add_profile_options(p: argparse.ArgumentParser, *, edit: bool) -> None:
+    """The profile's options, shared by ``add`` (with defaults) and ``edit`` (only what is given
+    changes: no defaults, ``--no-…`` forms for the switches, an empty value clears a text field)."""
+
+    def d(value: object) -> object:
+        return argparse.SUPPRESS if edit else value
+
+    flag: Any = argparse.BooleanOptionalAction if edit else "store_true"
+    p.add_argument(
+        "--url", required=not edit, default=d(None), help="EST base URL for enrollment (https://...)"
+    )
+    p.add_argument(
+        "--reenroll-url", default=d(None), help="EST base URL for re-enrollment (e.g. DTM clientauth host)"
+    )
+    p.add_argument("--label", default=d(None), help="EST label (DTM: IOT_<uuid>) if not part of --url")
+    p.add_argument("--device-group", default=d(None), help="DTM device group ID appended after the operation")
+    p.add_argument(
+        "--auth",
+        choices=[a.value for a in AuthStyle],
+        default=d(AuthStyle.PASSCODE_ONLY.value),
+        help="how the station authenticates to the EST server: the DTM enrollment passcode alone, "
+        "a user name and password, or a TLS client certificate",
+    )
+    p.add_argument("--user", default=d(None), help="user name for --auth user-password")
+    p.add_argument(
+        "--client-cert", default=d(None), metavar="FILE", help="client certificate PEM for --auth client-cert"
+    )
+    p.add_argument(
+        "--client-key", default=d(None), metavar="FILE", help="client private key PEM for --auth client-cert"
+    )
+    p.add_argument(
+        "--client-p12",
+        default=d(None),
+        metavar="FILE",
+        help="PKCS#12 client credential for --auth client-cert",
+    )
+    p.add_argument(
+        "--ca", default=d(None), metavar="FILE", help="PEM file with the EST server's trust anchor(s)"
+    )
+    p.add_argument(
+        "--csr-format",
+        choices=[c.value for c in CsrFormat],
+        default=d(CsrFormat.RFC7030.value),
+        help="how the CSR is posted: rfc7030 (base64 DER, application/pkcs10) or pem-text "
+        "(PEM as text/plain, what DigiCert DTM expects)",
+    )
+    p.add_argument(
+        "--keygen",
+        choices=[k.value for k in KeyGeneration],
+        default=d(KeyGeneration.DEVICE.value),
+        help="where the private key is generated: on the unit, or by the EST server (/serverkeygen)",
+    )
+    p.add_argument(
+        "--key-alg",
+        choices=[k.value for k in KeyAlgorithm],
+        default=d(KeyAlgorithm.EC_P256.value),
+        help="type of the unit's key",
+    )
+    p.add_argument(
+        "--subject",
+        default=d(None),
+        help="subject template, e.g. 'CN={serial},O=ACME' ({serial} is the device serial; \\, for a comma)",
+    )
+    p.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default=d("certline"),
+        help="the units' serial protocol: certline (Certline firmware) or nrf91 (Nordic AT commands)",
+    )
+    p.add_argument("--baud", type=int, default=d(115200), help="serial line speed of the units")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=d(4),
+        help=f"units provisioned at the same time (1-{MAX_CONCURRENCY})",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=d(30.0),
+        metavar="SECONDS",
+        help="overall deadline of each EST request: connect, TLS, request and whole answer (default 30)",
+    )
+    p.add_argument(
+        "--require-pop", action=flag, default=d(False), help="require proof-of-possession (tls-unique)"
+    )
+    p.add_argument(
+        "--allow-new-enrollment-fallback",
+        action=flag,
+        default=d(False),
+        help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
+    )
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -273,39 +316,78 @@ def _ca_file(path: Path | None) -> str | None:
     return resolved
 
 
+def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The profile fields of the options present in ``args``: every one for ``add`` (its
+    defaults), only those given for ``edit``. An empty value clears an optional text setting."""
+    given = vars(args)
+    fields: dict[str, Any] = {}
+
+    def optional(option: str, field: str) -> None:
+        if option in given:
+            fields[field] = given[option] or None
+
+    def path(option: str, field: str, check: Callable[[Path | None, str], str | None]) -> None:
+        if option in given:
+            fields[field] = check(
+                Path(given[option]) if given[option] else None, "--" + option.replace("_", "-")
+            )
+
+    if "url" in given:
+        fields["enroll_url"] = given["url"]
+    optional("reenroll_url", "reenroll_url")
+    optional("label", "label")
+    optional("device_group", "device_group")
+    optional("user", "username")
+    path("client_cert", "client_cert_file", _existing_file)
+    path("client_key", "client_key_file", _existing_file)
+    path("client_p12", "client_p12_file", _existing_file)
+    path("ca", "ca_bundle_file", lambda value, _option: _ca_file(value))
+    converters: dict[str, tuple[str, Callable[[Any], Any]]] = {
+        "auth": ("auth_style", AuthStyle),
+        "csr_format": ("csr_format", CsrFormat),
+        "keygen": ("key_generation", KeyGeneration),
+        "key_alg": ("key_algorithm", KeyAlgorithm),
+        "subject": ("subject_template", lambda v: parse_subject(v) if v else dict(DEFAULT_SUBJECT_TEMPLATE)),
+        "driver": ("driver", str),
+        "baud": ("baud", int),
+        "concurrency": ("concurrency", int),
+        "request_timeout": ("request_timeout", float),
+        "require_pop": ("require_pop", bool),
+        "allow_new_enrollment_fallback": ("allow_new_enrollment_fallback", bool),
+    }
+    for option, (field, convert) in converters.items():
+        if option in given:
+            fields[field] = convert(given[option])
+    return fields
+
+
 @_cli_errors
 def cmd_add(args: argparse.Namespace) -> int:
     authorise(args, Action.EDIT_PROFILES, *([Action.PIN_TRUST_ANCHOR] if args.ca else []))
     store = ProfileStore()
-    profile = Profile(
-        name=args.name,
-        enroll_url=args.url,
-        reenroll_url=args.reenroll_url,
-        label=args.label,
-        device_group=args.device_group,
-        auth_style=AuthStyle(args.auth),
-        username=args.user,
-        client_cert_file=_existing_file(args.client_cert, "--client-cert"),
-        client_key_file=_existing_file(args.client_key, "--client-key"),
-        client_p12_file=_existing_file(args.client_p12, "--client-p12"),
-        ca_bundle_file=_ca_file(args.ca),
-        csr_format=CsrFormat(args.csr_format),
-        key_generation=KeyGeneration(args.keygen),
-        key_algorithm=KeyAlgorithm(args.key_alg),
-        subject_template=parse_subject(args.subject) if args.subject else dict(DEFAULT_SUBJECT_TEMPLATE),
-        require_pop=args.require_pop,
-        concurrency=args.concurrency,
-        request_timeout=args.request_timeout,
-        driver=args.driver,
-        baud=args.baud,
-        allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
-    )
+    profile = Profile(name=args.name, **_profile_fields(args))
     path = store.save(profile, overwrite=args.force)
     log.info("profile %s saved to %s", profile.name, path)
     print(f"saved profile {profile.name} to {path}")
     needed = required_purposes(profile)
     if needed:
         print(f"next: certline profile set-passcode {profile.name}")
+    return 0
+
+
+@_cli_errors
+def cmd_edit(args: argparse.Namespace) -> int:
+    store = ProfileStore()
+    profile = store.load(args.name)
+    changes = _profile_fields(args)
+    if not changes:
+        raise CliError("nothing to change: name the settings to change (certline profile edit --help)")
+    updated = dataclasses.replace(profile, **changes)
+    path = store.save(updated, overwrite=True)
+    log.info("profile %s changed (%s) in %s", updated.name, ", ".join(sorted(changes)), path)
+    print(f"saved profile {updated.name}: changed {', '.join(sorted(changes))}")
+    if required_purposes(updated) != required_purposes(profile):
+        print(f"next: certline profile set-passcode {updated.name}")
     return 0
 
 

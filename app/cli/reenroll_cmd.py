@@ -22,6 +22,7 @@ from app.device.driver import DeviceError
 from app.est.credentials import Credentials
 from app.est.errors import EstError
 from app.reenroll import CertificateView, CurrentCredential, ReenrollError, load_file_credential
+from app.station.credential_source import CredentialSource
 from app.station.renewal import renew_unit
 
 if TYPE_CHECKING:
@@ -91,9 +92,15 @@ def run(args: argparse.Namespace) -> int:
 def _credentials(profile: Profile, args: argparse.Namespace) -> Credentials:
     """Re-enrollment authenticates with the certificate being renewed: no passcode is needed.
 
-    Only a PKCS#12 file needs a secret (its password), from --p12-password-env or the keyring.
+    Only a PKCS#12 file needs a secret (its password), from --p12-password-env or the keyring;
+    a variable named with --passcode-env is read (and must be set) for the fallback.
     """
     if not args.p12:
+        if getattr(args, "passcode_env", None):
+            # named, so read it: an unset variable is a typing mistake to report, not to ignore;
+            # the passcode is used only by a profile's new-enrollment fallback
+            source = CredentialSource(basic_env=args.passcode_env, use_keyring=False)
+            return source.credentials(profile, strict=False)
         return Credentials()
     with_p12 = dataclasses.replace(profile, client_p12_file=args.p12, auth_style=AuthStyle.CLIENT_CERT)
     return credentials_for(with_p12, args)

@@ -19,6 +19,11 @@ VARIABLE = "CERTLINE_TEST_SECRETS"
 class EnvKeyring(KeyringBackend):
     @properties.classproperty
     def priority(cls) -> float:
+        # keyring's chainer offers every imported backend class that is viable: once a test has
+        # imported this module, it would join the real Secret Service chain of later tests.
+        # Named explicitly through PYTHON_KEYRING_BACKEND it is used without asking this.
+        if VARIABLE not in os.environ:
+            raise RuntimeError(f"only for a test's child process (needs {VARIABLE})")
         return 0.1
 
     def __init__(self) -> None:

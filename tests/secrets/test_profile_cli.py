@@ -322,3 +322,23 @@ def test_end_of_input_at_the_hidden_prompt_aborts_without_a_crash_report(tmp_pat
     assert "aborted: no input" in text
     assert "Traceback" not in text and "internal error" not in text
     assert not [p for p in home.rglob("*") if "crash" in p.name.lower()]
+
+
+def test_edit_changes_only_what_is_given(out: pytest.CaptureFixture[str]) -> None:
+    assert (
+        add("line1", "--require-pop", "--concurrency", "6", "--reenroll-url", URL.replace("est.", "c.")) == 0
+    )
+    assert (
+        main(["profile", "edit", "line1", "--concurrency", "8", "--no-require-pop", "--reenroll-url", ""])
+        == 0
+    )
+    assert "changed concurrency, reenroll_url, require_pop" in out.readouterr().out
+    profile = ProfileStore().load("line1")
+    assert profile.concurrency == 8 and not profile.require_pop and profile.reenroll_url is None
+    assert profile.enroll_url == URL  # untouched
+    # the whole profile is validated before it replaces the old one
+    assert main(["profile", "edit", "line1", "--url", "http://plain.example.com/x"]) == 1
+    assert "https://" in out.readouterr().err
+    assert ProfileStore().load("line1").enroll_url == URL
+    assert main(["profile", "edit", "line1"]) == 1
+    assert "nothing to change" in out.readouterr().err

@@ -1,4 +1,4 @@
-"""Bootstrap trust: every fingerprint must be confirmed before anything can be pinned."""
+"""Bootstrap trust: the CA to pin must be confirmed, and no pasted value may contradict what was fetched."""
 
 from __future__ import annotations
 
@@ -46,12 +46,24 @@ def dialog(qtbot, result):
     return dlg
 
 
-def test_pin_stays_disabled_until_every_fingerprint_is_confirmed(dialog):
+def test_pin_stays_disabled_until_the_anchor_is_confirmed(dialog):
     server_row, ca_row = dialog.rows
+    assert "to pin" in ca_row.title() and "to pin" not in server_row.title()
     assert not dialog.pin_button.isEnabled()
-    ca_row.ticked.setChecked(True)
-    assert not dialog.pin_button.isEnabled()  # the server fingerprint is not confirmed yet
     server_row.ticked.setChecked(True)
+    assert not dialog.pin_button.isEnabled()  # the server's certificate is not what gets trusted
+    server_row.ticked.setChecked(False)
+    ca_row.ticked.setChecked(True)
+    assert dialog.pin_button.isEnabled()  # the one value an administrator (or est-server) gives
+
+
+def test_a_wrong_value_pasted_for_any_certificate_blocks_pinning(dialog):
+    server_row, ca_row = dialog.rows
+    ca_row.ticked.setChecked(True)
+    server_row.pasted.setText("AA:" * 31 + "AA")
+    assert not dialog.pin_button.isEnabled()
+    assert "NOT match" in server_row.verdict.text()
+    server_row.pasted.clear()
     assert dialog.pin_button.isEnabled()
 
 

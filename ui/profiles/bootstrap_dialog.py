@@ -1,4 +1,4 @@
-"""First contact with an unknown EST CA: show fingerprints, let a person confirm, then pin.
+"""First contact with an unknown EST CA: show fingerprints, let a person confirm the anchor, then pin.
 
 RFC 7030 4.1.1: certificates fetched without verification are only trusted
 after someone compared their fingerprints with values obtained out of band
@@ -115,9 +115,10 @@ class BootstrapDialog(QDialog):
         self.pinned_pem: str | None = None
         intro = QLabel(
             self.tr(
-                "Certline has not seen this server's CA before. Compare every fingerprint below with the "
-                "values your PKI administrator gave you (not from this screen or an e-mail from the server "
-                "side). Only pin if every one matches."
+                "Certline has not seen this server's CA before. Compare the fingerprint of the CA marked "
+                "“to pin” with the value your PKI administrator gave you (not from this screen or an "
+                "e-mail from the server side), by pasting it or by eye. Compare the others too if you "
+                "were given them. Only pin if what you compare matches."
             ),
             self,
             wordWrap=True,
@@ -145,10 +146,12 @@ class BootstrapDialog(QDialog):
                 self.tr("TLS server certificate"), result.server_certificate, result.server_fingerprint, self
             )
         ]
+        anchor = anchor_index(result) if result.ca_certs else -1
         for n, (cert, fp) in enumerate(zip(result.ca_certs, result.ca_fingerprints, strict=True), start=1):
-            self.rows.append(
-                FingerprintRow(self.tr("CA certificate %1").replace("%1", str(n)), cert, fp, self)
-            )
+            title = self.tr("CA certificate %1").replace("%1", str(n))
+            if n - 1 == anchor:
+                title = self.tr("CA certificate %1 — to pin as trust anchor").replace("%1", str(n))
+            self.rows.append(FingerprintRow(title, cert, fp, self))
         for row in self.rows:
             self.rows_box.addWidget(row)
             row.pasted.textChanged.connect(self._update_pin_button)
@@ -166,8 +169,27 @@ class BootstrapDialog(QDialog):
         self.status.setText(self.tr("Could not fetch the CA certificates: %1").replace("%1", str(exc)))
         self.status.setStyleSheet(f"color: {tone_colour(Tone.BAD).name()};")
 
+    def anchor_row(self) -> FingerprintRow | None:
+        """The row of the CA that would be pinned (rows[0] is the server's TLS certificate)."""
+        if self.fetched is None or not self.fetched.ca_certs:
+            return None
+        return self.rows[1 + anchor_index(self.fetched)]
+
     def all_confirmed(self) -> bool:
-        return bool(self.rows) and all(row.confirmed() for row in self.rows)
+        """The CA to pin is confirmed, and nothing pasted anywhere contradicts what was fetched.
+
+        Only the anchor must be compared: it is what Certline will trust, and every later
+        connection verifies the server's chain against it. That is also the one fingerprint a PKI
+        administrator (and ``certline est-server``, and ``certline est --bootstrap``) gives. The
+        other rows are there to compare when those values were given too; a mismatch in any
+        row still blocks pinning.
+        """
+        anchor = self.anchor_row()
+        return (
+            anchor is not None
+            and anchor.confirmed()
+            and not any(row.paste_matches() is False for row in self.rows)
+        )
 
     def _update_pin_button(self) -> None:
         self.pin_button.setEnabled(

@@ -105,8 +105,7 @@ def run_connection_test(
             None,
             translate(
                 "ConnectionTest",
-                "not checked: servers answer these requests without authentication; "
-                "the first enrollment proves it",
+                "servers answer these requests without authentication; the first enrollment proves it",
             ),
         )
     )
