@@ -82,6 +82,7 @@ def register(subparsers: Any) -> None:
     )
     edit.add_argument("name", help="the profile to change")
     _add_profile_options(edit, edit=True)
+    add_engineer_pin_option(edit)
     edit.set_defaults(func=cmd_edit)
 
     lst = sub.add_parser(
@@ -377,6 +378,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 @_cli_errors
 def cmd_edit(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_PROFILES, *([Action.PIN_TRUST_ANCHOR] if getattr(args, "ca", None) else []))
     store = ProfileStore()
     profile = store.load(args.name)
     changes = _profile_fields(args)

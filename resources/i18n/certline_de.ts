@@ -123,8 +123,8 @@
         <translation>Einem neuen EST-Server vertrauen</translation>
     </message>
     <message>
-        <source>Certline has not seen this server&apos;s CA before. Compare every fingerprint below with the values your PKI administrator gave you (not from this screen or an e-mail from the server side). Only pin if every one matches.</source>
-        <translation>Certline kennt die CA dieses Servers noch nicht. Vergleichen Sie jeden Fingerabdruck unten mit den Werten, die Sie von Ihrer PKI-Administration erhalten haben (nicht von diesem Bildschirm oder aus einer E-Mail der Serverseite). Nur festlegen, wenn jeder übereinstimmt.</translation>
+        <source>Certline has not seen this server&apos;s CA before. Compare the fingerprint of the CA marked “to pin” with the value your PKI administrator gave you (not from this screen or an e-mail from the server side), by pasting it or by eye. Compare the others too if you were given them. Only pin if what you compare matches.</source>
+        <translation>Certline kennt die CA dieses Servers noch nicht. Vergleichen Sie den Fingerabdruck der mit „festlegen“ markierten CA mit dem Wert, den Ihre PKI-Administration Ihnen gegeben hat (nicht von diesem Bildschirm oder aus einer E-Mail der Serverseite), durch Einfügen oder mit dem Auge. Vergleichen Sie die anderen ebenfalls, wenn Sie sie erhalten haben. Nur festlegen, wenn alles Verglichene übereinstimmt.</translation>
     </message>
     <message>
         <source>Contacting the server…</source>
@@ -141,6 +141,10 @@
     <message>
         <source>CA certificate %1</source>
         <translation>CA-Zertifikat %1</translation>
+    </message>
+    <message>
+        <source>CA certificate %1 — to pin as trust anchor</source>
+        <translation>CA-Zertifikat %1 – als Vertrauensanker festlegen</translation>
     </message>
     <message>
         <source>Fetched from %1.</source>
@@ -229,8 +233,8 @@
         <translation>Passcode</translation>
     </message>
     <message>
-        <source>not checked: servers answer these requests without authentication; the first enrollment proves it</source>
-        <translation>nicht geprüft: Server beantworten diese Anfragen ohne Authentifizierung; erst die erste Registrierung beweist ihn</translation>
+        <source>servers answer these requests without authentication; the first enrollment proves it</source>
+        <translation>Server beantworten diese Anfragen ohne Authentifizierung; die erste Registrierung beweist ihn</translation>
     </message>
 </context>
 <context>
@@ -724,11 +728,11 @@ Bitte senden Sie ihn an den Support.</translation>
     <name>LockController</name>
     <message>
         <source>Set engineer PIN</source>
-        <translation>Techniker-PIN festlegen</translation>
+        <translation>Ingenieur-PIN festlegen</translation>
     </message>
     <message>
         <source>Choose the engineer PIN. It is needed to edit profiles and settings while the station is locked.</source>
-        <translation>Wählen Sie die Techniker-PIN. Sie wird benötigt, um Profile und Einstellungen zu ändern, solange die Station gesperrt ist.</translation>
+        <translation>Wählen Sie die Ingenieur-PIN. Sie wird benötigt, um Profile und Einstellungen zu ändern, solange die Station gesperrt ist.</translation>
     </message>
     <message>
         <source>Unlock station</source>
@@ -736,11 +740,31 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
     <message>
         <source>Enter the engineer PIN to unlock profiles and settings.</source>
-        <translation>Techniker-PIN eingeben, um Profile und Einstellungen freizugeben.</translation>
+        <translation>Ingenieur-PIN eingeben, um Profile und Einstellungen freizugeben.</translation>
     </message>
     <message>
         <source>Wrong PIN; the station stays locked.</source>
         <translation>Falsche PIN; die Station bleibt gesperrt.</translation>
+    </message>
+    <message>
+        <source>engineer</source>
+        <translation>Ingenieur</translation>
+    </message>
+    <message>
+        <source>technician</source>
+        <translation>Techniker</translation>
+    </message>
+    <message>
+        <source>Signed in: %1 (%2)</source>
+        <translation>Angemeldet: %1 (%2)</translation>
+    </message>
+    <message>
+        <source>Wrong PIN; nobody was signed in.</source>
+        <translation>Falsche PIN; niemand wurde angemeldet.</translation>
+    </message>
+    <message>
+        <source>Signed out; the station is locked</source>
+        <translation>Abgemeldet; die Station ist gesperrt</translation>
     </message>
 </context>
 <context>
@@ -897,7 +921,15 @@ Bitte senden Sie ihn an den Support.</translation>
     </message>
     <message>
         <source>Lock profiles and settings with the engineer PIN</source>
-        <translation>Profile und Einstellungen mit der Techniker-PIN sperren</translation>
+        <translation>Profile und Einstellungen mit der Ingenieur-PIN sperren</translation>
+    </message>
+    <message>
+        <source>Sign &amp;in…</source>
+        <translation>&amp;Anmelden…</translation>
+    </message>
+    <message>
+        <source>Sign in as technician or engineer with your PIN, or sign out</source>
+        <translation>Mit Ihrer PIN als Techniker oder Ingenieur anmelden, oder abmelden</translation>
     </message>
     <message>
         <source>Shared &amp;journal…</source>
@@ -1008,6 +1040,26 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>gesperrt</translation>
     </message>
     <message>
+        <source>sign in to start (Ctrl+I)</source>
+        <translation>zum Starten anmelden (Strg+I)</translation>
+    </message>
+    <message>
+        <source>engineer</source>
+        <translation>Ingenieur</translation>
+    </message>
+    <message>
+        <source>technician</source>
+        <translation>Techniker</translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1 (%2)</translation>
+    </message>
+    <message>
+        <source>Sign &amp;out %1</source>
+        <translation>%1 ab&amp;melden</translation>
+    </message>
+    <message>
         <source>Un&amp;lock station</source>
         <translation>Station ent&amp;sperren</translation>
     </message>
@@ -1088,7 +1140,7 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     </message>
     <message>
         <source>The station is locked; unlock it with the engineer PIN (Ctrl+L)</source>
-        <translation>Die Station ist gesperrt; mit der Techniker-PIN entsperren (Strg+L)</translation>
+        <translation>Die Station ist gesperrt; mit der Ingenieur-PIN entsperren (Strg+L)</translation>
     </message>
     <message>
         <source>Journal setting saved; it is used from the next start of the station window</source>
@@ -1654,6 +1706,25 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>Saving…</source>
         <translation>Speichere…</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Sign in</source>
+        <translation>Anmelden</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>&amp;Name:</translation>
+    </message>
+    <message>
+        <source>&amp;PIN:</source>
+        <translation>&amp;PIN:</translation>
+    </message>
+    <message>
+        <source>Technicians sign in with the technician PIN, engineers with the engineer PIN. Your name is recorded with every batch you start.</source>
+        <translation>Techniker melden sich mit der Techniker-PIN an, Ingenieure mit der Ingenieur-PIN. Ihr Name wird mit jeder Charge gespeichert, die Sie starten.</translation>
     </message>
 </context>
 <context>

@@ -70,6 +70,7 @@ def test_engineer_actions_on_a_locked_station_need_the_engineer_pin(
     assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == 0
     assert ProfileStore().list() == ["line1"] and locked_station.locked
     assert main(["profile", "delete", "line1", "--keep-secrets"]) == EXIT_NOT_PERMITTED
+    assert main(["profile", "edit", "line1", "--concurrency", "2"]) == EXIT_NOT_PERMITTED
     assert main(["journal", "migrate"]) == EXIT_NOT_PERMITTED
     captured = capsys.readouterr()
     assert ENGINEER_PIN not in captured.out + captured.err
