@@ -90,8 +90,9 @@ class AuditLog:
         self._pending_head: tuple[int, str] | None = None
         db.executescript(_SCHEMA)
 
-    def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
-        """Append a record. Caller holds the journal lock inside an open transaction."""
+    def append_locked(self, kind: str, payload: dict[str, Any]) -> tuple[int, str]:
+        """Append a record; returns its (seq, hash). Caller holds the journal lock inside an open
+        transaction."""
         last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
         at = datetime.now(UTC).isoformat()
@@ -102,6 +103,7 @@ class AuditLog:
             (seq, at, kind, body, prev, digest),
         )
         self._pending_head = (seq, digest)
+        return seq, digest
 
     def after_commit(self) -> None:
         """Persist the head of the chain once the transaction that extended it has committed."""
