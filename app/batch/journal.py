@@ -553,13 +553,15 @@ class Journal:
         with self._tx():
             self.audit.append_locked(kind, payload)
 
-    # -- the MES outbox (this station's records; see app/batch/mes_record.py) -----------------
+    # -- the MES outbox (see app/batch/mes_record.py) ------------------------------------------
+    # One station writes this journal: every record in it is this station's to deliver, also those
+    # written before the station was renamed (the row's station column says who wrote it).
     def mes_pending(self, channel: str, limit: int = 100) -> list[OutboxRecord]:
         column = channel_column(channel)
         with self._read():
             rows = self._db.execute(
-                f"SELECT * FROM mes_outbox WHERE station=? AND {column} IS NULL ORDER BY id LIMIT ?",  # noqa: S608 - whitelisted
-                (self.station, limit),
+                f"SELECT * FROM mes_outbox WHERE {column} IS NULL ORDER BY id LIMIT ?",  # noqa: S608 - whitelisted
+                (limit,),
             ).fetchall()
         return [_outbox_record(row) for row in rows]
 
@@ -584,9 +586,7 @@ class Journal:
             return MesBacklog(0)
         condition = " OR ".join(f"{channel_column(c)} IS NULL" for c in channels)
         with self._read():
-            row = self._db.execute(
-                MES_BACKLOG_SQL.format(condition=condition, param="?"), (self.station, self.station)
-            ).fetchone()
+            row = self._db.execute(MES_BACKLOG_SQL.format(scope="1=1", condition=condition)).fetchone()
         return _backlog(row)
 
     def device(self, device_id: int) -> DeviceSnapshot:

@@ -832,7 +832,10 @@ class PgJournal:
         if not channels:
             return MesBacklog(0)
         condition = " OR ".join(f"{channel_column(c)} IS NULL" for c in channels)
-        row = self._one(MES_BACKLOG_SQL.format(condition=condition, param="%s"), (self.station, self.station))
+        row = self._one(
+            MES_BACKLOG_SQL.format(scope="station=%s", condition=condition),
+            (self.station, self.station),
+        )
         if row is None or not row["waiting"]:
             return MesBacklog(0)
         oldest = datetime.fromisoformat(row["oldest"]) if row["oldest"] else None

@@ -33,14 +33,13 @@ MES_OUTCOMES = frozenset({DeviceState.DONE, DeviceState.FAILED})
 CHANNELS: tuple[str, ...] = ("folder", "http")
 
 
-#: one station's backlog: records some wanted channel has not delivered (``condition``), how old
-#: the oldest is and the newest failure among them (both backends; ``param`` is the placeholder,
-#: bound twice to the station)
+#: the backlog: records some wanted channel has not delivered (``condition``) among those this
+#: station delivers (``scope``), how old the oldest is and the newest failure among them
 MES_BACKLOG_SQL = (
     "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest,"
-    " (SELECT last_error FROM mes_outbox WHERE station={param} AND last_error IS NOT NULL"
+    " (SELECT last_error FROM mes_outbox WHERE {scope} AND last_error IS NOT NULL"
     " AND ({condition}) ORDER BY last_attempt_at DESC LIMIT 1) AS last_error"
-    " FROM mes_outbox WHERE station={param} AND ({condition})"
+    " FROM mes_outbox WHERE {scope} AND ({condition})"
 )
 
 

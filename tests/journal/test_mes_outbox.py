@@ -95,3 +95,30 @@ def test_each_channel_delivers_on_its_own_and_the_backlog_counts_what_is_left(jo
 def test_an_unknown_channel_is_refused(journal: JournalBackend):
     with pytest.raises(ValueError, match="unknown MES channel"):
         journal.mes_pending("ftp")
+
+
+def test_each_station_delivers_the_records_it_wrote(journal: JournalBackend, tmp_path, request):
+    """Shared journal: another station never picks up this station's records (so no record is sent
+    by two stations). Own SQLite journal: every record in it is this station's, also after the
+    station was renamed."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    _walk_to_done(journal, batch, "S1")
+    if journal.shared:
+        from app.batch.journal_pg import PgJournal
+
+        cluster = request.getfixturevalue("pg_cluster")
+        other = PgJournal(
+            request.getfixturevalue("pg_url"), station="st-2", password=cluster.password,
+            audit_head=tmp_path / "head-2",
+        )  # fmt: skip
+    else:
+        from app.batch.journal import Journal
+
+        journal.close()
+        other = Journal(tmp_path / "journal.sqlite3", station="renamed")
+    try:
+        expected = 0 if journal.shared else 1
+        assert len(other.mes_pending("http")) == expected
+        assert other.mes_backlog(["http"]).waiting == expected
+    finally:
+        other.close()
