@@ -162,8 +162,13 @@ class MesDelivery:
                 except (MesDeliveryError, DropFolderError) as exc:
                     failed = True
                     self.journal.mes_note_failure(record.key, channel, str(exc))
-                    log.warning(
-                        "MES record of unit %s not delivered (%s): %s", record.device_id, channel, exc
+                    # said once per outage (the station bar keeps showing it); retries go to debug
+                    log.log(
+                        logging.DEBUG if self._failures.get(channel) else logging.WARNING,
+                        "MES record of unit %s not delivered (%s): %s; kept, retried with backoff",
+                        record.device_id,
+                        channel,
+                        exc,
                     )
                     if getattr(exc, "transient", True):
                         retry_after = getattr(exc, "retry_after", None)
@@ -181,7 +186,8 @@ class MesDelivery:
                 delay = min(self._max_backoff, max(delay, retry_after))
             self._due[channel] = time.monotonic() + delay
         else:
-            self._failures.pop(channel, None)
+            if self._failures.pop(channel, None):
+                log.warning("MES hand-off (%s) works again; the waiting records are being delivered", channel)
             self._due.pop(channel, None)
 
     def _deliver(self, channel: str, record: OutboxRecord) -> None:
