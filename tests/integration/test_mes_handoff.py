@@ -55,3 +55,43 @@ def test_done_and_failed_units_reach_the_mes_and_the_drop_folder_as_schema_valid
         assert record["model"] and record["firmware"]
     failed = by_serial[sim.devices[2].serial_number]
     assert failed["outcome"] == "failed" and failed["error"]["message"]
+
+
+def test_batch_run_hands_off_keeps_what_the_mes_refused_and_mes_flush_delivers_it_later(line, sims, tmp_path):
+    """``certline batch run`` with a drop folder and a failing MES, then ``certline mes flush``."""
+    import os
+    import subprocess
+    import sys
+
+    from app.config.profile_store import ProfileStore
+    from app.config.settings import StationSettings, save_settings
+
+    from .conftest import PASSCODE
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, LINE_PASSCODE=PASSCODE)
+        command = [sys.executable, "-m", "app.cli.main", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    sim = start_sim(sims, tmp_path, 2)
+    ProfileStore().save(line.profile(name="line"))
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    with fake_mes(tmp_path) as mes:
+        mes.mode = "fail"
+        save_settings(
+            StationSettings(mes_drop_folder=str(folder), mes_url=mes.url, mes_ca_file=str(mes.ca_file))
+        )
+        ports = [arg for port in sim.ports for arg in ("--port", port)]
+        run = cli("batch", "run", "--profile", "line", "--passcode-env", "LINE_PASSCODE", *ports)
+        assert run.returncode == 0, run.stdout + run.stderr  # the units are fine: the MES is not their fault
+        assert "MES: 2 record(s) still waiting" in run.stderr and "HTTP 500" in run.stderr
+        assert len(list(folder.glob("*.json"))) == 2  # the folder channel delivered on its own
+        assert not mes.stored
+        mes.mode = "ok"
+        flush = cli("mes", "flush", "--timeout", "20")
+        assert flush.returncode == 0, flush.stdout + flush.stderr
+        assert "delivered 2 record(s)" in flush.stdout
+        assert sorted(mes.stored) == sorted(p.stem for p in folder.glob("*.json"))
+        assert all(mes.answered_2xx(key) == 1 for key in mes.stored)
+        assert cli("mes", "status").returncode == 0
