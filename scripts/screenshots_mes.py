@@ -1,4 +1,6 @@
-"""Screenshots of the MES hand-off from a real run: ``xvfb-run -a .venv/bin/python scripts/screenshots_mes.py``.
+"""Screenshots of the MES hand-off from a real run.
+
+Run ``xvfb-run -a .venv/bin/python scripts/screenshots_mes.py``.
 
 Like ``scripts/screenshots.py`` (whose helpers it uses): the station starts through
 ``certline-gui``'s own entry with a profile against the local HTTPS EST test server, units are
@@ -15,11 +17,11 @@ import shutil
 import subprocess
 import sys
 
-import screenshots as shots  # noqa: I001 - first: it points CERTLINE_HOME at a throwaway home
-
 import keyring
+import screenshots as shots  # sets CERTLINE_HOME to a throwaway home before any app import
 
 UNITS = 4
+CLI_MAIN = "from app.cli.main import main; raise SystemExit(main())"
 
 
 def main() -> int:
@@ -38,7 +40,8 @@ def main() -> int:
     passcode = secrets.token_urlsafe(16)
     server = EstTestServer(state_dir=home / "est-server", passcode=passcode)
     server.start()
-    profile = Profile(name="acme-line-1", enroll_url=server.est_base(shots.LABEL), ca_bundle_pem=server.ca_pem)
+    url = server.est_base(shots.LABEL)
+    profile = Profile(name="acme-line-1", enroll_url=url, ca_bundle_pem=server.ca_pem)
     ProfileStore().save(profile)
     SecretStore().set(profile, Purpose.PASSCODE, passcode)
     inbox = home / "mes-inbox"
@@ -69,7 +72,7 @@ def main() -> int:
             waiting = f"{UNITS} record(s) waiting: MES not reachable"
             shots.wait_until(lambda: window.station_bar.mes.text() == waiting, 60)
             status = subprocess.run(
-                [sys.executable, "-c", "from app.cli.main import main; raise SystemExit(main())", "mes", "status"],
+                [sys.executable, "-c", CLI_MAIN, "mes", "status"],
                 capture_output=True,
                 text=True,
                 env={**os.environ},
@@ -82,7 +85,8 @@ def main() -> int:
             shots.wait_until(lambda: window.station_bar.mes.text() == "all records delivered", 120)
             shots.settle(600)
             shots.save(window, "station-mes-delivered")
-            print(f"MES stored {len(mes.stored)} records; drop folder has {len(list(inbox.glob('*.json')))} files")
+            files = len(list(inbox.glob("*.json")))
+            print(f"MES stored {len(mes.stored)} records; drop folder has {files} files")
         finally:
             window_commands.confirm_quit = lambda _window: True
             if launcher.window is not None:
