@@ -126,6 +126,9 @@ class MesDelivery:
             except JournalError as exc:  # the journal is unreachable: try again later
                 log.warning("MES hand-off waits for the journal: %s", exc)
                 pause = self._idle_poll
+            except Exception:  # a bug must not end delivery for the rest of the shift
+                log.exception("MES hand-off round failed; trying again later")
+                pause = self._idle_poll
             self._wake.wait(pause)
             self._wake.clear()
 
@@ -199,11 +202,11 @@ class MesDelivery:
             self._poster = self._poster_factory(self.config)
         self._poster.post(record.key, record.body)
 
-    def _publish_status(self) -> None:
+    def _publish_status(self, *, always: bool = False) -> None:
         backlog = self.journal.mes_backlog(self.channels)
         status = MesStatus(backlog.waiting, self.channels, backlog.last_error, backlog.oldest)
         self.status = status
-        if status != self._published and self._bus is not None:
+        if (always or status != self._published) and self._bus is not None:
             self._published = status
             self._bus.publish(status)
 
@@ -223,7 +226,8 @@ class MesDelivery:
         return self.status
 
     def refresh_status(self) -> MesStatus:
-        """Read the backlog now and publish it (blocking: a journal read)."""
+        """Read the backlog now and publish it, changed or not (blocking: a journal read, and it
+        waits for a round in progress)."""
         with self._round_lock:
-            self._publish_status()
+            self._publish_status(always=True)
         return self.status

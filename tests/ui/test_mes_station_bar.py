@@ -53,3 +53,14 @@ def test_bad_mes_settings_are_shown_not_fatal(qtbot, request):
     win = request.getfixturevalue("window")
     qtbot.waitUntil(lambda: "check the MES settings" in win.station_bar.mes.text(), timeout=WAIT)
     assert "https://" in win.station_bar.mes.toolTip()
+
+
+def test_an_unmounted_drop_folder_is_named_in_the_bar(qtbot, request, tmp_path):
+    save_settings(StationSettings(mes_drop_folder=str(tmp_path / "not-mounted")))
+    win = request.getfixturevalue("window")
+    qtbot.waitUntil(lambda: win.mes is not None, timeout=WAIT)
+    win.station_actions.start.trigger()
+    qtbot.waitUntil(
+        lambda: win.station_bar.mes.text() == "4 record(s) waiting: drop folder not writable", timeout=WAIT
+    )
+    assert "not-mounted" in win.station_bar.mes.toolTip()

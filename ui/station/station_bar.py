@@ -152,12 +152,18 @@ class StationBar(QFrame):
             self.mes.set_status(Tone.GOOD, self.tr("all records delivered"))
         elif status.last_error:
             waiting = status.waiting  # a plain name: lupdate only parses a name as the %n count
-            self.mes.set_status(
-                Tone.BAD, self.tr("%n record(s) waiting: MES not reachable", "", waiting), status.last_error
-            )
+            if status.last_error.startswith("folder:"):
+                text = self.tr("%n record(s) waiting: drop folder not writable", "", waiting)
+            else:
+                text = self.tr("%n record(s) waiting: MES not reachable", "", waiting)
+            self.mes.set_status(Tone.BAD, text, status.last_error)
         else:
             waiting = status.waiting
             self.mes.set_status(Tone.WAITING, self.tr("%n record(s) waiting", "", waiting))
+
+    def set_mes_checking(self) -> None:
+        """The hand-off started and reads its backlog (a shared journal may take a moment)."""
+        self.mes.set_status(Tone.WAITING, self.tr("checking…"))
 
     def set_trust_anchor(self, value: list[str] | str | None) -> None:
         if value is None:
