@@ -122,3 +122,19 @@ def test_each_station_delivers_the_records_it_wrote(journal: JournalBackend, tmp
         assert other.mes_backlog(["http"]).waiting == expected
     finally:
         other.close()
+
+
+def test_the_delivery_worker_drains_either_backend_into_a_drop_folder(journal: JournalBackend, tmp_path):
+    from app.mes.config import MesConfig
+    from app.mes.delivery import MesDelivery
+
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    _walk_to_done(journal, batch, "S1")
+    _walk_to_done(journal, batch, "S2")
+    keys = {record.key for record in journal.mes_pending("folder")}
+    assert len(keys) == 2
+    delivery = MesDelivery(journal, MesConfig(drop_folder=tmp_path))
+    delivery.deliver_round(ignore_backoff=True)
+    delivery.close()
+    assert {p.stem for p in tmp_path.glob("*.json")} == keys
+    assert journal.mes_backlog(["folder"]).waiting == 0

@@ -168,3 +168,32 @@ def test_a_mes_url_that_would_send_records_unprotected_is_refused(url):
 def test_plain_http_to_this_computer_is_accepted():
     check_url("http://127.0.0.1:8080/mes")
     check_url("http://localhost/mes")
+
+
+def test_a_crash_between_the_mes_answer_and_the_journal_mark_resends_the_same_key_and_bytes(tmp_path):
+    """At-least-once: the record goes again after the restart, and the key makes it harmless."""
+    path = tmp_path / "j.sqlite3"
+    journal, _devices = _journal_with_units(path, 1)
+
+    class PowerCut(BaseException):
+        pass
+
+    def cut(_key: str, _channel: str) -> None:
+        raise PowerCut
+
+    with fake_mes(tmp_path) as mes:
+        config = MesConfig(url=mes.url, ca_file=mes.ca_file)
+        journal.mes_mark_delivered = cut  # type: ignore[method-assign]
+        with pytest.raises(PowerCut):
+            MesDelivery(journal, config).deliver_round(ignore_backoff=True)
+        journal.close()
+        journal = Journal(path, station="st-1")  # the station comes back
+        delivery = MesDelivery(journal, config)
+        delivery.deliver_round(ignore_backoff=True)
+        delivery.close()
+        (key,) = mes.stored
+        sent = mes.sent(key)
+        assert [r.answered for r in sent] == [201, 200]  # the MES kept one and answered the replay
+        assert sent[0].body == sent[1].body
+        assert delivery.status.waiting == 0
+    journal.close()
