@@ -77,6 +77,7 @@ class MesDelivery:
         self._unsubscribe: Callable[[], None] | None = None
         self.status = MesStatus(0, self.channels)
         self._published: MesStatus | None = None
+        self._publish_asked = False
         self.delivered = 0
         """Records delivered (per channel) by this object, for the CLI's summary."""
 
@@ -109,6 +110,12 @@ class MesDelivery:
             if self._poster is not None:
                 self._poster.close()
                 self._poster = None
+
+    def ask_status(self) -> None:
+        """Have the delivery thread publish the backlog soon, changed or not (any thread; does not
+        block: a view that just subscribed gets the current count)."""
+        self._publish_asked = True
+        self._wake.set()
 
     def wake(self) -> None:
         """Look at the outbox now (a channel that is backing off still waits its turn)."""
@@ -143,7 +150,8 @@ class MesDelivery:
                 if not ignore_backoff and self._due.get(channel, 0.0) > now:
                     continue
                 self._deliver_channel(channel)
-            self._publish_status()
+            asked, self._publish_asked = self._publish_asked, False
+            self._publish_status(always=asked)
             now = time.monotonic()
             waits = [max(0.0, self._due[c] - now) for c in self.channels if self._failures.get(c)]
             return min([self._idle_poll, *waits])
@@ -223,11 +231,4 @@ class MesDelivery:
             if time.monotonic() >= ends:
                 break
             pause = self.deliver_round()
-        return self.status
-
-    def refresh_status(self) -> MesStatus:
-        """Read the backlog now and publish it, changed or not (blocking: a journal read, and it
-        waits for a round in progress)."""
-        with self._round_lock:
-            self._publish_status(always=True)
         return self.status

@@ -185,9 +185,9 @@ class MainWindow(QMainWindow):
         self.mes = delivery
         if not delivery.channels:
             self.station_bar.set_mes(None)
-        else:  # then the backlog as it is now (published on the bus, so it arrives after this)
+        else:  # then the backlog as it is now, published by the delivery thread after this
             self.station_bar.set_mes_checking()
-            run_in_background(delivery.refresh_status, owner=self)
+            delivery.ask_status()
 
     def _show_journal(self) -> None:
         """The journal line of the station bar (attributes only: no database call here)."""
