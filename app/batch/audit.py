@@ -117,8 +117,9 @@ class AuditLog:
             self._batch_operators[batch] = row[0] if row is not None else None
         return self._batch_operators[batch]
 
-    def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
-        """Append a record. Caller holds the journal lock inside an open transaction.
+    def append_locked(self, kind: str, payload: dict[str, Any]) -> tuple[int, str]:
+        """Append a record; returns its (seq, hash). Caller holds the journal lock inside an open
+        transaction.
 
         Every record names its operator: the caller's, else the operator of the record's batch."""
         payload = with_operator(payload, self._operator_of)
@@ -132,6 +133,7 @@ class AuditLog:
             (seq, at, kind, body, prev, digest),
         )
         self._pending_head = (seq, digest)
+        return seq, digest
 
     def after_commit(self) -> None:
         """Persist the head of the chain once the transaction that extended it has committed."""

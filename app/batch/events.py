@@ -64,7 +64,18 @@ class LogEvent:
     port: str | None = None
 
 
-Event = DeviceSnapshot | BatchSnapshot | LogEvent
+@dataclass(frozen=True)
+class MesStatus:
+    """The station's MES hand-off: how many records wait for delivery, and the last failure."""
+
+    waiting: int
+    channels: tuple[str, ...]
+    """The configured channels ("folder", "http"); empty when no MES is configured."""
+    last_error: str | None = None
+    oldest: datetime | None = None
+
+
+Event = DeviceSnapshot | BatchSnapshot | LogEvent | MesStatus
 Subscriber = Callable[[Event], None]
 
 

@@ -38,6 +38,15 @@ from app.batch.journal_api import (
     TransitionRecord,
     snapshot_from_row,
 )
+from app.batch.mes_record import (
+    MES_BACKLOG_SQL,
+    MES_OUTCOMES,
+    MesBacklog,
+    OutboxRecord,
+    build_record,
+    channel_column,
+    new_key,
+)
 from app.batch.states import TERMINAL, DeviceState, check_transition
 
 __all__ = [
@@ -90,6 +99,23 @@ CREATE TABLE IF NOT EXISTS certificates (
     chain_pem TEXT NOT NULL, operation TEXT NOT NULL, issued_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS certificates_device_serial ON certificates(device_serial);
+-- MES outbox: one record per unit that reached DONE or FAILED, written in that transition's own
+-- transaction (app/batch/mes_record.py); delivered per channel by app/mes (docs/mes.md)
+CREATE TABLE IF NOT EXISTS mes_outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    station TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record_json TEXT NOT NULL,
+    folder_delivered_at TEXT,
+    http_delivered_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_attempt_at TEXT
+);
+CREATE INDEX IF NOT EXISTS mes_outbox_station ON mes_outbox(station, id);
 """
 
 #: Device columns added after the first schema, created on open when an older journal lacks them
@@ -320,6 +346,7 @@ class Journal:
                 values,
             )
             device_id = int(cur.lastrowid or 0)
+            audited = (0, "")
             for index, (state, step) in enumerate(path):
                 at = detected if index == 0 else now
                 duration = int((now - detected).total_seconds() * 1000) if index == 0 and then else None
@@ -327,7 +354,7 @@ class Journal:
                     "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,?)",
                     (device_id, state.value, step, _ts(at), duration),
                 )
-                self.audit.append_locked(
+                audited = self.audit.append_locked(
                     "device-" + state.value,
                     {
                         "device": device_id,
@@ -336,6 +363,8 @@ class Journal:
                         "serial": fields.get("serial_number"),
                     },
                 )
+            if final_state in MES_OUTCOMES:
+                self._queue_mes_record(db, device_id, final_state, now, audited)
         return self.device(device_id)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
@@ -383,8 +412,38 @@ class Journal:
                 for key in ("cert_serial", "cert_fingerprint", "csr_sha256", "error", "error_code", "port"):
                     if key in fields and fields[key] is not None:
                         payload[key] = fields[key]
-                self.audit.append_locked("device-" + state.value, payload)
+                audited = self.audit.append_locked("device-" + state.value, payload)
+                if state in MES_OUTCOMES and state != DeviceState(row["state"]):
+                    self._queue_mes_record(db, device_id, state, now, audited)
         return self.device(device_id)
+
+    def _queue_mes_record(
+        self,
+        db: sqlite3.Connection,
+        device_id: int,
+        state: DeviceState,
+        now: datetime,
+        audited: tuple[int, str],
+    ) -> None:
+        """Queue the unit's MES record in the caller's transaction (the DONE/FAILED transition's)."""
+        device = db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        batch = db.execute("SELECT * FROM batches WHERE id=?", (device["batch_id"],)).fetchone()
+        key = new_key()
+        body = build_record(
+            key=key,
+            device=dict(device),
+            batch=dict(batch),
+            outcome=state,
+            station=self.station,
+            finished_at=now,
+            audit_seq=audited[0],
+            audit_hash=audited[1],
+        )
+        db.execute(
+            "INSERT INTO mes_outbox(key, device_id, station, outcome, created_at, record_json)"
+            " VALUES (?,?,?,?,?,?)",
+            (key, device_id, self.station, state.value, _ts(now), body),
+        )
 
     def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
         """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
@@ -493,6 +552,42 @@ class Journal:
         """Record an operator action that changes no journal row (e.g. a label reprint) in the audit."""
         with self._tx():
             self.audit.append_locked(kind, payload)
+
+    # -- the MES outbox (see app/batch/mes_record.py) ------------------------------------------
+    # One station writes this journal: every record in it is this station's to deliver, also those
+    # written before the station was renamed (the row's station column says who wrote it).
+    def mes_pending(self, channel: str, limit: int = 100) -> list[OutboxRecord]:
+        column = channel_column(channel)
+        with self._read():
+            rows = self._db.execute(
+                f"SELECT * FROM mes_outbox WHERE {column} IS NULL ORDER BY id LIMIT ?",  # noqa: S608 - whitelisted
+                (limit,),
+            ).fetchall()
+        return [_outbox_record(row) for row in rows]
+
+    def mes_mark_delivered(self, key: str, channel: str) -> None:
+        column = channel_column(channel)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE mes_outbox SET {column}=?, last_error=NULL WHERE key=? AND {column} IS NULL",  # noqa: S608 - whitelisted
+                (_ts(utcnow()), key),
+            )
+
+    def mes_note_failure(self, key: str, channel: str, error: str) -> None:
+        channel_column(channel)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE mes_outbox SET attempts=attempts+1, last_error=?, last_attempt_at=? WHERE key=?",
+                (f"{channel}: {error}", _ts(utcnow()), key),
+            )
+
+    def mes_backlog(self, channels: Sequence[str]) -> MesBacklog:
+        if not channels:
+            return MesBacklog(0)
+        condition = " OR ".join(f"{channel_column(c)} IS NULL" for c in channels)
+        with self._read():
+            row = self._db.execute(MES_BACKLOG_SQL.format(scope="1=1", condition=condition)).fetchone()
+        return _backlog(row)
 
     def device(self, device_id: int) -> DeviceSnapshot:
         with self._read():
@@ -609,6 +704,24 @@ class Journal:
 
 
 _AUDITED = AUDITED_STATES
+
+
+def _outbox_record(row: sqlite3.Row) -> OutboxRecord:
+    return OutboxRecord(
+        key=row["key"],
+        device_id=row["device_id"],
+        outcome=row["outcome"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        body=row["record_json"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+def _backlog(row: Any) -> MesBacklog:
+    if row is None or not row["waiting"]:
+        return MesBacklog(0)
+    return MesBacklog(int(row["waiting"]), _parse_ts(row["oldest"]), row["last_error"])
 
 
 def _batch_record(row: sqlite3.Row) -> BatchRecord:

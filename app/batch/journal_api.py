@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from app.batch.events import DeviceSnapshot
+from app.batch.mes_record import MesBacklog, OutboxRecord
 from app.batch.states import DeviceState, progress_of
 
 
@@ -186,6 +187,20 @@ class JournalBackend(Protocol):
         subject: str,
     ) -> None: ...
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
+
+    # the MES outbox: a record is queued by the DONE/FAILED transition itself (same transaction);
+    # each station delivers the records it wrote, per channel ("folder", "http")
+    def mes_pending(self, channel: str, limit: int = 100) -> list[OutboxRecord]:
+        """This station's records ``channel`` has not delivered yet, oldest first."""
+
+    def mes_mark_delivered(self, key: str, channel: str) -> None:
+        """``channel`` delivered the record (after the MES's 2xx, or the file's rename)."""
+
+    def mes_note_failure(self, key: str, channel: str, error: str) -> None:
+        """A delivery attempt failed (counted; the error, secret-free, is shown in the backlog)."""
+
+    def mes_backlog(self, channels: Sequence[str]) -> MesBacklog:
+        """How many of this station's records still wait for any of ``channels``."""
 
     # reads
     def device(self, device_id: int) -> DeviceSnapshot: ...

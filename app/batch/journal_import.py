@@ -2,7 +2,9 @@
 
 Everything is copied in one PostgreSQL transaction: batches, devices, transitions, certificates
 (ids renumbered, station name added), DONE units into the line-wide ``units`` table (so the
-line refuses them from now on), and the audit records *verbatim* as that station's chain, so
+line refuses them from now on), the MES outbox (records keep their idempotency key and text, and
+what was not delivered yet is delivered by this station from the shared journal), and the audit
+records *verbatim* as that station's chain, so
 the chain still verifies and the station continues it. Running the import again changes
 nothing: the source is recorded in ``imports`` by the hash of its newest audit record.
 Audit payloads keep the SQLite ids they were written with (they are evidence, not links).
@@ -41,6 +43,11 @@ _CERT_COLUMNS = (
     "chain_pem", "operation", "issued_at",
 )  # fmt: skip
 
+_OUTBOX_COLUMNS = (
+    "key", "outcome", "created_at", "record_json", "folder_delivered_at", "http_delivered_at",
+    "attempts", "last_error", "last_attempt_at",
+)  # fmt: skip
+
 
 def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
     """Copy ``source`` into ``target`` under ``target.station`` (see module doc)."""
@@ -58,6 +65,7 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
             devices = [dict(r) for r in db.execute("SELECT * FROM devices ORDER BY id")]
             transitions = [dict(r) for r in db.execute("SELECT * FROM transitions ORDER BY id")]
             certificates = [dict(r) for r in db.execute("SELECT * FROM certificates ORDER BY id")]
+            outbox = [dict(r) for r in db.execute("SELECT * FROM mes_outbox ORDER BY id")]
         audit = local.audit.records()
     finally:
         local.close()
@@ -112,6 +120,12 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
             cur.execute(
                 insert_certificate,
                 (device_ids[c["device_id"]], station, *(c[k] for k in _CERT_COLUMNS)),
+            )
+        insert_record = _insert("mes_outbox", ("device_id", "station", *_OUTBOX_COLUMNS))
+        for o in outbox:
+            cur.execute(
+                insert_record + sql.SQL(" ON CONFLICT (key) DO NOTHING"),
+                (device_ids[o["device_id"]], station, *(o[k] for k in _OUTBOX_COLUMNS)),
             )
         for r in audit:
             cur.execute(

@@ -57,6 +57,15 @@ from app.batch.journal_api import (
 )
 from app.batch.journal_schema.pg import LATEST, MIGRATIONS
 from app.batch.journal_url import redact_url
+from app.batch.mes_record import (
+    MES_BACKLOG_SQL,
+    MES_OUTCOMES,
+    MesBacklog,
+    OutboxRecord,
+    build_record,
+    channel_column,
+    new_key,
+)
 from app.batch.states import TERMINAL, DeviceState, check_transition
 
 log = logging.getLogger(__name__)
@@ -662,6 +671,7 @@ class PgJournal:
             row = cur.fetchone()
             assert row is not None
             device_id = int(row["id"])
+            audited = (0, "")
             for index, (state, step) in enumerate(path):
                 at = detected if index == 0 else now
                 duration = int((now - detected).total_seconds() * 1000) if index == 0 and then else None
@@ -670,7 +680,7 @@ class PgJournal:
                     " VALUES (%s,%s,%s,%s,%s,%s)",
                     (device_id, self.station, state.value, step, _ts(at), duration),
                 )
-                self.audit.append(
+                audited = self.audit.append(
                     cur,
                     "device-" + state.value,
                     {
@@ -681,6 +691,8 @@ class PgJournal:
                         "station": self.station,
                     },
                 )
+            if final_state in MES_OUTCOMES:
+                self._queue_mes_record(cur, device_id, final_state, now, audited)
             return device_id
 
         device_id = int(self._write(work) or 0)
@@ -753,10 +765,81 @@ class PgJournal:
                 for key in ("cert_serial", "cert_fingerprint", "csr_sha256", "error", "error_code", "port"):
                     if key in fields and fields[key] is not None:
                         payload[key] = fields[key]
-                self.audit.append(cur, "device-" + state.value, payload)
+                audited = self.audit.append(cur, "device-" + state.value, payload)
+                if state in MES_OUTCOMES and state != current:
+                    self._queue_mes_record(cur, device_id, state, now, audited)
 
         self._write(work)
         return self.device(device_id)
+
+    def _queue_mes_record(
+        self, cur: Cursor, device_id: int, state: DeviceState, now: datetime, audited: tuple[int, str]
+    ) -> None:
+        """Queue the unit's MES record in the caller's transaction (the DONE/FAILED transition's)."""
+        cur.execute("SELECT * FROM devices WHERE id=%s", (device_id,))
+        device = cur.fetchone()
+        assert device is not None
+        cur.execute("SELECT * FROM batches WHERE id=%s", (device["batch_id"],))
+        batch = cur.fetchone()
+        assert batch is not None
+        key = new_key()
+        body = build_record(
+            key=key,
+            device=device,
+            batch=batch,
+            outcome=state,
+            station=self.station,
+            finished_at=now,
+            audit_seq=audited[0],
+            audit_hash=audited[1],
+        )
+        cur.execute(
+            "INSERT INTO mes_outbox(key, device_id, station, outcome, created_at, record_json)"
+            " VALUES (%s,%s,%s,%s,%s,%s)",
+            (key, device_id, self.station, state.value, _ts(now), body),
+        )
+
+    # -- the MES outbox (this station's records; see app/batch/mes_record.py) -----------------
+    def mes_pending(self, channel: str, limit: int = 100) -> list[OutboxRecord]:
+        """This station's records ``channel`` has not delivered, oldest first. Each station
+        delivers the records it wrote (docs/mes.md), so two stations never send one record."""
+        column = channel_column(channel)
+        rows = self._all(
+            f"SELECT * FROM mes_outbox WHERE station=%s AND {column} IS NULL ORDER BY id LIMIT %s",  # noqa: S608 - whitelisted
+            (self.station, limit),
+        )
+        return [_outbox_record(r) for r in rows]
+
+    def mes_mark_delivered(self, key: str, channel: str) -> None:
+        column = channel_column(channel)
+        self._write(
+            _execute(
+                f"UPDATE mes_outbox SET {column}=%s, last_error=NULL WHERE key=%s AND {column} IS NULL",  # noqa: S608 - whitelisted
+                (_ts(utcnow()), key),
+            )
+        )
+
+    def mes_note_failure(self, key: str, channel: str, error: str) -> None:
+        channel_column(channel)
+        self._write(
+            _execute(
+                "UPDATE mes_outbox SET attempts=attempts+1, last_error=%s, last_attempt_at=%s WHERE key=%s",
+                (f"{channel}: {error}", _ts(utcnow()), key),
+            )
+        )
+
+    def mes_backlog(self, channels: Sequence[str]) -> MesBacklog:
+        if not channels:
+            return MesBacklog(0)
+        condition = " OR ".join(f"{channel_column(c)} IS NULL" for c in channels)
+        row = self._one(
+            MES_BACKLOG_SQL.format(scope="station=%s", condition=condition),
+            (self.station, self.station),
+        )
+        if row is None or not row["waiting"]:
+            return MesBacklog(0)
+        oldest = datetime.fromisoformat(row["oldest"]) if row["oldest"] else None
+        return MesBacklog(int(row["waiting"]), oldest, row["last_error"])
 
     def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
         return self.transition(device_id, self.device(device_id).state, step, **fields)
@@ -957,8 +1040,9 @@ class PgAudit:
         self._staged().clear()
         return staged
 
-    def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> None:
-        """Append to this station's chain inside the caller's transaction (head row locked).
+    def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> tuple[int, str]:
+        """Append to this station's chain inside the caller's transaction (head row locked);
+        returns the new record's (seq, hash).
 
         Every record names its operator: the caller's, else the operator of the record's batch."""
         payload = with_operator(payload, lambda p: self._operator_of(cur, p))
@@ -981,6 +1065,7 @@ class PgAudit:
         )
         cur.execute("UPDATE audit_heads SET seq=%s, hash=%s WHERE station=%s", (seq, digest, station))
         self._staged().append((seq, digest))
+        return seq, digest
 
     def _operator_of(self, cur: Cursor, payload: dict[str, Any]) -> str | None:
         batch = payload.get("batch")
@@ -1084,6 +1169,18 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("claimed_at"), datetime):  # text, as in the SQLite journal
         out["claimed_at"] = out["claimed_at"].astimezone(UTC).isoformat()
     return out
+
+
+def _outbox_record(row: dict[str, Any]) -> OutboxRecord:
+    return OutboxRecord(
+        key=row["key"],
+        device_id=int(row["device_id"]),
+        outcome=row["outcome"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        body=row["record_json"],
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+    )
 
 
 def _batch_record(row: dict[str, Any]) -> BatchRecord:

@@ -16,6 +16,7 @@ from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
 from app.cli.journal_args import add_journal_arguments, journal_from_args
+from app.cli.mes_cmd import add_mes_arguments, finish_for_batch, start_for_batch
 from app.cli.progress import ProgressPrinter
 from app.cli.role_args import add_engineer_pin_option, authorise, command_line_gate
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
+    add_mes_arguments(run)
     add_journal_arguments(run)
     add_engineer_pin_option(run)
     run.set_defaults(func=_run)
@@ -86,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=_TIMEOUT_HELP + "; resume also asks the EST server again for every unit pending approval",
     )
     add_secret_arguments(resume)
+    add_mes_arguments(resume)
     add_journal_arguments(resume)
     resume.set_defaults(func=_resume)
 
@@ -288,10 +291,12 @@ def _drive(run: BatchRun, args: argparse.Namespace) -> int:
     printer = ProgressPrinter()
     session.bus.subscribe(printer.on_event)
     labels = LabelPrinting(session.journal, session.bus)
+    mes = start_for_batch(session.journal, session.bus, args)
     try:
         return _drive_batch(run, engine, args, printer)
     finally:
         labels.close()  # the labels of units that just finished still go out
+        finish_for_batch(mes)  # and so do their MES records (or they stay queued, said on stderr)
 
 
 def _drive_batch(

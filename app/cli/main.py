@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "reenroll_cmd",
     "expiry_cmd",
     "stats_cmd",
+    "mes_cmd",
     "est_cmd",
     "est_server_cmd",
     "sim_cmd",

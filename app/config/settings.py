@@ -62,6 +62,17 @@ class StationSettings:
     station_name: str | None = _setting(
         None, "This station's name in the (shared) journal. Unset: the host name."
     )
+    mes_drop_folder: str | None = _setting(
+        None, "MES hand-off: folder that receives one JSON file per finished unit (docs/mes.md). Unset: none."
+    )
+    mes_url: str | None = _setting(
+        None,
+        "MES hand-off: https:// endpoint each unit's record is POSTed to (docs/mes.md). Unset: none.",
+    )
+    mes_ca_file: str | None = _setting(
+        None, "MES hand-off: PEM file of the CA(s) that sign the MES's TLS certificate. Unset: system trust."
+    )
+    mes_timeout_seconds: int = _setting(10, "MES hand-off: overall deadline of one POST, in seconds.")
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Keys this version does not know; preserved on save so a newer version's settings survive."""
 

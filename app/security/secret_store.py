@@ -56,6 +56,7 @@ _T = TypeVar("_T")
 
 SERVICE = "certline"
 STATION_PIN_USERNAME = "station/pin"
+MES_TOKEN_USERNAME = "station/mes-token"  # noqa: S105 - a keyring entry name, not a secret
 
 HEADLESS_HINT = (
     "install gnome-keyring and run inside a D-Bus session: "
@@ -324,6 +325,13 @@ class SecretStore:
 
     def set_journal_password(self, entry: str, password: str) -> None:
         self._set(entry, password)
+
+    def get_mes_token(self) -> str | None:
+        """The MES endpoint's bearer token (docs/mes.md), one per station."""
+        return self._get(MES_TOKEN_USERNAME)
+
+    def set_mes_token(self, token: str) -> None:
+        self._set(MES_TOKEN_USERNAME, token)
 
     def get_station_pin(self) -> str | None:
         return self._get(STATION_PIN_USERNAME)

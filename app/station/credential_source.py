@@ -155,3 +155,26 @@ class CredentialSource:
             log.warning("keyring unavailable, continuing without the profile's secret: %s", exc)
             return {}
         return {p: v for p, v in stored.items() if v}
+
+
+def mes_token(
+    env_var: str | None = None,
+    *,
+    use_keyring: bool = True,
+    store_factory: Callable[[], SecretStore] = SecretStore,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """The MES endpoint's bearer token: the named environment variable, else the keyring entry
+    stored by ``certline mes set-token``, else None (an MES that wants none). Registered for
+    redaction. Blocking (keyring): never on the GUI thread."""
+    if env_var:
+        return secret_from_env(env_var, environ)
+    if not use_keyring:
+        return None
+    try:
+        token = store_factory().get_mes_token()
+    except KeyringUnavailable as exc:
+        log.warning("keyring unavailable, posting to the MES without a token: %s", exc)
+        return None
+    register_secret(token)
+    return token

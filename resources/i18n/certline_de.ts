@@ -1754,6 +1754,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <translation>Journal:</translation>
     </message>
     <message>
+        <source>MES:</source>
+        <translation>MES:</translation>
+    </message>
+    <message>
         <source>&amp;Work order:</source>
         <translation>&amp;Auftrag:</translation>
     </message>
@@ -1784,6 +1788,39 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>station %1, shared journal unreachable: units wait</source>
         <translation>Station %1, gemeinsames Journal nicht erreichbar: Geräte warten</translation>
+    </message>
+    <message>
+        <source>not started: check the MES settings</source>
+        <translation>nicht gestartet: MES-Einstellungen prüfen</translation>
+    </message>
+    <message>
+        <source>not configured</source>
+        <translation>nicht eingerichtet</translation>
+    </message>
+    <message>
+        <source>all records delivered</source>
+        <translation>alle Datensätze übergeben</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n record(s) waiting: drop folder not writable</source>
+        <translation>
+            <numerusform>%n Datensatz wartet: Ablageordner nicht beschreibbar</numerusform>
+            <numerusform>%n Datensätze warten: Ablageordner nicht beschreibbar</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n record(s) waiting: MES not reachable</source>
+        <translation>
+            <numerusform>%n Datensatz wartet: MES nicht erreichbar</numerusform>
+            <numerusform>%n Datensätze warten: MES nicht erreichbar</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n record(s) waiting</source>
+        <translation>
+            <numerusform>%n Datensatz wartet</numerusform>
+            <numerusform>%n Datensätze warten</numerusform>
+        </translation>
     </message>
     <message>
         <source>reading…</source>

@@ -33,6 +33,8 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
     old = Journal(source, station="st-old")
     batch = old.create_batch(profile_name="p", profile_json={}, work_order="W")
     _walk_to_done(old, batch, "SN-OLD")
+    waiting_key = old.mes_pending("http")[0].key  # its MES record was never posted
+    old.mes_mark_delivered(waiting_key, "folder")
     old.close()
     pw = ["--journal", pg_url, "--journal-password-env", "DBPW"]
 
@@ -56,8 +58,15 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
     try:
         with pytest.raises(UnitDoneElsewhere, match="station st-old"):
             shared.claim_unit("p", "SN-OLD")  # the imported DONE unit is refused line-wide
+        assert shared.mes_pending("http") == []  # another station's records are not st-new's
     finally:
         shared.close()
+    moved = PgJournal(pg_url, station="st-old", password=station_env["DBPW"])
+    try:  # the station that wrote it delivers it from the shared journal, same key, same channel state
+        assert [r.key for r in moved.mes_pending("http")] == [waiting_key]
+        assert moved.mes_pending("folder") == []
+    finally:
+        moved.close()
 
 
 def test_a_broken_chain_is_reported_per_station(pg_url, pg_cluster, station_env):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, LogEvent
+from app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, LogEvent, MesStatus
 
 #: Loggers whose records the engine also publishes as LogEvents (with device context);
 #: the handler skips them so the log panel does not show every engine line twice.
@@ -34,11 +34,13 @@ class EventBridge(QObject):
         device_changed(DeviceSnapshot): one device row changed (or appeared).
         batch_changed(BatchSnapshot): the batch counters changed.
         log_event(LogEvent): a line for the log panel.
+        mes_changed(MesStatus): the MES hand-off's backlog changed.
     """
 
     device_changed = Signal(object)
     batch_changed = Signal(object)
     log_event = Signal(object)
+    mes_changed = Signal(object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +57,8 @@ class EventBridge(QObject):
             self.batch_changed.emit(event)
         elif isinstance(event, LogEvent):
             self.log_event.emit(event)
+        elif isinstance(event, MesStatus):
+            self.mes_changed.emit(event)
 
     def emit_log(self, event: LogEvent) -> None:
         """Publish a GUI-side log line (any thread)."""

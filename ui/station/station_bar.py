@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QWidget
 
+from app.batch.events import MesStatus
 from ui.plumbing.resources import icon
 from ui.station.monitor import SecretState, SecretStatus
 from ui.station.state_style import Tone, tone_colour, tone_icon
@@ -65,6 +66,8 @@ class StationBar(QFrame):
         self.trust = StatusItem(self)
         self.secret = StatusItem(self)
         self.journal = StatusItem(self)
+        self.mes = StatusItem(self)
+        self.mes.setObjectName("mes_status")
         self.work_order = QLineEdit(self, placeholderText=self.tr("scan or type"))
         self.operator = QLineEdit(self, placeholderText=self.tr("scan or type"))
         self.work_order.setObjectName("work_order")
@@ -75,6 +78,7 @@ class StationBar(QFrame):
         self.set_server(None)
         self.set_trust_anchor(None)
         self.set_secret(None)
+        self.set_mes(None)
 
     def _lay_out(self) -> None:
         status = QFormLayout()
@@ -83,6 +87,7 @@ class StationBar(QFrame):
         status.addRow(self._caption("trust-anchor", self.tr("Trust anchor:")), self.trust)
         status.addRow(self._caption("keyring", self.tr("Keyring:")), self.secret)
         status.addRow(self._caption("action-history", self.tr("Journal:")), self.journal)
+        status.addRow(self._caption("action-export", self.tr("MES:")), self.mes)
         fields = QFormLayout()
         wo_label = QLabel(self.tr("&Work order:"), self)
         wo_label.setBuddy(self.work_order)
@@ -135,6 +140,30 @@ class StationBar(QFrame):
                 self.tr("station %1, shared journal unreachable: units wait").replace("%1", station),
                 where,
             )
+
+    def set_mes(self, status: MesStatus | None, problem: str | None = None) -> None:
+        """The MES hand-off: not configured, the backlog (records waiting, and why), or all
+        delivered. ``problem``: the hand-off could not start (its settings are wrong)."""
+        if problem is not None:
+            self.mes.set_status(Tone.BAD, self.tr("not started: check the MES settings"), problem)
+        elif status is None or not status.channels:
+            self.mes.set_status(Tone.NEUTRAL, self.tr("not configured"))
+        elif not status.waiting:
+            self.mes.set_status(Tone.GOOD, self.tr("all records delivered"))
+        elif status.last_error:
+            waiting = status.waiting  # a plain name: lupdate only parses a name as the %n count
+            if status.last_error.startswith("folder:"):
+                text = self.tr("%n record(s) waiting: drop folder not writable", "", waiting)
+            else:
+                text = self.tr("%n record(s) waiting: MES not reachable", "", waiting)
+            self.mes.set_status(Tone.BAD, text, status.last_error)
+        else:
+            waiting = status.waiting
+            self.mes.set_status(Tone.WAITING, self.tr("%n record(s) waiting", "", waiting))
+
+    def set_mes_checking(self) -> None:
+        """The hand-off started and reads its backlog (a shared journal may take a moment)."""
+        self.mes.set_status(Tone.WAITING, self.tr("checking…"))
 
     def set_trust_anchor(self, value: list[str] | str | None) -> None:
         if value is None:

@@ -22,10 +22,12 @@ from app.batch.states import TERMINAL
 from app.config.profile import Profile
 from app.host.log_setup import attach_handler
 from app.labels.hook import LabelPrinting
+from app.mes.delivery import MesDelivery
 from app.security.roles import Action, RoleGate
 from app.security.station_lock import StationLock
 from app.station import StationSession
 from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
+from app.station.mes_handoff import start_mes_handoff
 from app.station.simulated_units import PortChoice
 from ui.batch_dialogs import statistics as statistics_view
 from ui.plumbing.label_printer import QtPrinterSink
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
             session.roles = RoleGate(lock, session.roles.operator)
         self.lock = LockController(session, self)
         self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
+        self.mes: MesDelivery | None = None
+        self._closing = False
         self._awaiting_summary = False
         self._shown_locked = False
         self._build_widgets()
@@ -114,6 +118,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.monitor.start()
         self.lock.refresh()
+        self._start_mes()
 
     # -- construction -------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -151,6 +156,7 @@ class MainWindow(QMainWindow):
         self.bridge.device_changed.connect(self._device_changed)
         self.bridge.batch_changed.connect(self._batch_changed)
         self.bridge.log_event.connect(self.log_panel.add_event)
+        self.bridge.mes_changed.connect(self.station_bar.set_mes)
         self.controller.changed.connect(self._update_actions)
         self.controller.batch_started.connect(self._batch_started)
         self.controller.message.connect(self.show_message)
@@ -166,6 +172,28 @@ class MainWindow(QMainWindow):
         self.station_bar.fields_completed.connect(self._fields_completed)
         self.bridge.log_event.connect(lambda _event: self._show_journal())
         self._show_journal()
+
+    def _start_mes(self) -> None:
+        """The MES hand-off reads the settings and the keyring: on a worker thread."""
+        session = self.session
+        run_in_background(
+            lambda: start_mes_handoff(session.journal, session.bus),
+            self._mes_started,
+            lambda exc: self.station_bar.set_mes(None, str(exc)),
+            owner=self,
+        )
+
+    def _mes_started(self, delivery: object) -> None:
+        assert isinstance(delivery, MesDelivery)
+        if self._closing:
+            delivery.stop(timeout=0)
+            return
+        self.mes = delivery
+        if not delivery.channels:
+            self.station_bar.set_mes(None)
+        else:  # then the backlog as it is now, published by the delivery thread after this
+            self.station_bar.set_mes_checking()
+            delivery.ask_status()
 
     def _show_journal(self) -> None:
         """The journal line of the station bar (attributes only: no database call here)."""
@@ -322,6 +350,9 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.bridge.close()
         self.labels.close(timeout=0)  # queued labels finish on their own thread; never wait here
+        self._closing = True
+        if self.mes is not None:
+            self.mes.stop(timeout=0)  # undelivered records stay queued in the journal
         logging.getLogger().removeHandler(self._log_handler)
         if self.port_choice.simulated:
             run_in_background(self.port_choice.close)  # unplugging joins the units' threads

@@ -122,6 +122,29 @@ ALTER TABLE devices ADD COLUMN claimed_at TIMESTAMPTZ;
 CREATE INDEX devices_claimed_by ON devices(claimed_by) WHERE claimed_by IS NOT NULL;
 """,
     ),
+    (
+        3,
+        """
+-- MES outbox: one record per unit that reached DONE or FAILED, written in that transition's own
+-- transaction (app/batch/mes_record.py). Each station delivers the records it wrote (station),
+-- per channel (drop folder, HTTP POST); see docs/mes.md.
+CREATE TABLE mes_outbox (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    device_id BIGINT NOT NULL REFERENCES devices(id),
+    station TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record_json TEXT NOT NULL,
+    folder_delivered_at TEXT,
+    http_delivered_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_attempt_at TEXT
+);
+CREATE INDEX mes_outbox_station ON mes_outbox(station, id);
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
