@@ -86,20 +86,28 @@ def runtime_distributions(root: str = "certline") -> list[Distribution]:
     from packaging.requirements import Requirement
 
     seen: dict[str, Distribution] = {}
-    todo = [root]
+    extras_done: set[tuple[str, str]] = set()
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
     while todo:
-        name = normalize(todo.pop())
-        if name in seen:
+        raw, extras = todo.pop()
+        name = normalize(raw)
+        new_extras = {e for e in extras if (name, e) not in extras_done}
+        if name in seen and not new_extras:
             continue
         try:
-            dist = distribution(name)
+            dist = seen.get(name) or distribution(name)
         except PackageNotFoundError:
             raise SystemExit(f"licenses: {name} is required but not installed") from None
+        first_visit = name not in seen
         seen[name] = dist
+        extras_done.update((name, e) for e in new_extras)
         for text in dist.requires or ():
             req = Requirement(text)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+            # an extra we depend on (psycopg[binary]) brings its own distributions (psycopg-binary)
+            wanted = req.marker is None or (first_visit and req.marker.evaluate({"extra": ""}))
+            wanted = wanted or any(req.marker.evaluate({"extra": e}) for e in new_extras)
+            if wanted:
+                todo.append((req.name, frozenset(req.extras)))
     return [seen[k] for k in sorted(seen)]
 
 

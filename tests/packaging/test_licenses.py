@@ -104,3 +104,19 @@ def test_links_into_a_distribution_and_the_stdlib_count_as_covered(tmp_path):
         tmp_path / "certline", components, owner=lambda name: None
     )
     assert (native, unexplained) == ([], [])
+
+
+def test_an_extra_we_depend_on_brings_its_distributions(tmp_path, monkeypatch):
+    """``psycopg[binary]`` bundles psycopg-binary's library: its licence must come along."""
+    site = tmp_path / "site"
+    make_distribution(site, "fake-app", requires=("fake-db[binary]>=1",), license_text="MIT")
+    make_distribution(
+        site,
+        "fake-db",
+        requires=('fake-db-binary; extra == "binary"', 'fake-pool; extra == "pool"'),
+        license_text="LGPL",
+    )
+    make_distribution(site, "fake-db-binary", license_text="LGPL binary")
+    monkeypatch.syspath_prepend(str(site))
+    names = [d.metadata["Name"] for d in licenses.runtime_distributions("fake-app")]
+    assert names == ["fake-app", "fake-db", "fake-db-binary"]  # not the extra nobody asked for
