@@ -122,6 +122,14 @@ ALTER TABLE devices ADD COLUMN claimed_at TIMESTAMPTZ;
 CREATE INDEX devices_claimed_by ON devices(claimed_by) WHERE claimed_by IS NOT NULL;
 """,
     ),
+    (
+        6,
+        """
+-- Scan-in: the unit's label exactly as the technician scanned it (a serial number, an IMEI, a
+-- QR code's JSON or URL), compared with what the unit reports before any side effect.
+ALTER TABLE devices ADD COLUMN scanned_label TEXT;
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
