@@ -132,7 +132,7 @@ class LabelDesk:
         with self._cond:
             if self._already_scanned(label):
                 return ScanOutcome(
-                    ScanResult.DUPLICATE, f"label {label.describe()} was already scanned; ignored", label
+                    ScanResult.DUPLICATE, f"{label.describe()} was already scanned; ignored", label
                 )
             self._queue.append(label)
             self._bind_queued()
@@ -140,10 +140,10 @@ class LabelDesk:
             self._cond.notify_all()
         if slot is None:
             return ScanOutcome(
-                ScanResult.QUEUED, f"label {label.describe()} waits for the next unit plugged in", label
+                ScanResult.QUEUED, f"{label.describe()}: waits for the next unit plugged in", label
             )
         unit = f"unit {slot.serial} on {slot.port}" if slot.serial else f"the unit on {slot.port}"
-        return ScanOutcome(ScanResult.BOUND, f"label {label.describe()} → {unit}", label, slot.port)
+        return ScanOutcome(ScanResult.BOUND, f"{label.describe()} → {unit}", label, slot.port)
 
     def discard_queued(self) -> int:
         """Forget the scans still waiting for a unit; returns how many."""

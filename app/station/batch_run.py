@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable
 
 from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.label_desk import ScanOutcome, ScanResult
 from app.station.hands_free import HandsFree
 from app.station.session import StationSession
 
@@ -201,6 +202,14 @@ class BatchRun:
     def resume_work(self) -> None:
         if self.engine is not None:
             self.engine.resume()
+
+    def scan(self, text: str) -> ScanOutcome:
+        """A label was scanned (scan-in): bind it to a unit of the running batch. Returns at once
+        (no journal, port or network call: the unit's job journals and compares the label)."""
+        engine = self.engine
+        if engine is None or self.phase not in (Phase.RUNNING, Phase.STARTING):
+            return ScanOutcome(ScanResult.NOT_ASKED, "no batch is running; start one, then scan")
+        return engine.scan(text)
 
     def skip(self, device_ids: Iterable[int], reason: str) -> None:
         """Take units out of the batch (blocking: one journal write each)."""
