@@ -25,7 +25,8 @@ def test_a_real_imei_is_read_as_an_imei_with_its_check_digit(imei):
 
 
 @pytest.mark.parametrize(
-    "printed", ["IMEI: 352656100367872", "imei 35-265610-036787-2", "352656 100367 872", "IMEI=352656100367872"]
+    "printed",
+    ["IMEI: 352656100367872", "imei 35-265610-036787-2", "352656 100367 872", "IMEI=352656100367872"],
 )
 def test_an_imei_printed_with_a_prefix_or_groups_is_the_same_imei(printed):
     assert parse_label(printed).imei == NORDIC_DOC_IMEI

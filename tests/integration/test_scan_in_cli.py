@@ -44,13 +44,12 @@ def test_label_ids_from_the_csv_are_scanned_on_stdin_and_checked_against_each_un
         journal.close()
 
 
-def test_a_label_id_that_names_another_unit_fails_that_unit_and_the_exit_status_says_so(
-    line, sims, tmp_path
-):
+def test_a_label_id_that_names_another_unit_fails_that_unit_and_the_exit_status_says_so(line, sims, tmp_path):
     sim = start_sim(sims, tmp_path, 1)
     ProfileStore().save(line.profile(name="line", scan_in="required"))
     expected = tmp_path / "wo.csv"
-    expected.write_text(f"serial,label\n{sim.devices[0].serial_number},A-1\nCL-777777,A-2\n", encoding="utf-8")
+    serial = sim.devices[0].serial_number
+    expected.write_text(f"serial,label\n{serial},A-1\nCL-777777,A-2\n", encoding="utf-8")
     result = subprocess.run(
         [*CLI, "batch", "run", "--profile", "line", "--expected", str(expected),
          "--passcode-env", "LINE_PASSCODE", "--timeout", "60", "--port", sim.ports[0]],
