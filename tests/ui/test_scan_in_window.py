@@ -5,6 +5,7 @@ synthetic key events with the timestamps a keyboard-wedge scanner gives them (a 
 Enter or Tab at the end) or a person types them (far slower); only the first kind is a scan.
 """
 
+# ruff: noqa: F811 - the station fixture (gui) is imported by name so pytest finds it here
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
@@ -16,7 +17,7 @@ from app.config.profile import AuthStyle, Profile, ScanIn
 from app.config.profile_store import ProfileStore
 from app.station.scan_in import KeyBurst, Verdict
 from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE
-from tests.ui.test_first_day import WAIT, Gui, gui, plug_in_simulated_units  # noqa: F401 - fixture
+from tests.ui.test_first_day import WAIT, gui, plug_in_simulated_units, store_profile  # noqa: F401
 from ui.station.scan_field import ScanField
 
 SCANNER_GAP_MS = 8
@@ -136,8 +137,6 @@ def test_labels_scanned_into_the_window_bind_units_and_a_mismatch_fails_its_unit
 
 
 def test_the_scan_field_is_hidden_when_the_profile_does_not_ask(qtbot, gui, est_server, memory_keyring):
-    from tests.ui.test_first_day import store_profile
-
     store_profile(est_server, memory_keyring)
     gui.start()
     window = gui.window()
