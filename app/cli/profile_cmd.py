@@ -17,7 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
+from app.config.profile import (
+    DEFAULT_SUBJECT_TEMPLATE,
+    AuthStyle,
+    CsrFormat,
+    KeyGeneration,
+    Profile,
+    ScanIn,
+)
 from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
 from app.security.redaction import register_secret, scrub
@@ -128,6 +135,20 @@ def register(subparsers: Any) -> None:
         "--allow-new-enrollment-fallback",
         action="store_true",
         help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
+    )
+    add.add_argument(
+        "--scan-in",
+        choices=[s.value for s in ScanIn],
+        default=ScanIn.OFF.value,
+        help="required: each unit waits, before anything is done to it, until its label is scanned "
+        "and must match it (default off; see docs/scan-in.md)",
+    )
+    add.add_argument(
+        "--scan-in-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long a unit waits for its label before it fails as no-label (0: no limit; default 600)",
     )
     add.add_argument("--force", action="store_true", help="replace an existing profile of that name")
     add.set_defaults(func=cmd_add)
@@ -292,6 +313,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         driver=args.driver,
         baud=args.baud,
         allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
+        scan_in=ScanIn(args.scan_in),
+        scan_in_timeout=args.scan_in_timeout,
     )
     path = store.save(profile, overwrite=args.force)
     log.info("profile %s saved to %s", profile.name, path)
