@@ -45,10 +45,13 @@ class ScanOutcome:
     message: str
     label: ScannedLabel | None = None
     port: str | None = None
+    matches: bool | None = None
+    """Bound to a unit that already said who it is: whether the label names it (False: that
+    unit fails as label-mismatch)."""
 
     @property
     def accepted(self) -> bool:
-        return self.result in (ScanResult.BOUND, ScanResult.QUEUED)
+        return self.result in (ScanResult.BOUND, ScanResult.QUEUED) and self.matches is not False
 
 
 @dataclass
@@ -142,8 +145,16 @@ class LabelDesk:
             return ScanOutcome(
                 ScanResult.QUEUED, f"{label.describe()}: waits for the next unit plugged in", label
             )
-        unit = f"unit {slot.serial} on {slot.port}" if slot.serial else f"the unit on {slot.port}"
-        return ScanOutcome(ScanResult.BOUND, f"{label.describe()} → {unit}", label, slot.port)
+        where = slot.port.rsplit("/", 1)[-1]
+        if slot.serial is None:
+            return ScanOutcome(
+                ScanResult.BOUND, f"{label.describe()} → the unit on {where}", label, slot.port
+            )
+        matches = label.matches(slot.serial)
+        text = f"{label.describe()} → unit {slot.serial} on {where}"
+        if not matches:
+            text += ": the label does not name this unit; it fails (label mismatch)"
+        return ScanOutcome(ScanResult.BOUND, text, label, slot.port, matches)
 
     def discard_queued(self) -> int:
         """Forget the scans still waiting for a unit; returns how many."""

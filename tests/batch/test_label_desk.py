@@ -33,7 +33,12 @@ def test_a_scan_naming_a_waiting_unit_goes_to_that_unit_whatever_the_plug_order(
     waiter.start()
     while desk.waiting_ports() != ["/dev/ttyB"]:
         threading.Event().wait(0.01)
-    assert desk.submit("CL-2").port == "/dev/ttyB"
+    outcome = desk.submit("CL-2")
+    assert (
+        outcome.port == "/dev/ttyB"
+        and outcome.matches
+        and outcome.message == "serial CL-2 → unit CL-2 on ttyB"
+    )
     waiter.join(2)
     assert got["b"].serial == "CL-2"
 
@@ -96,3 +101,18 @@ def test_waiting_ends_on_stop_or_unplug_without_a_label():
     assert desk.wait_for_label("/dev/ttyA", "CL-1", stop, None) is None
     assert desk.wait_for_label("/dev/ttyA", "CL-1", NEVER, None, present=lambda: False) is None
     assert desk.wait_for_label("/dev/ttyA", "CL-1", NEVER, 0.05) is None
+
+
+def test_a_label_bound_to_a_waiting_unit_it_does_not_name_is_said_at_once():
+    desk = LabelDesk()
+    desk.plugged("/dev/ttyA")
+    got: dict[str, object] = {}
+    waiter = threading.Thread(target=lambda: got.setdefault("a", take(desk, "/dev/ttyA", "CL-1")))
+    waiter.start()
+    while desk.waiting_ports() != ["/dev/ttyA"]:
+        threading.Event().wait(0.01)
+    outcome = desk.submit("CL-7")
+    waiter.join(2)
+    assert outcome.result is ScanResult.BOUND and outcome.matches is False and not outcome.accepted
+    assert "does not name this unit" in outcome.message
+    assert got["a"].serial == "CL-7"  # the unit takes it, compares it and fails

@@ -124,6 +124,8 @@ def test_labels_scanned_into_the_window_bind_units_and_a_mismatch_fails_its_unit
     with qtbot.waitSignal(window.controller.scan_result, timeout=WAIT):
         keys.type("CL-424242", SCANNER_GAP_MS, end=Qt.Key.Key_Tab)  # Tab suffix, wrong label
     assert field.text() == "" and field.hasFocus()
+    assert f"→ unit {serials[1]} on " in window.scan_panel.result.text()
+    assert "does not name this unit" in window.scan_panel.result.text()
 
     def by_serial() -> dict:
         return {s.serial_number: s for s in window.model.snapshots()}
