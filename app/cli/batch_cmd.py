@@ -81,7 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume",
         help="finish the unfinished devices of the latest (or given) batch",
         description="Continue every unfinished unit of a batch from its last journaled step (after a "
-        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one.",
+        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one. When "
+        "the batch's profile asks for scan-in, labels are read from standard input as with "
+        "'batch run --scan-in'.",
     )
     resume.add_argument(
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"

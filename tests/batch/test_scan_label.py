@@ -93,3 +93,9 @@ def test_a_label_id_from_the_expected_csv_stands_for_its_serial_number():
     assert "CL-000001" in label.describe()
     qr = parse_label('{"label": "LBL-0001"}', ids)
     assert qr.matches("CL-000001")
+
+
+def test_the_qr_code_of_a_label_certline_printed_reads_back_as_its_serial():
+    # docs/labels.md: the QR code of a printed label (labels out) holds {"sn", "sha256", "not_after"}
+    label = parse_label('{"sn":"CL-000123","sha256":"9F86D081884C7D65","not_after":"2027-12-03"}')
+    assert label.serial == "CL-000123" and label.imei is None
