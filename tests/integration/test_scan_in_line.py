@@ -6,10 +6,13 @@ another unit fails that unit alone, with both values, before anything is written
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from app.batch.engine import BatchOptions
 from app.batch.label_desk import ScanResult
+from app.batch.report import render
 from app.batch.states import DeviceState
 from tests.helpers.waiting import wait_until
 
@@ -49,6 +52,9 @@ def test_labels_bind_units_and_a_mismatched_label_fails_only_its_unit_untouched(
         )
         untouched = sim.devices[1].flash
         assert untouched.get("pending_key") is None and untouched.get("chain_pem") is None
+        rows = list(csv.DictReader(io.StringIO(render(session.journal, engine.batch_id, "csv"))))
+        in_report = {r["serial_number"]: (r["scanned_label"], r["error_code"]) for r in rows}
+        assert in_report[serials[1]] == ("CL-999999", "label-mismatch")
     finally:
         session.close()
 

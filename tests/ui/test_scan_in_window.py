@@ -111,6 +111,13 @@ def test_labels_scanned_into_the_window_bind_units_and_a_mismatch_fails_its_unit
     window.activateWindow()  # the window manager hands the station window the keyboard again
     qtbot.waitUntil(field.hasFocus, timeout=WAIT)
 
+    asked: list[list] = []
+    window.confirm_skip = lambda snaps: asked.append(snaps) or False  # type: ignore[method-assign]
+    window.table.selectRow(0)
+    qtbot.waitUntil(field.hasFocus, timeout=WAIT)
+    qtbot.keyClick(field, Qt.Key.Key_Delete)  # Del still means "Skip selected" from the empty field
+    assert len(asked) == 1 and len(asked[0]) == 1
+
     keys = Keys()
     with qtbot.assertNotEmitted(field.scanned):
         keys.type(serials[0], TYPING_GAP_MS)  # a person typing the serial is no scan

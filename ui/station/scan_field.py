@@ -64,6 +64,14 @@ class ScanField(QLineEdit):
         return stamp if stamp > 0 else _now_ms()
 
     def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt override
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Delete
+            and not self.text()
+        ):
+            event.ignore()  # nothing to delete here: Del is the window's "Skip selected"
+            return False
         # Tab never reaches keyPressEvent (it moves the focus first): a scanner's Tab suffix
         # ends a scan like Enter does
         if (
