@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.batch.scan_label import ScannedLabel, UnreadableLabel, luhn_valid, parse_label
 
@@ -99,3 +101,32 @@ def test_the_qr_code_of_a_label_certline_printed_reads_back_as_its_serial():
     # docs/labels.md: the QR code of a printed label (labels out) holds {"sn", "sha256", "not_after"}
     label = parse_label('{"sn":"CL-000123","sha256":"9F86D081884C7D65","not_after":"2027-12-03"}')
     assert label.serial == "CL-000123" and label.imei is None
+
+
+GOLDEN_LABELS = [
+    NORDIC_DOC_IMEI,
+    GS1_DL_WITH_LOT,
+    f'{{"serial": "NRF-000001", "imei": "{NRF9160_DK_IMEI}"}}',
+    "https://factory.example/u?sn=CL-000007",
+    "CL-000042",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.tuples(st.sampled_from(GOLDEN_LABELS), st.integers(0, 80), st.text(max_size=3)).map(
+            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]  # a scanner glitch: characters inserted
+        ),
+    )
+)
+def test_any_scanned_text_is_a_label_or_a_clear_refusal(text):
+    """What a scanner (or a cat on the keyboard) types never crashes the station."""
+    try:
+        label = parse_label(text, {"LBL-1": "CL-1"})
+    except UnreadableLabel as exc:
+        assert str(exc)
+        return
+    assert label.identities(), "a label that was read names something"
+    assert label.describe()

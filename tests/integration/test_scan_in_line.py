@@ -96,3 +96,39 @@ def test_an_nrf91_unit_is_matched_by_the_imei_on_its_label(line, sims, tmp_path)
         assert [s.state for s in engine.devices()] == [DeviceState.DONE, DeviceState.DONE]
     finally:
         session.close()
+
+
+def test_a_unit_unplugged_while_it_waits_keeps_its_row_and_takes_the_label_scanned_meanwhile(
+    line, sims, tmp_path
+):
+    sim = start_sim(sims, tmp_path, 1)
+    device = sim.devices[0]
+    session = line.session(scan_in="required")
+    try:
+        engine = session.start_batch(BatchOptions(), [device.port])
+        wait_until(lambda: engine.summary().awaiting_label == 1, 30, "the unit waiting for its label")
+        device.unplug()
+        wait_until(lambda: "device lost" in engine.devices()[0].step, 30, "the unplug noticed")
+        assert engine.devices()[0].state == DeviceState.AWAITING_LABEL
+        assert engine.scan(device.serial_number).result is ScanResult.QUEUED
+        engine.add_port(device.replug())
+        assert engine.wait(60)
+        (snap,) = engine.devices()
+        assert snap.state == DeviceState.DONE and snap.scanned_label == device.serial_number
+        assert len(line.server.issued) == 1
+    finally:
+        session.close()
+
+
+def test_a_unit_whose_label_never_comes_fails_as_no_label_with_nothing_done(line, sims, tmp_path):
+    sim = start_sim(sims, tmp_path, 1)
+    session = line.session(scan_in="required", scan_in_timeout=0.5)
+    try:
+        engine = session.start_batch(BatchOptions(), sim.ports)
+        assert engine.wait(60)
+        (snap,) = engine.devices()
+        assert snap.state == DeviceState.FAILED and snap.error_code == "no-label"
+        assert "no label was scanned for this unit within 0.5 s" in (snap.error or "")
+        assert line.server.issued == [] and sim.devices[0].flash.get("pending_key") is None
+    finally:
+        session.close()
