@@ -184,6 +184,8 @@ class DeviceJob:
         chain_pem: str | None = row["chain_pem"]
         if state in (S.DETECTED, S.IDENTIFIED, S.AWAITING_LABEL):
             self._bind_label()  # scan-in: before the first side effect
+        else:
+            self._no_label_needed()
         pop = self._needs_pop(state)
         csr: bytes | CsrFactory
         if state in (S.DETECTED, S.IDENTIFIED, S.AWAITING_LABEL, S.KEY_READY):
@@ -257,6 +259,7 @@ class DeviceJob:
             except UnreadableLabel:
                 earlier = None
             if earlier is not None and earlier.matches(serial):
+                self._no_label_needed()
                 self._step(f"label {earlier.describe()} matches the unit (scanned before)")
                 return
         self._to(S.AWAITING_LABEL, "waiting for its label to be scanned")
@@ -281,6 +284,12 @@ class DeviceJob:
                 code="label-mismatch",
             )
         self._step(f"label {label.describe()} matches the unit")
+
+    def _no_label_needed(self) -> None:
+        """This unit was bound to its label before (a resume): a label scanned now is for the
+        next unit, not held until this job ends."""
+        if self._labels is not None:
+            self._labels.desk.ended(self._labels.port)
 
     def _requirements(self) -> CsrAttributes:
         """The server's /csrattrs for a device-made key (nothing to ask for server keygen)."""

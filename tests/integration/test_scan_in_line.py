@@ -132,3 +132,33 @@ def test_a_unit_whose_label_never_comes_fails_as_no_label_with_nothing_done(line
         assert line.server.issued == [] and sim.devices[0].flash.get("pending_key") is None
     finally:
         session.close()
+
+
+def test_a_resumed_unit_whose_label_matched_before_is_not_asked_again(line, sims, tmp_path):
+    sim = start_sim(sims, tmp_path, 2, keygen_latency=1.0)  # stopped while it makes its key
+    first, second = sim.devices
+    session = line.session(scan_in="required")
+    try:
+        engine = session.start_batch(BatchOptions(), [first.port])
+        wait_until(lambda: engine.summary().awaiting_label == 1, 30, "the first unit waiting")
+        engine.scan(first.serial_number)
+        wait_until(lambda: "generating" in engine.devices()[0].step, 30, "the key being made")
+        engine.stop()
+        assert engine.wait(30)
+    finally:
+        session.close()
+    session = line.session(scan_in="required")  # the station restarts and resumes the batch
+    try:
+        batch_id = session.journal.batches(1)[0].id
+        engine = session.start_batch(BatchOptions(), resume_batch=batch_id)
+        engine.add_ports([first.port, second.port])
+        wait_until(lambda: engine.summary().awaiting_label == 1, 30, "the second unit waiting")
+        assert engine.scan(second.serial_number).port == second.port
+        assert engine.wait(60)
+        assert [s.state for s in engine.devices()] == [DeviceState.DONE, DeviceState.DONE]
+        assert len(line.server.issued) == 2
+        resumed = engine.devices()[0].device_id
+        asked = [t for t in session.journal.history(resumed) if t.step.startswith("waiting for its label")]
+        assert len(asked) == 1, "the resumed unit was asked for its label again"
+    finally:
+        session.close()
