@@ -91,6 +91,14 @@ class LabelDesk:
                 self._queue.appendleft(slot.label)
                 self._bind_queued()
 
+    def identified(self, port: str, serial: str) -> None:
+        """The unit on ``port`` said who it is and is about to ask for its label. Called before
+        the wait is journaled (and shown), so a label scanned for the unit on screen finds it."""
+        with self._cond:
+            slot = self._slot(port)
+            slot.serial = serial
+            self._rebind_for(slot)
+
     def wait_for_label(
         self,
         port: str,
@@ -105,12 +113,10 @@ class LabelDesk:
         is taken: it is never given to another unit, whatever the comparison says."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            slot = self._slots.get(port)
-            if slot is None:  # a job the engine did not register (a retry): register it now
-                self._order += 1
-                slot = self._slots[port] = _Slot(port, self._order)
-            slot.serial = serial
-            self._rebind_for(slot)
+            slot = self._slot(port)
+            if slot.serial != serial:
+                slot.serial = serial
+                self._rebind_for(slot)
             while slot.label is None:
                 if stop.is_set() or not present():
                     return None
@@ -177,6 +183,13 @@ class LabelDesk:
             return [s.port for s in slots if s.serial is not None and s.label is None]
 
     # -- the rule (caller holds the lock) --------------------------------------------------
+    def _slot(self, port: str) -> _Slot:
+        slot = self._slots.get(port)
+        if slot is None:  # a job the engine did not register: it joins the line now
+            self._order += 1
+            slot = self._slots[port] = _Slot(port, self._order)
+        return slot
+
     def _free_slots(self) -> list[_Slot]:
         return sorted((s for s in self._slots.values() if s.label is None), key=lambda s: s.order)
 

@@ -262,6 +262,7 @@ class DeviceJob:
                 self._no_label_needed()
                 self._step(f"label {earlier.describe()} matches the unit (scanned before)")
                 return
+        desk.identified(self._labels.port, serial)  # before the screen says "scan its label"
         self._to(S.AWAITING_LABEL, "waiting for its label to be scanned")
         limit = self.profile.scan_in_timeout or None
         label = desk.wait_for_label(

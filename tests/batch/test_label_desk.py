@@ -116,3 +116,12 @@ def test_a_label_bound_to_a_waiting_unit_it_does_not_name_is_said_at_once():
     assert outcome.result is ScanResult.BOUND and outcome.matches is False and not outcome.accepted
     assert "does not name this unit" in outcome.message
     assert got["a"].serial == "CL-7"  # the unit takes it, compares it and fails
+
+
+def test_a_unit_known_to_the_desk_before_its_wait_is_shown_gets_the_label_that_names_it():
+    desk = LabelDesk()
+    desk.plugged("/dev/ttyA")
+    desk.plugged("/dev/ttyB")
+    desk.identified("/dev/ttyB", "CL-2")  # the job tells the desk, then journals awaiting-label
+    assert desk.submit("CL-2").port == "/dev/ttyB"
+    assert take(desk, "/dev/ttyB", "CL-2").serial == "CL-2"
