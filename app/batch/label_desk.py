@@ -3,15 +3,19 @@
 The technician plugs units in and scans their labels, in any order and at any pace. The desk
 pairs them:
 
-1. every unit is registered when its port is taken up (plug order);
-2. a scan that names a unit already identified and still without a label binds to that unit;
-3. otherwise it binds to the unit plugged in first that has no label yet (identified or not:
-   a label scanned while its unit is still answering the identify command is not lost);
-4. with no unit free, the scan waits in line and binds to the next unit plugged in.
+1. every unit is registered when its port is taken up (plug order), and says who it is
+   (serial number or IMEI) before it is shown as waiting for its label;
+2. a scan that names a unit waiting for its label binds to that unit at once;
+3. a scan that names no waiting unit waits in line while any unit without a label is still
+   being identified (it may be the one the label names) or when no unit is free; once every
+   unit without a label has said who it is, it binds to the one plugged in first, which then
+   fails as a label mismatch with both values;
+4. a label scanned before its unit is plugged in binds when the unit says who it is.
 
-A label bound to a unit whose job ends without using it (unplugged, failed to identify, not on
-the expected list) goes back to the head of the line. A label scanned twice (the same text, or
-the same identifiers, still waiting or bound to a unit at work) is ignored with a message.
+A label bound to a unit that leaves without using it (unplugged): a label that names the unit
+waits for that unit alone; any other goes back to the head of the line. A label scanned twice
+(the same text, or the same identifiers, still waiting or bound to a unit at work) is ignored
+with a message.
 
 Thread-safe. Nothing here touches a port, the journal or the network, so a view may call
 :meth:`LabelDesk.submit` from its GUI thread; the job waiting for its label journals the result.
@@ -46,8 +50,8 @@ class ScanOutcome:
     label: ScannedLabel | None = None
     port: str | None = None
     matches: bool | None = None
-    """Bound to a unit that already said who it is: whether the label names it (False: that
-    unit fails as label-mismatch)."""
+    """Whether the label names the unit it was bound to (False: that unit fails as
+    label-mismatch)."""
 
     @property
     def accepted(self) -> bool:
@@ -59,7 +63,7 @@ class _Slot:
     port: str
     order: int
     serial: str | None = None
-    """The unit's reported serial number once it asked for its label."""
+    """The unit's reported serial number once it said who it is."""
     label: ScannedLabel | None = None
     taken: bool = False
     """The unit's job took its label (it is compared and journaled; never given back)."""
@@ -73,6 +77,8 @@ class LabelDesk:
         self._cond = threading.Condition()
         self._slots: dict[str, _Slot] = {}
         self._queue: deque[ScannedLabel] = deque()
+        self._reserved: list[ScannedLabel] = []
+        """Labels of units that left before taking them: they bind to that unit alone."""
         self._order = 0
 
     # -- what the engine tells it ------------------------------------------------------
@@ -84,20 +90,23 @@ class LabelDesk:
             self._bind_queued()
 
     def ended(self, port: str) -> None:
-        """The job on ``port`` is over; a label it did not take goes back to the head of the line."""
+        """The job on ``port`` is over (or needs no label). A label it did not take waits for
+        that unit alone when it names it, else goes back to the head of the line."""
         with self._cond:
             slot = self._slots.pop(port, None)
             if slot is not None and slot.label is not None and not slot.taken:
-                self._queue.appendleft(slot.label)
-                self._bind_queued()
+                if slot.serial is not None and slot.label.matches(slot.serial):
+                    self._reserved.append(slot.label)
+                else:
+                    self._queue.appendleft(slot.label)
+            self._bind_queued()
 
     def identified(self, port: str, serial: str) -> None:
         """The unit on ``port`` said who it is and is about to ask for its label. Called before
         the wait is journaled (and shown), so a label scanned for the unit on screen finds it."""
         with self._cond:
-            slot = self._slot(port)
-            slot.serial = serial
-            self._rebind_for(slot)
+            self._slot(port).serial = serial
+            self._bind_queued()
 
     def wait_for_label(
         self,
@@ -116,7 +125,7 @@ class LabelDesk:
             slot = self._slot(port)
             if slot.serial != serial:
                 slot.serial = serial
-                self._rebind_for(slot)
+                self._bind_queued()
             while slot.label is None:
                 if stop.is_set() or not present():
                     return None
@@ -146,16 +155,11 @@ class LabelDesk:
             self._queue.append(label)
             self._bind_queued()
             slot = next((s for s in self._slots.values() if s.label is label), None)
-            self._cond.notify_all()
-        if slot is None:
-            return ScanOutcome(
-                ScanResult.QUEUED, f"{label.describe()}: waits for the next unit plugged in", label
-            )
+            identifying = self._identifying()
+        if slot is None or slot.serial is None:
+            why = "the units being identified say who they are" if identifying else "its unit"
+            return ScanOutcome(ScanResult.QUEUED, f"{label.describe()}: waits for {why}", label)
         where = slot.port.rsplit("/", 1)[-1]
-        if slot.serial is None:
-            return ScanOutcome(
-                ScanResult.BOUND, f"{label.describe()} → the unit on {where}", label, slot.port
-            )
         matches = label.matches(slot.serial)
         text = f"{label.describe()} → unit {slot.serial} on {where}"
         if not matches:
@@ -165,8 +169,9 @@ class LabelDesk:
     def discard_queued(self) -> int:
         """Forget the scans still waiting for a unit; returns how many."""
         with self._cond:
-            count = len(self._queue)
+            count = len(self._queue) + len(self._reserved)
             self._queue.clear()
+            self._reserved.clear()
             return count
 
     # -- what views show -----------------------------------------------------------------
@@ -174,7 +179,7 @@ class LabelDesk:
     def queued(self) -> int:
         """Scans waiting for a unit."""
         with self._cond:
-            return len(self._queue)
+            return len(self._queue) + len(self._reserved)
 
     def waiting_ports(self) -> list[str]:
         """Ports whose unit asked for its label and has none yet, in plug order."""
@@ -194,34 +199,26 @@ class LabelDesk:
         return sorted((s for s in self._slots.values() if s.label is None), key=lambda s: s.order)
 
     def _bind_queued(self) -> None:
-        while self._queue:
-            free = self._free_slots()
-            if not free:
-                return
-            label = self._queue[0]
+        """Apply the rule to every label in line (see the module docstring)."""
+        free = self._free_slots()
+        for label in [*self._reserved, *self._queue]:
             named = next((s for s in free if s.serial is not None and label.matches(s.serial)), None)
-            (named or free[0]).label = self._queue.popleft()
+            if named is not None:
+                named.label = label
+                free.remove(named)
+                if label in self._reserved:
+                    self._reserved.remove(label)
+                else:
+                    self._queue.remove(label)
+        if not any(s.serial is None for s in free):
+            while self._queue and free:
+                free.pop(0).label = self._queue.popleft()  # names no unit: plug order
         self._cond.notify_all()
 
-    def _rebind_for(self, slot: _Slot) -> None:
-        """A unit just said who it is: a label bound by plug order to another unit still
-        identifying, that names this unit, moves here (the other unit gets the next label)."""
-        if slot.label is not None and slot.label.matches(slot.serial or ""):
-            return
-        for other in self._slots.values():
-            if (
-                other is not slot
-                and other.serial is None
-                and other.label is not None
-                and other.label.matches(slot.serial or "")
-            ):
-                if slot.label is not None:
-                    self._queue.appendleft(slot.label)
-                slot.label, other.label = other.label, None
-                break
-        self._bind_queued()
+    def _identifying(self) -> bool:
+        return any(s.serial is None and s.label is None for s in self._slots.values())
 
     def _already_scanned(self, label: ScannedLabel) -> bool:
-        held = list(self._queue) + [s.label for s in self._slots.values() if s.label is not None]
+        held = [*self._queue, *self._reserved, *(s.label for s in self._slots.values() if s.label)]
         ids = label.identities()
         return any(other.text == label.text or (ids and ids == other.identities()) for other in held)
