@@ -383,6 +383,17 @@ class BatchEngine:
         self._publish_summary()
         return outcome
 
+    def discard_scans(self) -> int:
+        """Forget the scanned labels still waiting for a unit (a wrong label scanned by mistake
+        before its unit was plugged in). Returns how many."""
+        if self.labels is None:
+            return 0
+        count = self.labels.discard_queued()
+        if count:
+            self._log(logging.INFO, f"{count} scanned label(s) waiting for a unit forgotten")
+            self._publish_summary()
+        return count
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every port worker has finished; True if all finished within ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -211,6 +211,10 @@ class BatchRun:
             return ScanOutcome(ScanResult.NOT_ASKED, "no batch is running; start one, then scan")
         return engine.scan(text)
 
+    def discard_scans(self) -> int:
+        """Forget the labels scanned for units not plugged in yet; returns how many."""
+        return self.engine.discard_scans() if self.engine is not None else 0
+
     def skip(self, device_ids: Iterable[int], reason: str) -> None:
         """Take units out of the batch (blocking: one journal write each)."""
         if self.engine is not None:

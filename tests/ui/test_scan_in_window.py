@@ -151,3 +151,25 @@ def test_the_scan_field_is_hidden_when_the_profile_does_not_ask(qtbot, gui, est_
     window = gui.window()
     assert not window.scan_panel.isVisible()
     assert isinstance(window.scan_panel.field, ScanField)
+
+
+def test_a_label_scanned_before_its_unit_waits_and_esc_forgets_it(qtbot, gui, est_server, memory_keyring):
+    from ui.station.batch_controller import Phase
+
+    store_scan_profile(est_server, memory_keyring)
+    gui.start()
+    window = gui.window()
+    field = window.scan_panel.field
+    window.activateWindow()
+    window.station_actions.hands_free.trigger()  # a hands-free batch: units come later
+    qtbot.waitUntil(lambda: window.controller.phase == Phase.RUNNING and window.controller.hands_free_on)
+    qtbot.waitUntil(field.hasFocus, timeout=WAIT)
+    keys = Keys()
+    with qtbot.waitSignal(window.controller.scan_result, timeout=WAIT):
+        keys.type("CL-000001", SCANNER_GAP_MS)
+    assert "serial CL-000001: waits for its unit" in window.scan_panel.result.text()
+    qtbot.waitUntil(lambda: "1 scan(s) wait for a unit" in window.scan_panel.waiting.text(), timeout=WAIT)
+    with qtbot.waitSignal(window.controller.message, timeout=WAIT) as said:
+        qtbot.keyClick(field, Qt.Key.Key_Escape)  # the field is empty: forget the waiting scans
+    assert said.args == ["1 waiting scan(s) forgotten"]
+    qtbot.waitUntil(lambda: window.scan_panel.waiting.text() == "", timeout=WAIT)

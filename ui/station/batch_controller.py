@@ -203,6 +203,14 @@ class BatchController(QObject):
 
         run_in_background(lambda: self.run.scan(text), report, failed, owner=self)
 
+    def discard_scans(self) -> None:
+        """Esc in the empty scan field: forget the labels waiting for a unit."""
+
+        def report(count: object) -> None:
+            self.message.emit(self.tr("%n waiting scan(s) forgotten", "", int(count)))  # type: ignore[call-overload]
+
+        run_in_background(self.run.discard_scans, report, owner=self)
+
     def skip(self, device_ids: list[int]) -> None:
         if self.run.engine is None or not device_ids:
             return

@@ -44,11 +44,13 @@ class ScanField(QLineEdit):
         scanned(str): a label came in at scanner speed, ended by Enter or Tab.
         typed(str): Enter after text typed at human speed (not taken as a scan).
         entered_by_hand(str): Ctrl+Enter: the operator submits what they typed, on purpose.
+        discard_requested(): Esc in the empty field: forget the scans waiting for a unit.
     """
 
     scanned = Signal(str)
     typed = Signal(str)
     entered_by_hand = Signal(str)
+    discard_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,7 +106,10 @@ class ScanField(QLineEdit):
             return
         if key == Qt.Key.Key_Escape:
             self.burst.reset()
-            self.clear()
+            if self.text():
+                self.clear()
+            else:
+                self.discard_requested.emit()
             return
         if key == Qt.Key.Key_Backspace:
             self.burst.backspace()

@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self.controller.scan_result.connect(self.scan_panel.show_outcome)
         self.scan_panel.field.scanned.connect(self.controller.scan)
         self.scan_panel.field.entered_by_hand.connect(self.controller.scan)
+        self.scan_panel.field.discard_requested.connect(self.controller.discard_scans)
         self.monitor.server_status.connect(self.station_bar.set_server)
         self.monitor.trust_anchor.connect(self.station_bar.set_trust_anchor)
         self.monitor.secret_status.connect(self.station_bar.set_secret)
