@@ -24,9 +24,17 @@ from app.batch.claim_owner import new_claim_owner
 from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
 from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
-from app.batch.pipeline import AwaitingApproval, DeviceJob, JobControl, JobInterrupted, StepFailed
+from app.batch.label_desk import LabelDesk, ScanOutcome, ScanResult
+from app.batch.pipeline import (
+    AwaitingApproval,
+    DeviceJob,
+    JobControl,
+    JobInterrupted,
+    LabelBinding,
+    StepFailed,
+)
 from app.batch.states import TERMINAL, DeviceState
-from app.config.profile import Profile
+from app.config.profile import Profile, ScanIn
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from app.est.errors import EstError
 
@@ -47,6 +55,8 @@ class BatchOptions:
     pending_max_wait: float = 15 * 60.0
     """How long a unit waits in line for approval after a 202; a server asking to come back later
     than that leaves the unit pending (with the time it asked for) for "Retry pending"."""
+    label_ids: tuple[tuple[str, str], ...] = ()
+    """Scan-in: (label ID, serial number) pairs from the expected-serials CSV's label column."""
 
 
 def is_verified(snap: DeviceSnapshot) -> bool:
@@ -110,6 +120,10 @@ class BatchEngine:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.labels: LabelDesk | None = (
+            LabelDesk(dict(self.options.label_ids)) if profile.scan_in == ScanIn.REQUIRED else None
+        )
+        """Scan-in: pairs scanned labels with plugged units (None when the profile does not ask)."""
         if batch_id is None:
             batch_id = journal.create_batch(
                 profile_name=profile.name,
@@ -354,6 +368,32 @@ class BatchEngine:
                     return
         self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, reason))
 
+    def scan(self, text: str) -> ScanOutcome:
+        """A label was scanned at the station: bind it to a unit (see :mod:`app.batch.label_desk`).
+
+        Returns at once; the unit's job, waiting for its label, journals and compares it.
+        """
+        if self.labels is None:
+            return ScanOutcome(
+                ScanResult.NOT_ASKED,
+                f"profile {self.profile.name} does not ask for unit labels (scan_in off)",
+            )
+        outcome = self.labels.submit(text)
+        self._log(logging.INFO if outcome.accepted else logging.WARNING, outcome.message, port=outcome.port)
+        self._publish_summary()
+        return outcome
+
+    def discard_scans(self) -> int:
+        """Forget the scanned labels still waiting for a unit (a wrong label scanned by mistake
+        before its unit was plugged in). Returns how many."""
+        if self.labels is None:
+            return 0
+        count = self.labels.discard_queued()
+        if count:
+            self._log(logging.INFO, f"{count} scanned label(s) waiting for a unit forgotten")
+            self._publish_summary()
+        return count
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every port worker has finished; True if all finished within ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -382,6 +422,7 @@ class BatchEngine:
         done = sum(1 for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED))
         failed = sum(1 for s in snaps if s.state == DeviceState.FAILED)
         pending = sum(1 for s in snaps if s.state == DeviceState.PENDING_APPROVAL)
+        awaiting_label = sum(1 for s in snaps if s.state == DeviceState.AWAITING_LABEL)
         in_progress = len(snaps) - done - failed
         remaining = None
         if self.options.expected is not None:
@@ -399,6 +440,8 @@ class BatchEngine:
             finished=not alive and in_progress == 0,
             paused=self.paused,
             server_reachable=self.gateway.reachable,
+            awaiting_label=awaiting_label,
+            scans_queued=self.labels.queued if self.labels is not None else 0,
         )
 
     def all_verified(self) -> bool:
@@ -429,16 +472,22 @@ class BatchEngine:
     def _run_port_job(self, worker: _Worker) -> None:
         port = worker.port
         detected_at = datetime.now(UTC)
+        if self.labels is not None:
+            self.labels.plugged(port)  # its place in plug order, for the label scanned next
         try:
             driver = self.open_driver(port)
         except DeviceError as exc:
             self._log(logging.ERROR, f"cannot open port: {exc}", port=port)
+            if self.labels is not None:
+                self.labels.ended(port)
             return
         try:
             self._provision(worker, driver, detected_at)
         except JournalError as exc:  # e.g. registering the unit, or recording that it was lost
             self._log(logging.ERROR, _journal_failure(exc), port=port)
         finally:
+            if self.labels is not None:
+                self.labels.ended(port)  # a label this unit did not take goes to the next one
             self._release(worker)
             try:
                 driver.close()
@@ -501,6 +550,7 @@ class BatchEngine:
             device_id=device_id,
             control=control,
             publish=self._publish,
+            labels=self._label_binding(worker),
         )
         try:
             job.run()
@@ -533,6 +583,12 @@ class BatchEngine:
         finally:
             with self._lock:
                 worker.device_id = None
+
+    def _label_binding(self, worker: _Worker) -> LabelBinding | None:
+        if self.labels is None:
+            return None
+        port = worker.port
+        return LabelBinding(self.labels, port, lambda: not worker.path_seen or _port_present(port))
 
     def _claim(
         self, worker: _Worker, driver: DeviceDriver, identity: DeviceIdentity, detected_at: datetime

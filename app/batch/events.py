@@ -41,6 +41,8 @@ class DeviceSnapshot:
     error_code: str | None = None
     failed_step: str | None = None
     retry_at: datetime | None = None
+    scanned_label: str | None = None
+    """Scan-in: the unit's label as scanned (compared with what the unit reports)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class BatchSnapshot:
     finished: bool
     paused: bool = False
     server_reachable: bool | None = None
+    awaiting_label: int = 0
+    """Scan-in: units held until their label is scanned."""
+    scans_queued: int = 0
+    """Scan-in: labels scanned that wait for the next unit plugged in."""
 
 
 @dataclass(frozen=True)

@@ -121,12 +121,14 @@ CREATE INDEX IF NOT EXISTS mes_outbox_station ON mes_outbox(station, id);
 #: Device columns added after the first schema, created on open when an older journal lacks them
 #: (names in :data:`app.batch.journal_api.ADDED_DEVICE_COLUMNS`): the CSR exactly as the device
 #: sent it (``csr_der`` is the normalised one that was posted) and the certificate a
-#: re-provisioning replaced (public material, journaled before anything is deleted).
+#: re-provisioning replaced (public material, journaled before anything is deleted); the unit's
+#: label as scanned (scan-in; PostgreSQL migration 6).
 _ADDED_DEVICE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("csr_received_der", "BLOB"),
     ("csr_received_sha256", "TEXT"),
     ("replaced_chain_pem", "TEXT"),
     ("replaced_sha256", "TEXT"),
+    ("scanned_label", "TEXT"),
 )
 assert tuple(name for name, _ in _ADDED_DEVICE_COLUMNS) == ADDED_DEVICE_COLUMNS
 

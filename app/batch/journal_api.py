@@ -216,13 +216,15 @@ class JournalBackend(Protocol):
     def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]: ...
 
 
-#: device columns added after the first schema (SQLite adds them on open, PostgreSQL by migration 2):
+#: device columns added after the first schema (SQLite adds them on open, PostgreSQL by migrations):
 #: the CSR exactly as the device sent it and the certificate a re-provisioning replaced
+#: (migration 2); the unit's label as scanned at the station (scan-in, migration 6)
 ADDED_DEVICE_COLUMNS: tuple[str, ...] = (
     "csr_received_der",
     "csr_received_sha256",
     "replaced_chain_pem",
     "replaced_sha256",
+    "scanned_label",
 )
 
 #: device columns a transition may set (anything else is a programming error)
@@ -292,4 +294,5 @@ def snapshot_from_row(row: Any) -> DeviceSnapshot:
         error_code=row["error_code"],
         failed_step=row["failed_step"],
         retry_at=ts(row["retry_at"]),
+        scanned_label=row["scanned_label"],
     )

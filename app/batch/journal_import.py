@@ -37,6 +37,7 @@ _DEVICE_COLUMNS = (
     "serial_number", "model", "firmware", "port", "state", "step", "started_at", "updated_at",
     "csr_der", "csr_sha256", "cert_serial", "cert_fingerprint", "not_before", "not_after", "issuer",
     "chain_pem", "error", "error_code", "failed_step", "retry_at", "enroll_attempts", "kind",
+    "scanned_label",
 )  # fmt: skip
 _CERT_COLUMNS = (
     "device_serial", "cert_serial", "fingerprint", "not_before", "not_after", "issuer", "subject",

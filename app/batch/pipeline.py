@@ -33,12 +33,15 @@ from app.batch import server_key
 from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import JournalBackend
+from app.batch.label_desk import LabelDesk
+from app.batch.scan_label import UnreadableLabel
 from app.batch.states import DeviceState
-from app.config.profile import KeyGeneration, Profile
+from app.config.profile import KeyGeneration, Profile, ScanIn
 from app.device.driver import (
     DeviceDriver,
     DeviceError,
     DeviceIdentity,
+    DeviceLost,
     DeviceMismatch,
     DeviceUnsupported,
     KeyAlgorithm,
@@ -111,6 +114,16 @@ class JobControl:
             raise JobInterrupted("batch stopped")
 
 
+@dataclass(frozen=True)
+class LabelBinding:
+    """Scan-in for one job: the batch's label desk, the port the unit is on (its place in plug
+    order) and whether the unit is still plugged in (checked while it waits)."""
+
+    desk: LabelDesk
+    port: str
+    present: Callable[[], bool]
+
+
 Publish = Callable[[DeviceSnapshot], None]
 EnrollOp = Callable[..., EnrollResult]
 """``(csr, *, on_wait, cancel) -> EnrollResult``: the gateway's enroll, or a re-enrollment call."""
@@ -134,6 +147,7 @@ class DeviceJob:
         operation: str = "simpleenroll",
         new_key: bool = True,
         expected_subject: dict[str, str] | None = None,
+        labels: LabelBinding | None = None,
     ) -> None:
         self.journal = journal
         self.profile = profile
@@ -151,6 +165,7 @@ class DeviceJob:
         self._enroll_op: EnrollOp = enroll_op
         self._operation = operation
         self._new_key = new_key
+        self._labels = labels
 
     # -- journal + events ---------------------------------------------------------------------
     def _to(self, state: DeviceState, step: str, **fields: object) -> None:
@@ -167,9 +182,13 @@ class DeviceJob:
         if state == S.FAILED:
             state = self._retry_point()
         chain_pem: str | None = row["chain_pem"]
+        if state in (S.DETECTED, S.IDENTIFIED, S.AWAITING_LABEL):
+            self._bind_label()  # scan-in: before the first side effect
+        else:
+            self._no_label_needed()
         pop = self._needs_pop(state)
         csr: bytes | CsrFactory
-        if state in (S.DETECTED, S.IDENTIFIED, S.KEY_READY):
+        if state in (S.DETECTED, S.IDENTIFIED, S.AWAITING_LABEL, S.KEY_READY):
             csr = self._prepare_csr(pop)
             state = S.CSR_READY
         else:
@@ -225,6 +244,54 @@ class DeviceJob:
         self._to(resume, f"retrying from {resume.value}", error=None, error_code=None, failed_step=None)
         return resume
 
+    def _bind_label(self) -> None:
+        """Scan-in: hold the unit until its label is scanned, then compare the label with the
+        identity the unit reported. A mismatch fails this unit with both values and nothing
+        written to it; a label journaled earlier that matches (a resume) is not asked again."""
+        if self._labels is None or self.profile.scan_in != ScanIn.REQUIRED:
+            return
+        serial = self.identity.serial_number
+        desk = self._labels.desk
+        journaled = self.journal.device_row(self.device_id).get("scanned_label")
+        if journaled:
+            try:
+                earlier = desk.parse(journaled)
+            except UnreadableLabel:
+                earlier = None
+            if earlier is not None and earlier.matches(serial):
+                self._no_label_needed()
+                self._step(f"label {earlier.describe()} matches the unit (scanned before)")
+                return
+        desk.identified(self._labels.port, serial)  # before the screen says "scan its label"
+        self._to(S.AWAITING_LABEL, "waiting for its label to be scanned")
+        limit = self.profile.scan_in_timeout or None
+        label = desk.wait_for_label(
+            self._labels.port, serial, self.control.stop, limit, present=self._labels.present
+        )
+        if label is None:
+            if self.control.stop.is_set():
+                raise JobInterrupted("batch stopped while the unit waited for its label")
+            if not self._labels.present():
+                raise DeviceLost("unplugged while it waited for its label")
+            raise StepFailed(
+                f"no label was scanned for this unit within {limit:g} s; scan its label and retry it",
+                code="no-label",
+            )
+        self._step("comparing the scanned label with the unit", scanned_label=label.text)
+        if not label.matches(serial):
+            raise StepFailed(
+                f"label mismatch: the scanned label says {label.describe()}, the unit reports "
+                f"{serial}; nothing was written to the unit",
+                code="label-mismatch",
+            )
+        self._step(f"label {label.describe()} matches the unit")
+
+    def _no_label_needed(self) -> None:
+        """This unit was bound to its label before (a resume): a label scanned now is for the
+        next unit, not held until this job ends."""
+        if self._labels is not None:
+            self._labels.desk.ended(self._labels.port)
+
     def _requirements(self) -> CsrAttributes:
         """The server's /csrattrs for a device-made key (nothing to ask for server keygen)."""
         if self.gateway is None or self.profile.key_generation == KeyGeneration.SERVER:
@@ -235,7 +302,10 @@ class DeviceJob:
         """Proof-of-possession (RFC 7030 3.5): the CSR carries the TLS connection's tls-unique."""
         if self.profile.key_generation == KeyGeneration.SERVER or not self._new_key:
             return False
-        if state not in (S.DETECTED, S.IDENTIFIED, S.KEY_READY, S.CSR_READY, S.ENROLLING, S.PENDING_APPROVAL):
+        if state not in (
+            S.DETECTED, S.IDENTIFIED, S.AWAITING_LABEL, S.KEY_READY, S.CSR_READY, S.ENROLLING,
+            S.PENDING_APPROVAL,
+        ):  # fmt: skip
             return False
         return self.profile.require_pop or self._requirements().challenge_password_required
 

@@ -41,6 +41,7 @@ CSV_COLUMNS = (
     "csr_sha256",
     "csr_as_received_sha256",
     "replaced_certificate_sha256",
+    "scanned_label",
 )
 
 
@@ -75,6 +76,7 @@ def device_entries(journal: JournalBackend, batch_id: int) -> Iterator[dict[str,
             ),
             "replaced_certificate_sha256": row["replaced_sha256"],
             "replaced_certificate_pem": row["replaced_chain_pem"],
+            "scanned_label": row["scanned_label"],
             "certificate_pem": leaf_pem,
             "chain_pem": chain or None,
         }

@@ -15,6 +15,8 @@ import enum
 class DeviceState(enum.StrEnum):
     DETECTED = "detected"
     IDENTIFIED = "identified"
+    AWAITING_LABEL = "awaiting-label"
+    """Scan-in: held before any side effect until the unit's label is scanned and compared."""
     KEY_READY = "key-ready"
     CSR_READY = "csr-ready"
     ENROLLING = "enrolling"
@@ -48,12 +50,17 @@ _ALLOWED: dict[DeviceState, frozenset[DeviceState]] = {
     DeviceState.DETECTED: frozenset({DeviceState.IDENTIFIED}),
     DeviceState.IDENTIFIED: frozenset(
         {
+            DeviceState.AWAITING_LABEL,
             DeviceState.KEY_READY,
             DeviceState.CSR_READY,
             DeviceState.ENROLLING,
             DeviceState.ISSUED,
             DeviceState.DONE,
         }
+    ),
+    # the label matched: on to the first side effect, exactly as from IDENTIFIED
+    DeviceState.AWAITING_LABEL: frozenset(
+        {DeviceState.KEY_READY, DeviceState.CSR_READY, DeviceState.ENROLLING}
     ),
     # KEY_READY -> ENROLLING: with proof-of-possession the CSR is made inside the TLS connection
     DeviceState.KEY_READY: frozenset({DeviceState.CSR_READY, DeviceState.ENROLLING}),
@@ -98,4 +105,6 @@ def progress_of(state: DeviceState) -> float:
         return 1.0
     if state == DeviceState.PENDING_APPROVAL:
         state = DeviceState.ENROLLING
+    if state == DeviceState.AWAITING_LABEL:
+        state = DeviceState.IDENTIFIED
     return HAPPY_PATH.index(state) / (len(HAPPY_PATH) - 1)

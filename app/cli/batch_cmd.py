@@ -6,7 +6,6 @@ Exit status of ``run`` and ``resume``: 0 only when every device of the batch end
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 import threading
@@ -21,15 +20,17 @@ from app.cli.progress import ProgressPrinter
 from app.cli.role_args import add_engineer_pin_option, authorise, command_line_gate
 from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
 from app.config.est_urls import EstUrlError
-from app.config.profile import Profile
+from app.config.profile import Profile, ScanIn
 from app.est.credentials import Credentials
 from app.labels.hook import LabelPrinting
 from app.labels.settings import settings_from_profile_json
 from app.security.roles import Action, RoleGate
 from app.station import StationSession
 from app.station.batch_run import BatchRun
+from app.station.expected_units import ExpectedUnits, read_expected_csv
 from app.station.hands_free import HandsFree, profile_port_source
 from app.station.resume_choice import choose_batch_to_resume
+from app.station.scan_in import read_scans
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
-    run.add_argument("--expected", type=Path, metavar="FILE.csv", help="CSV of expected serial numbers")
+    run.add_argument(
+        "--expected",
+        type=Path,
+        metavar="FILE.csv",
+        help="CSV of expected serial numbers (a 'serial' column, else the first column; an optional "
+        "'label' column gives each unit's label ID for --scan-in)",
+    )
     run.add_argument("--allow-unexpected", action="store_true", help="provision units not on --expected")
     run.add_argument("--work-order", metavar="W", help="work order recorded with the batch")
     run.add_argument("--operator", metavar="NAME", help="operator recorded with the batch")
@@ -63,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="provision units this station already provisioned, and replace the certificate a unit "
         "already holds (the old one is journaled first)",
     )
+    run.add_argument(
+        "--scan-in",
+        action="store_true",
+        help="each unit waits until its label is scanned and must match it (as the profile's "
+        "scan_in: required); scans are read from standard input, one per line (a keyboard-wedge "
+        "scanner typing into this terminal)",
+    )
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=_TIMEOUT_HELP)
     add_secret_arguments(run)
     add_mes_arguments(run)
@@ -74,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume",
         help="finish the unfinished devices of the latest (or given) batch",
         description="Continue every unfinished unit of a batch from its last journaled step (after a "
-        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one.",
+        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one. When "
+        "the batch's profile asks for scan-in, labels are read from standard input as with "
+        "'batch run --scan-in'.",
     )
     resume.add_argument(
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"
@@ -135,21 +151,6 @@ def _add_port_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
     parser.add_argument("--count", type=int, metavar="N", help="with --ports auto: stop after N units")
 
 
-def read_expected(path: Path) -> frozenset[str]:
-    """Serial numbers from a CSV export (a 'serial'/'serial_number' column, else the first column)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        return frozenset()
-    header = [cell.strip().lower() for cell in rows[0]]
-    column = next(
-        (i for i, name in enumerate(header) if name in ("serial", "serial_number", "serialnumber")), None
-    )
-    body = rows[1:] if column is not None else rows
-    index = column or 0
-    return frozenset(row[index].strip() for row in body if len(row) > index and row[index].strip())
-
-
 def _require_trust_anchor(profile: Profile) -> None:
     """One line saying what to configure, before anything starts (never a traceback)."""
     from app.cli.trust_check import trust_anchor_problem
@@ -169,9 +170,11 @@ def _run(args: argparse.Namespace) -> int:
     gate = _authorised_gate(args)
     try:
         profile = _with_request_deadline(_load_profile(args.profile), args.timeout)
+        if args.scan_in:
+            profile = dataclasses.replace(profile, scan_in=ScanIn.REQUIRED)
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
-        expected = read_expected(args.expected) if args.expected else None
+        expected = read_expected_csv(args.expected) if args.expected else ExpectedUnits(frozenset())
         settings_from_profile_json(profile.to_json())  # a bad label setting stops before any unit
         journal = journal_from_args(args)
     except (SecretMissing, OSError, ValueError, LookupError, JournalError) as exc:
@@ -181,7 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         work_order=args.work_order,
         operator=args.operator,
         station=journal.station,
-        expected=expected,
+        expected=expected.serials if args.expected else None,
+        label_ids=tuple(sorted(expected.label_ids.items())),
         allow_unexpected=args.allow_unexpected,
         reprovision=args.reprovision,
         offline=args.offline,
@@ -302,6 +306,8 @@ def _drive(run: BatchRun, args: argparse.Namespace) -> int:
 def _drive_batch(
     run: BatchRun, engine: BatchEngine, args: argparse.Namespace, printer: ProgressPrinter
 ) -> int:
+    if engine.labels is not None:
+        _read_scans_from_stdin(run)
     if args.port:
         run.add_ports(args.port)
     elif run.hands_free is not None:
@@ -340,6 +346,16 @@ def _say_what_is_watched(hands_free: HandsFree, args: argparse.Namespace) -> Non
             f"profile opts in with include_non_usb_ports). Waiting for units until {until}.",
             file=sys.stderr,
         )
+
+
+def _read_scans_from_stdin(run: BatchRun) -> None:
+    """Scan-in: every line typed (or scanned) into this terminal is a label for the batch."""
+    if sys.stdin.isatty():
+        print("Scan each unit's label (one per line); units wait for their label.", file=sys.stderr)
+    reader = threading.Thread(
+        target=read_scans, args=(sys.stdin, run.scan, sys.stdout), name="scan-in", daemon=True
+    )
+    reader.start()
 
 
 def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool:

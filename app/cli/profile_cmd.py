@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.role_args import add_engineer_pin_option, authorise
-from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
+from app.config.profile import (
+    DEFAULT_SUBJECT_TEMPLATE,
+    AuthStyle,
+    CsrFormat,
+    KeyGeneration,
+    Profile,
+    ScanIn,
+)
 from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
 from app.security.redaction import register_secret, scrub
@@ -243,6 +250,20 @@ def _add_profile_options(p: argparse.ArgumentParser, *, edit: bool) -> None:
         default=d(False),
         help="re-enroll: allow a fresh passcode enrollment when the device cannot sign",
     )
+    p.add_argument(
+        "--scan-in",
+        choices=[s.value for s in ScanIn],
+        default=d(ScanIn.OFF.value),
+        help="required: each unit waits, before anything is done to it, until its label is scanned "
+        "and must match it (default off; see docs/scan-in.md)",
+    )
+    p.add_argument(
+        "--scan-in-timeout",
+        type=float,
+        default=d(600.0),
+        metavar="SECONDS",
+        help="how long a unit waits for its label before it fails as no-label (0: no limit; default 600)",
+    )
 
 
 Command = Callable[[argparse.Namespace], int]
@@ -355,6 +376,8 @@ def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:
         "request_timeout": ("request_timeout", float),
         "require_pop": ("require_pop", bool),
         "allow_new_enrollment_fallback": ("allow_new_enrollment_fallback", bool),
+        "scan_in": ("scan_in", ScanIn),
+        "scan_in_timeout": ("scan_in_timeout", float),
     }
     for option, (field, convert) in converters.items():
         if option in given:

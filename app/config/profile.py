@@ -34,6 +34,13 @@ class KeyGeneration(enum.StrEnum):
     SERVER = "server"
 
 
+class ScanIn(enum.StrEnum):
+    """Whether each unit must be bound to its scanned label before anything is done to it."""
+
+    OFF = "off"
+    REQUIRED = "required"
+
+
 DEFAULT_SUBJECT_TEMPLATE: dict[str, str] = {"CN": "{serial}"}
 
 
@@ -71,6 +78,11 @@ class Profile:
     """Re-enrollment: allow a fresh passcode enrollment when the device cannot sign (never silent)."""
     label_printing: dict[str, Any] | None = None
     """Unit labels after DONE: template, output, target (see ``app/labels/settings.py``); None = none."""
+    scan_in: ScanIn = ScanIn.OFF
+    """``required``: each unit waits, before any side effect, for its label to be scanned and
+    fails when the label names another unit (see ``app/batch/label_desk.py``)."""
+    scan_in_timeout: float = 600.0
+    """Seconds a unit waits for its label before it fails as ``no-label``; 0 waits without limit."""
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -91,6 +103,7 @@ class Profile:
             ("csr_format", CsrFormat),
             ("key_generation", KeyGeneration),
             ("key_algorithm", KeyAlgorithm),
+            ("scan_in", ScanIn),
         ):
             if key in values and values[key] is not None:
                 values[key] = enum_type(values[key])

@@ -129,6 +129,11 @@ def validate_profile(profile: Profile) -> Profile:
         raise InvalidProfile(
             f"request_timeout must be a number of seconds between 1 and 3600, got {timeout!r}"
         )
+    wait = profile.scan_in_timeout
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 86400:
+        raise InvalidProfile(
+            f"scan_in_timeout must be a number of seconds between 0 (no limit) and 86400, got {wait!r}"
+        )
     if profile.baud <= 0:
         raise InvalidProfile("baud must be a positive integer")
     if not profile.driver:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable
 
 from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.label_desk import ScanOutcome, ScanResult
 from app.security.roles import Action
 from app.station.hands_free import HandsFree
 from app.station.session import StationSession
@@ -221,6 +222,20 @@ class BatchRun:
     def resume_work(self) -> None:
         if self.engine is not None:
             self.engine.resume()
+
+    def scan(self, text: str) -> ScanOutcome:
+        """A label was scanned (scan-in): bind it to a unit of the running batch. Returns at once
+        (no journal, port or network call: the unit's job journals and compares the label)."""
+        engine = self.engine
+        if engine is None or self.phase not in (Phase.RUNNING, Phase.STARTING):
+            return ScanOutcome(ScanResult.NOT_ASKED, "no batch is running; start one, then scan")
+        if not self.session.roles.allows(Action.SCAN_LABELS):  # someone signed out mid-batch
+            return ScanOutcome(ScanResult.NOT_ASKED, "sign in to scan labels")
+        return engine.scan(text)
+
+    def discard_scans(self) -> int:
+        """Forget the labels scanned for units not plugged in yet; returns how many."""
+        return self.engine.discard_scans() if self.engine is not None else 0
 
     def skip(self, device_ids: Iterable[int], reason: str) -> None:
         """Take units out of the batch (blocking: one journal write each)."""

@@ -41,6 +41,13 @@
         <source>No failed device is still attached</source>
         <translation>Kein fehlgeschlagenes Gerät ist noch angeschlossen</translation>
     </message>
+    <message numerus="yes">
+        <source>%n waiting scan(s) forgotten</source>
+        <translation>
+            <numerusform>%n wartender Scan verworfen</numerusform>
+            <numerusform>%n wartende Scans verworfen</numerusform>
+        </translation>
+    </message>
     <message>
         <source>skipped by the operator</source>
         <translation>vom Bediener übersprungen</translation>
@@ -337,6 +344,10 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Identified</source>
         <translation>Identifiziert</translation>
+    </message>
+    <message>
+        <source>Scan its label</source>
+        <translation>Etikett scannen</translation>
     </message>
     <message>
         <source>Key ready</source>
@@ -1512,6 +1523,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <translation>Auch serielle Ports ohne USB-VID:PID verwenden (eingebaute UARTs)</translation>
     </message>
     <message>
+        <source>Scan each unit&apos;s label before provisioning it (scan-in)</source>
+        <translation>Etikett jedes Geräts vor dem Provisionieren scannen (Scan-in)</translation>
+    </message>
+    <message>
         <source>none pinned</source>
         <translation>keiner festgelegt</translation>
     </message>
@@ -1655,6 +1670,42 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>The report was not written: %1</source>
         <translation>Der Bericht wurde nicht geschrieben: %1</translation>
+    </message>
+</context>
+<context>
+    <name>ScanField</name>
+    <message>
+        <source>Scan a unit&apos;s label here</source>
+        <translation>Etikett eines Geräts hier scannen</translation>
+    </message>
+    <message>
+        <source>Label scan</source>
+        <translation>Etikett-Scan</translation>
+    </message>
+</context>
+<context>
+    <name>ScanPanel</name>
+    <message>
+        <source>Label:</source>
+        <translation>Etikett:</translation>
+    </message>
+    <message>
+        <source>That was typed, not scanned: scan the label, or press Ctrl+Enter to enter it by hand</source>
+        <translation>Das wurde getippt, nicht gescannt: Etikett scannen oder mit Strg+Eingabe von Hand übernehmen</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n unit(s) wait for their label</source>
+        <translation>
+            <numerusform>%n Gerät wartet auf sein Etikett</numerusform>
+            <numerusform>%n Geräte warten auf ihr Etikett</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n scan(s) wait for a unit</source>
+        <translation>
+            <numerusform>%n Scan wartet auf ein Gerät</numerusform>
+            <numerusform>%n Scans warten auf ein Gerät</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -198,3 +198,15 @@ def test_one_job_per_unit_row_and_a_new_row_is_claimed_by_its_finder(journal: Jo
     assert journal.claim_holder(dev) is None
     assert journal.claim(dev, other)
     journal.release(dev, other)
+
+
+def test_the_scanned_label_is_journaled_and_shown_with_the_unit(journal: JournalBackend):
+    """Scan-in (SQLite column added on open, PostgreSQL migration 6): the label as scanned."""
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    dev = journal.add_device(batch, "/dev/ttyA", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.transition(dev, DeviceState.AWAITING_LABEL, "waiting for its label to be scanned")
+    snap = journal.set_step(dev, "comparing", scanned_label='{"serial": "CL-1"}')
+    assert snap.state == DeviceState.AWAITING_LABEL and snap.scanned_label == '{"serial": "CL-1"}'
+    assert journal.device_row(dev)["scanned_label"] == '{"serial": "CL-1"}'
+    assert [s.device_id for s in journal.unfinished_devices(batch)] == [dev]
+    assert journal.transition(dev, DeviceState.KEY_READY, "key").scanned_label == '{"serial": "CL-1"}'

@@ -242,3 +242,27 @@ def test_problem_lines_do_not_move_the_fields_while_typing(qtbot, make_editor):
     assert not shows_problem(editor, "enroll_url")
     qtbot.wait(10)
     assert below.mapTo(editor, below.rect().topLeft()) == before
+
+
+def test_scan_in_is_a_checkbox_and_its_timeout_survives_an_edit(qtbot, make_editor, store, memory_keyring):
+    from app.config.profile import ScanIn
+
+    store.save(
+        Profile(
+            name="scan-line",
+            enroll_url="https://est.example.com/.well-known/est",
+            scan_in=ScanIn.REQUIRED,
+            scan_in_timeout=90.0,
+        )
+    )
+    memory_keyring.set_password("certline", "scan-line/passcode", SECRET)
+    editor = make_editor(store.load("scan-line"))
+    box = editor.form.editor("scan_in")
+    assert box.isChecked()
+    type_into(qtbot, editor, "name", "scan-line-2")
+    with qtbot.waitSignal(editor.saved, timeout=10_000):
+        save_button(editor).click()
+    saved = store.load("scan-line-2")
+    assert (saved.scan_in, saved.scan_in_timeout) == (ScanIn.REQUIRED, 90.0)
+    box.setChecked(False)
+    assert editor.form.profile().scan_in == ScanIn.OFF

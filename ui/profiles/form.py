@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
+from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile, ScanIn
 from app.device.discovery import FILTER_LABELS
 from app.pki import KeyAlgorithm
 from ui.station.state_style import Tone, tone_colour, tone_icon
@@ -114,6 +114,7 @@ class ProfileForm(QTabWidget):
         self.fields: dict[str, Field] = {}
         self._extra_subject: dict[str, str] = {}
         self._label_printing: dict[str, Any] | None = None
+        self._scan_in_timeout = Profile.scan_in_timeout
         self._ca_bundle_pem: str | None = None
         self._request_timeout = Profile.request_timeout
         """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
@@ -278,6 +279,12 @@ class ProfileForm(QTabWidget):
             "",
             QCheckBox(self.tr("Also use serial ports without a USB VID:PID (built-in UARTs)"), page),
         )
+        self._add(
+            form,
+            "scan_in",
+            "",
+            QCheckBox(self.tr("Scan each unit's label before provisioning it (scan-in)"), page),
+        )
         return page
 
     @staticmethod
@@ -372,6 +379,8 @@ class ProfileForm(QTabWidget):
         for key in PORT_FILTER_KEYS:
             self.set_text(f"port_filters.{key}", profile.port_filters.get(key))
         self.editor("include_non_usb_ports").setChecked(profile.include_non_usb_ports)  # type: ignore[attr-defined]
+        self.editor("scan_in").setChecked(profile.scan_in == ScanIn.REQUIRED)  # type: ignore[attr-defined]
+        self._scan_in_timeout = profile.scan_in_timeout  # no editor: kept as loaded (docs/scan-in.md)
         self.set_ca_bundle_pem(profile.ca_bundle_pem, fingerprints)
 
     def profile(self) -> Profile:
@@ -406,6 +415,8 @@ class ProfileForm(QTabWidget):
             include_non_usb_ports=self.editor("include_non_usb_ports").isChecked(),  # type: ignore[attr-defined]
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
             label_printing=self._label_printing,
+            scan_in=ScanIn.REQUIRED if self.editor("scan_in").isChecked() else ScanIn.OFF,  # type: ignore[attr-defined]
+            scan_in_timeout=self._scan_in_timeout,
         )
 
     def mark_all_touched(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.batch.engine import BatchEngine, BatchOptions
 from app.batch.events import BatchSnapshot
+from app.batch.label_desk import ScanOutcome
 from app.station import StationSession
 from app.station.batch_run import BatchRun, Phase, SnapshotVerdict
 from app.station.hands_free import HandsFree, PortProvider
@@ -38,12 +39,14 @@ class BatchController(QObject):
         batch_started(int): a batch id is now shown (new or resumed).
         message(str): something for the status bar.
         failed(str): an action could not be done; the text says why.
+        scan_result(ScanOutcome): what became of a scanned label.
     """
 
     changed = Signal()
     batch_started = Signal(int)
     message = Signal(str)
     failed = Signal(str)
+    scan_result = Signal(object)
 
     def __init__(
         self,
@@ -186,6 +189,27 @@ class BatchController(QObject):
         """Replace the credential of one unit the operator confirmed by name (see the engine)."""
         if self.run.can_retry():
             self._queue(lambda: int(self.run.reprovision(device_id)), self._retried)
+
+    def scan(self, text: str) -> None:
+        """A label was scanned: hand it to the batch (off the GUI thread: the engine logs it)."""
+
+        def report(outcome: object) -> None:
+            assert isinstance(outcome, ScanOutcome)
+            self.scan_result.emit(outcome)
+
+        def failed(exc: BaseException) -> None:
+            log.error("scan not handed to the batch: %s", exc, exc_info=exc)
+            self.failed.emit(str(exc) or type(exc).__name__)
+
+        run_in_background(lambda: self.run.scan(text), report, failed, owner=self)
+
+    def discard_scans(self) -> None:
+        """Esc in the empty scan field: forget the labels waiting for a unit."""
+
+        def report(count: object) -> None:
+            self.message.emit(self.tr("%n waiting scan(s) forgotten", "", int(count)))  # type: ignore[call-overload]
+
+        run_in_background(self.run.discard_scans, report, owner=self)
 
     def skip(self, device_ids: list[int]) -> None:
         if self.run.engine is None or not device_ids:

@@ -52,6 +52,7 @@ _CONTEXT = "DeviceState"
 _STATES: dict[DeviceState, tuple[object, Tone]] = {
     DeviceState.DETECTED: (QT_TRANSLATE_NOOP("DeviceState", "Detected"), Tone.WAITING),
     DeviceState.IDENTIFIED: (QT_TRANSLATE_NOOP("DeviceState", "Identified"), Tone.WORKING),
+    DeviceState.AWAITING_LABEL: (QT_TRANSLATE_NOOP("DeviceState", "Scan its label"), Tone.ATTENTION),
     DeviceState.KEY_READY: (QT_TRANSLATE_NOOP("DeviceState", "Key ready"), Tone.WORKING),
     DeviceState.CSR_READY: (QT_TRANSLATE_NOOP("DeviceState", "CSR ready"), Tone.WORKING),
     DeviceState.ENROLLING: (QT_TRANSLATE_NOOP("DeviceState", "Enrolling"), Tone.WORKING),

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBox
 
 from app.batch.events import BatchSnapshot, DeviceSnapshot
 from app.batch.states import TERMINAL
-from app.config.profile import Profile
+from app.config.profile import Profile, ScanIn
 from app.host.log_setup import attach_handler
 from app.labels.hook import LabelPrinting
 from app.mes.delivery import MesDelivery
@@ -47,6 +47,7 @@ from ui.station.event_bridge import BridgeLogHandler, EventBridge
 from ui.station.lock import LockController
 from ui.station.log_panel import LogPanel
 from ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
+from ui.station.scan_field import ScanFocusKeeper, ScanPanel
 from ui.station.station_bar import StationBar
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class MainWindow(QMainWindow):
         self.table = DeviceView(self.model, self)
         self.details = DeviceDetailsPanel(self.session.journal, self)
         self.log_panel = LogPanel(self)
+        self.scan_panel = ScanPanel(self)
+        self.scan_panel.setVisible(self.session.profile.scan_in == ScanIn.REQUIRED)
+        self.scan_focus = ScanFocusKeeper(self.scan_panel.field, self)
         top = QSplitter(Qt.Orientation.Horizontal, self)
         top.addWidget(self.table)
         top.addWidget(self.details)
@@ -144,6 +148,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addWidget(self.station_bar)
         layout.addWidget(self.counters)
+        layout.addWidget(self.scan_panel)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_label = QLabel(self)
@@ -161,6 +166,10 @@ class MainWindow(QMainWindow):
         self.controller.batch_started.connect(self._batch_started)
         self.controller.message.connect(self.show_message)
         self.controller.failed.connect(self.show_error)
+        self.controller.scan_result.connect(self.scan_panel.show_outcome)
+        self.scan_panel.field.scanned.connect(self.controller.scan)
+        self.scan_panel.field.entered_by_hand.connect(self.controller.scan)
+        self.scan_panel.field.discard_requested.connect(self.controller.discard_scans)
         self.monitor.server_status.connect(self.station_bar.set_server)
         self.monitor.trust_anchor.connect(self.station_bar.set_trust_anchor)
         self.monitor.secret_status.connect(self.station_bar.set_secret)
@@ -220,6 +229,7 @@ class MainWindow(QMainWindow):
         if snap.batch_id != self.controller.batch_id:
             return
         self.counters.update_batch(snap)
+        self.scan_panel.set_counts(snap.awaiting_label, snap.scans_queued)
         self.monitor.note_server(snap.server_reachable)
         self.controller.on_batch_snapshot(snap)
         if snap.finished and self._awaiting_summary and not self.controller.hands_free_on:
@@ -259,6 +269,8 @@ class MainWindow(QMainWindow):
         a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
         a.profile.setEnabled(may(Action.EDIT_PROFILES) and c.phase == Phase.IDLE)
         a.shared_journal.setEnabled(may(Action.EDIT_SETTINGS))
+        scanning = self.session.profile.scan_in == ScanIn.REQUIRED
+        self.scan_focus.set_active(scanning and c.phase in (Phase.RUNNING, Phase.STARTING))
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
         self._update_batch_label()
 

@@ -145,6 +145,14 @@ CREATE TABLE mes_outbox (
 CREATE INDEX mes_outbox_station ON mes_outbox(station, id);
 """,
     ),
+    (
+        6,
+        """
+-- Scan-in: the unit's label exactly as the technician scanned it (a serial number, an IMEI, a
+-- QR code's JSON or URL), compared with what the unit reports before any side effect.
+ALTER TABLE devices ADD COLUMN scanned_label TEXT;
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
