@@ -174,6 +174,11 @@ HELP_ONLY = {
     "certline mes status",  # need finished units and an MES: run for real in tests/cli/test_mes_cmd.py
     "certline mes flush",
     "certline mes set-token",  # the OS keyring
+    "certline profile edit",  # run for real in tests/secrets/test_profile_cli.py
+    "certline station status",  # the station's roles: run for real in tests/cli/test_station_roles_cli.py
+    "certline station set-pin",
+    "certline station lock",
+    "certline station unlock",
 }
 # Run for real in the tests below.
 RUN_FOR_REAL = {
