@@ -96,7 +96,7 @@ def _new_pin(args: argparse.Namespace, role: str) -> str:
 
 
 def _engineer_pin_for_change(args: argparse.Namespace) -> str:
-    return engineer_pin(args, "change a PIN")
+    return engineer_pin(args, "change a PIN", locked_station=False)
 
 
 def _set_pin(args: argparse.Namespace) -> int:
@@ -143,7 +143,7 @@ def _unlock(args: argparse.Namespace) -> int:
     if not lock.locked:
         print("station is not locked")
         return 0
-    if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value)):
+    if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value, locked_station=False)):
         raise RoleRefused("wrong engineer PIN; the station stays locked")
     print("station unlocked")
     return 0

@@ -98,3 +98,38 @@ def test_unlock_needs_the_engineer_pin(
     assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == 0
     assert not locked_station.locked
     assert main(["profile", "add", "line1", "--url", URL]) == 0  # an unlocked station: the engineer is in
+
+
+def test_a_refusal_names_only_what_the_technician_may_not_do(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A technician may start a batch; the refusal of ``--reprovision`` must not say otherwise."""
+    capsys.readouterr()
+    rc = main(["batch", "run", "--profile", "nope", "--port", "/dev/null", "--reprovision"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED
+    assert "to re-provision a unit on this locked station" in err
+    assert "start or resume a batch" not in err
+    rc = main(["profile", "add", "line1", "--url", URL, "--ca", "/nonexistent.pem"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED and "to edit profiles and pin a trust anchor on this" in err
+
+
+def test_a_pin_change_on_an_unlocked_station_does_not_call_it_locked(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engineer PIN is needed to change a PIN whether or not the station is locked; the
+    refusal says that, instead of calling an unlocked station locked."""
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("NEW_PIN", "2468-new")
+    rc = main(["station", "set-pin", "--role", "technician", "--new-pin-env", "NEW_PIN"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED
+    assert "to change a PIN the engineer PIN is needed" in err and "locked" not in err
+    assert main(["station", "lock"]) == 0
+    capsys.readouterr()
+    assert main(["station", "unlock"]) == EXIT_NOT_PERMITTED
+    err = capsys.readouterr().err
+    assert "to unlock the station the engineer PIN is needed" in err and "on this locked station" not in err
