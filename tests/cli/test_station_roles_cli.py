@@ -5,6 +5,8 @@ Run through ``app.cli.main.main`` with the station's real lock file under the te
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from app.cli.main import main
@@ -133,3 +135,23 @@ def test_a_pin_change_on_an_unlocked_station_does_not_call_it_locked(
     assert main(["station", "unlock"]) == EXIT_NOT_PERMITTED
     err = capsys.readouterr().err
     assert "to unlock the station the engineer PIN is needed" in err and "on this locked station" not in err
+
+
+def test_the_mes_token_is_an_engineer_secret(
+    locked_station: StationLock,
+    memory_keyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like the shared journal's password, the MES token is a station secret: a technician on a
+    locked station may not replace it (the roles table: change passcodes or passwords)."""
+    from app.station.credential_source import mes_token
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
+    assert main(["mes", "set-token"]) == EXIT_NOT_PERMITTED
+    assert "change passcodes or passwords" in capsys.readouterr().err
+    assert mes_token() is None
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
+    assert main(["mes", "set-token", "--engineer-pin-env", "PIN"]) == 0
+    assert mes_token() == "mes-token-1f3a" and locked_station.locked
