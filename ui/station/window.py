@@ -260,6 +260,7 @@ class MainWindow(QMainWindow):
         a.profile.setEnabled(may(Action.EDIT_PROFILES) and c.phase == Phase.IDLE)
         a.shared_journal.setEnabled(may(Action.EDIT_SETTINGS))
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
+        self.table.set_sign_in_needed(self.lock.roles_on and self.session.roles.operator is None)
         self._update_batch_label()
 
     def _update_batch_label(self) -> None:
