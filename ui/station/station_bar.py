@@ -78,7 +78,7 @@ class StationBar(QFrame):
         self.set_server(None)
         self.set_trust_anchor(None)
         self.set_secret(None)
-        self.set_mes(None)
+        self.set_mes_checking()  # the window says "not configured" once the settings are read
 
     def _lay_out(self) -> None:
         status = QFormLayout()
