@@ -17,7 +17,7 @@ import sys
 from app.security.redaction import register_secret
 from app.security.roles import Action, Operator, RoleGate, RoleRequired
 from app.security.station_lock import StationLock, StationLockError
-from app.station.credential_source import secret_from_env
+from app.station.credential_source import SecretFromEnvError, secret_from_env
 
 #: sysexits.h EX_NOPERM: what a script sees when the station's roles refused the command
 EXIT_NOT_PERMITTED = 77
@@ -77,7 +77,10 @@ def engineer_pin(args: argparse.Namespace, wanted: str, *, locked_station: bool 
     """
     var = getattr(args, "engineer_pin_env", None)
     if var:
-        return secret_from_env(var)
+        try:
+            return secret_from_env(var)
+        except SecretFromEnvError as exc:  # a script forgot to export it: refused, not a crash
+            raise RoleRefused(f"to {wanted}: {exc} (--engineer-pin-env)") from None
     if not sys.stdin.isatty():
         if locked_station:
             raise RoleRefused(

@@ -155,3 +155,35 @@ def test_the_mes_token_is_an_engineer_secret(
     monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
     assert main(["mes", "set-token", "--engineer-pin-env", "PIN"]) == 0
     assert mes_token() == "mes-token-1f3a" and locked_station.locked
+
+
+def test_an_unset_pin_variable_is_a_clear_refusal_not_a_crash(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that names a variable it forgot to export gets one line and a status, not an
+    "internal error" with a crash report."""
+    monkeypatch.delenv("UNSET_PIN", raising=False)
+    capsys.readouterr()
+    rc = main(
+        ["batch", "run", "--profile", "nope", "--port", "/dev/null", "--reprovision"]
+        + ["--engineer-pin-env", "UNSET_PIN"]
+    )
+    assert rc == EXIT_NOT_PERMITTED
+    assert "UNSET_PIN is not set" in capsys.readouterr().err
+    assert main(["station", "unlock", "--engineer-pin-env", "UNSET_PIN"]) == EXIT_NOT_PERMITTED
+    assert "UNSET_PIN is not set" in capsys.readouterr().err and locked_station.locked
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    rc = main(
+        [
+            "station",
+            "set-pin",
+            "--role",
+            "technician",
+            "--new-pin-env",
+            "UNSET_PIN",
+            "--engineer-pin-env",
+            "PIN",
+        ]
+    )
+    assert rc == 2 and "UNSET_PIN is not set" in capsys.readouterr().err
+    assert locked_station.has_technician_pin()  # unchanged
