@@ -55,6 +55,7 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     assert "tia (technician)" in window.batch_label.text()
     assert actions.sign_in.text().replace("&", "") == "Sign out tia"
     assert not window.table.empty_text.startswith("Sign in")
+    assert window.station_bar.operator.placeholderText() == "tia (signed in)"  # what an empty field records
     window.grab().save(str(station_paths().data / "roles-technician.png"))
 
     plug_in_simulated_units(qtbot, window, 2)
@@ -66,6 +67,7 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     _sign_in(qtbot, window, "ben", ENGINEER_PIN)
     assert actions.profile.isEnabled() and actions.reprovision.isEnabled()
     assert not window.lock.locked and "ben (engineer)" in window.batch_label.text()
+    assert window.station_bar.operator.placeholderText() == "ben (signed in)"
     assert_not_on_screen(ENGINEER_PIN)
     assert_not_on_screen(TECHNICIAN_PIN)
 

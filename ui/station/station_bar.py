@@ -196,6 +196,13 @@ class StationBar(QFrame):
         """Work order and operator, stripped; None when empty."""
         return (self.work_order.text().strip() or None, self.operator.text().strip() or None)
 
+    def set_signed_in(self, name: str | None) -> None:
+        """An empty Operator field records the signed-in operator (docs/roles.md): its placeholder
+        says who that is, so the technician sees the name the batch will carry."""
+        self.operator.setPlaceholderText(
+            self.tr("%1 (signed in)").replace("%1", name) if name else self.tr("scan or type")
+        )
+
     def set_fields_enabled(self, enabled: bool) -> None:
         self.work_order.setReadOnly(not enabled)
         self.operator.setReadOnly(not enabled)

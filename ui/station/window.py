@@ -290,6 +290,7 @@ class MainWindow(QMainWindow):
 
     def _operator_changed(self) -> None:
         operator = self.session.roles.operator
+        self.station_bar.set_signed_in(operator.name if self.lock.signed_in and operator else None)
         self.station_actions.sign_in.setVisible(self.lock.roles_on)
         self.station_actions.sign_in.setText(
             self.tr("Sign &out %1").replace("%1", operator.name)
