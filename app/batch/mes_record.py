@@ -55,6 +55,16 @@ class OutboxRecord:
     attempts: int = 0
     last_error: str | None = None
 
+    @property
+    def unit(self) -> str:
+        """How messages name the unit: its serial number, as the window's table shows it, and its
+        journal row (a unit that failed before it said who it is has only the row)."""
+        try:
+            serial = json.loads(self.body).get("serial")
+        except (ValueError, AttributeError):
+            serial = None
+        return f"{serial} (unit {self.device_id})" if serial else f"unit {self.device_id}"
+
 
 @dataclass(frozen=True)
 class MesBacklog:

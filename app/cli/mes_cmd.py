@@ -15,9 +15,11 @@ import sys
 from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.mes_record import CHANNELS
 from app.cli.journal_args import add_journal_arguments, journal_from_args
+from app.cli.role_args import add_engineer_pin_option, authorise
 from app.config.settings import SettingsError
 from app.mes.config import MesConfigError
 from app.mes.delivery import MesDelivery
+from app.security.roles import Action
 from app.security.secret_store import SecretStoreError
 from app.station.mes_handoff import mes_config, start_mes_handoff
 
@@ -59,8 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "set-token",
         help="store the MES endpoint's bearer token in the OS keyring (asked, not an argument)",
         description="Ask for the MES token (not echoed; or read one line from standard input) and keep it "
-        "in the OS keyring; POSTs then send 'Authorization: Bearer <token>'.",
+        "in the OS keyring; POSTs then send 'Authorization: Bearer <token>'. On a locked station this "
+        "needs the engineer PIN, like every station secret.",
     )
+    add_engineer_pin_option(token)
     token.set_defaults(func=_set_token)
 
 
@@ -172,7 +176,8 @@ def _flush(args: argparse.Namespace) -> int:
     return 1 if status.waiting else 0
 
 
-def _set_token(_args: argparse.Namespace) -> int:
+def _set_token(args: argparse.Namespace) -> int:
+    authorise(args, Action.CHANGE_SECRETS)  # a station secret, like the shared journal's password
     token = getpass.getpass("MES token: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
     if not token:
         print("certline mes set-token: empty token, nothing stored", file=sys.stderr)

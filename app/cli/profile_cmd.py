@@ -408,9 +408,14 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if not changes:
         raise CliError("nothing to change: name the settings to change (certline profile edit --help)")
     updated = dataclasses.replace(profile, **changes)
+    # what really differs: a value given again (or an unset option cleared) is no change to report
+    changed = sorted(field for field, value in changes.items() if getattr(profile, field) != value)
+    if not changed:
+        print(f"profile {profile.name} unchanged: {', '.join(sorted(changes))} already had those values")
+        return 0
     path = store.save(updated, overwrite=True)
-    log.info("profile %s changed (%s) in %s", updated.name, ", ".join(sorted(changes)), path)
-    print(f"saved profile {updated.name}: changed {', '.join(sorted(changes))}")
+    log.info("profile %s changed (%s) in %s", updated.name, ", ".join(changed), path)
+    print(f"saved profile {updated.name}: changed {', '.join(changed)}")
     if required_purposes(updated) != required_purposes(profile):
         print(f"next: certline profile set-passcode {updated.name}")
     return 0

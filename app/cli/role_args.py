@@ -17,7 +17,7 @@ import sys
 from app.security.redaction import register_secret
 from app.security.roles import Action, Operator, RoleGate, RoleRequired
 from app.security.station_lock import StationLock, StationLockError
-from app.station.credential_source import secret_from_env
+from app.station.credential_source import SecretFromEnvError, secret_from_env
 
 #: sysexits.h EX_NOPERM: what a script sees when the station's roles refused the command
 EXIT_NOT_PERMITTED = 77
@@ -51,7 +51,8 @@ def authorise(args: argparse.Namespace, *actions: Action, gate: RoleGate | None 
         operator = gate.operator
         assert operator is not None
         return operator
-    wanted = ", ".join(action.value for action in actions)
+    # name only what this role may not do: "start or resume a batch" is no reason to refuse a technician
+    wanted = " and ".join(action.value for action in actions if not gate.allows(action))
     pin = engineer_pin(args, wanted)
     current = gate.operator
     try:
@@ -68,15 +69,27 @@ def authorise(args: argparse.Namespace, *actions: Action, gate: RoleGate | None 
     return operator
 
 
-def engineer_pin(args: argparse.Namespace, wanted: str) -> str:
-    """The engineer PIN from ``--engineer-pin-env`` or a hidden prompt (registered for redaction)."""
+def engineer_pin(args: argparse.Namespace, wanted: str, *, locked_station: bool = True) -> str:
+    """The engineer PIN from ``--engineer-pin-env`` or a hidden prompt (registered for redaction).
+
+    ``locked_station`` False: the PIN is needed whatever the lock says (changing a PIN, unlocking),
+    so the refusal does not blame the lock.
+    """
     var = getattr(args, "engineer_pin_env", None)
     if var:
-        return secret_from_env(var)
+        try:
+            return secret_from_env(var)
+        except SecretFromEnvError as exc:  # a script forgot to export it: refused, not a crash
+            raise RoleRefused(f"to {wanted}: {exc} (--engineer-pin-env)") from None
     if not sys.stdin.isatty():
+        if locked_station:
+            raise RoleRefused(
+                f"to {wanted} on this locked station the engineer role is needed: run it in a terminal "
+                "to be asked for the engineer PIN, or name a variable holding it with --engineer-pin-env VAR"
+            )
         raise RoleRefused(
-            f"to {wanted} on this locked station the engineer role is needed: run it in a terminal "
-            "to be asked for the engineer PIN, or name a variable holding it with --engineer-pin-env VAR"
+            f"to {wanted} the engineer PIN is needed: run it in a terminal to be asked for it, "
+            "or name a variable holding it with --engineer-pin-env VAR"
         )
     pin = getpass.getpass("Engineer PIN: ")
     register_secret(pin)

@@ -14,7 +14,7 @@ from app.cli.role_args import RoleRefused, add_engineer_pin_option, command_line
 from app.security.redaction import register_secret
 from app.security.roles import Action, Role
 from app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
-from app.station.credential_source import secret_from_env
+from app.station.credential_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,7 +96,7 @@ def _new_pin(args: argparse.Namespace, role: str) -> str:
 
 
 def _engineer_pin_for_change(args: argparse.Namespace) -> str:
-    return engineer_pin(args, "change a PIN")
+    return engineer_pin(args, "change a PIN", locked_station=False)
 
 
 def _set_pin(args: argparse.Namespace) -> int:
@@ -124,6 +124,9 @@ def _set_pin(args: argparse.Namespace) -> int:
     except StationLockError as exc:
         print(f"certline station set-pin: {exc}", file=sys.stderr)
         return 1
+    except SecretFromEnvError as exc:  # --new-pin-env names a variable that is not exported
+        print(f"certline station set-pin: {exc} (--new-pin-env)", file=sys.stderr)
+        return 2
     print(f"{args.role} PIN {'removed' if args.remove else 'set'}")
     return 0
 
@@ -143,7 +146,7 @@ def _unlock(args: argparse.Namespace) -> int:
     if not lock.locked:
         print("station is not locked")
         return 0
-    if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value)):
+    if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value, locked_station=False)):
         raise RoleRefused("wrong engineer PIN; the station stays locked")
     print("station unlocked")
     return 0

@@ -26,7 +26,7 @@ def trust_anchor_problem(profile: Profile) -> str | None:
 def _how_to_fix(profile: Profile) -> str:
     return (
         f"fetch the server's CA and confirm its fingerprint with 'certline est cacerts --url "
-        f"{profile.enroll_url} --bootstrap --ca ca.pem', then give the profile '--ca ca.pem' "
-        f"('certline profile add {profile.name} --force' with its other options) or use Bootstrap "
-        "in the station window's profile editor"
+        f"{profile.enroll_url} --bootstrap --ca ca.pem', then pin it with 'certline profile edit "
+        f"{profile.name} --ca ca.pem', or use 'Fetch from server and compare…' in the station window's "
+        "profile editor"
     )

@@ -176,8 +176,8 @@ class MesDelivery:
                     # said once per outage (the station bar keeps showing it); retries go to debug
                     log.log(
                         logging.DEBUG if self._failures.get(channel) else logging.WARNING,
-                        "MES record of unit %s not delivered (%s): %s; kept, retried with backoff",
-                        record.device_id,
+                        "MES record of %s not delivered (%s): %s; kept, retried with backoff",
+                        record.unit,
                         channel,
                         exc,
                     )

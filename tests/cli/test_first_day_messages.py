@@ -47,6 +47,8 @@ def test_batch_run_without_a_trust_anchor_says_what_to_configure(capsys: pytest.
     assert err.count("\n") == 1, err  # one line
     assert err.startswith("certline batch run: profile 'line1' has no trust anchor")
     assert f"certline est cacerts --url {URL} --bootstrap --ca ca.pem" in err
+    assert "certline profile edit line1 --ca ca.pem" in err  # not 'profile add --force' with every option
+    assert "Fetch from server and compare" in err  # the profile editor's button, by its name
     assert "Traceback" not in err and "internal error" not in err
 
 

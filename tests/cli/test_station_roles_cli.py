@@ -5,6 +5,8 @@ Run through ``app.cli.main.main`` with the station's real lock file under the te
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from app.cli.main import main
@@ -98,3 +100,90 @@ def test_unlock_needs_the_engineer_pin(
     assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == 0
     assert not locked_station.locked
     assert main(["profile", "add", "line1", "--url", URL]) == 0  # an unlocked station: the engineer is in
+
+
+def test_a_refusal_names_only_what_the_technician_may_not_do(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A technician may start a batch; the refusal of ``--reprovision`` must not say otherwise."""
+    capsys.readouterr()
+    rc = main(["batch", "run", "--profile", "nope", "--port", "/dev/null", "--reprovision"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED
+    assert "to re-provision a unit on this locked station" in err
+    assert "start or resume a batch" not in err
+    rc = main(["profile", "add", "line1", "--url", URL, "--ca", "/nonexistent.pem"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED and "to edit profiles and pin a trust anchor on this" in err
+
+
+def test_a_pin_change_on_an_unlocked_station_does_not_call_it_locked(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engineer PIN is needed to change a PIN whether or not the station is locked; the
+    refusal says that, instead of calling an unlocked station locked."""
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("NEW_PIN", "2468-new")
+    rc = main(["station", "set-pin", "--role", "technician", "--new-pin-env", "NEW_PIN"])
+    err = capsys.readouterr().err
+    assert rc == EXIT_NOT_PERMITTED
+    assert "to change a PIN the engineer PIN is needed" in err and "locked" not in err
+    assert main(["station", "lock"]) == 0
+    capsys.readouterr()
+    assert main(["station", "unlock"]) == EXIT_NOT_PERMITTED
+    err = capsys.readouterr().err
+    assert "to unlock the station the engineer PIN is needed" in err and "on this locked station" not in err
+
+
+def test_the_mes_token_is_an_engineer_secret(
+    locked_station: StationLock,
+    memory_keyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like the shared journal's password, the MES token is a station secret: a technician on a
+    locked station may not replace it (the roles table: change passcodes or passwords)."""
+    from app.station.credential_source import mes_token
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
+    assert main(["mes", "set-token"]) == EXIT_NOT_PERMITTED
+    assert "change passcodes or passwords" in capsys.readouterr().err
+    assert mes_token() is None
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
+    assert main(["mes", "set-token", "--engineer-pin-env", "PIN"]) == 0
+    assert mes_token() == "mes-token-1f3a" and locked_station.locked
+
+
+def test_an_unset_pin_variable_is_a_clear_refusal_not_a_crash(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that names a variable it forgot to export gets one line and a status, not an
+    "internal error" with a crash report."""
+    monkeypatch.delenv("UNSET_PIN", raising=False)
+    capsys.readouterr()
+    rc = main(
+        ["batch", "run", "--profile", "nope", "--port", "/dev/null", "--reprovision"]
+        + ["--engineer-pin-env", "UNSET_PIN"]
+    )
+    assert rc == EXIT_NOT_PERMITTED
+    assert "UNSET_PIN is not set" in capsys.readouterr().err
+    assert main(["station", "unlock", "--engineer-pin-env", "UNSET_PIN"]) == EXIT_NOT_PERMITTED
+    assert "UNSET_PIN is not set" in capsys.readouterr().err and locked_station.locked
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    rc = main(
+        [
+            "station",
+            "set-pin",
+            "--role",
+            "technician",
+            "--new-pin-env",
+            "UNSET_PIN",
+            "--engineer-pin-env",
+            "PIN",
+        ]
+    )
+    assert rc == 2 and "UNSET_PIN is not set" in capsys.readouterr().err
+    assert locked_station.has_technician_pin()  # unchanged

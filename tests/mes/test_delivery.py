@@ -197,3 +197,19 @@ def test_a_crash_between_the_mes_answer_and_the_journal_mark_resends_the_same_ke
         assert sent[0].body == sent[1].body
         assert delivery.status.waiting == 0
     journal.close()
+
+
+def test_a_failed_delivery_names_the_unit_by_its_serial_number(tmp_path, caplog):
+    """The window's table and the technician know units by serial number, not by journal row."""
+    journal, devices = _journal_with_units(tmp_path / "j.sqlite3", 1)
+    with socket.socket() as probe:  # a port nobody listens on: the MES is down
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/mes"
+    delivery = MesDelivery(journal, MesConfig(url=dead, timeout=1.0))
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.mes.delivery"):
+            delivery.deliver_round(ignore_backoff=True)
+    finally:
+        delivery.close()
+        journal.close()
+    assert f"MES record of S0 (unit {devices[0]}) not delivered (http)" in caplog.text

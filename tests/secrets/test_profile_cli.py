@@ -342,3 +342,16 @@ def test_edit_changes_only_what_is_given(out: pytest.CaptureFixture[str]) -> Non
     assert ProfileStore().load("line1").enroll_url == URL
     assert main(["profile", "edit", "line1"]) == 1
     assert "nothing to change" in out.readouterr().err
+
+
+def test_edit_names_only_what_really_changed(out: pytest.CaptureFixture[str]) -> None:
+    """An engineer reads the answer as what now differs: a value given again is not a change."""
+    assert add("line1", "--concurrency", "6") == 0
+    out.readouterr()
+    assert main(["profile", "edit", "line1", "--concurrency", "6", "--reenroll-url", ""]) == 0
+    said = out.readouterr().out
+    assert "saved" not in said and "line1 unchanged" in said
+    assert main(["profile", "edit", "line1", "--concurrency", "6", "--baud", "9600"]) == 0
+    said = out.readouterr().out
+    assert "changed baud" in said and "concurrency" not in said
+    assert ProfileStore().load("line1").baud == 9600

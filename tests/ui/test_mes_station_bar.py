@@ -64,3 +64,13 @@ def test_an_unmounted_drop_folder_is_named_in_the_bar(qtbot, request, tmp_path):
         lambda: win.station_bar.mes.text() == "4 record(s) waiting: drop folder not writable", timeout=WAIT
     )
     assert "not-mounted" in win.station_bar.mes.toolTip()
+
+
+def test_before_the_hand_off_has_read_the_settings_the_line_says_checking(qtbot):
+    """The first paint comes before the worker has read the MES settings: a configured MES must
+    not flash "not configured" (docs/mes.md: *checking…* at start)."""
+    from ui.station.station_bar import StationBar
+
+    bar = StationBar("line-1")
+    qtbot.addWidget(bar)
+    assert bar.mes.text() == "checking…"

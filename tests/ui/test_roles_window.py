@@ -44,6 +44,7 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     qtbot.waitUntil(lambda: window.lock.roles_on and actions.sign_in.isVisible(), timeout=WAIT)
     assert not actions.start.isEnabled() and not actions.profile.isEnabled()
     assert "sign in to start" in window.batch_label.text()
+    assert window.table.empty_text.startswith("Sign in (Ctrl+I)")  # the toolbar offers only "Unlock"
 
     with qtbot.waitSignal(window.lock.failed, timeout=WAIT) as refused:
         window.lock.sign_in_with("tia", "0000-bad")
@@ -53,6 +54,8 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     assert actions.start.isEnabled() and not actions.profile.isEnabled()
     assert "tia (technician)" in window.batch_label.text()
     assert actions.sign_in.text().replace("&", "") == "Sign out tia"
+    assert not window.table.empty_text.startswith("Sign in")
+    assert window.station_bar.operator.placeholderText() == "tia (signed in)"  # what an empty field records
     window.grab().save(str(station_paths().data / "roles-technician.png"))
 
     plug_in_simulated_units(qtbot, window, 2)
@@ -64,6 +67,7 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     _sign_in(qtbot, window, "ben", ENGINEER_PIN)
     assert actions.profile.isEnabled() and actions.reprovision.isEnabled()
     assert not window.lock.locked and "ben (engineer)" in window.batch_label.text()
+    assert window.station_bar.operator.placeholderText() == "ben (signed in)"
     assert_not_on_screen(ENGINEER_PIN)
     assert_not_on_screen(TECHNICIAN_PIN)
 

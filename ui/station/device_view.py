@@ -74,8 +74,21 @@ class DeviceView(QTableView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._set_widths()
         self.setAccessibleName(self.tr("Devices"))
-        self.empty_text = self.tr("Connect the units, then press Start (F5) — or Hands-free (F9).")
+        self.empty_text = ""
+        self.set_sign_in_needed(False)
         self.selectionModel().selectionChanged.connect(self._selection_changed)
+
+    def set_sign_in_needed(self, needed: bool) -> None:
+        """On a locked station nobody may start until someone signs in: the empty table says so,
+        since the toolbar only offers "Unlock station" (the engineer's way in)."""
+        text = (
+            self.tr("Sign in (Ctrl+I), connect the units, then press Start (F5).")
+            if needed
+            else self.tr("Connect the units, then press Start (F5) — or Hands-free (F9).")
+        )
+        if text != self.empty_text:
+            self.empty_text = text
+            self.viewport().update()
 
     def _set_widths(self) -> None:
         em = self.fontMetrics().horizontalAdvance("M")

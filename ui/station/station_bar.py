@@ -78,7 +78,7 @@ class StationBar(QFrame):
         self.set_server(None)
         self.set_trust_anchor(None)
         self.set_secret(None)
-        self.set_mes(None)
+        self.set_mes_checking()  # the window says "not configured" once the settings are read
 
     def _lay_out(self) -> None:
         status = QFormLayout()
@@ -195,6 +195,13 @@ class StationBar(QFrame):
     def fields(self) -> tuple[str | None, str | None]:
         """Work order and operator, stripped; None when empty."""
         return (self.work_order.text().strip() or None, self.operator.text().strip() or None)
+
+    def set_signed_in(self, name: str | None) -> None:
+        """An empty Operator field records the signed-in operator (docs/roles.md): its placeholder
+        says who that is, so the technician sees the name the batch will carry."""
+        self.operator.setPlaceholderText(
+            self.tr("%1 (signed in)").replace("%1", name) if name else self.tr("scan or type")
+        )
 
     def set_fields_enabled(self, enabled: bool) -> None:
         self.work_order.setReadOnly(not enabled)

@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         scanning = self.session.profile.scan_in == ScanIn.REQUIRED
         self.scan_focus.set_active(scanning and c.phase in (Phase.RUNNING, Phase.STARTING))
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
+        self.table.set_sign_in_needed(self.lock.roles_on and self.session.roles.operator is None)
         self._update_batch_label()
 
     def _update_batch_label(self) -> None:
@@ -301,6 +302,7 @@ class MainWindow(QMainWindow):
 
     def _operator_changed(self) -> None:
         operator = self.session.roles.operator
+        self.station_bar.set_signed_in(operator.name if self.lock.signed_in and operator else None)
         self.station_actions.sign_in.setVisible(self.lock.roles_on)
         self.station_actions.sign_in.setText(
             self.tr("Sign &out %1").replace("%1", operator.name)
