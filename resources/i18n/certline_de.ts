@@ -448,6 +448,10 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Geräte</translation>
     </message>
     <message>
+        <source>Sign in (Ctrl+I), connect the units, then press Start (F5).</source>
+        <translation>Anmelden (Strg+I), Geräte anschließen, dann Start (F5) drücken.</translation>
+    </message>
+    <message>
         <source>Connect the units, then press Start (F5) — or Hands-free (F9).</source>
         <translation>Geräte anschließen, dann Start (F5) drücken – oder Freihand (F9).</translation>
     </message>
@@ -1911,6 +1915,10 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>secret supplied at start</source>
         <translation>Geheimnis beim Start übergeben</translation>
+    </message>
+    <message>
+        <source>%1 (signed in)</source>
+        <translation>%1 (angemeldet)</translation>
     </message>
 </context>
 <context>
