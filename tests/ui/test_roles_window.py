@@ -37,7 +37,7 @@ def _sign_in(qtbot, window, name: str, pin: str) -> None:
 
 def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_keyring):  # noqa: F811
     store_profile(est_server, memory_keyring)
-    _locked_station()
+    lock = _locked_station()
     gui.start()
     window = gui.window()
     actions = window.station_actions
@@ -78,6 +78,8 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
         ("operator-signed-in", "tia", "technician"),
         ("operator-signed-in", "ben", "engineer"),
     ]
+    gui.quit()  # closing the window ends the engineer's sign-in: the next user finds it locked
+    assert lock.locked
     batch = [p for kind, p in records if kind == "batch-started"]
     assert batch and batch[0]["operator"] == "tia"  # nobody typed a name: the signed-in technician
     assert all(p["operator"] == "tia" for kind, p in records if kind.startswith("device-"))

@@ -360,6 +360,8 @@ class MainWindow(QMainWindow):
         self.settings.set(WINDOW_STATE, self.saveState())
         self.settings.set(SPLITTER, self.splitter.saveState())
         self.settings.sync()
+        if self.lock.signed_in:
+            self.lock.sign_out()  # a sign-in lasts as long as this window: the next user starts locked
         self.monitor.stop()
         self.controller.shutdown()
         self.bridge.close()
