@@ -359,7 +359,7 @@ def run_config(
 ) -> dict[str, Any]:
     from bench.common import system_cpu_seconds, wait_for_quiet
 
-    wait_for_quiet(max_wait_s=45, threshold=0.3, sample_s=1.0)
+    wait_for_quiet(max_wait_s=20, threshold=0.3, sample_s=1.0)
     ctx = multiprocessing.get_context("spawn")
     work = Path(tempfile.mkdtemp(prefix="certline-bench-sj-"))
     spec: dict[str, Any] = {"backend": backend}

@@ -108,7 +108,7 @@ class PgJournal:
         password: str | None = None,
         lease_seconds: float = 60.0,
         audit_head: Path | None = None,
-        pool_size: int = 4,
+        pool_size: int = 8,
         connect_timeout: float = 5.0,
         max_outage: float | None = None,
         migrate: bool = False,
@@ -143,7 +143,8 @@ class PgJournal:
             max_size=pool_size,
             open=False,
             timeout=min(connect_timeout, _POOL_WAIT),
-            check=ConnectionPool.check_connection,
+            check=_check_if_idle,
+            reset=_mark_returned,
             name=f"journal:{station}",
         )
         self._pool.open(wait=False)
@@ -242,11 +243,13 @@ class PgJournal:
                 with conn.transaction(), conn.cursor() as cur:
                     self.audit.take_staged()  # drop what a failed earlier attempt staged
                     result = work(cur)
-                    staged.extend(self.audit.take_staged())
                     cur.execute(
                         "INSERT INTO ops(op_id, station, result) VALUES (%s,%s,%s)",
                         (op_id, self.station, result),
                     )
+                    # last: the station's chain head stays locked only until this commit
+                    self.audit.flush(cur)
+                    staged.extend(self.audit.take_staged())
                 return result
 
         try:
@@ -479,24 +482,26 @@ class PgJournal:
             log.debug("pruning old operation ids failed: %s", exc)
 
     def _check_holder(self, cur: Cursor, scope: str, serial: str | None, kind: str | None) -> None:
-        """Under the unit's row lock: refuse if another station took the unit over."""
+        """Under the unit's row lock: refuse if another station took the unit over; renew the
+        lease if it is ours (one statement when it is, the usual case)."""
         if serial is None or kind != "enroll":
+            return
+        cur.execute(
+            "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
+            " WHERE scope=%s AND serial_number=%s AND holder=%s RETURNING holder",
+            (self.lease_seconds, scope, serial, self.station),
+        )
+        if cur.fetchone() is not None:
             return
         cur.execute(
             "SELECT holder FROM units WHERE scope=%s AND serial_number=%s FOR UPDATE", (scope, serial)
         )
         row = cur.fetchone()
-        if row is None or row["holder"] is None:
+        if row is None or row["holder"] is None or row["holder"] == self.station:
             return
-        if row["holder"] != self.station:
-            raise ClaimLost(
-                f"unit {serial} was taken over by station {row['holder']} after this station's lease "
-                "expired; it is not worked on here any more"
-            )
-        cur.execute(
-            "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
-            " WHERE scope=%s AND serial_number=%s",
-            (self.lease_seconds, scope, serial),
+        raise ClaimLost(
+            f"unit {serial} was taken over by station {row['holder']} after this station's lease "
+            "expired; it is not worked on here any more"
         )
 
     def _record_done(
@@ -651,9 +656,11 @@ class PgJournal:
         values = [batch_id, self.station, port, final_state.value, final_step, _ts(detected), _ts(now)]
         values += list(fields.values())
 
+        inserted: list[dict[str, Any]] = []
+
         def work(cur: Cursor) -> int:
             cur.execute(
-                sql.SQL("INSERT INTO devices({}) VALUES ({}) RETURNING id").format(
+                sql.SQL("INSERT INTO devices({}) VALUES ({}) RETURNING *").format(
                     sql.SQL(",").join(map(sql.Identifier, columns)),
                     sql.SQL(",").join(sql.Placeholder() * len(columns)),
                 ),
@@ -661,6 +668,7 @@ class PgJournal:
             )
             row = cur.fetchone()
             assert row is not None
+            inserted.append(row)
             device_id = int(row["id"])
             for index, (state, step) in enumerate(path):
                 at = detected if index == 0 else now
@@ -687,14 +695,29 @@ class PgJournal:
         if claimed_by is not None:
             with self._held_lock:
                 self._held_rows[device_id] = claimed_by
+        if inserted and int(inserted[-1]["id"]) == device_id:
+            return snapshot_from_row(_plain(inserted[-1]))  # the row as inserted, no second query
         return self.device(device_id)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
+        return self._transition(device_id, state, step, fields)
+
+    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
+        """A new step in the unit's current state (read under the row lock, one transaction)."""
+        return self._transition(device_id, None, step, fields)
+
+    def _transition(
+        self, device_id: int, new_state: DeviceState | None, step: str, fields: dict[str, Any]
+    ) -> DeviceSnapshot:
+        """One transaction of a few statements; the snapshot comes from the updated row itself
+        (``RETURNING``), so no second query is needed to hand it back."""
         unknown = set(fields) - UPDATABLE_FIELDS
         if unknown:
             raise ValueError(f"unknown device fields {sorted(unknown)}")
+        written: list[dict[str, Any]] = []
 
         def work(cur: Cursor) -> None:
+            written.clear()
             now = utcnow()
             cur.execute(
                 "SELECT d.state, d.serial_number, d.batch_id, d.kind, b.profile_name FROM devices d"
@@ -705,6 +728,7 @@ class PgJournal:
             if row is None:
                 raise KeyError(f"no device {device_id} in the journal")
             current = DeviceState(row["state"])
+            state = current if new_state is None else new_state
             check_transition(current, state)
             serial = fields.get("serial_number", row["serial_number"])
             kind = fields.get("kind", row["kind"])
@@ -720,7 +744,7 @@ class PgJournal:
             }
             assignments.update(fields)
             cur.execute(
-                sql.SQL("UPDATE devices SET {} WHERE id={}").format(
+                sql.SQL("UPDATE devices SET {} WHERE id={} RETURNING *").format(
                     sql.SQL(", ").join(
                         sql.SQL("{}={}").format(sql.Identifier(k), sql.Placeholder()) for k in assignments
                     ),
@@ -728,19 +752,25 @@ class PgJournal:
                 ),
                 [*assignments.values(), device_id],
             )
+            updated = cur.fetchone()
+            assert updated is not None
+            written.append(updated)
+            # the previous transition's duration (truncated to ms, as the SQLite journal does) and
+            # the new transition, in one statement
             cur.execute(
-                "SELECT id, at FROM transitions WHERE device_id=%s ORDER BY id DESC LIMIT 1", (device_id,)
-            )
-            last = cur.fetchone()
-            if last is not None:
-                elapsed = now - datetime.fromisoformat(last["at"])
-                cur.execute(
-                    "UPDATE transitions SET duration_ms=%s WHERE id=%s",
-                    (int(elapsed.total_seconds() * 1000), last["id"]),
-                )
-            cur.execute(
-                "INSERT INTO transitions(device_id, station, state, step, at) VALUES (%s,%s,%s,%s,%s)",
-                (device_id, self.station, state.value, step, _ts(now)),
+                "WITH previous AS (UPDATE transitions SET duration_ms ="
+                " trunc(extract(epoch FROM (%(now)s::timestamptz - at::timestamptz)) * 1000)"
+                " WHERE id = (SELECT max(id) FROM transitions WHERE device_id = %(device)s))"
+                " INSERT INTO transitions(device_id, station, state, step, at)"
+                " VALUES (%(device)s, %(station)s, %(state)s, %(step)s, %(at)s)",
+                {
+                    "now": now,
+                    "device": device_id,
+                    "station": self.station,
+                    "state": state.value,
+                    "step": step,
+                    "at": _ts(now),
+                },
             )
             if state in AUDITED_STATES or state != current:
                 payload: dict[str, Any] = {
@@ -756,10 +786,8 @@ class PgJournal:
                 self.audit.append(cur, "device-" + state.value, payload)
 
         self._write(work)
-        return self.device(device_id)
-
-    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
-        return self.transition(device_id, self.device(device_id).state, step, **fields)
+        # the committed attempt's row (a write recognised after a lost COMMIT reply kept it too)
+        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
 
     def record_certificate(
         self,
@@ -951,32 +979,72 @@ class PgAudit:
             self._local.staged = staged
         return staged
 
+    def _pending(self) -> list[tuple[str, str]]:
+        pending: list[tuple[str, str]] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = []
+            self._local.pending = pending
+        return pending
+
     def take_staged(self) -> list[tuple[int, str]]:
+        """The (seq, hash) written by this thread's last flush; also drops records appended by a
+        transaction attempt that failed before its flush."""
         staged = list(self._staged())
         self._staged().clear()
+        self._pending().clear()
         return staged
 
     def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> None:
-        """Append to this station's chain inside the caller's transaction (head row locked)."""
+        """Append to this station's chain as part of the caller's transaction.
+
+        The record is written by :meth:`flush`, which the journal calls as the transaction's last
+        step: the chain's head row is then locked only from there to the COMMIT, so the station's
+        concurrent writes wait for each other's commit, not for each other's whole transaction.
+        """
+        del cur  # written by flush, in the same transaction
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        self._pending().append((kind, body))
+
+    def flush(self, cur: Cursor) -> None:
+        """Write the pending records to this station's chain (two statements, head row locked)."""
+        pending = self._pending()
+        if not pending:
+            return
         station = self._journal.station
         cur.execute(
-            "INSERT INTO audit_heads(station, seq, hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING",
+            "INSERT INTO audit_heads(station, seq, hash) VALUES (%s, 0, %s)"
+            " ON CONFLICT (station) DO UPDATE SET station = EXCLUDED.station RETURNING seq, hash",
             (station, GENESIS),
-        )
-        cur.execute("SELECT seq, hash FROM audit_heads WHERE station=%s FOR UPDATE", (station,))
+        )  # creates the head on first use, else locks it (like SELECT ... FOR UPDATE) and reads it
         head = cur.fetchone()
         assert head is not None
-        seq, prev = int(head["seq"]) + 1, str(head["hash"])
-        at = utcnow().isoformat()
-        body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-        digest = record_hash(prev, seq, at, kind, body)
+        seq, prev = int(head["seq"]), str(head["hash"])
+        rows: list[tuple[int, str, str, str, str, str]] = []
+        for kind, body in pending:
+            seq += 1
+            at = utcnow().isoformat()
+            digest = record_hash(prev, seq, at, kind, body)
+            rows.append((seq, at, kind, body, prev, digest))
+            prev = digest
+        pending.clear()
         cur.execute(
-            "INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s)",
-            (station, seq, at, kind, body, prev, digest),
+            "WITH written AS (INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"
+            " SELECT %(station)s, * FROM unnest(%(seq)s::bigint[], %(at)s::text[], %(kind)s::text[],"
+            " %(body)s::text[], %(prev)s::text[], %(hash)s::text[]))"
+            " UPDATE audit_heads SET seq = %(head_seq)s, hash = %(head_hash)s WHERE station = %(station)s",
+            {
+                "station": station,
+                "seq": [r[0] for r in rows],
+                "at": [r[1] for r in rows],
+                "kind": [r[2] for r in rows],
+                "body": [r[3] for r in rows],
+                "prev": [r[4] for r in rows],
+                "hash": [r[5] for r in rows],
+                "head_seq": seq,
+                "head_hash": prev,
+            },
         )
-        cur.execute("UPDATE audit_heads SET seq=%s, hash=%s WHERE station=%s", (seq, digest, station))
-        self._staged().append((seq, digest))
+        self._staged().append((seq, prev))
 
     def checkpoint(self, head: tuple[int, str]) -> None:
         """Keep this station's newest (seq, hash) in a local file too, as the SQLite journal does:
@@ -1036,6 +1104,26 @@ class PgAudit:
         return AuditVerdict(
             ok=not problems, records=sum(v.records for v in verdicts.values()), problems=problems
         )
+
+
+#: a pooled connection idle longer than this is checked (one round trip) before it is handed out
+_CHECK_AFTER_IDLE = 2.0
+_returned_at: dict[int, float] = {}
+
+
+def _mark_returned(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``reset`` callback: remember when the connection came back to the pool."""
+    _returned_at[id(conn)] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``check`` callback: a connection that sat idle for a while may have been cut (a
+    database restart) and is checked before use; one just returned by another call is not,
+    which saves a round trip on nearly every journal call of a busy station. A connection that
+    fails anyway is caught by the call's own retry (see :meth:`PgJournal._retrying`)."""
+    returned = _returned_at.pop(id(conn), None)
+    if returned is None or time.monotonic() - returned > _CHECK_AFTER_IDLE:
+        ConnectionPool.check_connection(conn)
 
 
 def _execute(query: str, params: Sequence[Any]) -> Callable[[Cursor], None]:
