@@ -42,6 +42,7 @@ from app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import (
     AUDITED_STATES,
+    SNAPSHOT_COLUMNS,
     UPDATABLE_FIELDS,
     AuditVerdict,
     BatchRecord,
@@ -81,6 +82,10 @@ _POOL_WAIT = 2.0
 
 #: advisory lock key serialising schema migrations across stations
 _MIGRATION_LOCK = 0x63657274  # "cert"
+
+
+#: device rows as snapshots: only the columns a snapshot shows (see SNAPSHOT_COLUMNS)
+_SELECT_SNAPSHOTS = "SELECT " + ", ".join(SNAPSHOT_COLUMNS) + " FROM devices"  # noqa: S608 - fixed names
 
 
 def utcnow() -> datetime:
@@ -859,7 +864,10 @@ class PgJournal:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchall())
 
     def device(self, device_id: int) -> DeviceSnapshot:
-        return snapshot_from_row(self.device_row(device_id))
+        row = self._one(_SELECT_SNAPSHOTS + " WHERE id=%s", (device_id,))
+        if row is None:
+            raise KeyError(f"no device {device_id} in the journal")
+        return snapshot_from_row(row)
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM devices WHERE id=%s", (device_id,))
@@ -869,10 +877,10 @@ class PgJournal:
 
     def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         if batch_id is None:
-            return [snapshot_from_row(r) for r in self._all("SELECT * FROM devices ORDER BY id")]
+            return [snapshot_from_row(r) for r in self._all(_SELECT_SNAPSHOTS + " ORDER BY id")]
         return [
             snapshot_from_row(r)
-            for r in self._all("SELECT * FROM devices WHERE batch_id=%s ORDER BY id", (batch_id,))
+            for r in self._all(_SELECT_SNAPSHOTS + " WHERE batch_id=%s ORDER BY id", (batch_id,))
         ]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
@@ -883,10 +891,10 @@ class PgJournal:
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         terminal = [s.value for s in TERMINAL]
         if batch_id is None:
-            rows = self._all("SELECT * FROM devices WHERE state <> ALL(%s) ORDER BY id", (terminal,))
+            rows = self._all(_SELECT_SNAPSHOTS + " WHERE state <> ALL(%s) ORDER BY id", (terminal,))
         else:
             rows = self._all(
-                "SELECT * FROM devices WHERE state <> ALL(%s) AND batch_id=%s ORDER BY id",
+                _SELECT_SNAPSHOTS + " WHERE state <> ALL(%s) AND batch_id=%s ORDER BY id",
                 (terminal, batch_id),
             )
         return [snapshot_from_row(r) for r in rows]
@@ -894,14 +902,14 @@ class PgJournal:
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         """Line-wide: a unit left mid-way by any station (resumable once its claim is ours)."""
         row = self._one(
-            "SELECT * FROM devices WHERE serial_number=%s AND state <> ALL(%s) ORDER BY id DESC LIMIT 1",
+            _SELECT_SNAPSHOTS + " WHERE serial_number=%s AND state <> ALL(%s) ORDER BY id DESC LIMIT 1",
             (serial_number, [s.value for s in TERMINAL]),
         )
         return snapshot_from_row(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         row = self._one(
-            "SELECT * FROM devices WHERE serial_number=%s AND state=%s ORDER BY id DESC LIMIT 1",
+            _SELECT_SNAPSHOTS + " WHERE serial_number=%s AND state=%s ORDER BY id DESC LIMIT 1",
             (serial_number, DeviceState.DONE.value),
         )
         return snapshot_from_row(row) if row is not None else None
@@ -917,12 +925,16 @@ class PgJournal:
 
     def history(self, device_id: int) -> list[TransitionRecord]:
         rows = self._all(
-            "SELECT state, step, at, duration_ms FROM transitions WHERE device_id=%s ORDER BY id",
+            "SELECT state, step, at, duration_ms, station FROM transitions WHERE device_id=%s ORDER BY id",
             (device_id,),
         )
         return [
             TransitionRecord(
-                DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                DeviceState(r["state"]),
+                r["step"],
+                datetime.fromisoformat(r["at"]),
+                r["duration_ms"],
+                station=r["station"],
             )
             for r in rows
         ]
@@ -931,7 +943,7 @@ class PgJournal:
         """(device id, transition) for every unit of ``batch_ids``, in the order they were written
         (one query: line statistics read whole work orders)."""
         rows = self._all(
-            "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
+            "SELECT t.device_id, t.station, t.state, t.step, t.at, t.duration_ms FROM transitions t"
             " JOIN devices d ON d.id=t.device_id WHERE d.batch_id = ANY(%s) ORDER BY t.id",
             ([int(batch_id) for batch_id in batch_ids],),
         )
@@ -939,11 +951,24 @@ class PgJournal:
             (
                 int(r["device_id"]),
                 TransitionRecord(
-                    DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                    DeviceState(r["state"]),
+                    r["step"],
+                    datetime.fromisoformat(r["at"]),
+                    r["duration_ms"],
+                    station=r["station"],
                 ),
             )
             for r in rows
         ]
+
+    def finished_serials(self, work_order: str) -> set[str]:
+        """Line-wide: every station's batches of the work order."""
+        rows = self._all(
+            "SELECT DISTINCT d.serial_number FROM devices d JOIN batches b ON b.id=d.batch_id"
+            " WHERE b.work_order=%s AND d.state = ANY(%s) AND d.serial_number IS NOT NULL",
+            (work_order, [DeviceState.DONE.value, DeviceState.SKIPPED.value]),
+        )
+        return {r["serial_number"] for r in rows}
 
     # -- line-wide views --------------------------------------------------------------------
     def line_progress(self, work_order: str | None = None) -> list[dict[str, Any]]:
@@ -1056,6 +1081,10 @@ class PgAudit:
 
         with self._journal._head_lock:
             write_head_file(path, *head)
+
+    def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every station's records of one kind (each chain oldest first), for line statistics."""
+        return self._journal._all("SELECT * FROM audit WHERE kind=%s ORDER BY station, seq", (kind,))
 
     def records(self, station: str | None = None) -> list[dict[str, Any]]:
         station = station or self._journal.station
