@@ -996,6 +996,11 @@ class PgAudit:
     def __init__(self, journal: PgJournal) -> None:
         self._journal = journal
         self._local = threading.local()
+        self._newest_lock = threading.Lock()
+        self._newest: tuple[int, str] | None = None
+        """The newest committed (seq, hash) of this station's chain reported by any thread."""
+        self._on_disk: tuple[int, str] | None = None
+        """The (seq, hash) the local head file holds (written by this process)."""
 
     def _staged(self) -> list[tuple[int, str]]:
         staged: list[tuple[int, str]] | None = getattr(self._local, "staged", None)
@@ -1079,8 +1084,19 @@ class PgAudit:
             return
         from app.batch.audit import write_head_file
 
+        with self._newest_lock:
+            if self._newest is None or head[0] > self._newest[0]:
+                self._newest = head
         with self._journal._head_lock:
-            write_head_file(path, *head)
+            # Group commit of the file: a station's port workers finish their writes together, and
+            # whoever gets here first writes the newest committed head any of them reported; the
+            # others find it already on disk and skip their fsync. The file never goes backwards.
+            with self._newest_lock:
+                newest = self._newest
+            if newest is None or (self._on_disk is not None and self._on_disk[0] >= newest[0]):
+                return
+            write_head_file(path, *newest)
+            self._on_disk = newest
 
     def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
         """Every station's records of one kind (each chain oldest first), for line statistics."""

@@ -186,3 +186,22 @@ def test_a_unit_rows_job_claim_of_another_station_is_live_while_renewed_and_take
     time.sleep(1.5)
     assert b.claim_holder(dev) is None
     assert b.claim(dev, "st-b-job")
+
+
+def test_concurrent_writes_leave_the_newest_head_in_the_local_file_and_the_chain_verifies(station, tmp_path):
+    """A station's workers write at once; the local head file (written once for several of them)
+    names the chain's newest record, never an older one."""
+    from app.batch.audit import read_head_file
+
+    a = station("st-a")
+    batch = a.create_batch(profile_name="p", profile_json={})
+    threads = [threading.Thread(target=_walk_to_done, args=(a, batch, f"SN{n}")) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    newest = a.audit.records()[-1]
+    assert read_head_file(tmp_path / "st-a.head") == (newest["seq"], newest["hash"])
+    a.audit.checkpoint((1, a.audit.records()[0]["hash"]))  # a late report of an older head
+    assert read_head_file(tmp_path / "st-a.head") == (newest["seq"], newest["hash"])
+    assert a.audit.verify().ok
