@@ -860,7 +860,7 @@ class PgJournal:
     def _one(self, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchone())
 
-    def _all(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _all(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchall())
 
     def device(self, device_id: int) -> DeviceSnapshot:
@@ -982,11 +982,16 @@ class PgJournal:
             params = (work_order,)
         return self._all(query + " GROUP BY d.station, d.state ORDER BY d.station, d.state", params)
 
-    def unit_holders(self) -> list[dict[str, Any]]:
-        """Which station holds which unit right now (live leases only)."""
+    def unit_holders(self, work_order: str | None = None) -> list[dict[str, Any]]:
+        """Which station holds which unit right now (live leases only); with ``work_order``, only
+        units with a journal row in one of that work order's batches (of the unit's profile)."""
         return self._all(
-            "SELECT scope, serial_number, holder, claimed_at, lease_until FROM units"
-            " WHERE holder IS NOT NULL AND lease_until > now() ORDER BY holder, serial_number"
+            "SELECT u.scope, u.serial_number, u.holder, u.claimed_at, u.lease_until FROM units u"
+            " WHERE u.holder IS NOT NULL AND u.lease_until > now() AND (%(wo)s::text IS NULL OR EXISTS"
+            " (SELECT 1 FROM devices d JOIN batches b ON b.id = d.batch_id WHERE d.serial_number ="
+            " u.serial_number AND b.profile_name = u.scope AND b.work_order = %(wo)s))"
+            " ORDER BY u.holder, u.serial_number",
+            {"wo": work_order},
         )
 
 

@@ -205,3 +205,22 @@ def test_concurrent_writes_leave_the_newest_head_in_the_local_file_and_the_chain
     a.audit.checkpoint((1, a.audit.records()[0]["hash"]))  # a late report of an older head
     assert read_head_file(tmp_path / "st-a.head") == (newest["seq"], newest["hash"])
     assert a.audit.verify().ok
+
+
+def test_the_line_view_lists_the_units_held_for_a_work_order(station):
+    """Which station holds which unit: all live leases, or those of one work order's units."""
+    a, b = station("st-a"), station("st-b")
+    batch_a = a.create_batch(profile_name="p", profile_json={}, work_order="WO-1")
+    batch_b = b.create_batch(profile_name="p", profile_json={}, work_order="WO-2")
+    for journal, batch, serial in ((a, batch_a, "SN1"), (b, batch_b, "SN2")):
+        journal.claim_unit("p", serial)
+        journal.add_device(
+            batch, "/dev/x", then=[(DeviceState.IDENTIFIED, "identified")], serial_number=serial
+        )
+    b.claim_unit("p", "SN3")  # claimed, not journaled yet: in no work order
+    held = {(r["serial_number"], r["holder"]) for r in a.unit_holders()}
+    assert held == {("SN1", "st-a"), ("SN2", "st-b"), ("SN3", "st-b")}
+    assert [(r["serial_number"], r["holder"]) for r in b.unit_holders("WO-1")] == [("SN1", "st-a")]
+    assert [(r["serial_number"], r["holder"]) for r in a.unit_holders("WO-2")] == [("SN2", "st-b")]
+    a.release_unit("p", "SN1")
+    assert a.unit_holders("WO-1") == []
