@@ -791,12 +791,22 @@ these two (interrupted after one round, similar load) gave PostgreSQL × 8 1.29 
 station and 10.2 line-wide, SQLite × 8 3.61 and 27.6: the gap to SQLite did not close, because
 the limit is CPU per unit, which these trimmed only a little.
 
+**Tried and not kept.** psycopg's pipeline mode for every write transaction (BEGIN, the
+statements whose answer is not needed and COMMIT ride along with the next statement that is:
+about 5 round trips per transition instead of 9): the journal tests passed, but two interleaved
+pairs of 4-station runs gave 3.80 and 2.34 units/s per station with it and 2.10 and 3.70 without,
+a difference lost in the machine's load (other processes used 1.0–1.7 cores in those runs), and
+the backends then spent more time in `Client:ClientRead` with the chain head held. Not kept.
+Prepared statements need no change: psycopg prepares a statement on a connection after its fifth
+execution (`prepare_threshold`), and a profile of a station shows its queries sent as prepared.
+
 **What would cut the rest** (not done): the engine's batch summary re-reads every unit of the
 batch after every event (14 `devices(batch)` reads of 32 rows per unit, the largest read cost on
-both backends; counters kept per transition would remove it); psycopg's pipeline mode would send
-the statements of a transaction that need no answer without waiting (about 4 round trips per
-transition instead of 9); and a station's writes wait for each other's WAL flush on the chain head,
-which a group commit of the station's own queued transitions would share.
+both backends; counters kept per transition would remove it); fewer journal writes per unit (a
+`set_step` is a full transaction with an audit record); and a station's writes wait for each
+other's WAL flush on the chain head, which one writer committing the station's queued
+transitions together would share. None of these changes what limits this machine more than it
+limits the SQLite journal: CPU per unit, which a line's separate PCs and database server do not share.
 """
 
 
