@@ -805,8 +805,8 @@ batch after every event (14 `devices(batch)` reads of 32 rows per unit, the larg
 both backends; counters kept per transition would remove it); fewer journal writes per unit (a
 `set_step` is a full transaction with an audit record); and a station's writes wait for each
 other's WAL flush on the chain head, which one writer committing the station's queued
-transitions together would share. None of these changes what limits this machine more than it
-limits the SQLite journal: CPU per unit, which a line's separate PCs and database server do not share.
+transitions together would share. On this machine each would narrow the gap only as far as it
+cuts CPU per unit, the real limit here.
 """
 
 
@@ -838,7 +838,7 @@ the station window stays; how fast it starts; how it copes with 10,000 devices.
 
 These are benchmarks, not tests: CI does not run them and nothing fails on them. Each writes
 `bench/results/<name>.json` and re-renders this file (`bench/report.py`). Run all with
-`bench/run_all.sh` (about 12 minutes on an idle machine; longer when it is busy, since every
+`bench/run_all.sh` (about 20 minutes on an idle machine; longer when it is busy, since every
 run first waits for it to be idle), or one at a time:
 
 | benchmark | command | takes |
