@@ -834,7 +834,8 @@ def write_docs() -> Path:
 Measured, side by side, on one machine: how Certline's EST enrollment compares with the
 alternatives (the DTM documentation's curl loop, openssl scripting) and with the test server's
 own ceiling; how close a batch comes to the physical limit of its serial links; how responsive
-the station window stays; how fast it starts; how it copes with 10,000 devices.
+the station window stays; how fast it starts; how it copes with 10,000 devices; what a shared
+PostgreSQL journal costs a line of stations.
 
 These are benchmarks, not tests: CI does not run them and nothing fails on them. Each writes
 `bench/results/<name>.json` and re-renders this file (`bench/report.py`). Run all with
@@ -851,7 +852,8 @@ run first waits for it to be idle), or one at a time:
 | shared journal (PostgreSQL) | `.venv/bin/python bench/shared_journal.py` | ~7 min |
 | PySide6 leak repro | `.venv/bin/python bench/pyside_none_leak.py` | 1 s |
 
-Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`) and, for the plots,
+Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`), `postgresql` for the
+shared journal and, for the plots,
 `matplotlib` in the venv (`.venv/bin/pip install -e '.[bench]'`; not a runtime dependency). Every
 section names its machine, versions and date. The machine is a shared 2-core VM: other people's
 test suites run on it, so every measurement first waits (bounded) until the machine is idle and
