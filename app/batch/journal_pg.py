@@ -984,12 +984,16 @@ class PgJournal:
 
     def unit_holders(self, work_order: str | None = None) -> list[dict[str, Any]]:
         """Which station holds which unit right now (live leases only); with ``work_order``, only
-        units with a journal row in one of that work order's batches (of the unit's profile)."""
+        the work order's units: those with a journal row in one of its batches (of the unit's
+        profile), and those held by a station whose open batch is of that work order (a unit is
+        claimed a moment before its first journal row)."""
         return self._all(
             "SELECT u.scope, u.serial_number, u.holder, u.claimed_at, u.lease_until FROM units u"
-            " WHERE u.holder IS NOT NULL AND u.lease_until > now() AND (%(wo)s::text IS NULL OR EXISTS"
-            " (SELECT 1 FROM devices d JOIN batches b ON b.id = d.batch_id WHERE d.serial_number ="
-            " u.serial_number AND b.profile_name = u.scope AND b.work_order = %(wo)s))"
+            " WHERE u.holder IS NOT NULL AND u.lease_until > now() AND (%(wo)s::text IS NULL"
+            " OR EXISTS (SELECT 1 FROM devices d JOIN batches b ON b.id = d.batch_id"
+            " WHERE d.serial_number = u.serial_number AND b.profile_name = u.scope AND b.work_order = %(wo)s)"
+            " OR EXISTS (SELECT 1 FROM batches b WHERE b.station = u.holder AND b.ended_at IS NULL"
+            " AND b.profile_name = u.scope AND b.work_order = %(wo)s))"
             " ORDER BY u.holder, u.serial_number",
             {"wo": work_order},
         )

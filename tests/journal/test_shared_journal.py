@@ -217,10 +217,14 @@ def test_the_line_view_lists_the_units_held_for_a_work_order(station):
         journal.add_device(
             batch, "/dev/x", then=[(DeviceState.IDENTIFIED, "identified")], serial_number=serial
         )
-    b.claim_unit("p", "SN3")  # claimed, not journaled yet: in no work order
+    b.claim_unit("p", "SN3")  # claimed, not journaled yet: counts for st-b's open batch, WO-2
     held = {(r["serial_number"], r["holder"]) for r in a.unit_holders()}
     assert held == {("SN1", "st-a"), ("SN2", "st-b"), ("SN3", "st-b")}
     assert [(r["serial_number"], r["holder"]) for r in b.unit_holders("WO-1")] == [("SN1", "st-a")]
-    assert [(r["serial_number"], r["holder"]) for r in a.unit_holders("WO-2")] == [("SN2", "st-b")]
+    assert [(r["serial_number"], r["holder"]) for r in a.unit_holders("WO-2")] == [
+        ("SN2", "st-b"),
+        ("SN3", "st-b"),
+    ]
+    assert a.unit_holders("WO-3") == []
     a.release_unit("p", "SN1")
     assert a.unit_holders("WO-1") == []
