@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run every Certline benchmark once, one after the other (about 12 minutes on an idle 2-core machine).
+# Run every Certline benchmark once, one after the other (about 20 minutes on an idle 2-core machine).
 # Results: bench/results/*.json, docs/benchmarks.md, docs/bench-*.png. Not run by CI.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,4 +13,10 @@ for bench in est_throughput batch_bound gui_stall startup scale; do
     if [ "$bench" = gui_stall ]; then set -- --repeats 5; else set --; fi
     timeout 1800 "$PY" "bench/$bench.py" "$@"
 done
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then
+    echo "=== shared_journal"
+    timeout 1800 "$PY" bench/shared_journal.py
+else
+    echo "note: no PostgreSQL server binaries (apt-get install postgresql), shared_journal skipped" >&2
+fi
 "$PY" bench/pyside_none_leak.py || echo "note: this PySide6 leaks references to None (see docs/benchmarks.md section 6)"

@@ -156,6 +156,10 @@ class AuditLog:
             for r in rows
         ]
 
+    def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """This station's records of one kind, oldest first (one station: one chain)."""
+        return [r for r in self.records() if r["kind"] == kind]
+
     def verify(self) -> AuditVerdict:
         """Walk the chain; report every record whose hash, link or sequence is wrong."""
         rows = self.records()

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 OpenDriver = Callable[[str], DeviceDriver]
 
+#: how old (s) the work order's finished serials from other batches may be in a batch summary
+_ORDER_REFRESH_S = 1.0
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -124,6 +127,8 @@ class BatchEngine:
             LabelDesk(dict(self.options.label_ids)) if profile.scan_in == ScanIn.REQUIRED else None
         )
         """Scan-in: pairs scanned labels with plugged units (None when the profile does not ask)."""
+        self._order_finished: tuple[float, frozenset[str]] | None = None
+        """(when read, serials) of the work order finished in other batches (see summary)."""
         if batch_id is None:
             batch_id = journal.create_batch(
                 profile_name=profile.name,
@@ -427,7 +432,7 @@ class BatchEngine:
         remaining = None
         if self.options.expected is not None:
             finished = {s.serial_number for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED)}
-            remaining = len(self.options.expected - finished)
+            remaining = len(self.options.expected - finished - self._work_order_finished())
         with self._lock:
             alive = any(w.thread is not None and w.thread.is_alive() for w in self._workers.values())
         return BatchSnapshot(
@@ -443,6 +448,21 @@ class BatchEngine:
             awaiting_label=awaiting_label,
             scans_queued=self.labels.queued if self.labels is not None else 0,
         )
+
+    def _work_order_finished(self) -> frozenset[str]:
+        """Serials of this work order finished in any batch (on a shared journal: at any station
+        of the line), so the expected count is the work order's, not this batch's. Re-read at
+        most once a second: the summary is rebuilt after every event, and this batch's own
+        finished units are counted from its fresh snapshot anyway."""
+        order = self.options.work_order
+        if order is None:
+            return frozenset()
+        cached = self._order_finished
+        if cached is not None and time.monotonic() - cached[0] < _ORDER_REFRESH_S:
+            return cached[1]
+        serials = frozenset(self.journal.finished_serials(order))
+        self._order_finished = (time.monotonic(), serials)
+        return serials
 
     def all_verified(self) -> bool:
         """True when every unit of the batch is verified: done now, or recognised as holding the

@@ -681,6 +681,15 @@ class Journal:
             for r in rows
         ]
 
+    def finished_serials(self, work_order: str) -> set[str]:
+        with self._read():
+            rows = self._db.execute(
+                "SELECT DISTINCT d.serial_number FROM devices d JOIN batches b ON b.id=d.batch_id"
+                " WHERE b.work_order=? AND d.state IN (?, ?) AND d.serial_number IS NOT NULL",
+                (work_order, DeviceState.DONE.value, DeviceState.SKIPPED.value),
+            ).fetchall()
+        return {r["serial_number"] for r in rows}
+
     def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]:
         """(device id, transition) for every unit of ``batch_ids``, in the order they were written.
 

@@ -97,6 +97,9 @@ class TransitionRecord:
     step: str
     at: datetime
     duration_ms: int | None
+    station: str | None = None
+    """The station that wrote it (a shared journal; None in a station's own SQLite journal, where
+    the batch names the station)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ class AuditChecker(Protocol):
 
     def records(self) -> list[dict[str, Any]]:
         """This station's chain, oldest first (keys: seq, at, kind, payload, prev_hash, hash)."""
+
+    def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every chain's records of one kind (a shared journal: every station's), each chain oldest
+        first; a record of a shared journal also names its ``station``."""
 
 
 @runtime_checkable
@@ -214,6 +221,10 @@ class JournalBackend(Protocol):
     def all_certificates(self) -> list[dict[str, Any]]: ...
     def history(self, device_id: int) -> list[TransitionRecord]: ...
     def transitions_of_batches(self, batch_ids: Sequence[int]) -> list[tuple[int, TransitionRecord]]: ...
+    def finished_serials(self, work_order: str) -> set[str]:
+        """Serial numbers of the work order's units that are DONE or SKIPPED, in any batch (a
+        shared journal: at any station), for the work order's expected-serials count."""
+        ...
 
 
 #: device columns added after the first schema (SQLite adds them on open, PostgreSQL by migrations):
@@ -263,6 +274,30 @@ AUDITED_STATES = frozenset(
         DeviceState.FAILED,
         DeviceState.SKIPPED,
     }
+)
+
+
+#: the device columns :func:`snapshot_from_row` reads: a query for snapshots selects only these,
+#: not the CSR and certificate chain (kilobytes per row; the batch summary reads every row of the
+#: batch after every event)
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "batch_id",
+    "port",
+    "serial_number",
+    "model",
+    "state",
+    "step",
+    "started_at",
+    "updated_at",
+    "cert_serial",
+    "not_after",
+    "cert_fingerprint",
+    "error",
+    "error_code",
+    "failed_step",
+    "retry_at",
+    "scanned_label",
 )
 
 

@@ -42,6 +42,7 @@ from app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import (
     AUDITED_STATES,
+    SNAPSHOT_COLUMNS,
     UPDATABLE_FIELDS,
     AuditVerdict,
     BatchRecord,
@@ -92,6 +93,10 @@ _POOL_WAIT = 2.0
 _MIGRATION_LOCK = 0x63657274  # "cert"
 
 
+#: device rows as snapshots: only the columns a snapshot shows (see SNAPSHOT_COLUMNS)
+_SELECT_SNAPSHOTS = "SELECT " + ", ".join(SNAPSHOT_COLUMNS) + " FROM devices"  # noqa: S608 - fixed names
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -117,7 +122,7 @@ class PgJournal:
         password: str | None = None,
         lease_seconds: float = 60.0,
         audit_head: Path | None = None,
-        pool_size: int = 4,
+        pool_size: int = 8,
         connect_timeout: float = 5.0,
         max_outage: float | None = None,
         migrate: bool = False,
@@ -152,7 +157,8 @@ class PgJournal:
             max_size=pool_size,
             open=False,
             timeout=min(connect_timeout, _POOL_WAIT),
-            check=ConnectionPool.check_connection,
+            check=_check_if_idle,
+            reset=_mark_returned,
             name=f"journal:{station}",
         )
         self._pool.open(wait=False)
@@ -251,11 +257,13 @@ class PgJournal:
                 with conn.transaction(), conn.cursor() as cur:
                     self.audit.take_staged()  # drop what a failed earlier attempt staged
                     result = work(cur)
-                    staged.extend(self.audit.take_staged())
                     cur.execute(
                         "INSERT INTO ops(op_id, station, result) VALUES (%s,%s,%s)",
                         (op_id, self.station, result),
                     )
+                    # last: the station's chain head stays locked only until this commit
+                    self.audit.flush(cur)
+                    staged.extend(self.audit.take_staged())
                 return result
 
         try:
@@ -488,24 +496,26 @@ class PgJournal:
             log.debug("pruning old operation ids failed: %s", exc)
 
     def _check_holder(self, cur: Cursor, scope: str, serial: str | None, kind: str | None) -> None:
-        """Under the unit's row lock: refuse if another station took the unit over."""
+        """Under the unit's row lock: refuse if another station took the unit over; renew the
+        lease if it is ours (one statement when it is, the usual case)."""
         if serial is None or kind != "enroll":
+            return
+        cur.execute(
+            "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
+            " WHERE scope=%s AND serial_number=%s AND holder=%s RETURNING holder",
+            (self.lease_seconds, scope, serial, self.station),
+        )
+        if cur.fetchone() is not None:
             return
         cur.execute(
             "SELECT holder FROM units WHERE scope=%s AND serial_number=%s FOR UPDATE", (scope, serial)
         )
         row = cur.fetchone()
-        if row is None or row["holder"] is None:
+        if row is None or row["holder"] is None or row["holder"] == self.station:
             return
-        if row["holder"] != self.station:
-            raise ClaimLost(
-                f"unit {serial} was taken over by station {row['holder']} after this station's lease "
-                "expired; it is not worked on here any more"
-            )
-        cur.execute(
-            "UPDATE units SET lease_until = now() + make_interval(secs => %s)"
-            " WHERE scope=%s AND serial_number=%s",
-            (self.lease_seconds, scope, serial),
+        raise ClaimLost(
+            f"unit {serial} was taken over by station {row['holder']} after this station's lease "
+            "expired; it is not worked on here any more"
         )
 
     def _record_done(
@@ -660,9 +670,11 @@ class PgJournal:
         values = [batch_id, self.station, port, final_state.value, final_step, _ts(detected), _ts(now)]
         values += list(fields.values())
 
+        inserted: list[dict[str, Any]] = []
+
         def work(cur: Cursor) -> int:
             cur.execute(
-                sql.SQL("INSERT INTO devices({}) VALUES ({}) RETURNING id").format(
+                sql.SQL("INSERT INTO devices({}) VALUES ({}) RETURNING *").format(
                     sql.SQL(",").join(map(sql.Identifier, columns)),
                     sql.SQL(",").join(sql.Placeholder() * len(columns)),
                 ),
@@ -670,8 +682,8 @@ class PgJournal:
             )
             row = cur.fetchone()
             assert row is not None
+            inserted.append(row)
             device_id = int(row["id"])
-            audited = (0, "")
             for index, (state, step) in enumerate(path):
                 at = detected if index == 0 else now
                 duration = int((now - detected).total_seconds() * 1000) if index == 0 and then else None
@@ -680,7 +692,7 @@ class PgJournal:
                     " VALUES (%s,%s,%s,%s,%s,%s)",
                     (device_id, self.station, state.value, step, _ts(at), duration),
                 )
-                audited = self.audit.append(
+                self.audit.append(
                     cur,
                     "device-" + state.value,
                     {
@@ -691,22 +703,37 @@ class PgJournal:
                         "station": self.station,
                     },
                 )
-            if final_state in MES_OUTCOMES:
-                self._queue_mes_record(cur, device_id, final_state, now, audited)
+            if final_state in MES_OUTCOMES:  # the MES record names the last audit record: write the chain now
+                self._queue_mes_record(cur, device_id, final_state, now, self.audit.flush(cur)[-1])
             return device_id
 
         device_id = int(self._write(work) or 0)
         if claimed_by is not None:
             with self._held_lock:
                 self._held_rows[device_id] = claimed_by
+        if inserted and int(inserted[-1]["id"]) == device_id:
+            return snapshot_from_row(_plain(inserted[-1]))  # the row as inserted, no second query
         return self.device(device_id)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
+        return self._transition(device_id, state, step, fields)
+
+    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
+        """A new step in the unit's current state (read under the row lock, one transaction)."""
+        return self._transition(device_id, None, step, fields)
+
+    def _transition(
+        self, device_id: int, new_state: DeviceState | None, step: str, fields: dict[str, Any]
+    ) -> DeviceSnapshot:
+        """One transaction of a few statements; the snapshot comes from the updated row itself
+        (``RETURNING``), so no second query is needed to hand it back."""
         unknown = set(fields) - UPDATABLE_FIELDS
         if unknown:
             raise ValueError(f"unknown device fields {sorted(unknown)}")
+        written: list[dict[str, Any]] = []
 
         def work(cur: Cursor) -> None:
+            written.clear()
             now = utcnow()
             cur.execute(
                 "SELECT d.state, d.serial_number, d.batch_id, d.kind, b.profile_name FROM devices d"
@@ -717,6 +744,7 @@ class PgJournal:
             if row is None:
                 raise KeyError(f"no device {device_id} in the journal")
             current = DeviceState(row["state"])
+            state = current if new_state is None else new_state
             check_transition(current, state)
             serial = fields.get("serial_number", row["serial_number"])
             kind = fields.get("kind", row["kind"])
@@ -732,7 +760,7 @@ class PgJournal:
             }
             assignments.update(fields)
             cur.execute(
-                sql.SQL("UPDATE devices SET {} WHERE id={}").format(
+                sql.SQL("UPDATE devices SET {} WHERE id={} RETURNING *").format(
                     sql.SQL(", ").join(
                         sql.SQL("{}={}").format(sql.Identifier(k), sql.Placeholder()) for k in assignments
                     ),
@@ -740,19 +768,25 @@ class PgJournal:
                 ),
                 [*assignments.values(), device_id],
             )
+            updated = cur.fetchone()
+            assert updated is not None
+            written.append(updated)
+            # the previous transition's duration (truncated to ms, as the SQLite journal does) and
+            # the new transition, in one statement
             cur.execute(
-                "SELECT id, at FROM transitions WHERE device_id=%s ORDER BY id DESC LIMIT 1", (device_id,)
-            )
-            last = cur.fetchone()
-            if last is not None:
-                elapsed = now - datetime.fromisoformat(last["at"])
-                cur.execute(
-                    "UPDATE transitions SET duration_ms=%s WHERE id=%s",
-                    (int(elapsed.total_seconds() * 1000), last["id"]),
-                )
-            cur.execute(
-                "INSERT INTO transitions(device_id, station, state, step, at) VALUES (%s,%s,%s,%s,%s)",
-                (device_id, self.station, state.value, step, _ts(now)),
+                "WITH previous AS (UPDATE transitions SET duration_ms ="
+                " trunc(extract(epoch FROM (%(now)s::timestamptz - at::timestamptz)) * 1000)"
+                " WHERE id = (SELECT max(id) FROM transitions WHERE device_id = %(device)s))"
+                " INSERT INTO transitions(device_id, station, state, step, at)"
+                " VALUES (%(device)s, %(station)s, %(state)s, %(step)s, %(at)s)",
+                {
+                    "now": now,
+                    "device": device_id,
+                    "station": self.station,
+                    "state": state.value,
+                    "step": step,
+                    "at": _ts(now),
+                },
             )
             if state in AUDITED_STATES or state != current:
                 payload: dict[str, Any] = {
@@ -765,12 +799,15 @@ class PgJournal:
                 for key in ("cert_serial", "cert_fingerprint", "csr_sha256", "error", "error_code", "port"):
                     if key in fields and fields[key] is not None:
                         payload[key] = fields[key]
-                audited = self.audit.append(cur, "device-" + state.value, payload)
+                self.audit.append(cur, "device-" + state.value, payload)
                 if state in MES_OUTCOMES and state != current:
+                    # the MES record names this transition's audit record: write the chain now
+                    audited = self.audit.flush(cur)[-1]
                     self._queue_mes_record(cur, device_id, state, now, audited)
 
         self._write(work)
-        return self.device(device_id)
+        # the committed attempt's row (a write recognised after a lost COMMIT reply kept it too)
+        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
 
     def _queue_mes_record(
         self, cur: Cursor, device_id: int, state: DeviceState, now: datetime, audited: tuple[int, str]
@@ -841,9 +878,6 @@ class PgJournal:
         oldest = datetime.fromisoformat(row["oldest"]) if row["oldest"] else None
         return MesBacklog(int(row["waiting"]), oldest, row["last_error"])
 
-    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
-        return self.transition(device_id, self.device(device_id).state, step, **fields)
-
     def record_certificate(
         self,
         device_id: int,
@@ -910,11 +944,14 @@ class PgJournal:
     def _one(self, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchone())
 
-    def _all(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _all(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchall())
 
     def device(self, device_id: int) -> DeviceSnapshot:
-        return snapshot_from_row(self.device_row(device_id))
+        row = self._one(_SELECT_SNAPSHOTS + " WHERE id=%s", (device_id,))
+        if row is None:
+            raise KeyError(f"no device {device_id} in the journal")
+        return snapshot_from_row(row)
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM devices WHERE id=%s", (device_id,))
@@ -924,10 +961,10 @@ class PgJournal:
 
     def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         if batch_id is None:
-            return [snapshot_from_row(r) for r in self._all("SELECT * FROM devices ORDER BY id")]
+            return [snapshot_from_row(r) for r in self._all(_SELECT_SNAPSHOTS + " ORDER BY id")]
         return [
             snapshot_from_row(r)
-            for r in self._all("SELECT * FROM devices WHERE batch_id=%s ORDER BY id", (batch_id,))
+            for r in self._all(_SELECT_SNAPSHOTS + " WHERE batch_id=%s ORDER BY id", (batch_id,))
         ]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
@@ -938,10 +975,10 @@ class PgJournal:
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         terminal = [s.value for s in TERMINAL]
         if batch_id is None:
-            rows = self._all("SELECT * FROM devices WHERE state <> ALL(%s) ORDER BY id", (terminal,))
+            rows = self._all(_SELECT_SNAPSHOTS + " WHERE state <> ALL(%s) ORDER BY id", (terminal,))
         else:
             rows = self._all(
-                "SELECT * FROM devices WHERE state <> ALL(%s) AND batch_id=%s ORDER BY id",
+                _SELECT_SNAPSHOTS + " WHERE state <> ALL(%s) AND batch_id=%s ORDER BY id",
                 (terminal, batch_id),
             )
         return [snapshot_from_row(r) for r in rows]
@@ -949,14 +986,14 @@ class PgJournal:
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         """Line-wide: a unit left mid-way by any station (resumable once its claim is ours)."""
         row = self._one(
-            "SELECT * FROM devices WHERE serial_number=%s AND state <> ALL(%s) ORDER BY id DESC LIMIT 1",
+            _SELECT_SNAPSHOTS + " WHERE serial_number=%s AND state <> ALL(%s) ORDER BY id DESC LIMIT 1",
             (serial_number, [s.value for s in TERMINAL]),
         )
         return snapshot_from_row(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         row = self._one(
-            "SELECT * FROM devices WHERE serial_number=%s AND state=%s ORDER BY id DESC LIMIT 1",
+            _SELECT_SNAPSHOTS + " WHERE serial_number=%s AND state=%s ORDER BY id DESC LIMIT 1",
             (serial_number, DeviceState.DONE.value),
         )
         return snapshot_from_row(row) if row is not None else None
@@ -972,12 +1009,16 @@ class PgJournal:
 
     def history(self, device_id: int) -> list[TransitionRecord]:
         rows = self._all(
-            "SELECT state, step, at, duration_ms FROM transitions WHERE device_id=%s ORDER BY id",
+            "SELECT state, step, at, duration_ms, station FROM transitions WHERE device_id=%s ORDER BY id",
             (device_id,),
         )
         return [
             TransitionRecord(
-                DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                DeviceState(r["state"]),
+                r["step"],
+                datetime.fromisoformat(r["at"]),
+                r["duration_ms"],
+                station=r["station"],
             )
             for r in rows
         ]
@@ -986,7 +1027,7 @@ class PgJournal:
         """(device id, transition) for every unit of ``batch_ids``, in the order they were written
         (one query: line statistics read whole work orders)."""
         rows = self._all(
-            "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
+            "SELECT t.device_id, t.station, t.state, t.step, t.at, t.duration_ms FROM transitions t"
             " JOIN devices d ON d.id=t.device_id WHERE d.batch_id = ANY(%s) ORDER BY t.id",
             ([int(batch_id) for batch_id in batch_ids],),
         )
@@ -994,11 +1035,24 @@ class PgJournal:
             (
                 int(r["device_id"]),
                 TransitionRecord(
-                    DeviceState(r["state"]), r["step"], datetime.fromisoformat(r["at"]), r["duration_ms"]
+                    DeviceState(r["state"]),
+                    r["step"],
+                    datetime.fromisoformat(r["at"]),
+                    r["duration_ms"],
+                    station=r["station"],
                 ),
             )
             for r in rows
         ]
+
+    def finished_serials(self, work_order: str) -> set[str]:
+        """Line-wide: every station's batches of the work order."""
+        rows = self._all(
+            "SELECT DISTINCT d.serial_number FROM devices d JOIN batches b ON b.id=d.batch_id"
+            " WHERE b.work_order=%s AND d.state = ANY(%s) AND d.serial_number IS NOT NULL",
+            (work_order, [DeviceState.DONE.value, DeviceState.SKIPPED.value]),
+        )
+        return {r["serial_number"] for r in rows}
 
     # -- line-wide views --------------------------------------------------------------------
     def line_progress(self, work_order: str | None = None) -> list[dict[str, Any]]:
@@ -1012,11 +1066,20 @@ class PgJournal:
             params = (work_order,)
         return self._all(query + " GROUP BY d.station, d.state ORDER BY d.station, d.state", params)
 
-    def unit_holders(self) -> list[dict[str, Any]]:
-        """Which station holds which unit right now (live leases only)."""
+    def unit_holders(self, work_order: str | None = None) -> list[dict[str, Any]]:
+        """Which station holds which unit right now (live leases only); with ``work_order``, only
+        the work order's units: those with a journal row in one of its batches (of the unit's
+        profile), and those held by a station whose open batch is of that work order (a unit is
+        claimed a moment before its first journal row)."""
         return self._all(
-            "SELECT scope, serial_number, holder, claimed_at, lease_until FROM units"
-            " WHERE holder IS NOT NULL AND lease_until > now() ORDER BY holder, serial_number"
+            "SELECT u.scope, u.serial_number, u.holder, u.claimed_at, u.lease_until FROM units u"
+            " WHERE u.holder IS NOT NULL AND u.lease_until > now() AND (%(wo)s::text IS NULL"
+            " OR EXISTS (SELECT 1 FROM devices d JOIN batches b ON b.id = d.batch_id"
+            " WHERE d.serial_number = u.serial_number AND b.profile_name = u.scope AND b.work_order = %(wo)s)"
+            " OR EXISTS (SELECT 1 FROM batches b WHERE b.station = u.holder AND b.ended_at IS NULL"
+            " AND b.profile_name = u.scope AND b.work_order = %(wo)s))"
+            " ORDER BY u.holder, u.serial_number",
+            {"wo": work_order},
         )
 
 
@@ -1027,6 +1090,11 @@ class PgAudit:
         self._journal = journal
         self._local = threading.local()
         self._batch_operators: dict[int, str | None] = {}
+        self._newest_lock = threading.Lock()
+        self._newest: tuple[int, str] | None = None
+        """The newest committed (seq, hash) of this station's chain reported by any thread."""
+        self._on_disk: tuple[int, str] | None = None
+        """The (seq, hash) the local head file holds (written by this process)."""
 
     def _staged(self) -> list[tuple[int, str]]:
         staged: list[tuple[int, str]] | None = getattr(self._local, "staged", None)
@@ -1035,37 +1103,75 @@ class PgAudit:
             self._local.staged = staged
         return staged
 
+    def _pending(self) -> list[tuple[str, str]]:
+        pending: list[tuple[str, str]] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = []
+            self._local.pending = pending
+        return pending
+
     def take_staged(self) -> list[tuple[int, str]]:
+        """The (seq, hash) written by this thread's last flush; also drops records appended by a
+        transaction attempt that failed before its flush."""
         staged = list(self._staged())
         self._staged().clear()
+        self._pending().clear()
         return staged
 
-    def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> tuple[int, str]:
-        """Append to this station's chain inside the caller's transaction (head row locked);
-        returns the new record's (seq, hash).
+    def append(self, cur: Cursor, kind: str, payload: dict[str, Any]) -> None:
+        """Append to this station's chain as part of the caller's transaction.
 
-        Every record names its operator: the caller's, else the operator of the record's batch."""
+        The record is written by :meth:`flush`, which the journal calls as the transaction's last
+        step: the chain's head row is then locked only from there to the COMMIT, so the station's
+        concurrent writes wait for each other's commit, not for each other's whole transaction.
+        Every record names its operator: the caller's, else the operator of the record's batch.
+        """
         payload = with_operator(payload, lambda p: self._operator_of(cur, p))
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        self._pending().append((kind, body))
+
+    def flush(self, cur: Cursor) -> list[tuple[int, str]]:
+        """Write the pending records to this station's chain (two statements, head row locked);
+        returns their (seq, hash), oldest first (an MES record names its transition's)."""
+        pending = self._pending()
+        if not pending:
+            return []
         station = self._journal.station
         cur.execute(
-            "INSERT INTO audit_heads(station, seq, hash) VALUES (%s, 0, %s) ON CONFLICT DO NOTHING",
+            "INSERT INTO audit_heads(station, seq, hash) VALUES (%s, 0, %s)"
+            " ON CONFLICT (station) DO UPDATE SET station = EXCLUDED.station RETURNING seq, hash",
             (station, GENESIS),
-        )
-        cur.execute("SELECT seq, hash FROM audit_heads WHERE station=%s FOR UPDATE", (station,))
+        )  # creates the head on first use, else locks it (like SELECT ... FOR UPDATE) and reads it
         head = cur.fetchone()
         assert head is not None
-        seq, prev = int(head["seq"]) + 1, str(head["hash"])
-        at = utcnow().isoformat()
-        body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-        digest = record_hash(prev, seq, at, kind, body)
+        seq, prev = int(head["seq"]), str(head["hash"])
+        rows: list[tuple[int, str, str, str, str, str]] = []
+        for kind, body in pending:
+            seq += 1
+            at = utcnow().isoformat()
+            digest = record_hash(prev, seq, at, kind, body)
+            rows.append((seq, at, kind, body, prev, digest))
+            prev = digest
+        pending.clear()
         cur.execute(
-            "INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s)",
-            (station, seq, at, kind, body, prev, digest),
+            "WITH written AS (INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"
+            " SELECT %(station)s, * FROM unnest(%(seq)s::bigint[], %(at)s::text[], %(kind)s::text[],"
+            " %(body)s::text[], %(prev)s::text[], %(hash)s::text[]))"
+            " UPDATE audit_heads SET seq = %(head_seq)s, hash = %(head_hash)s WHERE station = %(station)s",
+            {
+                "station": station,
+                "seq": [r[0] for r in rows],
+                "at": [r[1] for r in rows],
+                "kind": [r[2] for r in rows],
+                "body": [r[3] for r in rows],
+                "prev": [r[4] for r in rows],
+                "hash": [r[5] for r in rows],
+                "head_seq": seq,
+                "head_hash": prev,
+            },
         )
-        cur.execute("UPDATE audit_heads SET seq=%s, hash=%s WHERE station=%s", (seq, digest, station))
-        self._staged().append((seq, digest))
-        return seq, digest
+        self._staged().append((seq, prev))
+        return [(row[0], row[5]) for row in rows]
 
     def _operator_of(self, cur: Cursor, payload: dict[str, Any]) -> str | None:
         batch = payload.get("batch")
@@ -1089,8 +1195,23 @@ class PgAudit:
             return
         from app.batch.audit import write_head_file
 
+        with self._newest_lock:
+            if self._newest is None or head[0] > self._newest[0]:
+                self._newest = head
         with self._journal._head_lock:
-            write_head_file(path, *head)
+            # Group commit of the file: a station's port workers finish their writes together, and
+            # whoever gets here first writes the newest committed head any of them reported; the
+            # others find it already on disk and skip their fsync. The file never goes backwards.
+            with self._newest_lock:
+                newest = self._newest
+            if newest is None or (self._on_disk is not None and self._on_disk[0] >= newest[0]):
+                return
+            write_head_file(path, *newest)
+            self._on_disk = newest
+
+    def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every station's records of one kind (each chain oldest first), for line statistics."""
+        return self._journal._all("SELECT * FROM audit WHERE kind=%s ORDER BY station, seq", (kind,))
 
     def records(self, station: str | None = None) -> list[dict[str, Any]]:
         station = station or self._journal.station
@@ -1139,6 +1260,26 @@ class PgAudit:
         return AuditVerdict(
             ok=not problems, records=sum(v.records for v in verdicts.values()), problems=problems
         )
+
+
+#: a pooled connection idle longer than this is checked (one round trip) before it is handed out
+_CHECK_AFTER_IDLE = 2.0
+_returned_at: dict[int, float] = {}
+
+
+def _mark_returned(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``reset`` callback: remember when the connection came back to the pool."""
+    _returned_at[id(conn)] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``check`` callback: a connection that sat idle for a while may have been cut (a
+    database restart) and is checked before use; one just returned by another call is not,
+    which saves a round trip on nearly every journal call of a busy station. A connection that
+    fails anyway is caught by the call's own retry (see :meth:`PgJournal._retrying`)."""
+    returned = _returned_at.pop(id(conn), None)
+    if returned is None or time.monotonic() - returned > _CHECK_AFTER_IDLE:
+        ConnectionPool.check_connection(conn)
 
 
 def _execute(query: str, params: Sequence[Any]) -> Callable[[Cursor], None]:

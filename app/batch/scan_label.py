@@ -152,7 +152,10 @@ def _from_json(text: str) -> ScannedLabel:
 
 
 def _from_url(text: str) -> ScannedLabel:
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. a misread "[" in the host: urllib calls it an invalid IPv6 URL
+        raise UnreadableLabel(f"the URL cannot be read ({exc})") from None
     query = {k.casefold(): v for k, v in parse_qsl(parts.query)}
     serial = _field(query, _SERIAL_KEYS)
     imei_text = _field(query, _IMEI_KEYS)

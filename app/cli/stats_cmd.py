@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stats",
         help="line statistics of a work order or batch",
         description="Units per hour, first-pass yield, failures by step and by cause (Pareto), p50/p95 "
-        "time per step and the same per station, from the station's journal. The numbers are those of "
+        "time per step and the same per station, from the station's journal (a shared journal, "
+        "--journal URL: the whole line's, every station's units and causes). The numbers are those of "
         "the Statistics view; docs/statistics.md defines each one. Without a filter: the whole journal.",
     )
     parser.add_argument("--work-order", metavar="W", help="only batches of this work order")

@@ -166,10 +166,13 @@ def line_stats(journal: JournalBackend, scope: StatsScope, *, tz: tzinfo | None 
             history[device_id].append(record)
     failures = {d.device_id: _failure_steps(history[d.device_id]) for d in devices}
     causes = _failure_causes(journal, by_id, history)
+    station_of_unit = {
+        d.device_id: _station_of(history[d.device_id], station_of[d.batch_id]) for d in devices
+    }
 
     step_counts = Counter(step for steps in failures.values() for step in steps)
     cause_counts = Counter(cause for device_causes in causes.values() for cause in device_causes)
-    stations = sorted(set(station_of[d.batch_id] for d in devices))
+    stations = sorted(set(station_of_unit.values()))
     return LineStats(
         scope=scope,
         batches=tuple(b.id for b in batches),
@@ -179,13 +182,31 @@ def line_stats(journal: JournalBackend, scope: StatsScope, *, tz: tzinfo | None 
         failures_by_cause=_pareto(cause_counts),
         step_times=_step_times(history.values()),
         stations=tuple(
-            (name, _yield([d for d in devices if station_of[d.batch_id] == name], failures))
+            (name, _yield([d for d in devices if station_of_unit[d.device_id] == name], failures))
             for name in stations
         ),
     )
 
 
 # -- the numbers --------------------------------------------------------------------------------
+def _station_of(history: Sequence[TransitionRecord], batch_station: str) -> str:
+    """The station a unit's journal row counts for: the one that finished it (its last entry into
+    DONE), else the one that worked on it last, else its batch's station.
+
+    On a shared journal a unit left half-done by one station can be finished by another (the
+    row stays in the first station's batch), and its DONE belongs to the finishing station's
+    totals. A station's own SQLite journal does not record the station per transition: there the
+    batch's station is the answer.
+    """
+    for record in reversed(history):
+        if record.state == DeviceState.DONE and record.station:
+            return record.station
+    for record in reversed(history):
+        if record.station:
+            return record.station
+    return batch_station
+
+
 def _failure_steps(history: Sequence[TransitionRecord]) -> list[str]:
     """The state a unit was in at each entry into FAILED (FAILED -> FAILED step updates are not new
     failures; a failure before any other state counts as ``detected``)."""
@@ -205,26 +226,28 @@ def _failure_causes(
 
     The device row keeps only its latest error (a retry clears it), so the codes come from the
     audit trail: the journal writes one ``device-failed`` record for every FAILED transition row,
-    in the same transaction, so the n-th such record of a unit belongs to its n-th FAILED row. A
+    in the same transaction, so the n-th such record of a unit belongs to its n-th FAILED row (on
+    a shared journal: the n-th record in a station's chain to that station's n-th FAILED row of
+    the unit, so failures of a unit at several stations all find their cause). A
     failure recorded without a code (a unit refused at identification) takes the device row's code
     while that is still its latest failure, else :data:`UNKNOWN_CAUSE`.
     """
-    codes: dict[int, list[str | None]] = defaultdict(list)
-    for audit in journal.audit.records():
-        if audit["kind"] != "device-" + DeviceState.FAILED.value:
-            continue
+    codes: dict[tuple[int, str | None], list[str | None]] = defaultdict(list)
+    for audit in journal.audit.records_of_kind("device-" + DeviceState.FAILED.value):
         payload = json.loads(audit["payload"])
         device_id = payload.get("device")
         if device_id in devices:
-            codes[device_id].append(payload.get("error_code"))
+            codes[(device_id, audit.get("station"))].append(payload.get("error_code"))
     causes: dict[int, list[str]] = {}
     for device_id, snap in devices.items():
-        failed_rows = iter(codes.get(device_id, []))
+        # a shared journal: each station's chain holds the records of the FAILED rows it wrote
+        failed_rows = {key[1]: iter(found) for key, found in codes.items() if key[0] == device_id}
         entries: list[str | None] = []
         previous: DeviceState | None = None
         for record in history.get(device_id, []):
             if record.state == DeviceState.FAILED:
-                code = next(failed_rows, None)
+                rows = failed_rows.get(record.station)
+                code = next(rows, None) if rows is not None else None
                 if previous != DeviceState.FAILED:
                     entries.append(code)
             previous = record.state

@@ -210,3 +210,36 @@ def test_the_scanned_label_is_journaled_and_shown_with_the_unit(journal: Journal
     assert journal.device_row(dev)["scanned_label"] == '{"serial": "CL-1"}'
     assert [s.device_id for s in journal.unfinished_devices(batch)] == [dev]
     assert journal.transition(dev, DeviceState.KEY_READY, "key").scanned_label == '{"serial": "CL-1"}'
+
+
+def test_a_work_orders_finished_serials_span_its_batches(journal: JournalBackend):
+    """The expected-serials count of a work order counts units finished in any of its batches."""
+    first = journal.create_batch(
+        profile_name="p", profile_json={}, work_order="W9", expected=["S1", "S2", "S3"]
+    )
+    _walk_to_done(journal, first, "S1")
+    second = journal.create_batch(
+        profile_name="p", profile_json={}, work_order="W9", expected=["S1", "S2", "S3"]
+    )
+    _walk_to_done(journal, second, "S2")
+    failed = journal.add_device(
+        second, "/dev/ttyB", then=[(DeviceState.IDENTIFIED, "identified")], serial_number="S3"
+    )
+    journal.transition(failed.device_id, DeviceState.FAILED, "refused", error="no", error_code="device")
+    other = journal.create_batch(profile_name="p", profile_json={}, work_order="W10")
+    _walk_to_done(journal, other, "S4")
+    assert journal.finished_serials("W9") == {"S1", "S2"}
+    assert journal.finished_serials("W10") == {"S4"}
+    assert journal.finished_serials("W11") == set()
+
+
+def test_snapshots_equal_the_full_rows_they_come_from(journal: JournalBackend):
+    """Snapshot reads select only the snapshot's columns; they show what the full row says."""
+    from app.batch.journal_api import snapshot_from_row
+
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    dev = _walk_to_done(journal, batch, "S1")
+    full = snapshot_from_row(journal.device_row(dev))
+    assert journal.device(dev) == full
+    assert journal.devices(batch) == [full]
+    assert journal.find_done_by_serial("S1") == full

@@ -186,3 +186,45 @@ def test_a_unit_rows_job_claim_of_another_station_is_live_while_renewed_and_take
     time.sleep(1.5)
     assert b.claim_holder(dev) is None
     assert b.claim(dev, "st-b-job")
+
+
+def test_concurrent_writes_leave_the_newest_head_in_the_local_file_and_the_chain_verifies(station, tmp_path):
+    """A station's workers write at once; the local head file (written once for several of them)
+    names the chain's newest record, never an older one."""
+    from app.batch.audit import read_head_file
+
+    a = station("st-a")
+    batch = a.create_batch(profile_name="p", profile_json={})
+    threads = [threading.Thread(target=_walk_to_done, args=(a, batch, f"SN{n}")) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    newest = a.audit.records()[-1]
+    assert read_head_file(tmp_path / "st-a.head") == (newest["seq"], newest["hash"])
+    a.audit.checkpoint((1, a.audit.records()[0]["hash"]))  # a late report of an older head
+    assert read_head_file(tmp_path / "st-a.head") == (newest["seq"], newest["hash"])
+    assert a.audit.verify().ok
+
+
+def test_the_line_view_lists_the_units_held_for_a_work_order(station):
+    """Which station holds which unit: all live leases, or those of one work order's units."""
+    a, b = station("st-a"), station("st-b")
+    batch_a = a.create_batch(profile_name="p", profile_json={}, work_order="WO-1")
+    batch_b = b.create_batch(profile_name="p", profile_json={}, work_order="WO-2")
+    for journal, batch, serial in ((a, batch_a, "SN1"), (b, batch_b, "SN2")):
+        journal.claim_unit("p", serial)
+        journal.add_device(
+            batch, "/dev/x", then=[(DeviceState.IDENTIFIED, "identified")], serial_number=serial
+        )
+    b.claim_unit("p", "SN3")  # claimed, not journaled yet: counts for st-b's open batch, WO-2
+    held = {(r["serial_number"], r["holder"]) for r in a.unit_holders()}
+    assert held == {("SN1", "st-a"), ("SN2", "st-b"), ("SN3", "st-b")}
+    assert [(r["serial_number"], r["holder"]) for r in b.unit_holders("WO-1")] == [("SN1", "st-a")]
+    assert [(r["serial_number"], r["holder"]) for r in a.unit_holders("WO-2")] == [
+        ("SN2", "st-b"),
+        ("SN3", "st-b"),
+    ]
+    assert a.unit_holders("WO-3") == []
+    a.release_unit("p", "SN1")
+    assert a.unit_holders("WO-1") == []

@@ -25,7 +25,7 @@ translate = QCoreApplication.translate
 
 def read_line(journal: Any, work_order: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Blocking: (units per station and state, live unit holders)."""
-    return journal.line_progress(work_order), journal.unit_holders()
+    return journal.line_progress(work_order), journal.unit_holders(work_order)
 
 
 class LineViewDialog(QDialog):
@@ -76,7 +76,10 @@ class LineViewDialog(QDialog):
         _fill(self.progress, [(r["station"], r["state"], str(r["units"])) for r in progress])
         _fill(
             self.holders,
-            [(r["serial_number"], r["holder"], r["lease_until"].strftime("%H:%M:%S")) for r in holders],
+            [
+                (r["serial_number"], r["holder"], r["lease_until"].astimezone().strftime("%H:%M:%S"))
+                for r in holders
+            ],
         )
         self.refresh_button.setEnabled(True)
         self.status.setText("")
@@ -92,3 +95,4 @@ def _fill(table: QTableWidget, rows: list[tuple[str, str, str]]) -> None:
         for c, value in enumerate(row):
             table.setItem(r, c, QTableWidgetItem(value))
     table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
