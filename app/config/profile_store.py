@@ -29,7 +29,7 @@ from typing import Any
 
 from app.config.est_urls import EstUrlError, parse_est_url
 from app.config.paths import ensure_private_dir, station_paths
-from app.config.profile import AuthStyle, Profile
+from app.config.profile import AuthStyle, Profile, parse_passcode_expiry
 from app.config.settings import write_private_json
 
 SUFFIX = ".json"
@@ -131,6 +131,7 @@ def validate_profile(profile: Profile) -> Profile:
         )
     if profile.baud <= 0:
         raise InvalidProfile("baud must be a positive integer")
+    _check_passcode_quota(profile)
     if not profile.driver:
         raise InvalidProfile("driver must not be empty")
     _check_subject(profile.subject_template)
@@ -151,6 +152,29 @@ def validate_profile(profile: Profile) -> Profile:
     if profile.ca_bundle_pem is not None and "-----BEGIN CERTIFICATE-----" not in profile.ca_bundle_pem:
         raise InvalidProfile("ca_bundle_pem must hold PEM certificates")
     return profile
+
+
+def _check_passcode_quota(profile: Profile) -> None:
+    """The passcode's usage limit, expiry and the enrollment rate (all optional)."""
+    _check_type(profile, "passcode_id", str, optional=True)
+    if profile.passcode_id is not None and not 1 <= len(profile.passcode_id) <= 100:
+        raise InvalidProfile("passcode_id must be 1 to 100 characters")
+    uses = profile.passcode_max_uses
+    if uses is not None and (type(uses) is not int or uses < 0):
+        raise InvalidProfile(f"passcode_max_uses must be a whole number of at least 0 or null, got {uses!r}")
+    if profile.passcode_expires is not None:
+        _check_type(profile, "passcode_expires", str, optional=True)
+        try:
+            parse_passcode_expiry(profile.passcode_expires)
+        except ValueError:
+            raise InvalidProfile(
+                f"passcode_expires must be an ISO 8601 date or date-time, got {profile.passcode_expires!r}"
+            ) from None
+    rate = profile.max_enrollments_per_minute
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 6000):
+        raise InvalidProfile(
+            f"max_enrollments_per_minute must be a number between 0 and 6000 or null, got {rate!r}"
+        )
 
 
 def _check_subject(template: Any) -> None:

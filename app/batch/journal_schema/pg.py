@@ -122,6 +122,21 @@ ALTER TABLE devices ADD COLUMN claimed_at TIMESTAMPTZ;
 CREATE INDEX devices_claimed_by ON devices(claimed_by) WHERE claimed_by IS NOT NULL;
 """,
     ),
+    (
+        4,
+        """
+-- Uses of a passcode, by its non-secret id (never the passcode), for the whole line: one row per
+-- unit sent (or about to be sent) with it; 'reserved' until the answer, 'issued' once it paid.
+CREATE TABLE passcode_uses (
+    passcode_id TEXT NOT NULL,
+    device_id BIGINT NOT NULL REFERENCES devices(id),
+    station TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'issued')),
+    reserved_at TEXT NOT NULL, issued_at TEXT,
+    PRIMARY KEY (passcode_id, device_id)
+);
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
