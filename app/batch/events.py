@@ -54,6 +54,8 @@ class BatchSnapshot:
     finished: bool
     paused: bool = False
     server_reachable: bool | None = None
+    passcode_wait: str | None = None
+    """Why the batch waits for a new passcode (uses spent, expired, refused after use), or None."""
 
 
 @dataclass(frozen=True)
