@@ -155,16 +155,8 @@ class EstGateway:
         stopped = self._stopped if cancel is None else _Either(self._stopped, cancel)
         while True:
             self._wait_until_reachable(on_wait, stopped)
-            if metered and self._rate is not None:
-                rate = self._rate
-                if not rate.acquire(
-                    stopped,
-                    lambda delay: on_wait(
-                        f"waiting {delay:.0f} s for the profile's enrollment rate "
-                        f"({rate.per_minute:g} per minute)"
-                    ),
-                ):
-                    raise GatewayStopped("batch stopped while waiting for the profile's enrollment rate")
+            if metered:
+                self._wait_for_rate(on_wait, stopped)
             with self._slots:
                 if stopped.is_set():
                     raise GatewayStopped("batch stopped before the request was sent to the EST server")
@@ -191,6 +183,20 @@ class EstGateway:
                     raise
             if stopped.wait(delay):
                 raise GatewayStopped("batch stopped while waiting to retry the EST request")
+
+    def _wait_for_rate(self, on_wait: Callable[[str], None], stopped: _Stoppable) -> None:
+        """Take this request's slot of the profile's enrollment rate (shared by every worker)."""
+        rate = self._rate
+        if rate is None:
+            return
+
+        def tell(delay: float) -> None:
+            on_wait(
+                f"waiting {delay:.0f} s for the profile's enrollment rate ({rate.per_minute:g} per minute)"
+            )
+
+        if not rate.acquire(stopped, tell):
+            raise GatewayStopped("batch stopped while waiting for the profile's enrollment rate")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many workers do not retry in lockstep."""

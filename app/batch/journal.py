@@ -530,7 +530,8 @@ class Journal:
         with self._tx() as db:
             if issued:
                 db.execute(
-                    "UPDATE passcode_uses SET state='issued', issued_at=? WHERE passcode_id=? AND device_id=?",
+                    "UPDATE passcode_uses SET state='issued', issued_at=?"
+                    " WHERE passcode_id=? AND device_id=?",
                     (_ts(utcnow()), passcode_id, device_id),
                 )
             else:

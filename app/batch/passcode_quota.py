@@ -74,7 +74,8 @@ def format_expiry(when: datetime) -> str:
 
 def describe_usage(policy: PasscodePolicy, usage: PasscodeUsage) -> str:
     """The counts as operators read them everywhere: CLI, window, log, report."""
-    parts = [f"{usage.issued} enrollment{'s' if usage.issued != 1 else ''} made with passcode {policy.passcode_id!r}"]
+    plural = "s" if usage.issued != 1 else ""
+    parts = [f"{usage.issued} enrollment{plural} made with passcode {policy.passcode_id!r}"]
     if usage.in_flight:
         parts.append(f"{usage.in_flight} in flight")
     left = policy.uses_left(usage)

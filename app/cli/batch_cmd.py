@@ -1,6 +1,8 @@
 """``certline batch run|resume|status``: provision units from the command line.
 
-Exit status of ``run`` and ``resume``: 0 only when every device of the batch ended verified.
+Exit status of ``run`` and ``resume``: 0 only when every device of the batch ended verified;
+3 when the batch stopped to wait for a new passcode (uses spent, expired, or refused after use:
+``certline profile set-passcode`` then ``certline batch resume`` continue it).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import csv
 import dataclasses
 import sys
 import threading
+import time
 from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.events import BatchSnapshot
 from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
 from app.cli.journal_args import add_journal_arguments, journal_from_args
@@ -26,6 +30,7 @@ from app.labels.settings import settings_from_profile_json
 from app.station import StationSession
 from app.station.batch_run import BatchRun
 from app.station.hands_free import HandsFree, profile_port_source
+from app.station.passcode_change import quota_outlook, with_current_passcode
 from app.station.resume_choice import choose_batch_to_resume
 
 
@@ -40,8 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
         help="provision the units on the given ports",
-        description="Provision the units on the given ports with a profile. Exit status 0 only when "
-        "every unit ended verified; 130 after Ctrl+C (every unit stops at a journaled step).",
+        description="Provision the units on the given ports with a profile. Before it starts it says "
+        "how many uses the passcode has left and when it expires (from the profile and the journal). "
+        "Exit status 0 only when every unit ended verified; 3 when the batch stopped to wait for a new "
+        "passcode (set it with 'certline profile set-passcode', then 'certline batch resume'); 130 "
+        "after Ctrl+C (every unit stops at a journaled step).",
     )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
@@ -182,6 +190,8 @@ def _run(args: argparse.Namespace) -> int:
     if session is None:
         return 2
     try:
+        if not _passcode_outlook_allows(session, expected_units=len(expected) if expected else None):
+            return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         run.start(options)
         return _drive(run, args)
@@ -210,7 +220,9 @@ def _resume(args: argparse.Namespace) -> int:
         return 0 if not args.batch else 2
     batch = chosen.batch
     try:
-        profile = _with_request_deadline(chosen.profile, args.timeout)
+        current = _load_profile(chosen.profile.name) if _profile_exists(chosen.profile.name) else None
+        journaled = with_current_passcode(chosen.profile, current)
+        profile = _with_request_deadline(journaled, args.timeout)
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
@@ -223,6 +235,8 @@ def _resume(args: argparse.Namespace) -> int:
     try:
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
+        if not _passcode_outlook_allows(session, expected_units=units):
+            return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         options = BatchOptions(
             work_order=batch.work_order,
@@ -250,6 +264,39 @@ def _open_session(
     except EstUrlError as exc:
         print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
         return None
+
+
+EXIT_NEEDS_PASSCODE = 3
+
+
+def _profile_exists(name: str) -> bool:
+    from app.config.profile_store import ProfileStore
+
+    return ProfileStore().exists(name)
+
+
+def _passcode_outlook_allows(session: StationSession, *, expected_units: int | None) -> bool:
+    """Say what the passcode can still pay for; False (nothing started) when it can pay for none."""
+    outlook = quota_outlook(session.profile, session.journal, expected_units)
+    if outlook is None:
+        return True
+    if outlook.short:
+        print(f"certline batch: warning: {outlook.message}", file=sys.stderr)
+    else:
+        print(f"Passcode: {outlook.message}")
+    if outlook.expired or outlook.uses_left == 0:
+        _tell_new_passcode(session.profile.name)
+        return False
+    return True
+
+
+def _tell_new_passcode(profile_name: str) -> None:
+    print(
+        "Nothing more is enrolled with this passcode; every unit keeps its journaled step. Set a new "
+        f"passcode, then continue:\n  certline profile set-passcode {profile_name} [--uses N] "
+        "[--expires YYYY-MM-DD]\n  certline batch resume",
+        file=sys.stderr,
+    )
 
 
 def _pending_wait(args: argparse.Namespace) -> float:
@@ -286,11 +333,21 @@ def _drive_batch(
     elif run.hands_free is not None:
         run.watch(report_existing=True)
     interrupted = False
+    needs_passcode = threading.Event()
+
+    def watch_passcode(event: object) -> None:
+        if isinstance(event, BatchSnapshot) and event.passcode_wait is not None:
+            needs_passcode.set()
+
+    engine.bus.subscribe(watch_passcode)
     try:
-        finished = _wait(engine, args.timeout, args.count if run.hands_free is not None else None)
+        finished = _wait(
+            engine, args.timeout, args.count if run.hands_free is not None else None, needs_passcode
+        )
     except KeyboardInterrupt:
         print("Stopping after the current step of every device...", file=sys.stderr)
         finished, interrupted = False, True
+    reason = engine.quota.waiting_reason if engine.quota is not None else None
     run.stop(STOP_WAIT, close=False)
     if finished:
         run.close_if_complete()
@@ -298,12 +355,18 @@ def _drive_batch(
     printer.print_totals(snaps)
     if interrupted:
         return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
+    if reason is not None and not finished:
+        print(f"certline batch: the batch stopped: {reason}", file=sys.stderr)
+        _tell_new_passcode(engine.profile.name)
+        return EXIT_NEEDS_PASSCODE
     return 0 if finished and engine.all_verified() else 1
 
 
-def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool:
-    if count is None:
-        return engine.wait(timeout)
+def _wait(
+    engine: BatchEngine, timeout: float | None, count: int | None, needs_passcode: threading.Event
+) -> bool:
+    """True when the batch finished (or ``count`` units did); False on timeout, or as soon as
+    the batch waits for a new passcode (a command line has nobody to ask for one)."""
     done = threading.Event()
 
     def check(_event: object) -> None:
@@ -312,11 +375,25 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
             for s in engine.devices()
             if s.state in (DeviceState.DONE, DeviceState.FAILED, DeviceState.SKIPPED)
         ]
-        if len(finished) >= count:
+        if count is not None and len(finished) >= count:
             done.set()
 
-    engine.bus.subscribe(check)
-    return done.wait(timeout)
+    if count is not None:
+        engine.bus.subscribe(check)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if needs_passcode.is_set():
+            return False
+        if count is not None and done.is_set():
+            return True
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        step = 0.5 if remaining is None else min(0.5, remaining)
+        if count is None and engine.wait(step):
+            return True
+        if count is not None:
+            done.wait(step)
 
 
 def _status(args: argparse.Namespace) -> int:

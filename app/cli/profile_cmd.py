@@ -8,6 +8,7 @@ Secrets never come from argv (it is visible in ``ps`` and shell history):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import getpass
 import json
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.journal_args import add_journal_arguments
 from app.config.profile import DEFAULT_SUBJECT_TEMPLATE, AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
 from app.pki import KeyAlgorithm
@@ -31,6 +33,7 @@ from app.security.secret_store import (
     passcode_problem,
 )
 from app.station.credential_source import secret_from_env
+from app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,13 @@ def register(subparsers: Any) -> None:
     )
     add.add_argument("--baud", type=int, default=115200, help="serial line speed of the units")
     add.add_argument(
+        "--max-per-minute",
+        type=float,
+        metavar="R",
+        help="send at most R enrollment requests per minute from this station (stay under the CA's "
+        "throttle; default: no limit)",
+    )
+    add.add_argument(
         "--concurrency",
         type=int,
         default=4,
@@ -182,7 +192,32 @@ def register(subparsers: Any) -> None:
         choices=[p.value for p in Purpose],
         help="which secret (default: what the profile's auth style needs)",
     )
+    _add_passcode_limit_arguments(setp)
+    setp.add_argument(
+        "--passcode-name",
+        metavar="NAME",
+        help="a name for this passcode (e.g. its name on the CA's portal): stations of a line that "
+        "give the same passcode the same name count its uses together on the shared journal "
+        "(default: a new random name)",
+    )
+    add_journal_arguments(setp)
     setp.set_defaults(func=cmd_set_passcode)
+
+    quota = sub.add_parser(
+        "set-limits",
+        help="record the passcode's usage limit and expiry, or the enrollment rate",
+        description="Change what the profile records about the passcode in use (uses allowed, expiry) "
+        "and the station's enrollment rate, without changing the passcode. Counting goes on under the "
+        "same passcode name. Use 'set-passcode' when the passcode itself changes.",
+    )
+    quota.add_argument("name", help="profile name")
+    _add_passcode_limit_arguments(quota)
+    quota.add_argument(
+        "--max-per-minute",
+        metavar="R",
+        help="enrollment requests per minute at most; 'none' removes the limit",
+    )
+    quota.set_defaults(func=cmd_set_limits)
 
     delete = sub.add_parser(
         "delete",
@@ -292,6 +327,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         driver=args.driver,
         baud=args.baud,
         allow_new_enrollment_fallback=args.allow_new_enrollment_fallback,
+        max_enrollments_per_minute=args.max_per_minute,
     )
     path = store.save(profile, overwrite=args.force)
     log.info("profile %s saved to %s", profile.name, path)
@@ -376,6 +412,63 @@ def _prompt_secret(label: str, name: str) -> str:
     return first
 
 
+def _add_passcode_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uses",
+        metavar="N",
+        help="how many enrollments the passcode allows (its usage limit on the CA); 'none' = no limit",
+    )
+    parser.add_argument(
+        "--expires",
+        metavar="DATE",
+        help="when the passcode stops working: 2026-12-31 (end of that day, UTC) or an ISO 8601 "
+        "date-time; 'none' = never",
+    )
+
+
+_UNSET = object()
+
+
+def _optional_number(value: str | None, option: str, kind: type) -> Any:
+    """``_UNSET`` when the option was not given, None for 'none', else the number."""
+    if value is None:
+        return _UNSET
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise CliError(f"{option} takes a number or 'none', not {value!r}") from None
+
+
+def _optional_text(value: str | None) -> Any:
+    if value is None:
+        return _UNSET
+    return None if value.strip().lower() == "none" else value.strip()
+
+
+@_cli_errors
+def cmd_set_limits(args: argparse.Namespace) -> int:
+    store = ProfileStore()
+    profile = store.load(args.name)
+    changes: dict[str, Any] = {}
+    for field_name, value in (
+        ("passcode_max_uses", _optional_number(args.uses, "--uses", int)),
+        ("passcode_expires", _optional_text(args.expires)),
+        ("max_enrollments_per_minute", _optional_number(args.max_per_minute, "--max-per-minute", float)),
+    ):
+        if value is not _UNSET:
+            changes[field_name] = value
+    if not changes:
+        raise CliError("nothing to change: give --uses, --expires or --max-per-minute")
+    if profile.passcode_id is None and ("passcode_max_uses" in changes or "passcode_expires" in changes):
+        changes["passcode_id"] = new_passcode_id()
+    updated = dataclasses.replace(profile, **changes)
+    store.save(updated)
+    print(f"profile {updated.name}: " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
+    return 0
+
+
 @_cli_errors
 def cmd_set_passcode(args: argparse.Namespace) -> int:
     profile = ProfileStore().load(args.name)
@@ -393,6 +486,31 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
         value = secret_from_env(args.from_env, register=False)
     else:
         value = _prompt_secret(label, profile.name)
+    if purpose is Purpose.PASSCODE:
+        uses = _optional_number(args.uses, "--uses", int)
+        expires = _optional_text(args.expires)
+        journal = _journal_for_audit(args)
+        try:
+            updated = set_new_passcode(
+                profile,
+                value,
+                max_uses=None if uses is _UNSET else uses,
+                expires=None if expires is _UNSET else expires,
+                passcode_id=args.passcode_name,
+                store=store,
+                journal=journal,
+            )
+        except PasscodeRefused as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            if journal is not None:
+                journal.close()
+        log.info("stored passcode of profile %s in %s", profile.name, store.describe_backend())
+        print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
+        print(f"its uses are counted as passcode {updated.passcode_id!r}" + _limits_text(updated))
+        return 0
+    if args.uses is not None or args.expires is not None or args.passcode_name is not None:
+        raise CliError("--uses, --expires and --passcode-name describe an enrollment passcode only")
     problem = passcode_problem(value, purpose)
     if problem:
         raise CliError(f"{problem}; nothing stored")
@@ -401,6 +519,25 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
     return 0
+
+
+def _limits_text(profile: Profile) -> str:
+    uses = f"{profile.passcode_max_uses} uses" if profile.passcode_max_uses is not None else "no usage limit"
+    expires = f"expires {profile.passcode_expires}" if profile.passcode_expires else "no expiry"
+    return f" ({uses}, {expires})"
+
+
+def _journal_for_audit(args: argparse.Namespace) -> Any:
+    """The station's journal, to record the change in its audit (best effort: a profile change on
+    a PC without a journal yet is still a change)."""
+    from app.batch.journal_api import JournalError
+    from app.cli.journal_args import journal_from_args
+
+    try:
+        return journal_from_args(args)
+    except (JournalError, OSError) as exc:
+        log.warning("passcode change not recorded in the journal's audit: %s", exc)
+        return None
 
 
 @_cli_errors

@@ -171,7 +171,8 @@ def _check_passcode_quota(profile: Profile) -> None:
                 f"passcode_expires must be an ISO 8601 date or date-time, got {profile.passcode_expires!r}"
             ) from None
     rate = profile.max_enrollments_per_minute
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 6000):
+    bad_type = isinstance(rate, bool) or not isinstance(rate, int | float)
+    if rate is not None and (bad_type or not 0 < rate <= 6000):
         raise InvalidProfile(
             f"max_enrollments_per_minute must be a number between 0 and 6000 or null, got {rate!r}"
         )

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
+
 class PasscodeUses:
     """Certificates issued per passcode (held in memory, like the passcodes themselves)."""
 

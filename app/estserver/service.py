@@ -29,8 +29,8 @@ from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 from app.estserver import wire
 from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
 from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
-from app.estserver.quota import PasscodeUses, Throttle, retry_after_header
 from app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
+from app.estserver.quota import PasscodeUses, Throttle, retry_after_header
 from app.estserver.records import IssuanceLog, IssuedRecord
 from app.estserver.routes import Operation, Route
 

@@ -65,7 +65,7 @@ class QuotaOutlook:
 
     @property
     def message(self) -> str:
-        """"this work order expects 64 units; the passcode has 40 uses left, and expires on …"."""
+        """ "this work order expects 64 units; the passcode has 40 uses left, and expires on …"."""
         parts: list[str] = []
         if self.expected_units is not None:
             parts.append(f"this work order expects {self.expected_units} units")
@@ -150,6 +150,21 @@ def set_new_passcode(
         expires or "never",
     )
     return updated
+
+
+#: the profile fields that follow the passcode, not the batch: a resumed batch uses today's
+QUOTA_FIELDS = ("passcode_id", "passcode_max_uses", "passcode_expires", "max_enrollments_per_minute")
+
+
+def with_current_passcode(journaled: Profile, current: Profile | None) -> Profile:
+    """A batch's journaled profile with the passcode fields of the profile as saved now.
+
+    A batch resumes under the profile it started with, but a passcode set since (``certline
+    profile set-passcode``) is the one the keyring holds now, so its id, limit and expiry are
+    today's too."""
+    if current is None or current.name != journaled.name:
+        return journaled
+    return dataclasses.replace(journaled, **{name: getattr(current, name) for name in QUOTA_FIELDS})
 
 
 def continue_with_new_passcode(session: StationSession, profile: Profile, passcode: str) -> None:

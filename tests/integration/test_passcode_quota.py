@@ -56,7 +56,8 @@ def test_the_batch_waits_before_the_passcode_runs_out_and_goes_on_with_a_new_one
         outlook = quota_outlook(profile, session.journal, expected_units=5)
         assert outlook is not None and outlook.short
         assert outlook.message.startswith(
-            "this work order expects 5 units; the passcode has 3 uses left, and expires on 2099-12-31 23:59 UTC"
+            "this work order expects 5 units; the passcode has 3 uses left, "
+            "and expires on 2099-12-31 23:59 UTC"
         )
         engine = session.start_batch(BatchOptions(work_order="WO-Q"), sim.ports)
         _wait_for(lambda: engine.summary().passcode_wait is not None and len(line.server.issued) == 3)
