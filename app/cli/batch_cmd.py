@@ -356,7 +356,9 @@ def _drive_batch(
     if interrupted:
         return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
     if reason is not None and not finished:
+        assert engine.quota is not None
         print(f"certline batch: the batch stopped: {reason}", file=sys.stderr)
+        print(f"certline batch: now {engine.quota.describe()}", file=sys.stderr)
         _tell_new_passcode(engine.profile.name)
         return EXIT_NEEDS_PASSCODE
     return 0 if finished and engine.all_verified() else 1

@@ -39,6 +39,9 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "
 #: keys that would mean somebody put a secret into a profile file
 _SECRET_LIKE = re.compile(r"pass(code|word|phrase)|secret|token|^pin$|^pass$|^pwd$", re.IGNORECASE)
 _PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
+#: profile fields that describe the passcode without holding it (its non-secret id, usage limit
+#: and expiry; see app/batch/passcode_quota.py): named like a secret, never one
+_ABOUT_THE_PASSCODE = frozenset({"passcode_id", "passcode_max_uses", "passcode_expires"})
 _SUBJECT_ATTR = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
 
 
@@ -198,7 +201,9 @@ def profile_from_json(data: Any, *, source: str) -> Profile:
     """Parse and validate one profile's JSON object; errors name ``source``."""
     if not isinstance(data, dict):
         raise InvalidProfile(f"{source}: expected a JSON object")
-    secret_like = sorted(k for k in data if isinstance(k, str) and _SECRET_LIKE.search(k))
+    secret_like = sorted(
+        k for k in data if isinstance(k, str) and k not in _ABOUT_THE_PASSCODE and _SECRET_LIKE.search(k)
+    )
     if secret_like:
         raise InvalidProfile(
             f"{source}: profiles never contain secrets; remove {', '.join(secret_like)} and "

@@ -9,6 +9,9 @@ unit enrolled twice cannot hide behind the server's retransmission cache.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 
 from app.batch.engine import BatchOptions
@@ -173,3 +176,75 @@ def test_the_profile_rate_keeps_the_station_under_the_throttle(line, sims, tmp_p
         assert all(gap >= 1.8 for gap in gaps), gaps
     finally:
         session.close()
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    from tests.helpers import env_keyring
+
+    environ = dict(
+        os.environ, LINE_PASSCODE=PASSCODE, NEW_PASSCODE=NEW_PASSCODE, **env_keyring.environment({})
+    )
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_command_line_warns_stops_for_a_new_passcode_and_resume_finishes(line, sims, tmp_path):
+    """``batch run`` warns with the counts, stops with exit 3 before the passcode runs out;
+    ``profile set-passcode`` and ``batch resume`` finish the batch, nothing issued twice."""
+    line.server.config.answer_retransmissions = False
+    line.server.config.passcode_max_uses = 2
+    sim = start_sim(sims, tmp_path, 3)
+    ProfileStore().save(line.profile(passcode_id="wo-passcode-1", passcode_max_uses=2))
+    expected = tmp_path / "expected.csv"
+    expected.write_text("serial\n" + "".join(f"{d.serial_number}\n" for d in sim.devices))
+    ports = [arg for port in sim.ports for arg in ("--port", port)]
+
+    first = _cli(
+        "batch", "run", "--profile", "line", "--work-order", "WO-7", "--expected", str(expected),
+        "--passcode-env", "LINE_PASSCODE", *ports,
+    )  # fmt: skip
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert "warning: this work order expects 3 units; the passcode has 2 uses left" in first.stderr
+    assert "the batch stopped: the passcode's uses are spent" in first.stderr
+    assert "now 2 enrollments made with passcode 'wo-passcode-1', 0 of 2 uses left" in first.stderr
+    assert "certline profile set-passcode line" in first.stderr and "certline batch resume" in first.stderr
+    assert PASSCODE not in first.stdout + first.stderr
+    assert len(line.server.issued) == 2 and line.server.post_count == 2
+
+    line.server.set_passcode(NEW_PASSCODE)
+    changed = _cli(
+        "profile", "set-passcode", "line", "--from-env", "NEW_PASSCODE", "--uses", "5",
+        "--expires", "2099-06-30", "--passcode-name", "wo-passcode-2",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "counted as passcode 'wo-passcode-2' (5 uses, expires 2099-06-30)" in changed.stdout
+    assert ProfileStore().load("line").passcode_id == "wo-passcode-2"
+
+    resumed = _cli("batch", "resume", "--passcode-env", "NEW_PASSCODE", *ports)
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, output
+    assert "the passcode has 5 uses left, and expires on 2099-06-30 23:59 UTC" in output
+    assert len(line.server.issued) == 3 and line.server.post_count == 3, "each CSR posted exactly once"
+    rows = [r for r in _journal_rows()]
+    assert sorted(r["state"] for r in rows) == [DeviceState.DONE.value] * 3
+    for row in rows:
+        assert line.server.posts_for_csr(bytes(row["csr_der"])) == 1
+    assert NEW_PASSCODE not in output and PASSCODE not in output
+
+
+def _journal_rows() -> list[dict[str, object]]:
+    from app.batch.journal import Journal
+    from app.config.paths import station_paths
+
+    journal = Journal(station_paths().journal)
+    try:
+        return [row for batch in journal.batches() for row in journal.device_rows(batch.id)]
+    finally:
+        journal.close()
