@@ -47,13 +47,17 @@ class PasscodePolicy:
     passcode_id: str
     max_uses: int | None = None
     expires: datetime | None = None
+    named: bool = True
+    """The profile names the passcode in use (set with Certline, or named by the engineer). An
+    unnamed one is counted under ``profile:<name>``, which may mix several passcodes, so a 401 is
+    then not taken as proof that *this* passcode is spent."""
 
     @classmethod
     def of(cls, profile: Profile) -> PasscodePolicy | None:
         """The policy of a profile that enrolls with a passcode or password; None for client-cert.
 
         A profile whose passcode was never set with Certline has no ``passcode_id``; its uses are
-        counted under ``profile:<name>`` so the counts still exist.
+        counted under ``profile:<name>`` so the counts still exist (see ``named``).
         """
         if profile.auth_style is AuthStyle.CLIENT_CERT:
             return None
@@ -62,6 +66,7 @@ class PasscodePolicy:
             passcode_id=profile.passcode_id or f"profile:{profile.name}",
             max_uses=profile.passcode_max_uses,
             expires=expires,
+            named=profile.passcode_id is not None,
         )
 
     def uses_left(self, usage: PasscodeUsage) -> int | None:
@@ -169,8 +174,9 @@ class PasscodeQuota:
         After the passcode has paid for enrollments, a 401 means it is used up or expired on the
         server's side (even when the profile's numbers did not say so): returns the message with
         the counts and makes the batch wait for a new passcode; the unit then waits at the gate
-        with its CSR journaled. A passcode that never worked (a typing error) returns None: a
-        plain authentication failure for the caller to report.
+        with its CSR journaled. A passcode that never worked (a typing error), or one the profile
+        does not name (its count may be another passcode's), returns None: a plain
+        authentication failure for the caller to report.
         """
         self.journal.settle_passcode_use(passcode_id, device_id, issued=False)
         with self._lock:
@@ -178,7 +184,7 @@ class PasscodeQuota:
         if policy.passcode_id != passcode_id:
             return "the passcode was replaced while this request was in flight; sending again"
         usage = self.journal.passcode_usage(passcode_id)
-        if usage.issued == 0:
+        if usage.issued == 0 or not policy.named:
             return None
         message = (
             f"passcode exhausted or expired: the EST server refused it (HTTP 401) after "

@@ -339,7 +339,7 @@ def _drive_batch(
         if isinstance(event, BatchSnapshot) and event.passcode_wait is not None:
             needs_passcode.set()
 
-    engine.bus.subscribe(watch_passcode)
+    run.session.bus.subscribe(watch_passcode)
     try:
         finished = _wait(
             engine, args.timeout, args.count if run.hands_free is not None else None, needs_passcode

@@ -213,6 +213,11 @@ def register(subparsers: Any) -> None:
     quota.add_argument("name", help="profile name")
     _add_passcode_limit_arguments(quota)
     quota.add_argument(
+        "--passcode-name",
+        metavar="NAME",
+        help="name the passcode in use (its uses are counted under this name from now on)",
+    )
+    quota.add_argument(
         "--max-per-minute",
         metavar="R",
         help="enrollment requests per minute at most; 'none' removes the limit",
@@ -459,9 +464,15 @@ def cmd_set_limits(args: argparse.Namespace) -> int:
     ):
         if value is not _UNSET:
             changes[field_name] = value
+    if args.passcode_name is not None:
+        changes["passcode_id"] = args.passcode_name.strip() or None
     if not changes:
-        raise CliError("nothing to change: give --uses, --expires or --max-per-minute")
-    if profile.passcode_id is None and ("passcode_max_uses" in changes or "passcode_expires" in changes):
+        raise CliError("nothing to change: give --uses, --expires, --passcode-name or --max-per-minute")
+    if (
+        profile.passcode_id is None
+        and "passcode_id" not in changes
+        and ("passcode_max_uses" in changes or "passcode_expires" in changes)
+    ):
         changes["passcode_id"] = new_passcode_id()
     updated = dataclasses.replace(profile, **changes)
     store.save(updated)

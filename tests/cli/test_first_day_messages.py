@@ -69,6 +69,7 @@ class _InterruptedEngine:
     """An engine whose first wait is interrupted by Ctrl+C, as the CLI sees it."""
 
     batch_id = 1
+    quota = None
 
     def __init__(self) -> None:
         self.waits = 0
