@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from app.batch.engine import BatchOptions
 from app.batch.states import DeviceState
 from app.config.profile_store import ProfileStore
@@ -139,9 +141,12 @@ def test_a_passcode_that_never_worked_fails_as_a_plain_401(line, sims, tmp_path)
     assert PASSCODE != NEW_PASSCODE
 
 
-def test_a_throttling_server_is_honoured_with_its_retry_after(line, sims, tmp_path):
-    """2 enrollments per 3 s, then 429 with Retry-After: every unit is issued, none faster."""
+@pytest.mark.parametrize("as_date", [False, True], ids=["delta-seconds", "http-date"])
+def test_a_throttling_server_is_honoured_with_its_retry_after(line, sims, tmp_path, as_date):
+    """2 enrollments per 3 s, then 429 with Retry-After (both RFC 9110 forms): every unit is
+    issued, none sooner than the server allows."""
     line.server.config.answer_retransmissions = False
+    line.server.config.throttle_retry_after_date = as_date
     line.server.config.throttle_limit = 2
     line.server.config.throttle_window = 3.0
     sim = start_sim(sims, tmp_path, 4)
