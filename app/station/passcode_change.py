@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.batch.journal_api import JournalBackend, PasscodeUsage
-from app.batch.passcode_quota import PasscodePolicy, describe_usage, format_expiry
+from app.batch.passcode_quota import PasscodePolicy, format_expiry
 from app.config.profile import Profile, parse_passcode_expiry
 from app.config.profile_store import ProfileStore, validate_profile
 from app.est.credentials import Credentials
@@ -46,6 +46,8 @@ class QuotaOutlook:
     usage: PasscodeUsage
     expected_units: int | None
     now: datetime
+    expected_phrase: str = "this work order expects"
+    """How the units are counted: a work order's list, or (window) the units plugged in."""
 
     @property
     def uses_left(self) -> int | None:
@@ -68,7 +70,10 @@ class QuotaOutlook:
         """ "this work order expects 64 units; the passcode has 40 uses left, and expires on …"."""
         parts: list[str] = []
         if self.expected_units is not None:
-            parts.append(f"this work order expects {self.expected_units} units")
+            if self.expected_phrase == "this work order expects":
+                parts.append(f"this work order expects {self.expected_units} units")
+            else:
+                parts.append(f"{self.expected_units} {self.expected_phrase}")
         left = self.uses_left
         passcode = "the passcode"
         if left is not None:
@@ -80,11 +85,22 @@ class QuotaOutlook:
             passcode += f", and {verb} on {format_expiry(self.policy.expires)}"
         parts.append(passcode)
         text = "; ".join(parts)
-        return f"{text} ({describe_usage(self.policy, self.usage)})"
+        plural = "s" if self.usage.issued != 1 else ""
+        so_far = (
+            f"{self.usage.issued} enrollment{plural} made with passcode {self.policy.passcode_id!r} so far"
+        )
+        if self.usage.in_flight:
+            so_far += f", {self.usage.in_flight} in flight"
+        return f"{text} ({so_far})"
 
 
 def quota_outlook(
-    profile: Profile, journal: JournalBackend, expected_units: int | None, *, now: datetime | None = None
+    profile: Profile,
+    journal: JournalBackend,
+    expected_units: int | None,
+    *,
+    now: datetime | None = None,
+    expected_phrase: str = "this work order expects",
 ) -> QuotaOutlook | None:
     """The passcode's outlook for a batch of ``expected_units`` (None: unknown); None when the
     profile enrolls without a passcode. Reads the journal: never on the GUI thread."""
@@ -92,7 +108,7 @@ def quota_outlook(
     if policy is None:
         return None
     usage = journal.passcode_usage(policy.passcode_id)
-    return QuotaOutlook(policy, usage, expected_units, now or datetime.now(UTC))
+    return QuotaOutlook(policy, usage, expected_units, now or datetime.now(UTC), expected_phrase)
 
 
 def new_passcode_id(now: datetime | None = None) -> str:

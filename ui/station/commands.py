@@ -60,9 +60,12 @@ def connect(w: MainWindow) -> None:
 
 
 def start(w: MainWindow, *, hands_free: bool | None = None) -> None:
+    """Start a batch, after the passcode warning when it cannot pay for every unit."""
+    from ui.station.passcode_dialog import warn_before_start
+
     work_order, operator = w.station_bar.fields()
     on = w.station_actions.hands_free.isChecked() if hands_free is None else hands_free
-    w.controller.start(work_order, operator, hands_free=on)
+    warn_before_start(w, lambda: w.controller.start(work_order, operator, hands_free=on))
 
 
 def set_hands_free(w: MainWindow, on: bool) -> None:

@@ -44,6 +44,7 @@ from ui.station.event_bridge import BridgeLogHandler, EventBridge
 from ui.station.lock import LockController
 from ui.station.log_panel import LogPanel
 from ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
+from ui.station.passcode_dialog import PasscodeAsker
 from ui.station.station_bar import StationBar
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class MainWindow(QMainWindow):
         self.lock = LockController(station_lock or StationLock.for_config_dir(session.paths.config), self)
         self.labels = LabelPrinting(session.journal, session.bus, system_sink=QtPrinterSink)
         self._awaiting_summary = False
+        self._passcode_wait: str | None = None
+        self.passcode_asker = PasscodeAsker(self)
         self._shown_locked = False
         self._build_widgets()
         self.station_actions = create_actions(self)
@@ -187,6 +190,9 @@ class MainWindow(QMainWindow):
             return
         self.counters.update_batch(snap)
         self.monitor.note_server(snap.server_reachable)
+        if snap.passcode_wait != self._passcode_wait:
+            self._passcode_wait = snap.passcode_wait
+            self.passcode_asker.on_wait(snap.passcode_wait)
         self.controller.on_batch_snapshot(snap)
         if snap.finished and self._awaiting_summary and not self.controller.hands_free_on:
             self._awaiting_summary = False
