@@ -180,6 +180,8 @@ def register(subparsers: Any) -> None:
 
     setp = sub.add_parser(
         "set-passcode",
+        # no abbreviations: "--passcode SECRET" must be refused, not taken for --passcode-name
+        allow_abbrev=False,
         help="store a profile's passcode (or password) in the OS keyring",
         description="Reads the secret from a hidden prompt, or from the environment variable "
         "named by --from-env. It is never accepted on the command line. A passcode or password "
@@ -205,6 +207,7 @@ def register(subparsers: Any) -> None:
 
     quota = sub.add_parser(
         "set-limits",
+        allow_abbrev=False,
         help="record the passcode's usage limit and expiry, or the enrollment rate",
         description="Change what the profile records about the passcode in use (uses allowed, expiry) "
         "and the station's enrollment rate, without changing the passcode. Counting goes on under the "
