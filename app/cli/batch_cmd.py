@@ -75,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume",
         help="finish the unfinished devices of the latest (or given) batch",
         description="Continue every unfinished unit of a batch from its last journaled step (after a "
-        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one.",
+        "crash, a power cut, an offline batch or a stop for a new passcode): a journaled CSR is "
+        "re-sent, never a new one. The passcode's id, limits and the enrollment rate are the "
+        "profile's as saved now (a passcode set since is counted as the new one); exit status 3 "
+        "when the passcode can pay for nothing more.",
     )
     resume.add_argument(
         "--batch", type=int, metavar="ID", help="batch to resume (default: the newest unfinished)"

@@ -242,3 +242,29 @@ def test_problem_lines_do_not_move_the_fields_while_typing(qtbot, make_editor):
     assert not shows_problem(editor, "enroll_url")
     qtbot.wait(10)
     assert below.mapTo(editor, below.rect().topLeft()) == before
+
+
+def test_saving_in_the_editor_keeps_the_passcode_limits_and_the_rate(qtbot, make_editor, store):
+    """The editor has no fields for them (docs/quota.md): an edit must not drop them."""
+    store.save(
+        Profile(
+            name="line-q",
+            enroll_url="https://est.example.com/.well-known/est",
+            passcode_id="dtm-line-1",
+            passcode_max_uses=500,
+            passcode_expires="2026-12-31",
+            max_enrollments_per_minute=30.0,
+        )
+    )
+    editor = make_editor(store.load("line-q"))
+    type_into(qtbot, editor, "label", "IOT_0a1b")
+    with qtbot.waitSignal(editor.saved, timeout=10_000):
+        save_button(editor).click()
+    saved = store.load("line-q")
+    assert saved.label == "IOT_0a1b"
+    assert (saved.passcode_id, saved.passcode_max_uses, saved.passcode_expires) == (
+        "dtm-line-1",
+        500,
+        "2026-12-31",
+    )
+    assert saved.max_enrollments_per_minute == 30.0

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
 from app.device.discovery import FILTER_LABELS
 from app.pki import KeyAlgorithm
+from app.station.passcode_change import QUOTA_FIELDS
 from ui.station.state_style import Tone, tone_colour, tone_icon
 
 SUBJECT_ATTRS = ("CN", "O", "OU", "C")
@@ -117,6 +118,9 @@ class ProfileForm(QTabWidget):
         self._ca_bundle_pem: str | None = None
         self._request_timeout = Profile.request_timeout
         """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
+        self._passcode_quota: dict[str, Any] = {name: getattr(Profile, name) for name in QUOTA_FIELDS}
+        """The passcode's id, limits and the enrollment rate, kept as loaded: set with the "New
+        passcode" dialog, 'certline profile set-passcode' or 'set-limits' (docs/quota.md)."""
         self.addTab(self._server_page(), self.tr("&Server"))
         self.addTab(self._auth_page(), self.tr("&Authentication"))
         self.addTab(self._certificate_page(), self.tr("&Certificate"))
@@ -365,6 +369,7 @@ class ProfileForm(QTabWidget):
         self.editor("allow_new_enrollment_fallback").setChecked(profile.allow_new_enrollment_fallback)  # type: ignore[attr-defined]
         self.editor("concurrency").setValue(profile.concurrency)  # type: ignore[attr-defined]
         self._request_timeout = profile.request_timeout
+        self._passcode_quota = {name: getattr(profile, name) for name in QUOTA_FIELDS}
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
@@ -406,6 +411,7 @@ class ProfileForm(QTabWidget):
             include_non_usb_ports=self.editor("include_non_usb_ports").isChecked(),  # type: ignore[attr-defined]
             allow_new_enrollment_fallback=self.editor("allow_new_enrollment_fallback").isChecked(),  # type: ignore[attr-defined]
             label_printing=self._label_printing,
+            **self._passcode_quota,
         )
 
     def mark_all_touched(self) -> None:
