@@ -2,7 +2,8 @@
 
 Everything is copied in one PostgreSQL transaction: batches, devices, transitions, certificates
 (ids renumbered, station name added), DONE units into the line-wide ``units`` table (so the
-line refuses them from now on), and the audit records *verbatim* as that station's chain, so
+line refuses them from now on), the passcode uses (so a passcode's limit counts what this station
+spent with it before it joined the line), and the audit records *verbatim* as that station's chain, so
 the chain still verifies and the station continues it. Running the import again changes
 nothing: the source is recorded in ``imports`` by the hash of its newest audit record.
 Audit payloads keep the SQLite ids they were written with (they are evidence, not links).
@@ -58,6 +59,7 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
             devices = [dict(r) for r in db.execute("SELECT * FROM devices ORDER BY id")]
             transitions = [dict(r) for r in db.execute("SELECT * FROM transitions ORDER BY id")]
             certificates = [dict(r) for r in db.execute("SELECT * FROM certificates ORDER BY id")]
+            passcode_uses = [dict(r) for r in db.execute("SELECT * FROM passcode_uses ORDER BY rowid")]
         audit = local.audit.records()
     finally:
         local.close()
@@ -113,6 +115,13 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
                 insert_certificate,
                 (device_ids[c["device_id"]], station, *(c[k] for k in _CERT_COLUMNS)),
             )
+        for u in passcode_uses:
+            cur.execute(
+                "INSERT INTO passcode_uses(passcode_id, device_id, station, state, reserved_at, issued_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (passcode_id, device_id) DO NOTHING",
+                (u["passcode_id"], device_ids[u["device_id"]], station, u["state"], u["reserved_at"],
+                 u["issued_at"]),
+            )  # fmt: skip
         for r in audit:
             cur.execute(
                 "INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"

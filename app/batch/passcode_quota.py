@@ -225,7 +225,9 @@ class PasscodeQuota:
         with self._lock:
             if policy != self._policy:
                 return  # replaced meanwhile
-            changed = self._waiting != reason
+            # said once when the wait starts and once more if the server refused the passcode;
+            # updated counts in the reason reach the views with the next batch snapshot
+            changed = self._waiting is None or (sticky and not self._sticky)
             self._waiting = reason
             self._sticky = self._sticky or sticky
         if changed:

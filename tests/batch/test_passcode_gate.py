@@ -126,3 +126,18 @@ def test_a_stopped_unit_gives_up_its_wait_for_the_rate():
     stop = threading.Event()
     stop.set()
     assert not bucket.acquire(stop)
+
+
+def test_the_wait_is_announced_once_not_at_every_count_change(journal):
+    a, b, c = _units(journal, 3)
+    quota = PasscodeQuota(journal, PasscodePolicy("gen-1", max_uses=1))
+    changes: list[str | None] = []
+    quota.on_change = changes.append
+    quota.reserve(a, on_wait=lambda _m: None, stop=_Stop())
+    for unit in (b, c):
+        with pytest.raises(QuotaWaitStopped):
+            quota.reserve(unit, on_wait=lambda _m: None, stop=_Stop())
+        if unit == b:
+            quota.paid("gen-1", a)  # the counts in the reason change: in flight -> issued
+    assert len(changes) == 1 and "0 of 1 uses left" in (changes[0] or "")
+    assert "1 enrollment made" in (quota.waiting_reason or ""), "the reason itself is current"
