@@ -134,7 +134,7 @@ def validate_profile(profile: Profile) -> Profile:
         )
     if profile.baud <= 0:
         raise InvalidProfile("baud must be a positive integer")
-    _check_passcode_quota(profile)
+    check_passcode_quota(profile)
     if not profile.driver:
         raise InvalidProfile("driver must not be empty")
     _check_subject(profile.subject_template)
@@ -157,8 +157,9 @@ def validate_profile(profile: Profile) -> Profile:
     return profile
 
 
-def _check_passcode_quota(profile: Profile) -> None:
-    """The passcode's usage limit, expiry and the enrollment rate (all optional)."""
+def check_passcode_quota(profile: Profile) -> None:
+    """The passcode's usage limit, expiry and the enrollment rate (all optional); each message
+    starts with the field's name (the profile editor puts it under that field)."""
     _check_type(profile, "passcode_id", str, optional=True)
     if profile.passcode_id is not None and not 1 <= len(profile.passcode_id) <= 100:
         raise InvalidProfile("passcode_id must be 1 to 100 characters")

@@ -244,8 +244,7 @@ def test_problem_lines_do_not_move_the_fields_while_typing(qtbot, make_editor):
     assert below.mapTo(editor, below.rect().topLeft()) == before
 
 
-def test_saving_in_the_editor_keeps_the_passcode_limits_and_the_rate(qtbot, make_editor, store):
-    """The editor has no fields for them (docs/quota.md): an edit must not drop them."""
+def test_the_passcode_limits_and_the_rate_are_edited_and_the_passcode_id_kept(qtbot, make_editor, store):
     store.save(
         Profile(
             name="line-q",
@@ -257,14 +256,20 @@ def test_saving_in_the_editor_keeps_the_passcode_limits_and_the_rate(qtbot, make
         )
     )
     editor = make_editor(store.load("line-q"))
-    type_into(qtbot, editor, "label", "IOT_0a1b")
+    assert editor.form.text("passcode_max_uses") == "500"
+    assert editor.form.text("max_enrollments_per_minute") == "30"
+    type_into(qtbot, editor, "max_enrollments_per_minute", "fast")
+    qtbot.waitUntil(lambda: shows_problem(editor, "max_enrollments_per_minute"))
+    assert "must be a number" in editor.form.fields["max_enrollments_per_minute"].problem.text()
+    type_into(qtbot, editor, "max_enrollments_per_minute", "12")
+    type_into(qtbot, editor, "passcode_max_uses", "400")
+    qtbot.waitUntil(lambda: not shows_problem(editor, "max_enrollments_per_minute"))
     with qtbot.waitSignal(editor.saved, timeout=10_000):
         save_button(editor).click()
     saved = store.load("line-q")
-    assert saved.label == "IOT_0a1b"
     assert (saved.passcode_id, saved.passcode_max_uses, saved.passcode_expires) == (
         "dtm-line-1",
-        500,
+        400,
         "2026-12-31",
     )
-    assert saved.max_enrollments_per_minute == 30.0
+    assert saved.max_enrollments_per_minute == 12.0
