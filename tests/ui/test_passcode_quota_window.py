@@ -114,6 +114,11 @@ def test_warning_then_new_passcode_dialog_then_the_batch_finishes(
     assert _passcode_dialog() is None
     assert_not_on_screen(NEW_PASSCODE)
     assert_not_on_screen(TEST_PASSCODE)
+
+    window.station_actions.new_passcode.trigger()  # Station > New passcode…, any time
+    manual = _passcode_dialog()
+    assert manual is not None and manual.reason.text().startswith("Store the next passcode from the CA")
+    manual.reject()
     for widget in QApplication.topLevelWidgets():
         if widget.objectName() == "batchSummaryDialog" or widget.isWindow() and widget is not window:
             widget.close()

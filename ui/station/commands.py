@@ -45,6 +45,7 @@ def connect(w: MainWindow) -> None:
     a.bundle.triggered.connect(lambda: save_support_bundle(w))
     a.history.triggered.connect(lambda: show_history(w))
     a.profile.triggered.connect(lambda: edit_profile(w))
+    a.new_passcode.triggered.connect(lambda: w.passcode_asker.ask(w.passcode_wait_reason()))
     a.shared_journal.triggered.connect(lambda: edit_shared_journal(w))
     a.line_view.triggered.connect(lambda: show_line_view(w))
     a.line_view.setEnabled(w.session.journal.shared)

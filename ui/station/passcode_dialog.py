@@ -153,21 +153,45 @@ def warn_before_start(w: MainWindow, start: Callable[[], None]) -> None:
 
 
 class PasscodeAsker:
-    """Opens the dialog when the running batch waits for a new passcode; stores it off the GUI
-    thread and lets the batch go on."""
+    """Opens the dialog once when the running batch starts waiting for a new passcode (not again
+    after the engineer closed it: Station > New passcode… opens it any time); stores the passcode
+    off the GUI thread and lets the batch go on. A locked station asks nobody: changing the
+    passcode is the engineer's, like the profile, so it says how to go on instead."""
 
     def __init__(self, w: MainWindow) -> None:
         self.w = w
         self.dialog: NewPasscodeDialog | None = None
+        self._asked_for_this_wait = False
 
     def on_wait(self, reason: str | None) -> None:
         if reason is None:
+            self._asked_for_this_wait = False
             if self.dialog is not None:
                 self.dialog.close()
                 self.dialog = None
             return
         if self.dialog is not None:
             self.dialog.set_reason(reason)
+            return
+        if self._asked_for_this_wait:
+            return
+        self._asked_for_this_wait = True
+        if self.w.lock.locked:
+            self.w.show_error(
+                translate(
+                    "PasscodeQuota",
+                    "%1\n\nAn engineer unlocks the station and enters it with Station > New passcode….",
+                ).replace("%1", reason)
+            )
+            return
+        self.ask(reason)
+
+    def ask(self, reason: str) -> None:
+        """Open the dialog (or bring it forward)."""
+        if self.dialog is not None:
+            self.dialog.set_reason(reason)
+            self.dialog.raise_()
+            self.dialog.activateWindow()
             return
         dialog = NewPasscodeDialog(reason, self.w)
         dialog.buttons.accepted.connect(lambda: self._submit(dialog))

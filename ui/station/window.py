@@ -200,6 +200,12 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: window_commands.show_summary(self, snap))
         self._update_batch_label()
 
+    def passcode_wait_reason(self) -> str:
+        """Why the batch waits for a passcode, or what the New passcode dialog is for."""
+        return self._passcode_wait or self.tr(
+            "Store the next passcode from the CA. Enrollments use it from their next request."
+        )
+
     def _batch_started(self, batch_id: int) -> None:
         if self.model.snapshots() and self.model.snapshots()[0].batch_id != batch_id:
             self.model.set_devices([])
@@ -227,6 +233,7 @@ class MainWindow(QMainWindow):
         a.export.setEnabled(c.batch_id is not None)
         a.hands_free.setChecked(c.hands_free_on or (c.phase == Phase.STARTING and a.hands_free.isChecked()))
         a.profile.setEnabled(not self.lock.locked and c.phase == Phase.IDLE)
+        a.new_passcode.setEnabled(not self.lock.locked)  # a passcode is the engineer's, like the profile
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
         self._update_batch_label()
 
