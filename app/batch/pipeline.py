@@ -437,6 +437,11 @@ class DeviceJob:
                 if self._passcode_refused(use, exc):
                     continue
                 raise
+            except StepFailed:
+                # only the proof-of-possession CSR factory fails a step here, before the POST
+                if use is not None and self.control.quota is not None:
+                    self.control.quota.not_used(use, self.device_id)
+                raise
             else:
                 self._passcode_paid(use)
                 return result
