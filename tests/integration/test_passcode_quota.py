@@ -253,3 +253,40 @@ def _journal_rows() -> list[dict[str, object]]:
         return [row for batch in journal.batches() for row in journal.device_rows(batch.id)]
     finally:
         journal.close()
+
+
+def test_two_stations_on_the_shared_journal_share_the_passcodes_limit(
+    line, sims, tmp_path, pg_cluster, pg_url
+):
+    """The limit is the line's: two stations, four units, a passcode good for three."""
+    from app.batch.journal_pg import PgJournal
+    from app.station import StationSession
+
+    line.server.config.answer_retransmissions = False
+    line.server.config.passcode_max_uses = 3
+    sim = start_sim(sims, tmp_path, 4)
+    profile = line.profile(passcode_id="line-passcode", passcode_max_uses=3)
+    sessions = [
+        StationSession(
+            profile,
+            line.credentials(),
+            paths=line.paths(),
+            journal=PgJournal(pg_url, station=name, password=pg_cluster.password, migrate=True),
+        )
+        for name in ("st-a", "st-b")
+    ]
+    try:
+        engines = [
+            session.start_batch(BatchOptions(work_order="WO-LINE"), sim.ports[i * 2 : i * 2 + 2])
+            for i, session in enumerate(sessions)
+        ]
+        _wait_for(lambda: len(line.server.issued) == 3 and any(e.summary().passcode_wait for e in engines))
+        time.sleep(1.0)
+        assert len(line.server.issued) == 3 and line.server.post_count == 3, "no fourth request, no 401"
+        snaps = [s for e in engines for s in e.devices()]
+        assert sorted(s.state.value for s in snaps) == ["csr-ready", "done", "done", "done"]
+        usage = sessions[0].journal.passcode_usage("line-passcode")
+        assert (usage.issued, usage.in_flight) == (3, 0)
+    finally:
+        for session in sessions:
+            session.close()
