@@ -25,6 +25,7 @@ from app.batch.est_gateway import EstGateway, GatewayStopped
 from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
 from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
 from app.batch.label_desk import LabelDesk, ScanOutcome, ScanResult
+from app.batch.passcode_quota import PasscodeQuota
 from app.batch.pipeline import (
     AwaitingApproval,
     DeviceJob,
@@ -109,8 +110,13 @@ class BatchEngine:
         bus: EventBus | None = None,
         options: BatchOptions | None = None,
         batch_id: int | None = None,
+        quota: PasscodeQuota | None = None,
     ) -> None:
         self.journal = journal
+        self.quota = quota
+        """The passcode gate (uses, expiry) every enrollment of this batch passes; None: none."""
+        if quota is not None:
+            quota.on_change = self._passcode_wait_changed
         self.profile = profile
         self.gateway = gateway
         self.open_driver = open_driver
@@ -283,6 +289,7 @@ class BatchEngine:
             offline=self.options.offline,
             pending_max_wait=self.options.pending_max_wait,
             reprovision=reprovision,
+            quota=self.quota,
         )
 
     def _release(self, worker: _Worker) -> None:
@@ -447,6 +454,7 @@ class BatchEngine:
             server_reachable=self.gateway.reachable,
             awaiting_label=awaiting_label,
             scans_queued=self.labels.queued if self.labels is not None else 0,
+            passcode_wait=self.quota.waiting_reason if self.quota is not None else None,
         )
 
     def _work_order_finished(self) -> frozenset[str]:
@@ -471,6 +479,14 @@ class BatchEngine:
         return bool(snaps) and all(is_verified(s) for s in snaps)
 
     # -- internals --------------------------------------------------------------------------
+    def _passcode_wait_changed(self, reason: str | None) -> None:
+        """The batch started (or stopped) waiting for a new passcode: say so to every view."""
+        if reason is not None:
+            self._log(logging.WARNING, f"batch waits for a new passcode: {reason}")
+        else:
+            self._log(logging.WARNING, "new passcode in use; units waiting for it continue")
+        self._publish_summary()
+
     def _publish(self, snap: DeviceSnapshot) -> None:
         self.bus.publish(snap)
         self._publish_summary()

@@ -7,6 +7,13 @@ when a background probe sees the server again, and (3) back off with jitter
 on retryable errors instead of hammering a struggling server. Workers call
 :meth:`enroll` and get a verified result, an ``EstPending`` (202), a
 non-retryable ``EstError``, or ``GatewayStopped`` when the batch is stopped.
+
+Throttling: enrollment requests first take a slot from the profile's token bucket
+(``app/batch/rate_limit.py``, the profile's ``max_enrollments_per_minute``), so the station
+never sends faster than the CA allows. A 429 or 503 whose ``Retry-After`` the client could not
+wait out within one call (``app/est/transport.py`` honours it there first) is waited out here,
+unless it asks for more than ``max_retry_wait``: then the unit fails with the server's answer
+rather than sitting silently for hours.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Protocol, TypeVar
 
 from cryptography import x509
 
+from app.batch.rate_limit import TokenBucket
 from app.est.errors import EstConnectionError, EstError, EstPending, EstServerError
 from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
 
@@ -71,8 +79,12 @@ class EstGateway:
         probe_interval: float = 2.0,
         max_backoff: float = 30.0,
         on_reachability: Callable[[bool], None] | None = None,
+        rate: TokenBucket | None = None,
+        max_retry_wait: float = 600.0,
     ) -> None:
         self.client = client
+        self._rate = rate
+        self._max_retry_wait = max_retry_wait
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._up = threading.Event()
         self._up.set()
@@ -90,6 +102,10 @@ class EstGateway:
     def reachable(self) -> bool:
         return self._up.is_set()
 
+    def set_rate(self, rate: TokenBucket | None) -> None:
+        """Use this token bucket (or none) from the next enrollment request on."""
+        self._rate = rate
+
     def stop(self) -> None:
         self._stopped.set()
         self._up.set()  # wake waiters so they see the stop
@@ -102,7 +118,7 @@ class EstGateway:
         cancel: threading.Event | None = None,
     ) -> EnrollResult:
         """Enroll, waiting out outages and retryable errors; ``cancel`` stops waiting for one unit."""
-        return self._call(lambda: self.client.simpleenroll(csr), on_wait, cancel)
+        return self._call(lambda: self.client.simpleenroll(csr), on_wait, cancel, metered=True)
 
     def requirements(self) -> CsrAttributes:
         """What the server's ``/csrattrs`` asks of every CSR, fetched once per batch.
@@ -125,15 +141,22 @@ class EstGateway:
     def serverkeygen(
         self, csr_der: bytes, *, on_wait: Callable[[str], None], cancel: threading.Event | None = None
     ) -> ServerKeygenResult:
-        return self._call(lambda: self.client.serverkeygen(csr_der), on_wait, cancel)
+        return self._call(lambda: self.client.serverkeygen(csr_der), on_wait, cancel, metered=True)
 
     def _call(
-        self, operation: Callable[[], T], on_wait: Callable[[str], None], cancel: threading.Event | None
+        self,
+        operation: Callable[[], T],
+        on_wait: Callable[[str], None],
+        cancel: threading.Event | None,
+        *,
+        metered: bool = False,
     ) -> T:
         attempt = 0
         stopped = self._stopped if cancel is None else _Either(self._stopped, cancel)
         while True:
             self._wait_until_reachable(on_wait, stopped)
+            if metered:
+                self._wait_for_rate(on_wait, stopped)
             with self._slots:
                 if stopped.is_set():
                     raise GatewayStopped("batch stopped before the request was sent to the EST server")
@@ -153,13 +176,27 @@ class EstGateway:
                 except EstServerError as exc:
                     attempt += 1
                     delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
-                    if attempt >= 6:
+                    if attempt >= 6 or delay > self._max_retry_wait:
                         raise
-                    on_wait(f"EST server error ({exc}); retrying in {delay:.0f} s")
+                    on_wait(f"EST server busy ({exc}); retrying in {delay:.0f} s")
                 except EstError:
                     raise
             if stopped.wait(delay):
                 raise GatewayStopped("batch stopped while waiting to retry the EST request")
+
+    def _wait_for_rate(self, on_wait: Callable[[str], None], stopped: _Stoppable) -> None:
+        """Take this request's slot of the profile's enrollment rate (shared by every worker)."""
+        rate = self._rate
+        if rate is None:
+            return
+
+        def tell(delay: float) -> None:
+            on_wait(
+                f"waiting {delay:.0f} s for the profile's enrollment rate ({rate.per_minute:g} per minute)"
+            )
+
+        if not rate.acquire(stopped, tell):
+            raise GatewayStopped("batch stopped while waiting for the profile's enrollment rate")
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, so many workers do not retry in lockstep."""

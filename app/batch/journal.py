@@ -34,6 +34,7 @@ from app.batch.journal_api import (
     JournalError,
     JournalFull,
     JournalUnavailable,
+    PasscodeUsage,
     SchemaTooNew,
     TransitionRecord,
     snapshot_from_row,
@@ -116,6 +117,16 @@ CREATE TABLE IF NOT EXISTS mes_outbox (
     last_attempt_at TEXT
 );
 CREATE INDEX IF NOT EXISTS mes_outbox_station ON mes_outbox(station, id);
+-- Uses of a passcode, by its non-secret id (never the passcode): one row per unit that was sent
+-- (or is about to be sent) with it; 'reserved' until the answer, 'issued' once it paid.
+CREATE TABLE IF NOT EXISTS passcode_uses (
+    passcode_id TEXT NOT NULL,
+    device_id INTEGER NOT NULL REFERENCES devices(id),
+    station TEXT,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'issued')),
+    reserved_at TEXT NOT NULL, issued_at TEXT,
+    PRIMARY KEY (passcode_id, device_id)
+);
 """
 
 #: Device columns added after the first schema, created on open when an older journal lacks them
@@ -590,6 +601,50 @@ class Journal:
         with self._read():
             row = self._db.execute(MES_BACKLOG_SQL.format(scope="1=1", condition=condition)).fetchone()
         return _backlog(row)
+
+    # -- passcode uses ---------------------------------------------------------------------------
+    def reserve_passcode_use(self, passcode_id: str, device_id: int, *, max_uses: int | None) -> bool:
+        """See :meth:`JournalBackend.reserve_passcode_use`; one ``BEGIN IMMEDIATE`` transaction."""
+        with self._tx() as db:
+            mine = db.execute(
+                "SELECT 1 FROM passcode_uses WHERE passcode_id=? AND device_id=?", (passcode_id, device_id)
+            ).fetchone()
+            if mine is not None:
+                return True
+            spent = db.execute(
+                "SELECT COUNT(*) FROM passcode_uses WHERE passcode_id=?", (passcode_id,)
+            ).fetchone()[0]
+            if max_uses is not None and spent >= max_uses:
+                return False
+            db.execute(
+                "INSERT INTO passcode_uses(passcode_id, device_id, station, state, reserved_at)"
+                " VALUES (?,?,?,'reserved',?)",
+                (passcode_id, device_id, self.station, _ts(utcnow())),
+            )
+        return True
+
+    def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
+        with self._tx() as db:
+            if issued:
+                db.execute(
+                    "UPDATE passcode_uses SET state='issued', issued_at=?"
+                    " WHERE passcode_id=? AND device_id=?",
+                    (_ts(utcnow()), passcode_id, device_id),
+                )
+            else:
+                db.execute(
+                    "DELETE FROM passcode_uses WHERE passcode_id=? AND device_id=? AND state='reserved'",
+                    (passcode_id, device_id),
+                )
+
+    def passcode_usage(self, passcode_id: str) -> PasscodeUsage:
+        with self._read():
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(state='issued'), 0), COALESCE(SUM(state='reserved'), 0)"
+                " FROM passcode_uses WHERE passcode_id=?",
+                (passcode_id,),
+            ).fetchone()
+        return PasscodeUsage(passcode_id, issued=int(row[0]), in_flight=int(row[1]))
 
     def device(self, device_id: int) -> DeviceSnapshot:
         with self._read():

@@ -92,6 +92,25 @@ class BatchRecord:
 
 
 @dataclass(frozen=True)
+class PasscodeUsage:
+    """What the journal knows about one passcode (by its non-secret ``passcode_id``).
+
+    ``issued``: enrollments it paid for (a certificate came back and was journaled).
+    ``in_flight``: requests reserved and possibly sent, with no answer journaled yet (a request
+    in flight, a crash, a 202): the CA may have counted them, so they count against the limit.
+    On a shared journal these are the line's numbers, every station's included.
+    """
+
+    passcode_id: str
+    issued: int
+    in_flight: int
+
+    @property
+    def spent(self) -> int:
+        return self.issued + self.in_flight
+
+
+@dataclass(frozen=True)
 class TransitionRecord:
     state: DeviceState
     step: str
@@ -208,6 +227,22 @@ class JournalBackend(Protocol):
 
     def mes_backlog(self, channels: Sequence[str]) -> MesBacklog:
         """How many of this station's records still wait for any of ``channels``."""
+
+    # passcode uses (counted by the passcode's non-secret id, line-wide on a shared journal)
+    def reserve_passcode_use(self, passcode_id: str, device_id: int, *, max_uses: int | None) -> bool:
+        """Reserve one use of the passcode for this unit before its request is sent.
+
+        True when the unit holds a reservation now: a new one (fewer than ``max_uses`` spent,
+        decided in one transaction so two stations never take the last use together) or the one
+        it already had (a resumed unit re-sending its journaled CSR pays once). False when the
+        passcode's uses are spent; nothing is written then.
+        """
+
+    def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
+        """After the answer: ``issued`` marks the use paid; otherwise the reservation is dropped
+        (the server refused the request, so the passcode was not used)."""
+
+    def passcode_usage(self, passcode_id: str) -> PasscodeUsage: ...
 
     # reads
     def device(self, device_id: int) -> DeviceSnapshot: ...

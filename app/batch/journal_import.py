@@ -3,8 +3,9 @@
 Everything is copied in one PostgreSQL transaction: batches, devices, transitions, certificates
 (ids renumbered, station name added), DONE units into the line-wide ``units`` table (so the
 line refuses them from now on), the MES outbox (records keep their idempotency key and text, and
-what was not delivered yet is delivered by this station from the shared journal), and the audit
-records *verbatim* as that station's chain, so
+what was not delivered yet is delivered by this station from the shared journal), the passcode uses
+(so a passcode's limit counts what this station spent with it before it joined the line), and the
+audit records *verbatim* as that station's chain, so
 the chain still verifies and the station continues it. Running the import again changes
 nothing: the source is recorded in ``imports`` by the hash of its newest audit record.
 Audit payloads keep the SQLite ids they were written with (they are evidence, not links).
@@ -67,6 +68,7 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
             transitions = [dict(r) for r in db.execute("SELECT * FROM transitions ORDER BY id")]
             certificates = [dict(r) for r in db.execute("SELECT * FROM certificates ORDER BY id")]
             outbox = [dict(r) for r in db.execute("SELECT * FROM mes_outbox ORDER BY id")]
+            passcode_uses = [dict(r) for r in db.execute("SELECT * FROM passcode_uses ORDER BY rowid")]
         audit = local.audit.records()
     finally:
         local.close()
@@ -128,6 +130,13 @@ def import_sqlite(source: Path, target: PgJournal) -> ImportResult:
                 insert_record + sql.SQL(" ON CONFLICT (key) DO NOTHING"),
                 (device_ids[o["device_id"]], station, *(o[k] for k in _OUTBOX_COLUMNS)),
             )
+        for u in passcode_uses:
+            cur.execute(
+                "INSERT INTO passcode_uses(passcode_id, device_id, station, state, reserved_at, issued_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (passcode_id, device_id) DO NOTHING",
+                (u["passcode_id"], device_ids[u["device_id"]], station, u["state"], u["reserved_at"],
+                 u["issued_at"]),
+            )  # fmt: skip
         for r in audit:
             cur.execute(
                 "INSERT INTO audit(station, seq, at, kind, payload, prev_hash, hash)"

@@ -50,6 +50,7 @@ from app.batch.journal_api import (
     JournalError,
     JournalFull,
     JournalUnavailable,
+    PasscodeUsage,
     SchemaTooNew,
     TransitionRecord,
     UnitDoneElsewhere,
@@ -91,6 +92,7 @@ _POOL_WAIT = 2.0
 
 #: advisory lock key serialising schema migrations across stations
 _MIGRATION_LOCK = 0x63657274  # "cert"
+_PASSCODE_LOCK = 0x70617373  # "pass": advisory lock class of passcode-use reservations
 
 
 #: device rows as snapshots: only the columns a snapshot shows (see SNAPSHOT_COLUMNS)
@@ -940,6 +942,60 @@ class PgJournal:
             self.audit.append(cur, kind, payload)
 
         self._write(work)
+
+    # -- passcode uses ---------------------------------------------------------------------------
+    def reserve_passcode_use(self, passcode_id: str, device_id: int, *, max_uses: int | None) -> bool:
+        """See :meth:`JournalBackend.reserve_passcode_use`. Stations reserving uses of one
+        passcode queue on a transaction-scoped advisory lock keyed by the passcode id, so the
+        count and the insert are one decision line-wide (two stations never take the last use)."""
+
+        def work(cur: Cursor) -> int | None:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PASSCODE_LOCK, passcode_id))
+            cur.execute(
+                "SELECT 1 FROM passcode_uses WHERE passcode_id=%s AND device_id=%s", (passcode_id, device_id)
+            )
+            if cur.fetchone() is not None:
+                return 1
+            cur.execute("SELECT COUNT(*) AS n FROM passcode_uses WHERE passcode_id=%s", (passcode_id,))
+            row = cur.fetchone()
+            spent = int(row["n"]) if row else 0
+            if max_uses is not None and spent >= max_uses:
+                return 0
+            cur.execute(
+                "INSERT INTO passcode_uses(passcode_id, device_id, station, state, reserved_at)"
+                " VALUES (%s,%s,%s,'reserved',%s)",
+                (passcode_id, device_id, self.station, _ts(utcnow())),
+            )
+            return 1
+
+        return bool(self._write(work))
+
+    def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
+        def work(cur: Cursor) -> None:
+            if issued:
+                cur.execute(
+                    "UPDATE passcode_uses SET state='issued', issued_at=%s"
+                    " WHERE passcode_id=%s AND device_id=%s",
+                    (_ts(utcnow()), passcode_id, device_id),
+                )
+            else:
+                cur.execute(
+                    "DELETE FROM passcode_uses WHERE passcode_id=%s AND device_id=%s AND state='reserved'",
+                    (passcode_id, device_id),
+                )
+
+        self._write(work)
+
+    def passcode_usage(self, passcode_id: str) -> PasscodeUsage:
+        row = self._one(
+            "SELECT COUNT(*) FILTER (WHERE state='issued') AS issued,"
+            " COUNT(*) FILTER (WHERE state='reserved') AS in_flight"
+            " FROM passcode_uses WHERE passcode_id=%s",
+            (passcode_id,),
+        )
+        if row is None:
+            return PasscodeUsage(passcode_id, issued=0, in_flight=0)
+        return PasscodeUsage(passcode_id, issued=int(row["issued"]), in_flight=int(row["in_flight"]))
 
     def _one(self, query: str, params: Sequence[Any]) -> dict[str, Any] | None:
         return self._read(lambda cur: cur.execute(query.encode(), params).fetchone())

@@ -34,6 +34,7 @@ from app.batch.est_gateway import CsrFactory, EstGateway
 from app.batch.events import DeviceSnapshot
 from app.batch.journal_api import JournalBackend
 from app.batch.label_desk import LabelDesk
+from app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
 from app.batch.scan_label import UnreadableLabel
 from app.batch.states import DeviceState
 from app.config.profile import KeyGeneration, Profile, ScanIn
@@ -47,7 +48,7 @@ from app.device.driver import (
     KeyAlgorithm,
     StoredCredential,
 )
-from app.est.errors import EstError, EstPending
+from app.est.errors import EstAuthError, EstError, EstPending
 from app.est.results import CsrAttributes, EnrollResult
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class JobControl:
     pending_max_wait: float = 24 * 3600.0
     reprovision: bool = False
     """The operator asked to replace a credential a unit already holds (``--reprovision``)."""
+    quota: PasscodeQuota | None = None
+    """The passcode gate of a first enrollment (None: a re-enrollment, client-cert auth)."""
 
     def checkpoint(self) -> None:
         while not self.running.wait(0.2):
@@ -438,9 +441,19 @@ class DeviceJob:
             raise StepFailed("server-side key generation needs the batch's EST gateway", code="unsupported")
         if not self.identity.capabilities.import_server_key:
             raise StepFailed("this device cannot import a server-generated key", code="unsupported")
-        self.control.checkpoint()
-        self._to(S.ENROLLING, "requesting a server-generated key and certificate")
-        result = self.gateway.serverkeygen(csr_der, on_wait=self._step, cancel=self.control.stop)
+        gateway = self.gateway
+        while True:
+            self.control.checkpoint()
+            use = self._reserve_passcode_use()
+            self._to(S.ENROLLING, "requesting a server-generated key and certificate")
+            try:
+                result = gateway.serverkeygen(csr_der, on_wait=self._step, cancel=self.control.stop)
+            except EstError as exc:
+                if self._passcode_refused(use, exc):
+                    continue
+                raise
+            self._passcode_paid(use)
+            break
         try:  # before anything is written: can this unit take the key the server chose?
             key = server_key.key_for_unit(
                 result.private_key_pkcs8,
@@ -460,13 +473,14 @@ class DeviceJob:
         deadline: float | None = None
         while True:
             self.control.checkpoint()
+            use = self._reserve_passcode_use()
             self._to(
                 S.ENROLLING,
                 "enrolling with the EST server",
                 enroll_attempts=self.journal.device_row(self.device_id)["enroll_attempts"] + 1,
             )
             try:
-                return post(csr, on_wait=self._step, cancel=self.control.stop)
+                result = post(csr, on_wait=self._step, cancel=self.control.stop)
             except EstPending as pending:
                 if not isinstance(csr, bytes):
                     # the CSR was bound to the TLS connection that just closed (proof-of-possession)
@@ -489,6 +503,51 @@ class DeviceJob:
                 )
                 if self.control.stop.wait(wait):
                     raise JobInterrupted("batch stopped while pending") from None
+            except EstError as exc:
+                if self._passcode_refused(use, exc):
+                    continue
+                raise
+            except StepFailed:
+                # only the proof-of-possession CSR factory fails a step here, before the POST
+                if use is not None and self.control.quota is not None:
+                    self.control.quota.not_used(use, self.device_id)
+                raise
+            else:
+                self._passcode_paid(use)
+                return result
+
+    # -- passcode uses (see app/batch/passcode_quota.py) ------------------------------------------
+    def _reserve_passcode_use(self) -> str | None:
+        """Reserve a use of the passcode (journaled) before the request; waits while the passcode
+        cannot pay for it, with the unit at its journaled step (its CSR kept). None: no gate."""
+        quota = self.control.quota
+        if quota is None:
+            return None
+        try:
+            return quota.reserve(self.device_id, on_wait=self._step, stop=self.control.stop)
+        except QuotaWaitStopped as exc:
+            raise JobInterrupted(str(exc)) from None
+
+    def _passcode_paid(self, use: str | None) -> None:
+        if use is not None and self.control.quota is not None:
+            self.control.quota.paid(use, self.device_id)
+
+    def _passcode_refused(self, use: str | None, exc: EstError) -> bool:
+        """After an error: give the use back when the server answered (no certificate, so the
+        passcode paid nothing); keep it when the answer was lost (the CA may have counted it).
+        True when a 401 means the passcode is spent: the unit waits for a new one and sends again."""
+        quota = self.control.quota
+        if use is None or quota is None:
+            return False
+        if isinstance(exc, EstAuthError):
+            message = quota.refused(use, self.device_id)
+            if message is None:
+                return False
+            self._step(message)
+            return True
+        if exc.status is not None and not isinstance(exc, EstPending):
+            quota.not_used(use, self.device_id)
+        return False
 
     def _record_issued(self, result: EnrollResult, operation: str) -> str:
         leaf = result.leaf

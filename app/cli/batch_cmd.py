@@ -1,6 +1,8 @@
 """``certline batch run|resume|status``: provision units from the command line.
 
-Exit status of ``run`` and ``resume``: 0 only when every device of the batch ended verified.
+Exit status of ``run`` and ``resume``: 0 only when every device of the batch ended verified;
+3 when the batch stopped to wait for a new passcode (uses spent, expired, or refused after use:
+``certline profile set-passcode`` then ``certline batch resume`` continue it).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import argparse
 import dataclasses
 import sys
 import threading
+import time
 from pathlib import Path
 
 from app.batch.engine import BatchEngine, BatchOptions
+from app.batch.events import BatchSnapshot
 from app.batch.journal_api import JournalBackend, JournalError
 from app.batch.states import DeviceState
 from app.cli.journal_args import add_journal_arguments, journal_from_args
@@ -29,6 +33,7 @@ from app.station import StationSession
 from app.station.batch_run import BatchRun
 from app.station.expected_units import ExpectedUnits, read_expected_csv
 from app.station.hands_free import HandsFree, profile_port_source
+from app.station.passcode_change import quota_outlook, with_current_passcode
 from app.station.resume_choice import choose_batch_to_resume
 from app.station.scan_in import read_scans
 
@@ -44,10 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = sub.add_parser(
         "run",
         help="provision the units on the given ports",
-        description="Provision the units on the given ports with a profile. Exit status 0 only when "
-        "every unit ended verified (provisioned now, or found holding the certificate this station "
-        "issued it before); 1 when a unit failed or is still pending; 2 for a setup error; 130 after "
-        "Ctrl+C (every unit stops at a journaled step).",
+        description="Provision the units on the given ports with a profile. Before it starts it says "
+        "how many uses the passcode has left and when it expires (from the profile and the journal). "
+        "Exit status 0 only when every unit ended verified (provisioned now, or found holding the "
+        "certificate this station issued it before); 1 when a unit failed or is still pending; 2 for "
+        "a setup error; 3 when the batch stopped to wait for a new passcode (set it with 'certline "
+        "profile set-passcode', then 'certline batch resume'); 130 after Ctrl+C (every unit stops at "
+        "a journaled step).",
     )
     run.add_argument("--profile", required=True, help="profile name (see 'certline profile list')")
     _add_port_arguments(run)
@@ -88,7 +96,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume",
         help="finish the unfinished devices of the latest (or given) batch",
         description="Continue every unfinished unit of a batch from its last journaled step (after a "
-        "crash, a power cut or an offline batch): a journaled CSR is re-sent, never a new one. When "
+        "crash, a power cut, an offline batch or a stop for a new passcode): a journaled CSR is "
+        "re-sent, never a new one. The passcode's id, limits and the enrollment rate are the "
+        "profile's as saved now (a passcode set since is counted as the new one); exit status 3 "
+        "when the passcode can pay for nothing more. When "
         "the batch's profile asks for scan-in, labels are read from standard input as with "
         "'batch run --scan-in'.",
     )
@@ -195,6 +206,9 @@ def _run(args: argparse.Namespace) -> int:
     if session is None:
         return 2
     try:
+        expected_count = len(expected.serials) if args.expected else None
+        if not _passcode_outlook_allows(session, expected_units=expected_count):
+            return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         run.start(options)
         return _drive(run, args)
@@ -224,7 +238,9 @@ def _resume(args: argparse.Namespace) -> int:
         return 0 if not args.batch else 2
     batch = chosen.batch
     try:
-        profile = _with_request_deadline(chosen.profile, args.timeout)
+        current = _load_profile(chosen.profile.name) if _profile_exists(chosen.profile.name) else None
+        journaled = with_current_passcode(chosen.profile, current)
+        profile = _with_request_deadline(journaled, args.timeout)
         _require_trust_anchor(profile)
         credentials = credentials_for(profile, args)
     except (SecretMissing, ValueError) as exc:
@@ -237,6 +253,8 @@ def _resume(args: argparse.Namespace) -> int:
     try:
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
+        if not _passcode_outlook_allows(session, expected_units=units):
+            return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         options = BatchOptions(
             work_order=batch.work_order,
@@ -273,6 +291,39 @@ def _open_session(
     except EstUrlError as exc:
         print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
         return None
+
+
+EXIT_NEEDS_PASSCODE = 3
+
+
+def _profile_exists(name: str) -> bool:
+    from app.config.profile_store import ProfileStore
+
+    return ProfileStore().exists(name)
+
+
+def _passcode_outlook_allows(session: StationSession, *, expected_units: int | None) -> bool:
+    """Say what the passcode can still pay for; False (nothing started) when it can pay for none."""
+    outlook = quota_outlook(session.profile, session.journal, expected_units)
+    if outlook is None:
+        return True
+    if outlook.short:
+        print(f"certline batch: warning: {outlook.message}", file=sys.stderr)
+    else:
+        print(f"Passcode: {outlook.message}")
+    if outlook.expired or outlook.uses_left == 0:
+        _tell_new_passcode(session.profile.name)
+        return False
+    return True
+
+
+def _tell_new_passcode(profile_name: str) -> None:
+    print(
+        "Nothing more is enrolled with this passcode; every unit keeps its journaled step. Set a new "
+        f"passcode, then continue:\n  certline profile set-passcode {profile_name} [--uses N] "
+        "[--expires YYYY-MM-DD]\n  certline batch resume",
+        file=sys.stderr,
+    )
 
 
 def _pending_wait(args: argparse.Namespace) -> float:
@@ -314,11 +365,21 @@ def _drive_batch(
         _say_what_is_watched(run.hands_free, args)
         run.watch(report_existing=True)
     interrupted = False
+    needs_passcode = threading.Event()
+
+    def watch_passcode(event: object) -> None:
+        if isinstance(event, BatchSnapshot) and event.passcode_wait is not None:
+            needs_passcode.set()
+
+    run.session.bus.subscribe(watch_passcode)
     try:
-        finished = _wait(engine, args.timeout, args.count if run.hands_free is not None else None)
+        finished = _wait(
+            engine, args.timeout, args.count if run.hands_free is not None else None, needs_passcode
+        )
     except KeyboardInterrupt:
         print("Stopping after the current step of every device...", file=sys.stderr)
         finished, interrupted = False, True
+    reason = engine.quota.waiting_reason if engine.quota is not None else None
     run.stop(STOP_WAIT, close=False)
     if finished:
         run.close_if_complete()
@@ -326,6 +387,12 @@ def _drive_batch(
     printer.print_totals(snaps)
     if interrupted:
         return 130  # 128 + SIGINT, like every shell tool stopped with Ctrl+C
+    if reason is not None and not finished:
+        assert engine.quota is not None
+        print(f"certline batch: the batch stopped: {reason}", file=sys.stderr)
+        print(f"certline batch: now {engine.quota.describe()}", file=sys.stderr)
+        _tell_new_passcode(engine.profile.name)
+        return EXIT_NEEDS_PASSCODE
     return 0 if finished and engine.all_verified() else 1
 
 
@@ -358,9 +425,11 @@ def _read_scans_from_stdin(run: BatchRun) -> None:
     reader.start()
 
 
-def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool:
-    if count is None:
-        return engine.wait(timeout)
+def _wait(
+    engine: BatchEngine, timeout: float | None, count: int | None, needs_passcode: threading.Event
+) -> bool:
+    """True when the batch finished (or ``count`` units did); False on timeout, or as soon as
+    the batch waits for a new passcode (a command line has nobody to ask for one)."""
     done = threading.Event()
 
     def check(_event: object) -> None:
@@ -369,11 +438,25 @@ def _wait(engine: BatchEngine, timeout: float | None, count: int | None) -> bool
             for s in engine.devices()
             if s.state in (DeviceState.DONE, DeviceState.FAILED, DeviceState.SKIPPED)
         ]
-        if len(finished) >= count:
+        if count is not None and len(finished) >= count:
             done.set()
 
-    engine.bus.subscribe(check)
-    return done.wait(timeout)
+    if count is not None:
+        engine.bus.subscribe(check)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if needs_passcode.is_set():
+            return False
+        if count is not None and done.is_set():
+            return True
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return False
+        step = 0.5 if remaining is None else min(0.5, remaining)
+        if count is None and engine.wait(step):
+            return True
+        if count is not None:
+            done.wait(step)
 
 
 def _status(args: argparse.Namespace) -> int:

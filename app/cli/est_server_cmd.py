@@ -94,6 +94,31 @@ def register(subparsers: Any) -> None:
         help="/serverkeygen makes this key type whatever the CSR carries, like some real servers "
         "(default: the CSR's key type, RFC 7030 4.4.1)",
     )
+    parser.add_argument(
+        "--passcode-uses",
+        type=int,
+        metavar="N",
+        help="after N certificates issued on a passcode, refuse it with 401, like a DTM passcode's "
+        "usage limit (default: unlimited)",
+    )
+    parser.add_argument(
+        "--throttle",
+        type=int,
+        metavar="R",
+        help="answer 429 with Retry-After to enrollment requests beyond R per minute (default: never)",
+    )
+    parser.add_argument(
+        "--throttle-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the throttle's sliding window (default 60: R per minute)",
+    )
+    parser.add_argument(
+        "--throttle-date",
+        action="store_true",
+        help="send the throttle's Retry-After as an HTTP-date instead of seconds",
+    )
     parser.set_defaults(func=run)
 
 
@@ -125,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         require_pop=args.require_pop,
         serverkeygen_key=args.serverkeygen_key,
         answer_retransmissions=not args.every_post_issues,
+        passcode_max_uses=args.passcode_uses,
+        throttle_limit=args.throttle,
+        throttle_window=args.throttle_window,
+        throttle_retry_after_date=args.throttle_date,
     )
     server = EstTestServer(
         state_dir=args.state_dir,
@@ -161,6 +190,12 @@ def run(args: argparse.Namespace) -> int:
             _print(f"  passcode:            from ${args.passcode_env}")
         else:
             _print("  passcode:            none (client-certificate authentication only)")
+        if args.passcode_uses is not None:
+            _print(f"  passcode uses:       {args.passcode_uses} per passcode, then 401")
+        if args.throttle is not None:
+            _print(
+                f"  throttle:            {args.throttle} enrollments per {args.throttle_window:g} s, then 429"
+            )
         for fault in server.faults.active():
             _print(f"  fault:               {fault.spec()}")
         if args.state_dir:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.journal_args import add_journal_arguments
 from app.cli.role_args import add_engineer_pin_option, authorise
 from app.config.profile import (
     DEFAULT_SUBJECT_TEMPLATE,
@@ -41,6 +42,7 @@ from app.security.secret_store import (
     passcode_problem,
 )
 from app.station.credential_source import secret_from_env
+from app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,8 @@ def register(subparsers: Any) -> None:
 
     setp = sub.add_parser(
         "set-passcode",
+        # no abbreviations: "--passcode SECRET" must be refused, not taken for --passcode-name
+        allow_abbrev=False,
         help="store a profile's passcode (or password) in the OS keyring",
         description="Reads the secret from a hidden prompt, or from the environment variable "
         "named by --from-env. It is never accepted on the command line. A passcode or password "
@@ -144,7 +148,39 @@ def register(subparsers: Any) -> None:
         help="which secret (default: what the profile's auth style needs)",
     )
     add_engineer_pin_option(setp)
+    _add_passcode_limit_arguments(setp)
+    setp.add_argument(
+        "--passcode-name",
+        metavar="NAME",
+        help="a name for this passcode (e.g. its name on the CA's portal): stations of a line that "
+        "give the same passcode the same name count its uses together on the shared journal "
+        "(default: a new random name)",
+    )
+    add_journal_arguments(setp)
     setp.set_defaults(func=cmd_set_passcode)
+
+    quota = sub.add_parser(
+        "set-limits",
+        allow_abbrev=False,
+        help="record the passcode's usage limit and expiry, or the enrollment rate",
+        description="Change what the profile records about the passcode in use (uses allowed, expiry) "
+        "and the station's enrollment rate, without changing the passcode. Counting goes on under the "
+        "same passcode name. Use 'set-passcode' when the passcode itself changes.",
+    )
+    quota.add_argument("name", help="profile name")
+    _add_passcode_limit_arguments(quota)
+    quota.add_argument(
+        "--passcode-name",
+        metavar="NAME",
+        help="name the passcode in use (its uses are counted under this name from now on)",
+    )
+    quota.add_argument(
+        "--max-per-minute",
+        metavar="R",
+        help="enrollment requests per minute at most; 'none' removes the limit",
+    )
+    add_engineer_pin_option(quota)
+    quota.set_defaults(func=cmd_set_limits)
 
     delete = sub.add_parser(
         "delete",
@@ -228,6 +264,14 @@ def _add_profile_options(p: argparse.ArgumentParser, *, edit: bool) -> None:
         help="the units' serial protocol: certline (Certline firmware) or nrf91 (Nordic AT commands)",
     )
     p.add_argument("--baud", type=int, default=d(115200), help="serial line speed of the units")
+    p.add_argument(
+        "--max-per-minute",
+        type=float,
+        default=d(None),
+        metavar="R",
+        help="send at most R enrollment requests per minute from this station (stay under the CA's "
+        "throttle; default: no limit)",
+    )
     p.add_argument(
         "--concurrency",
         type=int,
@@ -377,6 +421,7 @@ def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:
         "require_pop": ("require_pop", bool),
         "allow_new_enrollment_fallback": ("allow_new_enrollment_fallback", bool),
         "scan_in": ("scan_in", ScanIn),
+        "max_per_minute": ("max_enrollments_per_minute", lambda v: float(v) if v is not None else None),
         "scan_in_timeout": ("scan_in_timeout", float),
     }
     for option, (field, convert) in converters.items():
@@ -496,6 +541,70 @@ def _prompt_secret(label: str, name: str) -> str:
     return first
 
 
+def _add_passcode_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uses",
+        metavar="N",
+        help="how many enrollments the passcode allows (its usage limit on the CA); 'none' = no limit",
+    )
+    parser.add_argument(
+        "--expires",
+        metavar="DATE",
+        help="when the passcode stops working: 2026-12-31 (end of that day, UTC) or an ISO 8601 "
+        "date-time; 'none' = never",
+    )
+
+
+_UNSET = object()
+
+
+def _optional_number(value: str | None, option: str, kind: type) -> Any:
+    """``_UNSET`` when the option was not given, None for 'none', else the number."""
+    if value is None:
+        return _UNSET
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise CliError(f"{option} takes a number or 'none', not {value!r}") from None
+
+
+def _optional_text(value: str | None) -> Any:
+    if value is None:
+        return _UNSET
+    return None if value.strip().lower() == "none" else value.strip()
+
+
+@_cli_errors
+def cmd_set_limits(args: argparse.Namespace) -> int:
+    authorise(args, Action.EDIT_PROFILES)
+    store = ProfileStore()
+    profile = store.load(args.name)
+    changes: dict[str, Any] = {}
+    for field_name, value in (
+        ("passcode_max_uses", _optional_number(args.uses, "--uses", int)),
+        ("passcode_expires", _optional_text(args.expires)),
+        ("max_enrollments_per_minute", _optional_number(args.max_per_minute, "--max-per-minute", float)),
+    ):
+        if value is not _UNSET:
+            changes[field_name] = value
+    if args.passcode_name is not None:
+        changes["passcode_id"] = args.passcode_name.strip() or None
+    if not changes:
+        raise CliError("nothing to change: give --uses, --expires, --passcode-name or --max-per-minute")
+    if (
+        profile.passcode_id is None
+        and "passcode_id" not in changes
+        and ("passcode_max_uses" in changes or "passcode_expires" in changes)
+    ):
+        changes["passcode_id"] = new_passcode_id()
+    updated = dataclasses.replace(profile, **changes)
+    store.save(updated)
+    print(f"profile {updated.name}: " + ", ".join(f"{k} = {v}" for k, v in changes.items()))
+    return 0
+
+
 @_cli_errors
 def cmd_set_passcode(args: argparse.Namespace) -> int:
     authorise(args, Action.CHANGE_SECRETS)
@@ -514,6 +623,31 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
         value = secret_from_env(args.from_env, register=False)
     else:
         value = _prompt_secret(label, profile.name)
+    if purpose is Purpose.PASSCODE:
+        uses = _optional_number(args.uses, "--uses", int)
+        expires = _optional_text(args.expires)
+        journal = _journal_for_audit(args)
+        try:
+            updated = set_new_passcode(
+                profile,
+                value,
+                max_uses=None if uses is _UNSET else uses,
+                expires=None if expires is _UNSET else expires,
+                passcode_id=args.passcode_name,
+                store=store,
+                journal=journal,
+            )
+        except PasscodeRefused as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            if journal is not None:
+                journal.close()
+        log.info("stored passcode of profile %s in %s", profile.name, store.describe_backend())
+        print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
+        print(f"its uses are counted as passcode {updated.passcode_id!r}" + _limits_text(updated))
+        return 0
+    if args.uses is not None or args.expires is not None or args.passcode_name is not None:
+        raise CliError("--uses, --expires and --passcode-name describe an enrollment passcode only")
     problem = passcode_problem(value, purpose)
     if problem:
         raise CliError(f"{problem}; nothing stored")
@@ -522,6 +656,25 @@ def cmd_set_passcode(args: argparse.Namespace) -> int:
     log.info("stored %s of profile %s in %s", purpose.value, profile.name, store.describe_backend())
     print(f"stored the {label} of profile {profile.name} in the keyring ({store.describe_backend()})")
     return 0
+
+
+def _limits_text(profile: Profile) -> str:
+    uses = f"{profile.passcode_max_uses} uses" if profile.passcode_max_uses is not None else "no usage limit"
+    expires = f"expires {profile.passcode_expires}" if profile.passcode_expires else "no expiry"
+    return f" ({uses}, {expires})"
+
+
+def _journal_for_audit(args: argparse.Namespace) -> Any:
+    """The station's journal, to record the change in its audit (best effort: a profile change on
+    a PC without a journal yet is still a change)."""
+    from app.batch.journal_api import JournalError
+    from app.cli.journal_args import journal_from_args
+
+    try:
+        return journal_from_args(args)
+    except (JournalError, OSError) as exc:
+        log.warning("passcode change not recorded in the journal's audit: %s", exc)
+        return None
 
 
 @_cli_errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from app.pki import KeyAlgorithm
@@ -42,6 +43,20 @@ class ScanIn(enum.StrEnum):
 
 
 DEFAULT_SUBJECT_TEMPLATE: dict[str, str] = {"CN": "{serial}"}
+
+
+def parse_passcode_expiry(text: str) -> datetime:
+    """A passcode's expiry as an aware UTC instant.
+
+    A bare date means the passcode works through that whole day (UTC), as a CA's portal shows a
+    validity end date; a date-time without a zone is taken as UTC. Raises ``ValueError``.
+    """
+    value = text.strip()
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        return datetime.combine(day, time.max, tzinfo=UTC)
+    when = datetime.fromisoformat(value)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 @dataclass
@@ -83,6 +98,16 @@ class Profile:
     fails when the label names another unit (see ``app/batch/label_desk.py``)."""
     scan_in_timeout: float = 600.0
     """Seconds a unit waits for its label before it fails as ``no-label``; 0 waits without limit."""
+    passcode_id: str | None = None
+    """Non-secret name of the passcode now in use (a new one each time the passcode is set, or the
+    name the CA gave it): the journal counts enrollments per ``passcode_id``, never per passcode."""
+    passcode_max_uses: int | None = None
+    """How many enrollments the passcode allows (DTM usage limit); None = no limit known."""
+    passcode_expires: str | None = None
+    """When the passcode stops working, ISO 8601 (``2026-12-31`` = end of that day, UTC); None = never."""
+    max_enrollments_per_minute: float | None = None
+    """Enrollment requests per minute this station sends for the profile, at most (a token bucket
+    shared by every worker), so a CA's throttle is never tripped; None = no limit."""
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -29,7 +29,7 @@ from typing import Any
 
 from app.config.est_urls import EstUrlError, parse_est_url
 from app.config.paths import ensure_private_dir, station_paths
-from app.config.profile import AuthStyle, Profile
+from app.config.profile import AuthStyle, Profile, parse_passcode_expiry
 from app.config.settings import write_private_json
 
 SUFFIX = ".json"
@@ -39,6 +39,9 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "
 #: keys that would mean somebody put a secret into a profile file
 _SECRET_LIKE = re.compile(r"pass(code|word|phrase)|secret|token|^pin$|^pass$|^pwd$", re.IGNORECASE)
 _PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
+#: profile fields that describe the passcode without holding it (its non-secret id, usage limit
+#: and expiry; see app/batch/passcode_quota.py): named like a secret, never one
+_ABOUT_THE_PASSCODE = frozenset({"passcode_id", "passcode_max_uses", "passcode_expires"})
 _SUBJECT_ATTR = re.compile(r"[A-Za-z][A-Za-z0-9.]*")
 
 
@@ -136,6 +139,7 @@ def validate_profile(profile: Profile) -> Profile:
         )
     if profile.baud <= 0:
         raise InvalidProfile("baud must be a positive integer")
+    check_passcode_quota(profile)
     if not profile.driver:
         raise InvalidProfile("driver must not be empty")
     _check_subject(profile.subject_template)
@@ -158,6 +162,31 @@ def validate_profile(profile: Profile) -> Profile:
     return profile
 
 
+def check_passcode_quota(profile: Profile) -> None:
+    """The passcode's usage limit, expiry and the enrollment rate (all optional); each message
+    starts with the field's name (the profile editor puts it under that field)."""
+    _check_type(profile, "passcode_id", str, optional=True)
+    if profile.passcode_id is not None and not 1 <= len(profile.passcode_id) <= 100:
+        raise InvalidProfile("passcode_id must be 1 to 100 characters")
+    uses = profile.passcode_max_uses
+    if uses is not None and (type(uses) is not int or uses < 0):
+        raise InvalidProfile(f"passcode_max_uses must be a whole number of at least 0 or null, got {uses!r}")
+    if profile.passcode_expires is not None:
+        _check_type(profile, "passcode_expires", str, optional=True)
+        try:
+            parse_passcode_expiry(profile.passcode_expires)
+        except ValueError:
+            raise InvalidProfile(
+                f"passcode_expires must be an ISO 8601 date or date-time, got {profile.passcode_expires!r}"
+            ) from None
+    rate = profile.max_enrollments_per_minute
+    bad_type = isinstance(rate, bool) or not isinstance(rate, int | float)
+    if rate is not None and (bad_type or not 0 < rate <= 6000):
+        raise InvalidProfile(
+            f"max_enrollments_per_minute must be a number between 0 and 6000 or null, got {rate!r}"
+        )
+
+
 def _check_subject(template: Any) -> None:
     if not isinstance(template, dict) or not template:
         raise InvalidProfile('subject_template must be a non-empty object like {"CN": "{serial}"}')
@@ -178,7 +207,9 @@ def profile_from_json(data: Any, *, source: str) -> Profile:
     """Parse and validate one profile's JSON object; errors name ``source``."""
     if not isinstance(data, dict):
         raise InvalidProfile(f"{source}: expected a JSON object")
-    secret_like = sorted(k for k in data if isinstance(k, str) and _SECRET_LIKE.search(k))
+    secret_like = sorted(
+        k for k in data if isinstance(k, str) and k not in _ABOUT_THE_PASSCODE and _SECRET_LIKE.search(k)
+    )
     if secret_like:
         raise InvalidProfile(
             f"{source}: profiles never contain secrets; remove {', '.join(secret_like)} and "

@@ -115,6 +115,19 @@ class EstClient:
         self._attrs_lock = threading.Lock()
         self._attrs_cache: CsrAttributes | None = None
 
+    def use_credentials(self, credentials: Credentials) -> None:
+        """Send these secrets from the next request on (a new passcode while a batch runs).
+
+        Only the Basic-auth secrets can change here: a client-certificate password is bound into
+        the TLS context, which is built once.
+        """
+        redaction.register_secrets(credentials.secrets())
+        self._credentials = Credentials(
+            passcode=credentials.passcode,
+            password=credentials.password,
+            p12_password=self._credentials.p12_password,
+        )
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

@@ -52,6 +52,13 @@ class EstServerError(EstError):
         self.retry_after = retry_after
 
 
+class EstThrottled(EstServerError):
+    """429 Too Many Requests: the server throttles this client. Retried like a 503, after the
+    ``Retry-After`` it sends (RFC 6585 4, RFC 9110 10.2.3), never sooner."""
+
+    code = "throttled"
+
+
 class EstConnectionError(EstError):
     """Connection refused, reset or timed out: the server is unreachable for now."""
 

@@ -14,8 +14,11 @@
   socket down), because socket timeouts only bound each single read and a server
   dripping a byte at a time would otherwise hold a request forever. Past it the
   request fails with :class:`EstTimeout` naming the server and the limit.
-* Retries: connection failures and 5xx are retried with exponential backoff and
-  jitter, honouring ``Retry-After`` on 503; 4xx and TLS failures never are. All
+* Retries: connection failures, 5xx and 429 are retried with exponential backoff and
+  jitter, honouring ``Retry-After`` on 503 and 429 (delta-seconds or HTTP-date, RFC 9110
+  10.2.3); other 4xx and TLS failures never are. A ``Retry-After`` also holds back every other
+  request of this client until that time (all workers of a batch share the client), so one
+  throttled worker does not leave the others to trip the throttle again. All
   attempts of one call and the waits between them share one budget
   (:meth:`Transport.budget`), so ``timeout=4, retries=1`` ends within ~12 s.
   Waiting uses an event that :meth:`Transport.close` sets, so closing the client
@@ -64,6 +67,7 @@ from app.est.errors import (
     EstPopUnavailable,
     EstResponseError,
     EstServerError,
+    EstThrottled,
     EstTimeout,
     EstTlsError,
 )
@@ -189,6 +193,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, delta)
 
 
+def retryable_status(status: int) -> bool:
+    """429 and 5xx are worth another attempt; 501 Not Implemented is not transient."""
+    return status == 429 or (500 <= status <= 599 and status != 501)
+
+
 def server_text(resp: HttpResponse, scrub: Callable[[str], str]) -> str:
     """The server's explanation, as one bounded line, with any echoed secret removed."""
     raw = resp.body[: MAX_SERVER_TEXT * 8].decode("utf-8", "replace")
@@ -223,6 +232,15 @@ def error_for_status(resp: HttpResponse, what: str, scrub: Callable[[str], str])
     if status == 404:
         return EstNotFound(
             f"{what}: not found on the EST server (HTTP 404) - check the URL, label and device group{detail}",
+            status=status,
+            server_text=text,
+        )
+    if status == 429:
+        retry_after = parse_retry_after(resp.header("Retry-After"))
+        wait = f"; it asks to wait {retry_after:.0f} s" if retry_after is not None else ""
+        return EstThrottled(
+            f"{what}: the EST server is throttling requests (HTTP 429){wait}{detail}",
+            retry_after=retry_after,
             status=status,
             server_text=text,
         )
@@ -359,6 +377,9 @@ class Transport:
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self._closed = threading.Event()
+        self._hold_lock = threading.Lock()
+        self._hold_until = 0.0
+        """Monotonic time before which no request is sent (a Retry-After on 429/503)."""
         self._session = requests.Session()
         # The environment is read once per origin (see _proxies_for), not on every request.
         self._session.trust_env = False
@@ -437,6 +458,7 @@ class Transport:
         while True:
             attempt += 1
             failure: EstError | None = None
+            self._wait_for_hold_off(ends, what)
             limit = min(self.timeout, max(0.001, ends - time.monotonic()))
             try:
                 resp = send_once(limit)
@@ -444,9 +466,13 @@ class Transport:
                 failure = exc
                 retry_after = None
             else:
-                if resp.status < 500 or resp.status == 501:  # 501 Not Implemented is not transient
+                if not retryable_status(resp.status):
                     return resp
-                retry_after = parse_retry_after(resp.header("Retry-After")) if resp.status == 503 else None
+                retry_after = (
+                    parse_retry_after(resp.header("Retry-After")) if resp.status in (429, 503) else None
+                )
+                if retry_after is not None:
+                    self._hold_off(retry_after)
                 failure = error_for_status(resp, what, self.scrub)
             if attempt > self.retries or self._closed.is_set():
                 raise failure
@@ -459,6 +485,29 @@ class Transport:
             log.info("%s: %s; retry %d/%d in %.1fs", what, failure, attempt, self.retries, delay)
             if self._closed.wait(delay):
                 raise EstConnectionError(f"{what}: the EST client was closed while retrying")
+
+    def _hold_off(self, seconds: float) -> None:
+        """The server asked this client to come back in ``seconds``: no request before then."""
+        with self._hold_lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
+    def _wait_for_hold_off(self, ends: float, what: str) -> None:
+        """Wait out a Retry-After another request of this client was given (within the call's
+        budget: a wait past it ends the call with the server's own answer, the 429/503)."""
+        with self._hold_lock:
+            until = self._hold_until
+        wait = until - time.monotonic()
+        if wait <= 0:
+            return
+        if time.monotonic() + wait > ends:
+            raise EstThrottled(
+                f"{what}: the EST server asked this station to wait {wait:.0f} s more (Retry-After), "
+                "longer than this request may take",
+                retry_after=wait,
+            )
+        log.info("%s: waiting %.1fs, as the EST server asked (Retry-After)", what, wait)
+        if self._closed.wait(wait):
+            raise EstConnectionError(f"{what}: the EST client was closed while waiting to retry")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

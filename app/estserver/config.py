@@ -43,6 +43,15 @@ class ServerConfig:
     """More trust anchors for client certificates on the clientauth listener (bootstrap certs)."""
     passcode_listener_requests_cert: bool = True
     """Ask for an optional client certificate on the passcode listener (needed to re-enroll there)."""
+    passcode_max_uses: int | None = None
+    """After this many certificates issued on a passcode, the passcode gets 401 (a DTM usage
+    limit); None = unlimited. See ``app/estserver/quota.py``."""
+    throttle_limit: int | None = None
+    """More enrollment requests than this in any ``throttle_window`` seconds get 429 with
+    Retry-After; None = never."""
+    throttle_window: float = 60.0
+    throttle_retry_after_date: bool = False
+    """Send the throttle's Retry-After as an HTTP-date instead of delta-seconds."""
     max_body_bytes: int = 1 << 20
     max_recorded_requests: int = 1000
     handshake_timeout: float = 10.0

@@ -302,6 +302,16 @@ class EstTestServer:
         """The label-independent passcode (generated when none was configured)."""
         return self._passcode
 
+    def set_passcode(self, passcode: str | None) -> None:
+        """Issue a new passcode (the old one is refused from now on), as a CA portal does."""
+        self._passcode = passcode
+        self.service.set_passcode(passcode)
+
+    @property
+    def throttled_count(self) -> int:
+        """How many requests this server answered 429 (its throttle)."""
+        return self.service.throttle.refused
+
     @property
     def ca_pem(self) -> str:
         """Root certificate (the trust anchor) as PEM text."""

@@ -30,6 +30,7 @@ from app.estserver import wire
 from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
 from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
 from app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
+from app.estserver.quota import PasscodeUses, Throttle, retry_after_header
 from app.estserver.records import IssuanceLog, IssuedRecord
 from app.estserver.routes import Operation, Route
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 PASSCODE_LISTENER = "passcode"
 CLIENTAUTH_LISTENER = "clientauth"
 CLIENT_CERT = "client-cert"
+_ENROLLING_OPS = frozenset({Operation.SIMPLEENROLL, Operation.SIMPLEREENROLL, Operation.SERVERKEYGEN})
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Response:
     auth_style: str | None = None
     drop: bool = False
     """Close the connection without sending anything (the close_after_issue fault)."""
+    new_certificate: bool = False
+    """This answer issued a certificate (not a 202, an error or a retransmission from the cache)."""
 
 
 def text_response(status: int, message: str, **kwargs: object) -> Response:
@@ -129,6 +133,8 @@ class EstService:
         """Every POST received (any route, any answer): duplicates cannot hide behind a cache."""
         self.posts_by_csr: dict[str, int] = {}
         """POSTs per CSR SHA-256 (hex) that carried a decodable CSR, whatever the answer."""
+        self.passcode_uses = PasscodeUses()
+        self.throttle = Throttle()
 
     def __repr__(self) -> str:
         return f"EstService(root={self.ca.root_cert.subject.rfc4514_string()!r})"
@@ -151,13 +157,20 @@ class EstService:
                 if fault.retry_after is not None:
                     resp.headers.append(("Retry-After", _retry_after_value(fault.retry_after)))
                 return resp
+            if op in _ENROLLING_OPS:
+                self._check_throttle()
             style = self._authenticate(req)
             if op is Operation.CACERTS:
                 return self._cacerts()
             if op is Operation.CSRATTRS:
                 resp = self._csrattrs()
             else:
+                passcode = self._passcode_of(req) if style == PASSCODE_ONLY else None
+                if passcode is not None and self.passcode_uses.spent(passcode, self.config.passcode_max_uses):
+                    raise _Rejected(_unauthorized("passcode usage limit reached"))
                 resp = self._issue(req)
+                if passcode is not None and resp.new_certificate:
+                    self.passcode_uses.count(passcode)
             resp.auth_style = style
             return resp
         except _Rejected as rejected:
@@ -174,6 +187,32 @@ class EstService:
             if csr_der is not None:
                 digest = hashlib.sha256(csr_der).hexdigest()
                 self.posts_by_csr[digest] = self.posts_by_csr.get(digest, 0) + 1
+
+    def set_passcode(self, passcode: str | None) -> None:
+        """Replace the passcode accepted for every label (a new DTM passcode); the old one is refused."""
+        self._passcode = passcode
+
+    def _check_throttle(self) -> None:
+        wait = self.throttle.admit(self.config.throttle_limit, self.config.throttle_window)
+        if wait is not None:
+            resp = text_response(429, "too many enrollment requests; slow down")
+            resp.headers.append(
+                ("Retry-After", retry_after_header(wait, as_date=self.config.throttle_retry_after_date))
+            )
+            raise _Rejected(resp)
+
+    def _passcode_of(self, req: EstRequest) -> str | None:
+        """The passcode a passcode-only request authenticated with (to count its uses)."""
+        header = req.header("Authorization") or ""
+        _scheme, _, token = header.strip().partition(" ")
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        for passcode in self._valid_passcodes(req.route.label):
+            if hmac.compare_digest(decoded, passcode.encode("utf-8")):
+                return passcode
+        return None
 
     # ------------------------------------------------------------ auth, scope
     def _check_scope(self, route: Route) -> None:
@@ -387,6 +426,7 @@ class EstService:
         else:
             response = self._serverkeygen_response(server_key, chain_der)
         response.drop = self.faults.take(FaultKind.CLOSE_AFTER_ISSUE, op) is not None
+        response.new_certificate = True
         return response
 
     def _check_pop(self, req: EstRequest, csr: x509.CertificateSigningRequest) -> None:

@@ -17,6 +17,8 @@ from app.batch.est_gateway import EnrollmentClient, EstGateway
 from app.batch.events import EventBus, LogEvent
 from app.batch.journal import Journal
 from app.batch.journal_api import JournalBackend
+from app.batch.passcode_quota import PasscodePolicy, PasscodeQuota
+from app.batch.rate_limit import station_bucket
 from app.config.paths import StationPaths, ensure_private_dir, station_paths
 from app.config.profile import Profile
 from app.device.driver import DeviceDriver
@@ -95,8 +97,17 @@ class StationSession:
         profile = self.profile
         if resume_batch is not None:
             profile = Profile.from_json(self.journal.batch(resume_batch).profile_json)
-        gateway = EstGateway(self._client_for(profile), concurrency=profile.concurrency)
+        # the passcode in use and the enrollment rate are today's (the profile as saved now),
+        # also for a batch resumed under its journaled profile: a new passcode set since counts
+        quota_profile = self.profile if self.profile.name == profile.name else profile
+        policy = PasscodePolicy.of(quota_profile)
+        gateway = EstGateway(
+            self._client_for(profile),
+            concurrency=profile.concurrency,
+            rate=station_bucket(profile.name, quota_profile.max_enrollments_per_minute),
+        )
         self.engine = BatchEngine(
+            quota=PasscodeQuota(self.journal, policy) if policy is not None else None,
             journal=self.journal,
             profile=profile,
             gateway=gateway,
@@ -122,6 +133,25 @@ class StationSession:
                 self._batch_clients[profile.name] = client
                 self._batch_profiles[profile.name] = profile
             return client
+
+    def use_passcode(self, profile: Profile, credentials: Credentials) -> None:
+        """A new passcode (and the profile that names it): every EST client of this session sends
+        it from its next request, and the running batch's units charge their uses to it."""
+        with self._lock:
+            self.profile = profile
+            self._credentials = credentials
+            clients = [self._client, *self._batch_clients.values()]
+        for client in clients:
+            use = getattr(client, "use_credentials", None)
+            if use is not None:
+                use(credentials)
+        engine = self.engine
+        policy = PasscodePolicy.of(profile)
+        if engine is not None and engine.quota is not None and policy is not None:
+            engine.quota.replace(policy)
+        if engine is not None:
+            rate = station_bucket(profile.name, profile.max_enrollments_per_minute)
+            engine.gateway.set_rate(rate)
 
     def abort_requests(self) -> None:
         """End EST requests still in flight now (closing the client; a later batch gets a new one).

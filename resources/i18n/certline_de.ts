@@ -931,6 +931,14 @@ Bitte senden Sie ihn an den Support.</translation>
         <translation>Das EST-Profil dieser Station bearbeiten</translation>
     </message>
     <message>
+        <source>New &amp;passcode…</source>
+        <translation>Neuer &amp;Passcode…</translation>
+    </message>
+    <message>
+        <source>Store the next passcode from the CA; a batch waiting for one goes on</source>
+        <translation>Den nächsten Passcode der CA speichern; eine wartende Charge läuft weiter</translation>
+    </message>
+    <message>
         <source>&amp;Lock station</source>
         <translation>Station &amp;sperren</translation>
     </message>
@@ -1017,6 +1025,10 @@ Bitte senden Sie ihn an den Support.</translation>
     <message>
         <source>Certline station — %1</source>
         <translation>Certline-Station – %1</translation>
+    </message>
+    <message>
+        <source>Store the next passcode from the CA. Enrollments use it from their next request.</source>
+        <translation>Den nächsten Passcode der CA speichern. Registrierungen verwenden ihn ab ihrer nächsten Anfrage.</translation>
     </message>
     <message>
         <source>Batch %1 running</source>
@@ -1248,6 +1260,80 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>Units per hour, yield and failures of a work order</source>
         <translation>Einheiten pro Stunde, Ausbeute und Fehler eines Auftrags</translation>
+    </message>
+</context>
+<context>
+    <name>NewPasscodeDialog</name>
+    <message>
+        <source>New passcode needed</source>
+        <translation>Neuer Passcode nötig</translation>
+    </message>
+    <message>
+        <source>Units wait at their last journaled step; nothing has failed. Enter the next passcode from the CA&apos;s portal and the batch goes on with it.</source>
+        <translation>Die Geräte warten an ihrem letzten protokollierten Schritt; nichts ist fehlgeschlagen. Geben Sie den nächsten Passcode aus dem Portal der CA ein, dann läuft die Charge damit weiter.</translation>
+    </message>
+    <message>
+        <source>New passcode:</source>
+        <translation>Neuer Passcode:</translation>
+    </message>
+    <message>
+        <source>e.g. 500 (empty: no limit)</source>
+        <translation>z. B. 500 (leer: keine Grenze)</translation>
+    </message>
+    <message>
+        <source>Uses allowed:</source>
+        <translation>Erlaubte Verwendungen:</translation>
+    </message>
+    <message>
+        <source>YYYY-MM-DD (empty: never)</source>
+        <translation>JJJJ-MM-TT (leer: nie)</translation>
+    </message>
+    <message>
+        <source>Expires on:</source>
+        <translation>Läuft ab am:</translation>
+    </message>
+    <message>
+        <source>its name on the CA&apos;s portal (optional)</source>
+        <translation>sein Name im Portal der CA (optional)</translation>
+    </message>
+    <message>
+        <source>Passcode name:</source>
+        <translation>Passcode-Name:</translation>
+    </message>
+    <message>
+        <source>Use this passcode</source>
+        <translation>Diesen Passcode verwenden</translation>
+    </message>
+</context>
+<context>
+    <name>PasscodeQuota</name>
+    <message>
+        <source>Passcode: %1</source>
+        <translation>Passcode: %1</translation>
+    </message>
+    <message>
+        <source>Passcode running out</source>
+        <translation>Passcode geht zur Neige</translation>
+    </message>
+    <message>
+        <source>Start anyway? Before the passcode runs out the batch waits and asks for a new one; no unit fails because of it.</source>
+        <translation>Trotzdem starten? Bevor der Passcode aufgebraucht ist, wartet die Charge und fragt nach einem neuen; deshalb schlägt kein Gerät fehl.</translation>
+    </message>
+    <message>
+        <source>Start anyway</source>
+        <translation>Trotzdem starten</translation>
+    </message>
+    <message>
+        <source>%1
+
+An engineer unlocks the station and enters it with Station &gt; New passcode….</source>
+        <translation>%1
+
+Ein Ingenieur entsperrt die Station und gibt ihn unter Station &gt; Neuer Passcode… ein.</translation>
+    </message>
+    <message>
+        <source>New passcode in use, counted as %1</source>
+        <translation>Neuer Passcode in Verwendung, gezählt als %1</translation>
     </message>
 </context>
 <context>
@@ -1529,6 +1615,30 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>Scan each unit&apos;s label before provisioning it (scan-in)</source>
         <translation>Etikett jedes Geräts vor dem Provisionieren scannen (Scan-in)</translation>
+    </message>
+    <message>
+        <source>Passcode &amp;uses allowed:</source>
+        <translation>Erlaubte Passcode-&amp;Verwendungen:</translation>
+    </message>
+    <message>
+        <source>e.g. 500 (empty: no limit)</source>
+        <translation>z. B. 500 (leer: keine Grenze)</translation>
+    </message>
+    <message>
+        <source>Passcode e&amp;xpires on:</source>
+        <translation>Passcode läuft &amp;ab am:</translation>
+    </message>
+    <message>
+        <source>YYYY-MM-DD (empty: never)</source>
+        <translation>JJJJ-MM-TT (leer: nie)</translation>
+    </message>
+    <message>
+        <source>&amp;Max enrollments per minute:</source>
+        <translation>&amp;Max. Registrierungen pro Minute:</translation>
+    </message>
+    <message>
+        <source>stay under the CA&apos;s throttle (empty: no limit)</source>
+        <translation>unter der Drosselung der CA bleiben (leer: keine Grenze)</translation>
     </message>
     <message>
         <source>none pinned</source>
@@ -2030,6 +2140,13 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
     <message>
         <source>OK</source>
         <translation>OK</translation>
+    </message>
+</context>
+<context>
+    <name>dialog</name>
+    <message>
+        <source>Uses allowed must be a whole number.</source>
+        <translation>Erlaubte Verwendungen müssen eine ganze Zahl sein.</translation>
     </message>
 </context>
 </TS>

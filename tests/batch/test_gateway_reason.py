@@ -103,3 +103,51 @@ def test_a_request_cut_off_by_the_stop_leaves_its_reason_in_the_step() -> None:
     assert isinstance(result[0], GatewayStopped)
     assert steps and steps[-1].startswith("stopped while waiting for the EST server")
     assert "est.example:443" in steps[-1] and "7 s" in steps[-1]
+
+
+class _ThrottlingClient(_TimingOutClient):
+    """Answers every enrollment with 429 and a Retry-After of ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+    def simpleenroll(self, csr: object) -> object:
+        from app.est.errors import EstThrottled
+
+        self.posts += 1
+        raise EstThrottled(
+            f"simpleenroll: the EST server is throttling requests (HTTP 429); it asks to wait "
+            f"{self.retry_after:.0f} s",
+            retry_after=self.retry_after,
+            status=429,
+        )
+
+
+def test_a_throttle_longer_than_the_batch_waits_fails_the_unit_with_the_servers_answer() -> None:
+    from app.est.errors import EstThrottled
+
+    client = _ThrottlingClient(retry_after=7200)
+    gateway = EstGateway(client, concurrency=1, max_retry_wait=600)  # type: ignore[arg-type]
+    with pytest.raises(EstThrottled, match="asks to wait 7200 s"):
+        gateway.enroll(b"csr", on_wait=lambda _s: None)
+    assert client.posts == 1, "no second request before the time the server asked for"
+
+
+def test_a_throttle_within_the_batch_policy_is_waited_out_and_said() -> None:
+    client = _ThrottlingClient(retry_after=30)
+    gateway = EstGateway(client, concurrency=1)  # type: ignore[arg-type]
+    steps: list[str] = []
+    cancel = threading.Event()
+
+    def on_wait(step: str) -> None:
+        steps.append(step)
+        cancel.set()  # the operator skips the unit while it waits
+
+    with pytest.raises(GatewayStopped):
+        gateway.enroll(b"csr", on_wait=on_wait, cancel=cancel)
+    assert client.posts == 1
+    assert steps == [
+        "EST server busy (simpleenroll: the EST server is throttling requests (HTTP 429); it asks to "
+        "wait 30 s); retrying in 30 s"
+    ]

@@ -72,6 +72,7 @@ class _InterruptedEngine:
 
     batch_id = 1
     labels = None  # the profile does not ask for scan-in
+    quota = None
 
     def __init__(self) -> None:
         self.waits = 0

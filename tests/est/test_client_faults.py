@@ -20,6 +20,7 @@ from app.est.errors import (
     EstPending,
     EstResponseError,
     EstServerError,
+    EstThrottled,
     EstTlsError,
 )
 from app.est.issued_chain_check import spki
@@ -85,6 +86,26 @@ def test_503_retry_after_beyond_limit_is_returned_to_the_caller(
     assert info.value.retry_after is not None and info.value.retry_after > 3000
     assert info.value.status == 503 and info.value.retryable
     assert enroll_posts(est_server, 1) == 1
+
+
+def test_429_is_a_throttle_with_its_retry_after_and_holds_back_the_clients_next_request(
+    make_client: MakeClient, est_server: EstTestServer
+) -> None:
+    """A 429 whose Retry-After is longer than one call may wait goes back to the caller typed;
+    until that time the same client sends nothing more (every worker of a batch shares it)."""
+    est_server.config.throttle_limit = 1
+    est_server.config.throttle_window = 3600.0
+    client = make_client(retries=3, max_retry_after=60)
+    client.simpleenroll(csr_pem(make_csr("first")[0]))
+    with pytest.raises(EstThrottled) as info:
+        client.simpleenroll(csr_pem(make_csr("second")[0]))
+    assert info.value.status == 429 and info.value.retryable and info.value.code == "throttled"
+    assert info.value.retry_after is not None and info.value.retry_after > 3000
+    assert "throttling requests (HTTP 429); it asks to wait" in str(info.value)
+    posts_so_far = est_server.post_count
+    with pytest.raises(EstThrottled, match="asked this station to wait"):
+        client.simpleenroll(csr_pem(make_csr("third")[0]))
+    assert est_server.post_count == posts_so_far, "nothing was sent during the server's Retry-After"
 
 
 def test_5xx_exhausting_retries_is_a_server_error(make_client: MakeClient, est_server: EstTestServer) -> None:

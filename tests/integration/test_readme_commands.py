@@ -184,6 +184,7 @@ HELP_ONLY = {
 RUN_FOR_REAL = {
     "certline demo",
     "certline profile add",
+    "certline profile set-limits",
     "certline batch resume",
     "certline batch status",
     "certline report export",
@@ -257,6 +258,23 @@ def test_profile_add_tells_the_next_step(tmp_path: Path) -> None:
     url = "https://est.example.com/.well-known/est/cps/IOT_33fd0b45"
     done = certline("profile", "add", "line1", "--url", url, home=tmp_path)
     assert "next: certline profile set-passcode line1" in done.stdout
+
+
+def test_profile_set_limits_records_the_passcode_limits_and_the_rate(tmp_path: Path) -> None:
+    url = "https://est.example.com/.well-known/est/cps/IOT_33fd0b45"
+    certline("profile", "add", "line1", "--url", url, "--max-per-minute", "30", home=tmp_path)
+    done = certline(
+        "profile", "set-limits", "line1", "--uses", "500", "--expires", "2026-12-31",
+        "--passcode-name", "dtm-line-1", "--max-per-minute", "none", home=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(certline("profile", "export", "line1", "-", home=tmp_path).stdout)
+    assert shown["passcode_id"] == "dtm-line-1" and shown["passcode_max_uses"] == 500
+    assert shown["passcode_expires"] == "2026-12-31" and shown["max_enrollments_per_minute"] is None
+    refused = certline(
+        "profile", "set-limits", "line1", "--expires", "31/12/2026", home=tmp_path, check=False
+    )
+    assert refused.returncode != 0 and "passcode_expires must be an ISO 8601 date" in refused.stderr
 
 
 def test_selftest(tmp_path: Path) -> None:

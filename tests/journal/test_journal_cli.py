@@ -32,9 +32,11 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
     source = tmp_path / "old.sqlite3"
     old = Journal(source, station="st-old")
     batch = old.create_batch(profile_name="p", profile_json={}, work_order="W")
-    _walk_to_done(old, batch, "SN-OLD")
+    dev = _walk_to_done(old, batch, "SN-OLD")
     waiting_key = old.mes_pending("http")[0].key  # its MES record was never posted
     old.mes_mark_delivered(waiting_key, "folder")
+    assert old.reserve_passcode_use("dtm-line-1", dev, max_uses=10)
+    old.settle_passcode_use("dtm-line-1", dev, issued=True)
     old.close()
     pw = ["--journal", pg_url, "--journal-password-env", "DBPW"]
 
@@ -59,6 +61,8 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
         with pytest.raises(UnitDoneElsewhere, match="station st-old"):
             shared.claim_unit("p", "SN-OLD")  # the imported DONE unit is refused line-wide
         assert shared.mes_pending("http") == []  # another station's records are not st-new's
+        usage = shared.passcode_usage("dtm-line-1")  # what the station spent counts for the line
+        assert (usage.issued, usage.in_flight) == (1, 0)
     finally:
         shared.close()
     moved = PgJournal(pg_url, station="st-old", password=station_env["DBPW"])

@@ -266,3 +266,34 @@ def test_scan_in_is_a_checkbox_and_its_timeout_survives_an_edit(qtbot, make_edit
     assert (saved.scan_in, saved.scan_in_timeout) == (ScanIn.REQUIRED, 90.0)
     box.setChecked(False)
     assert editor.form.profile().scan_in == ScanIn.OFF
+
+
+def test_the_passcode_limits_and_the_rate_are_edited_and_the_passcode_id_kept(qtbot, make_editor, store):
+    store.save(
+        Profile(
+            name="line-q",
+            enroll_url="https://est.example.com/.well-known/est",
+            passcode_id="dtm-line-1",
+            passcode_max_uses=500,
+            passcode_expires="2026-12-31",
+            max_enrollments_per_minute=30.0,
+        )
+    )
+    editor = make_editor(store.load("line-q"))
+    assert editor.form.text("passcode_max_uses") == "500"
+    assert editor.form.text("max_enrollments_per_minute") == "30"
+    type_into(qtbot, editor, "max_enrollments_per_minute", "fast")
+    qtbot.waitUntil(lambda: shows_problem(editor, "max_enrollments_per_minute"))
+    assert "must be a number" in editor.form.fields["max_enrollments_per_minute"].problem.text()
+    type_into(qtbot, editor, "max_enrollments_per_minute", "12")
+    type_into(qtbot, editor, "passcode_max_uses", "400")
+    qtbot.waitUntil(lambda: not shows_problem(editor, "max_enrollments_per_minute"))
+    with qtbot.waitSignal(editor.saved, timeout=10_000):
+        save_button(editor).click()
+    saved = store.load("line-q")
+    assert (saved.passcode_id, saved.passcode_max_uses, saved.passcode_expires) == (
+        "dtm-line-1",
+        400,
+        "2026-12-31",
+    )
+    assert saved.max_enrollments_per_minute == 12.0

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile, ScanIn
 from app.device.discovery import FILTER_LABELS
 from app.pki import KeyAlgorithm
+from app.station.passcode_change import QUOTA_FIELDS
 from ui.station.state_style import Tone, tone_colour, tone_icon
 
 SUBJECT_ATTRS = ("CN", "O", "OU", "C")
@@ -97,6 +98,16 @@ def _combo(parent: QWidget, values: type[enum.Enum], labels: dict[object, str]) 
     return combo
 
 
+def _number(text: str | None, kind: type) -> Any:
+    """The typed number, None for an empty field, or the text itself (validation names it)."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
 class ProfileForm(QTabWidget):
     """Every :class:`Profile` field as an editor.
 
@@ -118,6 +129,9 @@ class ProfileForm(QTabWidget):
         self._ca_bundle_pem: str | None = None
         self._request_timeout = Profile.request_timeout
         """Kept from the loaded profile (no editor yet; set with 'certline profile add --request-timeout')."""
+        self._passcode_quota: dict[str, Any] = {name: getattr(Profile, name) for name in QUOTA_FIELDS}
+        """The passcode's id kept as loaded (set with a new passcode: the "New passcode" dialog or
+        'certline profile set-passcode'); its limits and the rate have fields (docs/quota.md)."""
         self.addTab(self._server_page(), self.tr("&Server"))
         self.addTab(self._auth_page(), self.tr("&Authentication"))
         self.addTab(self._certificate_page(), self.tr("&Certificate"))
@@ -285,6 +299,24 @@ class ProfileForm(QTabWidget):
             "",
             QCheckBox(self.tr("Scan each unit's label before provisioning it (scan-in)"), page),
         )
+        self._add(
+            form,
+            "passcode_max_uses",
+            self.tr("Passcode &uses allowed:"),
+            QLineEdit(page, placeholderText=self.tr("e.g. 500 (empty: no limit)")),
+        )
+        self._add(
+            form,
+            "passcode_expires",
+            self.tr("Passcode e&xpires on:"),
+            QLineEdit(page, placeholderText=self.tr("YYYY-MM-DD (empty: never)")),
+        )
+        self._add(
+            form,
+            "max_enrollments_per_minute",
+            self.tr("&Max enrollments per minute:"),
+            QLineEdit(page, placeholderText=self.tr("stay under the CA's throttle (empty: no limit)")),
+        )
         return page
 
     @staticmethod
@@ -372,6 +404,12 @@ class ProfileForm(QTabWidget):
         self.editor("allow_new_enrollment_fallback").setChecked(profile.allow_new_enrollment_fallback)  # type: ignore[attr-defined]
         self.editor("concurrency").setValue(profile.concurrency)  # type: ignore[attr-defined]
         self._request_timeout = profile.request_timeout
+        self._passcode_quota = {name: getattr(profile, name) for name in QUOTA_FIELDS}
+        for key in ("passcode_max_uses", "passcode_expires", "max_enrollments_per_minute"):
+            value = getattr(profile, key)
+            self.set_text(
+                key, None if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+            )
         for attr in SUBJECT_ATTRS:
             self.set_text(f"subject.{attr}", profile.subject_template.get(attr))
         self._extra_subject = {k: v for k, v in profile.subject_template.items() if k not in SUBJECT_ATTRS}
@@ -417,6 +455,10 @@ class ProfileForm(QTabWidget):
             label_printing=self._label_printing,
             scan_in=ScanIn.REQUIRED if self.editor("scan_in").isChecked() else ScanIn.OFF,  # type: ignore[attr-defined]
             scan_in_timeout=self._scan_in_timeout,
+            passcode_id=self._passcode_quota["passcode_id"],
+            passcode_max_uses=_number(self.text("passcode_max_uses"), int),
+            passcode_expires=self.text("passcode_expires"),
+            max_enrollments_per_minute=_number(self.text("max_enrollments_per_minute"), float),
         )
 
     def mark_all_touched(self) -> None:

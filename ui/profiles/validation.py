@@ -19,6 +19,7 @@ from app.config.profile import AuthStyle, Profile
 from app.config.profile_store import (
     InvalidProfile,
     InvalidProfileName,
+    check_passcode_quota,
     validate_profile,
     validate_profile_name,
 )
@@ -87,6 +88,10 @@ def field_problems(profile: Profile) -> Problems:
     if profile.ca_bundle_file and not Path(profile.ca_bundle_file).is_file():
         problems["ca_bundle_file"] = translate("ProfileValidation", "No such file.")
     problems.update(_subject_problems(profile.subject_template))
+    try:
+        check_passcode_quota(profile)
+    except InvalidProfile as exc:  # the core's message starts with the field's name
+        problems[str(exc).split(" ", 1)[0]] = str(exc)
     return problems
 
 

@@ -33,6 +33,7 @@ class StationActions:
     bundle: QAction
     history: QAction
     profile: QAction
+    new_passcode: QAction
     shared_journal: QAction
     line_view: QAction
     lock: QAction
@@ -155,6 +156,13 @@ def create_actions(window: QMainWindow) -> StationActions:
             "Ctrl+P",
             translate("MainWindow", "Edit the EST profile of this station"),
         ),
+        new_passcode=_action(
+            window,
+            None,
+            translate("MainWindow", "New &passcode…"),
+            None,
+            translate("MainWindow", "Store the next passcode from the CA; a batch waiting for one goes on"),
+        ),
         lock=_action(
             window,
             "action-lock",
@@ -232,6 +240,7 @@ def build_menus(window: QMainWindow, actions: StationActions) -> tuple[QMenu, QA
     batch.addAction(actions.line_view)
     station = bar.addMenu(translate("MainWindow", "&Station"))
     station.addAction(actions.profile)
+    station.addAction(actions.new_passcode)
     station.addAction(actions.shared_journal)
     station.addAction(actions.lock)
     station.addAction(actions.sign_in)

@@ -46,6 +46,7 @@ def connect(w: MainWindow) -> None:
     a.bundle.triggered.connect(lambda: save_support_bundle(w))
     a.history.triggered.connect(lambda: show_history(w))
     a.profile.triggered.connect(lambda: edit_profile(w))
+    a.new_passcode.triggered.connect(lambda: w.passcode_asker.ask(w.passcode_wait_reason()))
     a.shared_journal.triggered.connect(lambda: edit_shared_journal(w))
     a.line_view.triggered.connect(lambda: show_line_view(w))
     a.line_view.setEnabled(w.session.journal.shared)
@@ -63,9 +64,12 @@ def connect(w: MainWindow) -> None:
 
 
 def start(w: MainWindow, *, hands_free: bool | None = None) -> None:
+    """Start a batch, after the passcode warning when it cannot pay for every unit."""
+    from ui.station.passcode_dialog import warn_before_start
+
     work_order, operator = w.station_bar.fields()
     on = w.station_actions.hands_free.isChecked() if hands_free is None else hands_free
-    w.controller.start(work_order, operator, hands_free=on)
+    warn_before_start(w, lambda: w.controller.start(work_order, operator, hands_free=on))
 
 
 def set_hands_free(w: MainWindow, on: bool) -> None:

@@ -47,6 +47,7 @@ from ui.station.event_bridge import BridgeLogHandler, EventBridge
 from ui.station.lock import LockController
 from ui.station.log_panel import LogPanel
 from ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
+from ui.station.passcode_dialog import PasscodeAsker
 from ui.station.scan_field import ScanFocusKeeper, ScanPanel
 from ui.station.station_bar import StationBar
 
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
         self.mes: MesDelivery | None = None
         self._closing = False
         self._awaiting_summary = False
+        self._passcode_wait: str | None = None
+        self.passcode_asker = PasscodeAsker(self)
         self._shown_locked = False
         self._build_widgets()
         self.station_actions = create_actions(self)
@@ -231,12 +234,21 @@ class MainWindow(QMainWindow):
         self.counters.update_batch(snap)
         self.scan_panel.set_counts(snap.awaiting_label, snap.scans_queued)
         self.monitor.note_server(snap.server_reachable)
+        if snap.passcode_wait != self._passcode_wait:
+            self._passcode_wait = snap.passcode_wait
+            self.passcode_asker.on_wait(snap.passcode_wait)
         self.controller.on_batch_snapshot(snap)
         if snap.finished and self._awaiting_summary and not self.controller.hands_free_on:
             self._awaiting_summary = False
             self.model.flush()  # the summary lists the rows; do not wait for the redraw timer
             QTimer.singleShot(0, lambda: window_commands.show_summary(self, snap))
         self._update_batch_label()
+
+    def passcode_wait_reason(self) -> str:
+        """Why the batch waits for a passcode, or what the New passcode dialog is for."""
+        return self._passcode_wait or self.tr(
+            "Store the next passcode from the CA. Enrollments use it from their next request."
+        )
 
     def _batch_started(self, batch_id: int) -> None:
         if self.model.snapshots() and self.model.snapshots()[0].batch_id != batch_id:
@@ -271,6 +283,7 @@ class MainWindow(QMainWindow):
         a.shared_journal.setEnabled(may(Action.EDIT_SETTINGS))
         scanning = self.session.profile.scan_in == ScanIn.REQUIRED
         self.scan_focus.set_active(scanning and c.phase in (Phase.RUNNING, Phase.STARTING))
+        a.new_passcode.setEnabled(may(Action.CHANGE_SECRETS))  # a passcode is the engineer's
         self.station_bar.set_fields_enabled(c.phase == Phase.IDLE)
         self.table.set_sign_in_needed(self.lock.roles_on and self.session.roles.operator is None)
         self._update_batch_label()

@@ -146,6 +146,21 @@ CREATE INDEX mes_outbox_station ON mes_outbox(station, id);
 """,
     ),
     (
+        4,
+        """
+-- Uses of a passcode, by its non-secret id (never the passcode), for the whole line: one row per
+-- unit sent (or about to be sent) with it; 'reserved' until the answer, 'issued' once it paid.
+CREATE TABLE passcode_uses (
+    passcode_id TEXT NOT NULL,
+    device_id BIGINT NOT NULL REFERENCES devices(id),
+    station TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'issued')),
+    reserved_at TEXT NOT NULL, issued_at TEXT,
+    PRIMARY KEY (passcode_id, device_id)
+);
+""",
+    ),
+    (
         6,
         """
 -- Scan-in: the unit's label exactly as the technician scanned it (a serial number, an IMEI, a
