@@ -103,8 +103,20 @@ class AuditLog:
         )
         self._pending_head = (seq, digest)
 
+    def mark(self) -> tuple[int, str] | None:
+        """The head a savepoint would return to (see :meth:`restore`)."""
+        return self._pending_head
+
+    def restore(self, mark: tuple[int, str] | None) -> None:
+        """Forget the records appended since :meth:`mark`: their savepoint was rolled back (one
+        write of a group commit failed; the others stay in the transaction)."""
+        self._pending_head = mark
+
     def after_commit(self) -> None:
-        """Persist the head of the chain once the transaction that extended it has committed."""
+        """Persist the head of the chain once the transaction that extended it has committed.
+
+        With group commit one transaction carries the records of several writes: the head names
+        the newest of them, written (and fsynced) once for the whole group."""
         if self._pending_head is None:
             return
         seq, digest = self._pending_head

@@ -1,10 +1,18 @@
 """The station journal: SQLite, the single source of truth for batches, devices and certificates.
 
-Every state transition is one committed transaction (WAL, ``synchronous=FULL``)
-so a power cut loses at most the transition being written, never one already
-announced. The engine talks only to :class:`Journal`; nothing else in Certline
-issues SQL, so a shared PostgreSQL for multi-station lines can replace this
-module without touching the engine.
+Every state transition is committed (WAL, ``synchronous=FULL``) before the call
+that wrote it returns, so a power cut loses at most the transitions being
+written, never one already announced. Writes are *group-committed*: the worker
+threads queue their writes, one of them (the leader) runs every queued write in
+one transaction, each under its own savepoint, and commits once - one fsync of
+the WAL and one of the audit head for the whole group instead of two per write.
+Every caller still blocks until its own write is durable, so the rule "journal
+before side effect" holds unchanged. Reads use a second connection: in WAL mode
+they see every committed write and never wait for a commit's fsync.
+
+The engine talks only to :class:`Journal`; nothing else in Certline issues SQL,
+so a shared PostgreSQL for multi-station lines can replace this module without
+touching the engine.
 
 Only public material is stored: CSRs, certificates, fingerprints, errors. Never
 a passcode or a private key (the engine never hands one to the journal).
@@ -13,14 +21,15 @@ a passcode or a private key (the engine never hands one to the journal).
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.batch.audit import AuditLog
 from app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
@@ -49,6 +58,8 @@ __all__ = [
     "translate_sqlite_errors",
     "utcnow",
 ]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -119,27 +130,57 @@ def _parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def journal_error(exc: sqlite3.Error) -> JournalError:
+    """The backend-neutral journal error for ``exc`` (chained to it)."""
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    error: JournalError
+    if code == "SQLITE_FULL" or "disk is full" in text:
+        error = JournalFull(f"the station journal is full: {text}")
+    elif code in ("SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN") or isinstance(
+        exc, sqlite3.OperationalError
+    ):
+        error = JournalUnavailable(f"the station journal cannot be written: {text}")
+    else:
+        error = JournalError(f"station journal error: {text}")
+    error.__cause__ = exc
+    return error
+
+
 @contextmanager
 def translate_sqlite_errors() -> Iterator[None]:
     """Turn ``sqlite3.Error`` into the backend-neutral journal errors the engine handles."""
     try:
         yield
     except sqlite3.Error as exc:
-        text = str(exc)
-        code = getattr(exc, "sqlite_errorname", "") or ""
-        if code == "SQLITE_FULL" or "disk is full" in text:
-            raise JournalFull(f"the station journal is full: {text}") from exc
-        if code in ("SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN") or isinstance(
-            exc, sqlite3.OperationalError
-        ):
-            raise JournalUnavailable(f"the station journal cannot be written: {text}") from exc
-        raise JournalError(f"station journal error: {text}") from exc
+        raise journal_error(exc) from exc
+
+
+T = TypeVar("T")
+
+
+class _QueuedWrite:
+    """One caller's write waiting for (or done by) a group commit."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def fail(self, exc: BaseException) -> None:
+        self.error = journal_error(exc) if isinstance(exc, sqlite3.Error) else exc
+        self.done = True
 
 
 class Journal:
-    """Thread-safe access to one station journal file. One connection, serialised by a lock.
+    """Thread-safe access to one station journal file.
 
-    Implements :class:`app.batch.journal_api.JournalBackend` for a single station."""
+    Two connections: the writer (``_db``, guarded by ``_lock``, used only by the group commit
+    and the audit chain) and the reader (``_reader``, guarded by ``_read_lock``). Implements
+    :class:`app.batch.journal_api.JournalBackend` for a single station."""
 
     shared = False
 
@@ -175,32 +216,151 @@ class Journal:
                 )
             head = audit_head if audit_head is not None else path.with_name(path.name + ".audit-head")
             self.audit = AuditLog(self._db, self._lock, head, station=self.station)
+            self._read_lock = threading.Lock()
+            self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._reader.row_factory = sqlite3.Row
+            self._reader.execute("PRAGMA query_only=ON")
+        self._queue: list[_QueuedWrite] = []
+        self._queue_cond = threading.Condition(threading.Lock())
+        self._committing = False
+        self._unfinished: list[_QueuedWrite] = []
+        self.group_commits = 0
+        """Transactions committed so far (with :attr:`grouped_writes`: how well writes group)."""
+        self.grouped_writes = 0
 
-    # -- transactions -----------------------------------------------------------------------
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, translate_sqlite_errors():
-            self._db.execute("BEGIN IMMEDIATE")
+    # -- transactions: group commit ---------------------------------------------------------
+    def _commit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(db)`` in a transaction and return its result once that is durable.
+
+        The caller queues its write; if no commit is in progress it becomes the leader and
+        commits everything queued so far (its own write and other threads'), otherwise it waits
+        for the leader. Either way it returns only after the COMMIT of its write (``synchronous=
+        FULL``: the WAL is fsynced) and the audit head naming it are on disk; an exception from
+        ``work`` (or the commit) is raised here, in the caller's thread, and undoes only its own
+        write (a savepoint), never another caller's.
+        """
+        item = _QueuedWrite(work)
+        with self._queue_cond:
+            self._queue.append(item)
+            while not item.done:
+                if self._committing:
+                    self._queue_cond.wait()
+                    continue
+                group, self._queue = self._queue, []
+                self._committing = True
+                self._queue_cond.release()
+                try:
+                    self._commit_group(group)
+                except BaseException:
+                    # interrupted while leading (KeyboardInterrupt on the main thread): nothing of
+                    # the group was committed; the other callers' writes go back to the queue
+                    with self._queue_cond:
+                        self._queue[:0] = [w for w in self._unfinished if w is not item]
+                    self._unfinished = []
+                    raise
+                finally:
+                    self._queue_cond.acquire()
+                    self._committing = False
+                    self._queue_cond.notify_all()
+        if item.error is not None:
+            raise item.error
+        return item.result
+
+    def _commit_group(self, group: list[_QueuedWrite]) -> None:
+        """The leader's job: every write of ``group`` committed (or failed) when this returns."""
+        with self._lock:
+            pending = group
             try:
-                yield self._db
-                self._db.execute("COMMIT")
+                while pending:
+                    pending = self._commit_round(pending)
             except BaseException:
-                # SQLite rolls back by itself on SQLITE_FULL/IOERR; a second ROLLBACK would
-                # raise "no transaction is active" and hide the real cause (disk full).
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self.audit.after_rollback()
+                self._abort()
+                self._unfinished = [w for w in group if not w.done]
                 raise
+
+    def _commit_round(self, writes: list[_QueuedWrite]) -> list[_QueuedWrite]:
+        """One transaction over ``writes``; returns the writes to run again in a new one.
+
+        Each write runs under a savepoint: one that raises is rolled back alone and fails only
+        its caller. When SQLite rolls the whole transaction back by itself (``SQLITE_FULL``, an
+        I/O error), the writes already run in it were undone too and are returned to be tried
+        again; the write that hit the error fails with it.
+        """
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for write in writes:
+                write.fail(exc)
+            return []
+        applied: list[_QueuedWrite] = []
+        for index, write in enumerate(writes):
+            mark = self.audit.mark()
+            try:
+                db.execute("SAVEPOINT queued_write")
+                write.result = write.work(db)
+                db.execute("RELEASE queued_write")
+            except Exception as exc:  # noqa: BLE001 - it belongs to the write's caller, raised there
+                write.fail(exc)
+                if self._undo_savepoint(mark):
+                    continue
+                self._abort()
+                return applied + writes[index + 1 :]
+            applied.append(write)
+        if not applied:
+            self._abort()
+            return []
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._abort()
+            for write in applied:
+                write.fail(exc)
+            return []
+        for write in applied:
+            write.done = True
+        self.group_commits += 1
+        self.grouped_writes += len(applied)
+        try:
             self.audit.after_commit()
+        except OSError as exc:
+            for write in applied:
+                write.error = JournalUnavailable(f"the station journal's audit head cannot be written: {exc}")
+                write.error.__cause__ = exc
+        return []
+
+    def _undo_savepoint(self, mark: tuple[int, str] | None) -> bool:
+        """Roll back the failed write's savepoint; False when the transaction is gone (SQLite
+        rolls back by itself on SQLITE_FULL/IOERR, and a ROLLBACK TO would only hide that)."""
+        if not self._db.in_transaction:
+            return False
+        try:
+            self._db.execute("ROLLBACK TO queued_write")
+            self._db.execute("RELEASE queued_write")
+        except sqlite3.Error:
+            return False
+        self.audit.restore(mark)
+        return True
+
+    def _abort(self) -> None:
+        """End a transaction that will not be committed (if SQLite has not ended it already)."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback of the station journal failed", exc_info=True)
+        self.audit.after_rollback()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, translate_sqlite_errors():
-            yield self._db
+        with self._read_lock, translate_sqlite_errors():
+            yield self._reader
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._read_lock:
+            self._reader.close()
 
     def describe(self) -> str:
         return str(self.path)
@@ -225,7 +385,8 @@ class Journal:
         expected: Sequence[str] | None = None,
     ) -> int:
         now = utcnow()
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> int:
             cur = db.execute(
                 "INSERT INTO batches(work_order, profile_name, profile_json, operator, station,"
                 " expected_json, started_at) VALUES (?,?,?,?,?,?,?)",
@@ -250,34 +411,37 @@ class Journal:
                     "station": station,
                 },
             )
-        return batch_id
+            return batch_id
+
+        return self._commit(work)
 
     def end_batch(self, batch_id: int) -> None:
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE batches SET ended_at=? WHERE id=? AND ended_at IS NULL", (_ts(utcnow()), batch_id)
             )
             self.audit.append_locked("batch-ended", {"batch": batch_id})
 
+        self._commit(work)
+
     def reopen_batch(self, batch_id: int) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE batches SET ended_at=NULL WHERE id=?", (batch_id,))
+        self._commit(lambda db: db.execute("UPDATE batches SET ended_at=NULL WHERE id=?", (batch_id,)))
 
     def batch(self, batch_id: int) -> BatchRecord:
-        with self._read():
-            row = self._db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
         if row is None:
             raise KeyError(f"no batch {batch_id} in the journal")
         return _batch_record(row)
 
     def batches(self, limit: int = 200) -> list[BatchRecord]:
-        with self._read():
-            rows = self._db.execute("SELECT * FROM batches ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM batches ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [_batch_record(row) for row in rows]
 
     def unfinished_batches(self) -> list[BatchRecord]:
-        with self._read():
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT DISTINCT b.* FROM batches b LEFT JOIN devices d ON d.batch_id=b.id"
                 " WHERE b.ended_at IS NULL OR d.state NOT IN (?,?,?) ORDER BY b.id",
                 tuple(s.value for s in TERMINAL),
@@ -299,7 +463,9 @@ class Journal:
         ``then`` (e.g. IDENTIFIED): a crash can never leave a half-registered unit behind.
 
         ``claimed_by``: the job that found the unit holds its claim from the first moment (see
-        :meth:`claim`), so no other job can pick the new row up in between."""
+        :meth:`claim`), so no other job can pick the new row up in between.
+
+        The snapshot returned is the row as inserted (``RETURNING``), not read back afterwards."""
         detected = detected_at or utcnow()
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -314,12 +480,14 @@ class Journal:
             _LIVE_OWNERS.add(claimed_by)
         columns = ["batch_id", "port", "state", "step", "started_at", "updated_at", *fields]
         values = [batch_id, port, final_state.value, final_step, _ts(detected), _ts(now), *fields.values()]
-        with self._tx() as db:
-            cur = db.execute(
-                f"INSERT INTO devices({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",  # noqa: S608 - column names are whitelisted
+
+        def work(db: sqlite3.Connection) -> DeviceSnapshot:
+            row = db.execute(
+                f"INSERT INTO devices({','.join(columns)}) VALUES ({','.join('?' * len(columns))})"  # noqa: S608 - column names are whitelisted
+                " RETURNING *",
                 values,
-            )
-            device_id = int(cur.lastrowid or 0)
+            ).fetchall()[0]
+            device_id = int(row["id"])
             for index, (state, step) in enumerate(path):
                 at = detected if index == 0 else now
                 duration = int((now - detected).total_seconds() * 1000) if index == 0 and then else None
@@ -336,30 +504,45 @@ class Journal:
                         "serial": fields.get("serial_number"),
                     },
                 )
-        return self.device(device_id)
+            return snapshot_from_row(row)
+
+        return self._commit(work)
 
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot:
         """Record that ``device_id`` is now in ``state`` doing ``step``; set columns in ``fields``.
 
         One transaction: device row, transition history (with the time spent in the previous
-        entry), and an audit record for states an auditor cares about.
+        entry), and an audit record for states an auditor cares about. The snapshot returned is
+        the row as updated (``RETURNING``), not read back afterwards.
         """
+        return self._change(device_id, state, step, fields)
+
+    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
+        """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
+        return self._change(device_id, None, step, fields)
+
+    def _change(
+        self, device_id: int, state: DeviceState | None, step: str, fields: dict[str, Any]
+    ) -> DeviceSnapshot:
+        """A transition to ``state`` (None: stay in the current state, read in the same transaction)."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"unknown device fields {sorted(unknown)}")
-        now = utcnow()
-        with self._tx() as db:
+        assignments = ", ".join(["state=?", "step=?", "updated_at=?"] + [f"{name}=?" for name in fields])
+        update = f"UPDATE devices SET {assignments} WHERE id=? RETURNING *"  # noqa: S608 - whitelisted
+
+        def work(db: sqlite3.Connection) -> DeviceSnapshot:
+            now = utcnow()
             row = db.execute(
                 "SELECT state, updated_at, serial_number, batch_id FROM devices WHERE id=?", (device_id,)
             ).fetchone()
             if row is None:
                 raise KeyError(f"no device {device_id} in the journal")
-            check_transition(DeviceState(row["state"]), state)
-            assignments = ["state=?", "step=?", "updated_at=?"] + [f"{name}=?" for name in fields]
-            db.execute(
-                f"UPDATE devices SET {', '.join(assignments)} WHERE id=?",  # noqa: S608 - whitelisted
-                [state.value, step, _ts(now), *fields.values(), device_id],
-            )
+            current = DeviceState(row["state"])
+            new = current if state is None else state
+            check_transition(current, new)
+            values = [new.value, step, _ts(now), *fields.values(), device_id]
+            written = db.execute(update, values).fetchall()[0]
             last = db.execute(
                 "SELECT id, at FROM transitions WHERE device_id=? ORDER BY id DESC LIMIT 1", (device_id,)
             ).fetchone()
@@ -371,9 +554,9 @@ class Journal:
                 )
             db.execute(
                 "INSERT INTO transitions(device_id, state, step, at, duration_ms) VALUES (?,?,?,?,NULL)",
-                (device_id, state.value, step, _ts(now)),
+                (device_id, new.value, step, _ts(now)),
             )
-            if state in _AUDITED or state != DeviceState(row["state"]):
+            if new in _AUDITED or new != current:
                 payload: dict[str, Any] = {
                     "device": device_id,
                     "batch": row["batch_id"],
@@ -383,16 +566,10 @@ class Journal:
                 for key in ("cert_serial", "cert_fingerprint", "csr_sha256", "error", "error_code", "port"):
                     if key in fields and fields[key] is not None:
                         payload[key] = fields[key]
-                self.audit.append_locked("device-" + state.value, payload)
-        return self.device(device_id)
+                self.audit.append_locked("device-" + new.value, payload)
+            return snapshot_from_row(written)
 
-    def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot:
-        """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
-        with self._read():
-            state = DeviceState(
-                self._db.execute("SELECT state FROM devices WHERE id=?", (device_id,)).fetchone()["state"]
-            )
-        return self.transition(device_id, state, step, **fields)
+        return self._commit(work)
 
     # -- the one-job-per-unit claim ---------------------------------------------------------
     def claim(self, device_id: int, owner: str) -> bool:
@@ -410,7 +587,11 @@ class Journal:
         claim left behind by a process that no longer runs (a crash, a kill, a power cut) is
         stale and is taken over; so is one held by the same ``owner`` (re-claiming is a no-op).
         """
-        with self._tx() as db:
+
+        marked = False
+
+        def work(db: sqlite3.Connection) -> bool:
+            nonlocal marked
             row = db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no device {device_id} in the journal")
@@ -418,29 +599,34 @@ class Journal:
             if holder is not None and holder != owner and claim_owner_alive(holder):
                 return False
             _LIVE_OWNERS.add(owner)  # before the commit: nobody may see this claim as dead
-            try:
-                db.execute(
-                    "UPDATE devices SET claimed_by=?, claimed_at=? WHERE id=?",
-                    (owner, _ts(utcnow()), device_id),
-                )
-            except BaseException:
+            marked = True
+            db.execute(
+                "UPDATE devices SET claimed_by=?, claimed_at=? WHERE id=?",
+                (owner, _ts(utcnow()), device_id),
+            )
+            return True
+
+        try:
+            return self._commit(work)
+        except BaseException:
+            if marked:
                 _LIVE_OWNERS.discard(owner)
-                raise
-        return True
+            raise
 
     def release(self, device_id: int, owner: str) -> None:
         """Give the unit's claim back (only if ``owner`` still holds it)."""
-        with self._tx() as db:
-            db.execute(
+        self._commit(
+            lambda db: db.execute(
                 "UPDATE devices SET claimed_by=NULL, claimed_at=NULL WHERE id=? AND claimed_by=?",
                 (device_id, owner),
             )
+        )
         _LIVE_OWNERS.discard(owner)
 
     def claim_holder(self, device_id: int) -> str | None:
         """Who holds the unit's claim now (None if nobody, or only a dead process did)."""
-        with self._lock:
-            row = self._db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT claimed_by FROM devices WHERE id=?", (device_id,)).fetchone()
         holder = row["claimed_by"] if row is not None else None
         return holder if holder is not None and claim_owner_alive(holder) else None
 
@@ -457,7 +643,7 @@ class Journal:
         issuer: str,
         subject: str,
     ) -> None:
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> None:
             row = db.execute("SELECT serial_number FROM devices WHERE id=?", (device_id,)).fetchone()
             db.execute(
                 "INSERT INTO certificates(device_id, device_serial, cert_serial, fingerprint, not_before,"
@@ -489,41 +675,40 @@ class Journal:
                 },
             )
 
+        self._commit(work)
+
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
         """Record an operator action that changes no journal row (e.g. a label reprint) in the audit."""
-        with self._tx():
-            self.audit.append_locked(kind, payload)
+        self._commit(lambda _db: self.audit.append_locked(kind, payload))
 
     def device(self, device_id: int) -> DeviceSnapshot:
-        with self._read():
-            row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
         if row is None:
             raise KeyError(f"no device {device_id} in the journal")
         return snapshot_from_row(row)
 
     def device_row(self, device_id: int) -> dict[str, Any]:
         """All columns of one device (CSR bytes and chain included) for the engine and reports."""
-        with self._read():
-            row = self._db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
         if row is None:
             raise KeyError(f"no device {device_id} in the journal")
         return dict(row)
 
     def devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
-        with self._read():
+        with self._read() as db:
             if batch_id is None:
-                rows = self._db.execute("SELECT * FROM devices ORDER BY id").fetchall()
+                rows = db.execute("SELECT * FROM devices ORDER BY id").fetchall()
             else:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
                 ).fetchall()
         return [snapshot_from_row(row) for row in rows]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
-        with self._read():
-            rows = self._db.execute(
-                "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
-            ).fetchall()
+        with self._read() as db:
+            rows = db.execute("SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)).fetchall()
         return [dict(row) for row in rows]
 
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
@@ -533,14 +718,14 @@ class Journal:
         if batch_id is not None:
             query += " AND batch_id=?"
             params = (*terminal, batch_id)
-        with self._read():
-            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        with self._read() as db:
+            rows = db.execute(query + " ORDER BY id", params).fetchall()
         return [snapshot_from_row(row) for row in rows]
 
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
         terminal = tuple(s.value for s in TERMINAL)
-        with self._read():
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT * FROM devices WHERE serial_number=? AND state NOT IN (?,?,?)"
                 " ORDER BY id DESC LIMIT 1",
                 (serial_number, *terminal),
@@ -548,32 +733,32 @@ class Journal:
         return snapshot_from_row(row) if row is not None else None
 
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None:
-        with self._read():
-            row = self._db.execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT * FROM devices WHERE serial_number=? AND state=? ORDER BY id DESC LIMIT 1",
                 (serial_number, DeviceState.DONE.value),
             ).fetchone()
         return snapshot_from_row(row) if row is not None else None
 
     def certificates_for(self, device_serial: str) -> list[dict[str, Any]]:
-        with self._read():
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT * FROM certificates WHERE device_serial=? ORDER BY id", (device_serial,)
             ).fetchall()
         return [dict(row) for row in rows]
 
     def all_certificates(self) -> list[dict[str, Any]]:
         """The latest certificate of every unit (for the expiry view), newest first."""
-        with self._read():
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT c.* FROM certificates c JOIN (SELECT device_serial, MAX(id) AS id"
                 " FROM certificates GROUP BY device_serial) latest ON latest.id=c.id ORDER BY c.not_after"
             ).fetchall()
         return [dict(row) for row in rows]
 
     def history(self, device_id: int) -> list[TransitionRecord]:
-        with self._read():
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT state, step, at, duration_ms FROM transitions WHERE device_id=? ORDER BY id",
                 (device_id,),
             ).fetchall()
@@ -590,8 +775,8 @@ class Journal:
         Read-only, one query instead of one per device: line statistics read whole work orders.
         """
         ids = json.dumps([int(batch_id) for batch_id in batch_ids])
-        with self._lock:
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT t.device_id, t.state, t.step, t.at, t.duration_ms FROM transitions t"
                 " JOIN devices d ON d.id=t.device_id"
                 " WHERE d.batch_id IN (SELECT value FROM json_each(?)) ORDER BY t.id",
