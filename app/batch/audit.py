@@ -88,6 +88,8 @@ class AuditLog:
         self._lock = lock
         self._head_path = head_path
         self._pending_head: tuple[int, str] | None = None
+        self._head_lock = threading.Lock()
+        self._persisted_seq = 0
         db.executescript(_SCHEMA)
 
     def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
@@ -103,25 +105,23 @@ class AuditLog:
         )
         self._pending_head = (seq, digest)
 
-    def mark(self) -> tuple[int, str] | None:
-        """The head a savepoint would return to (see :meth:`restore`)."""
-        return self._pending_head
+    def take_head(self) -> tuple[int, str] | None:
+        """The head a just-committed transaction extended the chain to (caller holds the journal
+        lock, right after the COMMIT); persist it with :meth:`persist_head`."""
+        head, self._pending_head = self._pending_head, None
+        return head
 
-    def restore(self, mark: tuple[int, str] | None) -> None:
-        """Forget the records appended since :meth:`mark`: their savepoint was rolled back (one
-        write of a group commit failed; the others stay in the transaction)."""
-        self._pending_head = mark
+    def persist_head(self, head: tuple[int, str]) -> None:
+        """Write the head checkpoint (fsynced) unless a later one is already on disk.
 
-    def after_commit(self) -> None:
-        """Persist the head of the chain once the transaction that extended it has committed.
-
-        With group commit one transaction carries the records of several writes: the head names
-        the newest of them, written (and fsynced) once for the whole group."""
-        if self._pending_head is None:
-            return
-        seq, digest = self._pending_head
-        self._pending_head = None
-        write_head_file(self._head_path, seq, digest)
+        Group commit writes it outside the journal lock, so two groups' heads may race: the
+        newer one wins and covers the older group's records, which it chains to."""
+        seq, digest = head
+        with self._head_lock:
+            if seq <= self._persisted_seq:
+                return
+            write_head_file(self._head_path, seq, digest)
+            self._persisted_seq = seq
 
     def after_rollback(self) -> None:
         self._pending_head = None
