@@ -212,11 +212,17 @@ def run_batch(
         paths=paths,
         driver_factory=counters.driver_factory(BAUD),
     )
-    timed = None
+    timed = timed_reads = None
     if instrument:
-        timed = TimedRLock(session.journal._lock)
-        session.journal._lock = timed  # type: ignore[assignment]
-        session.journal.audit._lock = timed  # type: ignore[assignment]
+        # the writer's lock: held by the group-commit leader for the whole transaction and its
+        # fsyncs (the serialized part of the journal); the reader connection's lock separately
+        journal: Any = session.journal
+        timed = TimedRLock(journal._lock)
+        journal._lock = timed
+        journal.audit._lock = timed
+        if hasattr(journal, "_read_lock"):
+            timed_reads = TimedRLock(journal._read_lock)
+            journal._read_lock = timed_reads
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
         wait_for_quiet(max_wait_s=60)
@@ -231,6 +237,8 @@ def run_batch(
         done = [s for s in snaps if s.state == DeviceState.DONE]
         failures = [f"{s.port}: {s.error}" for s in snaps if s.state != DeviceState.DONE]
         phases = [phase_times(session.journal, s.device_id) for s in done]
+        commits = getattr(session.journal, "group_commits", None)
+        grouped = getattr(session.journal, "grouped_writes", None)
         engine.finish()
     finally:
         session.close()
@@ -269,6 +277,11 @@ def run_batch(
             "acquisitions": timed.acquisitions,
             "acquisitions_per_unit": timed.acquisitions / max(1, n),
             "held_ms_per_acquisition": 1000 * timed.held / max(1, timed.acquisitions),
+            "commits": commits,
+            "writes": grouped,
+            "writes_per_commit": grouped / commits if commits and grouped is not None else None,
+            "reader_held_fraction_of_wall": timed_reads.held / wall if timed_reads else None,
+            "reader_acquisitions_per_unit": timed_reads.acquisitions / max(1, n) if timed_reads else None,
         },
     }
 
