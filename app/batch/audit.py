@@ -93,8 +93,14 @@ class AuditLog:
         db.executescript(_SCHEMA)
 
     def append_locked(self, kind: str, payload: dict[str, Any]) -> None:
-        """Append a record. Caller holds the journal lock inside an open transaction."""
-        last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        """Append a record. Caller holds the journal lock inside an open transaction.
+
+        The chain's end is read from the table once per transaction; later records of the same
+        transaction (a group commit carries many) chain to the head it appended last, which
+        nothing else can have changed: the transaction holds the database's write lock."""
+        last = self._pending_head
+        if last is None:
+            last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
         at = datetime.now(UTC).isoformat()
         body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
