@@ -273,7 +273,8 @@ and the window use) with a real on-disk journal, profile concurrency 4. The cloc
 `start_batch` until every port worker has ended; every unit must end `done` (verified: read
 back, signed a nonce with the certified key). Each N is run {len([x for x in r["runs"] if x["n"] == r["rows"][0]["n"]])} times
 (fresh units each time; a run disturbed by other processes, more than 0.3 cores, is measured
-again, at most 4 attempts); the table shows the median and the range.
+again, at most {r.get("max_attempts", 4)} attempts, each after waiting at most {f(r.get("quiet_wait_s", 60.0), 0)} s for an idle machine); the
+table shows the median and the range.
 
 **Bytes are counted, not estimated**: the station opens each port through a pyserial wrapper
 (`serial_factory` of `SerialTransport`) that counts every byte written and read: per unit
