@@ -232,6 +232,7 @@ class Journal:
         self._queue_cond = threading.Condition(threading.Lock())
         self._committing = False
         self._unfinished: list[_QueuedWrite] = []
+        self._committed: list[_QueuedWrite] = []
         self.group_commits = 0
         """Transactions committed so far (with :attr:`grouped_writes`: how well writes group)."""
         self.grouped_writes = 0
@@ -283,10 +284,14 @@ class Journal:
         instead of everything that queued up during the sync, so there are more fsyncs in all.)
         """
         with self._lock:
+            self._committed = []
             try:
                 durable = self._commit_rounds(group)
             except BaseException:
+                # an interrupt (main thread): what was committed is done, the rest is run again
                 self._abort()
+                for write in self._committed:
+                    write.done = True
                 self._unfinished = [w for w in group if not w.done]
                 raise
             head = self.audit.take_head() if durable else None
@@ -335,6 +340,7 @@ class Journal:
                     for write in pending:
                         write.fail(exc)
                     return []
+                self._committed = pending
                 self.group_commits += 1
                 self.grouped_writes += len(pending)
                 return pending
