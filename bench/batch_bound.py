@@ -62,6 +62,10 @@ MAX_ATTEMPTS = 4
 QUIET_WAIT_S = 60.0
 
 
+class QUIET:  # noqa: N801 - a module-level setting, changed by --quiet-wait
+    wait_s = QUIET_WAIT_S
+
+
 class CountingSerial:
     """Delegates to a pyserial object, counting bytes written (to the unit) and read (from it)."""
 
@@ -233,7 +237,7 @@ def run_batch(
             journal._read_lock = timed_reads
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
-        wait_for_quiet(max_wait_s=QUIET_WAIT_S)
+        wait_for_quiet(max_wait_s=QUIET.wait_s)
         sim_cpu0, srv_cpu0 = sim.cpu_seconds(), server.cpu_seconds()
         with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
             t0 = time.perf_counter()
@@ -387,8 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-wait", type=float, default=QUIET_WAIT_S, help="seconds each batch waits for an idle machine"
     )
     args = parser.parse_args(argv)
-    global QUIET_WAIT_S  # noqa: PLW0603 - one knob read by run_batch
-    QUIET_WAIT_S = args.quiet_wait
+    QUIET.wait_s = args.quiet_wait
 
     from app.pki import KeyAlgorithm
     from app.sim.keys import KeygenLatency
@@ -399,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     try:
         server.start()
-        wait_for_quiet(max_wait_s=QUIET_WAIT_S)
+        wait_for_quiet(max_wait_s=QUIET.wait_s)
         srv = server_time(server)
         print(
             f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms",
