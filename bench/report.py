@@ -307,6 +307,26 @@ part of the journal. Reads go through their own connection and lock (last column
 
 {table(["units", "wall s", "writer lock held (share of wall)", "writes per commit", "commits per unit", "ms held per commit", "ms of serialized journal time per unit", "reader lock held (share of wall)"], diag_rows)}
 """
+    line_rows = [
+        [
+            str(n),
+            f(by_n[n]["wall_median_s"], 2),
+            f"{3600 * n / by_n[n]['wall_median_s']:,.0f}",
+            f"{3600 * n / (by_n[n]['wall_median_s'] + 60):,.0f}",
+        ]
+        for n in (8, 32, 64)
+        if n in by_n
+    ]
+    if line_rows:
+        text += f"""
+**What a line gets.** Units per hour for one station at {r["baud"]} baud, from the batch times
+above (median), if batches follow each other without a pause; the last column assumes one
+minute per batch for the operator to unplug the finished units and plug in the next ones (an
+assumption, not a measurement). Real units' key generation may be slower than the simulator's
+{f(r["keygen_latency_s"], 2)} s, which lengthens every batch by the same amount.
+
+{table(["ports", "batch wall s", "units/hour, back to back", "units/hour with 1 min handling per batch"], line_rows)}
+"""
     text += BATCH_CHANGES
     missed = [t for t in targets if t["met"] is False]
     if missed:
