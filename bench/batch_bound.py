@@ -225,6 +225,7 @@ def run_batch(
         driver_factory=counters.driver_factory(BAUD),
     )
     timed = timed_reads = None
+    write_wait = [0.0, 0]  # seconds port workers spent in journal writes, number of writes
     if instrument:
         # the writer's lock: held by the group-commit leader for the whole transaction and its
         # fsyncs (the serialized part of the journal); the reader connection's lock separately
@@ -235,6 +236,20 @@ def run_batch(
         if hasattr(journal, "_read_lock"):
             timed_reads = TimedRLock(journal._read_lock)
             journal._read_lock = timed_reads
+        if hasattr(journal, "_commit"):
+            # how long the port workers wait for their own writes to be durable (queue + commit)
+            commit = journal._commit
+
+            def timed_commit(work: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return commit(work)
+                finally:
+                    if threading.current_thread().name.startswith("port:"):
+                        write_wait[0] += time.perf_counter() - t0
+                        write_wait[1] += 1
+
+            journal._commit = timed_commit
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
         wait_for_quiet(max_wait_s=QUIET.wait_s)
@@ -292,6 +307,8 @@ def run_batch(
             "commits": commits,
             "writes": grouped,
             "writes_per_commit": grouped / commits if commits and grouped is not None else None,
+            "worker_write_wait_ms_per_unit": 1000 * write_wait[0] / max(1, n) if write_wait[1] else None,
+            "worker_write_wait_ms_per_write": 1000 * write_wait[0] / write_wait[1] if write_wait[1] else None,
             "reader_held_fraction_of_wall": timed_reads.held / wall if timed_reads else None,
             "reader_acquisitions_per_unit": timed_reads.acquisitions / max(1, n) if timed_reads else None,
         },
@@ -436,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"batch of {n}, journal lock instrumented (diagnosis run) ...", flush=True)
             res = run_batch(server, n, work, 99, instrument=True)
             diagnosis[str(n)] = {"wall_s": res["wall_s"], **res["journal_lock"]}
+            diagnosis[str(n)]["unit_time_median_s"] = res["unit_time_median_s"]
             print(
                 f"  journal lock held {res['journal_lock']['held_fraction_of_wall']:.0%} of the wall time, "
                 f"{res['journal_lock']['acquisitions_per_unit']:.0f} acquisitions/unit, "

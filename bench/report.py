@@ -247,6 +247,11 @@ def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             f(100 * d["reader_held_fraction_of_wall"], 0) + " %"
             if d.get("reader_held_fraction_of_wall") is not None
             else "–",
+            f(d.get("worker_write_wait_ms_per_unit"), 0),
+            f(d.get("worker_write_wait_ms_per_write"), 1),
+            f(100 * d["worker_write_wait_ms_per_unit"] / (1000 * d["unit_time_median_s"]), 0) + " %"
+            if d.get("worker_write_wait_ms_per_unit") and d.get("unit_time_median_s")
+            else "–",
         ]
         for n, d in sorted(diag.items(), key=lambda kv: int(kv[0]))
     ]
@@ -303,9 +308,11 @@ floor"). Both ratios are shown; the stricter (sim floor) is the honest one for t
 **Journal diagnosis** (separate runs with the journal's locks instrumented by a Python wrapper,
 which itself costs a little; not in the timings above). The writer lock is held by the
 group-commit leader for the whole transaction and the audit head's fsync: it is the serialized
-part of the journal. Reads go through their own connection and lock (last column).
+part of the journal. Reads go through their own connection and lock. The last three columns
+time every journal write of the port workers from the call until it is durable (waiting for the
+running commit, then its own group's): what the journal costs a unit.
 
-{table(["units", "wall s", "writer lock held (share of wall)", "writes per commit", "commits per unit", "ms held per commit", "ms of serialized journal time per unit", "reader lock held (share of wall)"], diag_rows)}
+{table(["units", "wall s", "writer lock held (share of wall)", "writes per commit", "commits per unit", "ms held per commit", "ms of serialized journal time per unit", "reader lock held (share of wall)", "ms a unit waits for its own writes", "ms per write (queue + commit)", "share of the unit's time"], diag_rows)}
 """
     line_rows = [
         [
