@@ -48,10 +48,22 @@ BAUD = 115200
 SIZES = (1, 8, 32, 64)
 TARGET_N = 32
 TARGET_RATIO = 1.15
+#: issue 18's further targets: at 32 units also <= 1.5x the sim floor, at 64 units <= 1.5x the
+#: bound, and the journal's lock held for at most 15 % of the wall time at 32 units
+TARGET_SIM_FLOOR_RATIO = 1.5
+LARGE_N = 64
+LARGE_RATIO = 1.5
+LOCK_SHARE_LIMIT = 0.15
 #: a run during which other processes used more CPU than this (cores) is measured again ...
 FOREIGN_LIMIT = 0.3
 #: ... at most this many times in all (the last attempt is kept, with its foreign load shown)
 MAX_ATTEMPTS = 4
+#: how long each batch waits (at most) for the machine to be idle before it starts
+QUIET_WAIT_S = 60.0
+
+
+class QUIET:  # noqa: N801 - a module-level setting, changed by --quiet-wait
+    wait_s = QUIET_WAIT_S
 
 
 class CountingSerial:
@@ -212,14 +224,35 @@ def run_batch(
         paths=paths,
         driver_factory=counters.driver_factory(BAUD),
     )
-    timed = None
+    timed = timed_reads = None
+    write_wait = [0.0, 0]  # seconds port workers spent in journal writes, number of writes
     if instrument:
-        timed = TimedRLock(session.journal._lock)
-        session.journal._lock = timed  # type: ignore[assignment]
-        session.journal.audit._lock = timed  # type: ignore[assignment]
+        # the writer's lock: held by the group-commit leader for the whole transaction and its
+        # fsyncs (the serialized part of the journal); the reader connection's lock separately
+        journal: Any = session.journal
+        timed = TimedRLock(journal._lock)
+        journal._lock = timed
+        journal.audit._lock = timed
+        if hasattr(journal, "_read_lock"):
+            timed_reads = TimedRLock(journal._read_lock)
+            journal._read_lock = timed_reads
+        if hasattr(journal, "_commit"):
+            # how long the port workers wait for their own writes to be durable (queue + commit)
+            commit = journal._commit
+
+            def timed_commit(work: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return commit(work)
+                finally:
+                    if threading.current_thread().name.startswith("port:"):
+                        write_wait[0] += time.perf_counter() - t0
+                        write_wait[1] += 1
+
+            journal._commit = timed_commit
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
-        wait_for_quiet(max_wait_s=60)
+        wait_for_quiet(max_wait_s=QUIET.wait_s)
         sim_cpu0, srv_cpu0 = sim.cpu_seconds(), server.cpu_seconds()
         with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
             t0 = time.perf_counter()
@@ -231,6 +264,8 @@ def run_batch(
         done = [s for s in snaps if s.state == DeviceState.DONE]
         failures = [f"{s.port}: {s.error}" for s in snaps if s.state != DeviceState.DONE]
         phases = [phase_times(session.journal, s.device_id) for s in done]
+        commits = getattr(session.journal, "group_commits", None)
+        grouped = getattr(session.journal, "grouped_writes", None)
         engine.finish()
     finally:
         session.close()
@@ -269,6 +304,13 @@ def run_batch(
             "acquisitions": timed.acquisitions,
             "acquisitions_per_unit": timed.acquisitions / max(1, n),
             "held_ms_per_acquisition": 1000 * timed.held / max(1, timed.acquisitions),
+            "commits": commits,
+            "writes": grouped,
+            "writes_per_commit": grouped / commits if commits and grouped is not None else None,
+            "worker_write_wait_ms_per_unit": 1000 * write_wait[0] / max(1, n) if write_wait[1] else None,
+            "worker_write_wait_ms_per_write": 1000 * write_wait[0] / write_wait[1] if write_wait[1] else None,
+            "reader_held_fraction_of_wall": timed_reads.held / wall if timed_reads else None,
+            "reader_acquisitions_per_unit": timed_reads.acquisitions / max(1, n) if timed_reads else None,
         },
     }
 
@@ -291,7 +333,15 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path, sim_floor: float 
         ns, med, yerr=[lo, hi], fmt="o-", capsize=4, label="measured batch wall time (median, min-max)"
     )
     ax.axhline(bound, color="green", ls="--", label=f"physical bound of one unit ({bound:.2f} s)")
-    ax.axhline(bound * TARGET_RATIO, color="orange", ls=":", label=f"target: {TARGET_RATIO}x bound")
+    ax.axhline(
+        bound * TARGET_RATIO,
+        color="orange",
+        ls=":",
+        label=f"target at {TARGET_N} units: {TARGET_RATIO}x bound",
+    )
+    ax.axhline(
+        bound * LARGE_RATIO, color="red", ls=":", label=f"target at {LARGE_N} units: {LARGE_RATIO}x bound"
+    )
     if sim_floor is not None:
         ax.axhline(
             sim_floor,
@@ -305,7 +355,7 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path, sim_floor: float 
     ax.set_xticklabels([str(n) for n in ns])
     ax.set_xlabel("units in the batch (one simulated unit per pseudo-terminal, 115200 baud)")
     ax.set_ylabel("seconds")
-    ax.set_ylim(0, max(max(r["wall_max_s"] for r in rows), bound * TARGET_RATIO) * 1.15)
+    ax.set_ylim(0, max(max(r["wall_max_s"] for r in rows), bound * LARGE_RATIO) * 1.15)
     ax.set_title("Batch wall time vs. the single-unit physical bound (2-core machine)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
@@ -316,12 +366,49 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path, sim_floor: float 
     return True
 
 
+def targets(rows: list[dict[str, Any]], diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every batch target of issue 18 with what was measured and whether it is met (None: the
+    run did not include that size)."""
+    by_n = {row["n"]: row for row in rows}
+
+    def ratio(n: int, key: str, limit: float, name: str) -> dict[str, Any]:
+        row = by_n.get(n)
+        value = row[key] if row else None
+        met = None if row is None else bool(value <= limit and row["all_done"])
+        return {"name": name, "n": n, "measured": value, "limit": limit, "met": met}
+
+    lock = diagnosis.get(str(TARGET_N))
+    share = lock["held_fraction_of_wall"] if lock else None
+    return [
+        ratio(TARGET_N, "ratio_to_bound", TARGET_RATIO, "wall ÷ bound"),
+        ratio(TARGET_N, "ratio_to_sim_floor", TARGET_SIM_FLOOR_RATIO, "wall ÷ sim floor"),
+        ratio(LARGE_N, "ratio_to_bound", LARGE_RATIO, "wall ÷ bound"),
+        {
+            "name": "journal lock held, share of wall",
+            "n": TARGET_N,
+            "measured": share,
+            "limit": LOCK_SHARE_LIMIT,
+            "met": None if share is None else share <= LOCK_SHARE_LIMIT,
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        help="measure a disturbed run again at most this many times in all (a busy shared machine)",
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=QUIET_WAIT_S, help="seconds each batch waits for an idle machine"
+    )
     args = parser.parse_args(argv)
+    QUIET.wait_s = args.quiet_wait
 
     from app.pki import KeyAlgorithm
     from app.sim.keys import KeygenLatency
@@ -332,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     try:
         server.start()
-        wait_for_quiet()
+        wait_for_quiet(max_wait_s=QUIET.wait_s)
         srv = server_time(server)
         print(
             f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms",
@@ -341,10 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             for run in range(1, args.repeats + 1):
                 discarded = []
-                for attempt in range(1, MAX_ATTEMPTS + 1):
+                for attempt in range(1, args.max_attempts + 1):
                     print(f"batch of {n} (run {run}) ...", flush=True)
                     res = run_batch(server, n, work, run * 10 + attempt)
-                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == MAX_ATTEMPTS:
+                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.max_attempts:
                         break
                     print(
                         f"  {res['wall_s']:.2f} s, but other processes used {res['foreign_cpu_cores']:.2f} "
@@ -366,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"batch of {n}, journal lock instrumented (diagnosis run) ...", flush=True)
             res = run_batch(server, n, work, 99, instrument=True)
             diagnosis[str(n)] = {"wall_s": res["wall_s"], **res["journal_lock"]}
+            diagnosis[str(n)]["unit_time_median_s"] = res["unit_time_median_s"]
             print(
                 f"  journal lock held {res['journal_lock']['held_fraction_of_wall']:.0%} of the wall time, "
                 f"{res['journal_lock']['acquisitions_per_unit']:.0f} acquisitions/unit, "
@@ -400,6 +488,15 @@ def main(argv: list[str] | None = None) -> int:
                 "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
                 "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
                 "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
+                # CPU seconds per unit of each process (the station = all three minus the others)
+                "cpu_ms_per_unit": {
+                    "station": statistics.median(
+                        1000 * (r["station_cpu_cores"] * r["wall_s"] - r["sim_cpu_s"] - r["server_cpu_s"]) / n
+                        for r in nr
+                    ),
+                    "sim": statistics.median(1000 * r["sim_cpu_s"] / n for r in nr),
+                    "server": statistics.median(1000 * r["server_cpu_s"] / n for r in nr),
+                },
                 "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
             }
         )
@@ -422,14 +519,17 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "runs": runs,
         "journal_lock_diagnosis": diagnosis,
+        "max_attempts": args.max_attempts,
+        "quiet_wait_s": args.quiet_wait,
         "target": {
             "n": TARGET_N,
             "ratio": target_row["ratio_to_bound"] if target_row else None,
             "limit": TARGET_RATIO,
             "met": bool(
-                target_row and target_row["ratio_to_bound"] < TARGET_RATIO and target_row["all_done"]
+                target_row and target_row["ratio_to_bound"] <= TARGET_RATIO and target_row["all_done"]
             ),
         },
+        "targets": targets(rows, diagnosis),
     }
     plotted = not args.no_save and plot(
         rows, bound, DOCS / "bench-batch.png", sim_floor

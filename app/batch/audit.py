@@ -102,6 +102,8 @@ class AuditLog:
         self._head_path = head_path
         self._pending_head: tuple[int, str] | None = None
         self._batch_operators: dict[int, str | None] = {}
+        self._head_lock = threading.Lock()
+        self._persisted_seq = 0
         db.executescript(_SCHEMA)
 
     def _operator_of(self, payload: dict[str, Any]) -> str | None:
@@ -121,9 +123,14 @@ class AuditLog:
         """Append a record; returns its (seq, hash). Caller holds the journal lock inside an open
         transaction.
 
-        Every record names its operator: the caller's, else the operator of the record's batch."""
+        The chain's end is read from the table once per transaction; later records of the same
+        transaction (a group commit carries many) chain to the head it appended last, which
+        nothing else can have changed: the transaction holds the database's write lock. Every
+        record names its operator: the caller's, else the operator of the record's batch."""
         payload = with_operator(payload, self._operator_of)
-        last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        last = self._pending_head
+        if last is None:
+            last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (1, GENESIS) if last is None else (last[0] + 1, last[1])
         at = datetime.now(UTC).isoformat()
         body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -135,16 +142,27 @@ class AuditLog:
         self._pending_head = (seq, digest)
         return seq, digest
 
-    def after_commit(self) -> None:
-        """Persist the head of the chain once the transaction that extended it has committed."""
-        if self._pending_head is None:
-            return
-        seq, digest = self._pending_head
-        self._pending_head = None
-        write_head_file(self._head_path, seq, digest)
+    def take_head(self) -> tuple[int, str] | None:
+        """The head a just-committed transaction extended the chain to (caller holds the journal
+        lock, right after the COMMIT); persist it with :meth:`persist_head`."""
+        head, self._pending_head = self._pending_head, None
+        return head
+
+    def persist_head(self, head: tuple[int, str]) -> None:
+        """Write the head checkpoint (fsynced) unless a later one is already on disk.
+
+        Group commit writes it outside the journal lock, so two groups' heads may race: the
+        newer one wins and covers the older group's records, which it chains to."""
+        seq, digest = head
+        with self._head_lock:
+            if seq <= self._persisted_seq:
+                return
+            write_head_file(self._head_path, seq, digest)
+            self._persisted_seq = seq
 
     def after_rollback(self) -> None:
         self._pending_head = None
+        self._batch_operators.clear()  # a rolled-back batch row's id may be given out again
 
     def records(self) -> list[dict[str, Any]]:
         from app.batch.journal import translate_sqlite_errors

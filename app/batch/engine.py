@@ -35,6 +35,7 @@ from app.batch.pipeline import (
     StepFailed,
 )
 from app.batch.states import TERMINAL, DeviceState
+from app.batch.tally import BatchTally
 from app.config.profile import Profile, ScanIn
 from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from app.est.errors import EstError
@@ -135,6 +136,7 @@ class BatchEngine:
         """Scan-in: pairs scanned labels with plugged units (None when the profile does not ask)."""
         self._order_finished: tuple[float, frozenset[str]] | None = None
         """(when read, serials) of the work order finished in other batches (see summary)."""
+        resumed = batch_id is not None
         if batch_id is None:
             batch_id = journal.create_batch(
                 profile_name=profile.name,
@@ -155,6 +157,10 @@ class BatchEngine:
             if record.expected is not None and self.options.expected is None:
                 self.options = dataclasses.replace(self.options, expected=frozenset(record.expected))
         self.batch_id = batch_id
+        self._tally = BatchTally(self.options.expected)
+        """The summary's counts, updated per published snapshot (see :mod:`app.batch.tally`)."""
+        if resumed:
+            self._tally.reset(journal.devices(batch_id))
 
     # -- control --------------------------------------------------------------------------
     def add_ports(self, ports: Iterable[str]) -> None:
@@ -421,8 +427,11 @@ class BatchEngine:
             pending[0].join(remaining if remaining is not None else None)
 
     def finish(self) -> None:
-        """Close the batch in the journal once nothing is left to do."""
+        """Close the batch in the journal once nothing is left to do.
+
+        The closing summary is counted from the journal itself, not from the running tally."""
         self.journal.end_batch(self.batch_id)
+        self._tally.reset(self.journal.devices(self.batch_id))
         self._publish_summary()
 
     # -- views ------------------------------------------------------------------------------
@@ -430,29 +439,30 @@ class BatchEngine:
         return self.journal.devices(self.batch_id)
 
     def summary(self) -> BatchSnapshot:
-        snaps = self.devices()
-        done = sum(1 for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED))
-        failed = sum(1 for s in snaps if s.state == DeviceState.FAILED)
-        pending = sum(1 for s in snaps if s.state == DeviceState.PENDING_APPROVAL)
-        awaiting_label = sum(1 for s in snaps if s.state == DeviceState.AWAITING_LABEL)
-        in_progress = len(snaps) - done - failed
-        remaining = None
-        if self.options.expected is not None:
-            finished = {s.serial_number for s in snaps if s.state in (DeviceState.DONE, DeviceState.SKIPPED)}
-            remaining = len(self.options.expected - finished - self._work_order_finished())
-        with self._lock:
-            alive = any(w.thread is not None and w.thread.is_alive() for w in self._workers.values())
+        """The batch's counts now, from the tally kept per published event (no journal read)."""
+        counts = self._tally.counts()
+        finished = False
+        if counts.in_progress == 0:
+            with self._lock:
+                finished = not any(
+                    w.thread is not None and w.thread.is_alive() for w in self._workers.values()
+                )
+        remaining = counts.expected_remaining
+        if self.options.expected is not None and self.options.work_order is not None:
+            elsewhere = self._work_order_finished()  # the work order's units finished in other batches
+            if elsewhere:
+                remaining = len(self.options.expected - self._tally.finished_serials() - elsewhere)
         return BatchSnapshot(
             batch_id=self.batch_id,
-            done=done,
-            in_progress=in_progress,
-            failed=failed,
-            pending_approval=pending,
+            done=counts.done,
+            in_progress=counts.in_progress,
+            failed=counts.failed,
+            pending_approval=counts.pending_approval,
             expected_remaining=remaining,
-            finished=not alive and in_progress == 0,
+            finished=finished,
             paused=self.paused,
             server_reachable=self.gateway.reachable,
-            awaiting_label=awaiting_label,
+            awaiting_label=counts.awaiting_label,
             scans_queued=self.labels.queued if self.labels is not None else 0,
             passcode_wait=self.quota.waiting_reason if self.quota is not None else None,
         )
@@ -488,6 +498,7 @@ class BatchEngine:
         self._publish_summary()
 
     def _publish(self, snap: DeviceSnapshot) -> None:
+        self._tally.update(snap)
         self.bus.publish(snap)
         self._publish_summary()
 
@@ -680,11 +691,18 @@ class BatchEngine:
                     )
             return None
         worker.claimed = serial
-        resumable = self.journal.find_unfinished_by_serial(serial) or self._failed_in_batch(serial)
-        if resumable is None and self.journal.find_done_by_serial(serial) is None:
-            # only a unit this journal has never finished may continue a row that failed before
-            # it was identified: a finished unit taking it over would be enrolled a second time
-            resumable = self._unidentified_failure_on(port)
+        done: DeviceSnapshot | None = None
+        resumable = self.journal.find_unfinished_by_serial(serial)
+        if resumable is None:
+            in_batch = self.journal.devices(self.batch_id)  # one read for both questions
+            resumable = _failed_in_batch(in_batch, serial)
+            if resumable is None:
+                done = self.journal.find_done_by_serial(serial)
+                if done is None:
+                    # only a unit this journal has never finished may continue a row that failed
+                    # before it was identified: a finished unit taking it over would be enrolled
+                    # a second time
+                    resumable = _unidentified_failure_on(in_batch, port)
         if resumable is not None:
             if not self._take_claim(worker, resumable.device_id, serial):
                 return None
@@ -695,7 +713,6 @@ class BatchEngine:
             snap = self.journal.set_step(resumable.device_id, f"resumed on {port}", port=port, **ident_fields)
             self._publish(snap)
             return resumable.device_id
-        done = self.journal.find_done_by_serial(serial)
         if done is not None and done.batch_id == self.batch_id:
             self._log(logging.INFO, f"unit {serial} is already done in this batch", port=port)
             return None
@@ -738,25 +755,6 @@ class BatchEngine:
                 return False
         worker.claim = (device_id, owner)
         return True
-
-    def _failed_in_batch(self, serial: str) -> DeviceSnapshot | None:
-        for snap in reversed(self.journal.devices(self.batch_id)):
-            if (
-                snap.serial_number == serial
-                and snap.state == DeviceState.FAILED
-                and snap.error_code != "duplicate"
-            ):
-                return snap
-        return None
-
-    def _unidentified_failure_on(self, port: str) -> DeviceSnapshot | None:
-        """This batch's row for a unit on ``port`` that failed before it could be identified
-        (busy, garbage): the unit identifying there now continues that row instead of leaving
-        it failed forever."""
-        for snap in reversed(self.journal.devices(self.batch_id)):
-            if snap.port == port and snap.serial_number is None and snap.state == DeviceState.FAILED:
-                return snap
-        return None
 
     def _already_done(
         self,
@@ -843,6 +841,25 @@ class BatchEngine:
         )
         self._publish(snap)
         self._log(logging.ERROR, f"failed in step '{step}': {message}", port=snap.port, device_id=device_id)
+
+
+def _failed_in_batch(in_batch: list[DeviceSnapshot], serial: str) -> DeviceSnapshot | None:
+    """The newest row of the batch where unit ``serial`` failed (not as a duplicate)."""
+    for snap in reversed(in_batch):
+        failed = snap.state == DeviceState.FAILED and snap.error_code != "duplicate"
+        if failed and snap.serial_number == serial:
+            return snap
+    return None
+
+
+def _unidentified_failure_on(in_batch: list[DeviceSnapshot], port: str) -> DeviceSnapshot | None:
+    """The batch's row for a unit on ``port`` that failed before it could be identified (busy,
+    garbage): the unit identifying there now continues that row instead of leaving it failed
+    forever."""
+    for snap in reversed(in_batch):
+        if snap.port == port and snap.serial_number is None and snap.state == DeviceState.FAILED:
+            return snap
+    return None
 
 
 def _port_present(port: str) -> bool:

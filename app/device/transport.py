@@ -12,6 +12,7 @@ No line content is logged here: lines may carry secrets (challenge passwords).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,8 @@ READ_SLICE_SECONDS = 0.05
 WRITE_TIMEOUT_SECONDS = 5.0
 
 SerialFactory = Callable[..., Any]
+
+_LINE_END = re.compile(rb"[\r\n]")
 
 
 _TTY_ERRORS: tuple[type[Exception], ...]
@@ -53,17 +56,25 @@ class LineSplitter:
         """How many lines were discarded for exceeding ``max_line`` (diagnostics)."""
 
     def feed(self, data: bytes) -> None:
-        for byte in data:
-            if byte in (0x0A, 0x0D):
+        """Split ``data`` at every CR and LF in C (``re.split``), not byte by byte in Python: a
+        station reads ~3.5 kB per unit, dozens of units at once, and a per-byte loop was the
+        largest single CPU cost of a port worker."""
+        for index, piece in enumerate(_LINE_END.split(data)):
+            if index:
                 self._end_line()
-            elif self._skipping:
-                continue
-            elif len(self._buffer) >= self.max_line:
-                self._buffer.clear()
-                self._skipping = True
-                self.oversized += 1
-            else:
-                self._buffer.append(byte)
+            self._take(piece)
+
+    def _take(self, piece: bytes) -> None:
+        """Append ``piece`` (no line ends in it) to the current line, or start skipping the line
+        once it would grow past ``max_line``."""
+        if self._skipping or not piece:
+            return
+        if len(self._buffer) + len(piece) > self.max_line:
+            self._buffer.clear()
+            self._skipping = True
+            self.oversized += 1
+        else:
+            self._buffer += piece
 
     def _end_line(self) -> None:
         if self._buffer and not self._skipping:

@@ -243,3 +243,34 @@ def test_snapshots_equal_the_full_rows_they_come_from(journal: JournalBackend):
     assert journal.device(dev) == full
     assert journal.devices(batch) == [full]
     assert journal.find_done_by_serial("S1") == full
+
+
+def test_the_snapshot_a_write_returns_is_the_row_the_journal_holds(journal: JournalBackend):
+    """Views get the snapshot a write returns, not a re-read: it must be exactly the stored row."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    added = journal.add_device(
+        batch, "/dev/ttyR", then=[(DeviceState.IDENTIFIED, "identified")], serial_number="S9", model="m"
+    )
+    assert added == journal.device(added.device_id)
+    dev = added.device_id
+    retry = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    written = [
+        journal.transition(dev, DeviceState.CSR_READY, "csr", csr_der=b"\x30\x00", csr_sha256="ab" * 32),
+        journal.set_step(dev, "still there", port="/dev/ttyS"),
+        journal.transition(dev, DeviceState.ENROLLING, "enrolling", enroll_attempts=1),
+        journal.transition(
+            dev,
+            DeviceState.PENDING_APPROVAL,
+            "waiting",
+            retry_at=retry.isoformat(),
+            not_after=retry.isoformat(),
+        ),
+        journal.transition(
+            dev, DeviceState.FAILED, "failed: x", error="x", error_code="est", failed_step="enrolling"
+        ),
+    ]
+    for snap in written[:-1]:
+        assert snap.device_id == dev and snap.batch_id == batch
+    assert written[1].state == DeviceState.CSR_READY and written[1].port == "/dev/ttyS"
+    assert written[3].retry_at == retry and written[3].cert_not_after == retry
+    assert written[-1] == journal.device(dev)
