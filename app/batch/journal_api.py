@@ -198,8 +198,10 @@ class JournalBackend(Protocol):
         What a 100,000-unit batch is read with: a report streams it page by page and the history
         view loads it as the operator scrolls, so neither holds the journal (SQLite: its one
         connection's lock, which the engine's writes wait for) longer than one page takes."""
+
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         """How many devices of the batch are in each state (``state`` value -> count), one query."""
+
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]: ...
     def find_unfinished_by_serial(self, serial_number: str) -> DeviceSnapshot | None: ...
     def find_done_by_serial(self, serial_number: str) -> DeviceSnapshot | None: ...
