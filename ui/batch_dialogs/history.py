@@ -37,8 +37,8 @@ from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.label_printer import QtPrinterSink
 from ui.plumbing.resources import icon
 from ui.plumbing.worker import run_in_background
-from ui.station.device_model import Column, DeviceTableModel
-from ui.station.progress_delegate import ProgressDelegate
+from ui.station.device_model import DeviceTableModel
+from ui.station.device_view import follow_progress_width
 
 
 def _when(record: BatchRecord) -> str:
@@ -80,7 +80,8 @@ class HistoryDialog(QDialog):
         self.devices = DeviceTableModel(self, batch_interval_ms=0)
         self.device_view = QTableView(self)
         self.device_view.setModel(self.devices)
-        self.device_view.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.device_view))
+        self.device_view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        follow_progress_width(self.device_view, self.devices)
         self.device_view.horizontalHeader().setStretchLastSection(True)
         self.device_view.verticalHeader().hide()
         self.device_view.setTabKeyNavigation(False)

@@ -144,9 +144,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.batch_label)
 
     def _connect(self) -> None:
-        self.bridge.device_changed.connect(self._device_changed)
+        self.bridge.devices_changed.connect(self._devices_changed)
         self.bridge.batch_changed.connect(self._batch_changed)
-        self.bridge.log_event.connect(self.log_panel.add_event)
+        self.bridge.log_events.connect(self.log_panel.add_events)
         self.controller.changed.connect(self._update_actions)
         self.controller.batch_started.connect(self._batch_started)
         self.controller.message.connect(self.show_message)
@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         self.lock.failed.connect(self.show_error)
         self.table.device_selected.connect(self.details.show_device)
         self.station_bar.fields_completed.connect(self._fields_completed)
-        self.bridge.log_event.connect(lambda _event: self._show_journal())
+        self.bridge.log_events.connect(lambda _events: self._show_journal())
         self._show_journal()
 
     def _show_journal(self) -> None:
@@ -175,11 +175,14 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(self.settings.get(SPLITTER))
 
     # -- engine events ------------------------------------------------------------------
-    def _device_changed(self, snap: DeviceSnapshot) -> None:
-        if snap.batch_id != self.controller.batch_id:
+    def _devices_changed(self, snaps: list[DeviceSnapshot]) -> None:
+        """One frame's device updates (the newest per device) for the shown batch."""
+        batch_id = self.controller.batch_id
+        ours = [snap for snap in snaps if snap.batch_id == batch_id]
+        if not ours:
             return
-        self.model.update_device(snap)
-        if snap.device_id == self.details.device_id:
+        self.model.update_devices(ours)
+        if any(snap.device_id == self.details.device_id for snap in ours):
             self.details.refresh()
 
     def _batch_changed(self, snap: BatchSnapshot) -> None:
