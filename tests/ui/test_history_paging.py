@@ -50,3 +50,40 @@ def test_history_loads_a_batch_page_by_page_as_the_view_scrolls_to_the_end(qtbot
     assert all(batch_id == batch for batch_id, _ in reads)
     assert len(reads) >= 40 // 5
     journal.close()
+
+
+def test_history_rows_pass_the_qt_model_tester_and_read_like_the_live_table(qtmodeltester, qapp):
+    from datetime import UTC, datetime
+
+    from app.batch.events import DeviceSnapshot
+    from app.batch.states import progress_of
+    from ui.batch_dialogs.history_model import HistoryDeviceModel, history_row
+    from ui.station.device_model import Column, DeviceTableModel
+
+    now = datetime.now(UTC)
+    snaps = [
+        DeviceSnapshot(
+            device_id=i,
+            batch_id=1,
+            port=f"/dev/u{i}",
+            serial_number=f"S{i}",
+            model="M",
+            state=state,
+            step=state.value,
+            progress=progress_of(state),
+            started_at=now,
+            updated_at=now,
+            error="refused" if state is DeviceState.FAILED else None,
+            failed_step="key" if state is DeviceState.FAILED else None,
+        )  # fmt: skip
+        for i, state in enumerate((DeviceState.ENROLLING, DeviceState.DONE, DeviceState.FAILED))
+    ]
+    model = HistoryDeviceModel()
+    model.append_rows([history_row(s, now) for s in snaps])
+    live = DeviceTableModel(batch_interval_ms=0)
+    live.set_devices(snaps)
+    for row in range(3):
+        for column in Column:
+            if column != Column.ELAPSED:
+                assert model.index(row, column).data() == live.index(row, column).data(), (row, column)
+    qtmodeltester.check(model)

@@ -9,16 +9,16 @@ a running one did. A batch's devices are read a page at a time
 (:data:`PAGE_SIZE` rows, keyset paging through ``device_rows_after``) as the
 operator scrolls (Qt's ``canFetchMore``/``fetchMore``): a 100,000-unit batch
 opens as fast as a small one, holds the journal for one page at a time, and the
-GUI thread only ever adds one page of rows.
+GUI thread only ever inserts one page of rows made ready in the worker
+(:mod:`ui.batch_dialogs.history_model`).
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -38,32 +38,15 @@ from app.batch.journal_api import BatchRecord, JournalBackend, snapshot_from_row
 from app.batch.states import DeviceState
 from app.labels.outputs import sink_for
 from app.labels.reprint import print_label, reprint_settings
+from ui.batch_dialogs.history_model import HistoryDeviceModel, Row, history_row
 from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.label_printer import QtPrinterSink
 from ui.plumbing.resources import icon
 from ui.plumbing.worker import run_in_background
-from ui.station.device_model import DeviceTableModel
 from ui.station.device_view import follow_progress_width
 
 #: devices read per journal call while the operator scrolls through a batch
 PAGE_SIZE = 256
-
-
-class PagedDeviceModel(DeviceTableModel):
-    """The device table of one past batch, filled page by page as the view asks for more."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, batch_interval_ms=0)
-        self.more: Callable[[], None] | None = None
-        self.exhausted = True
-        self.loading = False
-
-    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802 - Qt override
-        return not parent.isValid() and not self.exhausted and not self.loading and self.more is not None
-
-    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802 - Qt override
-        if self.canFetchMore(parent) and self.more is not None:
-            self.more()
 
 
 def _when(record: BatchRecord) -> str:
@@ -102,7 +85,7 @@ class HistoryDialog(QDialog):
         self.batches.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.batches.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.batches.setTabKeyNavigation(False)
-        self.devices = PagedDeviceModel(self)
+        self.devices = HistoryDeviceModel(self)
         self.devices.more = self._load_page
         self._after = 0
         self.device_view = QTableView(self)
@@ -179,7 +162,7 @@ class HistoryDialog(QDialog):
             return
         self._request += 1
         self._after = 0
-        self.devices.set_devices([])
+        self.devices.clear()
         self.devices.exhausted = False
         self.devices.loading = False
         self._load_page()
@@ -192,22 +175,25 @@ class HistoryDialog(QDialog):
         self.devices.loading = True
         journal, after, request = self.journal, self._after, self._request
 
-        def read() -> list[DeviceSnapshot]:
-            return [snapshot_from_row(row) for row in journal.device_rows_after(batch_id, after, PAGE_SIZE)]
+        def read() -> list[Row]:  # the rows' texts are made here too, not on the GUI thread
+            return [
+                history_row(snapshot_from_row(row))
+                for row in journal.device_rows_after(batch_id, after, PAGE_SIZE)
+            ]
 
         run_in_background(
             read, lambda snaps: self._show_devices(request, snaps), self._load_failed, owner=self
         )
 
-    def _show_devices(self, request: int, snaps: list[DeviceSnapshot]) -> None:
+    def _show_devices(self, request: int, rows: list[Row]) -> None:
         if request != self._request:
             return  # another batch was selected meanwhile
         first_page = self._after == 0
         self.devices.loading = False
-        self.devices.exhausted = len(snaps) < PAGE_SIZE
-        if snaps:
-            self._after = snaps[-1].device_id
-            self.devices.append_devices(snaps)
+        self.devices.exhausted = len(rows) < PAGE_SIZE
+        if rows:
+            self._after = rows[-1][0].device_id
+            self.devices.append_rows(rows)
         if first_page:
             self.device_view.resizeColumnsToContents()
         bar = self.device_view.verticalScrollBar()

@@ -13,6 +13,8 @@ The empty table's hint is a label on the viewport, shown only while there are no
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
@@ -21,7 +23,11 @@ from app.batch.events import DeviceSnapshot
 from ui.station.device_model import Column, DeviceTableModel
 
 
-def follow_progress_width(view: QTableView, model: DeviceTableModel) -> None:
+class _HasProgressWidth(Protocol):
+    def set_progress_width(self, width: int) -> None: ...
+
+
+def follow_progress_width(view: QTableView, model: _HasProgressWidth) -> None:
     """Keep the model's progress bars as wide as the view's progress column."""
     view.horizontalHeader().sectionResized.connect(
         lambda section, _old, new: model.set_progress_width(new) if section == Column.PROGRESS else None
