@@ -375,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--no-control", action="store_true", help="skip the headless control run")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        help="attempts per run while others load the machine",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="longest wait for an idle machine, s")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -394,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             BENCH_GUI_MODE=mode,
         )
         try:
-            wait_for_quiet(max_wait_s=60)
+            wait_for_quiet(max_wait_s=args.quiet_wait)
             print(f"{label}: {devices}-unit batch, {mode} ...", flush=True)
             busy0 = system_cpu_seconds()[0]
             kids0 = _children_cpu()
@@ -433,11 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     def one_run(label: str, mode: str, devices: int) -> dict[str, Any] | None:
         """A run on an idle machine; measured again (bounded) if other processes disturbed it."""
         discarded = []
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, args.max_attempts + 1):
             res = one_attempt(label, mode, devices)
             if res is None:
                 return None
-            if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == MAX_ATTEMPTS:
+            if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.max_attempts:
                 res["discarded_disturbed_runs"] = discarded
                 return res
             print(f"  other processes used {res['foreign_cpu_cores']:.2f} cores during it; measuring again")
