@@ -63,6 +63,11 @@ def _children_cpu() -> float:
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process since its exec (VmHWM; ``ru_maxrss`` would carry the parent's
+    peak over from before the fork, here the journal build's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -72,6 +72,9 @@ def probe() -> int:
     import resource
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # peak since exec (ru_maxrss keeps the parent's from before)
+            rss_mb = int(line.split()[1]) / 1024
     print(
         f"STARTUP shown={marks.get('shown', -1):.6f} painted={marks.get('painted', -1):.6f}"
         f" rss_mb={rss_mb:.1f}",

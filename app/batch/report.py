@@ -17,6 +17,7 @@ import base64
 import csv
 import io
 import json
+import operator
 import os
 import tempfile
 from collections.abc import Iterator
@@ -162,11 +163,28 @@ def write_json(journal: JournalBackend, batch_id: int, out: TextIO) -> None:
     out.write("[]\n}\n" if separator.startswith("[") else "\n  ]\n}\n")
 
 
+#: the journal column behind each CSV column (the JSON entry's names differ in places)
+_CSV_SOURCES = {
+    "device_id": "id",
+    "certificate_serial": "cert_serial",
+    "sha256_fingerprint": "cert_fingerprint",
+    "csr_as_received_sha256": "csr_received_sha256",
+    "replaced_certificate_sha256": "replaced_sha256",
+}
+_CSV_ROW = operator.itemgetter(*(_CSV_SOURCES.get(column, column) for column in CSV_COLUMNS))
+_RETRY_AT = CSV_COLUMNS.index("retry_at")
+
+
 def write_csv(journal: JournalBackend, batch_id: int, out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for entry in device_entries(journal, batch_id):
-        writer.writerow(entry)
+    """Stream the CSV report: one line per device straight from its journal row (the columns of
+    :data:`CSV_COLUMNS`, the same values as the JSON entries)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in device_rows(journal, batch_id):
+        values = _CSV_ROW(row)
+        if values[_RETRY_AT] is not None and row["state"] != "pending-approval":
+            values = (*values[:_RETRY_AT], None, *values[_RETRY_AT + 1 :])
+        writer.writerow(values)
 
 
 def write_report(journal: JournalBackend, batch_id: int, fmt: str, out: TextIO) -> None:

@@ -35,7 +35,12 @@ def _batch(journal: Journal, units: int) -> int:
         )
         if i % 3 == 0:
             journal.transition(
-                snap.device_id, DeviceState.FAILED, "failed: x", error='no, "x"', error_code="device"
+                snap.device_id,
+                DeviceState.FAILED,
+                "failed: x",
+                error='no, "x"',
+                error_code="device",
+                retry_at=now.isoformat(),  # not pending approval: no retry time in the report
             )
         elif i % 3 == 1:
             journal.transition(
@@ -64,6 +69,13 @@ def test_streamed_json_is_byte_for_byte_the_indented_whole_report(journal, monke
 def test_csv_has_every_unit_once_in_order(journal, monkeypatch):
     monkeypatch.setattr(report, "PAGE_SIZE", 2)
     batch = _batch(journal, 5)
+    reference = io.StringIO()  # the CSV as the JSON entries give it, written by DictWriter
+    writer = csv.DictWriter(
+        reference, fieldnames=report.CSV_COLUMNS, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(report.device_entries(journal, batch))
+    assert report.render(journal, batch, "csv") == reference.getvalue()
     rows = list(csv.DictReader(io.StringIO(report.render(journal, batch, "csv"))))
     assert [r["serial_number"] for r in rows] == [f"SN-{i}" for i in range(5)]
     assert rows[0]["error"] == 'no, "x"' and rows[0]["model"] == 'M\u00fc "quoted"\nnewline'
