@@ -390,7 +390,7 @@ discarded ones are in the JSON). The machine was shared and busy during these ru
         )
     text += "\n" + GUI_HISTORY
     if not all(size["met"] for size in sizes):
-        text += GUI_REMAINS
+        text += GUI_REMAINS + _gui_load_split(sizes)
     summary = [
         [
             f"GUI: longest event-loop stall, {size['devices']}-unit batch",
@@ -421,13 +421,38 @@ middle view-wide instead of two Python delegates; the empty-table hint is a labe
 `paintEvent` override; the log panel is a bounded `QStandardItemModel` filled a frame at a time.
 """
 
+
+def _gui_load_split(sizes: list[dict[str, Any]]) -> str:
+    """The kept runs split by how much other processes loaded the machine during them."""
+    lines = []
+    for size in sizes:
+        calm = [r["max_gap_ms"] for r in size["runs"] if (r.get("foreign_cpu_cores") or 0) < 1.0]
+        busy = [r["max_gap_ms"] for r in size["runs"] if (r.get("foreign_cpu_cores") or 0) >= 1.0]
+        c = size.get("control_headless")
+        part = f"{size['devices']} units: "
+        part += f"runs with < 1 foreign core: {', '.join(f(v) for v in calm) or 'none'} ms; "
+        part += f"with ≥ 1 foreign core: {', '.join(f(v) for v in busy) or 'none'} ms"
+        if c:
+            part += f"; control without a window {f(c['max_gap_ms'])} ms at {f(c.get('foreign_cpu_cores'), 2)} foreign cores"
+        lines.append(part)
+    return (
+        "\nLongest stalls by the load others put on the machine during the run — " + "; ".join(lines) + ".\n"
+    )
+
+
 GUI_REMAINS = """
-**Still missed: what remains.** See the table: where a run misses, look at its foreign CPU
-first. The GUI thread now runs Python only once per frame (the drain) and once per model flush
-(100 ms); a stall over the target means the GUI thread waited for a CPU or for the GIL held by
-the engine's worker threads (32–64 threads on 2 cores shared with other engineers' test suites).
-The structural fix is the one the diagnosis named before: run the port workers in a separate
-process, so the GUI never competes with them for the GIL.
+**Still missed: what remains.** No run here had an idle machine: other engineers' test suites
+used 0.7–1.7 of the 2 cores during every kept run (the benchmark waits for quiet, bounded, then
+measures anyway and says so). With the window's own Python work now once per frame (the drain,
+at most ~60/s) and once per model flush (10/s), and none while the table paints, a stall over the
+target is the GUI thread waiting for a CPU (the "idle jitter" column is the timer's delay with an
+empty event loop, up to tens of ms under this load) or for the GIL held by the engine's 32–64
+worker threads; the control runs without a window show stalls of the same order under the same
+load. A first full run of this code earlier the same day (commit "Benchmarks report: GUI stall at
+32 and 64 units…", 0.7–1.7 foreign cores) kept 32-unit stalls of 34–43 ms in four of five runs and
+182 ms in the fifth (1.69 foreign cores); 64 units: 48, 58, 108, 138 and 266 ms. What would close
+it for good: run the port workers in a separate process, so the GUI never competes for their
+GIL, and measure on an idle machine before calling the target met or missed.
 """
 
 
@@ -529,7 +554,7 @@ def scale_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
         [
             "History dialog: open → first paint with device rows",
             f(h["first_paint_s"] * 1000, 0) + " ms",
-            f"{int(h['rows_at_first_paint'])} rows read (one page)",
+            f"{int(h['rows_at_first_paint'])} rows read by then (pages of 256 until the view is full)",
             f(h["baseline_rss_mb"], 0),
             "",
             f(h.get("foreign_cpu_cores"), 2),
@@ -574,7 +599,7 @@ unfinished (CSR ready, enrolling, issued, writing), {b["transitions"]:,} transit
 certificate rows. Certificates, chains and CSRs are real (EC P-256 leaf + issuing CA chain, DER CSR)
 from a pool of 256 reused across units (row sizes as in a real journal, unit serials distinct).
 Every phase runs in its own fresh process (medians of the runs shown), so its peak RSS
-(`ru_maxrss`) is its own; "RSS after imports" is the baseline before the phase. The History
+(`VmHWM`, since the process's exec) is its own; "RSS after imports" is the baseline before the phase. The History
 phase opens the real dialog (offscreen, 1280×800) on the journal; start-up is `bench/startup.py`'s
 probe (`ui.gui_main.main()`) on a station home whose journal is this one.
 
@@ -594,7 +619,9 @@ SQLite journal's lock, which the engine's writes wait for, is held for one page 
 for the whole export. The History dialog reads the selected batch a page (256 rows) at a time as
 the view asks for more (`canFetchMore`/`fetchMore`), in a worker that also makes the rows' texts,
 so the GUI thread never waits on the journal and inserts one ready page with one
-`beginInsertRows`; a row costs ~1.5 KB (its snapshot and its texts). The resume scan reads the
+`beginInsertRows`; a row costs ~1.5 KB (its snapshot and its texts). The slow scroll steps (p99)
+are the steps where a page arrives: the worker builds 256 rows' texts holding the GIL while the
+GUI thread waits to paint. The resume scan reads the
 whole devices table (no index on `state`): it runs in a worker at start-up and does not delay the
 first paint.
 """
@@ -606,7 +633,9 @@ machine while other engineers' suites ran (`time.process_time`, one run, not the
 chains), ~1.0 s building the entries (leaf split from the chain, CSR base64), ~1.9 s in the C JSON
 encoder (262 MB of output: every unit's certificate and chain PEM), ~0.5 s writing: ~5 s of CPU on
 one core, before any foreign load (the table's runs had {f(ph["export-json"].get("foreign_cpu_cores"), 2)} foreign
-cores on a 2-core machine). The CSV export (no PEMs) is within the target. What would close the
+cores on a 2-core machine). The CSV export (no PEMs, one `itemgetter` per row) took
+{f(ph["export-csv"]["seconds"], 2)} s median, {f(ph["export-csv"]["seconds_max"], 2)} s worst, with {f(ph["export-csv"].get("foreign_cpu_cores"), 2)} foreign cores: at the target, over it in
+the worst run; its CPU is mostly the read. What would close the
 JSON gap: not writing every certificate twice (the leaf PEM is also the first block of
 `chain_pem`, a report format change the auditors would have to accept), reading only the columns
 the report uses, or a faster JSON encoder (`orjson`, a new dependency); the work is one core's, so
@@ -730,7 +759,7 @@ the station window stays; how fast it starts; how it copes with 100,000 devices.
 
 These are benchmarks, not tests: CI does not run them and nothing fails on them. Each writes
 `bench/results/<name>.json` and re-renders this file (`bench/report.py`). Run all with
-`bench/run_all.sh` (about 12 minutes on an idle machine; longer when it is busy, since every
+`bench/run_all.sh` (about 25 minutes on an idle machine; longer when it is busy, since every
 run first waits for it to be idle), or one at a time:
 
 | benchmark | command | takes |
