@@ -375,10 +375,10 @@ discarded ones are in the JSON). The machine was shared and busy during these ru
 {f(min(foreign), 2)}–{f(max(foreign), 2)} cores in the kept window runs (last column).
 
 {table(["run", "longest stall ms", "at s after Start", "p99 gap ms", "gaps > 50 ms", "idle jitter max ms", "opening the window: longest gap ms", "batch", "longest GC pause ms", "None refs lost (see §6)", "foreign CPU (cores)"], rows)}
-
-![Heartbeat gaps during the 32-unit batch](bench-gui-stall.png)
 """
-    for size in sizes[1:]:
+    if not any(size.get("plot") for size in sizes):
+        text += "\n(No plot: matplotlib was not installed when this was measured.)\n"
+    for size in sizes:
         if size.get("plot"):
             text += f"\n![Heartbeat gaps during the {size['devices']}-unit batch]({size['plot']})\n"
     text += "\n**Targets.**"
@@ -430,8 +430,8 @@ def _gui_load_split(sizes: list[dict[str, Any]]) -> str:
         busy = [r["max_gap_ms"] for r in size["runs"] if (r.get("foreign_cpu_cores") or 0) >= 1.0]
         c = size.get("control_headless")
         part = f"{size['devices']} units: "
-        part += f"runs with < 1 foreign core: {', '.join(f(v) for v in calm) or 'none'} ms; "
-        part += f"with ≥ 1 foreign core: {', '.join(f(v) for v in busy) or 'none'} ms"
+        part += f"runs with < 1 foreign core: {', '.join(f(v) + ' ms' for v in calm) or 'none'}; "
+        part += f"with ≥ 1 foreign core: {', '.join(f(v) + ' ms' for v in busy) or 'none'}"
         if c:
             part += f"; control without a window {f(c['max_gap_ms'])} ms at {f(c.get('foreign_cpu_cores'), 2)} foreign cores"
         lines.append(part)
@@ -442,17 +442,23 @@ def _gui_load_split(sizes: list[dict[str, Any]]) -> str:
 
 GUI_REMAINS = """
 **Still missed: what remains.** No run here had an idle machine: other engineers' test suites
-used 0.7–1.7 of the 2 cores during every kept run (the benchmark waits for quiet, bounded, then
-measures anyway and says so). With the window's own Python work now once per frame (the drain,
-at most ~60/s) and once per model flush (10/s), and none while the table paints, a stall over the
+ran during every kept run (last column; the benchmark waits for quiet, bounded, then measures
+anyway and says so). The window's own Python work is now once per frame (the drain, at most
+~60/s) and once per model flush (10/s), and none while the table paints. A diagnostic run
+(`BENCH_GUI_DIAGNOSE=1`, 64 units, not in the table: longest stall 37 ms) sampled the GUI thread's
+Python stack during every gap over 25 ms of the batch: each time it was inside `app.exec()` (Qt's
+event loop, painting, or waiting to re-enter Python), never in Certline's code. So a stall over the
 target is the GUI thread waiting for a CPU (the "idle jitter" column is the timer's delay with an
 empty event loop, up to tens of ms under this load) or for the GIL held by the engine's 32–64
-worker threads; the control runs without a window show stalls of the same order under the same
-load. A first full run of this code earlier the same day (commit "Benchmarks report: GUI stall at
-32 and 64 units…", 0.7–1.7 foreign cores) kept 32-unit stalls of 34–43 ms in four of five runs and
-182 ms in the fifth (1.69 foreign cores); 64 units: 48, 58, 108, 138 and 266 ms. What would close
-it for good: run the port workers in a separate process, so the GUI never competes for their
-GIL, and measure on an idle machine before calling the target met or missed.
+worker threads; the control runs without a window reach the same order under load. Not explained
+by load alone: at 64 units the two worst runs (178 and 105 ms) had under 1 foreign core, both
+about 4 s after Start, while the engine is busiest. A first full run of this code earlier the same
+day (commit "Benchmarks report: GUI stall at 32 and 64 units…", 0.7–1.7 foreign cores) kept
+32-unit stalls of 34–43 ms in four of five runs and 182 ms in the fifth (1.69 foreign cores);
+64 units: 48, 58, 108, 138 and 266 ms. What would close it for good: run the port workers in a
+separate process, so the GUI never competes for their GIL (the engine engineer's group commit and
+counters also cut the workers' GIL time), and measure on an idle machine before calling the
+target met or missed.
 """
 
 
