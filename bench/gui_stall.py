@@ -1,9 +1,10 @@
-"""Benchmark 3: GUI responsiveness, the longest stall of the Qt event loop during a 32-unit batch.
+"""Benchmark 3: GUI responsiveness, the longest stall of the Qt event loop during 32- and 64-unit batches.
 
-Run: ``.venv/bin/python bench/gui_stall.py`` (about a minute; offscreen, no display needed).
-Writes ``bench/results/gui_stall.json``, ``docs/bench-gui-stall.png`` and docs/benchmarks.md.
+Run: ``.venv/bin/python bench/gui_stall.py --repeats 5`` (about 3 minutes; offscreen, no display
+needed). Writes ``bench/results/gui_stall.json``, ``docs/bench-gui-stall.png`` (32 units),
+``docs/bench-gui-stall-64.png`` and docs/benchmarks.md.
 
-Each run is a fresh process: ``certline sim --devices 32`` and ``certline est-server`` run in
+Each run is a fresh process: ``certline sim --devices N`` (N = 32, then 64) and ``certline est-server`` run in
 their own processes; this child process opens the real station window
 (``ui.application.open_station_window``) on a real session and journal, and a ``QTimer``
 (PreciseTimer) fires every 5 ms on the GUI thread. Phases: 2 s idle event loop (the timer's own
@@ -43,11 +44,14 @@ from bench.common import (  # noqa: E402
 )
 
 DEVICES = 32
+SIZES = (32, 64)
 PERIOD_MS = 5
 TARGET_MS = 50.0
+#: longest stall allowed per batch size (issue 18: < 50 ms at 32 units, < 100 ms at 64)
+TARGETS_MS = {32: 50.0, 64: 100.0}
 #: a run during which other processes used more CPU than this (cores) is measured again ...
 FOREIGN_LIMIT = 0.3
-#: ... at most this many times in all (the last attempt is kept, with its foreign load shown)
+#: ... at most this many times in all (the least disturbed attempt is kept, its foreign load shown)
 MAX_ATTEMPTS = 4
 IDLE_S = 2.0
 SETTLE_S = 1.5
@@ -333,7 +337,7 @@ def _top_stacks(stalls: list[str]) -> list[tuple[str, int]]:
     return Counter(stalls).most_common(8)
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> bool:
+def plot(runs: list[dict[str, Any]], path: Path, target_ms: float = TARGET_MS) -> bool:
     try:
         import matplotlib
 
@@ -346,13 +350,13 @@ def plot(runs: list[dict[str, Any]], path: Path) -> bool:
         xs = [t for t, _ in run["timeline"]]
         ys = [g for _, g in run["timeline"]]
         ax.plot(xs, ys, ".", ms=2.5, label=f"run {i + 1} (max {run['max_gap_ms']:.0f} ms)")
-    ax.axhline(TARGET_MS, color="red", ls="--", lw=1, label=f"target {TARGET_MS:.0f} ms")
+    ax.axhline(target_ms, color="red", ls="--", lw=1, label=f"target {target_ms:.0f} ms")
     ax.axhline(PERIOD_MS, color="grey", ls=":", lw=1, label=f"timer period {PERIOD_MS} ms")
     ax.set_yscale("log")
     ax.set_ylim(1, max(200, max((g for r in runs for _, g in r["timeline"]), default=0) * 1.3))
     ax.set_xlabel("seconds since Start was pressed")
     ax.set_ylabel("gap between 5 ms heartbeats, ms")
-    ax.set_title(f"Qt event loop during a {DEVICES}-unit batch in the station window")
+    ax.set_title(f"Qt event loop during a {runs[0]['devices']}-unit batch in the station window")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
@@ -365,16 +369,26 @@ def plot(runs: list[dict[str, Any]], path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--devices", type=int, default=DEVICES)
+    parser.add_argument("--devices", type=int, default=DEVICES, help=argparse.SUPPRESS)  # the child's
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="batch sizes to measure, comma-separated"
+    )
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--no-control", action="store_true", help="skip the headless control run")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        help="attempts per run while others load the machine",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="longest wait for an idle machine, s")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
 
-    def one_attempt(label: str, mode: str) -> dict[str, Any] | None:
+    def one_attempt(label: str, mode: str, devices: int) -> dict[str, Any] | None:
         work = Path(tempfile.mkdtemp(prefix="certline-bench-gui-"))
         env = dict(
             os.environ,
@@ -387,13 +401,13 @@ def main(argv: list[str] | None = None) -> int:
             BENCH_GUI_MODE=mode,
         )
         try:
-            wait_for_quiet(max_wait_s=60)
-            print(f"{label}: {args.devices}-unit batch, {mode} ...", flush=True)
+            wait_for_quiet(max_wait_s=args.quiet_wait)
+            print(f"{label}: {devices}-unit batch, {mode} ...", flush=True)
             busy0 = system_cpu_seconds()[0]
             kids0 = _children_cpu()
             t0 = time.monotonic()
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", "--work", str(work), "--devices", str(args.devices)],
+                [sys.executable, __file__, "--child", "--work", str(work), "--devices", str(devices)],
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT_S + 120,
@@ -423,41 +437,57 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {count:3d}x GUI thread at: {stack}")
         return res
 
-    def one_run(label: str, mode: str) -> dict[str, Any] | None:
-        """A run on an idle machine; measured again (bounded) if other processes disturbed it."""
-        discarded = []
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            res = one_attempt(label, mode)
+    def one_run(label: str, mode: str, devices: int) -> dict[str, Any] | None:
+        """A run on an idle machine; measured again (bounded) if other processes disturbed it.
+
+        Of the attempts, the least disturbed one (least foreign CPU) is kept, whatever its
+        result; the others are listed as discarded with their foreign CPU.
+        """
+        attempts: list[dict[str, Any]] = []
+        for _attempt in range(args.max_attempts):
+            res = one_attempt(label, mode, devices)
             if res is None:
                 return None
-            if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == MAX_ATTEMPTS:
-                res["discarded_disturbed_runs"] = discarded
-                return res
+            attempts.append(res)
+            if res["foreign_cpu_cores"] <= FOREIGN_LIMIT:
+                break
             print(f"  other processes used {res['foreign_cpu_cores']:.2f} cores during it; measuring again")
-            discarded.append(round(res["max_gap_ms"], 1))
-        return None
+        kept = min(attempts, key=lambda a: a["foreign_cpu_cores"])
+        kept["discarded_disturbed_runs"] = [
+            {"max_gap_ms": round(a["max_gap_ms"], 1), "foreign_cpu_cores": round(a["foreign_cpu_cores"], 2)}
+            for a in attempts
+            if a is not kept
+        ]
+        return kept
 
-    runs = []
-    for rep in range(args.repeats):
-        res = one_run(f"run {rep + 1}", "window")
-        if res is None:
-            return 1
-        runs.append(res)
-    control = one_run("control", "headless") if not args.no_control else None
-
-    worst = max(r["max_gap_ms"] for r in runs)
-    results = {
-        "devices": args.devices,
-        "period_ms": PERIOD_MS,
-        "runs": [{k: v for k, v in r.items() if k != "timeline"} for r in runs],
-        "control_headless": {k: v for k, v in control.items() if k != "timeline"} if control else None,
-        "max_gap_ms_median": statistics.median(r["max_gap_ms"] for r in runs),
-        "max_gap_ms_worst": worst,
-        "target_ms": TARGET_MS,
-        "met": worst < TARGET_MS and all(r["done"] == r["devices"] for r in runs),
-    }
-    plotted = not args.no_save and plot(runs, DOCS / "bench-gui-stall.png")  # --no-save: docs untouched
-    results["plot"] = "bench-gui-stall.png" if plotted else None
+    by_size = []
+    for devices in [int(n) for n in args.sizes.split(",") if n]:
+        runs = []
+        for rep in range(args.repeats):
+            res = one_run(f"{devices} units, run {rep + 1}", "window", devices)
+            if res is None:
+                return 1
+            runs.append(res)
+        control = one_run(f"{devices} units, control", "headless", devices) if not args.no_control else None
+        target = TARGETS_MS.get(devices, TARGET_MS)
+        worst = max(r["max_gap_ms"] for r in runs)
+        name = "bench-gui-stall.png" if devices == DEVICES else f"bench-gui-stall-{devices}.png"
+        plotted = not args.no_save and plot(runs, DOCS / name, target)  # --no-save: docs untouched
+        by_size.append(
+            {
+                "devices": devices,
+                "runs": [{k: v for k, v in r.items() if k != "timeline"} for r in runs],
+                "control_headless": {k: v for k, v in control.items() if k != "timeline"}
+                if control
+                else None,
+                "max_gap_ms_median": statistics.median(r["max_gap_ms"] for r in runs),
+                "max_gap_ms_worst": worst,
+                "target_ms": target,
+                "met": worst < target and all(r["done"] == r["devices"] for r in runs),
+                "plot": name if plotted else None,
+            }
+        )
+    results = {**by_size[0], "period_ms": PERIOD_MS, "sizes": by_size, "max_attempts": args.max_attempts}
     if not args.no_save:
         save_result("gui_stall", results)
     return 0

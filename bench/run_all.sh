@@ -10,7 +10,11 @@ done
 "$PY" -c 'import matplotlib' 2>/dev/null || echo "note: no matplotlib in the venv, plots are skipped (.venv/bin/pip install -e '.[bench]')" >&2
 for bench in est_throughput batch_bound gui_stall startup scale; do
     echo "=== $bench"
-    if [ "$bench" = gui_stall ]; then set -- --repeats 5; else set --; fi
+    case $bench in
+        gui_stall) set -- --repeats 5 ;;
+        scale) set -- --repeats 2 ;;
+        *) set -- ;;
+    esac
     timeout 1800 "$PY" "bench/$bench.py" "$@"
 done
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then

@@ -69,7 +69,17 @@ def probe() -> int:
     import ui.gui_main
 
     ui.gui_main.main([])
-    print(f"STARTUP shown={marks.get('shown', -1):.6f} painted={marks.get('painted', -1):.6f}", flush=True)
+    import resource
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):  # peak since exec (ru_maxrss keeps the parent's from before)
+            rss_mb = int(line.split()[1]) / 1024
+    print(
+        f"STARTUP shown={marks.get('shown', -1):.6f} painted={marks.get('painted', -1):.6f}"
+        f" rss_mb={rss_mb:.1f}",
+        flush=True,
+    )
     return 0
 
 
@@ -122,7 +132,12 @@ def measure_window(env: dict[str, str]) -> dict[str, float]:
     shown, painted = float(fields["shown"]), float(fields["painted"])
     if shown < 0 or painted < 0:
         raise RuntimeError(f"the station window was never shown: {proc.stderr[-2000:]}")
-    return {"shown_s": shown - t0, "painted_s": painted - t0, "process_s": exit_at - t0}
+    return {
+        "shown_s": shown - t0,
+        "painted_s": painted - t0,
+        "process_s": exit_at - t0,
+        "peak_rss_mb": float(fields.get("rss_mb", "nan")),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -869,6 +869,24 @@ class Journal:
             rows = db.execute("SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)).fetchall()
         return [dict(row) for row in rows]
 
+    def device_rows_after(self, batch_id: int, after_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._read():
+            cursor = self._db.cursor()
+            cursor.row_factory = None  # plain tuples: dict(zip()) is ~3x faster than dict(sqlite3.Row)
+            rows = cursor.execute(
+                "SELECT * FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?",
+                (batch_id, after_id, max(0, int(limit))),
+            ).fetchall()
+            names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def device_state_counts(self, batch_id: int) -> dict[str, int]:
+        with self._read():
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) AS n FROM devices WHERE batch_id=? GROUP BY state", (batch_id,)
+            ).fetchall()
+        return {row["state"]: row["n"] for row in rows}
+
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         terminal = tuple(s.value for s in TERMINAL)
         query = "SELECT * FROM devices WHERE state NOT IN (?,?,?)"

@@ -1028,6 +1028,21 @@ class PgJournal:
             _plain(r) for r in self._all("SELECT * FROM devices WHERE batch_id=%s ORDER BY id", (batch_id,))
         ]
 
+    def device_rows_after(self, batch_id: int, after_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        return [
+            _plain(r)
+            for r in self._all(
+                "SELECT * FROM devices WHERE batch_id=%s AND id>%s ORDER BY id LIMIT %s",
+                (batch_id, after_id, max(0, int(limit))),
+            )
+        ]
+
+    def device_state_counts(self, batch_id: int) -> dict[str, int]:
+        rows = self._all(
+            "SELECT state, COUNT(*) AS n FROM devices WHERE batch_id=%s GROUP BY state", (batch_id,)
+        )
+        return {r["state"]: int(r["n"]) for r in rows}
+
     def unfinished_devices(self, batch_id: int | None = None) -> list[DeviceSnapshot]:
         terminal = [s.value for s in TERMINAL]
         if batch_id is None:

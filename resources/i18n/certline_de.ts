@@ -398,6 +398,7 @@ Bitte senden Sie ihn an den Support.</translation>
     <name>DeviceTableModel</name>
     <message>
         <source>Port</source>
+        <extracomment>how strongly the progress bar&apos;s fill shows behind the cell text (0..255) finished states whose progress cell shows the outcome in words instead of &quot;100 %&quot;</extracomment>
         <translation>Port</translation>
     </message>
     <message>
@@ -595,6 +596,7 @@ Bitte senden Sie ihn an den Support.</translation>
     <name>HistoryDialog</name>
     <message>
         <source>Batch history</source>
+        <extracomment>devices read per journal call while the operator scrolls through a batch</extracomment>
         <translation>Chargenverlauf</translation>
     </message>
     <message>

@@ -274,3 +274,27 @@ def test_the_snapshot_a_write_returns_is_the_row_the_journal_holds(journal: Jour
     assert written[1].state == DeviceState.CSR_READY and written[1].port == "/dev/ttyS"
     assert written[3].retry_at == retry and written[3].cert_not_after == retry
     assert written[-1] == journal.device(dev)
+
+
+def test_a_batch_is_read_page_by_page_in_id_order_and_counted_by_state(journal: JournalBackend):
+    """Keyset paging (reports and the history view read big batches this way): every device of the
+    batch exactly once, in id order, no device of another batch, and counts per state."""
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    other = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    ids = []
+    for i in range(7):
+        ids.append(
+            journal.add_device(
+                batch, f"/dev/u{i}", then=[(DeviceState.IDENTIFIED, "identified")], serial_number=f"S{i}"
+            ).device_id
+        )
+        journal.add_device(other, f"/dev/o{i}")
+    journal.transition(ids[2], DeviceState.FAILED, "failed: x", error="x", error_code="device")
+    pages, after = [], 0
+    while page := journal.device_rows_after(batch, after, limit=3):
+        pages.append([row["id"] for row in page])
+        after = page[-1]["id"]
+    assert pages == [ids[0:3], ids[3:6], ids[6:7]]
+    assert journal.device_rows_after(batch, 0, limit=100) == journal.device_rows(batch)
+    assert journal.device_state_counts(batch) == {"identified": 6, "failed": 1}
+    assert journal.device_state_counts(other) == {"detected": 7}

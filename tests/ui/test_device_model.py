@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.batch.events import DeviceSnapshot
@@ -131,3 +132,29 @@ def _comparable(value):
     from PySide6.QtGui import QIcon
 
     return value.cacheKey() if isinstance(value, QIcon) else value
+
+
+def test_one_flush_announces_each_contiguous_range_of_changed_rows_once(qtbot):
+    model = DeviceTableModel(batch_interval_ms=50)
+    model.set_devices([snap(i) for i in range(1, 7)])
+    ranges: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, _roles=(): ranges.append((top.row(), bottom.row())))
+    for device_id in (1, 2, 3, 5, 6):
+        model.update_device(snap(device_id, DeviceState.ENROLLING))
+    model.update_device(snap(4))  # unchanged: no redraw for it
+    model.flush()
+    assert sorted(ranges) == [(0, 2), (4, 5)]
+    assert model.index(4, Column.STATE).data() == look(DeviceState.ENROLLING).text
+
+
+def test_progress_column_is_a_bar_in_the_cell_background_with_words_once_finished():
+    model = DeviceTableModel(batch_interval_ms=0)
+    model.set_progress_width(200)
+    model.update_device(snap(1, DeviceState.ENROLLING))
+    model.update_device(snap(2, DeviceState.DONE))
+    half = model.index(0, Column.PROGRESS)
+    assert half.data() == f"{round(progress_of(DeviceState.ENROLLING) * 100)} %"
+    stops = half.data(Qt.ItemDataRole.BackgroundRole).gradient().stops()
+    assert stops[1][0] == pytest.approx(progress_of(DeviceState.ENROLLING), abs=0.01)
+    assert stops[-1][1].alpha() == 0  # the rest of the cell stays clear
+    assert model.index(1, Column.PROGRESS).data() == look(DeviceState.DONE).text

@@ -91,3 +91,52 @@ def test_log_records_reach_the_panel_scrubbed(qtbot):
         logging.getLogger().removeHandler(handler)
     assert lines[0].level == logging.WARNING
     assert "hunter2" not in lines[0].message and "[REDACTED]" in lines[0].message
+
+
+def test_bridge_hands_on_one_frame_newest_device_first_then_logs_then_the_batch(qtbot):
+    from datetime import UTC, datetime
+
+    from app.batch.events import DeviceSnapshot
+    from app.batch.states import DeviceState, progress_of
+
+    bus = EventBus()
+    bridge = EventBridge(bus)
+    order: list[object] = []
+    bridge.devices_changed.connect(
+        lambda snaps: order.append(("devices", [(s.device_id, s.state) for s in snaps]))
+    )
+    bridge.log_events.connect(lambda lines: order.append(("logs", [line.message for line in lines])))
+    bridge.batch_changed.connect(lambda snap: order.append(("batch", snap.done)))
+    now = datetime.now(UTC)
+
+    def device(device_id: int, state: DeviceState) -> DeviceSnapshot:
+        return DeviceSnapshot(
+            device_id=device_id, batch_id=7, port="p", serial_number=None, model=None, state=state,
+            step=state.value, progress=progress_of(state), started_at=now, updated_at=now,
+        )  # fmt: skip
+
+    def batch(done: int) -> BatchSnapshot:
+        return BatchSnapshot(
+            batch_id=7, done=done, in_progress=0, failed=0, pending_approval=0,
+            expected_remaining=None, finished=done == 2,
+        )  # fmt: skip
+
+    def publish() -> None:  # one worker's burst, all within one frame
+        bus.publish(device(1, DeviceState.IDENTIFIED))
+        bus.publish(batch(1))
+        bus.publish(device(2, DeviceState.DONE))
+        bus.publish(LogEvent(logging.INFO, "one"))
+        bus.publish(device(1, DeviceState.DONE))
+        bus.publish(batch(2))
+        bus.publish(LogEvent(logging.INFO, "two"))
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    publisher.join()  # the GUI thread handles no event meanwhile: the whole burst is one frame
+    qtbot.waitUntil(lambda: bool(order) and order[-1][0] == "batch")
+    assert order == [
+        ("devices", [(1, DeviceState.DONE), (2, DeviceState.DONE)]),
+        ("logs", ["one", "two"]),
+        ("batch", 2),
+    ]
+    bridge.close()

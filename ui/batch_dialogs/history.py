@@ -4,8 +4,13 @@
 batch's label settings, audited); the printing runs in a worker.
 
 The list and each batch's devices are read from the journal in a worker; the
-device list reuses the station's table model and delegate, so a past batch
-looks exactly like a running one did.
+device list reuses the station's table model, so a past batch looks exactly like
+a running one did. A batch's devices are read a page at a time
+(:data:`PAGE_SIZE` rows, keyset paging through ``device_rows_after``) as the
+operator scrolls (Qt's ``canFetchMore``/``fetchMore``): a 100,000-unit batch
+opens as fast as a small one, holds the journal for one page at a time, and the
+GUI thread only ever inserts one page of rows made ready in the worker
+(:mod:`ui.batch_dialogs.history_model`).
 """
 
 from __future__ import annotations
@@ -28,17 +33,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import BatchRecord, JournalBackend
+from app.batch.journal_api import BatchRecord, JournalBackend, snapshot_from_row
 from app.batch.states import DeviceState
 from app.labels.outputs import sink_for
 from app.labels.reprint import print_label, reprint_settings
 from app.security.roles import Action, RoleGate, RoleRequired
+from ui.batch_dialogs.history_model import HistoryDeviceModel, Row, history_row
 from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.label_printer import QtPrinterSink
 from ui.plumbing.resources import icon
 from ui.plumbing.worker import run_in_background
-from ui.station.device_model import Column, DeviceTableModel
-from ui.station.progress_delegate import ProgressDelegate
+from ui.station.device_view import follow_progress_width
+
+#: devices read per journal call while the operator scrolls through a batch
+PAGE_SIZE = 256
 
 
 def _when(record: BatchRecord) -> str:
@@ -85,10 +93,13 @@ class HistoryDialog(QDialog):
         self.batches.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.batches.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.batches.setTabKeyNavigation(False)
-        self.devices = DeviceTableModel(self, batch_interval_ms=0)
+        self.devices = HistoryDeviceModel(self)
+        self.devices.more = self._load_page
+        self._after = 0
         self.device_view = QTableView(self)
         self.device_view.setModel(self.devices)
-        self.device_view.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.device_view))
+        self.device_view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        follow_progress_width(self.device_view, self.devices)
         self.device_view.horizontalHeader().setStretchLastSection(True)
         self.device_view.verticalHeader().hide()
         self.device_view.setTabKeyNavigation(False)
@@ -157,21 +168,45 @@ class HistoryDialog(QDialog):
         self.export_button.setEnabled(batch_id is not None)
         if batch_id is None:
             return
-        journal = self.journal
         self._request += 1
-        request = self._request
+        self._after = 0
+        self.devices.clear()
+        self.devices.exhausted = False
+        self.devices.loading = False
+        self._load_page()
+
+    def _load_page(self) -> None:
+        """Read the next page of the selected batch in a worker (the GUI thread never reads)."""
+        batch_id = self.selected_batch()
+        if batch_id is None or self.devices.loading or self.devices.exhausted:
+            return
+        self.devices.loading = True
+        journal, after, request = self.journal, self._after, self._request
+
+        def read() -> list[Row]:  # the rows' texts are made here too, not on the GUI thread
+            return [
+                history_row(snapshot_from_row(row))
+                for row in journal.device_rows_after(batch_id, after, PAGE_SIZE)
+            ]
+
         run_in_background(
-            lambda: journal.devices(batch_id),
-            lambda snaps: self._show_devices(request, snaps),
-            self._load_failed,
-            owner=self,
+            read, lambda snaps: self._show_devices(request, snaps), self._load_failed, owner=self
         )
 
-    def _show_devices(self, request: int, snaps: list[DeviceSnapshot]) -> None:
+    def _show_devices(self, request: int, rows: list[Row]) -> None:
         if request != self._request:
             return  # another batch was selected meanwhile
-        self.devices.set_devices(snaps)
-        self.device_view.resizeColumnsToContents()
+        first_page = self._after == 0
+        self.devices.loading = False
+        self.devices.exhausted = len(rows) < PAGE_SIZE
+        if rows:
+            self._after = rows[-1][0].device_id
+            self.devices.append_rows(rows)
+        if first_page:
+            self.device_view.resizeColumnsToContents()
+        bar = self.device_view.verticalScrollBar()
+        if not self.devices.exhausted and bar.maximum() - bar.value() < bar.pageStep():
+            self._load_page()  # the view is not full yet (or the operator is at the end)
 
     def _export(self) -> None:
         batch_id = self.selected_batch()

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -28,8 +30,20 @@ from app.batch.states import DeviceState
 from ui.batch_dialogs.report_export import ask_and_export
 from ui.plumbing.resources import icon
 from ui.station.counters import BatchCounters
-from ui.station.device_view import LeftElideDelegate
 from ui.station.state_style import look
+
+
+class LeftElideDelegate(QStyledItemDelegate):
+    """Long port paths keep their end, the part that tells units apart (…/by-id/usb-…-if00, …/ttyCERT3).
+
+    (A static table shown after the batch: a Python delegate costs nothing here.)"""
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideLeft
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText  # one line, elided
 
 
 class BatchSummaryDialog(QDialog):

@@ -2,50 +2,58 @@
 
 Snapshots arrive many times a second while a batch runs. Like qutebrowser's
 download list, the model keeps the newest snapshot per device and flushes on
-a short timer: a new device is inserted with ``beginInsertRows``, a known one
-emits ``dataChanged`` for its row only. The model is never reset wholesale, so
-the selection and scroll position survive a busy batch.
+a short timer: new devices are inserted in one ``insertRows``, and the changed
+rows of one flush are announced with one ``dataChanged`` per contiguous range.
+The model is never reset wholesale, so the selection and scroll position
+survive a busy batch.
 
-Painting must stay cheap while the engine's worker threads hold the GIL most
-of the time (see docs/benchmarks.md, GUI responsiveness): every cell's values
-are computed once per flush into a per-role dict, and ``multiData`` hands the
-view all roles of a cell in one Python call instead of one call per role.
+Painting must not run Python while the engine's worker threads hold the GIL most
+of the time (docs/benchmarks.md, GUI responsiveness): every Python call the GUI
+thread makes from a paint waits for the GIL. So the cells are ``QStandardItem``s
+whose roles are set once per change (only the roles whose value changed), and
+the view paints plain cells entirely in C++. The progress column needs no
+delegate either: its bar is a ``BackgroundRole`` gradient brush with a hard stop
+at the unit's progress (cached per percent and colour), its text the percentage,
+or the outcome in words once the unit is finished.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import cast
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QModelRoleData,
-    QModelRoleDataSpan,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QLinearGradient,
+    QPalette,
+    QStandardItem,
+    QStandardItemModel,
 )
-from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import QApplication
 
 from app.batch.events import DeviceSnapshot
 from app.batch.states import TERMINAL, DeviceState
-from ui.station.state_style import look
+from ui.station.state_style import StateLook, look
 
-Index = QModelIndex | QPersistentModelIndex
 Cell = dict[int, object]
 DISPLAY = Qt.ItemDataRole.DisplayRole
 
 SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 1
-"""The row's :class:`DeviceSnapshot` (any column)."""
+"""The row's :class:`DeviceSnapshot` (column 0)."""
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
-"""Fraction 0..1 of the happy path, for the progress delegate."""
+"""Fraction 0..1 of the happy path (progress column)."""
 
 FLUSH_INTERVAL_MS = 100
 ELAPSED_TICK_MS = 1000
+#: how strongly the progress bar's fill shows behind the cell text (0..255)
+PROGRESS_FILL_ALPHA = 110
+
+#: finished states whose progress cell shows the outcome in words instead of "100 %"
+_WORDS = frozenset({DeviceState.DONE, DeviceState.FAILED, DeviceState.SKIPPED})
+_ITEM_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
 
 
 class Column(enum.IntEnum):
@@ -73,7 +81,51 @@ def elapsed_seconds(snap: DeviceSnapshot, now: datetime | None = None) -> float:
     return (end - snap.started_at).total_seconds()
 
 
-class DeviceTableModel(QAbstractTableModel):
+_BARS: dict[tuple[int, int, int], QBrush] = {}
+
+
+def progress_brush(percent: int, colour: QColor, width: int) -> QBrush | None:
+    """A brush that fills the first ``percent`` % of a ``width``-pixel cell (None at 0 %).
+
+    In logical coordinates from the cell's left edge: the item view style sets the brush origin
+    to the cell's top-left before it fills the background (an object-bounding gradient would be
+    shifted by that origin a second time). Shared per value: cells compare and copy cheaply.
+    """
+    if percent <= 0 or width <= 0:
+        return None
+    key = (min(percent, 100), colour.rgba(), width)
+    brush = _BARS.get(key)
+    if brush is None:
+        fill = QColor(colour)
+        fill.setAlpha(PROGRESS_FILL_ALPHA)
+        clear = QColor(fill)
+        clear.setAlpha(0)
+        stop = key[0] / 100
+        gradient = QLinearGradient(0, 0, width, 0)
+        gradient.setColorAt(0.0, fill)
+        gradient.setColorAt(stop, fill)
+        if stop < 1.0:
+            gradient.setColorAt(min(1.0, stop + 0.0001), clear)
+            gradient.setColorAt(1.0, clear)
+        brush = _BARS[key] = QBrush(gradient)
+    return brush
+
+
+def _ranges(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Contiguous (first, last) runs of the sorted ``rows``."""
+    first = last = None
+    for row in sorted(rows):
+        if last is not None and row == last + 1:
+            last = row
+            continue
+        if first is not None and last is not None:
+            yield first, last
+        first = last = row
+    if first is not None and last is not None:
+        yield first, last
+
+
+class DeviceTableModel(QStandardItemModel):
     """Table model over :class:`DeviceSnapshot`, keyed by ``device_id``.
 
     Attributes:
@@ -81,18 +133,20 @@ class DeviceTableModel(QAbstractTableModel):
     """
 
     def __init__(self, parent: QObject | None = None, *, batch_interval_ms: int = FLUSH_INTERVAL_MS) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(Column), parent)
         self._rows: list[DeviceSnapshot] = []
         self._cells: list[list[Cell]] = []
         self._row_of: dict[int, int] = {}
         self._pending: dict[int, DeviceSnapshot] = {}
+        self._looks: dict[DeviceState, tuple[StateLook, QBrush]] = {}
+        self._bar_width = 100
         self.batch_interval_ms = batch_interval_ms
         self._flush_timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._flush_timer.timeout.connect(self.flush)
         self._tick = QTimer(self, interval=ELAPSED_TICK_MS)
         self._tick.timeout.connect(self._tick_elapsed)
         self._tick.start()
-        self._headers = {
+        headers = {
             Column.PORT: self.tr("Port"),
             Column.SERIAL: self.tr("Serial number"),
             Column.MODEL: self.tr("Model"),
@@ -103,58 +157,140 @@ class DeviceTableModel(QAbstractTableModel):
             Column.EXPIRES: self.tr("Expires"),
             Column.DETAILS: self.tr("Step / error"),
         }
+        self.setHorizontalHeaderLabels([headers[column] for column in Column])
 
     # -- updates ----------------------------------------------------------------------------
     def update_device(self, snap: DeviceSnapshot) -> None:
         """Queue ``snap``; the newest snapshot per device wins at the next flush."""
-        self._pending[snap.device_id] = snap
+        self.update_devices([snap])
+
+    def update_devices(self, snaps: Iterable[DeviceSnapshot]) -> None:
+        """Queue several snapshots (one frame's worth) with one timer check."""
+        for snap in snaps:
+            self._pending[snap.device_id] = snap
         if self.batch_interval_ms <= 0:
             self.flush()
-        elif not self._flush_timer.isActive():
+        elif self._pending and not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def flush(self) -> None:
-        """Apply queued snapshots: insert new rows, emit ``dataChanged`` per changed row."""
+        """Apply queued snapshots: one ``insertRows`` for new devices, one ``dataChanged`` per
+        contiguous range of changed rows."""
         pending, self._pending = self._pending, {}
-        new = [s for s in pending.values() if s.device_id not in self._row_of]
-        for snap in pending.values():
-            row = self._row_of.get(snap.device_id)
-            if row is not None:
+        if not pending:
+            return
+        self._looks.clear()  # translated words: fresh once per flush, shared within it
+        new: list[DeviceSnapshot] = []
+        changed: list[int] = []
+        blocked = self.blockSignals(True)  # per-item signals replaced by the ranges below
+        try:
+            for snap in pending.values():
+                row = self._row_of.get(snap.device_id)
+                if row is None:
+                    new.append(snap)
+                    continue
                 self._rows[row] = snap
-                self._cells[row] = self._make_cells(snap)
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+                if self._apply(row, self._make_cells(snap)):
+                    changed.append(row)
+        finally:
+            self.blockSignals(blocked)
+        last_column = len(Column) - 1
+        for first, last in _ranges(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
         if new:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            for snap in new:
-                self._row_of[snap.device_id] = len(self._rows)
+            self._append(new)
+
+    def _append(self, snaps: list[DeviceSnapshot]) -> None:
+        first = len(self._rows)
+        cells = [self._make_cells(snap) for snap in snaps]
+        self.insertRows(first, len(snaps))  # one rowsInserted for the lot (empty cells until below)
+        blocked = self.blockSignals(True)
+        try:
+            for offset, (snap, row_cells) in enumerate(zip(snaps, cells, strict=True)):
+                row = first + offset
+                self._row_of[snap.device_id] = row
                 self._rows.append(snap)
-                self._cells.append(self._make_cells(snap))
-            self.endInsertRows()
+                self._cells.append(row_cells)
+                for column, cell in enumerate(row_cells):
+                    item = QStandardItem()
+                    item.setFlags(_ITEM_FLAGS)
+                    for role, value in cell.items():
+                        item.setData(value, role)
+                    self.setItem(row, column, item)
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(self.index(first, 0), self.index(len(self._rows) - 1, len(Column) - 1))
+
+    def _apply(self, row: int, cells: list[Cell]) -> bool:
+        """Set the roles whose value changed; True if any did."""
+        old_cells, self._cells[row] = self._cells[row], cells
+        changed = False
+        for column, (old, new) in enumerate(zip(old_cells, cells, strict=True)):
+            if old == new:
+                continue
+            item = self.item(row, column)
+            for role, value in new.items():
+                if old.get(role) is not value and old.get(role) != value:
+                    item.setData(value, role)
+            for role in old.keys() - new.keys():
+                item.setData(None, role)
+            changed = True
+        return changed
+
+    def append_devices(self, snaps: list[DeviceSnapshot]) -> None:
+        """Add rows at the end at once (a page of a past batch); known devices are updated."""
+        self._pending.update((snap.device_id, snap) for snap in snaps)
+        self.flush()
 
     def set_devices(self, snaps: list[DeviceSnapshot]) -> None:
         """Show another batch: remove the old rows, insert these (no model reset)."""
         self._pending.clear()
         if self._rows:
-            self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
             self._rows.clear()
             self._cells.clear()
             self._row_of.clear()
-            self.endRemoveRows()
+            self.removeRows(0, self.rowCount())
         for snap in snaps:
             self._pending[snap.device_id] = snap
         self.flush()
 
     def _tick_elapsed(self) -> None:
         live = [r for r, s in enumerate(self._rows) if s.state not in TERMINAL]
+        if not live:
+            return
         now = datetime.now(UTC)
-        for row in live:
-            self._cells[row][Column.ELAPSED][DISPLAY] = format_elapsed(elapsed_seconds(self._rows[row], now))
-        if live:
+        blocked = self.blockSignals(True)
+        try:
+            for row in live:
+                text = format_elapsed(elapsed_seconds(self._rows[row], now))
+                cell = self._cells[row][Column.ELAPSED]
+                if cell.get(DISPLAY) != text:
+                    cell[DISPLAY] = text
+                    self.item(row, Column.ELAPSED).setData(text, DISPLAY)
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(
+            self.index(min(live), Column.ELAPSED),
+            self.index(max(live), Column.ELAPSED),
+            [Qt.ItemDataRole.DisplayRole],
+        )
+
+    def set_progress_width(self, width: int) -> None:
+        """The progress column is ``width`` pixels wide now (the view says so when it changes)."""
+        if width == self._bar_width or width <= 0:
+            return
+        self._bar_width = width
+        blocked = self.blockSignals(True)
+        try:
+            for row, snap in enumerate(self._rows):
+                self._apply(row, self._make_cells(snap))
+        finally:
+            self.blockSignals(blocked)
+        if self._rows:
             self.dataChanged.emit(
-                self.index(min(live), Column.ELAPSED),
-                self.index(max(live), Column.ELAPSED),
-                [Qt.ItemDataRole.DisplayRole],
+                self.index(0, Column.PROGRESS),
+                self.index(len(self._rows) - 1, Column.PROGRESS),
+                [Qt.ItemDataRole.BackgroundRole],
             )
 
     # -- access -----------------------------------------------------------------------------
@@ -167,77 +303,51 @@ class DeviceTableModel(QAbstractTableModel):
     def row_of(self, device_id: int) -> int | None:
         return self._row_of.get(device_id)
 
-    # -- Qt model interface ------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(Column):
-                return self._headers[Column(section)]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        return self._cells[index.row()][index.column()].get(role)
-
-    def multiData(self, index: Index, span: QModelRoleDataSpan | QModelRoleData, /) -> None:  # noqa: N802
-        """Every role the view asks for in one call (what the delegate does per painted cell)."""
-        items = [span] if isinstance(span, QModelRoleData) else cast(Iterable[QModelRoleData], span)
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            for item in items:
-                item.clearData()
-            return
-        cell = self._cells[index.row()][index.column()]
-        for item in items:
-            value = cell.get(item.role())
-            if value is None:
-                item.clearData()
-            else:
-                item.setData(value)
+    # -- cells ------------------------------------------------------------------------------
+    def _look(self, state: DeviceState) -> tuple[StateLook, QBrush]:
+        found = self._looks.get(state)
+        if found is None:
+            state_look = look(state)
+            found = self._looks[state] = (state_look, QBrush(state_look.colour))
+        return found
 
     def _make_cells(self, snap: DeviceSnapshot) -> list[Cell]:
         """Everything any view may ask about this row, computed once per update."""
-        state = look(snap.state)
-        cells: list[Cell] = []
-        for column in Column:
-            cell: Cell = {
-                SNAPSHOT_ROLE: snap,
+        state, foreground = self._look(snap.state)
+        details = self._details(snap)
+        percent = round(snap.progress * 100)
+        finished = snap.state in _WORDS
+        bar_colour = state.colour if finished else _highlight()
+        cells: list[Cell] = [
+            {DISPLAY: snap.port, SNAPSHOT_ROLE: snap},
+            {DISPLAY: snap.serial_number or "—"},
+            {DISPLAY: snap.model or "—"},
+            {
+                DISPLAY: state.text,
+                Qt.ItemDataRole.DecorationRole: state.icon,
+                Qt.ItemDataRole.ForegroundRole: foreground,
+                Qt.ItemDataRole.ToolTipRole: f"{state.text}: {snap.step}",
+            },
+            {
+                DISPLAY: state.text if finished else f"{percent} %",
                 PROGRESS_ROLE: snap.progress,
-                DISPLAY: self._display(snap, column),
-            }
-            tooltip = self._tooltip(snap, column)
-            if tooltip:
-                cell[Qt.ItemDataRole.ToolTipRole] = tooltip
-            if column == Column.STATE:
-                cell[Qt.ItemDataRole.DecorationRole] = state.icon
-            if column in (Column.STATE, Column.DETAILS):
-                cell[Qt.ItemDataRole.ForegroundRole] = QBrush(state.colour)
-            cells.append(cell)
+                Qt.ItemDataRole.TextAlignmentRole: Qt.AlignmentFlag.AlignCenter,
+            },
+            {DISPLAY: format_elapsed(elapsed_seconds(snap))},
+            {DISPLAY: snap.cert_serial or ""},
+            {DISPLAY: snap.cert_not_after.date().isoformat() if snap.cert_not_after else ""},
+            {DISPLAY: details, Qt.ItemDataRole.ForegroundRole: foreground},
+        ]
+        bar = progress_brush(percent, bar_colour, self._bar_width)
+        if bar is not None:
+            cells[Column.PROGRESS][Qt.ItemDataRole.BackgroundRole] = bar
+        if details:
+            cells[Column.DETAILS][Qt.ItemDataRole.ToolTipRole] = details
+        if snap.cert_fingerprint:
+            cells[Column.CERT_SERIAL][Qt.ItemDataRole.ToolTipRole] = self.tr(
+                "SHA-256 fingerprint: %1"
+            ).replace("%1", snap.cert_fingerprint)
         return cells
-
-    def _display(self, snap: DeviceSnapshot, column: Column) -> str | None:
-        if column == Column.PORT:
-            return snap.port
-        if column == Column.SERIAL:
-            return snap.serial_number or "—"
-        if column == Column.MODEL:
-            return snap.model or "—"
-        if column == Column.STATE:
-            return look(snap.state).text
-        if column == Column.PROGRESS:
-            return f"{round(snap.progress * 100)} %"
-        if column == Column.ELAPSED:
-            return format_elapsed(elapsed_seconds(snap))
-        if column == Column.CERT_SERIAL:
-            return snap.cert_serial or ""
-        if column == Column.EXPIRES:
-            return snap.cert_not_after.date().isoformat() if snap.cert_not_after else ""
-        return self._details(snap)
 
     def _details(self, snap: DeviceSnapshot) -> str:
         if snap.state == DeviceState.FAILED and snap.error:
@@ -246,11 +356,7 @@ class DeviceTableModel(QAbstractTableModel):
             return self.tr("%1 (step: %2)").replace("%1", snap.error).replace("%2", snap.failed_step)
         return snap.step
 
-    def _tooltip(self, snap: DeviceSnapshot, column: Column) -> str | None:
-        if column == Column.DETAILS:
-            return self._details(snap)
-        if column == Column.CERT_SERIAL and snap.cert_fingerprint:
-            return self.tr("SHA-256 fingerprint: %1").replace("%1", snap.cert_fingerprint)
-        if column == Column.STATE:
-            return f"{look(snap.state).text}: {snap.step}"
-        return None
+
+def _highlight() -> QColor:
+    """The platform's highlight colour: the bar of a unit still in progress."""
+    return QApplication.palette().color(QPalette.ColorRole.Highlight)

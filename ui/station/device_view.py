@@ -1,49 +1,38 @@
-"""The device table view: the model, the progress delegate, sensible column widths, selection.
+"""The device table view: the model, sensible column widths, selection.
 
 Rows are selected whole; the selection is what "Skip selected" acts on and
 what the details panel shows.
+
+Nothing here runs Python while the table paints (no item delegate, no ``paintEvent``
+override): a repaint during a busy batch would otherwise wait for the GIL once per
+cell against the engine's worker threads (docs/benchmarks.md, GUI responsiveness).
+Long texts are elided in the middle, so ports, serials and certificate serials keep
+both ends (the digits people compare); the full text is in the tooltip where it is long.
+The empty table's hint is a label on the viewport, shown only while there are no rows.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
-    QWidget,
-)
+from typing import Protocol
+
+from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from app.batch.events import DeviceSnapshot
 from ui.station.device_model import Column, DeviceTableModel
-from ui.station.progress_delegate import ProgressDelegate
 
 
-class MiddleElideDelegate(QStyledItemDelegate):
-    """Long certificate serials keep both ends visible (people compare the first and last digits)."""
-
-    mode = Qt.TextElideMode.ElideMiddle
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:  # noqa: N802
-        super().initStyleOption(option, index)
-        option.textElideMode = self.mode
+class _HasProgressWidth(Protocol):
+    def set_progress_width(self, width: int) -> None: ...
 
 
-class LeftElideDelegate(MiddleElideDelegate):
-    """Long port paths keep their end, the part that tells units apart (…/by-id/usb-…-if00, …/ttyCERT3)."""
-
-    mode = Qt.TextElideMode.ElideLeft
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:  # noqa: N802
-        super().initStyleOption(option, index)
-        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText  # one line, elided
+def follow_progress_width(view: QTableView, model: _HasProgressWidth) -> None:
+    """Keep the model's progress bars as wide as the view's progress column."""
+    view.horizontalHeader().sectionResized.connect(
+        lambda section, _old, new: model.set_progress_width(new) if section == Column.PROGRESS else None
+    )
+    model.set_progress_width(view.columnWidth(Column.PROGRESS))
 
 
 class DeviceView(QTableView):
@@ -59,9 +48,7 @@ class DeviceView(QTableView):
         super().__init__(parent)
         self.setModel(model)
         self.setObjectName("devices")
-        self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
-        self.setItemDelegateForColumn(Column.CERT_SERIAL, MiddleElideDelegate(self))
-        self.setItemDelegateForColumn(Column.PORT, LeftElideDelegate(self))
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -74,7 +61,17 @@ class DeviceView(QTableView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._set_widths()
         self.setAccessibleName(self.tr("Devices"))
-        self.empty_text = ""
+        self.empty_text = self.tr("Connect the units, then press Start (F5) — or Hands-free (F9).")
+        self.empty_hint = QLabel(self.empty_text, self.viewport())
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        QVBoxLayout(self.viewport()).addWidget(self.empty_hint)
+        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+            signal.connect(self._rows_changed)
+        self._rows_changed()
+        follow_progress_width(self, model)
         self.set_sign_in_needed(False)
         self.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -88,7 +85,7 @@ class DeviceView(QTableView):
         )
         if text != self.empty_text:
             self.empty_text = text
-            self.viewport().update()
+            self.empty_hint.setText(text)
 
     def _set_widths(self) -> None:
         em = self.fontMetrics().horizontalAdvance("M")
@@ -106,13 +103,9 @@ class DeviceView(QTableView):
             self.setColumnWidth(column, width * em)
         self.verticalHeader().setDefaultSectionSize(round(self.fontMetrics().height() * 1.9))
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+    def _rows_changed(self) -> None:
         """An empty table says what to do instead of staying blank."""
-        super().paintEvent(event)
-        if self.model().rowCount() == 0:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+        self.empty_hint.setVisible(self.model().rowCount() == 0)
 
     def changeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
         super().changeEvent(event)

@@ -3,9 +3,18 @@
 ``app`` publishes :class:`~app.batch.events.DeviceSnapshot`,
 :class:`~app.batch.events.BatchSnapshot` and :class:`~app.batch.events.LogEvent`
 on whichever worker thread made the change. :class:`EventBridge` lives in the
-main thread and re-emits them as signals; Qt queues a signal emitted from
-another thread to receivers in the main thread, so every slot connected to the
-bridge runs on the GUI thread without locks.
+main thread and re-emits them as signals on the GUI thread, so every slot
+connected to the bridge runs there without locks.
+
+Events are coalesced per frame: a worker only appends to a buffer (and wakes the
+GUI thread once when the buffer was empty); the GUI thread drains the buffer at
+most once per :data:`FRAME_MS` and hands it on in one go: the newest snapshot
+of each device (``devices_changed``), every log line (``log_events``), then the
+newest snapshot of each batch (``batch_changed``), in that order, so a view that
+reacts to a finished batch already holds its devices' final rows. A 32-unit batch
+publishes ~1,500 events; one queued Qt call per event meant one GIL acquisition
+of the GUI thread per event against 32 busy worker threads (docs/benchmarks.md,
+GUI responsiveness).
 
 :class:`BridgeLogHandler` feeds ordinary ``logging`` records into the same
 stream (as ``LogEvent``), so the log panel shows library warnings next to
@@ -15,10 +24,11 @@ device events.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, LogEvent, MesStatus
 
@@ -26,44 +36,93 @@ from app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, Log
 #: the handler skips them so the log panel does not show every engine line twice.
 BUS_PUBLISHING_LOGGERS: frozenset[str] = frozenset({"app.batch.engine"})
 
+#: the GUI thread takes the buffered events at most this often (about one display frame)
+FRAME_MS = 16
+
 
 class EventBridge(QObject):
-    """Re-emits bus events as queued Qt signals on the main thread.
+    """Re-emits bus events as Qt signals on the main thread, coalesced per frame.
 
     Signals:
-        device_changed(DeviceSnapshot): one device row changed (or appeared).
-        batch_changed(BatchSnapshot): the batch counters changed.
-        log_event(LogEvent): a line for the log panel.
-        mes_changed(MesStatus): the MES hand-off's backlog changed.
+        devices_changed(list): the newest :class:`DeviceSnapshot` of each device that changed
+            since the last frame, in the order they first changed.
+        device_changed(DeviceSnapshot): the same, one at a time (after ``devices_changed``).
+        log_events(list): the :class:`LogEvent` lines since the last frame, oldest first.
+        log_event(LogEvent): the same, one at a time.
+        batch_changed(BatchSnapshot): the newest counters of each batch that changed (last).
+        mes_changed(MesStatus): the MES hand-off's backlog changed (handed on at once: rare).
     """
 
+    devices_changed = Signal(list)
     device_changed = Signal(object)
-    batch_changed = Signal(object)
+    log_events = Signal(list)
     log_event = Signal(object)
+    batch_changed = Signal(object)
+    _wake = Signal()
     mes_changed = Signal(object)
 
-    def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
+    def __init__(self, bus: EventBus, parent: QObject | None = None, *, frame_ms: int = FRAME_MS) -> None:
         super().__init__(parent)
+        self._lock = threading.Lock()
+        self._buffer: list[Event] = []
+        self._frame = QTimer(self, singleShot=True, interval=frame_ms)
+        self._frame.timeout.connect(self.drain)
+        self._wake.connect(self._frame_due)  # queued when emitted by a worker thread
         self._unsubscribe: Callable[[], None] | None = bus.subscribe(self._on_event)
         self.destroyed.connect(self.close)
 
     def _on_event(self, event: Event) -> None:
-        """Called on the publishing (worker) thread: only emit, never touch widgets."""
-        if not shiboken6.isValid(self):
+        """Called on the publishing (worker) thread: only buffer (or emit), never touch widgets."""
+        if isinstance(event, MesStatus):
+            if shiboken6.isValid(self):
+                self.mes_changed.emit(event)  # queued to the GUI thread; a few per minute at most
             return
-        if isinstance(event, DeviceSnapshot):
-            self.device_changed.emit(event)
-        elif isinstance(event, BatchSnapshot):
-            self.batch_changed.emit(event)
-        elif isinstance(event, LogEvent):
-            self.log_event.emit(event)
-        elif isinstance(event, MesStatus):
-            self.mes_changed.emit(event)
+        self._push(event)
 
     def emit_log(self, event: LogEvent) -> None:
         """Publish a GUI-side log line (any thread)."""
-        if shiboken6.isValid(self):
-            self.log_event.emit(event)
+        self._push(event)
+
+    def _push(self, event: Event) -> None:
+        if not isinstance(event, DeviceSnapshot | BatchSnapshot | LogEvent):
+            return
+        with self._lock:
+            first = not self._buffer
+            self._buffer.append(event)
+        if first and shiboken6.isValid(self):
+            self._wake.emit()  # one wake per frame, not one queued call per event
+
+    def _frame_due(self) -> None:
+        if not self._frame.isActive():
+            self._frame.start()
+
+    def drain(self) -> None:
+        """Hand the buffered events on (GUI thread; the frame timer calls it, tests may too)."""
+        with self._lock:
+            events, self._buffer = self._buffer, []
+        if not events:
+            return
+        devices: dict[int, DeviceSnapshot] = {}
+        batches: dict[int, BatchSnapshot] = {}
+        logs: list[LogEvent] = []
+        for event in events:
+            if isinstance(event, DeviceSnapshot):
+                devices[event.device_id] = event
+            elif isinstance(event, BatchSnapshot):
+                batches[event.batch_id] = event
+            elif isinstance(event, LogEvent):
+                logs.append(event)
+        if devices:
+            snaps = list(devices.values())
+            self.devices_changed.emit(snaps)
+            for snap in snaps:
+                self.device_changed.emit(snap)
+        if logs:
+            self.log_events.emit(logs)
+            for line in logs:
+                self.log_event.emit(line)
+        for batch in batches.values():
+            self.batch_changed.emit(batch)
 
     def close(self) -> None:
         """Stop listening to the bus (the window is closing)."""

@@ -1,9 +1,13 @@
 """The log panel: engine events and library log records, filterable by level and device.
 
-Lines arrive through the :class:`~ui.station.event_bridge.EventBridge` as ``LogEvent``;
-messages are scrubbed once more on the way in (a secret must never be on
-screen either). The model keeps the newest :data:`MAX_LINES` lines and removes
+Lines arrive through the :class:`~ui.station.event_bridge.EventBridge` as ``LogEvent``,
+one frame's lines at a time; messages are scrubbed once more on the way in (a secret must
+never be on screen either). The model keeps the newest :data:`MAX_LINES` lines and removes
 old ones from the top, so a day-long batch does not grow memory without bound.
+
+The cells are ``QStandardItem``s: the text, colour and tooltip of a line are set once when it
+arrives and painting reads them in C++, without a Python call (and a GIL acquisition against
+the engine's busy worker threads) per painted cell.
 """
 
 from __future__ import annotations
@@ -13,14 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
-    Qt,
 )
-from PySide6.QtGui import QBrush
+from PySide6.QtGui import QBrush, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from app.batch.events import LogEvent
@@ -40,56 +42,51 @@ class LogLine:
     device_id: int | None
 
 
-class LogModel(QAbstractTableModel):
-    """Columns: time, level, port, message."""
+class LogModel(QStandardItemModel):
+    """Columns: time, level, port, message; :attr:`lines` holds the same lines as data."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, 4, parent)
         self.lines: list[LogLine] = []
-        self._headers = [self.tr("Time"), self.tr("Level"), self.tr("Port"), self.tr("Message")]
+        self.setHorizontalHeaderLabels(
+            [self.tr("Time"), self.tr("Level"), self.tr("Port"), self.tr("Message")]
+        )
+        self._brushes = {
+            Tone.BAD: QBrush(tone_colour(Tone.BAD)),
+            Tone.ATTENTION: QBrush(tone_colour(Tone.ATTENTION)),
+        }
 
     def append(self, event: LogEvent) -> None:
-        if len(self.lines) >= MAX_LINES:
-            drop = len(self.lines) - MAX_LINES + 1
-            self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+        self.extend([event])
+
+    def extend(self, events: list[LogEvent]) -> None:
+        """Add lines at the bottom, then drop the oldest beyond :data:`MAX_LINES` (one removal)."""
+        events = events[-MAX_LINES:]
+        now = datetime.now()
+        for event in events:
+            line = LogLine(now, event.level, scrub(event.message), event.port, event.device_id)
+            self.lines.append(line)
+            self.appendRow(self._items(line))
+        drop = len(self.lines) - MAX_LINES
+        if drop > 0:
             del self.lines[:drop]
-            self.endRemoveRows()
-        line = LogLine(datetime.now(), event.level, scrub(event.message), event.port, event.device_id)
-        self.beginInsertRows(QModelIndex(), len(self.lines), len(self.lines))
-        self.lines.append(line)
-        self.endInsertRows()
+            self.removeRows(0, drop)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.lines)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else 4
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < 4
-        ):
-            return self._headers[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.lines):
-            return None
-        line = self.lines[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                line.at.strftime("%H:%M:%S"),
-                logging.getLevelName(line.level),
-                line.port or "",
-                line.message,
-            )[index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole and line.level >= logging.WARNING:
-            return QBrush(tone_colour(Tone.BAD if line.level >= logging.ERROR else Tone.ATTENTION))
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
-            return line.message
-        return None
+    def _items(self, line: LogLine) -> list[QStandardItem]:
+        items = [
+            QStandardItem(line.at.strftime("%H:%M:%S")),
+            QStandardItem(logging.getLevelName(line.level)),
+            QStandardItem(line.port or ""),
+            QStandardItem(line.message),
+        ]
+        items[3].setToolTip(line.message)
+        if line.level >= logging.WARNING:
+            brush = self._brushes[Tone.BAD if line.level >= logging.ERROR else Tone.ATTENTION]
+            for item in items:
+                item.setForeground(brush)
+        for item in items:
+            item.setEditable(False)
+        return items
 
 
 class LogFilter(QSortFilterProxyModel):
@@ -163,11 +160,16 @@ class LogPanel(QWidget):
         layout.addWidget(self.view)
 
     def add_event(self, event: LogEvent) -> None:
-        if event.port and self.device.findData(event.port) < 0:
-            self.device.addItem(event.port, event.port)
+        self.add_events([event])
+
+    def add_events(self, events: list[LogEvent]) -> None:
+        """One frame's lines: one append, at most one trim and one scroll."""
+        for port in dict.fromkeys(event.port for event in events if event.port):
+            if self.device.findData(port) < 0:
+                self.device.addItem(port, port)
         scroll = self.view.verticalScrollBar()
         at_bottom = scroll.value() >= scroll.maximum() - 2
-        self.model.append(event)
+        self.model.extend(events)
         if at_bottom:
             self.view.scrollToBottom()
 

@@ -161,9 +161,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.batch_label)
 
     def _connect(self) -> None:
-        self.bridge.device_changed.connect(self._device_changed)
+        self.bridge.devices_changed.connect(self._devices_changed)
         self.bridge.batch_changed.connect(self._batch_changed)
-        self.bridge.log_event.connect(self.log_panel.add_event)
+        self.bridge.log_events.connect(self.log_panel.add_events)
         self.bridge.mes_changed.connect(self.station_bar.set_mes)
         self.controller.changed.connect(self._update_actions)
         self.controller.batch_started.connect(self._batch_started)
@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         self.lock.message.connect(self.show_message)
         self.table.device_selected.connect(self.details.show_device)
         self.station_bar.fields_completed.connect(self._fields_completed)
-        self.bridge.log_event.connect(lambda _event: self._show_journal())
+        self.bridge.log_events.connect(lambda _events: self._show_journal())
         self._show_journal()
 
     def _start_mes(self) -> None:
@@ -221,11 +221,14 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(self.settings.get(SPLITTER))
 
     # -- engine events ------------------------------------------------------------------
-    def _device_changed(self, snap: DeviceSnapshot) -> None:
-        if snap.batch_id != self.controller.batch_id:
+    def _devices_changed(self, snaps: list[DeviceSnapshot]) -> None:
+        """One frame's device updates (the newest per device) for the shown batch."""
+        batch_id = self.controller.batch_id
+        ours = [snap for snap in snaps if snap.batch_id == batch_id]
+        if not ours:
             return
-        self.model.update_device(snap)
-        if snap.device_id == self.details.device_id:
+        self.model.update_devices(ours)
+        if any(snap.device_id == self.details.device_id for snap in ours):
             self.details.refresh()
 
     def _batch_changed(self, snap: BatchSnapshot) -> None:
