@@ -463,6 +463,7 @@ class BatchEngine:
             paused=self.paused,
             server_reachable=self.gateway.reachable,
             awaiting_label=counts.awaiting_label,
+            skipped=counts.skipped,
             scans_queued=self.labels.queued if self.labels is not None else 0,
             passcode_wait=self.quota.waiting_reason if self.quota is not None else None,
         )

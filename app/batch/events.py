@@ -60,6 +60,8 @@ class BatchSnapshot:
     """Scan-in: units held until their label is scanned."""
     scans_queued: int = 0
     """Scan-in: labels scanned that wait for the next unit plugged in."""
+    skipped: int = 0
+    """Units left out (already provisioned, duplicates, skipped by the operator); also in ``done``."""
     passcode_wait: str | None = None
     """Why the batch waits for a new passcode (uses spent, expired, refused after use), or None."""
 

@@ -60,6 +60,10 @@
         <translation>Fertig</translation>
     </message>
     <message>
+        <source>Skipped</source>
+        <translation>Übersprungen</translation>
+    </message>
+    <message>
         <source>In progress</source>
         <translation>In Arbeit</translation>
     </message>

@@ -49,6 +49,7 @@ def test_full_batch_ends_green_with_a_summary(qtbot, window, station):
     assert (batch.work_order, batch.operator) == ("WO-1", "anna")
     assert batch.ended_at is not None
     assert window.station_actions.start.isEnabled() and window.station_actions.export.isEnabled()
+    assert not window.station_actions.retry.isEnabled()  # nothing failed: nothing to retry
     dialog.close()
 
 
@@ -171,3 +172,19 @@ def test_tab_reaches_every_working_control(qtbot, window, station):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         seen.add(QApplication.focusWidget())
     assert wanted <= seen
+
+
+def test_skipped_units_are_not_counted_as_done(qtbot):
+    """A unit left out (already provisioned, a duplicate) must not read as provisioned."""
+    from app.batch.events import BatchSnapshot
+    from ui.station.counters import BatchCounters
+
+    counters = BatchCounters()
+    qtbot.addWidget(counters)
+    counters.update_batch(
+        BatchSnapshot(
+            batch_id=1, done=5, in_progress=0, failed=1, pending_approval=0, expected_remaining=None,
+            finished=True, skipped=2,
+        )
+    )  # fmt: skip
+    assert (counters.done.value_text(), counters.skipped.value_text()) == ("3", "2")

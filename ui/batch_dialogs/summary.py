@@ -76,6 +76,7 @@ class BatchSummaryDialog(QDialog):
         headline.setStyleSheet("font-size: 130%; font-weight: 600;")
         self.counters = BatchCounters(self)
         self.counters.done.set_value(done)
+        self.counters.skipped.set_value(skipped)
         self.counters.in_progress.set_value(len(devices) - done - skipped - len(failed))
         self.counters.failed.set_value(len(failed))
         self.counters.pending.hide()

@@ -70,33 +70,38 @@ class CounterTile(QFrame):
 
 
 class BatchCounters(QWidget):
-    """Done, in progress, failed, pending approval and expected remaining.
+    """Done, skipped, in progress, failed, pending approval and expected remaining.
+
+    Done counts units provisioned now; a unit left out (already provisioned, skipped) is counted
+    under Skipped, so a technician never reads a skip as a success.
 
     Attributes:
-        done, in_progress, failed, pending, remaining: the tiles (tests read their text).
+        done, skipped, in_progress, failed, pending, remaining: the tiles (tests read their text).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.done = CounterTile(self.tr("Done"), Tone.GOOD, self)
+        self.skipped = CounterTile(self.tr("Skipped"), Tone.NEUTRAL, self)
         self.in_progress = CounterTile(self.tr("In progress"), Tone.WORKING, self)
         self.failed = CounterTile(self.tr("Failed"), Tone.BAD, self)
         self.pending = CounterTile(self.tr("Pending approval"), Tone.ATTENTION, self)
         self.remaining = CounterTile(self.tr("Expected remaining"), Tone.NEUTRAL, self)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for tile in (self.done, self.in_progress, self.failed, self.pending, self.remaining):
+        for tile in (self.done, self.skipped, self.in_progress, self.failed, self.pending, self.remaining):
             layout.addWidget(tile)
         self.remaining.set_value(None)
 
     def update_batch(self, snap: BatchSnapshot) -> None:
-        self.done.set_value(snap.done)
+        self.done.set_value(snap.done - snap.skipped)  # the engine's "done" is "needs nothing more"
+        self.skipped.set_value(snap.skipped)
         self.in_progress.set_value(snap.in_progress)
         self.failed.set_value(snap.failed)
         self.pending.set_value(snap.pending_approval)
         self.remaining.set_value(snap.expected_remaining)
 
     def clear(self) -> None:
-        for tile in (self.done, self.in_progress, self.failed, self.pending):
+        for tile in (self.done, self.skipped, self.in_progress, self.failed, self.pending):
             tile.set_value(0)
         self.remaining.set_value(None)

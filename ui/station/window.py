@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.mes: MesDelivery | None = None
         self._closing = False
         self._awaiting_summary = False
+        self._failed_units = 0  # of the current batch's last snapshot: Retry failed needs one
         self._passcode_wait: str | None = None
         self.passcode_asker = PasscodeAsker(self)
         self._shown_locked = False
@@ -235,6 +236,9 @@ class MainWindow(QMainWindow):
         if snap.batch_id != self.controller.batch_id:
             return
         self.counters.update_batch(snap)
+        if snap.failed != self._failed_units:
+            self._failed_units = snap.failed
+            self._update_actions()
         self.scan_panel.set_counts(snap.awaiting_label, snap.scans_queued)
         self.monitor.note_server(snap.server_reachable)
         if snap.passcode_wait != self._passcode_wait:
@@ -254,6 +258,7 @@ class MainWindow(QMainWindow):
         )
 
     def _batch_started(self, batch_id: int) -> None:
+        self._failed_units = 0
         if self.model.snapshots() and self.model.snapshots()[0].batch_id != batch_id:
             self.model.set_devices([])
             self.counters.clear()
@@ -275,7 +280,7 @@ class MainWindow(QMainWindow):
         a.pause.setChecked(c.paused)
         a.pause.setText(self.tr("Resume") if c.paused else self.tr("&Pause"))
         a.stop.setEnabled(c.phase in (Phase.RUNNING, Phase.STARTING))
-        a.retry.setEnabled(has_work and may(Action.RETRY_UNITS))
+        a.retry.setEnabled(has_work and self._failed_units > 0 and may(Action.RETRY_UNITS))
         a.retry_pending.setEnabled(has_work and may(Action.RETRY_UNITS))
         a.skip.setEnabled(running and may(Action.SKIP_UNITS))
         a.reprovision.setEnabled(has_work and may(Action.REPROVISION))
