@@ -197,7 +197,9 @@ def run_batch(server: EstServerProcess, n: int, work: Path, run: int) -> dict[st
         "keygen_median_s": statistics.median(keygens) if keygens else None,
         "keygen_max_s": max(keygens, default=None),
         "keygen_count": len(keygens),
-        "unit_time_median_s": statistics.median(p["total"] for p in phases if "total" in p) if phases else None,
+        "unit_time_median_s": statistics.median(p["total"] for p in phases if "total" in p)
+        if phases
+        else None,
         "phase_median_s": {
             name: statistics.median(p[name] for p in phases if name in p)
             for name in ("identify", "keygen", "csr", "enroll", "write", "verify")
@@ -267,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     discarded.append(round(res["wall_s"], 3))
                 res["discarded_disturbed_runs"] = discarded
                 print(
-                    f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, AT bytes/unit {res['tx_bytes_median']:.0f} "
+                    f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, "
+                    f"AT bytes/unit {res['tx_bytes_median']:.0f} "
                     f"out + {res['rx_bytes_median']:.0f} in, keygen {res['keygen_median_s']}, "
                     f"foreign {res['foreign_cpu_cores']:.2f} cores",
                     flush=True,
@@ -332,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             "n": TARGET_N,
             "ratio": target_row["ratio_to_bound"] if target_row else None,
             "limit": TARGET_RATIO,
-            "met": bool(target_row and target_row["ratio_to_bound"] <= TARGET_RATIO and target_row["all_done"]),
+            "met": bool(
+                target_row and target_row["ratio_to_bound"] <= TARGET_RATIO and target_row["all_done"]
+            ),
         },
     }
     plotted = not args.no_save and plot(rows, bound, sim_floor, DOCS / "bench-nrf91.png")
