@@ -147,7 +147,9 @@ def nrf91_profile(server: EstServerProcess):  # noqa: ANN201 - Profile
     return type(profile)(**{**profile.__dict__, "driver": "nrf91", "subject_template": {"CN": "{serial}"}})
 
 
-def run_batch(server: EstServerProcess, n: int, work: Path, run: int) -> dict[str, Any]:
+def run_batch(
+    server: EstServerProcess, n: int, work: Path, run: int, quiet_wait: float = 60.0
+) -> dict[str, Any]:
     from app.batch.engine import BatchOptions
     from app.batch.states import DeviceState
     from app.config.paths import StationPaths
@@ -168,7 +170,7 @@ def run_batch(server: EstServerProcess, n: int, work: Path, run: int) -> dict[st
     )
     try:
         _ = session.client  # TLS context built before the clock starts, as in a running station
-        wait_for_quiet(max_wait_s=60)
+        wait_for_quiet(max_wait_s=quiet_wait)
         with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
             t0 = time.perf_counter()
             engine = session.start_batch(BatchOptions(work_order=f"BENCH-NRF91-{n}-{run}"), sim.ports)
@@ -248,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60.0, help="longest wait for an idle machine before each run (s)"
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=MAX_ATTEMPTS, help="runs per measurement if disturbed"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="certline-bench-nrf91-"))
@@ -261,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             for run in range(1, args.repeats + 1):
                 discarded = []
-                for attempt in range(1, MAX_ATTEMPTS + 1):
+                for attempt in range(1, args.attempts + 1):
                     print(f"nRF91 batch of {n} (run {run}) ...", flush=True)
-                    res = run_batch(server, n, work, run * 10 + attempt)
-                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == MAX_ATTEMPTS:
+                    res = run_batch(server, n, work, run * 10 + attempt, args.quiet_wait)
+                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.attempts:
                         break
                     print(f"  disturbed ({res['foreign_cpu_cores']:.2f} foreign cores); again", flush=True)
                     discarded.append(round(res["wall_s"], 3))
