@@ -439,7 +439,7 @@ def _run_window(
     quiet_gaps = [g for g, t in gaps if in_quiet(t)]
 
     def growth(key: str) -> dict[str, Any] | None:
-        if not after:
+        if not after or warm is None or end is None:
             return None
         quarter = max(1, len(after) // 4)
         first, last = after[:quarter], after[-quarter:]
