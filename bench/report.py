@@ -630,13 +630,14 @@ on a real nRF9160 this is the modem's own time, which this bench does not claim 
 paces only modem→host bytes (a pseudo-terminal delivers the host's writes at once), so the
 "sim floor" (modem→host bytes only) = **{f(r["sim_floor_s"], 3)} s** is the stricter reference here.
 
-{table(["units", "wall s (median)", "range s", "÷ bound", "÷ sim floor", "all done", "AT bytes/unit", "keygen s", "median phase s: identify / keygen / csr / enroll / write / verify", "CPU used (cores, all 3 processes)", "foreign CPU (cores)"], rows)}
+{table(["units", "wall s (median)", "range s", "÷ bound", "÷ sim floor", "all done", "AT bytes/unit", "keygen s", "median phase s: identify / keygen+csr / enroll / write / verify", "CPU used (cores, all 3 processes)", "foreign CPU (cores)"], rows)}
 
-{"![nRF91 path wall time vs bound](bench-nrf91.png)" if r.get("plot") else ""}
+{"![nRF91 path wall time vs bound](bench-nrf91.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
 **Target** (16 units ≤ {tgt["limit"]}× the bound): {f(tgt["ratio"], 2)}× → {verdict(tgt["met"])}.
-On the nRF91 path `%KEYGEN` makes key and CSR in one command, so the "keygen" phase is near zero
-and key generation shows in "csr".
+On the nRF91 path one `%KEYGEN` makes key and CSR, so they are one phase ("keygen+csr", from
+identified to csr-ready; "–" where a run predates that column). Phases are medians per unit from
+the journal's transition times; they overlap across units, so they do not add up to the wall time.
 """
     summary = [
         [
@@ -726,7 +727,7 @@ from the server's count of issued certificates.
 
 {table(["what", "measured", "verdict"], rows)}
 
-{"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else ""}
+{"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
 **Reading it.** The stall column is the whole run, including intervals in which other
 engineers' test suites used the machine's cores (foreign CPU above); the "quiet" row keeps only
