@@ -669,6 +669,13 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             f"(at warm-up {x['at_warmup']}, max after {x['max_after_warmup']})"
         )
 
+    running = [x for x in r["samples"] if x.get("phase", "running") == "running"]
+    rates = []  # units per minute in each tenth of the units
+    if running and running[-1]["done"] > 0:
+        total = running[-1]["done"]
+        marks = [next(x for x in running if x["done"] >= total * k / 10) for k in range(11)]
+        for a, b in zip(marks, marks[1:], strict=False):
+            rates.append((b["done"] - a["done"]) * 60 / max(1e-9, b["t"] - a["t"]))
     rows = [
         [
             "units done, each exactly once (journal)",
@@ -699,6 +706,7 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             f"{f(r['units_per_hour'], 0)} units/h with {r['ports']} ports and {r['replug_s']:g} s between units on a port; run {f(r['run_s'] / 60, 1)} min",
             "–",
         ],
+        ["units per minute, per tenth of the units", ", ".join(f(x, 0) for x in rates) or "–", "–"],
         [
             "CPU (cores)",
             f"station {f(cpu['station'], 2)}, units process {f(cpu['units_process'], 2)}, server {f(cpu['server'], 2)}; foreign {f(cpu['foreign'], 2)}",
@@ -729,7 +737,7 @@ from the server's count of issued certificates.
 
 {"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
-**Reading it.** The stall column is the whole run, including intervals in which other
+**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above): every device event makes the engine re-read every device of the batch (`BatchEngine.summary()` → `journal.devices(batch)`, §2's diagnosis), so the station's work per unit grows with the number of units already in the batch, quadratic over a hands-free shift. The fix is the one §2 names (batch summary as counters updated per transition), in `app/batch/engine.py`, which this benchmark does not change. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
 engineers' test suites used the machine's cores (foreign CPU above); the "quiet" row keeps only
 the 2-second intervals in which other processes used at most {st.get("foreign_quiet_limit_cores")} cores.
 """
@@ -855,6 +863,13 @@ FINDINGS = """## 6. Found while measuring
 5. **`requests` scans the environment for proxies on every EST request**, ~12 % of the client's CPU (§1).
    Fixed: proxies are resolved once per server origin, and requests go straight to the urllib3 pool
    (§1, "What was changed in the client").
+6. **Over a hands-free shift the batch summary's re-read shows as a falling rate** (§9): item 3's
+   O(N) `engine.summary()` per event makes the work per unit grow with the units already in the
+   batch, so a 2,000-unit hands-free batch slows down as it goes (see §9's units-per-minute row).
+   Same fix as item 3.
+7. **The EST deadline watchdog was woken for every request** (§1): each `add()` notified the
+   watchdog thread although every new deadline ends after the one it sleeps for; it is now woken
+   only for a new earliest deadline (`app/est/deadline.py`).
 """
 
 

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +344,8 @@ def _run_window(
                 "phase": "after" if final or "hands_free_off" in marks else "running",
             }
         )
+        if args.tracemalloc and "snapshot_warm" not in state and done >= warmup_units:
+            state["snapshot_warm"] = tracemalloc.take_snapshot()
         if final:
             return
         if done >= args.units and "hands_free_off" not in marks:
@@ -510,6 +513,7 @@ def _run_window(
         "fds": growth("fds"),
         "widgets": growth("widgets"),
         "samples": samples,
+        "tracemalloc_top_growth": _top_growth(state.get("snapshot_warm")) if args.tracemalloc else None,
         "cpu_cores": {
             "station": own_cpu / wall,
             "units_process": units_cpu / wall,
@@ -518,6 +522,16 @@ def _run_window(
         },
     }
     return result
+
+
+def _top_growth(warm: Any, limit: int = 15) -> list[str] | None:
+    """Diagnosis (``--tracemalloc``): where Python memory grew between warm-up and the end."""
+    if warm is None:
+        return None
+    end = tracemalloc.take_snapshot()
+    filters = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = end.filter_traces(filters).compare_to(warm.filter_traces(filters), "lineno")
+    return [str(stat) for stat in stats[:limit]]
 
 
 def verdicts(r: dict[str, Any]) -> dict[str, bool]:
@@ -589,11 +603,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", help=argparse.SUPPRESS)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="diagnosis: trace Python allocations and list where memory grew after warm-up (slower)",
+    )
+    parser.add_argument(
         "--quiet-wait", type=float, default=120.0, help="longest wait for an idle machine (s)"
     )
     args = parser.parse_args(argv)
     if args.role == "units":
         return units_main(args)
+    if args.tracemalloc:
+        tracemalloc.start(12)
     _ = CERTLINE  # the est-server is started through the installed entry point (bench.common)
     r = station_main(args)
     r["verdict"] = verdicts(r)
