@@ -653,8 +653,11 @@ the journal's transition times; they overlap across units, so they do not add up
 def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     if data is None:
         return ("## 9. Soak\n\nNot run yet: `.venv/bin/python bench/soak.py`.\n", [])
+    from bench.soak import idle_counts, verdicts  # noqa: PLC0415 - the soak's own rules
+
     r = data["results"]
-    v = r["verdict"]
+    v = verdicts(r)  # recomputed, so a re-render applies the current rules to a stored run
+    idle = idle_counts(r)
     st = r["stall"]
     j = r["journal"]
     cpu = r["cpu_cores"]
@@ -698,9 +701,16 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             "–",
         ],
         ["longest stall per tenth of the run (ms)", ", ".join(f(x, 0) for x in st["max_per_tenth_ms"]), "–"],
-        ["OS threads, median first → last quarter after warm-up", g("threads"), "–"],
-        ["open file descriptors", g("fds"), "–"],
-        ["Qt widgets", g("widgets"), verdict(v["no_growth"])],
+        [
+            "OS threads / open descriptors / Qt widgets with no unit in flight: at F9 → after the last unit",
+            " / ".join(f"{idle[0][k]} → {idle[1][k]}" for k in ("threads", "fds", "widgets"))
+            if idle
+            else "–",
+            verdict(v["no_growth"]),
+        ],
+        ["OS threads while running, median first → last quarter after warm-up", g("threads"), "–"],
+        ["open file descriptors while running", g("fds"), "–"],
+        ["Qt widgets while running", g("widgets"), "–"],
         [
             "rate",
             f"{f(r['units_per_hour'], 0)} units/h with {r['ports']} ports and {r['replug_s']:g} s between units on a port; run {f(r['run_s'] / 60, 1)} min",
