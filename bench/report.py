@@ -177,17 +177,21 @@ the call count per enrollment halved. The table's client CPU column is the whole
     if not met20:
         text += f"""
 **Why the ceiling target is still missed.** The Certline client needs
-{f(cl["client_cpu_ms_per_unit"], 2)} ms of CPU per enrollment against wrk's near zero, and on this
-2-core machine the client and the server share the cores: at the ceiling rate the server alone
-keeps one core busy ({f(ceiling["server_cpu_ms_per_unit"], 2)} ms per enrollment), and the client
-process is itself limited to one core by its GIL, so the client can reach 80 % of the ceiling only
-if it needs less than ~{f(1000 / (0.8 * s["ceiling_per_s"]), 2)} ms per enrollment *and* finds a free
-core. What remains per enrollment is mostly work that must stay: TLS records, HTTP parsing
-(`http.client`), PKCS#7 parsing, the CSR's own signature check and the leaf's signature check
-(~0.8 ms of `cryptography` calls in the profile). The rest of the gap is this machine: with more
-than two cores the client's core is not the server's. The absolute number is far above what a
-line needs: a unit spends about a second on its serial link, so 64 units enroll at most ~60 times
-a second.
+{f(cl["client_cpu_ms_per_unit"], 2)} ms of CPU per enrollment against wrk's near zero. At
+{f(cl["per_s"], 0)}/s that is {f(cl["per_s"] * cl["client_cpu_ms_per_unit"] / 1000, 2)} cores of client and
+{f(cl["per_s"] * cl["server_cpu_ms_per_unit"] / 1000, 2)} cores of server, so the two do not saturate the machine:
+with 4 requests in flight the rate is 4 ÷ latency, and a Certline request takes
+{f(cl["p50_ms"], 1)} ms (p50) where wrk's takes {f(ceiling["p50_ms"], 1)} ms. The difference is the client's
+own CPU per request plus waiting for its GIL: four workers share one interpreter lock, and a
+worker whose answer has arrived waits until the worker holding the lock lets go (up to the 5 ms
+switch interval when that one is computing). To reach 80 % the client would need well under
+~{f(1000 / (0.8 * s["ceiling_per_s"]), 2)} ms of CPU per enrollment. What remains per enrollment is mostly work
+that must stay: TLS records, HTTP parsing (`http.client`), PKCS#7 parsing, the CSR's own signature
+check and the leaf's signature check (~0.8 ms of `cryptography` calls in the profile). What would
+close it at the same concurrency: response parsing and verification outside the workers' shared
+interpreter lock (a second process), which changes nothing about what is verified. The absolute number is far
+above what a line needs: a unit spends about a second on its serial link, so 64 units enroll at
+most ~60 times a second.
 """
     text += """
 **Fixed while measuring.** The first runs showed a 40 ms floor on every keep-alive request
