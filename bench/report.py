@@ -786,6 +786,14 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
     def rate(n: int, wall: float | None, swap: float = 0.0) -> str:
         return "–" if wall is None else f"{n * 3600 / (wall + swap):,.0f}"
 
+    loaded = ""
+    if nrf:
+        worst = max(row["foreign_cpu_cores_max"] for row in nrf["results"]["rows"])
+        if worst > 0.3:
+            loaded = (
+                f" The nRF91 wall times in this render were measured while other processes used up to "
+                f"{worst:.1f} cores of the 2 (§8's foreign column); they are pessimistic."
+            )
     rows = []
     for n in (8, 32, 64):
         w = walls.get(n)
@@ -809,7 +817,10 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
             f" Cross-check, measured end to end: the soak (§9) sustained **{f(s['units_per_hour'], 0)} units/h** "
             f"with {s['ports']} ports, the window open and {s['replug_s']:g} s between units on a port "
             f"({s['units_requested']:,} units), i.e. one cycle per port every {f(cycle, 2)} s: unit time under load "
-            f"+ {s['replug_s']:g} s empty slot + up to 0.5 s until the hot-plug watcher sees the new unit."
+            f"+ {s['replug_s']:g} s empty slot + up to 0.5 s until the hot-plug watcher sees the new unit. "
+            "W(N) comes from fresh batches; in one long hands-free batch the station slows as the batch "
+            "grows (§9, units per minute), so for a whole shift the soak's rate is the better guide until "
+            "the engine keeps its batch summary as counters (§2)."
         )
     return f"""## What a line gets
 
@@ -821,7 +832,7 @@ once the measured batch wall time W(N) is the station's time per cycle, so units
 technician needs time to swap units; in hands-free mode each port waits for its next unit, so the
 second column adds an *assumed* {SWAP_S:g} s per cycle: N × 3600 / (W(N) + {SWAP_S:g} s). Machine: the shared
 2-core VM of §2/§8; a station PC with more cores shortens W(N) at 32 and 64 ports, where the
-station's own CPU is the limit.{soak_line}
+station's own CPU is the limit.{loaded}{soak_line}
 
 {table(["ports", "Certline units: W(N)", "units/h, station-limited", f"units/h, {SWAP_S:g} s swap", "nRF91: W(N)", "nRF91 units/h, station-limited", f"nRF91 units/h, {SWAP_S:g} s swap"], rows)}
 """
