@@ -357,6 +357,8 @@ class SimProcess:
     devices: int
     baud: int = 115200
     keygen_latency: str | None = None
+    driver: str = "certline"
+    """Device personality (``certline sim --driver``): ``certline`` or ``nrf91``."""
     proc: subprocess.Popen[str] | None = None
     ports: list[str] = field(default_factory=list)
 
@@ -371,6 +373,8 @@ class SimProcess:
             str(self.state_dir),
             "--baud",
             str(self.baud),
+            "--driver",
+            self.driver,
         ]
         if self.keygen_latency is not None:
             cmd += ["--keygen-latency", self.keygen_latency]

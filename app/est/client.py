@@ -36,7 +36,7 @@ from app.est.errors import (
     EstResponseError,
     EstServerError,
 )
-from app.est.issued_chain_check import build_chain, identity_warnings, order_ca_certs, spki
+from app.est.issued_chain_check import VerifiedLinks, build_chain, identity_warnings, order_ca_certs, spki
 from app.est.multipart import Part, parse_multipart
 from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
 from app.est.tls_context import ClientCertFiles, verified_context
@@ -114,6 +114,8 @@ class EstClient:
         self._transport.scrub = self._scrub
         self._attrs_lock = threading.Lock()
         self._attrs_cache: CsrAttributes | None = None
+        self._links = VerifiedLinks()
+        """CA-to-CA signatures verified by this client (the leaf's is checked on every answer)."""
 
     def use_credentials(self, credentials: Credentials) -> None:
         """Send these secrets from the next request on (a new passcode while a batch runs).
@@ -189,7 +191,7 @@ class EstClient:
         """``/simpleenroll``. Raises :class:`EstPending` on 202 (poll with the same CSR)."""
         resp, csr_obj = self._post_csr("simpleenroll", self._enroll_ep, csr)
         certs = self._certs_from(resp, "simpleenroll")
-        chain, warnings = build_chain(certs, spki(csr_obj.public_key()), self._anchors)
+        chain, warnings = build_chain(certs, spki(csr_obj.public_key()), self._anchors, links=self._links)
         return EnrollResult(chain=chain, warnings=warnings)
 
     def simplereenroll(
@@ -214,7 +216,7 @@ class EstClient:
         else:
             resp, csr_obj = self._post_csr("simplereenroll", self._reenroll_ep, csr, reenroll=True)
         certs = self._certs_from(resp, "simplereenroll")
-        chain, warnings = build_chain(certs, spki(csr_obj.public_key()), self._anchors)
+        chain, warnings = build_chain(certs, spki(csr_obj.public_key()), self._anchors, links=self._links)
         warnings = warnings + identity_warnings(chain[0], current_cert)
         return EnrollResult(chain=chain, warnings=warnings)
 
@@ -225,7 +227,7 @@ class EstClient:
         self._check_success(resp, what)
         key_pkcs8, certs = _split_keygen(resp)
         key = serialization.load_der_private_key(key_pkcs8, password=None)
-        chain, warnings = build_chain(certs, spki(key.public_key()), self._anchors)
+        chain, warnings = build_chain(certs, spki(key.public_key()), self._anchors, links=self._links)
         return ServerKeygenResult(chain=chain, warnings=warnings, private_key_pkcs8=key_pkcs8)
 
     # ------------------------------------------------------------------ request building

@@ -139,11 +139,16 @@ class _Watchdog:
 
     def add(self, deadline: Deadline) -> None:
         with self._cond:
+            # The thread sleeps until the earliest deadline; only a new earliest one changes
+            # that. Waking it for every request (all of which end later) cost a thread switch
+            # and a GIL hand-off per EST request.
+            earliest = not self._heap or deadline.ends < self._heap[0][0]
             heapq.heappush(self._heap, (deadline.ends, next(self._seq), deadline))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="certline-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

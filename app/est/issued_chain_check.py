@@ -13,6 +13,7 @@ partial-chain mode), so pinning an intermediate works too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,41 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+class VerifiedLinks:
+    """CA-to-CA signatures already verified by one EST client (thread-safe, bounded).
+
+    Why: every answer of a batch carries the same issuing CA, and checking its signature
+    under the trust anchor again for every unit was a third of the client's signature work.
+    Only links *between CA certificates* are kept, keyed by the exact DER of both, so a
+    cached entry says nothing but "these two byte strings verified before". The leaf's
+    signature is never cached: every issued certificate is checked against its issuer,
+    and validity periods, CA flags and path lengths are checked on every answer.
+    """
+
+    MAX_ENTRIES = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._links: set[tuple[bytes, bytes]] = set()
+
+    def issued_by(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+        key = (_der(cert), _der(issuer))
+        with self._lock:
+            if key in self._links:
+                return True
+        if not _issued_by(cert, issuer):
+            return False
+        with self._lock:
+            if len(self._links) >= self.MAX_ENTRIES:
+                self._links.clear()
+            self._links.add(key)
+        return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._links)
 
 
 def _check_ca(cert: x509.Certificate, depth_below: int) -> str | None:
@@ -130,12 +166,14 @@ def build_chain(
     trust_anchors: Sequence[x509.Certificate],
     *,
     now: datetime | None = None,
+    links: VerifiedLinks | None = None,
 ) -> tuple[tuple[x509.Certificate, ...], tuple[str, ...]]:
     """Verify an enrollment response and return ``(chain leaf-first, warnings)``.
 
     The chain holds the leaf and the certificates the server sent that lie on the path to
     the trust anchor, in order; certificates not on the path are dropped with a warning.
     Raises :class:`EstResponseError` when the key does not match or no path reaches an anchor.
+    ``links`` (one per client) remembers verified CA-to-CA signatures; the leaf's is always checked.
     """
     if not trust_anchors:
         raise EstResponseError("no trust anchors are configured to verify the certificate")
@@ -151,7 +189,9 @@ def build_chain(
     while not reached:
         if len(path) > MAX_PATH:
             raise EstResponseError("the certificate chain is too long or loops")
-        anchor = next((a for a in trust_anchors if _issued_by(current, a)), None)
+        # The leaf's signature is verified afresh every time; links between CAs may be cached.
+        issued_by = _issued_by if current is leaf or links is None else links.issued_by
+        anchor = next((a for a in trust_anchors if issued_by(current, a)), None)
         if anchor is not None:
             _require_issuer(anchor, len(path) - 1, now, "trust anchor")
             # keep the anchor in the chain only when the server sent it too
@@ -160,7 +200,7 @@ def build_chain(
             reached = True
             break
         issuer = next(
-            (c for c in sent if all(c is not p for p in path) and _issued_by(current, c)),
+            (c for c in sent if all(c is not p for p in path) and issued_by(current, c)),
             None,
         )
         if issuer is None:

@@ -1,6 +1,6 @@
 """HTTP for the EST client: one pooled ``requests`` session, retries, typed errors.
 
-* One :class:`requests.Session` per client, mounted with :class:`_EstAdapter` whose
+* One :class:`_EstAdapter` (requests' connection-pool manager) per client, whose
   pool holds ``pool_size`` keep-alive connections (plus room for the reachability
   probe and ``/csrattrs``, so a batch never sees "Connection pool is full") and whose
   TLS context is ours (the adapter ignores ``verify``/``cert`` so neither certifi nor
@@ -8,7 +8,12 @@
   variables (``https_proxy``, ``all_proxy``, ``no_proxy``) are honoured, resolved
   once per server origin for the life of the client instead of on every request
   (requests' ``merge_environment_settings`` cost ~12% of client CPU in a batch);
-  ``.netrc`` is not read (an explicit auth object is always passed).
+  ``.netrc`` is never read.
+* A request goes straight to the adapter's urllib3 pool (:meth:`Transport._send`), not
+  through ``requests.Session``: the session's per-request preparation, settings merging,
+  hooks and response wrapping were about a quarter of the client's CPU per enrollment
+  and did nothing an EST request needs (the pool, the TLS context, the proxy managers and
+  the default headers are the same ones requests would use).
 * Every request has an overall deadline - connect, TLS handshake, request and the
   complete answer - enforced by :mod:`app.est.deadline` (a watchdog that shuts the
   socket down), because socket timeouts only bound each single read and a server
@@ -52,9 +57,11 @@ from urllib.parse import unquote, urlsplit
 import requests
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 from requests.structures import CaseInsensitiveDict
+from urllib3.util import Retry, parse_url
+from urllib3.util import Timeout as Urllib3Timeout
 
 from app.est.deadline import Deadline, active_deadline, bind
 from app.est.errors import (
@@ -103,14 +110,16 @@ class HttpResponse:
 # ---------------------------------------------------------------------------- requests plumbing
 
 
-class _NoNetrc(AuthBase):
-    """An explicit no-op auth: stops requests from reading ~/.netrc into our requests."""
+_DEFAULT_HEADERS: dict[str, str] = {
+    "User-Agent": USER_AGENT,
+    "Accept-Encoding": "gzip, deflate",
+    "Accept": "*/*",
+    "Connection": "keep-alive",
+}
+"""What every request carries besides its own headers (requests' defaults, our User-Agent)."""
 
-    def __call__(self, r: Any) -> Any:
-        return r
-
-    def __repr__(self) -> str:
-        return "_NoNetrc()"
+_NO_RETRIES = Retry(0, read=False)
+"""urllib3 retries nothing itself (as in requests' adapter): :meth:`Transport.with_retries` decides."""
 
 
 class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
@@ -333,10 +342,38 @@ def _where(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 443}"
 
 
+def _classify(reason: BaseException, exc: BaseException) -> tuple[str, str, bool]:
+    """``(kind, reason, verify-failure)`` for a urllib3 failure (``reason`` is what a
+    ``MaxRetryError`` wraps, else ``exc`` itself), mapped as requests' adapter maps it."""
+    if isinstance(reason, urllib3.exceptions.ProxyError):
+        return "conn", _connection_reason(exc), False
+    if isinstance(reason, urllib3.exceptions.SSLError | ssl.SSLError):
+        text, verify_failure = _ssl_reason(exc)
+        return "tls", text, verify_failure
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    ):
+        return "conn", "timed out connecting", False
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "conn", "timed out waiting for the response", False
+    if isinstance(
+        reason,
+        urllib3.exceptions.ProtocolError
+        | urllib3.exceptions.NewConnectionError
+        | urllib3.exceptions.ClosedPoolError
+        | urllib3.exceptions.DecodeError
+        | OSError,
+    ):
+        return "conn", _connection_reason(exc), False
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        return "conn", _connection_reason(exc), False
+    return "other", type(reason).__name__, False
+
+
 def _connection_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "timed out connecting"
-    if isinstance(exc, requests.exceptions.ReadTimeout | TimeoutError):
+    if isinstance(exc, requests.exceptions.ReadTimeout | TimeoutError | urllib3.exceptions.ReadTimeoutError):
         return "timed out waiting for the response"
     text = str(exc)
     for pattern, reason in (
@@ -380,14 +417,11 @@ class Transport:
         self._hold_lock = threading.Lock()
         self._hold_until = 0.0
         """Monotonic time before which no request is sent (a Retry-After on 429/503)."""
-        self._session = requests.Session()
-        # The environment is read once per origin (see _proxies_for), not on every request.
-        self._session.trust_env = False
-        self._session.headers["User-Agent"] = USER_AGENT
-        adapter = _EstAdapter(ssl_context, max(1, pool_size) + POOL_HEADROOM)
-        self._session.mount("https://", adapter)
+        self._adapter = _EstAdapter(ssl_context, max(1, pool_size) + POOL_HEADROOM)
+        # The environment is read once per origin (see proxies_for), not on every request.
         self._proxy_lock = threading.Lock()
         self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._target_cache: dict[str, tuple[str, str, int, str]] = {}
         self._inflight_lock = threading.Lock()
         self._inflight: set[Deadline] = set()
         self.scrub: Callable[[str], str] = lambda text: text
@@ -402,7 +436,7 @@ class Transport:
             inflight = list(self._inflight)
         for deadline in inflight:
             deadline.abort()
-        self._session.close()
+        self._adapter.close()
 
     @property
     def closed(self) -> bool:
@@ -549,53 +583,57 @@ class Transport:
         error: tuple[str, str, bool] | None = None  # (kind, reason, verify-failure)
         resp: HttpResponse | None = None
         proxies = self.proxies_for(url)
+        all_headers = {**_DEFAULT_HEADERS, **headers}
+        if body is not None:
+            all_headers["Content-Length"] = str(len(body))
         with self.deadline(url, limit) as deadline:
             try:
-                r = self._session.request(
+                pool, path = self._pool_for(url, proxies)
+                r = pool.urlopen(
                     method,
-                    url,
-                    headers=dict(headers),
-                    data=body,
-                    timeout=(deadline.socket_timeout(15.0), deadline.socket_timeout(limit)),
-                    auth=_NoNetrc(),
-                    allow_redirects=False,
-                    stream=True,
-                    proxies=proxies,
+                    path,
+                    body=body,
+                    headers=all_headers,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=True,
+                    retries=_NO_RETRIES,
+                    timeout=Urllib3Timeout(
+                        connect=deadline.socket_timeout(15.0), read=deadline.socket_timeout(limit)
+                    ),
                 )
+                consumed = False
                 try:
                     chunks: list[bytes] = []
                     size = 0
-                    for chunk in r.iter_content(65536):
+                    for chunk in r.stream(65536, decode_content=True):
                         size += len(chunk)
                         if size > MAX_RESPONSE:
                             error = ("size", "", False)
                             break
                         chunks.append(chunk)
+                    else:
+                        consumed = True
                     if error is None:
                         resp = HttpResponse(
-                            status=r.status_code,
+                            status=r.status,
                             headers=CaseInsensitiveDict(r.headers),
                             body=b"".join(chunks),
                         )
                 finally:
-                    r.close()
-            except requests.exceptions.SSLError as exc:
-                reason, verify_failure = _ssl_reason(exc)
-                error = ("tls", reason, verify_failure)
-            except (
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ) as exc:
-                error = ("conn", _connection_reason(exc), False)
-            except requests.exceptions.RequestException as exc:
-                error = ("other", type(exc).__name__, False)
+                    if not consumed:
+                        r.close()  # an unread rest must not be left on a pooled connection
+                    r.release_conn()
+            except urllib3.exceptions.MaxRetryError as exc:
+                error = _classify(exc.reason if exc.reason is not None else exc, exc)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                error = _classify(exc, exc)
             if deadline.expired or (error is not None and error[0] == "conn" and not deadline.remaining()):
                 # Whatever broke (the watchdog's shutdown, or a read timeout at the limit), the
                 # cause is the deadline: say so, never "TLS failed" or "connection reset".
                 raise timeout_error(what, deadline.where, deadline)
-        # Raise outside the except blocks: nothing from requests is chained or kept as context.
+        # Raise outside the except blocks: nothing from urllib3 is chained or kept as context.
         if error is not None:
             self._raise(error, url, what)
         assert resp is not None
@@ -608,6 +646,29 @@ class Transport:
             time.monotonic() - started,
         )
         return resp
+
+    def _pool_for(self, url: str, proxies: Mapping[str, str]) -> tuple[Any, str]:
+        """The urllib3 pool for ``url`` (direct, or tunnelled through the environment's proxy)
+        and the request target; the same pools, TLS context and proxy managers requests'
+        adapter would pick, with our TLS context whatever verify/cert/environment say."""
+        target = self._target_cache.get(url)
+        if target is None:
+            parsed = parse_url(requests.utils.requote_uri(url))
+            if parsed.scheme != "https" or not parsed.host:
+                raise urllib3.exceptions.LocationValueError(f"not an https URL: {url}")
+            target = (parsed.scheme, parsed.host, parsed.port or 443, parsed.request_uri)
+            self._target_cache[url] = target  # a client talks to a handful of URLs
+        scheme, host, port, path = target
+        proxy = requests.utils.select_proxy(url, dict(proxies)) if proxies else None
+        manager = self._adapter.proxy_manager_for(proxy) if proxy else self._adapter.poolmanager
+        pool = manager.connection_from_host(
+            host,
+            port=port,
+            scheme=scheme,
+            pool_kwargs={"ssl_context": self.ssl_context, "cert_reqs": "CERT_REQUIRED"},
+        )
+        self._adapter.cert_verify(pool, url, True, None)
+        return pool, path
 
     def _raise(self, error: tuple[str, str, bool], url: str, what: str) -> None:
         kind, reason, verify_failure = error

@@ -7,7 +7,14 @@ from datetime import timedelta
 import pytest
 
 from app.est.errors import EstResponseError
-from app.est.issued_chain_check import build_chain, certs_signed_by, identity_warnings, order_ca_certs, spki
+from app.est.issued_chain_check import (
+    VerifiedLinks,
+    build_chain,
+    certs_signed_by,
+    identity_warnings,
+    order_ca_certs,
+    spki,
+)
 from tests.est import pki
 
 
@@ -117,3 +124,31 @@ def test_identity_warnings_on_renewal(p: pki.Pki) -> None:
     warnings = identity_warnings(renamed, old)
     assert len(warnings) == 2
     assert "subject" in warnings[0] and "subjectAltName" in warnings[1]
+
+
+def test_remembered_ca_links_never_excuse_a_forged_leaf(p: pki.Pki) -> None:
+    """A client remembers the issuing CA's signature under the anchor, never a leaf's: after
+    genuine answers warmed the cache, a leaf naming the same issuer but signed by another key
+    is still refused, and an expired intermediate is still caught."""
+    links = VerifiedLinks()
+    k = pki.key()
+    good = p.issue(k.public_key())
+    for _ in range(2):
+        chain, _ = build_chain([good, p.intermediate], spki(k.public_key()), [p.root], links=links)
+        assert chain == (good, p.intermediate)
+    assert len(links) == 1  # intermediate -> root only
+    forger = pki.key()
+    forged = pki.cert("device-1", k.public_key(), (p.intermediate, forger), forger, ca=False)
+    with pytest.raises(EstResponseError, match="does not reach a trusted CA"):
+        build_chain([forged, p.intermediate], spki(k.public_key()), [p.root], links=links)
+    stale = pki.cert(
+        "Test Root Issuing",
+        p.int_key.public_key(),
+        (p.root, p.root_key),
+        p.root_key,
+        ca=True,
+        not_before=pki.NOW - timedelta(days=60),
+        not_after=pki.NOW - timedelta(days=1),
+    )
+    with pytest.raises(EstResponseError, match="expired"):
+        build_chain([good, stale], spki(k.public_key()), [p.root], links=links)
