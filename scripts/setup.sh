@@ -231,6 +231,10 @@ link_commands() {
 # --- modes -----------------------------------------------------------------------------
 run_lint() {
     local status=0
+    # mypy (mypy_path) and lint-imports (PYTHONPATH) read this checkout's code as certline.app /
+    # certline.ui from the links in build/import-root (see scripts/import_root.py)
+    local import_root
+    import_root="$("$VENV/bin/python" "$ROOT/scripts/import_root.py")" || return 1
     say "lint: ruff"
     "$VENV/bin/ruff" check app ui tests || status=1
     say "lint: ruff format"
@@ -238,7 +242,7 @@ run_lint() {
     say "lint: mypy"
     "$VENV/bin/mypy" || status=1
     say "lint: import contracts"
-    "$VENV/bin/lint-imports" || status=1
+    PYTHONPATH="$import_root" "$VENV/bin/lint-imports" || status=1
     return $status
 }
 

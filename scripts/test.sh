@@ -43,6 +43,12 @@ then
     die "the tests need 'localhost' to resolve to 127.0.0.1 (or ::1): add the line '127.0.0.1 localhost' to /etc/hosts"
 fi
 
+# The code under test is this checkout's, imported as certline.app / certline.ui (also in the
+# subprocesses tests start): build/import-root links the names to app/, ui/, resources/ and comes
+# first on the path, ahead of whatever checkout a (shared) venv's editable install points at.
+IMPORT_ROOT="$("$PY" "$ROOT/scripts/import_root.py")"
+export PYTHONPATH="$IMPORT_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
 SESSION_DIR="$(mktemp -d "${TMPDIR:-/tmp}/certline-test-session.XXXXXX")"
 trap 'rm -rf "$SESSION_DIR"' EXIT
 mkdir -m 700 "$SESSION_DIR/keyrings-data" "$SESSION_DIR/runtime"

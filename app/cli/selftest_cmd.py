@@ -125,7 +125,7 @@ def check_environment() -> CheckResult:
     )
 
 
-def iter_module_names(package: str = "app") -> Iterator[str]:
+def iter_module_names(package: str = "certline.app") -> Iterator[str]:
     """Dotted names of every module and subpackage of ``package`` (works in a frozen bundle too)."""
     root = importlib.import_module(package)
     yield package
@@ -134,7 +134,7 @@ def iter_module_names(package: str = "app") -> Iterator[str]:
             yield info.name
 
 
-def check_modules(package: str = "app") -> CheckResult:
+def check_modules(package: str = "certline.app") -> CheckResult:
     names: list[str] = []
     failed: list[str] = []
     try:

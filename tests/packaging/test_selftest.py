@@ -47,7 +47,7 @@ def test_every_line_is_one_check(capsys, memory_keyring):
 
 
 def test_module_walk_finds_the_cli_and_the_simulator():
-    names = set(selftest_cmd.iter_module_names("app"))
+    names = set(selftest_cmd.iter_module_names("certline.app"))
     assert {"app.cli.main", "app.cli.selftest_cmd", "app.sim.simulator", "app.est.client"} <= names
 
 

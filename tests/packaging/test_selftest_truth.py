@@ -61,7 +61,8 @@ def test_selftest_fails_on_a_locked_keyring_and_passes_on_an_unlocked_one(tmp_pa
     }
     env.update(
         PY=sys.executable,
-        PYTHONPATH=str(ROOT),
+        # this checkout's code as certline.*: scripts/test.sh's import root if set, else the install
+        PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])),
         HOME=str(tmp_path / "home"),
         XDG_DATA_HOME=str(tmp_path / "data"),
         XDG_RUNTIME_DIR=str(tmp_path / "runtime"),

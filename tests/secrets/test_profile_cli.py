@@ -287,7 +287,7 @@ def test_end_of_input_at_the_hidden_prompt_aborts_without_a_crash_report(tmp_pat
         os.environ,
         CERTLINE_HOME=str(home),
         PYTHON_KEYRING_BACKEND="dict_keyring.DictKeyring",
-        PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2]), str(tmp_path)]),
+        PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(tmp_path)])),
     )
     cli = [sys.executable, "-m", "app.cli.main"]
     subprocess.run([*cli, "profile", "add", "line1", "--url", URL], env=env, capture_output=True, check=True)

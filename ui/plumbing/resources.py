@@ -1,4 +1,6 @@
-"""Icons and translation files shipped in the ``resources`` package (plain files, no rcc).
+"""Icons and translation files shipped in the ``certline.resources`` package (the resources/ folder).
+
+Plain files, no rcc.
 
 Files are found with ``importlib.resources`` so they work from a source tree,
 an installed wheel and a frozen bundle alike, and diff cleanly in review.
@@ -14,8 +16,8 @@ from PySide6.QtGui import QIcon
 
 
 def resource_path(*parts: str) -> Path:
-    """Filesystem path of a file in the ``resources`` package."""
-    path = resources.files("resources")
+    """Filesystem path of a file in the ``certline.resources`` package (the resources/ folder)."""
+    path = resources.files("certline.resources")
     for part in parts:  # one at a time: Python 3.11's MultiplexedPath (frozen bundle) takes one name
         path = path.joinpath(part)
     return Path(str(path))

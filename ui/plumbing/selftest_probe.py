@@ -24,9 +24,9 @@ SKIP = frozenset({"ui.plumbing.selftest_probe"})
 def _ui_modules() -> list[str]:
     import ui
 
-    return ["ui"] + [
+    return [ui.__name__] + [
         info.name
-        for info in pkgutil.walk_packages(ui.__path__, prefix="ui.")
+        for info in pkgutil.walk_packages(ui.__path__, prefix=f"{ui.__name__}.")
         if info.name not in SKIP and not info.name.endswith(".__main__")
     ]
 
