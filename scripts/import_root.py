@@ -36,7 +36,10 @@ PACKAGES = ("app", "ui", "resources")
 
 def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
-        path.unlink()
+        try:
+            path.unlink()
+        except (IsADirectoryError, PermissionError):  # a directory link on Windows
+            os.rmdir(path)
     elif path.is_dir():
         shutil.rmtree(path)
 

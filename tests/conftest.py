@@ -28,6 +28,20 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Test this checkout's code: stop at once if certline.app is another checkout's (a shared venv)."""
+    import certline.app
+
+    here = (Path(__file__).resolve().parents[1] / "app").resolve()
+    found = Path(certline.app.__file__).resolve().parent
+    if found != here:
+        pytest.exit(
+            f"certline.app is imported from {found}, not from {here}: run scripts/test.sh, or put "
+            "this checkout's build/import-root (python3 scripts/import_root.py) first on PYTHONPATH",
+            returncode=4,
+        )
+
+
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
