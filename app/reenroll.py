@@ -8,7 +8,7 @@ the unit sign the handshake over serial (``DeviceDriver.sign_digest``, through
 still signed by the old one; the unit keeps its old credential until the new
 chain is written, committed and verified.
 
-The steps run through the same journaled :class:`~app.batch.pipeline.DeviceJob`
+The steps run through the same journaled :class:`~certline.app.batch.pipeline.DeviceJob`
 as a batch, so a renewal is resumable and audited like any provisioning.
 """
 
@@ -22,15 +22,15 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app import pki
-from app.batch.events import DeviceSnapshot, EventBus
-from app.batch.journal_api import JournalBackend
-from app.batch.pipeline import DeviceJob, JobControl
-from app.batch.states import DeviceState
-from app.config.profile import KeyGeneration, Profile
-from app.device.driver import DeviceDriver, DeviceIdentity
-from app.est.client import EstClient
-from app.est.results import EnrollResult
+from certline.app import pki
+from certline.app.batch.events import DeviceSnapshot, EventBus
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.pipeline import DeviceJob, JobControl
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import KeyGeneration, Profile
+from certline.app.device.driver import DeviceDriver, DeviceIdentity
+from certline.app.est.client import EstClient
+from certline.app.est.results import EnrollResult
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -319,7 +319,7 @@ def renew_with_files(
     """
     from cryptography.hazmat.primitives import hashes, serialization
 
-    from app.est.device_key_tlslite import signer_from_private_key
+    from certline.app.est.device_key_tlslite import signer_from_private_key
 
     old_leaf = chain[0]
     new_key: PrivateKey = key

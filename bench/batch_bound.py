@@ -95,8 +95,8 @@ class ByteCounters:
     def driver_factory(self, baud: int):  # noqa: ANN201 - DriverFactory
         import serial
 
-        from app.device.certline_driver import CertlineDriver
-        from app.device.transport import SerialTransport
+        from certline.app.device.certline_driver import CertlineDriver
+        from certline.app.device.transport import SerialTransport
 
         def open_driver(port: str):  # noqa: ANN202
             with self.lock:
@@ -154,8 +154,8 @@ def _own_cpu() -> float:
 
 def server_time(server: EstServerProcess, count: int = 40) -> dict[str, float]:
     """Unloaded /simpleenroll round trip as the station's client sees it (keep-alive, verified)."""
-    from app.est.client import EstClient
-    from app.est.credentials import Credentials
+    from certline.app.est.client import EstClient
+    from certline.app.est.credentials import Credentials
 
     profile = bench_profile(server)
     csrs = make_csrs(count + 5, prefix="SRVTIME")
@@ -205,11 +205,11 @@ def phase_times(journal: Any, device_id: int) -> dict[str, float]:
 def run_batch(
     server: EstServerProcess, n: int, work: Path, run: int, *, instrument: bool = False
 ) -> dict[str, Any]:
-    from app.batch.engine import BatchOptions
-    from app.batch.states import DeviceState
-    from app.config.paths import StationPaths
-    from app.est.credentials import Credentials
-    from app.station import StationSession
+    from certline.app.batch.engine import BatchOptions
+    from certline.app.batch.states import DeviceState
+    from certline.app.config.paths import StationPaths
+    from certline.app.est.credentials import Credentials
+    from certline.app.station import StationSession
 
     root = work / f"n{n}-run{run}"
     sim = SimProcess(root / "sim", n, BAUD)
@@ -410,8 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     QUIET.wait_s = args.quiet_wait
 
-    from app.pki import KeyAlgorithm
-    from app.sim.keys import KeygenLatency
+    from certline.app.pki import KeyAlgorithm
+    from certline.app.sim.keys import KeygenLatency
 
     keygen = KeygenLatency().for_algorithm(KeyAlgorithm.EC_P256)
     work = Path(tempfile.mkdtemp(prefix="certline-bench-batch-"))

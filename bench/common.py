@@ -83,7 +83,7 @@ def _git_commit() -> str | None:
 
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: hardware, OS and every relevant version."""
-    import app
+    from certline import app
 
     try:
         import PySide6
@@ -445,8 +445,8 @@ def der_to_pem(der: bytes, label: str = "CERTIFICATE REQUEST") -> bytes:
     )
 
 
-def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200, name: str = "bench"):  # noqa: ANN201 - app.config.profile.Profile
-    from app.config.profile import AuthStyle, Profile
+def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int = 115200, name: str = "bench"):  # noqa: ANN201 - certline.app.config.profile.Profile
+    from certline.app.config.profile import AuthStyle, Profile
 
     return Profile(
         name=name,

@@ -120,9 +120,9 @@ class Meter:
 
 
 def run_certline(server: EstServerProcess, csrs: list[bytes], deadline_s: float) -> dict[str, Any]:
-    from app.config.profile import CsrFormat
-    from app.est.client import EstClient
-    from app.est.credentials import Credentials
+    from certline.app.config.profile import CsrFormat
+    from certline.app.est.client import EstClient
+    from certline.app.est.credentials import Credentials
 
     profile = bench_profile(server, concurrency=WORKERS)
     profile = type(profile)(**{**profile.__dict__, "csr_format": CsrFormat.PEM_TEXT})

@@ -6,10 +6,10 @@ needed). Writes ``bench/results/gui_stall.json``, ``docs/bench-gui-stall.png`` (
 
 Each run is a fresh process: ``certline sim --devices N`` (N = 32, then 64) and ``certline est-server`` run in
 their own processes; this child process opens the real station window
-(``ui.application.open_station_window``) on a real session and journal, and a ``QTimer``
+(``certline.ui.application.open_station_window``) on a real session and journal, and a ``QTimer``
 (PreciseTimer) fires every 5 ms on the GUI thread. Phases: 2 s idle event loop (the timer's own
 jitter on this machine), the window opens and settles for 1.5 s, then Start is pressed
-(``ui.station.commands.start``, what the button does). The result is the longest gap between two
+(``certline.ui.station.commands.start``, what the button does). The result is the longest gap between two
 heartbeats from pressing Start until 0.5 s after the batch summary dialog opened (a gap of 5 ms
 is no stall). A control run puts the same engine in the same process with no window
 (``BENCH_GUI_MODE=headless``): how much of the stall is the worker threads holding the GIL.
@@ -86,14 +86,14 @@ def child(args: argparse.Namespace) -> int:
 def _child_window(server: EstServerProcess, sim: SimProcess, work: Path) -> int:
     from PySide6.QtCore import QSettings, Qt, QTimer
 
-    from app.batch.engine import BatchOptions
-    from app.batch.states import DeviceState
-    from app.config.paths import StationPaths
-    from app.est.credentials import Credentials
-    from app.station import StationSession
-    from ui.application import ensure_application, open_station_window
-    from ui.plumbing.settings import UiSettings
-    from ui.station import commands as window_commands
+    from certline.app.batch.engine import BatchOptions
+    from certline.app.batch.states import DeviceState
+    from certline.app.config.paths import StationPaths
+    from certline.app.est.credentials import Credentials
+    from certline.app.station import StationSession
+    from certline.ui.application import ensure_application, open_station_window
+    from certline.ui.plumbing.settings import UiSettings
+    from certline.ui.station import commands as window_commands
 
     headless = os.environ.get("BENCH_GUI_MODE") == "headless"
     experiments = set(filter(None, os.environ.get("BENCH_GUI_EXPERIMENT", "").split(",")))
@@ -238,7 +238,7 @@ def _apply_experiments(experiments: set[str]) -> None:
     if "coalesce" in experiments:
         from PySide6.QtCore import QTimer
 
-        from ui.station.window import MainWindow
+        from certline.ui.station.window import MainWindow
 
         original = MainWindow._batch_changed
 
@@ -255,7 +255,7 @@ def _apply_experiments(experiments: set[str]) -> None:
 
         MainWindow._batch_changed = coalesced  # type: ignore[method-assign]
     if "restyle" in experiments:
-        import ui.station.station_bar as station_bar
+        import certline.ui.station.station_bar as station_bar
 
         for cls in vars(station_bar).values():
             if (

@@ -118,8 +118,8 @@ class Meters:
     def driver_factory(self, baud: int):  # noqa: ANN201 - DriverFactory
         import serial
 
-        from app.device.nrf91_driver import NRF91Driver
-        from app.device.transport import SerialTransport
+        from certline.app.device.nrf91_driver import NRF91Driver
+        from certline.app.device.transport import SerialTransport
 
         def open_driver(port: str):  # noqa: ANN202
             with self.lock:
@@ -162,11 +162,11 @@ def nrf91_profile(server: EstServerProcess):  # noqa: ANN201 - Profile
 def run_batch(
     server: EstServerProcess, n: int, work: Path, run: int, quiet_wait: float = 60.0
 ) -> dict[str, Any]:
-    from app.batch.engine import BatchOptions
-    from app.batch.states import DeviceState
-    from app.config.paths import StationPaths
-    from app.est.credentials import Credentials
-    from app.station import StationSession
+    from certline.app.batch.engine import BatchOptions
+    from certline.app.batch.states import DeviceState
+    from certline.app.config.paths import StationPaths
+    from certline.app.est.credentials import Credentials
+    from certline.app.station import StationSession
 
     root = work / f"n{n}-run{run}"
     sim = SimProcess(root / "sim", n, BAUD, driver="nrf91")

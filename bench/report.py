@@ -495,10 +495,10 @@ def gui_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
 
 **Method.** Per run a fresh process with `QT_QPA_PLATFORM=offscreen`: `certline sim --devices
 N` and `certline est-server` in their own processes, the real station window
-(`ui.application.open_station_window`) on a real session and journal. A `QTimer` (PreciseTimer)
+(`certline.ui.application.open_station_window`) on a real session and journal. A `QTimer` (PreciseTimer)
 fires every {r["period_ms"]} ms on the GUI thread; a stall is a long gap between two heartbeats (5 ms = no
 stall). Phases: 2 s idle event loop (the timer's own jitter here), the window opens and settles
-1.5 s, then Start is pressed (`ui.station.commands.start`, the button's action). The result is the
+1.5 s, then Start is pressed (`certline.ui.station.commands.start`, the button's action). The result is the
 longest gap from pressing Start until 0.5 s after the batch summary dialog opened. Garbage
 collections are recorded with `gc.callbacks`. The control run puts the same engine in the same
 process with no window. A run disturbed by other processes (more than 0.3 cores) is measured
@@ -601,7 +601,7 @@ def startup_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     rows = [
         [
             # the window module moved in the ui/ regroup; a result measured before names it by its old path
-            name.replace("ui.main_window", "ui.station.window"),
+            name.replace("ui.main_window", "certline.ui.station.window"),
             f(st["median_s"] * 1000, 0),
             f(st["min_s"] * 1000, 0),
             f(st["max_s"] * 1000, 0),
@@ -610,7 +610,7 @@ def startup_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     ]
     rows.append(
         [
-            "`certline-gui` (`ui.gui_main.main`): station window **shown**",
+            "`certline-gui` (`certline.ui.gui_main.main`): station window **shown**",
             f(r["shown"]["median_s"] * 1000, 0),
             f(r["shown"]["min_s"] * 1000, 0),
             f(r["shown"]["max_s"] * 1000, 0),
@@ -625,12 +625,14 @@ def startup_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
         ]
     )
     # results measured before the modules were regrouped name the window module ui.main_window
-    window_import = next((k for k in r["controls"] if k.startswith("import ui.")), "import ui.station.window")
+    window_import = next(
+        (k for k in r["controls"] if k.startswith("import ui.")), "import certline.ui.station.window"
+    )
     text = f"""## 4. Start-up
 
 `.venv/bin/python bench/startup.py` · {machine_line(data["machine"])}
 
-**Method.** The real `certline-gui` path, `ui.gui_main.main()`: logging, the QApplication with
+**Method.** The real `certline-gui` path, `certline.ui.gui_main.main()`: logging, the QApplication with
 translations and crash hooks, profile store, keyring lookup and journal in a worker, then the
 `MainWindow`; a station home with one saved profile (`CERTLINE_HOME`), offscreen platform. The
 parent reads `CLOCK_MONOTONIC` (the same clock in both processes on Linux) just before spawning;
@@ -745,7 +747,7 @@ from a pool of 256 reused across units (row sizes as in a real journal, unit ser
 Every phase runs in its own fresh process (medians of the runs shown), so its peak RSS
 (`VmHWM`, since the process's exec) is its own; "RSS after imports" is the baseline before the phase. The History
 phase opens the real dialog (offscreen, 1280×800) on the journal; start-up is `bench/startup.py`'s
-probe (`ui.gui_main.main()`) on a station home whose journal is this one.
+probe (`certline.ui.gui_main.main()`) on a station home whose journal is this one.
 
 {table(["phase", "time", "detail", "RSS after imports MB", "peak RSS MB", "foreign CPU (cores)"], rows)}
 
@@ -967,8 +969,8 @@ on real pseudo-terminals at 115200 baud with the default key generation time; wh
 reports a unit DONE, that unit is unplugged (its pty closes, its port disappears) and
 {r["replug_s"]:g} s later a *new* unit (new serial number, empty flash) is plugged into the same slot,
 until {r["units_requested"]:,} units have been plugged in. *The CA*: `certline est-server`. *The station*: the real
-station window (`ui.application.open_station_window`, offscreen platform) on a real session and
-on-disk journal; hands-free is switched on as F9 does (`ui.station.commands.set_hands_free`),
+station window (`certline.ui.application.open_station_window`, offscreen platform) on a real session and
+on-disk journal; hands-free is switched on as F9 does (`certline.ui.station.commands.set_hands_free`),
 so the window's own hot-plug watcher finds every new unit; nobody touches anything until the
 last unit is done, then hands-free is switched off and the batch closes (summary dialog). A
 `QTimer` beats every 5 ms on the GUI thread (a stall is a long gap between beats); every 2 s RSS

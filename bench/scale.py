@@ -19,8 +19,8 @@ reported too):
 
 * resume: ``Journal.unfinished_batches()`` + ``unfinished_devices()`` (what ``batch resume``
   and the window's resume prompt read);
-* export-json / export-csv: ``app.batch.report.export_report`` to a file (streamed);
-* history: the History dialog (``ui.batch_dialogs.history.HistoryDialog``, offscreen, 1280x800)
+* export-json / export-csv: ``certline.app.batch.report.export_report`` to a file (streamed);
+* history: the History dialog (``certline.ui.batch_dialogs.history.HistoryDialog``, offscreen, 1280x800)
   on the journal: time from creating it to the first paint with device rows, then scrolling
   page by page (pages read in a worker as the view reaches the end), then loading every row by
   jumping to the end until the whole batch is in the view;
@@ -89,9 +89,9 @@ def build(journal_path: Path, devices: int) -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from app import pki
-    from app.batch.journal import Journal
-    from app.batch.states import DeviceState as S
+    from certline.app import pki
+    from certline.app.batch.journal import Journal
+    from certline.app.batch.states import DeviceState as S
 
     def name(cn: str) -> x509.Name:
         return x509.Name(
@@ -330,9 +330,9 @@ def phase(name: str, journal_path: Path, batch_id: int, out_dir: Path) -> dict[s
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtWidgets import QApplication  # noqa: F401 - imported before the baseline
 
-        import ui.batch_dialogs.history  # noqa: F401
-    from app.batch.journal import Journal
-    from app.batch.report import export_report
+        import certline.ui.batch_dialogs.history  # noqa: F401
+    from certline.app.batch.journal import Journal
+    from certline.app.batch.report import export_report
 
     baseline = _current_rss_mb()
     journal = Journal(journal_path)
@@ -378,7 +378,7 @@ def _history(journal: Any, out_dir: Path) -> dict[str, Any]:
     from PySide6.QtCore import QEvent, QEventLoop, QObject
     from PySide6.QtWidgets import QApplication
 
-    from ui.batch_dialogs.history import HistoryDialog
+    from certline.ui.batch_dialogs.history import HistoryDialog
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     marks: dict[str, float] = {}

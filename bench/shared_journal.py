@@ -54,8 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.batch.journal_api import JournalBackend  # noqa: E402
-from app.batch.states import DeviceState as S  # noqa: E402
+from certline.app.batch.journal_api import JournalBackend  # noqa: E402
+from certline.app.batch.states import DeviceState as S  # noqa: E402
 
 SCOPE = "bench"
 UNITS = 32
@@ -125,7 +125,7 @@ def _unit(
     enroll_slots: threading.Semaphore,
 ) -> None:
     """One unit's journal traffic, in the order the engine makes it (see the module doc)."""
-    from app.batch.claim_owner import new_claim_owner
+    from certline.app.batch.claim_owner import new_claim_owner
 
     port = f"/dev/ttyBENCH{n}"
     serial = f"{station}-{n:04d}"
@@ -186,10 +186,10 @@ def _unit(
 
 def _open_journal(spec: dict[str, Any], station: str, home: Path) -> JournalBackend:
     if spec["backend"] == "sqlite":
-        from app.batch.journal import Journal
+        from certline.app.batch.journal import Journal
 
         return Journal(home / "journal.sqlite3", station=station)
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     return PgJournal(spec["url"], station=station, password=spec["password"], audit_head=home / "audit-head")
 
@@ -367,7 +367,7 @@ def run_config(
         assert cluster is not None
         spec["url"] = cluster.url(cluster.create_database())
         spec["password"] = cluster.password
-        from app.batch.journal_pg import PgJournal
+        from certline.app.batch.journal_pg import PgJournal
 
         PgJournal(spec["url"], station="admin", password=cluster.password, migrate=True).close()
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()

@@ -6,15 +6,15 @@ Run: ``.venv/bin/python bench/soak.py`` (2,000 units; ``--units 300`` for a shor
 Three processes, as on a line:
 
 * **the units** (``--role units``, its own process and GIL): 16 simulated Certline units on
-  real pseudo-terminals (``app.sim``, output paced at 115200 baud, default key generation
+  real pseudo-terminals (``certline.app.sim``, output paced at 115200 baud, default key generation
   time). When the station reports a unit DONE, that unit is unplugged (its pty closes and
   its port disappears), and after ``--replug-s`` a *new* unit (new serial number, empty
   flash) is plugged into the same slot, until ``--units`` units have been plugged in all.
 * ``certline est-server``, the CA.
-* **the station** (this process): the real station window (``ui.application.
+* **the station** (this process): the real station window (``certline.ui.application.
   open_station_window``, the code the ``certline-gui`` entry point runs, offscreen platform)
   on a real session and on-disk journal. Hands-free is switched on as F9 does
-  (``ui.station.commands.set_hands_free``), so the window's hot-plug watcher finds each new
+  (``certline.ui.station.commands.set_hands_free``), so the window's hot-plug watcher finds each new
   unit by itself; nobody presses anything until the last unit is done, then hands-free is
   switched off and the batch closes (summary dialog).
 
@@ -82,11 +82,11 @@ def units_main(args: argparse.Namespace) -> int:
     Protocol: prints ``port PATH`` per slot, then ``ready``; reads ``done PATH`` lines on stdin;
     prints ``plugged N`` after every new unit and ``all-plugged`` once the last one is in.
     """
-    from app.sim.faults import DeviceFaults
-    from app.sim.flash import Flash
-    from app.sim.keys import KeygenLatency
-    from app.sim.pty_host import PtyHost
-    from app.sim.simulator import DeviceContext, load_personality
+    from certline.app.sim.faults import DeviceFaults
+    from certline.app.sim.flash import Flash
+    from certline.app.sim.keys import KeygenLatency
+    from certline.app.sim.pty_host import PtyHost
+    from certline.app.sim.simulator import DeviceContext, load_personality
 
     personality = load_personality("certline")
     state_dir = Path(args.state_dir)
@@ -260,14 +260,14 @@ def _run_window(
     from PySide6.QtCore import QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.batch.events import DeviceSnapshot
-    from app.batch.states import DeviceState
-    from app.config.paths import StationPaths
-    from app.est.credentials import Credentials
-    from app.station import StationSession
-    from ui.application import ensure_application, open_station_window
-    from ui.plumbing.settings import UiSettings
-    from ui.station import commands as window_commands
+    from certline.app.batch.events import DeviceSnapshot
+    from certline.app.batch.states import DeviceState
+    from certline.app.config.paths import StationPaths
+    from certline.app.est.credentials import Credentials
+    from certline.app.station import StationSession
+    from certline.ui.application import ensure_application, open_station_window
+    from certline.ui.plumbing.settings import UiSettings
+    from certline.ui.station import commands as window_commands
 
     home = work / "station"
     paths = StationPaths(home / "data", home / "config", home / "logs", home / "cache")

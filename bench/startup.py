@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/startup.py`` (about 30 s). Writes ``bench/results/startup.json``
 and docs/benchmarks.md.
 
-What is measured is the real ``certline-gui`` path, ``ui.gui_main.main()``: logging, the
+What is measured is the real ``certline-gui`` path, ``certline.ui.gui_main.main()``: logging, the
 QApplication with translations and the crash hooks, the profile store, the keyring lookup
 and the journal in a worker, then the ``MainWindow``. A profile exists (``CERTLINE_HOME``
 points at a temporary station home with one saved profile), as at a station that is in use.
@@ -12,11 +12,11 @@ The probe (``bench/startup.py --probe``) is the process under test. The parent r
 ``CLOCK_MONOTONIC`` (system-wide on Linux, the same clock in both processes) just before
 ``fork``/``exec``; the probe installs an application event filter and prints the monotonic
 time of the station window's first ``Show`` and first ``Paint`` event, then quits. Nothing in
-``ui/`` is changed for this; the probe only hooks the QApplication that ``ui.gui_main`` creates
+``ui/`` is changed for this; the probe only hooks the QApplication that ``certline.ui.gui_main`` creates
 (``ensure_application`` returns an existing one).
 
 Controls, to show where the time goes: the bare interpreter (``python -c pass``), importing
-``PySide6.QtWidgets``, and importing ``ui.station.window`` (every module the window needs).
+``PySide6.QtWidgets``, and importing ``certline.ui.station.window`` (every module the window needs).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ TARGET_S = 1.5
 
 
 def probe() -> int:
-    """The process under test: run ui.gui_main.main() and report when the window shows and paints."""
+    """The process under test: run certline.ui.gui_main.main() and report when the window shows and paints."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
-    from ui.application import ensure_application
-    from ui.plumbing.settings import UiSettings
+    from certline.ui.application import ensure_application
+    from certline.ui.plumbing.settings import UiSettings
 
     app = ensure_application(settings=UiSettings())
     marks: dict[str, float] = {}
@@ -51,7 +51,7 @@ def probe() -> int:
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
             kind = event.type()
             if kind in (QEvent.Type.Show, QEvent.Type.Paint) and obj.isWidgetType():
-                from ui.station.window import MainWindow
+                from certline.ui.station.window import MainWindow
 
                 top = obj.window()  # type: ignore[attr-defined]
                 if isinstance(top, MainWindow):
@@ -66,9 +66,9 @@ def probe() -> int:
     app.installEventFilter(watch)
     QTimer.singleShot(20000, app.quit)  # bounded: never hang the benchmark
 
-    import ui.gui_main
+    import certline.ui.gui_main
 
-    ui.gui_main.main([])
+    certline.ui.gui_main.main([])
     import resource
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -95,8 +95,8 @@ def _make_home(root: Path) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="",
     )
     code = (
-        "from app.config.profile import Profile, AuthStyle\n"
-        "from app.config.profile_store import ProfileStore\n"
+        "from certline.app.config.profile import Profile, AuthStyle\n"
+        "from certline.app.config.profile_store import ProfileStore\n"
         "ProfileStore().save(Profile(name='line1', "
         "enroll_url='https://127.0.0.1:9/.well-known/est/cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509', "
         "auth_style=AuthStyle.PASSCODE_ONLY, subject_template={'CN': '{serial}'}))\n"
@@ -158,14 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         controls: dict[str, list[float]] = {
             "python -c pass": [],
             "import PySide6.QtWidgets": [],
-            "import ui.station.window": [],
+            "import certline.ui.station.window": [],
         }
         windows: list[dict[str, float]] = []
         for i in range(args.runs):
             for name, code in (
                 ("python -c pass", "pass"),
                 ("import PySide6.QtWidgets", "import PySide6.QtWidgets"),
-                ("import ui.station.window", "import ui.station.window"),
+                ("import certline.ui.station.window", "import certline.ui.station.window"),
             ):
                 controls[name].append(_timed([sys.executable, "-c", code], env)[0])
             windows.append(measure_window(env))

@@ -9,7 +9,7 @@ import runpy
 import sys
 
 #: modules ``-m`` may run; anything else is an error rather than arbitrary code
-RUNNABLE = ("ui.demo_window_main", "ui.plumbing.selftest_probe")
+RUNNABLE = ("certline.ui.demo_window_main", "certline.ui.plumbing.selftest_probe")
 
 
 def _prepare_qt() -> None:
@@ -41,7 +41,7 @@ def _main() -> int:
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         return 0
-    from app.cli.main import main
+    from certline.app.cli.main import main
 
     return main()
 

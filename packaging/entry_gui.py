@@ -1,7 +1,7 @@
 """Frozen entry point of ``certline-gui`` (the windowed executable of the bundle).
 
 ``certline-gui --selftest`` runs the Qt probe of ``certline selftest``
-(:mod:`ui.plumbing.selftest_probe`) instead of opening the station window.
+(:mod:`certline.ui.plumbing.selftest_probe`) instead of opening the station window.
 """
 
 import os
@@ -15,10 +15,10 @@ def _main() -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
         if sys.stderr is None:
             sys.stderr = open(os.devnull, "w")  # noqa: SIM115
-        from ui.plumbing.selftest_probe import main as probe
+        from certline.ui.plumbing.selftest_probe import main as probe
 
         return probe()
-    from ui.gui_main import main
+    from certline.ui.gui_main import main
 
     return main()
 

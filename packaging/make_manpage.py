@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: make_manpage.py OUT_FILE", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    from app import __version__
-    from app.cli.main import build_parser
+    from certline.app import __version__
+    from certline.app.cli.main import build_parser
 
     # SOURCE_DATE_EPOCH keeps the page reproducible (same date on every rebuild of a release)
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0")) or None

@@ -6,7 +6,7 @@ Everything on the picture is real: a throwaway PostgreSQL cluster (as the tests 
 line's shared journal; station-2 is a headless station (the engine API ``certline batch run``
 uses) with its own simulated units, which provisions four units of the work order and then keeps
 two slow units in flight; station-1 is the window, started through ``certline-gui``'s own entry
-(:func:`ui.gui_main.start`) with the shared journal selected by ``CERTLINE_JOURNAL_URL``, running
+(:func:`certline.ui.gui_main.start`) with the shared journal selected by ``CERTLINE_JOURNAL_URL``, running
 its own simulated units of the same work order: three to the end, then two slow ones. With both
 stations working, the window's Batch > Line view… is opened and saved as
 ``docs/screenshots/line-view.png`` (``--out``). The EST passcode and the database password live
@@ -105,22 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     keyring.set_keyring(MemoryKeyring())
 
-    from app.batch.engine import BatchOptions
-    from app.batch.journal_pg import PgJournal
-    from app.batch.journal_url import keyring_user
-    from app.config.paths import StationPaths
-    from app.config.profile import AuthStyle, Profile
-    from app.config.profile_store import ProfileStore
-    from app.est.credentials import Credentials
-    from app.estserver import EstTestServer
-    from app.security.secret_store import SERVICE, Purpose, SecretStore
-    from app.sim.flash import Flash
-    from app.sim.simulator import Simulator
-    from app.station import StationSession
-    from ui import gui_main as launch
-    from ui.batch_dialogs.line_view import LineViewDialog
-    from ui.station import commands as window_commands
-    from ui.station import simulated_units
+    from certline.app.batch.engine import BatchOptions
+    from certline.app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_url import keyring_user
+    from certline.app.config.paths import StationPaths
+    from certline.app.config.profile import AuthStyle, Profile
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.est.credentials import Credentials
+    from certline.app.estserver import EstTestServer
+    from certline.app.security.secret_store import SERVICE, Purpose, SecretStore
+    from certline.app.sim.flash import Flash
+    from certline.app.sim.simulator import Simulator
+    from certline.app.station import StationSession
+    from certline.ui import gui_main as launch
+    from certline.ui.batch_dialogs.line_view import LineViewDialog
+    from certline.ui.station import commands as window_commands
+    from certline.ui.station import simulated_units
 
     cluster = start_cluster()
     url = cluster.url(cluster.create_database())  # type: ignore[attr-defined]

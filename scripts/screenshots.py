@@ -1,8 +1,8 @@
 """Screenshots for the docs from a real run: ``xvfb-run -a .venv/bin/python scripts/screenshots.py``.
 
 Everything on the pictures is real: the station is started through ``certline-gui``'s own
-entry (:func:`ui.gui_main.start`) with no profile, against the local HTTPS EST test server
-(``app.estserver``), and batches run on simulated units on real pseudo-terminals, plugged in
+entry (:func:`certline.ui.gui_main.start`) with no profile, against the local HTTPS EST test server
+(``certline.app.estserver``), and batches run on simulated units on real pseudo-terminals, plugged in
 the way a trainer does (Help > Use simulated units). The script walks the first day: the
 first-run dialog, the bootstrap (fingerprint) dialog, the filled-in profile, the empty
 station, a batch with one unit that refuses its certificate, its summary, and a second batch
@@ -96,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     _out = args.out
     keyring.set_keyring(MemoryKeyring())
 
-    from app.est.bootstrap import normalise_fingerprint
-    from app.estserver import EstTestServer
-    from app.sim.flash import Flash
-    from ui import gui_main as launch
-    from ui.plumbing.settings import LANGUAGE, UiSettings
-    from ui.profiles.editor import ProfileEditor
-    from ui.station import commands as window_commands
-    from ui.station import simulated_units
+    from certline.app.est.bootstrap import normalise_fingerprint
+    from certline.app.estserver import EstTestServer
+    from certline.app.sim.flash import Flash
+    from certline.ui import gui_main as launch
+    from certline.ui.plumbing.settings import LANGUAGE, UiSettings
+    from certline.ui.profiles.editor import ProfileEditor
+    from certline.ui.station import commands as window_commands
+    from certline.ui.station import simulated_units
 
     UiSettings().set(LANGUAGE, args.language)
     passcode = secrets.token_urlsafe(16)

@@ -21,20 +21,20 @@ import keyring
 import screenshots as shots  # sets CERTLINE_HOME to a throwaway home before any app import
 
 UNITS = 4
-CLI_MAIN = "from app.cli.main import main; raise SystemExit(main())"
+CLI_MAIN = "from certline.app.cli.main import main; raise SystemExit(main())"
 
 
 def main() -> int:
     keyring.set_keyring(shots.MemoryKeyring())
-    from app.config.profile import Profile
-    from app.config.profile_store import ProfileStore
-    from app.config.settings import StationSettings, save_settings
-    from app.estserver import EstTestServer
-    from app.security.secret_store import Purpose, SecretStore
+    from certline.app.config.profile import Profile
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.config.settings import StationSettings, save_settings
+    from certline.app.estserver import EstTestServer
+    from certline.app.security.secret_store import Purpose, SecretStore
+    from certline.ui import gui_main as launch
+    from certline.ui.station import commands as window_commands
+    from certline.ui.station import simulated_units
     from tests.helpers.mes_server import fake_mes
-    from ui import gui_main as launch
-    from ui.station import commands as window_commands
-    from ui.station import simulated_units
 
     home = shots.HOME
     passcode = secrets.token_urlsafe(16)

@@ -1,6 +1,6 @@
 """Scan-in screenshots from a real run: ``xvfb-run -a .venv/bin/python scripts/screenshots_scan_in.py``.
 
-The station starts through ``certline-gui``'s own entry (:func:`ui.gui_main.start`) with a profile
+The station starts through ``certline-gui``'s own entry (:func:`certline.ui.gui_main.start`) with a profile
 that asks for scan-in, against the local HTTPS EST test server, with simulated units on real
 pseudo-terminals. Labels are typed into the scan field as key events with a barcode scanner's
 timing (8 ms per key, Enter at the end): a QR code with JSON for one unit, a plain serial number
@@ -44,12 +44,12 @@ scan.clock = 1_000_000  # type: ignore[attr-defined]
 
 def main() -> int:
     keyring.set_keyring(shots.MemoryKeyring())
-    from app.config.profile import AuthStyle, Profile, ScanIn
-    from app.config.profile_store import ProfileStore
-    from app.estserver import EstTestServer
-    from ui import gui_main as launch
-    from ui.station import commands as window_commands
-    from ui.station import simulated_units
+    from certline.app.config.profile import AuthStyle, Profile, ScanIn
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.estserver import EstTestServer
+    from certline.ui import gui_main as launch
+    from certline.ui.station import commands as window_commands
+    from certline.ui.station import simulated_units
 
     passcode = secrets.token_urlsafe(16)
     server = EstTestServer(state_dir=shots.HOME / "est-server", passcode=passcode)

@@ -69,7 +69,7 @@ if ! printf %s test | env XDG_DATA_HOME="$d/keyrings-data" XDG_RUNTIME_DIR="$d/r
 fi
 # Fail fast with a clear message if the keyring is not usable (instead of failing tests later).
 if ! CERTLINE_HOME="$d/preflight-home" "$PY" -c "
-from app.security.secret_store import SecretStore
+from certline.app.security.secret_store import SecretStore
 store = SecretStore()
 store.check_backend()
 store.set(\"certline-preflight\", \"passcode\", \"preflight\")

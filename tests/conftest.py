@@ -6,7 +6,7 @@
 * The OS keyring is replaced by a guard that fails loudly (autouse): a unit
   test uses ``memory_keyring``; a test of the real Secret Service is marked
   ``keyring_real`` and uses ``real_keyring``.
-* Registered secrets (``app.security.redaction``) and the handlers ``app.host.log_setup``
+* Registered secrets (``certline.app.security.redaction``) and the handlers ``certline.app.host.log_setup``
   installed are reset after every test.
 * Qt runs offscreen unless there is a display (``scripts/test.sh`` provides
   one with Xvfb).
@@ -94,8 +94,8 @@ def certline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setattr(keyring.core, "_keyring_backend", _GuardKeyring())
     yield home
-    from app.host.log_setup import reset_logging
-    from app.security.redaction import clear_secrets
+    from certline.app.host.log_setup import reset_logging
+    from certline.app.security.redaction import clear_secrets
 
     reset_logging()
     clear_secrets()

@@ -1,6 +1,6 @@
 """Opening the station window for a session someone else built (``certline demo``, tests).
 
-The launcher (:mod:`ui.gui_main`) builds a session from a stored profile and
+The launcher (:mod:`certline.ui.gui_main`) builds a session from a stored profile and
 the keyring; the demo builds one pointed at the simulator and the local EST
 test server. Both end up here.
 """
@@ -15,15 +15,15 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from app.station import StationSession
-from app.station.hands_free import PortProvider
-from ui.plumbing.crash import install_excepthook, install_qt_message_handler
-from ui.plumbing.i18n import install_translators
-from ui.plumbing.resources import app_icon
-from ui.plumbing.settings import LANGUAGE, UiSettings
-from ui.station import commands as window_commands
-from ui.station.monitor import keyring_secret_status
-from ui.station.window import MainWindow
+from certline.app.station import StationSession
+from certline.app.station.hands_free import PortProvider
+from certline.ui.plumbing.crash import install_excepthook, install_qt_message_handler
+from certline.ui.plumbing.i18n import install_translators
+from certline.ui.plumbing.resources import app_icon
+from certline.ui.plumbing.settings import LANGUAGE, UiSettings
+from certline.ui.station import commands as window_commands
+from certline.ui.station.monitor import keyring_secret_status
+from certline.ui.station.window import MainWindow
 
 
 def ensure_application(

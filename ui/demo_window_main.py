@@ -1,7 +1,7 @@
 """Window process of ``certline demo``: the station window on the simulator and the EST test server.
 
 ``app/cli/demo.py`` starts the simulator and the EST test server, then runs
-``python -m ui.demo_window_main HANDOFF`` with the passcode in ``CERTLINE_DEMO_PASSCODE``
+``python -m certline.ui.demo_window_main HANDOFF`` with the passcode in ``CERTLINE_DEMO_PASSCODE``
 (``app`` never imports ``ui``). The batch starts at once; the window stays open
 until the user closes it. Exit status: 0 when every unit ended verified, 1
 otherwise, DISPLAY_FAILED when no window could be opened (the parent then runs
@@ -16,12 +16,12 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.batch.report import export_report
-    from app.est.credentials import Credentials
-    from app.host.log_setup import configure_gui_logging
-    from app.security.redaction import register_secret
-    from app.station import StationSession
-    from app.station.demo_line import DISPLAY_FAILED, DemoEnvironment
+    from certline.app.batch.report import export_report
+    from certline.app.est.credentials import Credentials
+    from certline.app.host.log_setup import configure_gui_logging
+    from certline.app.security.redaction import register_secret
+    from certline.app.station import StationSession
+    from certline.app.station.demo_line import DISPLAY_FAILED, DemoEnvironment
 
     args = sys.argv[1:] if argv is None else argv
     # as certline-gui does: without it the root logger stays at WARNING and the window's log
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     passcode = os.environ.pop("CERTLINE_DEMO_PASSCODE", None)
     register_secret(passcode)
     try:
-        from ui.application import ensure_application, open_station_window
+        from certline.ui.application import ensure_application, open_station_window
     except ImportError as exc:
         print(f"certline demo: Qt is not usable here ({exc})", file=sys.stderr)
         return DISPLAY_FAILED

@@ -28,16 +28,16 @@ from collections.abc import Sequence
 from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from app.config.profile import Profile
-from app.host.display import display_problem
-from app.station import StationSession
-from app.station.hands_free import HandsFree, profile_port_source
-from ui.application import ensure_application, settle_garbage_collector
-from ui.plumbing.settings import LANGUAGE, LAST_PROFILE, UiSettings
-from ui.plumbing.worker import run_in_background, wait_for_workers
-from ui.station import install_notices
-from ui.station.monitor import keyring_secret_status
-from ui.station.window import MainWindow
+from certline.app.config.profile import Profile
+from certline.app.host.display import display_problem
+from certline.app.station import StationSession
+from certline.app.station.hands_free import HandsFree, profile_port_source
+from certline.ui.application import ensure_application, settle_garbage_collector
+from certline.ui.plumbing.settings import LANGUAGE, LAST_PROFILE, UiSettings
+from certline.ui.plumbing.worker import run_in_background, wait_for_workers
+from certline.ui.station import install_notices
+from certline.ui.station.monitor import keyring_secret_status
+from certline.ui.station.window import MainWindow
 
 log = logging.getLogger(__name__)
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
@@ -45,8 +45,8 @@ translate = QCoreApplication.translate  # lupdate finds translate("Context", "te
 
 def build_session(name: str | None) -> StationSession:
     """Blocking: load the named (or the only/first) profile and its secret, open the journal."""
-    from app.config.profile_store import ProfileStore
-    from app.station.credential_source import CredentialSource
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.station.credential_source import CredentialSource
 
     store = ProfileStore()
     names = store.list()
@@ -55,8 +55,8 @@ def build_session(name: str | None) -> StationSession:
             raise LookupError("no profile")
         name = names[0]
     profile = store.load(name)
-    from app.batch.journal_url import journal_url, open_journal, station_name
-    from app.config.paths import station_paths
+    from certline.app.batch.journal_url import journal_url, open_journal, station_name
+    from certline.app.config.paths import station_paths
 
     # not strict: without its secret the window still opens and the station bar says what is missing
     credentials = CredentialSource().credentials(profile, strict=False)
@@ -131,7 +131,7 @@ class Launcher(QObject):
         self._first_profile()
 
     def _first_profile(self) -> None:
-        from ui.profiles.editor import ProfileEditor
+        from certline.ui.profiles.editor import ProfileEditor
 
         editor = ProfileEditor(None)
         editor.setWindowTitle(translate("Launcher", "Certline: create the first profile"))
@@ -176,10 +176,10 @@ NO_DISPLAY = 2
 def start(argv: Sequence[str] | None = None) -> Launcher | None:
     """Everything ``certline-gui`` does before the event loop; None when there is no display."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from app.host.program_files import at_start
+    from certline.app.host.program_files import at_start
 
     at_start()  # the program files as started: an upgrade under the window is noticed later
-    from app.host.log_setup import configure_gui_logging
+    from certline.app.host.log_setup import configure_gui_logging
 
     configure_gui_logging(debug=args.debug)
     problem = display_problem()
@@ -195,7 +195,7 @@ def start(argv: Sequence[str] | None = None) -> Launcher | None:
     existing = QCoreApplication.instance()
     app = ensure_application(settings=settings)  # also installs the crash hook and Qt log routing
     if existing is not None:  # embedded (the GUI tests): the language still comes from the settings
-        from ui.plumbing.i18n import install_translators
+        from certline.ui.plumbing.i18n import install_translators
 
         install_translators(app, str(settings.get(LANGUAGE)))
     app.setQuitOnLastWindowClosed(False)  # the launcher quits when the station window closes

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.batch.journal_api import AuditVerdict
+from certline.app.batch.journal_api import AuditVerdict
 
 __all__ = ["GENESIS", "AuditLog", "AuditVerdict", "record_hash", "verify_chain"]
 
@@ -165,7 +165,7 @@ class AuditLog:
         self._batch_operators.clear()  # a rolled-back batch row's id may be given out again
 
     def records(self) -> list[dict[str, Any]]:
-        from app.batch.journal import translate_sqlite_errors
+        from certline.app.batch.journal import translate_sqlite_errors
 
         with self._lock, translate_sqlite_errors():
             rows = self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()

@@ -2,7 +2,7 @@
 
 Both journal backends use these: the SQLite journal takes over a claim whose process is gone;
 the shared journal does that too for this host's processes and, for another station's, relies
-on the claim's lease (see :meth:`app.batch.journal_pg.PgJournal.claim`).
+on the claim's lease (see :meth:`certline.app.batch.journal_pg.PgJournal.claim`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The engine decides *which* device a port carries (by the serial number it
 reports, never by the port), guards against duplicates and unexpected units,
-and hands the device to a :class:`~app.batch.pipeline.DeviceJob` that walks
+and hands the device to a :class:`~certline.app.batch.pipeline.DeviceJob` that walks
 the journaled steps. Views (CLI progress, the Qt window) subscribe to the
-:class:`~app.batch.events.EventBus`; every event is a snapshot of a journal row.
+:class:`~certline.app.batch.events.EventBus`; every event is a snapshot of a journal row.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from app import pki
-from app.batch.claim_owner import new_claim_owner
-from app.batch.est_gateway import EstGateway, GatewayStopped
-from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
-from app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
-from app.batch.label_desk import LabelDesk, ScanOutcome, ScanResult
-from app.batch.passcode_quota import PasscodeQuota
-from app.batch.pipeline import (
+from certline.app import pki
+from certline.app.batch.claim_owner import new_claim_owner
+from certline.app.batch.est_gateway import EstGateway, GatewayStopped
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus, LogEvent
+from certline.app.batch.journal_api import JournalBackend, JournalError, UnitDoneElsewhere, UnitHeldElsewhere
+from certline.app.batch.label_desk import LabelDesk, ScanOutcome, ScanResult
+from certline.app.batch.passcode_quota import PasscodeQuota
+from certline.app.batch.pipeline import (
     AwaitingApproval,
     DeviceJob,
     JobControl,
@@ -34,11 +34,11 @@ from app.batch.pipeline import (
     LabelBinding,
     StepFailed,
 )
-from app.batch.states import TERMINAL, DeviceState
-from app.batch.tally import BatchTally
-from app.config.profile import Profile, ScanIn
-from app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
-from app.est.errors import EstError
+from certline.app.batch.states import TERMINAL, DeviceState
+from certline.app.batch.tally import BatchTally
+from certline.app.config.profile import Profile, ScanIn
+from certline.app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
+from certline.app.est.errors import EstError
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class BatchEngine:
                 self.options = dataclasses.replace(self.options, expected=frozenset(record.expected))
         self.batch_id = batch_id
         self._tally = BatchTally(self.options.expected)
-        """The summary's counts, updated per published snapshot (see :mod:`app.batch.tally`)."""
+        """The summary's counts, updated per published snapshot (see :mod:`certline.app.batch.tally`)."""
         if resumed:
             self._tally.reset(journal.devices(batch_id))
 
@@ -387,7 +387,7 @@ class BatchEngine:
         self._publish(self.journal.transition(device_id, DeviceState.SKIPPED, reason))
 
     def scan(self, text: str) -> ScanOutcome:
-        """A label was scanned at the station: bind it to a unit (see :mod:`app.batch.label_desk`).
+        """A label was scanned at the station: bind it to a unit (see :mod:`certline.app.batch.label_desk`).
 
         Returns at once; the unit's job, waiting for its label, journals and compares it.
         """

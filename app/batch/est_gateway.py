@@ -27,9 +27,9 @@ from typing import Protocol, TypeVar
 
 from cryptography import x509
 
-from app.batch.rate_limit import TokenBucket
-from app.est.errors import EstConnectionError, EstError, EstPending, EstServerError
-from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
+from certline.app.batch.rate_limit import TokenBucket
+from certline.app.est.errors import EstConnectionError, EstError, EstPending, EstServerError
+from certline.app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ CsrFactory = Callable[[bytes | None], bytes]
 
 
 class EnrollmentClient(Protocol):
-    """The subset of ``app.est.client.EstClient`` the batch engine uses."""
+    """The subset of ``certline.app.est.client.EstClient`` the batch engine uses."""
 
     def cacerts(self) -> list[x509.Certificate]: ...
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.batch.states import DeviceState
+from certline.app.batch.states import DeviceState
 
 log = logging.getLogger(__name__)
 

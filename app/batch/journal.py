@@ -31,11 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.batch.audit import AuditLog
-from app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
-from app.batch.claim_owner import claim_owner_alive, new_claim_owner
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import (
+from certline.app.batch.audit import AuditLog
+from certline.app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
+from certline.app.batch.claim_owner import claim_owner_alive, new_claim_owner
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import (
     ADDED_DEVICE_COLUMNS,
     AUDITED_STATES,
     UPDATABLE_FIELDS,
@@ -48,7 +48,7 @@ from app.batch.journal_api import (
     TransitionRecord,
     snapshot_from_row,
 )
-from app.batch.mes_record import (
+from certline.app.batch.mes_record import (
     MES_BACKLOG_SQL,
     MES_OUTCOMES,
     MesBacklog,
@@ -57,7 +57,7 @@ from app.batch.mes_record import (
     channel_column,
     new_key,
 )
-from app.batch.states import TERMINAL, DeviceState, check_transition
+from certline.app.batch.states import TERMINAL, DeviceState, check_transition
 
 __all__ = [
     "BatchRecord",
@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS passcode_uses (
 """
 
 #: Device columns added after the first schema, created on open when an older journal lacks them
-#: (names in :data:`app.batch.journal_api.ADDED_DEVICE_COLUMNS`): the CSR exactly as the device
+#: (names in :data:`certline.app.batch.journal_api.ADDED_DEVICE_COLUMNS`): the CSR exactly as the device
 #: sent it (``csr_der`` is the normalised one that was posted) and the certificate a
 #: re-provisioning replaced (public material, journaled before anything is deleted); the unit's
 #: label as scanned (scan-in; PostgreSQL migration 6).
@@ -227,7 +227,7 @@ class Journal:
 
     Two connections: the writer (``_db``, guarded by ``_lock``, used only by the group commit
     and the audit chain) and the reader (``_reader``, guarded by ``_read_lock``). Implements
-    :class:`app.batch.journal_api.JournalBackend` for a single station."""
+    :class:`certline.app.batch.journal_api.JournalBackend` for a single station."""
 
     shared = False
 

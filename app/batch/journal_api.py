@@ -1,7 +1,7 @@
 """The journal boundary: what the engine, the CLI and the views may ask of a journal backend.
 
-Two backends implement it: :class:`app.batch.journal.Journal` (SQLite, one station, the
-embedded default) and :class:`app.batch.journal_pg.PgJournal` (PostgreSQL, shared by every
+Two backends implement it: :class:`certline.app.batch.journal.Journal` (SQLite, one station, the
+embedded default) and :class:`certline.app.batch.journal_pg.PgJournal` (PostgreSQL, shared by every
 station of a line). The engine sees only this protocol and the backend-neutral exceptions
 below, never ``sqlite3.Error`` or ``psycopg.Error``.
 
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from app.batch.events import DeviceSnapshot
-from app.batch.mes_record import MesBacklog, OutboxRecord
-from app.batch.states import DeviceState, progress_of
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.mes_record import MesBacklog, OutboxRecord
+from certline.app.batch.states import DeviceState, progress_of
 
 
 class JournalError(Exception):

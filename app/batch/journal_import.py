@@ -19,11 +19,11 @@ from typing import Any
 
 from psycopg import sql
 
-from app.batch.audit import GENESIS
-from app.batch.journal import Journal
-from app.batch.journal_api import JournalError
-from app.batch.journal_pg import Cursor, PgJournal
-from app.batch.states import DeviceState
+from certline.app.batch.audit import GENESIS
+from certline.app.batch.journal import Journal
+from certline.app.batch.journal_api import JournalError
+from certline.app.batch.journal_pg import Cursor, PgJournal
+from certline.app.batch.states import DeviceState
 
 
 @dataclass(frozen=True)

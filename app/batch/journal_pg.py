@@ -1,6 +1,6 @@
 """The shared journal: PostgreSQL (psycopg 3 + psycopg_pool), one database for every station.
 
-Same interface as the SQLite journal (:class:`app.batch.journal_api.JournalBackend`); every
+Same interface as the SQLite journal (:class:`certline.app.batch.journal_api.JournalBackend`); every
 row also names the station that wrote it. The guarantees between stations live in the
 database, not in Python:
 
@@ -37,10 +37,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.batch.audit import GENESIS, record_hash, verify_chain, with_operator
-from app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import (
+from certline.app.batch.audit import GENESIS, record_hash, verify_chain, with_operator
+from certline.app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import (
     AUDITED_STATES,
     SNAPSHOT_COLUMNS,
     UPDATABLE_FIELDS,
@@ -57,9 +57,9 @@ from app.batch.journal_api import (
     UnitHeldElsewhere,
     snapshot_from_row,
 )
-from app.batch.journal_schema.pg import LATEST, MIGRATIONS
-from app.batch.journal_url import redact_url
-from app.batch.mes_record import (
+from certline.app.batch.journal_schema.pg import LATEST, MIGRATIONS
+from certline.app.batch.journal_url import redact_url
+from certline.app.batch.mes_record import (
     MES_BACKLOG_SQL,
     MES_OUTCOMES,
     MesBacklog,
@@ -68,7 +68,7 @@ from app.batch.mes_record import (
     channel_column,
     new_key,
 )
-from app.batch.states import TERMINAL, DeviceState, check_transition
+from certline.app.batch.states import TERMINAL, DeviceState, check_transition
 
 log = logging.getLogger(__name__)
 
@@ -1264,7 +1264,7 @@ class PgAudit:
         path = self._journal._head_path
         if path is None:
             return
-        from app.batch.audit import write_head_file
+        from certline.app.batch.audit import write_head_file
 
         with self._newest_lock:
             if self._newest is None or head[0] > self._newest[0]:
@@ -1310,7 +1310,7 @@ class PgAudit:
             )
         path = self._journal._head_path
         if station == self._journal.station and path is not None and path.exists():
-            from app.batch.audit import read_head_file
+            from certline.app.batch.audit import read_head_file
 
             local = read_head_file(path)
             by_seq = {r["seq"]: r for r in rows}

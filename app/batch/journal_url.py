@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.journal_api import JournalBackend, JournalError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class JournalUrlError(JournalError):
 
 
 def _setting(name: str) -> str | None:
-    from app.config.settings import SettingsError, load_settings
+    from certline.app.config.settings import SettingsError, load_settings
 
     try:
         value = getattr(load_settings(), name)
@@ -111,7 +111,7 @@ def resolve_password(
         if value is None:
             raise JournalUrlError(f"--journal-password-env {password_env}: that variable is not set")
         return value
-    from app.security.secret_store import SecretStoreError
+    from certline.app.security.secret_store import SecretStoreError
 
     try:
         return keyring_get(keyring_user(url))
@@ -123,7 +123,7 @@ def resolve_password(
 def _keyring_get(user: str) -> str | None:
     import keyring
 
-    from app.security.secret_store import SERVICE
+    from certline.app.security.secret_store import SERVICE
 
     return keyring.get_password(SERVICE, user)
 
@@ -140,19 +140,19 @@ def open_journal(
 ) -> JournalBackend:
     """The station's journal: the shared PostgreSQL one when ``url`` is given, else SQLite."""
     if not url:
-        from app.batch.journal import Journal
+        from certline.app.batch.journal import Journal
 
         return Journal(sqlite_path, station=station)
     check_url(url)
     password = resolve_password(url, password_env, keyring_get or _keyring_get)
     if password:
-        from app.security.redaction import register_secret
+        from certline.app.security.redaction import register_secret
 
         register_secret(password)  # scrubbed from every log line and message from here on
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     if audit_head is None:
-        from app.config.paths import ensure_private_dir
+        from certline.app.config.paths import ensure_private_dir
 
         ensure_private_dir(sqlite_path.parent)
         where = hashlib.sha256(keyring_user(url).encode()).hexdigest()[:12]
@@ -166,12 +166,12 @@ def test_connection(url: str, station: str | None, password: str | None) -> str:
     a message safe to show (never the password)."""
     check_url(url)
     if password:
-        from app.security.redaction import register_secret
+        from certline.app.security.redaction import register_secret
 
         register_secret(password)
     else:
         password = resolve_password(url, None, _keyring_get)
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     journal = PgJournal(url, station=station_name(station), password=password, max_outage=5.0)
     try:
@@ -183,8 +183,8 @@ def test_connection(url: str, station: str | None, password: str | None) -> str:
 
 def save_journal_settings(url: str | None, station: str | None, password: str | None) -> None:
     """Store the station's journal choice (settings.json) and the password (OS keyring only)."""
-    from app.config.settings import load_settings, save_settings
-    from app.security.secret_store import SecretStore
+    from certline.app.config.settings import load_settings, save_settings
+    from certline.app.security.secret_store import SecretStore
 
     if url:
         check_url(url)

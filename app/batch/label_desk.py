@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from app.batch.scan_label import ScannedLabel, UnreadableLabel, parse_label
+from certline.app.batch.scan_label import ScannedLabel, UnreadableLabel, parse_label
 
 
 class ScanResult(enum.StrEnum):

@@ -4,7 +4,7 @@ A record is made in the same journal transaction as the unit's DONE or FAILED tr
 ``Journal.transition``), from the rows that transaction reads and the audit record it appends, and
 is queued in the journal's MES outbox (table ``mes_outbox``). So a unit that is DONE always has
 its record queued, and the record says exactly what the journal says. Delivery is
-:mod:`app.mes`; the record's format is documented in ``docs/mes.md`` and as a JSON Schema in
+:mod:`certline.app.mes`; the record's format is documented in ``docs/mes.md`` and as a JSON Schema in
 ``resources/mes/mes-record.schema.json``.
 
 The record's text is made once, here, and stored: every delivery (a file in the drop folder,
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.batch.states import DeviceState
+from certline.app.batch.states import DeviceState
 
 #: the record format's name and version (``schema`` field); a change that breaks readers is /2
 SCHEMA_ID = "certline.mes-record/1"

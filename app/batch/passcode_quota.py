@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.batch.journal_api import JournalBackend, PasscodeUsage
-from app.config.profile import AuthStyle, Profile, parse_passcode_expiry
+from certline.app.batch.journal_api import JournalBackend, PasscodeUsage
+from certline.app.config.profile import AuthStyle, Profile, parse_passcode_expiry
 
 log = logging.getLogger(__name__)
 

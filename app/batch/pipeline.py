@@ -28,17 +28,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app import pki
-from app.batch import server_key
-from app.batch.est_gateway import CsrFactory, EstGateway
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import JournalBackend
-from app.batch.label_desk import LabelDesk
-from app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
-from app.batch.scan_label import UnreadableLabel
-from app.batch.states import DeviceState
-from app.config.profile import KeyGeneration, Profile, ScanIn
-from app.device.driver import (
+from certline.app import pki
+from certline.app.batch import server_key
+from certline.app.batch.est_gateway import CsrFactory, EstGateway
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.label_desk import LabelDesk
+from certline.app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
+from certline.app.batch.scan_label import UnreadableLabel
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import KeyGeneration, Profile, ScanIn
+from certline.app.device.driver import (
     DeviceDriver,
     DeviceError,
     DeviceIdentity,
@@ -48,8 +48,8 @@ from app.device.driver import (
     KeyAlgorithm,
     StoredCredential,
 )
-from app.est.errors import EstAuthError, EstError, EstPending
-from app.est.results import CsrAttributes, EnrollResult
+from certline.app.est.errors import EstAuthError, EstError, EstPending
+from certline.app.est.results import CsrAttributes, EnrollResult
 
 log = logging.getLogger(__name__)
 
@@ -612,7 +612,7 @@ def _normalise(pem: str) -> str:
 
 def _csr_fields(csr_der: bytes, received: bytes | None = None) -> dict[str, object]:
     """Journal fields for a CSR: what is posted, and what the device sent (they differ when a
-    modem quirk was normalised, see :func:`app.pki.normalise_csr_der`)."""
+    modem quirk was normalised, see :func:`certline.app.pki.normalise_csr_der`)."""
     received = csr_der if received is None else received
     return {
         "csr_der": csr_der,

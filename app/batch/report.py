@@ -5,7 +5,7 @@ public and included in JSON; nothing secret is ever in the journal, so
 nothing secret can reach a report.
 
 Reports are streamed: the devices are read from the journal one page at a time
-(:meth:`~app.batch.journal_api.JournalBackend.device_rows_after`) and written as
+(:meth:`~certline.app.batch.journal_api.JournalBackend.device_rows_after`) and written as
 they come, so a 100,000-unit batch needs the memory of one page, not of the whole
 report, and never holds the journal for longer than one page's read. The JSON is
 byte for byte what ``json.dumps(build_json_report(...), indent=2)`` gives.
@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from app import __version__, pki
-from app.batch.journal_api import JournalBackend
-from app.config.paths import ensure_private_dir
+from certline.app import __version__, pki
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.config.paths import ensure_private_dir
 
 CSV_COLUMNS = (
     "device_id",

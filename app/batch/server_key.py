@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app import pki
-from app.batch.journal_api import JournalBackend
-from app.device.driver import KeyAlgorithm
-from app.est.results import ServerKeygenResult
+from certline.app import pki
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.device.driver import KeyAlgorithm
+from certline.app.est.results import ServerKeygenResult
 
 NOT_INSTALLED_OPERATION = "serverkeygen-not-installed"
 """``certificates.operation`` of a certificate the server issued but Certline did not install."""

@@ -1,6 +1,6 @@
 """The batch summary as counters, kept up to date from the snapshots the engine publishes.
 
-The engine publishes a :class:`~app.batch.events.BatchSnapshot` after every device event. Built
+The engine publishes a :class:`~certline.app.batch.events.BatchSnapshot` after every device event. Built
 by reading every device of the batch back from the journal, that cost grew with the square of
 the batch (N units x ~20 events x N rows) and held the journal for most of a 64-unit batch.
 Each device snapshot already carries the unit's new state, so the counts follow it: one
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import DeviceState
 
 _FINISHED = (DeviceState.DONE, DeviceState.SKIPPED)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.batch.journal_api import JournalError
-from app.batch.journal_url import journal_url
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.config.paths import station_paths
+from certline.app.batch.journal_api import JournalError
+from certline.app.batch.journal_url import journal_url
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.config.paths import station_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

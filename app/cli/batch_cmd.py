@@ -14,28 +14,28 @@ import threading
 import time
 from pathlib import Path
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.events import BatchSnapshot
-from app.batch.journal_api import JournalBackend, JournalError
-from app.batch.states import DeviceState
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.cli.mes_cmd import add_mes_arguments, finish_for_batch, start_for_batch
-from app.cli.progress import ProgressPrinter
-from app.cli.role_args import add_engineer_pin_option, authorise, command_line_gate
-from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
-from app.config.est_urls import EstUrlError
-from app.config.profile import Profile, ScanIn
-from app.est.credentials import Credentials
-from app.labels.hook import LabelPrinting
-from app.labels.settings import settings_from_profile_json
-from app.security.roles import Action, RoleGate
-from app.station import StationSession
-from app.station.batch_run import BatchRun
-from app.station.expected_units import ExpectedUnits, read_expected_csv
-from app.station.hands_free import HandsFree, profile_port_source
-from app.station.passcode_change import quota_outlook, with_current_passcode
-from app.station.resume_choice import choose_batch_to_resume
-from app.station.scan_in import read_scans
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.events import BatchSnapshot
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.states import DeviceState
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.cli.mes_cmd import add_mes_arguments, finish_for_batch, start_for_batch
+from certline.app.cli.progress import ProgressPrinter
+from certline.app.cli.role_args import add_engineer_pin_option, authorise, command_line_gate
+from certline.app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from certline.app.config.est_urls import EstUrlError
+from certline.app.config.profile import Profile, ScanIn
+from certline.app.est.credentials import Credentials
+from certline.app.labels.hook import LabelPrinting
+from certline.app.labels.settings import settings_from_profile_json
+from certline.app.security.roles import Action, RoleGate
+from certline.app.station import StationSession
+from certline.app.station.batch_run import BatchRun
+from certline.app.station.expected_units import ExpectedUnits, read_expected_csv
+from certline.app.station.hands_free import HandsFree, profile_port_source
+from certline.app.station.passcode_change import quota_outlook, with_current_passcode
+from certline.app.station.resume_choice import choose_batch_to_resume
+from certline.app.station.scan_in import read_scans
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -164,7 +164,7 @@ def _add_port_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
 
 def _require_trust_anchor(profile: Profile) -> None:
     """One line saying what to configure, before anything starts (never a traceback)."""
-    from app.cli.trust_check import trust_anchor_problem
+    from certline.app.cli.trust_check import trust_anchor_problem
 
     problem = trust_anchor_problem(profile)
     if problem:
@@ -172,7 +172,7 @@ def _require_trust_anchor(profile: Profile) -> None:
 
 
 def _load_profile(name: str) -> Profile:
-    from app.config.profile_store import ProfileStore
+    from certline.app.config.profile_store import ProfileStore
 
     return ProfileStore().load(name)
 
@@ -297,7 +297,7 @@ EXIT_NEEDS_PASSCODE = 3
 
 
 def _profile_exists(name: str) -> bool:
-    from app.config.profile_store import ProfileStore
+    from certline.app.config.profile_store import ProfileStore
 
     return ProfileStore().exists(name)
 

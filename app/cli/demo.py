@@ -17,13 +17,13 @@ import sys
 import threading
 from pathlib import Path
 
-from app.batch.engine import BatchOptions
-from app.batch.report import export_report
-from app.cli.progress import ProgressPrinter
-from app.config.profile import CsrFormat, KeyGeneration
-from app.host.display import display_available
-from app.station import StationSession
-from app.station.demo_line import DISPLAY_FAILED, DemoEnvironment, DemoSettings
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.report import export_report
+from certline.app.cli.progress import ProgressPrinter
+from certline.app.config.profile import CsrFormat, KeyGeneration
+from certline.app.host.display import display_available
+from certline.app.station import StationSession
+from certline.app.station.demo_line import DISPLAY_FAILED, DemoEnvironment, DemoSettings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     _exit_cleanly_on_sigterm()
     with DemoEnvironment(settings, root=args.state_dir) as env:
-        from app.security.redaction import register_secret
+        from certline.app.security.redaction import register_secret
 
         register_secret(env.passcode)
         session = StationSession(env.profile(), env.credentials(), paths=env.station_paths())
@@ -146,7 +146,7 @@ def _run_gui(session: StationSession, env: DemoEnvironment, args: argparse.Names
     session.close()  # the window's own session owns the journal from here
     handoff = env.write_handoff(report=args.report)
     child_env = dict(os.environ, CERTLINE_DEMO_PASSCODE=env.passcode)
-    command = [sys.executable, "-m", "ui.demo_window_main", str(handoff)]
+    command = [sys.executable, "-m", "certline.ui.demo_window_main", str(handoff)]
     try:
         completed = subprocess.run(command, env=child_env, check=False)
     except KeyboardInterrupt:

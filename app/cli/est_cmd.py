@@ -28,14 +28,14 @@ from typing import Any, TextIO
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.config.est_urls import EstUrlError
-from app.config.profile import AuthStyle, CsrFormat, Profile
-from app.est.bootstrap import BootstrapResult, fetch_cacerts_unverified, normalise_fingerprint, pin
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.encoding import CsrInputError, certs_to_pem, parse_certs
-from app.est.errors import EstError, EstPending
-from app.station.credential_source import CredentialSource, SecretMissing
+from certline.app.config.est_urls import EstUrlError
+from certline.app.config.profile import AuthStyle, CsrFormat, Profile
+from certline.app.est.bootstrap import BootstrapResult, fetch_cacerts_unverified, normalise_fingerprint, pin
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.encoding import CsrInputError, certs_to_pem, parse_certs
+from certline.app.est.errors import EstError, EstPending
+from certline.app.station.credential_source import CredentialSource, SecretMissing
 
 EXIT_OK = 0
 EXIT_FAIL = 1

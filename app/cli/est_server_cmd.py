@@ -15,11 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fault_spec
-from app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
-from app.estserver.routes import Operation
-from app.pki import KeyAlgorithm
-from app.station.credential_source import SecretFromEnvError, secret_from_env
+from certline.app.estserver import EstTestServer, FaultSpecError, ServerConfig, parse_fault_spec
+from certline.app.estserver.csrattrs import PRESETS as CSRATTRS_PRESETS
+from certline.app.estserver.routes import Operation
+from certline.app.pki import KeyAlgorithm
+from certline.app.station.credential_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: Any) -> None:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.batch.journal_api import JournalError
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.station.expiry import COLUMNS, expiry_rows
+from certline.app.batch.journal_api import JournalError
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.station.expiry import COLUMNS, expiry_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.batch.journal_api import JournalBackend
-from app.batch.journal_url import (
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.journal_url import (
     ENV_STATION,
     ENV_URL,
     JournalUrlError,
@@ -16,7 +16,7 @@ from app.batch.journal_url import (
     open_journal,
     station_name,
 )
-from app.config.paths import station_paths
+from certline.app.config.paths import station_paths
 
 
 def add_journal_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,12 +13,12 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.batch.journal_api import JournalError
-from app.batch.journal_url import JournalUrlError, check_url, journal_url, keyring_user
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.cli.role_args import add_engineer_pin_option, authorise
-from app.config.paths import station_paths
-from app.security.roles import Action
+from certline.app.batch.journal_api import JournalError
+from certline.app.batch.journal_url import JournalUrlError, check_url, journal_url, keyring_user
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.cli.role_args import add_engineer_pin_option, authorise
+from certline.app.config.paths import station_paths
+from certline.app.security.roles import Action
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -136,7 +136,7 @@ def _set_password(args: argparse.Namespace) -> int:
     if not secret:
         print("certline journal set-password: empty password, nothing stored", file=sys.stderr)
         return 2
-    from app.security.secret_store import SecretStore, SecretStoreError
+    from certline.app.security.secret_store import SecretStore, SecretStoreError
 
     try:
         SecretStore().set_journal_password(keyring_user(url), secret)
@@ -153,8 +153,8 @@ def _import(args: argparse.Namespace) -> int:
     if url is None:
         return 2
     source = args.source or station_paths().journal
-    from app.batch.journal_import import import_sqlite
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_import import import_sqlite
+    from certline.app.batch.journal_pg import PgJournal
 
     try:
         journal = journal_from_args(args, max_outage=30.0)

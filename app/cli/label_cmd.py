@@ -7,13 +7,13 @@ import getpass
 import sys
 from pathlib import Path
 
-from app.batch.journal_api import JournalError
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.labels.content import LabelError, find_done_device
-from app.labels.outputs import LabelSink, PdfFolderSink, ZplSink, sink_for
-from app.labels.reprint import print_label, reprint_settings
-from app.labels.settings import LabelOutput, LabelSettings, parse_host_port
-from app.labels.zpl import DEFAULT_DEADLINE_S
+from certline.app.batch.journal_api import JournalError
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.labels.content import LabelError, find_done_device
+from certline.app.labels.outputs import LabelSink, PdfFolderSink, ZplSink, sink_for
+from certline.app.labels.reprint import print_label, reprint_settings
+from certline.app.labels.settings import LabelOutput, LabelSettings, parse_host_port
+from certline.app.labels.zpl import DEFAULT_DEADLINE_S
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,10 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app import __version__
-from app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
-from app.cli.role_args import EXIT_NOT_PERMITTED, RoleRefused
-from app.security.redaction import scrub
+from certline.app import __version__
+from certline.app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
+from certline.app.cli.role_args import EXIT_NOT_PERMITTED, RoleRefused
+from certline.app.security.redaction import scrub
 
 #: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
 EXIT_INTERRUPTED = 130
@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 #: exit status when the reader of our output went away (128 + SIGPIPE, as a shell reports it)
 EXIT_BROKEN_PIPE = 141
 
-#: subcommand modules under app.cli, in --help order
+#: subcommand modules under certline.app.cli, in --help order
 COMMANDS: tuple[str, ...] = (
     "demo",
     "batch_cmd",
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"app.cli.{name}").register(subparsers)
+        importlib.import_module(f"certline.app.cli.{name}").register(subparsers)
     apply_to_tree(parser)
     return parser
 
@@ -68,14 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from app.host.versions import verbose_version_text
+        from certline.app.host.versions import verbose_version_text
 
         print(verbose_version_text() if args.verbose else f"certline {__version__}")
         return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from app.host.log_setup import configure_cli_logging, install_cli_excepthook
+    from certline.app.host.log_setup import configure_cli_logging, install_cli_excepthook
 
     configure_cli_logging(args.verbose)
     install_cli_excepthook()

@@ -12,16 +12,16 @@ import argparse
 import getpass
 import sys
 
-from app.batch.journal_api import JournalBackend, JournalError
-from app.batch.mes_record import CHANNELS
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.cli.role_args import add_engineer_pin_option, authorise
-from app.config.settings import SettingsError
-from app.mes.config import MesConfigError
-from app.mes.delivery import MesDelivery
-from app.security.roles import Action
-from app.security.secret_store import SecretStoreError
-from app.station.mes_handoff import mes_config, start_mes_handoff
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.mes_record import CHANNELS
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.cli.role_args import add_engineer_pin_option, authorise
+from certline.app.config.settings import SettingsError
+from certline.app.mes.config import MesConfigError
+from certline.app.mes.delivery import MesDelivery
+from certline.app.security.roles import Action
+from certline.app.security.secret_store import SecretStoreError
+from certline.app.station.mes_handoff import mes_config, start_mes_handoff
 
 #: how long ``batch run``/``resume`` keep delivering after the batch before they exit
 BATCH_FLUSH_SECONDS = 10.0
@@ -80,7 +80,7 @@ def add_mes_arguments(parser: argparse.ArgumentParser) -> None:
 def start_for_batch(journal: JournalBackend, bus: object, args: argparse.Namespace) -> MesDelivery | None:
     """The hand-off during ``batch run``/``resume``; a configuration problem is said, not fatal
     (the records stay queued in the journal)."""
-    from app.batch.events import EventBus
+    from certline.app.batch.events import EventBus
 
     try:
         return start_mes_handoff(
@@ -182,7 +182,7 @@ def _set_token(args: argparse.Namespace) -> int:
     if not token:
         print("certline mes set-token: empty token, nothing stored", file=sys.stderr)
         return 2
-    from app.security.secret_store import SecretStore
+    from certline.app.security.secret_store import SecretStore
 
     try:
         SecretStore().set_mes_token(token)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli.journal_args import add_journal_arguments
-from app.cli.role_args import add_engineer_pin_option, authorise
-from app.config.profile import (
+from certline.app.cli.journal_args import add_journal_arguments
+from certline.app.cli.role_args import add_engineer_pin_option, authorise
+from certline.app.config.profile import (
     DEFAULT_SUBJECT_TEMPLATE,
     AuthStyle,
     CsrFormat,
@@ -28,12 +28,12 @@ from app.config.profile import (
     Profile,
     ScanIn,
 )
-from app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
-from app.pki import KeyAlgorithm
-from app.security.redaction import register_secret, scrub
-from app.security.roles import Action
-from app.security.secret_needs import required_purposes, wanted_purposes
-from app.security.secret_store import (
+from certline.app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
+from certline.app.pki import KeyAlgorithm
+from certline.app.security.redaction import register_secret, scrub
+from certline.app.security.roles import Action
+from certline.app.security.secret_needs import required_purposes, wanted_purposes
+from certline.app.security.secret_store import (
     MIN_PASSCODE_LENGTH,
     KeyringUnavailable,
     Purpose,
@@ -41,8 +41,8 @@ from app.security.secret_store import (
     SecretStoreError,
     passcode_problem,
 )
-from app.station.credential_source import secret_from_env
-from app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
+from certline.app.station.credential_source import secret_from_env
+from certline.app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ def _cli_errors(func: Command) -> Command:
         try:
             return func(args)
         except BrokenPipeError:
-            raise  # the reader of our output went away: app.cli.main ends quietly
+            raise  # the reader of our output went away: certline.app.cli.main ends quietly
         except (CliError, ProfileError, SecretStoreError, OSError) as exc:
             print(f"certline profile: error: {scrub(str(exc))}", file=sys.stderr)
             return 1
@@ -667,8 +667,8 @@ def _limits_text(profile: Profile) -> str:
 def _journal_for_audit(args: argparse.Namespace) -> Any:
     """The station's journal, to record the change in its audit (best effort: a profile change on
     a PC without a journal yet is still a change)."""
-    from app.batch.journal_api import JournalError
-    from app.cli.journal_args import journal_from_args
+    from certline.app.batch.journal_api import JournalError
+    from certline.app.cli.journal_args import journal_from_args
 
     try:
         return journal_from_args(args)

@@ -11,9 +11,9 @@ import sys
 import threading
 from typing import TextIO
 
-from app.batch.events import BatchSnapshot, DeviceSnapshot, Event
-from app.batch.pipeline import format_retry_at
-from app.batch.states import DeviceState
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot, Event
+from certline.app.batch.pipeline import format_retry_at
+from certline.app.batch.states import DeviceState
 
 
 class ProgressPrinter:

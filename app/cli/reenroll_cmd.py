@@ -14,19 +14,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.batch.journal_api import JournalBackend, JournalError
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
-from app.config.profile import AuthStyle, Profile
-from app.device.driver import DeviceError
-from app.est.credentials import Credentials
-from app.est.errors import EstError
-from app.reenroll import CertificateView, CurrentCredential, ReenrollError, load_file_credential
-from app.station.credential_source import CredentialSource
-from app.station.renewal import renew_unit
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.cli.secret_args import SecretMissing, add_secret_arguments, credentials_for
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.device.driver import DeviceError
+from certline.app.est.credentials import Credentials
+from certline.app.est.errors import EstError
+from certline.app.reenroll import CertificateView, CurrentCredential, ReenrollError, load_file_credential
+from certline.app.station.credential_source import CredentialSource
+from certline.app.station.renewal import renew_unit
 
 if TYPE_CHECKING:
-    from app.est.client import EstClient
+    from certline.app.est.client import EstClient
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,8 +63,8 @@ def describe(view: CertificateView, title: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.config.profile_store import ProfileStore
-    from app.est.client import EstClient
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.est.client import EstClient
 
     try:
         profile = ProfileStore().load(args.profile)
@@ -138,7 +138,7 @@ def _renew_files(
     journal: JournalBackend,
     p12_password: str | None,
 ) -> int:
-    from app.reenroll import renew_with_files
+    from certline.app.reenroll import renew_with_files
 
     if args.cert and not args.key:
         print("certline reenroll: --cert needs --key", file=sys.stderr)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.batch.journal_api import JournalError
-from app.batch.report import export_report, render
-from app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.batch.journal_api import JournalError
+from certline.app.batch.report import export_report, render
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,4 @@
-"""The role check on the command line (see :mod:`app.security.roles` and ``docs/roles.md``).
+"""The role check on the command line (see :mod:`certline.app.security.roles` and ``docs/roles.md``).
 
 The OS account that runs ``certline`` acts as technician on a locked station. An engineer
 action (editing profiles, pinning trust anchors, changing passcodes, re-provisioning, station
@@ -14,10 +14,10 @@ import argparse
 import getpass
 import sys
 
-from app.security.redaction import register_secret
-from app.security.roles import Action, Operator, RoleGate, RoleRequired
-from app.security.station_lock import StationLock, StationLockError
-from app.station.credential_source import SecretFromEnvError, secret_from_env
+from certline.app.security.redaction import register_secret
+from certline.app.security.roles import Action, Operator, RoleGate, RoleRequired
+from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.station.credential_source import SecretFromEnvError, secret_from_env
 
 #: sysexits.h EX_NOPERM: what a script sees when the station's roles refused the command
 EXIT_NOT_PERMITTED = 77

@@ -1,5 +1,5 @@
 """The CLI's secret options: which environment variables to read, handed to the credential
-source (``app.station.credential_source``).
+source (``certline.app.station.credential_source``).
 
 Secrets come from an environment variable named on the command line, or the OS
 keyring. Never an argument (every user can read the process list) and never a file.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from app.config.profile import Profile
-from app.est.credentials import Credentials
-from app.station.credential_source import CredentialSource, SecretMissing
+from certline.app.config.profile import Profile
+from certline.app.est.credentials import Credentials
+from certline.app.station.credential_source import CredentialSource, SecretMissing
 
 __all__ = ["SecretMissing", "add_secret_arguments", "credentials_for"]
 

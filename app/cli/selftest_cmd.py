@@ -12,7 +12,7 @@ Required checks (a FAIL makes the exit status 1):
 * ``modules`` -- every module of the ``app`` package imports (a frozen build that
   missed one fails here instead of in front of a unit);
 * ``gui`` -- the Qt side in a *separate process*: the ``certline-gui`` next to this
-  executable with ``--selftest`` in a frozen build, ``python -m ui.plumbing.selftest_probe``
+  executable with ``--selftest`` in a frozen build, ``python -m certline.ui.plumbing.selftest_probe``
   from a source tree. This module never imports Qt itself (``app`` is Qt-free);
 * ``keyring-backends`` -- the keyring backend for this OS is in the build;
 * ``serial`` -- pyserial opens a real pseudo-terminal (POSIX) and its ``loop://``
@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app import __version__
+from certline.app import __version__
 
 PASS = "PASS"  # noqa: S105 - a status word, not a password
 FAIL = "FAIL"
@@ -164,7 +164,7 @@ def gui_probe_command() -> list[str] | None:
             if candidate.is_file():
                 return [str(candidate), "--selftest"]
         return None
-    return [sys.executable, "-m", "ui.plumbing.selftest_probe"]
+    return [sys.executable, "-m", "certline.ui.plumbing.selftest_probe"]
 
 
 def gui_probe_env() -> dict[str, str]:
@@ -250,7 +250,7 @@ def _keyring_roundtrip() -> str:
     """Store, read back and delete a throwaway secret; returns the backend's name."""
     import secrets as random_source
 
-    from app.security.secret_store import Purpose, SecretStore, SecretStoreError
+    from certline.app.security.secret_store import Purpose, SecretStore, SecretStoreError
 
     store = SecretStore()
     backend = store.describe_backend()
@@ -275,7 +275,7 @@ def check_keyring(timeout: float = KEYRING_TIMEOUT) -> CheckResult:
     """The round trip on a worker thread: an unlock prompt may wait for the technician."""
     import threading
 
-    from app.security.secret_store import KeyringUnavailable, SecretStoreError
+    from certline.app.security.secret_store import KeyringUnavailable, SecretStoreError
 
     outcome: dict[str, object] = {}
 
@@ -308,7 +308,7 @@ def check_keyring(timeout: float = KEYRING_TIMEOUT) -> CheckResult:
 
 def check_serial_access(ports: list[str] | None = None) -> CheckResult:
     """Open every USB serial port (or the given ones) read-only, as this user."""
-    from app.device import serial_access
+    from certline.app.device import serial_access
 
     devices = serial_access.usb_serial_ports() if ports is None else ports
     if not devices:
@@ -378,10 +378,10 @@ def check_serial() -> CheckResult:
 
 def check_tls() -> CheckResult:
     try:
-        from app.config.profile import Profile
-        from app.est.client import EstClient
-        from app.est.credentials import Credentials
-        from app.estserver import EstTestServer
+        from certline.app.config.profile import Profile
+        from certline.app.est.client import EstClient
+        from certline.app.est.credentials import Credentials
+        from certline.app.estserver import EstTestServer
 
         with EstTestServer() as server:
             profile = Profile(name="selftest", enroll_url=server.url, ca_bundle_pem=server.ca_pem)

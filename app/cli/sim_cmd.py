@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from app.config.paths import station_paths
-from app.sim.faults import FAULT_KINDS, POINTS, parse_fault
-from app.sim.keys import KeygenLatency
-from app.sim.simulator import PERSONALITIES, Simulator, UnknownPersonality
+from certline.app.config.paths import station_paths
+from certline.app.sim.faults import FAULT_KINDS, POINTS, parse_fault
+from certline.app.sim.keys import KeygenLatency
+from certline.app.sim.simulator import PERSONALITIES, Simulator, UnknownPersonality
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,7 @@
 """``certline station``: the station's roles from a terminal (status, PINs, lock, unlock).
 
 The same rules as the station window's "Lock station" and "Sign in", through
-:class:`~app.security.station_lock.StationLock` and :mod:`app.security.roles`.
+:class:`~certline.app.security.station_lock.StationLock` and :mod:`certline.app.security.roles`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import argparse
 import getpass
 import sys
 
-from app.cli.role_args import RoleRefused, add_engineer_pin_option, command_line_gate, engineer_pin
-from app.security.redaction import register_secret
-from app.security.roles import Action, Role
-from app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
-from app.station.credential_source import SecretFromEnvError, secret_from_env
+from certline.app.cli.role_args import RoleRefused, add_engineer_pin_option, command_line_gate, engineer_pin
+from certline.app.security.redaction import register_secret
+from certline.app.security.roles import Action, Role
+from certline.app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
+from certline.app.station.credential_source import SecretFromEnvError, secret_from_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

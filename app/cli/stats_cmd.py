@@ -8,10 +8,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from app.batch.journal_api import JournalError
-from app.cli.journal_args import add_journal_arguments, journal_from_args
-from app.station.line_stats import StatsScope, line_stats
-from app.station.line_stats_export import to_csv, to_table
+from certline.app.batch.journal_api import JournalError
+from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.station.line_stats import StatsScope, line_stats
+from certline.app.station.line_stats_export import to_csv, to_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,9 +7,9 @@ deep inside the batch start.
 
 from __future__ import annotations
 
-from app.config.profile import Profile
-from app.est.client import load_trust_anchors
-from app.est.errors import EstError
+from certline.app.config.profile import Profile
+from certline.app.est.client import load_trust_anchors
+from certline.app.est.errors import EstError
 
 
 def trust_anchor_problem(profile: Profile) -> str | None:

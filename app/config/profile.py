@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from app.pki import KeyAlgorithm
+from certline.app.pki import KeyAlgorithm
 
 
 class AuthStyle(enum.StrEnum):

@@ -14,7 +14,7 @@ What is guaranteed:
   rejected, so a hand-edited ``"passcode": ...`` never sneaks in and gets
   exported along with the profile.
 * Export/import carry exactly the profile's fields (``Profile.to_json()``);
-  secrets stay in the keyring (``app.security.secret_store``) and never travel with a profile.
+  secrets stay in the keyring (``certline.app.security.secret_store``) and never travel with a profile.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from app.config.est_urls import EstUrlError, parse_est_url
-from app.config.paths import ensure_private_dir, station_paths
-from app.config.profile import AuthStyle, Profile, parse_passcode_expiry
-from app.config.settings import write_private_json
+from certline.app.config.est_urls import EstUrlError, parse_est_url
+from certline.app.config.paths import ensure_private_dir, station_paths
+from certline.app.config.profile import AuthStyle, Profile, parse_passcode_expiry
+from certline.app.config.settings import write_private_json
 
 SUFFIX = ".json"
 MAX_CONCURRENCY = 64

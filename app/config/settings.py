@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.config.paths import ensure_private_dir, station_paths
+from certline.app.config.paths import ensure_private_dir, station_paths
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from app.device.certline_protocol import (
+from certline.app.device.certline_protocol import (
     DEFAULT_CHUNK_SIZE,
     EVENT_ID,
     MAX_PAYLOAD,
@@ -45,7 +45,7 @@ from app.device.certline_protocol import (
     split_chunks,
     transmit_seconds,
 )
-from app.device.driver import (
+from certline.app.device.driver import (
     Capabilities,
     DeviceBadInput,
     DeviceBusy,
@@ -60,7 +60,7 @@ from app.device.driver import (
     KeyAlgorithm,
     StoredCredential,
 )
-from app.device.transport import SerialTransport
+from certline.app.device.transport import SerialTransport
 
 log = logging.getLogger(__name__)
 

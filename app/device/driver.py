@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from app.pki import KeyAlgorithm
+from certline.app.pki import KeyAlgorithm
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.device import at_parser as at
-from app.device.driver import (
+from certline.app.device import at_parser as at
+from certline.app.device.driver import (
     Capabilities,
     DeviceBadInput,
     DeviceBusy,
@@ -59,8 +59,8 @@ from app.device.driver import (
     KeyAlgorithm,
     StoredCredential,
 )
-from app.device.transport import SerialTransport
-from app.pki import normalise_csr_der
+from certline.app.device.transport import SerialTransport
+from certline.app.pki import normalise_csr_der
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class NRF91Driver(DeviceDriver):
         """%KEYGEN into the tag; returns the CSR exactly as the modem sent it.
 
         Real modems encode the signature AlgorithmIdentifier with an explicit NULL; the
-        self-signature and key are checked on the normalised form (:func:`app.pki.normalise_csr_der`),
+        self-signature and key are checked on the normalised form (:func:`certline.app.pki.normalise_csr_der`),
         and the station posts that form. Everything that can be checked is checked before the
         modem is touched; a tag holding a client certificate is refused unless replacing it
         was allowed.

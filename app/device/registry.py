@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-from app.device.driver import DeviceDriver, DeviceUnsupported
+from certline.app.device.driver import DeviceDriver, DeviceUnsupported
 
 #: driver name -> "module:Class"
 DRIVERS: dict[str, str] = {
-    "certline": "app.device.certline_driver:CertlineDriver",
-    "nrf91": "app.device.nrf91_driver:NRF91Driver",
+    "certline": "certline.app.device.certline_driver:CertlineDriver",
+    "nrf91": "certline.app.device.nrf91_driver:NRF91Driver",
 }
 
 

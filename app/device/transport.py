@@ -20,8 +20,8 @@ from typing import Any, NoReturn
 
 import serial
 
-from app.device.driver import DeviceLost, DeviceTimeout
-from app.device.serial_access import explain_open_error
+from certline.app.device.driver import DeviceLost, DeviceTimeout
+from certline.app.device.serial_access import explain_open_error
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 1. :func:`fetch_cacerts_unverified` GETs ``/cacerts`` over TLS *without* verifying
    the server -- the only place in Certline where verification is off, through
-   :func:`app.est.tls_context.insecure_context_for_bootstrap_only`. No credential is ever
+   :func:`certline.app.est.tls_context.insecure_context_for_bootstrap_only`. No credential is ever
    sent on that connection.
 2. The operator compares the SHA-256 fingerprints it returns (the server's TLS
    certificate and every CA certificate) with ones obtained out of band.
@@ -20,14 +20,20 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from app.config.est_urls import parse_est_url
-from app.est import encoding
-from app.est.deadline import Deadline, bind
-from app.est.errors import EstConnectionError, EstError, EstTimeout, EstTlsError
-from app.est.issued_chain_check import certs_signed_by, order_ca_certs
-from app.est.tls_context import fingerprint_sha256, insecure_context_for_bootstrap_only
-from app.est.transport import MAX_RESPONSE, USER_AGENT, HttpResponse, error_for_status, open_connection
-from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
+from certline.app.config.est_urls import parse_est_url
+from certline.app.est import encoding
+from certline.app.est.deadline import Deadline, bind
+from certline.app.est.errors import EstConnectionError, EstError, EstTimeout, EstTlsError
+from certline.app.est.issued_chain_check import certs_signed_by, order_ca_certs
+from certline.app.est.tls_context import fingerprint_sha256, insecure_context_for_bootstrap_only
+from certline.app.est.transport import (
+    MAX_RESPONSE,
+    USER_AGENT,
+    HttpResponse,
+    error_for_status,
+    open_connection,
+)
+from certline.app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Nothing leaves this class unverified: a certificate is returned only after the
 PKCS#7 parsed, the leaf's key equals the CSR's key (or, for ``/serverkeygen``,
 the returned private key's), and the chain reached a pinned trust anchor; it is
-ordered leaf first. Failures are the typed errors of :mod:`app.est.errors`.
+ordered leaf first. Failures are the typed errors of :mod:`certline.app.est.errors`.
 
 Thread-safe: one client (one pooled session) serves a whole batch of workers.
 """
@@ -21,12 +21,13 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.config.est_urls import EstEndpoint, parse_est_url
-from app.config.profile import AuthStyle, Profile
-from app.est import encoding
-from app.est.csrattrs import parse_csrattrs
-from app.est.encoding import CsrFactory
-from app.est.errors import (
+from certline.app.config.est_urls import EstEndpoint, parse_est_url
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.est import encoding
+from certline.app.est.credentials import Credentials
+from certline.app.est.csrattrs import parse_csrattrs
+from certline.app.est.encoding import CsrFactory
+from certline.app.est.errors import (
     EstAuthError,
     EstBadRequest,
     EstError,
@@ -36,14 +37,18 @@ from app.est.errors import (
     EstResponseError,
     EstServerError,
 )
-from app.est.issued_chain_check import VerifiedLinks, build_chain, identity_warnings, order_ca_certs, spki
-from app.est.multipart import Part, parse_multipart
-from app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
-from app.est.tls_context import ClientCertFiles, verified_context
-from app.est.transport import HttpResponse, Transport, error_for_status, parse_retry_after
-from app.security import redaction
-
-from .credentials import Credentials
+from certline.app.est.issued_chain_check import (
+    VerifiedLinks,
+    build_chain,
+    identity_warnings,
+    order_ca_certs,
+    spki,
+)
+from certline.app.est.multipart import Part, parse_multipart
+from certline.app.est.results import CsrAttributes, EnrollResult, ServerKeygenResult
+from certline.app.est.tls_context import ClientCertFiles, verified_context
+from certline.app.est.transport import HttpResponse, Transport, error_for_status, parse_retry_after
+from certline.app.security import redaction
 
 log = logging.getLogger("certline.est")
 
@@ -83,7 +88,7 @@ class EstClient:
     ) -> None:
         self.profile = profile
         self._credentials = credentials
-        # process-wide log scrubbing of these values and their base64 forms (app.security.redaction)
+        # process-wide log scrubbing of these values and their base64 forms (certline.app.security.redaction)
         redaction.register_secrets(credentials.secrets())
         self.timeout = timeout
         self._anchors = load_trust_anchors(profile)
@@ -342,7 +347,7 @@ class EstClient:
     ) -> tuple[HttpResponse, x509.CertificateSigningRequest]:
         """POST /simplereenroll over a TLS session whose client key stays on the device."""
         op = "simplereenroll"
-        from app.est import (
+        from certline.app.est import (
             device_key_https as external_tls,  # lazy: tlslite-ng is loaded only when a device signs
         )
 

@@ -1,6 +1,6 @@
 """Secrets the EST client needs, kept apart from the (secret-free) profile.
 
-``app.station.credential_source.CredentialSource`` builds a :class:`Credentials` from a typed
+``certline.app.station.credential_source.CredentialSource`` builds a :class:`Credentials` from a typed
 secret, an environment variable named on the command line or the OS keyring --
 never from argv or a config file. The object's ``repr``/``str`` never shows a
 value, so it is safe in a traceback's locals or a debug log line by accident.

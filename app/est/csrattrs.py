@@ -15,17 +15,17 @@ OID or an ``Attribute { type OID, values SET OF ANY }`` (RFC 7030 4.5.2, RFC 895
   (algorithm parameters or a placeholder key) and extension templates.
 
 Anything else is kept in ``other_oids`` (RFC 8951: ignore what you do not know).
-Structure errors are :class:`EstResponseError`; parsing is bounded by :mod:`app.est.der_reader`.
+Structure errors are :class:`EstResponseError`; parsing is bounded by :mod:`certline.app.est.der_reader`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from app.est import der_reader as der
-from app.est.errors import EstResponseError
-from app.est.results import CsrAttributes
-from app.pki import KeyAlgorithm
+from certline.app.est import der_reader as der
+from certline.app.est.errors import EstResponseError
+from certline.app.est.results import CsrAttributes
+from certline.app.pki import KeyAlgorithm
 
 CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7"  # noqa: S105 - an OID, not a password
 EXTENSION_REQUEST = "1.2.840.113549.1.9.14"

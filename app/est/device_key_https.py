@@ -4,10 +4,10 @@ EST ``/simplereenroll`` (and DTM's ``clientauth.HOST``) demands TLS client
 authentication with the certificate being renewed. Its private key never leaves
 the device, and Python's :mod:`ssl` cannot sign with a key it does not hold, so
 this module runs the handshake with tlslite-ng and a key object that forwards
-the CertificateVerify signature to the device (:mod:`app.est.device_key_tlslite`).
+the CertificateVerify signature to the device (:mod:`certline.app.est.device_key_tlslite`).
 
 tlslite-ng does not validate the server's certificate chain, so we do it
-(:mod:`app.est.server_chain_check`) as soon as the server's Certificate message
+(:mod:`certline.app.est.server_chain_check`) as soon as the server's Certificate message
 arrives - before the device is asked to sign - and again after the handshake,
 before a single request byte is written.
 """
@@ -37,16 +37,16 @@ with warnings.catch_warnings():
     from tlslite.x509 import X509
     from tlslite.x509certchain import X509CertChain
 
-from app.est.deadline import Deadline, bind
-from app.est.device_key_tlslite import (
+from certline.app.est.deadline import Deadline, bind
+from certline.app.est.device_key_tlslite import (
     ExternalKey,
     ExternalKeyError,
     Signer,
     external_key_for,
     signer_from_private_key,
 )
-from app.est.errors import EstConnectionError, EstError, EstResponseError, EstTimeout, EstTlsError
-from app.est.server_chain_check import verify_server_chain
+from certline.app.est.errors import EstConnectionError, EstError, EstResponseError, EstTimeout, EstTlsError
+from certline.app.est.server_chain_check import verify_server_chain
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -446,7 +446,7 @@ def post_with_external_key(
     unchanged.
 
     ``timeout`` is the overall deadline of the exchange (connect, handshake - device signature
-    included - request and whole answer), enforced by :mod:`app.est.deadline` so a server
+    included - request and whole answer), enforced by :mod:`certline.app.est.deadline` so a server
     dripping bytes cannot hold it; past it :class:`EstTimeout` names the server and the limit.
     A caller that tracks its requests passes its own bound ``deadline`` instead.
     """

@@ -19,9 +19,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from app.config.profile import CsrFormat
-from app.est import der_reader as der
-from app.est.errors import EstResponseError
+from certline.app.config.profile import CsrFormat
+from certline.app.est import der_reader as der
+from certline.app.est.errors import EstResponseError
 
 MAX_BODY = 1 << 20
 

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from app.est.errors import EstResponseError
+from certline.app.est.errors import EstResponseError
 
 MAX_PATH = 8
 MAX_CERTS = 32

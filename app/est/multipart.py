@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from app.est.errors import EstResponseError
+from certline.app.est.errors import EstResponseError
 
 MAX_PARTS = 8
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from app.pki import KeyAlgorithm
+from certline.app.pki import KeyAlgorithm
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from app.est.errors import EstTlsError
-from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
+from certline.app.est.errors import EstTlsError
+from certline.app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 
 def _subject_for(host: str) -> x509.DNSName | x509.IPAddress:

@@ -2,7 +2,7 @@
 
 Trust comes only from the profile's pinned bundle (``cadata``): never the system
 store, never certifi, never ``REQUESTS_CA_BUNDLE``. Every certificate in the
-bundle is an anchor (``VERIFY_X509_PARTIAL_CHAIN``), matching :mod:`app.est.issued_chain_check`.
+bundle is an anchor (``VERIFY_X509_PARTIAL_CHAIN``), matching :mod:`certline.app.est.issued_chain_check`.
 
 Client credentials: PEM files are loaded by OpenSSL straight from the user's
 files. A PKCS#12 file is opened in memory with cryptography; because Python's
@@ -30,8 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from app.est.encoding import certs_to_pem
-from app.est.errors import EstError, EstTlsError
+from certline.app.est.encoding import certs_to_pem
+from certline.app.est.errors import EstError, EstTlsError
 
 
 class ClientCredentialError(EstError):
@@ -174,9 +174,9 @@ def fetch_server_certificate_unverified(
     """The server's TLS certificate, fetched WITHOUT verification -- for display only
     (the fingerprint in an "untrusted server" error). Returns None when it cannot be had.
 
-    ``timeout`` is an overall deadline (:mod:`app.est.deadline`): a server dripping its
+    ``timeout`` is an overall deadline (:mod:`certline.app.est.deadline`): a server dripping its
     handshake cannot hold the error report."""
-    from app.est.deadline import Deadline, bind
+    from certline.app.est.deadline import Deadline, bind
 
     ctx = insecure_context_for_bootstrap_only()
     try:

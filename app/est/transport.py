@@ -15,7 +15,7 @@
   and did nothing an EST request needs (the pool, the TLS context, the proxy managers and
   the default headers are the same ones requests would use).
 * Every request has an overall deadline - connect, TLS handshake, request and the
-  complete answer - enforced by :mod:`app.est.deadline` (a watchdog that shuts the
+  complete answer - enforced by :mod:`certline.app.est.deadline` (a watchdog that shuts the
   socket down), because socket timeouts only bound each single read and a server
   dripping a byte at a time would otherwise hold a request forever. Past it the
   request fails with :class:`EstTimeout` naming the server and the limit.
@@ -29,7 +29,7 @@
   Waiting uses an event that :meth:`Transport.close` sets, so closing the client
   wakes any worker that is backing off, and closing also ends requests in flight.
 * Exceptions from requests/urllib3 can carry the prepared request (and its
-  ``Authorization`` header): they are converted to :mod:`app.est.errors` types
+  ``Authorization`` header): they are converted to :mod:`certline.app.est.errors` types
   *outside* the ``except`` block, so no original exception is chained or kept
   as ``__context__``.
 * :meth:`Transport.post_channel_bound` sends one POST on a dedicated connection
@@ -63,8 +63,8 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util import Retry, parse_url
 from urllib3.util import Timeout as Urllib3Timeout
 
-from app.est.deadline import Deadline, active_deadline, bind
-from app.est.errors import (
+from certline.app.est.deadline import Deadline, active_deadline, bind
+from certline.app.est.errors import (
     EstAuthError,
     EstBadRequest,
     EstConnectionError,
@@ -78,7 +78,7 @@ from app.est.errors import (
     EstTimeout,
     EstTlsError,
 )
-from app.est.tls_context import fetch_server_certificate_unverified, fingerprint_sha256
+from certline.app.est.tls_context import fetch_server_certificate_unverified, fingerprint_sha256
 
 log = logging.getLogger("certline.est")
 

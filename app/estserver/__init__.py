@@ -10,9 +10,9 @@ Used by the test-suite, the demo and ``certline est-server``. Never imports Qt.
         server.issued, server.requests                    # what happened, for assertions
 """
 
-from app.estserver.ca import CertificateAuthority, cert_fingerprint, spki_sha256
-from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
-from app.estserver.faults import (
+from certline.app.estserver.ca import CertificateAuthority, cert_fingerprint, spki_sha256
+from certline.app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
+from certline.app.estserver.faults import (
     Encoding,
     Fault,
     FaultConfig,
@@ -21,9 +21,9 @@ from app.estserver.faults import (
     MalformedVariant,
     parse_fault_spec,
 )
-from app.estserver.records import IssuedRecord, RequestRecord
-from app.estserver.routes import Operation, Route, build_path, parse_path
-from app.estserver.server import EstTestServer
+from certline.app.estserver.records import IssuedRecord, RequestRecord
+from certline.app.estserver.routes import Operation, Route, build_path, parse_path
+from certline.app.estserver.server import EstTestServer
 
 __all__ = [
     "PASSCODE_ONLY",

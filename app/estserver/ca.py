@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.pki import KeyAlgorithm
-from app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
+from certline.app.pki import KeyAlgorithm
+from certline.app.pki import fingerprint as cert_fingerprint  # one fingerprint format everywhere
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 """Key types the CA itself signs with."""

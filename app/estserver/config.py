@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.pki import KeyAlgorithm
+from certline.app.pki import KeyAlgorithm
 
 PASSCODE_ONLY = "passcode-only"
 USER_PASSWORD = "user-password"  # noqa: S105 - a style name, not a password
@@ -26,7 +26,7 @@ class ServerConfig:
     labels: frozenset[str] | None = None
     device_groups: frozenset[str] | None = None
     csrattrs: bytes | None = None
-    """DER CsrAttrs for /csrattrs (see ``app.estserver.csrattrs``); None → 204 No Content."""
+    """DER CsrAttrs for /csrattrs (see ``certline.app.estserver.csrattrs``); None → 204 No Content."""
     csrattrs_requires_auth: bool = True
     answer_retransmissions: bool = True
     """A CSR posted again byte for byte (RFC 7030 4.2.3: a client re-sends the same request after

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from app.estserver import der_writer as der
-from app.pki import KeyAlgorithm
+from certline.app.estserver import der_writer as der
+from certline.app.pki import KeyAlgorithm
 
 CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7"  # noqa: S105 - an OID
 EXTENSION_REQUEST = "1.2.840.113549.1.9.14"

@@ -24,7 +24,7 @@ import enum
 import threading
 from dataclasses import dataclass, replace
 
-from app.estserver.routes import Operation
+from certline.app.estserver.routes import Operation
 
 
 class FaultKind(enum.StrEnum):

@@ -6,7 +6,7 @@ connection is tracked so ``close_all`` can cut idle keep-alive connections and
 ``stop()`` returns promptly without leaking threads.
 
 Transport faults (slow, truncate, close_after_headers, reset) are applied here,
-after :class:`~app.estserver.service.EstService` decided what to answer.
+after :class:`~certline.app.estserver.service.EstService` decided what to answer.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 from cryptography import x509
 
-from app.estserver.faults import FaultConfig, FaultKind
-from app.estserver.records import RequestLog, RequestRecord
-from app.estserver.routes import Operation, RouteError, parse_path
-from app.estserver.service import EstRequest, EstService, Response, text_response
+from certline.app.estserver.faults import FaultConfig, FaultKind
+from certline.app.estserver.records import RequestLog, RequestRecord
+from certline.app.estserver.routes import Operation, RouteError, parse_path
+from certline.app.estserver.service import EstRequest, EstService, Response, text_response
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from app.estserver.ca import CertificateAuthority, CertPublicKey, spki_sha256
-from app.estserver.config import ServerConfig
-from app.estserver.faults import FaultConfig, FaultKind
-from app.estserver.listener import TlsListener
-from app.estserver.records import IssuanceLog, IssuedRecord, RequestLog, RequestRecord
-from app.estserver.routes import WELL_KNOWN, Operation, build_path
-from app.estserver.service import CLIENTAUTH_LISTENER, PASSCODE_LISTENER, EstService
+from certline.app.estserver.ca import CertificateAuthority, CertPublicKey, spki_sha256
+from certline.app.estserver.config import ServerConfig
+from certline.app.estserver.faults import FaultConfig, FaultKind
+from certline.app.estserver.listener import TlsListener
+from certline.app.estserver.records import IssuanceLog, IssuedRecord, RequestLog, RequestRecord
+from certline.app.estserver.routes import WELL_KNOWN, Operation, build_path
+from certline.app.estserver.service import CLIENTAUTH_LISTENER, PASSCODE_LISTENER, EstService
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtensionOID, NameOID
 
-from app.estserver import wire
-from app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
-from app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
-from app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
-from app.estserver.quota import PasscodeUses, Throttle, retry_after_header
-from app.estserver.records import IssuanceLog, IssuedRecord
-from app.estserver.routes import Operation, Route
+from certline.app.estserver import wire
+from certline.app.estserver.ca import CertificateAuthority, CertPublicKey, key_like, key_of_type, spki_sha256
+from certline.app.estserver.config import PASSCODE_ONLY, USER_PASSWORD, ServerConfig
+from certline.app.estserver.faults import Encoding, FaultConfig, FaultKind, MalformedVariant
+from certline.app.estserver.quota import PasscodeUses, Throttle, retry_after_header
+from certline.app.estserver.records import IssuanceLog, IssuedRecord
+from certline.app.estserver.routes import Operation, Route
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import cast
 
-from app.config.paths import ensure_private_dir, station_paths
-from app.security.redaction import RedactingFilter, scrub
+from certline.app.config.paths import ensure_private_dir, station_paths
+from certline.app.security.redaction import RedactingFilter, scrub
 
 LOG_FILE_NAME = "certline.log"
 LOG_MAX_BYTES = 2 * 1024 * 1024
@@ -149,7 +149,7 @@ def write_crash_report(exc_info: ExcInfo | None = None) -> Path:
         if current[0] is None or current[1] is None:
             raise ValueError("write_crash_report() needs exc_info outside an except block")
         exc_info = (current[0], current[1], current[2])
-    from app import __version__
+    from certline.app import __version__
 
     now = datetime.datetime.now(datetime.UTC)
     lines = [

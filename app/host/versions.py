@@ -19,7 +19,7 @@ import sys
 import zlib
 from importlib import metadata
 
-from app import __version__
+from certline.app import __version__
 
 
 def _qt_version() -> str:

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.batch.journal_api import JournalBackend
-from app.batch.states import DeviceState
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
 
 #: hex digits of the certificate's SHA-256 fingerprint on the label (64 bits: enough to tell
 #: certificates apart by eye and to match a scan against the journal; the full value is in it)

@@ -1,6 +1,6 @@
 """Print a unit's label when it reaches DONE, if the batch's profile asks for labels.
 
-Subscribes to the batch :class:`~app.batch.events.EventBus`; used by both
+Subscribes to the batch :class:`~certline.app.batch.events.EventBus`; used by both
 ``certline batch run`` and the station window. Labels print on a thread of
 their own, so a slow or absent printer never holds up a device worker, and a
 printing failure never fails the unit: it is logged (the CLI shows it on
@@ -17,12 +17,12 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from app.batch.events import DeviceSnapshot, Event, EventBus
-from app.batch.journal_api import JournalBackend
-from app.batch.states import DeviceState
-from app.labels.outputs import SystemSinkFactory, sink_for
-from app.labels.reprint import print_label, settings_for_batch
-from app.labels.settings import LabelSettings
+from certline.app.batch.events import DeviceSnapshot, Event, EventBus
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
+from certline.app.labels.outputs import SystemSinkFactory, sink_for
+from certline.app.labels.reprint import print_label, settings_for_batch
+from certline.app.labels.settings import LabelSettings
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import segno
 
-from app.labels.content import LabelContent
-from app.labels.settings import LabelSettings
+from certline.app.labels.content import LabelContent
+from certline.app.labels.settings import LabelSettings
 
 MARGIN_MM = 1.5
 GAP_MM = 1.5

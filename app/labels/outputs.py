@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from app.labels.layout import LabelLayout
-from app.labels.render import render_pdf
-from app.labels.settings import LabelOutput, LabelSettings, parse_host_port
-from app.labels.zpl import DEFAULT_DEADLINE_S, render_zpl, send_raw
+from certline.app.labels.layout import LabelLayout
+from certline.app.labels.render import render_pdf
+from certline.app.labels.settings import LabelOutput, LabelSettings, parse_host_port
+from certline.app.labels.zpl import DEFAULT_DEADLINE_S, render_zpl, send_raw
 
 
 class LabelSink(Protocol):

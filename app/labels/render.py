@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 
-from app.labels.layout import LabelLayout
+from certline.app.labels.layout import LabelLayout
 
 
 def _latin1(text: str) -> str:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 
-from app.batch.journal_api import JournalBackend
-from app.labels.content import LabelContent, content_for_device
-from app.labels.layout import layout_label
-from app.labels.outputs import LabelSink, safe_stem
-from app.labels.settings import DEFAULT_TEMPLATE, LabelOutput, LabelSettings, settings_from_profile_json
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.labels.content import LabelContent, content_for_device
+from certline.app.labels.layout import layout_label
+from certline.app.labels.outputs import LabelSink, safe_stem
+from certline.app.labels.settings import (
+    DEFAULT_TEMPLATE,
+    LabelOutput,
+    LabelSettings,
+    settings_from_profile_json,
+)
 
 
 def settings_for_batch(journal: JournalBackend, batch_id: int) -> LabelSettings | None:

@@ -18,7 +18,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-#: placeholders a template may use (see :class:`app.labels.content.LabelContent`)
+#: placeholders a template may use (see :class:`certline.app.labels.content.LabelContent`)
 PLACEHOLDERS: frozenset[str] = frozenset(
     {
         "serial",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 
-from app.labels.layout import LabelLayout
+from certline.app.labels.layout import LabelLayout
 
 #: 203 dpi, the resolution of most thermal label printers
 DOTS_PER_MM = 8

@@ -1,8 +1,8 @@
 """Where a station hands its MES records to: a drop folder, an HTTP endpoint, or both.
 
-The settings belong to the station (``settings.json``, see :mod:`app.config.settings`): the MES
+The settings belong to the station (``settings.json``, see :mod:`certline.app.config.settings`): the MES
 is the line's, not a profile's. The bearer token, if the MES wants one, is a secret and comes
-through :mod:`app.station.credential_source` (keyring or a named environment variable), never
+through :mod:`certline.app.station.credential_source` (keyring or a named environment variable), never
 from the settings file.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.config.settings import StationSettings
+from certline.app.config.settings import StationSettings
 
 
 class MesConfigError(ValueError):
@@ -33,7 +33,7 @@ class MesConfig:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        """The outbox channels this station delivers to (see :data:`app.batch.mes_record.CHANNELS`)."""
+        """The outbox channels this station delivers to (see :data:`certline.app.batch.mes_record.CHANNELS`)."""
         return tuple(
             name
             for name, on in (("folder", self.drop_folder is not None), ("http", self.url is not None))

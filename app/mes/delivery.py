@@ -1,6 +1,6 @@
 """Drain the journal's MES outbox: every record to every configured channel, exactly once per key.
 
-The outbox is in the journal (:mod:`app.batch.mes_record`): a record is queued by the unit's
+The outbox is in the journal (:mod:`certline.app.batch.mes_record`): a record is queued by the unit's
 DONE/FAILED transition itself, so nothing is lost when the MES, the drop folder's share or this
 process is down; a restarted station delivers what is left. A record is marked delivered on a
 channel only after that channel took it (the file renamed into place, a 2xx answer).
@@ -13,7 +13,7 @@ Failures: a MES that is down, busy or slow (connection refused, 5xx, 408/429, no
 the deadline) stops the round for that channel and backs off exponentially (1 s doubling to
 60 s, with jitter; ``Retry-After`` honoured up to that cap), so a dead MES is not hammered; a
 record the MES refuses (another 4xx) is noted and the next records go on. Each failure is counted
-in the outbox row, and the backlog (:class:`~app.batch.events.MesStatus`) is published on the
+in the outbox row, and the backlog (:class:`~certline.app.batch.events.MesStatus`) is published on the
 event bus for the station bar and the CLI.
 
 Threads: one daemon thread (``mes-delivery``); the bus subscriber only wakes it. Qt-free.
@@ -28,12 +28,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.batch.events import DeviceSnapshot, Event, EventBus, MesStatus
-from app.batch.journal_api import JournalBackend, JournalError
-from app.batch.mes_record import MES_OUTCOMES, OutboxRecord
-from app.mes.config import MesConfig
-from app.mes.drop_folder import DropFolderError, write_record
-from app.mes.http_post import MesDeliveryError, MesPoster
+from certline.app.batch.events import DeviceSnapshot, Event, EventBus, MesStatus
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.mes_record import MES_OUTCOMES, OutboxRecord
+from certline.app.mes.config import MesConfig
+from certline.app.mes.drop_folder import DropFolderError, write_record
+from certline.app.mes.http_post import MesDeliveryError, MesPoster
 
 log = logging.getLogger(__name__)
 

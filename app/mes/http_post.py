@@ -5,11 +5,11 @@
   body (``idempotency_key``); a retry sends the same key and the very same bytes, so the MES
   recognises a record it already has (it must dedupe on the key: delivery is at-least-once).
 * Every POST has one overall deadline (connect + TLS + request + the whole answer), enforced by
-  the EST client's watchdog (:mod:`app.est.deadline`): a MES that accepts the connection and
+  the EST client's watchdog (:mod:`certline.app.est.deadline`): a MES that accepts the connection and
   never answers, or drips its answer, is cut off when the deadline passes.
 * TLS: ``https://`` with certificate and host name verification, against the CA file given in the
   settings or the system's trust store; environment CA variables, proxies and ``.netrc`` are not
-  read. Plain ``http://`` is accepted only to this computer (see :mod:`app.mes.config`).
+  read. Plain ``http://`` is accepted only to this computer (see :mod:`certline.app.mes.config`).
 * The token (``Authorization: Bearer``) is never part of a message: errors carry the status, the
   server's first words (scrubbed of registered secrets) or the connection failure's reason.
 """
@@ -27,9 +27,9 @@ import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from app.est.deadline import Deadline, active_deadline, bind
-from app.mes.config import MesConfig, check_url
-from app.security.redaction import scrub
+from certline.app.est.deadline import Deadline, active_deadline, bind
+from certline.app.mes.config import MesConfig, check_url
+from certline.app.security.redaction import scrub
 
 USER_AGENT = "certline-mes/1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -15,9 +15,9 @@ Two layers, because neither alone is enough:
 
 :class:`RedactingFilter` applies :func:`scrub` to a ``logging.LogRecord``:
 the formatted message (so ``%``-args are covered), the exception text and
-the stack text. ``app.host.log_setup`` puts it on every handler it creates; a
+the stack text. ``certline.app.host.log_setup`` puts it on every handler it creates; a
 handler added elsewhere (the GUI's log view) must get it too -- use
-``app.host.log_setup.attach_handler``.
+``certline.app.host.log_setup.attach_handler``.
 
 The registry is process-wide on purpose: the secret is loaded in one place
 and logged (by accident) in another, often in a library we do not control.

@@ -7,7 +7,7 @@ holds the operator acting now and refuses what their role may not do. The use ca
 views only ask :meth:`RoleGate.allows` to grey out what would be refused.
 
 Roles are proved by PINs, one per role, kept as salted hashes by
-:class:`~app.security.station_lock.StationLock` (the engineer PIN is the station-lock PIN).
+:class:`~certline.app.security.station_lock.StationLock` (the engineer PIN is the station-lock PIN).
 The operator *name* is declared at sign-in and recorded with every batch and audit record;
 the PIN proves the role, not the person (see ``docs/roles.md`` for why, and for the OS-account
 rule of the command line).
@@ -31,7 +31,7 @@ import getpass
 import threading
 from dataclasses import dataclass
 
-from app.security.station_lock import StationLock, StationLockError
+from certline.app.security.station_lock import StationLock, StationLockError
 
 
 class Role(enum.StrEnum):

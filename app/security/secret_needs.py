@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import enum
 
-from app.config.profile import AuthStyle, Profile
-from app.security.secret_store import Purpose
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.security.secret_store import Purpose
 
 
 class Need(enum.Enum):
@@ -49,7 +49,7 @@ def need_for(profile: Profile, purpose: Purpose) -> Need:
         return Need.REQUIRED if profile.auth_style is AuthStyle.USER_PASSWORD else Need.UNUSED
     if profile.client_p12_file:
         return Need.REQUIRED
-    if profile.client_cert_file:  # a key file alone is never loaded (app.est.tls_context)
+    if profile.client_cert_file:  # a key file alone is never loaded (certline.app.est.tls_context)
         return Need.OPTIONAL
     return Need.UNUSED
 

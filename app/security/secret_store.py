@@ -27,7 +27,7 @@ unless the station setting ``allow_insecure_keyring_backend`` (see
 
 Every call here may block on D-Bus (the unlock prompt included): call it from
 a worker thread, never from the GUI thread. Every value read or written is
-registered with ``app.security.redaction`` so it cannot show up in a log line later.
+registered with ``certline.app.security.redaction`` so it cannot show up in a log line later.
 
 This module only stores and reads entries. Which secrets a profile needs is
 ``app/security/secret_needs.py``; turning a profile into EST credentials (typed secret,
@@ -48,9 +48,9 @@ import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from app.config.profile import Profile
-from app.config.settings import StationSettings, load_settings, settings_path
-from app.security.redaction import register_secret, scrub
+from certline.app.config.profile import Profile
+from certline.app.config.settings import StationSettings, load_settings, settings_path
+from certline.app.security.redaction import register_secret, scrub
 
 _T = TypeVar("_T")
 
@@ -80,7 +80,7 @@ class Purpose(enum.StrEnum):
 
 #: The shortest passcode or password Certline stores for a profile. A shorter one is guessable, and
 #: it also occurs inside ordinary words and numbers, so scrubbing it from every log line (as
-#: ``app.security.redaction`` must) would hide information the technician needs. EST servers issue far
+#: ``certline.app.security.redaction`` must) would hide information the technician needs. EST servers issue far
 #: longer ones (DigiCert DTM enrollment passcodes are long random strings).
 MIN_PASSCODE_LENGTH = 8
 
@@ -320,7 +320,7 @@ class SecretStore:
         return [p for p in Purpose if self.delete(profile, p)]
 
     def get_journal_password(self, entry: str) -> str | None:
-        """The shared journal's database password (``entry``: see app.batch.journal_url.keyring_user)."""
+        """The shared journal's database password (``entry``: see certline.app.batch.journal_url.keyring_user)."""
         return self._get(entry)
 
     def set_journal_password(self, entry: str, password: str) -> None:

@@ -1,7 +1,7 @@
 """The engineer and technician PINs, and the lock that keeps a station's profiles (no Qt here).
 
 A factory station is set up once by an engineer and then run all day by
-technicians (the roles and what each may do: :mod:`app.security.roles`).
+technicians (the roles and what each may do: :mod:`certline.app.security.roles`).
 Locking it keeps the profiles it was given: a locked station runs batches but
 its profiles and settings cannot be edited until the engineer PIN is entered.
 The views (GUI, CLI) ask this module; they never compare PINs.
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config.paths import ensure_private_dir, station_paths
-from app.config.settings import write_private_json
+from certline.app.config.paths import ensure_private_dir, station_paths
+from certline.app.config.settings import write_private_json
 
 LOCK_FILE_NAME = "station-lock.json"
 ALGORITHM = "pbkdf2-hmac-sha256"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.device.certline_protocol import (
+from certline.app.device.certline_protocol import (
     DEFAULT_CHUNK_SIZE,
     EVENT_ID,
     MAX_FRAME_LINE,
@@ -35,13 +35,13 @@ from app.device.certline_protocol import (
     parse_pairs,
     split_chunks,
 )
-from app.pki import KeyAlgorithm
-from app.sim import keys
-from app.sim.faults import SimReboot
-from app.sim.personality import Personality, SimPort
+from certline.app.pki import KeyAlgorithm
+from certline.app.sim import keys
+from certline.app.sim.faults import SimReboot
+from certline.app.sim.personality import Personality, SimPort
 
 if TYPE_CHECKING:
-    from app.sim.simulator import DeviceContext
+    from certline.app.sim.simulator import DeviceContext
 
 MODEL = "CL-100"
 FIRMWARE = "1.4.2"

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from app.sim.personality import SimUnplugged
+from certline.app.sim.personality import SimUnplugged
 
 #: kind -> (default count or None for "forever", default point)
 FAULT_KINDS: dict[str, tuple[int | None, str | None]] = {

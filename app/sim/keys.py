@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import AttributeOID
 
-from app.pki import KeyAlgorithm, key_algorithm_of, subject_from_dict
+from certline.app.pki import KeyAlgorithm, key_algorithm_of, subject_from_dict
 
 DeviceKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 

@@ -8,7 +8,7 @@ middle of responses, a multi-line quoted PEM in a ``%CMNG`` read, and no way to
 read a private key back. Behaviour and formats follow the nRF91 AT command
 reference; see ``docs/nrf91-driver.md`` for what is modelled and what is not.
 
-Credentials live in :class:`~app.sim.flash.Flash` under ``nrf91.cmng`` as
+Credentials live in :class:`~certline.app.sim.flash.Flash` under ``nrf91.cmng`` as
 ``"<sec_tag>,<type>" -> content`` so a restarted simulator still has them.
 ``%KEYGEN`` makes real EC P-256 keys and real PKCS#10 CSRs; its COSE part is a
 structurally valid COSE_Sign1 signed with a per-device simulated identity key,
@@ -30,15 +30,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from app.device.at_parser import AtParseError, Param, b64url_encode, split_params
-from app.pki import KeyAlgorithm
-from app.sim.faults import DeviceFaults
-from app.sim.flash import Flash
-from app.sim.keys import KeygenLatency
-from app.sim.personality import Personality, SimPort
+from certline.app.device.at_parser import AtParseError, Param, b64url_encode, split_params
+from certline.app.pki import KeyAlgorithm
+from certline.app.sim.faults import DeviceFaults
+from certline.app.sim.flash import Flash
+from certline.app.sim.keys import KeygenLatency
+from certline.app.sim.personality import Personality, SimPort
 
 if TYPE_CHECKING:
-    from app.sim.simulator import DeviceContext
+    from certline.app.sim.simulator import DeviceContext
 
 log = logging.getLogger(__name__)
 

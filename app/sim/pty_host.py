@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.device.certline_protocol import transmit_seconds
-from app.device.transport import LineSplitter
-from app.sim.faults import DeviceFaults, SimReboot
-from app.sim.personality import Personality, SimUnplugged
+from certline.app.device.certline_protocol import transmit_seconds
+from certline.app.device.transport import LineSplitter
+from certline.app.sim.faults import DeviceFaults, SimReboot
+from certline.app.sim.personality import Personality, SimUnplugged
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def pacing_plan(nbytes: int, baud: int, slice_seconds: float = SLICE_SECONDS) ->
 
 
 class PtyPort:
-    """The device side of one plug session (implements :class:`~app.sim.personality.SimPort`)."""
+    """The device side of one plug session (implements :class:`~certline.app.sim.personality.SimPort`)."""
 
     def __init__(
         self,

@@ -23,18 +23,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from app.sim.faults import DeviceFaults, FaultSpec, parse_fault
-from app.sim.flash import Flash
-from app.sim.keys import KeygenLatency
-from app.sim.personality import Personality
-from app.sim.pty_host import PtyHost
+from certline.app.sim.faults import DeviceFaults, FaultSpec, parse_fault
+from certline.app.sim.flash import Flash
+from certline.app.sim.keys import KeygenLatency
+from certline.app.sim.personality import Personality
+from certline.app.sim.pty_host import PtyHost
 
 log = logging.getLogger(__name__)
 
 #: driver name -> ("module:Class", symlink prefix, serial prefix)
 PERSONALITIES: dict[str, tuple[str, str, str]] = {
-    "certline": ("app.sim.certline_device:CertlineDevice", "ttyCERT", "CL-"),
-    "nrf91": ("app.sim.nrf91_device:Nrf91Device", "ttyNRF", "NRF-"),
+    "certline": ("certline.app.sim.certline_device:CertlineDevice", "ttyCERT", "CL-"),
+    "nrf91": ("certline.app.sim.nrf91_device:Nrf91Device", "ttyNRF", "NRF-"),
 }
 
 

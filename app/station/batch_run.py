@@ -8,7 +8,7 @@ and the two had drifted apart.
 
 Threads: the methods marked *blocking* wait on the journal (an fsync'ed commit), on port
 threads or on EST requests in flight. The CLI calls them on its main thread; the window calls
-them on its one-thread command queue (``ui.plumbing.worker.run_in_background(serial=True)``), so they
+them on its one-thread command queue (``certline.ui.plumbing.worker.run_in_background(serial=True)``), so they
 run in the order the operator gave them. The ``begin_*`` methods only flip the phase under a
 lock that no blocking call holds: the window calls them on the GUI thread, so its buttons
 change the moment they are pressed.
@@ -22,11 +22,11 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.label_desk import ScanOutcome, ScanResult
-from app.security.roles import Action
-from app.station.hands_free import HandsFree
-from app.station.session import StationSession
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.label_desk import ScanOutcome, ScanResult
+from certline.app.security.roles import Action
+from certline.app.station.hands_free import HandsFree
+from certline.app.station.session import StationSession
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class BatchRun:
         return options
 
     def resume(self, batch_id: int, options: BatchOptions) -> BatchEngine:
-        """Continue a batch from the journal (see :mod:`app.station.resume_choice` for which).
+        """Continue a batch from the journal (see :mod:`certline.app.station.resume_choice` for which).
 
         CSRs collected offline or left pending are enrolled without their units; units plugged
         in later continue from their last journaled step.

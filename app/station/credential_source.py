@@ -2,7 +2,7 @@
 
 :class:`CredentialSource` is what the CLI (``--passcode-env VAR``,
 ``--p12-password-env VAR``), the GUI station and the profile editor's
-connection test use to turn a profile into :class:`~app.est.credentials.Credentials`.
+connection test use to turn a profile into :class:`~certline.app.est.credentials.Credentials`.
 Which secrets it looks for, and which ones must be there, is the rule in
 ``app/security/secret_needs.py``. For each wanted secret it takes, in this order:
 
@@ -11,7 +11,7 @@ Which secrets it looks for, and which ones must be there, is the rule in
 3. the OS keyring (``app/security/secret_store.py``), only when 1 and 2 left something wanted unfilled,
    so a run that names its variables never touches a keyring.
 
-Every value it returns is registered with ``app.security.redaction`` first. Secrets are
+Every value it returns is registered with ``certline.app.security.redaction`` first. Secrets are
 never read from argv or files. :func:`secret_from_env` is the only reader of a
 secret from the environment. Keyring calls may block on D-Bus: call this from a
 worker thread, never from the GUI thread.
@@ -23,11 +23,11 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 
-from app.config.profile import Profile
-from app.est.credentials import Credentials
-from app.security.redaction import register_secret
-from app.security.secret_needs import Need, need_for, typed_secret_purpose, wanted_purposes
-from app.security.secret_store import KeyringUnavailable, Purpose, SecretStore, SecretStoreError
+from certline.app.config.profile import Profile
+from certline.app.est.credentials import Credentials
+from certline.app.security.redaction import register_secret
+from certline.app.security.secret_needs import Need, need_for, typed_secret_purpose, wanted_purposes
+from certline.app.security.secret_store import KeyringUnavailable, Purpose, SecretStore, SecretStoreError
 
 log = logging.getLogger(__name__)
 

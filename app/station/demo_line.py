@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from app.config.paths import StationPaths
-from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
-from app.est.credentials import Credentials
+from certline.app.config.paths import StationPaths
+from certline.app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile
+from certline.app.est.credentials import Credentials
 
 #: exit status of the demo window process when Qt cannot open a window at all
 DISPLAY_FAILED = 75
@@ -51,8 +51,8 @@ class DemoEnvironment:
         self.ports: list[str] = []
 
     def start(self) -> DemoEnvironment:
-        from app.estserver.server import EstTestServer
-        from app.sim.simulator import Simulator
+        from certline.app.estserver.server import EstTestServer
+        from certline.app.sim.simulator import Simulator
 
         try:
             server = EstTestServer(state_dir=self.root / "est-server", passcode=self.passcode)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.batch.journal_api import JournalBackend
+from certline.app.batch.journal_api import JournalBackend
 
 COLUMNS = (
     "device_serial",

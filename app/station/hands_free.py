@@ -1,6 +1,6 @@
 """Hands-free mode: plug a unit in and it is provisioned, no key press needed.
 
-A :class:`~app.device.discovery.HotplugWatcher` polls a port source on its
+A :class:`~certline.app.device.discovery.HotplugWatcher` polls a port source on its
 own thread; every port that appears is handed to the running engine's
 ``add_port`` (thread-safe, returns at once). The default source for a real
 station is the OS port list filtered by the profile; the demo and the tests
@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.batch.engine import BatchEngine
-from app.config.profile import Profile
-from app.device.discovery import HotplugWatcher, PortInfo, PortSource
+from certline.app.batch.engine import BatchEngine
+from certline.app.config.profile import Profile
+from certline.app.device.discovery import HotplugWatcher, PortInfo, PortSource
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ProviderPortSource(PortSource):
 def profile_port_source(profile: Profile) -> PortSource:
     """The OS serial ports that pass the profile's ``port_filters`` (USB serial ports only, unless the
     profile includes the others)."""
-    from app.device.discovery import ListPortsSource
+    from certline.app.device.discovery import ListPortsSource
 
     return ListPortsSource.from_filters(profile.port_filters, include_non_usb=profile.include_non_usb_ports)
 

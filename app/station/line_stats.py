@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import BatchRecord, JournalBackend, TransitionRecord
-from app.batch.states import TERMINAL, DeviceState
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import BatchRecord, JournalBackend, TransitionRecord
+from certline.app.batch.states import TERMINAL, DeviceState
 
 #: the station name shown for batches that were started without one
 UNNAMED_STATION = "(unnamed)"

@@ -1,8 +1,8 @@
 """Start the station's MES hand-off from its settings: the one call the CLI and the window make.
 
-Reads the station settings (:mod:`app.config.settings`), takes the MES token through the
+Reads the station settings (:mod:`certline.app.config.settings`), takes the MES token through the
 credential source (only when an endpoint is configured), and starts a
-:class:`~app.mes.delivery.MesDelivery` on the session's journal and bus. Blocking (settings file,
+:class:`~certline.app.mes.delivery.MesDelivery` on the session's journal and bus. Blocking (settings file,
 keyring): the window calls it on a worker thread.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from app.batch.events import EventBus
-from app.batch.journal_api import JournalBackend
-from app.config.settings import StationSettings, load_settings
-from app.mes.config import MesConfig, config_from_settings
-from app.mes.delivery import MesDelivery
-from app.station.credential_source import mes_token
+from certline.app.batch.events import EventBus
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.config.settings import StationSettings, load_settings
+from certline.app.mes.config import MesConfig, config_from_settings
+from certline.app.mes.delivery import MesDelivery
+from certline.app.station.credential_source import mes_token
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.batch.journal_api import JournalBackend, PasscodeUsage
-from app.batch.passcode_quota import PasscodePolicy, format_expiry
-from app.config.profile import Profile, parse_passcode_expiry
-from app.config.profile_store import ProfileStore, validate_profile
-from app.est.credentials import Credentials
-from app.security.redaction import register_secret
-from app.security.roles import Action, RoleGate, os_account
-from app.security.secret_store import Purpose, SecretStore, passcode_problem
-from app.station.session import StationSession
+from certline.app.batch.journal_api import JournalBackend, PasscodeUsage
+from certline.app.batch.passcode_quota import PasscodePolicy, format_expiry
+from certline.app.config.profile import Profile, parse_passcode_expiry
+from certline.app.config.profile_store import ProfileStore, validate_profile
+from certline.app.est.credentials import Credentials
+from certline.app.security.redaction import register_secret
+from certline.app.security.roles import Action, RoleGate, os_account
+from certline.app.security.secret_store import Purpose, SecretStore, passcode_problem
+from certline.app.station.session import StationSession
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ and the station window's "Re-enroll a unit…".
 
 The unit signs the TLS handshake itself (its key never leaves it) and re-enrollment
 authenticates with the certificate being renewed, so no passcode is involved. The work is
-:class:`app.reenroll.Reenrollment`; this module only opens and closes the unit and the EST
+:class:`certline.app.reenroll.Reenrollment`; this module only opens and closes the unit and the EST
 client the same way for both views.
 """
 
@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app.batch.journal_api import JournalBackend
-from app.config.profile import Profile
-from app.reenroll import CurrentCredential, Reenrollment, RenewalResult, read_current
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.config.profile import Profile
+from certline.app.reenroll import CurrentCredential, Reenrollment, RenewalResult, read_current
 
 if TYPE_CHECKING:
-    from app.est.client import EstClient
+    from certline.app.est.client import EstClient
 
 
 def read_unit(profile: Profile, port: str) -> CurrentCredential:
     """Open the unit on ``port``, read the credential it holds, close it (blocking: a worker's job)."""
-    from app.device.registry import open_driver
+    from certline.app.device.registry import open_driver
 
     driver = open_driver(profile.driver, port, profile.baud)
     try:
@@ -47,11 +47,11 @@ def renew_unit(
     --show``), in which case nothing is renewed and None is returned. Without ``client`` a
     one-connection client with no passcode is made and closed here.
     """
-    from app.device.registry import open_driver
+    from certline.app.device.registry import open_driver
 
     if client is None:
-        from app.est.client import EstClient
-        from app.est.credentials import Credentials
+        from certline.app.est.client import EstClient
+        from certline.app.est.credentials import Credentials
 
         with EstClient(profile, Credentials(), pool_size=1) as own_client:
             return renew_unit(

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.batch.journal_api import BatchRecord, JournalBackend
-from app.config.profile import Profile
+from certline.app.batch.journal_api import BatchRecord, JournalBackend
+from certline.app.config.profile import Profile
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ or Tab on scanners set up that way). :class:`KeyBurst` applies that rule to the 
 view reports, with their timestamps; the window's scan field is a thin Qt adapter over it, and
 tests drive it with synthetic key events at scanner and at human speed.
 
-The binding of a scan to a unit is :mod:`app.batch.label_desk` (through
-:meth:`app.station.batch_run.BatchRun.scan`), the same for the window and the CLI.
+The binding of a scan to a unit is :mod:`certline.app.batch.label_desk` (through
+:meth:`certline.app.station.batch_run.BatchRun.scan`), the same for the window and the CLI.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from app.batch.label_desk import ScanOutcome
+from certline.app.batch.label_desk import ScanOutcome
 
 #: A scanner's keys come at most this far apart (milliseconds); slower keys are typing.
 MAX_SCANNER_GAP_MS = 50

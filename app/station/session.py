@@ -12,19 +12,19 @@ import logging
 import threading
 from collections.abc import Callable
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.est_gateway import EnrollmentClient, EstGateway
-from app.batch.events import EventBus, LogEvent
-from app.batch.journal import Journal
-from app.batch.journal_api import JournalBackend
-from app.batch.passcode_quota import PasscodePolicy, PasscodeQuota
-from app.batch.rate_limit import station_bucket
-from app.config.paths import StationPaths, ensure_private_dir, station_paths
-from app.config.profile import Profile
-from app.device.driver import DeviceDriver
-from app.est.credentials import Credentials
-from app.security.roles import RoleGate
-from app.security.station_lock import StationLock
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.est_gateway import EnrollmentClient, EstGateway
+from certline.app.batch.events import EventBus, LogEvent
+from certline.app.batch.journal import Journal
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.passcode_quota import PasscodePolicy, PasscodeQuota
+from certline.app.batch.rate_limit import station_bucket
+from certline.app.config.paths import StationPaths, ensure_private_dir, station_paths
+from certline.app.config.profile import Profile
+from certline.app.device.driver import DeviceDriver
+from certline.app.est.credentials import Credentials
+from certline.app.security.roles import RoleGate
+from certline.app.security.station_lock import StationLock
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ DriverFactory = Callable[[str], DeviceDriver]
 
 
 def default_client_factory(profile: Profile, credentials: Credentials, pool_size: int) -> EnrollmentClient:
-    from app.est.client import EstClient
+    from certline.app.est.client import EstClient
 
     return EstClient(profile, credentials, pool_size=pool_size, timeout=profile.request_timeout)
 
 
 def default_driver_factory(profile: Profile) -> DriverFactory:
-    from app.device.registry import open_driver
+    from certline.app.device.registry import open_driver
 
     return lambda port: open_driver(profile.driver, port, profile.baud)
 
@@ -90,7 +90,7 @@ class StationSession:
         """Create (or resume) a batch and start workers on ``ports``. Returns immediately.
 
         A resumed batch runs under the profile journaled when it started (see
-        :mod:`app.station.resume_choice`), even if the profile was edited since.
+        :mod:`certline.app.station.resume_choice`), even if the profile was edited since.
         """
         if self.engine is not None:
             self.engine.stop()
@@ -170,7 +170,7 @@ class StationSession:
 
     def check_server(self) -> bool:
         """Blocking reachability check (``/cacerts``); call from a worker thread, never the GUI thread."""
-        from app.est.errors import EstError
+        from certline.app.est.errors import EstError
 
         try:
             self.client.cacerts()

@@ -1,7 +1,7 @@
 """Signing in and out at the station window, and locking it: the use cases, with their audit records.
 
-The rules (which PIN proves which role, what locking does) are in :mod:`app.security.roles` and
-:mod:`app.security.station_lock`; this module applies them to a session and records each
+The rules (which PIN proves which role, what locking does) are in :mod:`certline.app.security.roles` and
+:mod:`certline.app.security.station_lock`; this module applies them to a session and records each
 sign-in, refused sign-in and sign-out in the journal's audit, naming the operator and role.
 Blocking (PBKDF2, a journal commit): call from a worker thread, never from the GUI thread.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.batch.journal_api import JournalError
-from app.security.roles import Operator, os_account
-from app.security.station_lock import StationLock, StationLockError
-from app.station.session import StationSession
+from certline.app.batch.journal_api import JournalError
+from certline.app.security.roles import Operator, os_account
+from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.station.session import StationSession
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Simulated units a trainer can plug into the real station window ("Use simulated units…").
 
 A new technician learns the line on the real window without hardware: the
-simulator (``app.sim``) puts N units on pseudo-terminals and the window runs
+simulator (``certline.app.sim``) puts N units on pseudo-terminals and the window runs
 its batches on them instead of the USB ports. The units' flash lives under the
 station's cache directory, one folder per driver, so their serial numbers and
 certificates survive a restart of the station, exactly like real units left
@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from app.config.paths import station_paths
-from app.sim.simulator import Simulator
+from certline.app.config.paths import station_paths
+from certline.app.sim.simulator import Simulator
 
 PortProvider = Callable[[], list[str]]
 

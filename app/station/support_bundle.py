@@ -16,12 +16,12 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app import __version__
-from app.batch.journal_api import JournalBackend
-from app.batch.report import build_json_report
-from app.config.profile import Profile
-from app.host.versions import component_versions
-from app.security.redaction import scrub
+from certline.app import __version__
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.report import build_json_report
+from certline.app.config.profile import Profile
+from certline.app.host.versions import component_versions
+from certline.app.security.redaction import scrub
 
 MAX_LOG_FILES = 8
 MAX_LOG_BYTES = 8 * 1024 * 1024

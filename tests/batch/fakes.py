@@ -14,8 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from app import pki
-from app.device.driver import (
+from certline.app import pki
+from certline.app.device.driver import (
     Capabilities,
     DeviceDriver,
     DeviceIdentity,
@@ -23,8 +23,8 @@ from app.device.driver import (
     KeyAlgorithm,
     StoredCredential,
 )
-from app.est.errors import EstConnectionError, EstPending
-from app.est.results import CsrAttributes, EnrollResult
+from certline.app.est.errors import EstConnectionError, EstPending
+from certline.app.est.results import CsrAttributes, EnrollResult
 from tests.helpers.certs import make_cert, new_key
 
 
@@ -148,7 +148,7 @@ class FakeDevice(DeviceDriver):
         if self.pending_key is not None and pki.public_key_der(self.pending_key.public_key()) == leaf_key:
             self.active_key, self.pending_key = self.pending_key, None
         elif self.active_key is None or pki.public_key_der(self.active_key.public_key()) != leaf_key:
-            from app.device.driver import DeviceRefused
+            from certline.app.device.driver import DeviceRefused
 
             raise DeviceRefused("certificate does not match any key on the device")
         self.chain_pem = chain_pem

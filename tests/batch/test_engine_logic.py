@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.est_gateway import EstGateway
-from app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.config.profile import Profile
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.est_gateway import EstGateway
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot, EventBus
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import Profile
 from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
 from tests.journal.test_journal_backends import _tamper
 
@@ -30,7 +30,7 @@ def journal(request, tmp_path) -> Journal:
     if request.param == "sqlite":
         j = Journal(tmp_path / "journal.sqlite3")
     else:
-        from app.batch.journal_pg import PgJournal
+        from certline.app.batch.journal_pg import PgJournal
 
         cluster = request.getfixturevalue("pg_cluster")
         j = PgJournal(request.getfixturevalue("pg_url"), station="st-1", password=cluster.password)
@@ -282,7 +282,7 @@ def test_a_finished_unit_never_takes_over_a_row_that_failed_before_identificatio
 
 
 def test_the_journal_claim_admits_one_job_per_unit(journal, ca):
-    from app.batch.journal import new_claim_owner
+    from certline.app.batch.journal import new_claim_owner
 
     est = FakeEst(ca)
     engine = make_engine(journal, est, {})
@@ -310,18 +310,18 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path, req
     env = dict(os.environ)
     if isinstance(journal, Journal):
         opener = (
-            "from pathlib import Path; from app.batch.journal import Journal;"
+            "from pathlib import Path; from certline.app.batch.journal import Journal;"
             f"j = Journal(Path({str(journal.path)!r}))"
         )
     else:  # another station process on this host, same database (password in its environment)
         env["TEST_DB_PASSWORD"] = request.getfixturevalue("pg_cluster").password
         opener = (
-            "import os; from app.batch.journal_pg import PgJournal;"
+            "import os; from certline.app.batch.journal_pg import PgJournal;"
             f"j = PgJournal({request.getfixturevalue('pg_url')!r}, station='st-dead',"
             " password=os.environ['TEST_DB_PASSWORD'])"
         )
     code = (
-        f"from app.batch.journal import new_claim_owner; {opener};"
+        f"from certline.app.batch.journal import new_claim_owner; {opener};"
         f"assert j.claim({snap.device_id}, new_claim_owner('x')); j.close()"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)  # claims, then exits

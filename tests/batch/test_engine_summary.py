@@ -4,8 +4,8 @@ view can see it, on both journal backends."""
 
 from __future__ import annotations
 
-from app.batch.events import BatchSnapshot
-from app.batch.states import DeviceState
+from certline.app.batch.events import BatchSnapshot
+from certline.app.batch.states import DeviceState
 from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures
 
 from .fakes import FakeDevice, FakeEst

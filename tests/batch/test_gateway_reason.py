@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from app.batch.est_gateway import EstGateway, GatewayStopped
-from app.est.errors import EstError, EstTimeout
-from app.est.results import CsrAttributes
+from certline.app.batch.est_gateway import EstGateway, GatewayStopped
+from certline.app.est.errors import EstError, EstTimeout
+from certline.app.est.results import CsrAttributes
 
 
 class _TimingOutClient:
@@ -113,7 +113,7 @@ class _ThrottlingClient(_TimingOutClient):
         self.retry_after = retry_after
 
     def simpleenroll(self, csr: object) -> object:
-        from app.est.errors import EstThrottled
+        from certline.app.est.errors import EstThrottled
 
         self.posts += 1
         raise EstThrottled(
@@ -125,7 +125,7 @@ class _ThrottlingClient(_TimingOutClient):
 
 
 def test_a_throttle_longer_than_the_batch_waits_fails_the_unit_with_the_servers_answer() -> None:
-    from app.est.errors import EstThrottled
+    from certline.app.est.errors import EstThrottled
 
     client = _ThrottlingClient(retry_after=7200)
     gateway = EstGateway(client, concurrency=1, max_retry_wait=600)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from app.batch.label_desk import LabelDesk, ScanResult
+from certline.app.batch.label_desk import LabelDesk, ScanResult
 
 NEVER = threading.Event()
 

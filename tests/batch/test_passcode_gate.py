@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.batch.journal import Journal
-from app.batch.passcode_quota import PasscodePolicy, PasscodeQuota, QuotaWaitStopped
-from app.batch.rate_limit import TokenBucket
-from app.batch.states import DeviceState
-from app.config.profile import AuthStyle, Profile
+from certline.app.batch.journal import Journal
+from certline.app.batch.passcode_quota import PasscodePolicy, PasscodeQuota, QuotaWaitStopped
+from certline.app.batch.rate_limit import TokenBucket
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import AuthStyle, Profile
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.batch import report
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
+from certline.app.batch import report
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from app.batch.scan_label import ScannedLabel, UnreadableLabel, luhn_valid, parse_label
+from certline.app.batch.scan_label import ScannedLabel, UnreadableLabel, luhn_valid, parse_label
 
 # IMEIs published by Nordic: the AT command reference's +CGSN example (nRF91x1 and nRF9160
 # "Set command" pages) and the nRF9160 DK of the nRF Cloud utilities transcript

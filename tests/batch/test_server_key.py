@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.batch.server_key import ServerKeyUnusable, key_for_unit
-from app.device.driver import KeyAlgorithm
+from certline.app.batch.server_key import ServerKeyUnusable, key_for_unit
+from certline.app.device.driver import KeyAlgorithm
 
 P256_RSA2048 = (KeyAlgorithm.EC_P256, KeyAlgorithm.RSA_2048)
 Fmt = serialization.PrivateFormat

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState
-from app.batch.tally import BatchTally
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import DeviceState
+from certline.app.batch.tally import BatchTally
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 
 def run_into_closed_pipe(home: Path, *args: str) -> tuple[int, str]:
@@ -58,8 +58,8 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, command: tuple[s
 
 
 def test_report_export_into_a_closed_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.batch.journal import Journal
-    from app.config.paths import station_paths
+    from certline.app.batch.journal import Journal
+    from certline.app.config.paths import station_paths
 
     home = tmp_path / "home"
     monkeypatch.setenv("CERTLINE_HOME", str(home))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
-from app.config.profile import Profile
-from app.config.profile_store import InvalidProfile, ProfileStore, validate_profile
+from certline.app.cli.main import main
+from certline.app.config.profile import Profile
+from certline.app.config.profile_store import InvalidProfile, ProfileStore, validate_profile
 from tests.helpers.certs import make_cert, new_key
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 
-from app import pki
-from app.batch.est_gateway import EstGateway, GatewayStopped
-from app.cli.main import main
+from certline.app import pki
+from certline.app.batch.est_gateway import EstGateway, GatewayStopped
+from certline.app.cli.main import main
 from tests.helpers.certs import make_cert, new_key
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
@@ -109,8 +109,8 @@ class _Bus:
 def test_ctrl_c_on_batch_run_stops_every_unit_and_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from app.cli.batch_cmd import _drive
-    from app.station.batch_run import BatchRun
+    from certline.app.cli.batch_cmd import _drive
+    from certline.app.station.batch_run import BatchRun
 
     engine = _InterruptedEngine()
     session = argparse.Namespace(bus=_Bus(), journal=None, profile=None)

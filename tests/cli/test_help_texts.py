@@ -1,6 +1,6 @@
 """Every ``certline`` subcommand's ``--help`` explains every option, shows its default, and is plain text.
 
-Walks the real parser tree (``app.cli.main.build_parser``) so a subcommand or option added later is
+Walks the real parser tree (``certline.app.cli.main.build_parser``) so a subcommand or option added later is
 checked without touching this file, and renders each page through ``main([..., "--help"])`` -- the
 code path of the installed ``certline`` script.
 """
@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from app.cli.help_format import iter_parsers
-from app.cli.main import build_parser, main
+from certline.app.cli.help_format import iter_parsers
+from certline.app.cli.main import build_parser, main
 
 # reStructuredText that leaked from docstrings: ``literal``, "Examples::", :class:`x`
 RST_MARKUP = re.compile(r"``|::\s*$|:(?:class|func|meth|mod|attr|data):`", re.MULTILINE)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.batch.journal import Journal
-from app.cli.main import main
-from app.config.paths import station_paths
-from app.config.settings import StationSettings, save_settings
+from certline.app.batch.journal import Journal
+from certline.app.cli.main import main
+from certline.app.config.paths import station_paths
+from certline.app.config.settings import StationSettings, save_settings
 from tests.journal.test_journal_backends import _walk_to_done
 
 

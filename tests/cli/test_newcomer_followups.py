@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
+from certline.app.cli.main import main
 from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE, est_server  # noqa: F401
 
 
@@ -34,8 +34,8 @@ def test_ports_auto_with_nothing_plugged_in_says_what_it_waits_for(
     profile: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PASSCODE", TEST_PASSCODE)
-    monkeypatch.setattr("app.station.hands_free.profile_port_source", _no_ports)
-    monkeypatch.setattr("app.cli.batch_cmd.profile_port_source", _no_ports)
+    monkeypatch.setattr("certline.app.station.hands_free.profile_port_source", _no_ports)
+    monkeypatch.setattr("certline.app.cli.batch_cmd.profile_port_source", _no_ports)
     rc = main(
         [
             "batch",

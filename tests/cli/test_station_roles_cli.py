@@ -1,6 +1,6 @@
 """Roles on the command line: engineer actions need the engineer PIN on a locked station (exit 77).
 
-Run through ``app.cli.main.main`` with the station's real lock file under the test's CERTLINE_HOME.
+Run through ``certline.app.cli.main.main`` with the station's real lock file under the test's CERTLINE_HOME.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import io
 
 import pytest
 
-from app.cli.main import main
-from app.cli.role_args import EXIT_NOT_PERMITTED
-from app.config.profile_store import ProfileStore
-from app.security.station_lock import StationLock
+from certline.app.cli.main import main
+from certline.app.cli.role_args import EXIT_NOT_PERMITTED
+from certline.app.config.profile_store import ProfileStore
+from certline.app.security.station_lock import StationLock
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
 ENGINEER_PIN = "8642-eng"
@@ -145,7 +145,7 @@ def test_the_mes_token_is_an_engineer_secret(
 ) -> None:
     """Like the shared journal's password, the MES token is a station secret: a technician on a
     locked station may not replace it (the roles table: change passcodes or passwords)."""
-    from app.station.credential_source import mes_token
+    from certline.app.station.credential_source import mes_token
 
     monkeypatch.setattr("sys.stdin", io.StringIO("mes-token-1f3a\n"))
     assert main(["mes", "set-token"]) == EXIT_NOT_PERMITTED

@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509.oid import AttributeOID
 
-from app.device.certline_driver import CertlineDriver
-from app.device.driver import DeviceMismatch
-from app.device.registry import open_driver
-from app.pki import KeyAlgorithm
-from app.sim.simulator import Simulator
+from certline.app.device.certline_driver import CertlineDriver
+from certline.app.device.driver import DeviceMismatch
+from certline.app.device.registry import open_driver
+from certline.app.pki import KeyAlgorithm
+from certline.app.sim.simulator import Simulator
 from tests.helpers.sim_fixture import SimFactory, ThrowawayCA
 
 

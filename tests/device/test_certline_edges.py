@@ -14,16 +14,16 @@ import serial
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.device.certline_driver import CertlineDriver, DeviceBadInput
-from app.device.certline_protocol import Frame, format_frame, parse_frame
-from app.device.driver import Capabilities, DeviceRefused, DeviceUnsupported
-from app.pki import KeyAlgorithm
-from app.sim.certline_device import CertlineDevice
-from app.sim.faults import DeviceFaults
-from app.sim.flash import Flash
-from app.sim.keys import KeygenLatency
-from app.sim.pty_host import PtyHost
-from app.sim.simulator import DeviceContext, Simulator
+from certline.app.device.certline_driver import CertlineDriver, DeviceBadInput
+from certline.app.device.certline_protocol import Frame, format_frame, parse_frame
+from certline.app.device.driver import Capabilities, DeviceRefused, DeviceUnsupported
+from certline.app.pki import KeyAlgorithm
+from certline.app.sim.certline_device import CertlineDevice
+from certline.app.sim.faults import DeviceFaults
+from certline.app.sim.flash import Flash
+from certline.app.sim.keys import KeygenLatency
+from certline.app.sim.pty_host import PtyHost
+from certline.app.sim.simulator import DeviceContext, Simulator
 from tests.helpers.sim_fixture import ThrowawayCA
 
 

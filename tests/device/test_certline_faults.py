@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.device.certline_driver import CertlineDriver, DeviceRebooted, Timeouts
-from app.device.driver import (
+from certline.app.device.certline_driver import CertlineDriver, DeviceRebooted, Timeouts
+from certline.app.device.driver import (
     DeviceBusy,
     DeviceError,
     DeviceLost,
@@ -17,7 +17,7 @@ from app.device.driver import (
     DeviceTimeout,
     KeyAlgorithm,
 )
-from app.sim.simulator import Simulator
+from certline.app.sim.simulator import Simulator
 from tests.helpers.sim_fixture import SimFactory, ThrowawayCA
 
 #: timeouts no test should ever reach: a test that passes proves no deadline was needed

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.device.certline_protocol import (
+from certline.app.device.certline_protocol import (
     ChunkError,
     Frame,
     crc32_hex,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.device.discovery import (
+from certline.app.device.discovery import (
     FILTER_KEYS,
     FILTER_LABELS,
     HotplugWatcher,
@@ -15,7 +15,7 @@ from app.device.discovery import (
     PortInfo,
     StaticPortSource,
 )
-from app.sim.simulator import Simulator
+from certline.app.sim.simulator import Simulator
 from tests.helpers.waiting import wait_until
 
 
@@ -57,7 +57,7 @@ def test_several_vid_pids_and_no_filter() -> None:
 def test_built_in_serial_port_is_ignored_by_default_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     source = ListPortsSource.from_filters({}, include_non_usb=False)
     source._lister = lambda: LISTING
-    with caplog.at_level("INFO", logger="app.device.discovery"):
+    with caplog.at_level("INFO", logger="certline.app.device.discovery"):
         for _ in range(3):  # a watcher polls every half second
             assert "/dev/ttyS0" not in [p.device for p in source.ports()]
     ignored = [r.getMessage() for r in caplog.records if "/dev/ttyS0" in r.getMessage()]

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.device.driver import (
+from certline.app.device.driver import (
     DeviceBusy,
     DeviceLost,
     DeviceMismatch,
@@ -23,13 +23,13 @@ from app.device.driver import (
     DeviceUnsupported,
     KeyAlgorithm,
 )
-from app.device.nrf91_driver import DEFAULT_SEC_TAG, SEC_TAG_ENV, DeviceBadInput, NRF91Driver
-from app.pki import normalise_csr_der
-from app.sim.faults import DeviceFaults
-from app.sim.flash import Flash
-from app.sim.nrf91_device import NRF91Options, NRF91Personality, imei_from_serial
-from app.sim.pty_host import PtyHost
-from app.sim.simulator import Simulator
+from certline.app.device.nrf91_driver import DEFAULT_SEC_TAG, SEC_TAG_ENV, DeviceBadInput, NRF91Driver
+from certline.app.pki import normalise_csr_der
+from certline.app.sim.faults import DeviceFaults
+from certline.app.sim.flash import Flash
+from certline.app.sim.nrf91_device import NRF91Options, NRF91Personality, imei_from_serial
+from certline.app.sim.pty_host import PtyHost
+from certline.app.sim.simulator import Simulator
 from tests.helpers.certs import make_cert, new_key
 from tests.helpers.sim_fixture import SimFactory
 

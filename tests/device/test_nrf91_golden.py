@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from app import pki
-from app.device import at_parser as at
-from app.device.driver import (
+from certline.app import pki
+from certline.app.device import at_parser as at
+from certline.app.device.driver import (
     DeviceBadInput,
     DeviceError,
     DeviceMismatch,
     DeviceRefused,
     StoredCredential,
 )
-from app.device.nrf91_driver import MAX_COMMAND_BYTES, NRF91Driver
+from certline.app.device.nrf91_driver import MAX_COMMAND_BYTES, NRF91Driver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NRF_CLOUD_TAG = 16842753

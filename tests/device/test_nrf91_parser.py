@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.device import at_parser as p
+from certline.app.device import at_parser as p
 
 
 def _csr_der() -> bytes:

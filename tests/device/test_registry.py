@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.device.certline_driver import CertlineDriver
-from app.device.driver import DeviceLost, DeviceUnsupported
-from app.device.registry import driver_class, driver_names, open_driver
-from app.sim.simulator import Simulator
+from certline.app.device.certline_driver import CertlineDriver
+from certline.app.device.driver import DeviceLost, DeviceUnsupported
+from certline.app.device.registry import driver_class, driver_names, open_driver
+from certline.app.sim.simulator import Simulator
 
 
 def test_names_resolve_to_classes() -> None:

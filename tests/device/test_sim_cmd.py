@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
-from app.device.certline_driver import CertlineDriver
+from certline.app.cli.main import main
+from certline.app.device.certline_driver import CertlineDriver
 
 
 def _start(state: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "sim", "--state-dir", str(state), *extra],
+        [sys.executable, "-m", "certline.app.cli.main", "sim", "--state-dir", str(state), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import serial
 
-from app.device.certline_driver import CertlineDriver
-from app.device.certline_protocol import format_frame, transmit_seconds
-from app.sim.faults import DeviceFaults, FaultSpec, SimReboot, parse_fault
-from app.sim.personality import SimUnplugged
-from app.sim.pty_host import pacing_plan
-from app.sim.simulator import Simulator, UnknownPersonality
+from certline.app.device.certline_driver import CertlineDriver
+from certline.app.device.certline_protocol import format_frame, transmit_seconds
+from certline.app.sim.faults import DeviceFaults, FaultSpec, SimReboot, parse_fault
+from certline.app.sim.personality import SimUnplugged
+from certline.app.sim.pty_host import pacing_plan
+from certline.app.sim.simulator import Simulator, UnknownPersonality
 from tests.helpers.sim_fixture import SimFactory
 
 
@@ -136,8 +136,8 @@ def test_fault_counts_run_down_and_checkpoints_fire() -> None:
 
 
 def test_keygen_latency_per_algorithm_or_for_all() -> None:
-    from app.pki import KeyAlgorithm
-    from app.sim.keys import KeygenLatency
+    from certline.app.pki import KeyAlgorithm
+    from certline.app.sim.keys import KeygenLatency
 
     assert KeygenLatency().for_algorithm(KeyAlgorithm.RSA_2048) > KeygenLatency().for_algorithm(
         KeyAlgorithm.EC_P256

@@ -8,8 +8,8 @@ import tty
 
 import pytest
 
-from app.device.driver import DeviceLost
-from app.device.transport import LineSplitter, SerialTransport
+from certline.app.device.driver import DeviceLost
+from certline.app.device.transport import LineSplitter, SerialTransport
 
 
 def split(*pieces: bytes, max_line: int = 8192) -> list[bytes]:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from app.config.profile import Profile
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.estserver import EstTestServer
+from certline.app.config.profile import Profile
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.estserver import EstTestServer
 from tests.helpers.estserver_fixture import TEST_PASSCODE, est_server  # noqa: F401 - fixture
 
 

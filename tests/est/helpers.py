@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.estserver import EstTestServer, RequestRecord
+from certline.app.estserver import EstTestServer, RequestRecord
 from tests.helpers.waiting import wait_until
 
 
@@ -33,7 +33,7 @@ def ssl_peer_fingerprint(server: EstTestServer) -> str:
     """SHA-256 of the certificate the server presents (fetched here without verification)."""
     import socket
 
-    from app.est.tls_context import fingerprint_sha256, insecure_context_for_bootstrap_only
+    from certline.app.est.tls_context import fingerprint_sha256, insecure_context_for_bootstrap_only
 
     ctx = insecure_context_for_bootstrap_only()
     with socket.create_connection(("127.0.0.1", server.port)) as sock, ctx.wrap_socket(sock) as tls:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from cryptography import x509
 
-from app.config.profile import Profile
-from app.est.bootstrap import fetch_cacerts_unverified, normalise_fingerprint, pin
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.estserver import EstTestServer
+from certline.app.config.profile import Profile
+from certline.app.est.bootstrap import fetch_cacerts_unverified, normalise_fingerprint, pin
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.estserver import EstTestServer
 from tests.est.helpers import posts, ssl_peer_fingerprint
 from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE, csr_pem, make_csr
 

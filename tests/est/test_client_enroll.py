@@ -12,12 +12,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from app.config.profile import AuthStyle, CsrFormat
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.errors import EstAuthError, EstNotFound
-from app.est.issued_chain_check import spki
-from app.estserver import EstTestServer
+from certline.app.config.profile import AuthStyle, CsrFormat
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.errors import EstAuthError, EstNotFound
+from certline.app.est.issued_chain_check import spki
+from certline.app.estserver import EstTestServer
 from tests.est.helpers import last, posts
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,
@@ -174,7 +174,7 @@ def test_client_certificate_from_pkcs12_leaves_no_key_file_behind(
     )
     import tempfile
 
-    from app.est import tls_context as tls
+    from certline.app.est import tls_context as tls
 
     created: list[Path] = []
     real_mkdtemp = tempfile.mkdtemp
@@ -198,8 +198,8 @@ def test_client_certificate_from_pkcs12_leaves_no_key_file_behind(
 
 
 def test_wrong_pkcs12_password_is_a_clear_error(est_server: EstTestServer, tmp_path: Path) -> None:
-    from app.config.profile import Profile
-    from app.est.tls_context import ClientCredentialError
+    from certline.app.config.profile import Profile
+    from certline.app.est.tls_context import ClientCredentialError
 
     _, key = make_csr("x")
     cert = est_server.issue_client_certificate("x", key.public_key())

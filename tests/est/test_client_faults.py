@@ -11,10 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.config.profile import Profile
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.errors import (
+from certline.app.config.profile import Profile
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.errors import (
     EstAuthError,
     EstConnectionError,
     EstPending,
@@ -23,8 +23,8 @@ from app.est.errors import (
     EstThrottled,
     EstTlsError,
 )
-from app.est.issued_chain_check import spki
-from app.estserver import Encoding, EstTestServer, FaultKind, ServerConfig
+from certline.app.est.issued_chain_check import spki
+from certline.app.estserver import Encoding, EstTestServer, FaultKind, ServerConfig
 from tests.est import pki
 from tests.est.helpers import posts, ssl_peer_fingerprint
 from tests.helpers.estserver_fixture import TEST_PASSCODE, csr_pem, make_csr

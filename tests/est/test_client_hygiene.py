@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.config.profile import AuthStyle, Profile
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.errors import (
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.errors import (
     EstAuthError,
     EstBadRequest,
     EstError,
@@ -23,7 +23,7 @@ from app.est.errors import (
     EstResponseError,
     EstServerError,
 )
-from app.est.issued_chain_check import spki
+from certline.app.est.issued_chain_check import spki
 from tests.est import pki
 from tests.est.fakeserver import FakeEst, Reply, Seen, fake_est
 

@@ -10,12 +10,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.est.client import EstClient
-from app.est.errors import EstAuthError, EstPopUnavailable, EstResponseError
-from app.est.issued_chain_check import spki
-from app.estserver import EstTestServer, FaultKind
-from app.estserver.csrattrs import PRESETS
-from app.pki import KeyAlgorithm
+from certline.app.est.client import EstClient
+from certline.app.est.errors import EstAuthError, EstPopUnavailable, EstResponseError
+from certline.app.est.issued_chain_check import spki
+from certline.app.estserver import EstTestServer, FaultKind
+from certline.app.estserver.csrattrs import PRESETS
+from certline.app.pki import KeyAlgorithm
 from tests.est.helpers import last, pop_factory, posts
 from tests.helpers.estserver_fixture import DTM_LABEL, csr_pem, make_csr, make_key, write_client_identity
 
@@ -70,7 +70,7 @@ def test_reenroll_warns_when_the_server_changes_the_identity(
 def test_reenroll_with_device_held_key_via_signer(
     make_client: MakeClient, est_server: EstTestServer, tmp_path: Path
 ) -> None:
-    from app.est.device_key_https import signer_from_private_key
+    from certline.app.est.device_key_https import signer_from_private_key
 
     cert, key, _cf, _kf = current_identity(est_server, tmp_path)
     client = make_client(reenroll_url=est_server.clientauth_url)

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from app.est.client import EstClient
-from app.estserver import EstTestServer, FaultKind
-from app.estserver.csrattrs import PRESETS
+from certline.app.est.client import EstClient
+from certline.app.estserver import EstTestServer, FaultKind
+from certline.app.estserver.csrattrs import PRESETS
 from tests.est.helpers import pop_factory
 from tests.est.proxy import ConnectProxy
 from tests.helpers.estserver_fixture import csr_pem, make_csr, make_key

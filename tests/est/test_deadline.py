@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import pytest
 from cryptography import x509
 
-from app.config.profile import Profile
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.device_key_https import post_with_external_key, signer_from_private_key
-from app.est.errors import EstConnectionError, EstTimeout
+from certline.app.config.profile import Profile
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.device_key_https import post_with_external_key, signer_from_private_key
+from certline.app.est.errors import EstConnectionError, EstTimeout
 from tests.est.pki import make_pki
 from tests.est.trickle import TrickleServer
 from tests.helpers.estserver_fixture import csr_pem, make_csr
@@ -130,7 +130,7 @@ def test_device_key_tls_path_has_the_deadline_too(phase: str) -> None:
 
 @pytest.mark.parametrize("phase", ["handshake", "body"])
 def test_bootstrap_fetch_has_the_deadline_too(phase: str) -> None:
-    from app.est.bootstrap import fetch_cacerts_unverified
+    from certline.app.est.bootstrap import fetch_cacerts_unverified
 
     server = TrickleServer(phase)
     try:

@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.est import der_reader as der
-from app.est.csrattrs import parse_csrattrs
-from app.est.errors import EstResponseError
-from app.estserver import csrattrs as build
-from app.estserver import der_writer as enc
-from app.pki import KeyAlgorithm
+from certline.app.est import der_reader as der
+from certline.app.est.csrattrs import parse_csrattrs
+from certline.app.est.errors import EstResponseError
+from certline.app.estserver import csrattrs as build
+from certline.app.estserver import der_writer as enc
+from certline.app.pki import KeyAlgorithm
 
 # RFC 7030 section 4.5.2's example, byte for byte as published.
 RFC7030_EXAMPLE = base64.b64decode(

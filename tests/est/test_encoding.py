@@ -11,10 +11,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.config.profile import CsrFormat
-from app.est import encoding
-from app.est.encoding import CsrInputError
-from app.est.errors import EstResponseError
+from certline.app.config.profile import CsrFormat
+from certline.app.est import encoding
+from certline.app.est.encoding import CsrInputError
+from certline.app.est.errors import EstResponseError
 from tests.est import pki
 
 SEED_CSR = (Path(__file__).parent / "data" / "dtm_seed_csr.pem").read_bytes()

@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.cli.main import main
-from app.est.issued_chain_check import spki
-from app.estserver import EstTestServer
+from certline.app.cli.main import main
+from certline.app.est.issued_chain_check import spki
+from certline.app.estserver import EstTestServer
 from tests.est.helpers import last
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,
@@ -86,7 +86,7 @@ def test_cacerts_to_out_file(est_server: EstTestServer, ca_file: Path, tmp_path:
 def test_csrattrs_json(
     est_server: EstTestServer, ca_file: Path, env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.estserver.csrattrs import PRESETS
+    from certline.app.estserver.csrattrs import PRESETS
 
     est_server.config.csrattrs = PRESETS["rfc7030"]()
     code = main(

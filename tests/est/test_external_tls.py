@@ -25,14 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.device.registry import open_driver
-from app.est.device_key_https import post_with_external_key, signer_from_private_key
-from app.est.device_key_tlslite import external_key_for
-from app.est.errors import EstConnectionError, EstResponseError, EstTlsError
-from app.est.server_chain_check import cert_fingerprint, verify_server_chain
-from app.estserver import EstTestServer
-from app.estserver.faults import FaultKind
-from app.pki import KeyAlgorithm
+from certline.app.device.registry import open_driver
+from certline.app.est.device_key_https import post_with_external_key, signer_from_private_key
+from certline.app.est.device_key_tlslite import external_key_for
+from certline.app.est.errors import EstConnectionError, EstResponseError, EstTlsError
+from certline.app.est.server_chain_check import cert_fingerprint, verify_server_chain
+from certline.app.estserver import EstTestServer
+from certline.app.estserver.faults import FaultKind
+from certline.app.pki import KeyAlgorithm
 from tests.helpers.certs import make_cert
 from tests.helpers.sim_fixture import SimFactory, sim_factory  # noqa: F401 - fixture
 

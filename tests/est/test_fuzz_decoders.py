@@ -8,9 +8,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.est import encoding
-from app.est.errors import EstResponseError
-from app.est.multipart import parse_multipart
+from certline.app.est import encoding
+from certline.app.est.errors import EstResponseError
+from certline.app.est.multipart import parse_multipart
 from tests.est import pki
 
 _P = pki.make_pki()

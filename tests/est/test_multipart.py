@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.est.errors import EstResponseError
-from app.est.multipart import boundary_of, parse_multipart
+from certline.app.est.errors import EstResponseError
+from certline.app.est.multipart import boundary_of, parse_multipart
 
 
 def body(eol: bytes, *, closing: bool = True, preamble: bytes = b"") -> bytes:

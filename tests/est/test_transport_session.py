@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from app.est.client import EstClient
-from app.estserver import EstTestServer, FaultKind
+from certline.app.est.client import EstClient
+from certline.app.estserver import EstTestServer, FaultKind
 
 MakeClient = Callable[..., EstClient]
 

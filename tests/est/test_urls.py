@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config.est_urls import EstUrlError, parse_est_url
+from certline.app.config.est_urls import EstUrlError, parse_est_url
 
 DTM = "https://one.digicert.com/.well-known/est/cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509"
 
@@ -121,7 +121,7 @@ def test_unknown_operation_is_refused() -> None:
 
 
 def test_dtm_clientauth_host_suggestion() -> None:
-    from app.config.est_urls import clientauth_url
+    from certline.app.config.est_urls import clientauth_url
 
     assert clientauth_url(DTM + "/simpleenroll") == DTM.replace("one.", "clientauth.one.") + "/simpleenroll"
     assert clientauth_url("https://clientauth.h/x") == "https://clientauth.h/x"

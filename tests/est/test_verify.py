@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.est.errors import EstResponseError
-from app.est.issued_chain_check import (
+from certline.app.est.errors import EstResponseError
+from certline.app.est.issued_chain_check import (
     VerifiedLinks,
     build_chain,
     certs_signed_by,

@@ -10,7 +10,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.estserver import CertificateAuthority, EstTestServer, ServerConfig
+from certline.app.estserver import CertificateAuthority, EstTestServer, ServerConfig
 from tests.estserver.test_enroll import certs_of, leaf_of, verify_chain
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from app.estserver import EstTestServer, spki_sha256
+from certline.app.estserver import EstTestServer, spki_sha256
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,
     TEST_PASSCODE,
@@ -108,7 +108,7 @@ def test_wrong_or_missing_passcode_is_401_with_basic_challenge(est_server: EstTe
 
 
 def test_passcode_style_can_be_disabled(tmp_path) -> None:
-    from app.estserver import ServerConfig
+    from certline.app.estserver import ServerConfig
 
     config = ServerConfig(basic_styles=frozenset({"user-password"}))
     with EstTestServer(passcode=TEST_PASSCODE, users={"u": "p"}, config=config) as server:

@@ -13,7 +13,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from app.estserver import (
+from certline.app.estserver import (
     Encoding,
     EstTestServer,
     FaultKind,

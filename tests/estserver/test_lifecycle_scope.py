@@ -9,8 +9,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from app.estserver import EstTestServer, FaultKind, ServerConfig
-from app.estserver.wire import CsrDecodeError, decode_csr_body
+from certline.app.estserver import EstTestServer, FaultKind, ServerConfig
+from certline.app.estserver.wire import CsrDecodeError, decode_csr_body
 from tests.estserver.test_enroll import certs_of
 from tests.helpers.estserver_fixture import (
     DTM_LABEL,

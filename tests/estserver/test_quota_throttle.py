@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 
-from app.estserver.quota import PasscodeUses, Throttle, retry_after_header
+from certline.app.estserver.quota import PasscodeUses, Throttle, retry_after_header
 
 
 def test_the_throttle_admits_r_per_window_and_says_when_the_oldest_leaves():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.estserver import Operation, build_path, parse_path
-from app.estserver.routes import RouteError
+from certline.app.estserver import Operation, build_path, parse_path
+from certline.app.estserver.routes import RouteError
 from tests.helpers.estserver_fixture import basic_passcode, csr_pem, make_csr
 
 LABEL = "cps/IOT_33fd0b45-3188-45ed-9458-6cedc8ccf509"
@@ -61,7 +61,7 @@ def test_cli_serves_until_sigterm_and_keeps_passcode_out_of_output(tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "app.cli.main",
+            "certline.app.cli.main",
             "est-server",
             "--state-dir",
             str(state),
@@ -109,7 +109,7 @@ def test_cli_serves_until_sigterm_and_keeps_passcode_out_of_output(tmp_path: Pat
 
 def test_cli_without_state_dir_removes_its_temporary_ca_file_on_exit() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "est-server"],
+        [sys.executable, "-m", "certline.app.cli.main", "est-server"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -136,14 +136,14 @@ def test_cli_without_state_dir_removes_its_temporary_ca_file_on_exit() -> None:
 def test_cli_refuses_missing_passcode_env_and_bad_fault(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_VAR_EST"}
     bad_env = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "est-server", "--passcode-env", "NO_SUCH_VAR_EST"],
+        [sys.executable, "-m", "certline.app.cli.main", "est-server", "--passcode-env", "NO_SUCH_VAR_EST"],
         capture_output=True,
         text=True,
         env=env,
         timeout=30,
     )
     bad_fault = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "est-server", "--fault", "nosuch"],
+        [sys.executable, "-m", "certline.app.cli.main", "est-server", "--fault", "nosuch"],
         capture_output=True,
         text=True,
         env=env,

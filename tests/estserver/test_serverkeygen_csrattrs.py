@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from app.estserver import EstTestServer, FaultKind, csrattrs
-from app.pki import KeyAlgorithm
+from certline.app.estserver import EstTestServer, FaultKind, csrattrs
+from certline.app.pki import KeyAlgorithm
 from tests.estserver.test_enroll import leaf_of
 from tests.helpers.estserver_fixture import basic_passcode, csr_b64, csr_pem, est_session, make_csr
 
@@ -123,7 +123,7 @@ def test_csrattrs_rfc7030_preset_is_the_rfc_example_bytes() -> None:
 def test_csrattrs_template_contains_rfc9908_oids() -> None:
     der = csrattrs.PRESETS["template"]()
     assert der is not None
-    from app.estserver import der_writer as d
+    from certline.app.estserver import der_writer as d
 
     assert d.oid(csrattrs.CERTIFICATION_REQUEST_INFO_TEMPLATE) in der
     assert d.oid(csrattrs.EXTENSION_REQ_TEMPLATE) in der

@@ -6,10 +6,10 @@ hardening test runs on exactly the line the batch tests use.
 
 from __future__ import annotations
 
-from app.batch.engine import BatchEngine
-from app.batch.events import DeviceSnapshot, LogEvent
-from app.batch.states import DeviceState
-from app.sim.simulator import Simulator
+from certline.app.batch.engine import BatchEngine
+from certline.app.batch.events import DeviceSnapshot, LogEvent
+from certline.app.batch.states import DeviceState
+from certline.app.sim.simulator import Simulator
 from tests.integration.conftest import PASSCODE, Line, line, sims, start_sim
 
 __all__ = [

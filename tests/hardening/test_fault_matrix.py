@@ -19,13 +19,13 @@ import threading
 
 import pytest
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.events import DeviceSnapshot
-from app.batch.states import TERMINAL, DeviceState
-from app.estserver import EstTestServer
-from app.estserver.config import ServerConfig
-from app.sim.simulator import Simulator
-from app.station import StationSession
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import TERMINAL, DeviceState
+from certline.app.estserver import EstTestServer
+from certline.app.estserver.config import ServerConfig
+from certline.app.sim.simulator import Simulator
+from certline.app.station import StationSession
 from tests.helpers.waiting import wait_until
 
 from .conftest import LINE_TIMEOUT, PASSCODE, Line, LogRecorder, by_serial, chain_on, start_sim
@@ -215,8 +215,8 @@ def test_server_back_with_a_broken_cacerts_keeps_the_station_probing_until_it_is
 ):
     from cryptography.hazmat.primitives import serialization
 
-    from app.estserver import wire
-    from app.estserver.service import Response
+    from certline.app.estserver import wire
+    from certline.app.estserver.service import Response
 
     sim = start_sim(sims, tmp_path, 2)
     session = line.session()
@@ -401,8 +401,8 @@ def test_disk_full_while_journaling_stops_units_cleanly_and_resume_loses_nothing
 def test_journal_write_failure_is_reported_not_masked(tmp_path):
     """SQLite rolls a transaction back by itself on SQLITE_FULL; the journal must still raise
     the real cause ("disk is full"), not "cannot rollback - no transaction is active"."""
-    from app.batch.journal import Journal
-    from app.batch.journal_api import JournalFull
+    from certline.app.batch.journal import Journal
+    from certline.app.batch.journal_api import JournalFull
 
     journal = Journal(tmp_path / "j.sqlite3")
     try:

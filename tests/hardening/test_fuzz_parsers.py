@@ -30,9 +30,9 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.device import at_parser as at
-from app.device.certline_driver import CertlineDriver, Timeouts
-from app.device.certline_protocol import (
+from certline.app.device import at_parser as at
+from certline.app.device.certline_driver import CertlineDriver, Timeouts
+from certline.app.device.certline_protocol import (
     ChunkError,
     FrameError,
     crc32_hex,
@@ -43,16 +43,16 @@ from app.device.certline_protocol import (
     parse_pairs,
     split_chunks,
 )
-from app.device.driver import DeviceError
-from app.est import encoding
-from app.est.client import _split_keygen
-from app.est.csrattrs import parse_csrattrs
-from app.est.errors import EstResponseError
-from app.est.multipart import boundary_of, parse_multipart
-from app.est.transport import HttpResponse
-from app.estserver import csrattrs as presets
-from app.estserver import wire
-from app.pki import KeyAlgorithm, normalise_csr_der
+from certline.app.device.driver import DeviceError
+from certline.app.est import encoding
+from certline.app.est.client import _split_keygen
+from certline.app.est.csrattrs import parse_csrattrs
+from certline.app.est.errors import EstResponseError
+from certline.app.est.multipart import boundary_of, parse_multipart
+from certline.app.est.transport import HttpResponse
+from certline.app.estserver import csrattrs as presets
+from certline.app.estserver import wire
+from certline.app.pki import KeyAlgorithm, normalise_csr_der
 from tests.est import pki
 
 FUZZ = settings(

@@ -21,18 +21,31 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-import app.sim.keys
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.device.certline_driver import CertlineDriver, Timeouts
-from app.device.certline_protocol import MAX_PAYLOAD, crc32_hex, format_frame, parse_frame, split_chunks
-from app.device.driver import DeviceProtocolError, DeviceTimeout
-from app.est import encoding
-from app.est.errors import EstResponseError
-from app.est.issued_chain_check import MAX_CERT_BYTES, MAX_CERTS, MAX_PATH, build_chain, order_ca_certs, spki
-from app.est.transport import MAX_RESPONSE
-from app.estserver import wire
-from app.estserver.service import EstRequest, Response
+import certline.app.sim.keys
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.device.certline_driver import CertlineDriver, Timeouts
+from certline.app.device.certline_protocol import (
+    MAX_PAYLOAD,
+    crc32_hex,
+    format_frame,
+    parse_frame,
+    split_chunks,
+)
+from certline.app.device.driver import DeviceProtocolError, DeviceTimeout
+from certline.app.est import encoding
+from certline.app.est.errors import EstResponseError
+from certline.app.est.issued_chain_check import (
+    MAX_CERT_BYTES,
+    MAX_CERTS,
+    MAX_PATH,
+    build_chain,
+    order_ca_certs,
+    spki,
+)
+from certline.app.est.transport import MAX_RESPONSE
+from certline.app.estserver import wire
+from certline.app.estserver.service import EstRequest, Response
 from tests.est import pki
 
 from .conftest import by_serial, chain_on, start_sim
@@ -221,13 +234,13 @@ def test_a_bad_csr_from_one_unit_fails_that_unit_only(line, sims, tmp_path, monk
     mutate, code, message = BAD_CSRS[case]
     sim = start_sim(sims, tmp_path, 3)
     victim = sim.devices[1].serial_number
-    real_build_csr = app.sim.keys.build_csr
+    real_build_csr = certline.app.sim.keys.build_csr
 
     def unit_firmware(key: object, subject: dict[str, str], challenge: str | None = None) -> bytes:
         der = real_build_csr(key, subject, challenge)  # type: ignore[arg-type]
         return mutate(key, subject, der) if subject.get("CN") == victim else der
 
-    monkeypatch.setattr(app.sim.keys, "build_csr", unit_firmware)
+    monkeypatch.setattr(certline.app.sim.keys, "build_csr", unit_firmware)
     session = line.session()
     try:
         engine = session.start_batch(BatchOptions(), sim.ports)
@@ -388,7 +401,7 @@ def test_a_csr_given_to_the_client_is_bounded_and_must_be_self_signed():
 
 
 def test_nrf91_csr_with_a_public_key_off_the_curve_is_a_device_error():
-    from app.device.nrf91_driver import NRF91Driver
+    from certline.app.device.nrf91_driver import NRF91Driver
 
     key = pki.key()
     bad = _point_off_the_curve(key, {}, _csr(key, {"CN": "352656100367872"}))

@@ -32,30 +32,30 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.batch.journal import Journal
-from app.config.paths import station_paths
-from app.config.profile import AuthStyle, KeyGeneration, Profile
-from app.config.profile_store import ProfileStore
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.est.errors import EstConnectionError, EstError
-from app.estserver import EstTestServer
-from app.host.log_setup import attach_handler, configure_cli_logging, log_file_path
-from app.security.redaction import REDACTED, RedactingFilter, register_secret
-from app.sim.simulator import Simulator
+from certline.app.batch.journal import Journal
+from certline.app.config.paths import station_paths
+from certline.app.config.profile import AuthStyle, KeyGeneration, Profile
+from certline.app.config.profile_store import ProfileStore
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.est.errors import EstConnectionError, EstError
+from certline.app.estserver import EstTestServer
+from certline.app.host.log_setup import attach_handler, configure_cli_logging, log_file_path
+from certline.app.security.redaction import REDACTED, RedactingFilter, register_secret
+from certline.app.sim.simulator import Simulator
 
 from .conftest import start_sim
 
 PASSCODE = "hX9#leak-canary/Pass+code=42"  # a test value, not a secret
 WRONG_PASSCODE = "wr0ng#canary/Guess+99"  # noqa: S105 - a test value
 LABEL = "cps/IOT_5eb1e5a2-6d4c-4f0e-9a57-0c1ea4ca7ed0"
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 CRASH_SCRIPT = """
 import argparse, base64, logging, sys
-from app.cli.secret_args import credentials_for
-from app.host.log_setup import configure_cli_logging, install_cli_excepthook
-from app.config.profile_store import ProfileStore
+from certline.app.cli.secret_args import credentials_for
+from certline.app.host.log_setup import configure_cli_logging, install_cli_excepthook
+from certline.app.config.profile_store import ProfileStore
 
 args = argparse.Namespace(passcode_env="LEAK_PASSCODE")
 credentials = credentials_for(ProfileStore().load("leak-dev"), args)
@@ -285,7 +285,7 @@ def support_bundle(home: Path, journal: Journal, profile: Profile) -> Path | Non
     """The GUI's support bundle (Qt-free code in ui/), written like the window does; None when
     this build has no GUI package."""
     try:
-        from app.station.support_bundle import write_support_bundle
+        from certline.app.station.support_bundle import write_support_bundle
     except ImportError:
         return None
     return write_support_bundle(
@@ -321,7 +321,7 @@ def test_every_log_handler_scrubs_records_from_any_library(certline_home):
     try:
         raise ValueError(f"passcode {PASSCODE} refused")
     except ValueError:
-        logging.getLogger("app.batch.engine").exception("unexpected")
+        logging.getLogger("certline.app.batch.engine").exception("unexpected")
     written = path.read_text() if path else ""
     for text in (written, "\n".join(extra)):
         assert PASSCODE not in text and token not in text and unregistered not in text

@@ -1,7 +1,7 @@
 """Shared helpers for tests that talk to the EST test server.
 
 Use the ``est_server`` fixture (import it into a conftest or test module) or
-build an :class:`~app.estserver.EstTestServer` directly. ``est_session`` gives a
+build an :class:`~certline.app.estserver.EstTestServer` directly. ``est_session`` gives a
 ``requests`` session that trusts only the server's root CA.
 
 Note: ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.estserver import EstTestServer
+from certline.app.estserver import EstTestServer
 
 TEST_PASSCODE = "wTvQtkUGcU81AhVmodGE"  # the DTM doc's sample; a test value, not a secret
 TEST_USER = "estuser"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from app.batch import journal as journal_module
-from app.batch.journal import Journal
-from app.batch.states import DeviceState as S
+from certline.app.batch import journal as journal_module
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState as S
 
 SHIFT_START = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 SECOND_BATCH = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)

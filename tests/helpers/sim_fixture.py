@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.sim.simulator import Simulator
+from certline.app.sim.simulator import Simulator
 from tests.helpers.certs import make_cert, new_key
 
 FAST_KEYGEN = 0.01

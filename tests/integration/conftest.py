@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.engine import BatchOptions
-from app.config.paths import StationPaths
-from app.config.profile import AuthStyle, Profile
-from app.est.credentials import Credentials
-from app.estserver import EstTestServer
-from app.sim.simulator import Simulator
-from app.station import StationSession
+from certline.app.batch.engine import BatchOptions
+from certline.app.config.paths import StationPaths
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.est.credentials import Credentials
+from certline.app.estserver import EstTestServer
+from certline.app.sim.simulator import Simulator
+from certline.app.station import StationSession
 from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures (shared journal)
 
 PASSCODE = "line-passcode-7f3a"  # a test value, not a secret

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.station import StationSession
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.station import StationSession
 from tests.est.trickle import TrickleServer
 
 from .conftest import start_sim

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 
-from app.batch.engine import BatchOptions
-from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState
-from app.device.discovery import HotplugWatcher, StaticPortSource
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import DeviceState
+from certline.app.device.discovery import HotplugWatcher, StaticPortSource
 from tests.helpers.waiting import wait_until
 
 from .conftest import start_sim

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.config.paths import StationPaths
-from app.config.profile import KeyGeneration
-from app.sim.simulator import Simulator
-from app.station import StationSession
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import StationPaths
+from certline.app.config.profile import KeyGeneration
+from certline.app.sim.simulator import Simulator
+from certline.app.station import StationSession
 
 from .conftest import Line, start_sim
 

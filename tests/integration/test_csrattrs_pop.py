@@ -12,9 +12,9 @@ import base64
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.estserver.csrattrs import PRESETS
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.estserver.csrattrs import PRESETS
 
 from .conftest import start_sim
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from app.pki import public_key_der
+from certline.app.pki import public_key_der
 
 
 def run_demo(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "demo", *args],
+        [sys.executable, "-m", "certline.app.cli.main", "demo", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -89,7 +89,7 @@ def test_demo_leaves_no_temporary_files_or_processes(tmp_path):
     env_tmp = {"TMPDIR": str(tmp_root)}
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli.main", "demo", "--headless", "--devices", "2"],
+        [sys.executable, "-m", "certline.app.cli.main", "demo", "--headless", "--devices", "2"],
         cwd=tmp_path,
         env={**env, **env_tmp},
         capture_output=True,

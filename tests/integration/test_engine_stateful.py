@@ -42,21 +42,21 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.est_gateway import EstGateway
-from app.batch.events import EventBus
-from app.batch.journal import Journal
-from app.batch.pipeline import DeviceJob
-from app.batch.states import DeviceState, IllegalTransition, check_transition
-from app.config.profile import AuthStyle, Profile
-from app.est.client import EstClient
-from app.est.credentials import Credentials
-from app.estserver import EstTestServer, wire
-from app.estserver.config import ServerConfig
-from app.estserver.routes import Operation
-from app.estserver.service import Response
-from app.sim.simulator import Simulator
-from app.station.session import default_driver_factory
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.est_gateway import EstGateway
+from certline.app.batch.events import EventBus
+from certline.app.batch.journal import Journal
+from certline.app.batch.pipeline import DeviceJob
+from certline.app.batch.states import DeviceState, IllegalTransition, check_transition
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.est.client import EstClient
+from certline.app.est.credentials import Credentials
+from certline.app.estserver import EstTestServer, wire
+from certline.app.estserver.config import ServerConfig
+from certline.app.estserver.routes import Operation
+from certline.app.estserver.service import Response
+from certline.app.sim.simulator import Simulator
+from certline.app.station.session import default_driver_factory
 
 S = DeviceState
 PASSCODE = "stateful-passcode-1"  # a test value, not a secret
@@ -188,7 +188,7 @@ class BatchMachine(RuleBasedStateMachine):
         self.scripted = ScriptedServer(self.server)
         self.jobs = JobCounter()
         self.errors = InternalErrors()
-        logging.getLogger("app.batch").addHandler(self.errors)
+        logging.getLogger("certline.app.batch").addHandler(self.errors)
         self.sim = Simulator(self.root / "sim", UNITS, keygen_latency=0.01)
         self.sim.start()
         self.profile = Profile(
@@ -366,7 +366,7 @@ class BatchMachine(RuleBasedStateMachine):
             self.sim.stop()
             self.scripted.restore()
             self.jobs.restore()
-            logging.getLogger("app.batch").removeHandler(self.errors)
+            logging.getLogger("certline.app.batch").removeHandler(self.errors)
             self.server.close()  # stop, and remove its temporary CA file
             for journal in self.journals:
                 journal.close()

@@ -8,7 +8,7 @@ one refuses every certificate write. The statistics must tell exactly that story
 
 from __future__ import annotations
 
-from app.station.line_stats import StatsScope, line_stats
+from certline.app.station.line_stats import StatsScope, line_stats
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.batch.engine import BatchOptions
-from app.mes.config import MesConfig
-from app.mes.delivery import MesDelivery
-from app.pki import cert_serial_hex, pem_to_chain
+from certline.app.batch.engine import BatchOptions
+from certline.app.mes.config import MesConfig
+from certline.app.mes.delivery import MesDelivery
+from certline.app.pki import cert_serial_hex, pem_to_chain
 from tests.helpers.json_schema_check import problems
 from tests.helpers.mes_server import fake_mes
 from tests.helpers.waiting import wait_until
@@ -63,14 +63,14 @@ def test_batch_run_hands_off_keeps_what_the_mes_refused_and_mes_flush_delivers_i
     import subprocess
     import sys
 
-    from app.config.profile_store import ProfileStore
-    from app.config.settings import StationSettings, save_settings
+    from certline.app.config.profile_store import ProfileStore
+    from certline.app.config.settings import StationSettings, save_settings
 
     from .conftest import PASSCODE
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, LINE_PASSCODE=PASSCODE)
-        command = [sys.executable, "-m", "app.cli.main", *args]
+        command = [sys.executable, "-m", "certline.app.cli.main", *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
     sim = start_sim(sims, tmp_path, 2)

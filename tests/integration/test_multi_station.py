@@ -14,13 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.config.profile_store import ProfileStore
-from app.sim.simulator import Simulator
+from certline.app.config.profile_store import ProfileStore
+from certline.app.sim.simulator import Simulator
 from tests.helpers.pg_cluster import PgCluster
 
 from .conftest import PASSCODE, Line, start_sim
 
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 
 class Station:
@@ -41,7 +41,7 @@ class Station:
         old = os.environ.get("CERTLINE_HOME")
         os.environ["CERTLINE_HOME"] = str(self.home)
         try:
-            from app.config.paths import station_paths
+            from certline.app.config.paths import station_paths
 
             return station_paths().profiles
         finally:
@@ -62,7 +62,7 @@ class Station:
 @pytest.fixture
 def line_db(pg_cluster, pg_url) -> str:
     """The shared journal's database, schema created (as 'certline journal migrate' would)."""
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     PgJournal(pg_url, station="admin", password=pg_cluster.password, migrate=True).close()
     return pg_url
@@ -88,7 +88,7 @@ def assert_line_consistent(url: str, cluster: PgCluster, serials: set[str]) -> N
     assert all(len(stations) == 1 for stations in done.values()), done
     certs = query(url, cluster, "SELECT device_serial, COUNT(*) FROM certificates GROUP BY device_serial")
     assert dict(certs) == dict.fromkeys(serials, 1)
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     journal = PgJournal(url, station="auditor", password=cluster.password)
     try:

@@ -11,13 +11,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from app.batch.engine import BatchOptions
-from app.batch.report import render
-from app.batch.states import DeviceState
-from app.config.paths import StationPaths
-from app.device.nrf91_driver import DEFAULT_SEC_TAG, NRF91Driver
-from app.sim.simulator import Simulator
-from app.station import StationSession
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.report import render
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import StationPaths
+from certline.app.device.nrf91_driver import DEFAULT_SEC_TAG, NRF91Driver
+from certline.app.sim.simulator import Simulator
+from certline.app.station import StationSession
 
 from .conftest import Line, start_sim
 

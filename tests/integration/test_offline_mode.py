@@ -7,14 +7,14 @@ import os
 import subprocess
 import sys
 
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.config.paths import station_paths
-from app.config.profile_store import ProfileStore
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import station_paths
+from certline.app.config.profile_store import ProfileStore
 
 from .conftest import PASSCODE, start_sim
 
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

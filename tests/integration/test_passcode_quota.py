@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.config.profile_store import ProfileStore
-from app.security.secret_store import SecretStore
-from app.station.passcode_change import continue_with_new_passcode, quota_outlook, set_new_passcode
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile_store import ProfileStore
+from certline.app.security.secret_store import SecretStore
+from certline.app.station.passcode_change import continue_with_new_passcode, quota_outlook, set_new_passcode
 
 from .conftest import PASSCODE, start_sim
 
@@ -191,7 +191,7 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
     environ.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args],
+        [sys.executable, "-m", "certline.app.cli.main", *args],
         env=environ,
         capture_output=True,
         text=True,
@@ -245,8 +245,8 @@ def test_the_command_line_warns_stops_for_a_new_passcode_and_resume_finishes(lin
 
 
 def _journal_rows() -> list[dict[str, object]]:
-    from app.batch.journal import Journal
-    from app.config.paths import station_paths
+    from certline.app.batch.journal import Journal
+    from certline.app.config.paths import station_paths
 
     journal = Journal(station_paths().journal)
     try:
@@ -259,8 +259,8 @@ def test_two_stations_on_the_shared_journal_share_the_passcodes_limit(
     line, sims, tmp_path, pg_cluster, pg_url
 ):
     """The limit is the line's: two stations, four units, a passcode good for three."""
-    from app.batch.journal_pg import PgJournal
-    from app.station import StationSession
+    from certline.app.batch.journal_pg import PgJournal
+    from certline.app.station import StationSession
 
     line.server.config.answer_retransmissions = False
     line.server.config.passcode_max_uses = 3

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import build_parser
+from certline.app.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -149,8 +149,8 @@ def test_every_command_and_option_in_the_table_exists(command: ReadmeCommand) ->
 
 def test_both_scripts_are_installed_as_pyproject_declares() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert 'certline = "app.cli.main:main"' in pyproject
-    assert 'certline-gui = "ui.gui_main:main"' in pyproject
+    assert 'certline = "certline.app.cli.main:main"' in pyproject
+    assert 'certline-gui = "certline.ui.gui_main:main"' in pyproject
     for name in ("certline", "certline-gui"):
         assert (BIN / name).is_file(), f"{name} is not installed next to {sys.executable}"
 

@@ -12,13 +12,13 @@ import re
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app import pki
-from app.batch.states import DeviceState
-from app.cli.main import build_parser
-from app.device.driver import DeviceLost
-from app.device.registry import open_driver
-from app.est.client import EstClient
-from app.reenroll import Reenrollment, SigningUnsupported, read_current
+from certline.app import pki
+from certline.app.batch.states import DeviceState
+from certline.app.cli.main import build_parser
+from certline.app.device.driver import DeviceLost
+from certline.app.device.registry import open_driver
+from certline.app.est.client import EstClient
+from certline.app.reenroll import Reenrollment, SigningUnsupported, read_current
 
 from .conftest import start_sim
 

@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.config.paths import station_paths
-from app.config.profile_store import ProfileStore
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import station_paths
+from certline.app.config.profile_store import ProfileStore
 
 from .conftest import PASSCODE, start_sim
 
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 
 def test_label_ids_from_the_csv_are_scanned_on_stdin_and_checked_against_each_unit(line, sims, tmp_path):

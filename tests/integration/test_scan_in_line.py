@@ -10,10 +10,10 @@ import csv
 import io
 import json
 
-from app.batch.engine import BatchOptions
-from app.batch.label_desk import ScanResult
-from app.batch.report import render
-from app.batch.states import DeviceState
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.label_desk import ScanResult
+from certline.app.batch.report import render
+from certline.app.batch.states import DeviceState
 from tests.helpers.waiting import wait_until
 
 from .conftest import start_sim

@@ -13,11 +13,11 @@ import logging
 
 from cryptography.hazmat.primitives import serialization
 
-from app.batch.report import build_json_report
-from app.batch.server_key import NOT_INSTALLED_OPERATION
-from app.batch.states import DeviceState
-from app.config.profile import KeyGeneration
-from app.estserver import FaultKind, service
+from certline.app.batch.report import build_json_report
+from certline.app.batch.server_key import NOT_INSTALLED_OPERATION
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import KeyGeneration
+from certline.app.estserver import FaultKind, service
 from tests.hardening.test_no_secret_leaks import everything_written, find_leaks, private_key_needles
 
 from .conftest import start_sim
@@ -94,6 +94,6 @@ def test_server_chosen_key_the_unit_declares_is_installed_whatever_its_encoding(
 
 def unit_algorithms() -> list[object]:
     """What the simulated certline unit declares (every KeyAlgorithm, in declaration order)."""
-    from app.device.driver import KeyAlgorithm
+    from certline.app.device.driver import KeyAlgorithm
 
     return list(KeyAlgorithm)

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.batch.journal import Journal
-from app.batch.journal_api import JournalBackend
+from certline.app.batch.journal import Journal
+from certline.app.batch.journal_api import JournalBackend
 from tests.helpers.pg_cluster import PgCluster, pg_cluster, pg_url  # noqa: F401 - fixtures
 
 
@@ -16,7 +16,7 @@ def journal(request: pytest.FixtureRequest, tmp_path) -> Iterator[JournalBackend
     if request.param == "sqlite":
         j: JournalBackend = Journal(tmp_path / "journal.sqlite3", station="st-1")
     else:
-        from app.batch.journal_pg import PgJournal
+        from certline.app.batch.journal_pg import PgJournal
 
         cluster: PgCluster = request.getfixturevalue("pg_cluster")
         url = request.getfixturevalue("pg_url")

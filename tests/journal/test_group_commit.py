@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from app.batch.journal import Journal
-from app.batch.journal_api import JournalFull
-from app.batch.states import DeviceState, IllegalTransition
+from certline.app.batch.journal import Journal
+from certline.app.batch.journal_api import JournalFull
+from certline.app.batch.states import DeviceState, IllegalTransition
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.batch.journal_api import JournalBackend, JournalError
-from app.batch.states import DeviceState, IllegalTransition
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.states import DeviceState, IllegalTransition
 
 
 def _walk_to_done(journal: JournalBackend, batch: int, serial: str) -> int:
@@ -127,8 +127,8 @@ def test_a_journal_written_by_a_newer_certline_is_refused(tmp_path):
     """SQLite side of the schema rule (the PostgreSQL side is in test_shared_journal)."""
     import sqlite3
 
-    from app.batch.journal import Journal
-    from app.batch.journal_api import SchemaTooNew
+    from certline.app.batch.journal import Journal
+    from certline.app.batch.journal_api import SchemaTooNew
 
     path = tmp_path / "journal.sqlite3"
     Journal(path).close()
@@ -185,7 +185,7 @@ def test_operator_actions_go_to_the_audit_and_batches_transitions_are_read_in_or
 
 
 def test_one_job_per_unit_row_and_a_new_row_is_claimed_by_its_finder(journal: JournalBackend):
-    from app.batch.claim_owner import new_claim_owner
+    from certline.app.batch.claim_owner import new_claim_owner
 
     batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
     finder, other = new_claim_owner("port:/dev/a"), new_claim_owner("detached:1")
@@ -235,7 +235,7 @@ def test_a_work_orders_finished_serials_span_its_batches(journal: JournalBackend
 
 def test_snapshots_equal_the_full_rows_they_come_from(journal: JournalBackend):
     """Snapshot reads select only the snapshot's columns; they show what the full row says."""
-    from app.batch.journal_api import snapshot_from_row
+    from certline.app.batch.journal_api import snapshot_from_row
 
     batch = journal.create_batch(profile_name="p", profile_json={})
     dev = _walk_to_done(journal, batch, "S1")

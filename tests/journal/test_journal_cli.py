@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from app.batch.journal import Journal
+from certline.app.batch.journal import Journal
 
 from .test_journal_backends import _walk_to_done
 
-CLI = [sys.executable, "-m", "app.cli.main"]
+CLI = [sys.executable, "-m", "certline.app.cli.main"]
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "chain intact (station st-old)" in audit.stdout
 
-    from app.batch.journal_api import UnitDoneElsewhere
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_api import UnitDoneElsewhere
+    from certline.app.batch.journal_pg import PgJournal
 
     shared = PgJournal(pg_url, station="st-new", password=station_env["DBPW"])
     try:
@@ -76,7 +76,7 @@ def test_a_station_history_is_imported_once_and_its_audit_chain_still_verifies(t
 def test_a_broken_chain_is_reported_per_station(pg_url, pg_cluster, station_env):
     pw = ["--journal", pg_url, "--journal-password-env", "DBPW"]
     assert certline(station_env, "journal", "migrate", *pw).returncode == 0
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     for name in ("st-a", "st-b"):
         journal = PgJournal(pg_url, station=name, password=pg_cluster.password)
@@ -118,7 +118,7 @@ def test_the_database_password_is_taken_from_the_keyring_and_never_shown(
 ):
     import io
 
-    from app.cli.main import main
+    from certline.app.cli.main import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO("wrong-password-xyz\n"))
     assert main(["journal", "set-password", "--journal", pg_url]) == 0
@@ -138,7 +138,7 @@ def test_the_station_settings_select_the_shared_journal_and_the_station_name(
 ):
     import json
 
-    from app.config.paths import station_paths
+    from certline.app.config.paths import station_paths
 
     monkeypatch.setenv("CERTLINE_HOME", station_env["CERTLINE_HOME"])
     settings = station_paths().settings

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from app.batch import journal_pg
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.est_gateway import EstGateway
-from app.batch.events import EventBus
-from app.batch.journal_pg import PgJournal
-from app.batch.states import DeviceState as S
-from app.config.profile import Profile
-from app.station.line_stats import StatsScope, line_stats
+from certline.app.batch import journal_pg
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.est_gateway import EstGateway
+from certline.app.batch.events import EventBus
+from certline.app.batch.journal_pg import PgJournal
+from certline.app.batch.states import DeviceState as S
+from certline.app.config.profile import Profile
+from certline.app.station.line_stats import StatsScope, line_stats
 from tests.batch.fakes import FakeCA, FakeDevice, FakeEst
 from tests.helpers.pg_cluster import PgCluster
 

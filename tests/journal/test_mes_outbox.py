@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from app.batch.journal_api import JournalBackend
-from app.batch.states import DeviceState
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
 from tests.journal.test_journal_backends import _walk_to_done
 
 
@@ -104,7 +104,7 @@ def test_each_station_delivers_the_records_it_wrote(journal: JournalBackend, tmp
     batch = journal.create_batch(profile_name="p", profile_json={})
     _walk_to_done(journal, batch, "S1")
     if journal.shared:
-        from app.batch.journal_pg import PgJournal
+        from certline.app.batch.journal_pg import PgJournal
 
         cluster = request.getfixturevalue("pg_cluster")
         other = PgJournal(
@@ -112,7 +112,7 @@ def test_each_station_delivers_the_records_it_wrote(journal: JournalBackend, tmp
             audit_head=tmp_path / "head-2",
         )  # fmt: skip
     else:
-        from app.batch.journal import Journal
+        from certline.app.batch.journal import Journal
 
         journal.close()
         other = Journal(tmp_path / "journal.sqlite3", station="renamed")
@@ -125,8 +125,8 @@ def test_each_station_delivers_the_records_it_wrote(journal: JournalBackend, tmp
 
 
 def test_the_delivery_worker_drains_either_backend_into_a_drop_folder(journal: JournalBackend, tmp_path):
-    from app.mes.config import MesConfig
-    from app.mes.delivery import MesDelivery
+    from certline.app.mes.config import MesConfig
+    from certline.app.mes.delivery import MesDelivery
 
     batch = journal.create_batch(profile_name="p", profile_json={})
     _walk_to_done(journal, batch, "S1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from app.batch.journal_api import JournalBackend
-from app.batch.states import DeviceState
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
 
 
 def _units(journal: JournalBackend, count: int) -> list[int]:
@@ -58,7 +58,7 @@ def test_each_passcode_has_its_own_count_and_no_limit_means_no_refusal(journal: 
 
 
 def test_two_stations_on_the_shared_journal_share_one_limit(pg_cluster, pg_url, tmp_path):
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
 
     stations = [
         PgJournal(pg_url, station=name, password=pg_cluster.password, audit_head=tmp_path / name)

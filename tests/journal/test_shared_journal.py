@@ -8,9 +8,9 @@ import time
 import psycopg
 import pytest
 
-from app.batch.journal_api import ClaimLost, SchemaTooNew, UnitDoneElsewhere, UnitHeldElsewhere
-from app.batch.journal_pg import PgJournal
-from app.batch.states import DeviceState
+from certline.app.batch.journal_api import ClaimLost, SchemaTooNew, UnitDoneElsewhere, UnitHeldElsewhere
+from certline.app.batch.journal_pg import PgJournal
+from certline.app.batch.states import DeviceState
 
 from .test_journal_backends import _walk_to_done
 
@@ -191,7 +191,7 @@ def test_a_unit_rows_job_claim_of_another_station_is_live_while_renewed_and_take
 def test_concurrent_writes_leave_the_newest_head_in_the_local_file_and_the_chain_verifies(station, tmp_path):
     """A station's workers write at once; the local head file (written once for several of them)
     names the chain's newest record, never an older one."""
-    from app.batch.audit import read_head_file
+    from certline.app.batch.audit import read_head_file
 
     a = station("st-a")
     batch = a.create_batch(profile_name="p", profile_json={})

@@ -14,9 +14,9 @@ import pytest
 from cryptography import x509
 from PIL import Image
 
-from app import pki
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
+from certline.app import pki
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
 from tests.helpers.certs import make_cert, new_key
 
 pyzbar = pytest.importorskip("pyzbar.pyzbar", reason="pyzbar + libzbar0 decode the QR codes")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel
 
-from app.batch.journal import Journal
+from certline.app.batch.journal import Journal
 from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_png
 
 
 def test_reprint_from_history_writes_the_label_and_audits_it(
     journal: Journal, tmp_path: Path, qtbot: object
 ) -> None:
-    from ui.batch_dialogs.history import HistoryDialog
+    from certline.ui.batch_dialogs.history import HistoryDialog
 
     folder = tmp_path / "labels"
     batch = new_batch(journal, {"output": "pdf", "target": str(folder)})

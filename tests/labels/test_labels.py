@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.events import EventBus
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.cli.main import main
-from app.labels.content import LabelError, content_for_device
-from app.labels.hook import LabelPrinting
-from app.labels.layout import layout_label
-from app.labels.render import render_pdf, render_png
-from app.labels.reprint import print_label
-from app.labels.settings import LabelSettings, parse_host_port
-from app.labels.zpl import LabelPrinterError, render_zpl, send_raw
+from certline.app.batch.events import EventBus
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.cli.main import main
+from certline.app.labels.content import LabelError, content_for_device
+from certline.app.labels.hook import LabelPrinting
+from certline.app.labels.layout import layout_label
+from certline.app.labels.render import render_pdf, render_png
+from certline.app.labels.reprint import print_label
+from certline.app.labels.settings import LabelSettings, parse_host_port
+from certline.app.labels.zpl import LabelPrinterError, render_zpl, send_raw
 from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_png
 
 PDF_SETTINGS = {
@@ -170,7 +170,7 @@ def test_units_done_before_the_hook_started_are_not_printed_again(journal: Journ
 def test_cli_reprint_writes_the_pdf_and_an_audit_record(
     certline_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.config.paths import station_paths
+    from certline.app.config.paths import station_paths
 
     journal = Journal(station_paths().journal)
     try:

@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.events import EventBus
-from app.batch.journal import Journal
-from app.labels.content import content_for_device
-from app.labels.hook import LabelPrinting
-from app.labels.layout import layout_label
-from app.labels.settings import LabelSettings
+from certline.app.batch.events import EventBus
+from certline.app.batch.journal import Journal
+from certline.app.labels.content import content_for_device
+from certline.app.labels.hook import LabelPrinting
+from certline.app.labels.layout import layout_label
+from certline.app.labels.settings import LabelSettings
 from tests.labels.conftest import add_done_unit, decode_qr, new_batch, pdf_to_png
 
 pytest.importorskip("PySide6.QtPrintSupport")
 
 
 def test_qt_printing_paints_a_readable_label(journal: Journal, tmp_path: Path, qapp: object) -> None:
-    from ui.plumbing.label_printer import write_pdf_proof
+    from certline.ui.plumbing.label_printer import write_pdf_proof
 
     device = add_done_unit(journal, new_batch(journal, None), "CL-QT-1")
     layout = layout_label(content_for_device(journal, device), LabelSettings.from_json({"output": "system"}))
@@ -39,7 +39,7 @@ def test_qt_printing_paints_a_readable_label(journal: Journal, tmp_path: Path, q
 
 
 def test_a_missing_system_printer_is_a_clear_error(journal: Journal, qapp: object) -> None:
-    from ui.plumbing.label_printer import QtPrinterSink
+    from certline.ui.plumbing.label_printer import QtPrinterSink
 
     device = add_done_unit(journal, new_batch(journal, None), "CL-QT-2")
     layout = layout_label(content_for_device(journal, device), LabelSettings.from_json({"output": "system"}))
@@ -82,7 +82,7 @@ def test_a_label_printed_through_a_real_cups_queue_scans(
     journal: Journal, tmp_path: Path, qapp: object, cups_pdf_queue: str
 ) -> None:
     """The window's path: the hook's thread → QtPrinterSink → CUPS → cups-pdf writes ~/PDF; zbar reads it."""
-    from ui.plumbing.label_printer import QtPrinterSink
+    from certline.ui.plumbing.label_printer import QtPrinterSink
 
     serial = f"CL-CUPS-{uuid.uuid4().hex[:8]}"
     bus = EventBus()
@@ -109,8 +109,8 @@ def test_a_label_printed_through_a_real_cups_queue_scans(
 
 
 def test_the_profile_editor_keeps_the_label_settings(qapp: object) -> None:
-    from app.config.profile import Profile
-    from ui.profiles.form import ProfileForm
+    from certline.app.config.profile import Profile
+    from certline.ui.profiles.form import ProfileForm
 
     labels = {"output": "zpl", "target": "10.0.0.7", "template": ["{serial}"]}
     form = ProfileForm()

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.events import EventBus, MesStatus
-from app.batch.journal import Journal
-from app.mes.config import MesConfig, MesConfigError, check_url
-from app.mes.delivery import MesDelivery
-from app.mes.http_post import MesPoster
-from app.security.redaction import register_secret
+from certline.app.batch.events import EventBus, MesStatus
+from certline.app.batch.journal import Journal
+from certline.app.mes.config import MesConfig, MesConfigError, check_url
+from certline.app.mes.delivery import MesDelivery
+from certline.app.mes.http_post import MesPoster
+from certline.app.security.redaction import register_secret
 from tests.helpers.mes_server import fake_mes
 from tests.helpers.waiting import wait_until
 from tests.journal.test_journal_backends import _walk_to_done
@@ -207,7 +207,7 @@ def test_a_failed_delivery_names_the_unit_by_its_serial_number(tmp_path, caplog)
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}/mes"
     delivery = MesDelivery(journal, MesConfig(url=dead, timeout=1.0))
     try:
-        with caplog.at_level(logging.WARNING, logger="app.mes.delivery"):
+        with caplog.at_level(logging.WARNING, logger="certline.app.mes.delivery"):
             delivery.deliver_round(ignore_backoff=True)
     finally:
         delivery.close()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app.batch.journal import Journal
-from app.mes import drop_folder
-from app.mes.config import MesConfig
-from app.mes.delivery import MesDelivery
-from app.mes.drop_folder import DropFolderError, write_record
+from certline.app.batch.journal import Journal
+from certline.app.mes import drop_folder
+from certline.app.mes.config import MesConfig
+from certline.app.mes.delivery import MesDelivery
+from certline.app.mes.drop_folder import DropFolderError, write_record
 from tests.journal.test_journal_backends import _walk_to_done
 
 

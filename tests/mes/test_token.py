@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from app.cli.main import main
-from app.security.redaction import scrub
-from app.station.credential_source import SecretFromEnvError, mes_token
+from certline.app.cli.main import main
+from certline.app.security.redaction import scrub
+from certline.app.station.credential_source import SecretFromEnvError, mes_token
 
 TOKEN = "mes-bearer-1f4a7c9e"  # a test value
 

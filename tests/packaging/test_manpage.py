@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import build_parser
+from certline.app.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

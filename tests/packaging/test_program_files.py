@@ -1,11 +1,11 @@
-"""app.host.program_files: which upgrades of the running program are noticed (Qt-free)."""
+"""certline.app.host.program_files: which upgrades of the running program are noticed (Qt-free)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from app.host.program_files import ProgramFiles, frozen_program_paths
+from certline.app.host.program_files import ProgramFiles, frozen_program_paths
 
 
 def test_unchanged_files_are_not_reported(tmp_path):

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from app.cli import selftest_cmd
-from app.cli.main import main
+from certline.app.cli import selftest_cmd
+from certline.app.cli.main import main
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,21 +48,26 @@ def test_every_line_is_one_check(capsys, memory_keyring):
 
 def test_module_walk_finds_the_cli_and_the_simulator():
     names = set(selftest_cmd.iter_module_names("certline.app"))
-    assert {"app.cli.main", "app.cli.selftest_cmd", "app.sim.simulator", "app.est.client"} <= names
+    assert {
+        "certline.app.cli.main",
+        "certline.app.cli.selftest_cmd",
+        "certline.app.sim.simulator",
+        "certline.app.est.client",
+    } <= names
 
 
 def test_a_module_that_does_not_import_fails_the_check(monkeypatch):
     real = selftest_cmd.importlib.import_module
 
     def broken(name, *args):
-        if name == "app.est.der_reader":
+        if name == "certline.app.est.der_reader":
             raise ImportError("simulated: missing from the bundle")
         return real(name, *args)
 
     monkeypatch.setattr(selftest_cmd.importlib, "import_module", broken)
     result = selftest_cmd.check_modules()
     assert result.status == selftest_cmd.FAIL
-    assert "app.est.der_reader" in result.detail and "missing from the bundle" in result.detail
+    assert "certline.app.est.der_reader" in result.detail and "missing from the bundle" in result.detail
 
 
 def test_a_failed_required_check_makes_the_exit_status_1(monkeypatch, capsys):
@@ -85,11 +90,11 @@ def test_a_crashing_check_is_reported_not_raised(monkeypatch, capsys):
 
 
 def test_the_qt_probe_runs_in_a_child_process():
-    """The Qt half from source: ``python -m ui.plumbing.selftest_probe`` (offscreen without a display)."""
-    assert selftest_cmd.gui_probe_command() == [sys.executable, "-m", "ui.plumbing.selftest_probe"]
+    """The Qt half from source: ``python -m certline.ui.plumbing.selftest_probe`` (offscreen without a display)."""
+    assert selftest_cmd.gui_probe_command() == [sys.executable, "-m", "certline.ui.plumbing.selftest_probe"]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     proc = subprocess.run(
-        [sys.executable, "-m", "ui.plumbing.selftest_probe"],
+        [sys.executable, "-m", "certline.ui.plumbing.selftest_probe"],
         env=env,
         capture_output=True,
         text=True,
@@ -102,7 +107,7 @@ def test_the_qt_probe_runs_in_a_child_process():
 
 def test_selftest_never_imports_qt():
     code = (
-        "import sys; from app.cli.main import main; rc = main(['selftest', '--no-gui', '--no-keyring']); "
+        "import sys; from certline.app.cli.main import main; rc = main(['selftest', '--no-gui', '--no-keyring']); "
         "assert 'PySide6' not in sys.modules, 'selftest imported Qt'; sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import selftest_cmd
-from app.device import serial_access
-from app.device.driver import DeviceLost
-from app.device.transport import SerialTransport
+from certline.app.cli import selftest_cmd
+from certline.app.device import serial_access
+from certline.app.device.driver import DeviceLost
+from certline.app.device.transport import SerialTransport
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,13 +36,13 @@ LOCKED_SESSION = textwrap.dedent(
     set -eu
     printf %s test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
     "$PY" - <<'PY'
-    from app.cli.selftest_cmd import check_keyring
+    from certline.app.cli.selftest_cmd import check_keyring
     print("UNLOCKED", check_keyring(timeout=30).line())
     import secretstorage
     connection = secretstorage.dbus_init()
     secretstorage.get_default_collection(connection).lock()
     PY
-    "$PY" -m app.cli.main selftest --no-gui
+    "$PY" -m certline.app.cli.main selftest --no-gui
     """
 )
 

@@ -11,14 +11,14 @@ import zlib
 
 import pytest
 
-from app.cli.main import main
+from certline.app.cli.main import main
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_plain_version_is_one_line(capsys):
     assert main(["--version"]) == 0
-    from app import __version__
+    from certline.app import __version__
 
     assert capsys.readouterr().out.splitlines() == [f"certline {__version__}"]
 
@@ -52,7 +52,7 @@ CLI_RUNS = [
 def test_cli_commands_do_not_load_qt(argv, tmp_path):
     code = (
         "import json, sys\n"
-        "from app.cli.main import main\n"
+        "from certline.app.cli.main import main\n"
         f"rc = main({argv!r})\n"
         "qt = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')"
         " or m.split('.')[:2] == ['certline', 'ui'])\n"

@@ -11,8 +11,8 @@ import uuid
 import pytest
 from keyring.backend import KeyringBackend
 
-from app.cli.main import main
-from app.security.secret_store import Purpose, SecretStore
+from certline.app.cli.main import main
+from certline.app.security.secret_store import Purpose, SecretStore
 
 pytestmark = pytest.mark.keyring_real
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
-from app.config.profile_store import ProfileStore
-from app.host.log_setup import log_file_path
+from certline.app.cli.main import main
+from certline.app.config.profile_store import ProfileStore
+from certline.app.host.log_setup import log_file_path
 from tests.conftest import MemoryKeyring
 
 PASSCODE = "Pq4-cli-passcode-2718"
@@ -289,7 +289,7 @@ def test_end_of_input_at_the_hidden_prompt_aborts_without_a_crash_report(tmp_pat
         PYTHON_KEYRING_BACKEND="dict_keyring.DictKeyring",
         PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(tmp_path)])),
     )
-    cli = [sys.executable, "-m", "app.cli.main"]
+    cli = [sys.executable, "-m", "certline.app.cli.main"]
     subprocess.run([*cli, "profile", "add", "line1", "--url", URL], env=env, capture_output=True, check=True)
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal, as in a technician's shell

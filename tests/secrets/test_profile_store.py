@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from app.config.paths import station_paths
-from app.config.profile import AuthStyle, CsrFormat, Profile
-from app.config.profile_store import (
+from certline.app.config.paths import station_paths
+from certline.app.config.profile import AuthStyle, CsrFormat, Profile
+from certline.app.config.profile_store import (
     InvalidProfile,
     InvalidProfileName,
     ProfileExists,
     ProfileNotFound,
     ProfileStore,
 )
-from app.config.settings import SettingsError, StationSettings, load_settings, save_settings
+from certline.app.config.settings import SettingsError, StationSettings, load_settings, save_settings
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
 

@@ -13,8 +13,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.host.log_setup import attach_handler, configure_cli_logging, log_file_path, write_crash_report
-from app.security.redaction import REDACTED, RedactingFilter, register_secret, scrub, scrub_exception
+from certline.app.host.log_setup import (
+    attach_handler,
+    configure_cli_logging,
+    log_file_path,
+    write_crash_report,
+)
+from certline.app.security.redaction import REDACTED, RedactingFilter, register_secret, scrub, scrub_exception
 
 PASSCODE = "Kx9!passcode-0815"
 
@@ -154,7 +159,7 @@ def test_log_file_is_private_and_redacted(certline_home: object) -> None:
 
 
 def test_rotated_log_files_stay_private(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.host.log_setup as logsetup
+    import certline.app.host.log_setup as logsetup
 
     monkeypatch.setattr(logsetup, "LOG_MAX_BYTES", 200)
     path = configure_cli_logging(0)
@@ -195,7 +200,7 @@ def test_reconfiguring_replaces_only_certline_handlers(caplog: pytest.LogCapture
 def test_cli_excepthook_prints_a_scrubbed_line_and_the_report_path(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.host.log_setup import install_cli_excepthook
+    from certline.app.host.log_setup import install_cli_excepthook
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     register_secret(PASSCODE)
@@ -230,7 +235,7 @@ def test_a_secret_with_punctuation_at_its_edge_is_redacted_wherever_it_touches_t
 
 
 def test_passcode_rule_for_every_entry_point() -> None:
-    from app.security.secret_store import MIN_PASSCODE_LENGTH, Purpose, passcode_problem
+    from certline.app.security.secret_store import MIN_PASSCODE_LENGTH, Purpose, passcode_problem
 
     assert MIN_PASSCODE_LENGTH == 8
     assert passcode_problem("Kx9!passcode-0815") is None

@@ -1,12 +1,18 @@
-"""The one rule for which secrets a profile needs (app.security.secret_needs); no keyring, no Qt."""
+"""The one rule for which secrets a profile needs (certline.app.security.secret_needs); no keyring, no Qt."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.config.profile import AuthStyle, Profile
-from app.security.secret_needs import Need, need_for, required_purposes, typed_secret_purpose, wanted_purposes
-from app.security.secret_store import Purpose
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.security.secret_needs import (
+    Need,
+    need_for,
+    required_purposes,
+    typed_secret_purpose,
+    wanted_purposes,
+)
+from certline.app.security.secret_store import Purpose
 
 URL = "https://est.example/.well-known/est"
 

@@ -1,4 +1,4 @@
-"""One credential source (app.station.credential_source): typed secret, environment variable,
+"""One credential source (certline.app.station.credential_source): typed secret, environment variable,
 keyring; no Qt."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import logging
 import pytest
 from keyring.backends import fail
 
-from app.config.profile import AuthStyle, Profile
-from app.security.redaction import REDACTED, scrub
-from app.security.secret_store import Purpose, SecretStore
-from app.station.credential_source import (
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.security.redaction import REDACTED, scrub
+from certline.app.security.secret_store import Purpose, SecretStore
+from certline.app.station.credential_source import (
     CredentialSource,
     SecretFromEnvError,
     SecretMissing,
@@ -135,7 +135,7 @@ def test_an_unusable_keyring_does_not_stop_a_run_whose_required_secrets_were_nam
 def test_the_gui_starts_without_secrets_when_the_keyring_is_unusable(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.station.credential_source"):
+    with caplog.at_level(logging.WARNING, logger="certline.app.station.credential_source"):
         creds = CredentialSource(store_factory=unusable_keyring).credentials(dtm(), strict=False)
     assert creds.secrets() == ()
     assert "keyring unavailable" in caplog.text

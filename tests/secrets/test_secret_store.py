@@ -9,9 +9,9 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
-from app.config.profile import Profile
-from app.config.settings import StationSettings, save_settings, settings_path
-from app.security.secret_store import (
+from certline.app.config.profile import Profile
+from certline.app.config.settings import StationSettings, save_settings, settings_path
+from certline.app.security.secret_store import (
     HEADLESS_HINT,
     InsecureKeyringBackend,
     KeyringUnavailable,
@@ -19,7 +19,7 @@ from app.security.secret_store import (
     SecretStore,
     keyring_username,
 )
-from app.station.credential_source import secret_from_env
+from certline.app.station.credential_source import secret_from_env
 from tests.conftest import MemoryKeyring
 
 PASSCODE = "Zq7-passcode-4711"
@@ -90,7 +90,7 @@ def test_keyring_username_rejects_names_that_would_break_the_scheme(bad: str) ->
 
 
 def test_empty_secret_is_refused(memory_keyring: MemoryKeyring) -> None:
-    from app.security.secret_store import SecretStoreError
+    from certline.app.security.secret_store import SecretStoreError
 
     with pytest.raises(SecretStoreError, match="empty"):
         SecretStore().set("p", Purpose.PASSCODE, "")
@@ -207,7 +207,7 @@ def test_a_secret_in_a_backend_error_is_scrubbed(memory_keyring: MemoryKeyring) 
 def test_loaded_secrets_are_scrubbed_from_later_log_lines(
     memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.security.redaction import RedactingFilter
+    from certline.app.security.redaction import RedactingFilter
 
     memory_keyring.entries[("certline", "p/passcode")] = PASSCODE
     monkeypatch.setenv("OTHER_SECRET", "env-secret-99")

@@ -1,4 +1,4 @@
-"""The batch lifecycle (app.station.batch_run) without Qt, on simulated units and the EST test server.
+"""The batch lifecycle (certline.app.station.batch_run) without Qt, on simulated units and the EST test server.
 
 ``certline batch run`` and the station window's controller both drive batches through it, so
 what is asserted here is what both views do: the engine exists before any port is added, a
@@ -8,9 +8,9 @@ with a new engine on the same journaled batch.
 
 from __future__ import annotations
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.station.batch_run import BatchRun, Phase, SnapshotVerdict
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.station.batch_run import BatchRun, Phase, SnapshotVerdict
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401 - fixtures
 
 

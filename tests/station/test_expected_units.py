@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.station.expected_units import read_expected_csv
+from certline.app.station.expected_units import read_expected_csv
 
 
 def test_a_plain_list_without_header_is_serial_numbers(tmp_path):

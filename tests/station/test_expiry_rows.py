@@ -1,10 +1,10 @@
-"""Expiry rows (app.station.expiry): the CLI's ``certline expiry`` and the GUI's expiry view share them."""
+"""Expiry rows (certline.app.station.expiry): the CLI's ``certline expiry`` and the GUI's expiry view share them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.station.expiry import COLUMNS, expiry_rows
+from certline.app.station.expiry import COLUMNS, expiry_rows
 
 
 class _Journal:

@@ -1,4 +1,4 @@
-"""Hands-free (app.station.hands_free): plugged-in ports reach the engine, without Qt.
+"""Hands-free (certline.app.station.hands_free): plugged-in ports reach the engine, without Qt.
 
 ``certline batch run --ports auto`` and the station window's hands-free mode both use it.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from app.station.hands_free import HandsFree, ProviderPortSource
+from certline.app.station.hands_free import HandsFree, ProviderPortSource
 
 
 class _Engine:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.cli.main import main
-from app.config.paths import station_paths
-from app.station.line_stats import StatsScope, line_stats
-from app.station.line_stats_export import to_csv
+from certline.app.cli.main import main
+from certline.app.config.paths import station_paths
+from certline.app.station.line_stats import StatsScope, line_stats
+from certline.app.station.line_stats_export import to_csv
 from tests.helpers.line_journal import SECOND_BATCH, build_line_journal
 
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.config.profile import Profile
-from app.config.profile_store import ProfileStore
-from app.security.secret_store import SecretStore
-from app.station.passcode_change import (
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import Profile
+from certline.app.config.profile_store import ProfileStore
+from certline.app.security.secret_store import SecretStore
+from certline.app.station.passcode_change import (
     PasscodeRefused,
     quota_outlook,
     set_new_passcode,

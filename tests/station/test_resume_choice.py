@@ -1,4 +1,4 @@
-"""The one rule for which batch "resume" continues (app.station.resume_choice), on a real journal.
+"""The one rule for which batch "resume" continues (certline.app.station.resume_choice), on a real journal.
 
 The CLI and the station window used to choose differently (newest batch of any profile with its
 journaled profile, versus newest batch of the current profile as edited); both now call this.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
-from app.config.profile import Profile
-from app.station.resume_choice import choose_batch_to_resume
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import Profile
+from certline.app.station.resume_choice import choose_batch_to_resume
 
 
 @pytest.fixture

@@ -10,12 +10,20 @@ import json
 
 import pytest
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
-from app.security.roles import PERMITTED, Action, Operator, Role, RoleGate, RoleRequired, starting_operator
-from app.security.station_lock import StationLock, StationLockError
-from app.station import StationSession
-from app.station.batch_run import BatchRun
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.app.security.roles import (
+    PERMITTED,
+    Action,
+    Operator,
+    Role,
+    RoleGate,
+    RoleRequired,
+    starting_operator,
+)
+from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.station import StationSession
+from certline.app.station.batch_run import BatchRun
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401 - fixtures
 
 ENGINEER_PIN = "8642-eng"

@@ -16,16 +16,16 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from app.config.paths import StationPaths
-from app.config.profile import Profile
-from app.device.driver import DeviceRefused
-from app.est.credentials import Credentials
-from app.security.station_lock import StationLock
-from app.station import StationSession
+from certline.app.config.paths import StationPaths
+from certline.app.config.profile import Profile
+from certline.app.device.driver import DeviceRefused
+from certline.app.est.credentials import Credentials
+from certline.app.security.station_lock import StationLock
+from certline.app.station import StationSession
+from certline.ui.plumbing.settings import UiSettings
+from certline.ui.plumbing.worker import pending_tasks, wait_for_workers
 from tests.batch.fakes import FakeCA, FakeDevice, FakeEst
 from tests.helpers.estserver_fixture import est_server  # noqa: F401 - fixture re-export
-from ui.plumbing.settings import UiSettings
-from ui.plumbing.worker import pending_tasks, wait_for_workers
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from tests.helpers.pg_cluster import pg_cluster, pg_url  # noqa: F401 - fixtures (shared journal)
@@ -91,8 +91,8 @@ def station(tmp_path: Path) -> Iterator[Station]:
 
 @pytest.fixture
 def window(qtbot, station: Station, ui_settings: UiSettings, tmp_path: Path, monkeypatch):
-    from ui.station import commands as window_commands
-    from ui.station.window import MainWindow
+    from certline.ui.station import commands as window_commands
+    from certline.ui.station.window import MainWindow
 
     # closing with a batch still running asks first; a test that failed mid-batch must not hang there
     monkeypatch.setattr(window_commands, "confirm_quit", lambda _window: True)

@@ -1,7 +1,7 @@
 """The station as a technician runs it, in a child process a test can watch or kill (issue 14).
 
 Started as ``python -m tests.ui.gui_child MODE ...``; it starts exactly as the ``certline-gui``
-script does (:func:`ui.gui_main.start`, the event loop, ``launcher.close()``) and then does what
+script does (:func:`certline.ui.gui_main.start`, the event loop, ``launcher.close()``) and then does what
 the technician would:
 
 * ``batch UNITS KEYGEN_SECONDS``: Help > Use simulated units, Start (F5); prints ``RUNNING``
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from ui import gui_main as launch
-from ui.station import simulated_units
+from certline.ui import gui_main as launch
+from certline.ui.station import simulated_units
 
 
 def when(condition: Callable[[], object], then: Callable[[], None]) -> None:
@@ -49,7 +49,7 @@ def batch(launcher: launch.Launcher, units: int, keygen: float) -> None:
 
 
 def first_run(launcher: launch.Launcher, url: str, fingerprint: str) -> None:
-    from app.est.bootstrap import normalise_fingerprint
+    from certline.app.est.bootstrap import normalise_fingerprint
 
     root = normalise_fingerprint(fingerprint)
 

@@ -8,11 +8,11 @@ import threading
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.batch.states import TERMINAL, DeviceState
+from certline.app.batch.states import TERMINAL, DeviceState
+from certline.ui.plumbing.worker import pending_tasks
+from certline.ui.station.batch_controller import Phase
+from certline.ui.station.commands import show_history
 from tests.batch.fakes import FakeDevice
-from ui.plumbing.worker import pending_tasks
-from ui.station.batch_controller import Phase
-from ui.station.commands import show_history
 
 WAIT = 20_000
 

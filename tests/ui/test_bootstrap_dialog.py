@@ -8,11 +8,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.est.bootstrap import BootstrapResult, cert_fingerprint
-from app.est.errors import EstConnectionError
+from certline.app.est.bootstrap import BootstrapResult, cert_fingerprint
+from certline.app.est.errors import EstConnectionError
+from certline.ui.profiles.bootstrap_dialog import BootstrapDialog
 from tests.batch.fakes import FakeCA
 from tests.helpers.certs import make_cert, new_key
-from ui.profiles.bootstrap_dialog import BootstrapDialog
 
 
 def server_cert(ca: FakeCA) -> x509.Certificate:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.batch.states import DeviceState
-from app.station import StationSession
-from app.station.demo_line import DemoEnvironment, DemoSettings
+from certline.app.batch.states import DeviceState
+from certline.app.station import StationSession
+from certline.app.station.demo_line import DemoEnvironment, DemoSettings
+from certline.ui.application import open_station_window
+from certline.ui.station.batch_controller import Phase
+from certline.ui.station.device_model import Column
 from tests.helpers.waiting import wait_until
-from ui.application import open_station_window
-from ui.station.batch_controller import Phase
-from ui.station.device_model import Column
 
 
 def test_demo_window_provisions_every_unit_to_done(qtbot, tmp_path):
@@ -94,7 +94,7 @@ def test_demo_window_process_leaves_nothing_behind_when_terminated(tmp_path):
     tmp_root.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp_root), QT_QPA_PLATFORM="offscreen")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "demo", "--devices", "1"],
+        [sys.executable, "-m", "certline.app.cli.main", "demo", "--devices", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -105,7 +105,7 @@ def test_demo_window_process_leaves_nothing_behind_when_terminated(tmp_path):
         def window_process_started() -> bool:
             assert proc.poll() is None, "the demo exited before its window process started"
             tree.update(_descendants(proc.pid))
-            return any("ui.demo_window_main" in _cmdline(pid) for pid in tree)
+            return any("certline.ui.demo_window_main" in _cmdline(pid) for pid in tree)
 
         wait_until(window_process_started, timeout=60, what="the demo's window process")
         assert any(tmp_root.glob("certline-demo-*/demo-handoff.json")), "the window got no hand-off"
@@ -124,8 +124,8 @@ def test_demo_window_log_panel_shows_the_batch_like_certline_gui(qtbot, qapp, tm
 
     from PySide6.QtCore import QTimer
 
-    from ui import demo_window_main as demo_main
-    from ui.station.window import MainWindow
+    from certline.ui import demo_window_main as demo_main
+    from certline.ui.station.window import MainWindow
 
     logging.getLogger().setLevel(logging.WARNING)  # what a fresh process starts with
     seen: dict[str, list[str]] = {}

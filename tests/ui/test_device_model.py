@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PySide6.QtCore import Qt
 
-from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState, progress_of
-from ui.station.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
-from ui.station.state_style import Tone, look
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import DeviceState, progress_of
+from certline.ui.station.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
+from certline.ui.station.state_style import Tone, look
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

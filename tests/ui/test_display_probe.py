@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from app.host.display import display_available, display_problem
+from certline.app.host.display import display_available, display_problem
 
 
 def test_unset_and_stale_displays_are_reported():

@@ -1,6 +1,6 @@
 """A first-time user's day (issue 14), through ``certline-gui``'s own entry point.
 
-Every test starts the station with :func:`ui.gui_main.start` -- what the ``certline-gui``
+Every test starts the station with :func:`certline.ui.gui_main.start` -- what the ``certline-gui``
 script's ``main`` runs before the event loop -- never by constructing widgets, against the
 EST test server (real TLS on 127.0.0.1) and simulated units on real pseudo-terminals, plugged
 in through Help > "Use simulated units…" like a trainer would. After each step every visible
@@ -15,17 +15,17 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QInputDialog
 
-from app.batch.states import DeviceState
-from app.config.paths import station_paths
-from app.config.profile import AuthStyle, Profile
-from app.config.profile_store import ProfileStore
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import station_paths
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.config.profile_store import ProfileStore
+from certline.ui import gui_main as launch
+from certline.ui.plumbing.settings import LANGUAGE, LAST_PROFILE, UiSettings
+from certline.ui.plumbing.worker import pending_tasks
+from certline.ui.station.batch_controller import Phase
+from certline.ui.station.window import MainWindow
 from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE
 from tests.helpers.gui_checks import assert_not_on_screen, covered
-from ui import gui_main as launch
-from ui.plumbing.settings import LANGUAGE, LAST_PROFILE, UiSettings
-from ui.plumbing.worker import pending_tasks
-from ui.station.batch_controller import Phase
-from ui.station.window import MainWindow
 
 WAIT = 60_000
 UNITS = 3
@@ -63,7 +63,7 @@ class Gui:
 
 @pytest.fixture
 def gui(qtbot, qapp, memory_keyring, monkeypatch) -> Iterator[Gui]:
-    from ui.station import commands as window_commands
+    from certline.ui.station import commands as window_commands
 
     monkeypatch.setattr(window_commands, "confirm_quit", lambda _window: True)
     helper = Gui(qtbot)
@@ -121,7 +121,7 @@ def files_holding(secret: str) -> list[str]:
 
 def create_first_profile(qtbot, gui: Gui, est_server) -> MainWindow:
     """No profile yet: the first-run dialog, a pasted DTM URL, the bootstrap by fingerprint, Save."""
-    from app.est.bootstrap import normalise_fingerprint
+    from certline.app.est.bootstrap import normalise_fingerprint
 
     launcher = gui.start()
     qtbot.waitUntil(lambda: launcher.first_profile_editor is not None, timeout=WAIT)
@@ -208,7 +208,7 @@ def test_e_re_enroll_one_unit_from_the_menu(qtbot, gui, est_server, memory_keyri
     summary.close()
     qtbot.waitUntil(lambda: window.controller.phase is Phase.IDLE, timeout=WAIT)
     window.field_actions.reenroll.trigger()
-    from ui.renewal.reenroll_dialog import ReenrollDialog
+    from certline.ui.renewal.reenroll_dialog import ReenrollDialog
 
     dialog = window.findChild(ReenrollDialog)
     assert dialog is not None and dialog.port.currentText() == window.port_choice.ports()[0]
@@ -221,7 +221,7 @@ def test_e_re_enroll_one_unit_from_the_menu(qtbot, gui, est_server, memory_keyri
 
 
 def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qapp):
-    from ui.plumbing.i18n import remove_translators
+    from certline.ui.plumbing.i18n import remove_translators
 
     UiSettings().set(LANGUAGE, "de")  # View > Language > Deutsch, chosen in an earlier session
     try:
@@ -332,7 +332,7 @@ def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(display):
     if display is not None:
         env["DISPLAY"] = display  # no X server listens there
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from ui.gui_main import main; sys.exit(main())"],
+        [sys.executable, "-c", "import sys; from certline.ui.gui_main import main; sys.exit(main())"],
         env=env,
         capture_output=True,
         text=True,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.batch.journal import Journal
-from app.batch.states import DeviceState
+from certline.app.batch.journal import Journal
+from certline.app.batch.states import DeviceState
 
 
 def test_history_loads_a_batch_page_by_page_as_the_view_scrolls_to_the_end(qtbot, tmp_path, monkeypatch):
-    from ui.batch_dialogs import history
-    from ui.station.device_model import Column
+    from certline.ui.batch_dialogs import history
+    from certline.ui.station.device_model import Column
 
     monkeypatch.setattr(history, "PAGE_SIZE", 5)
     journal = Journal(tmp_path / "journal.sqlite3", station="st-1")
@@ -55,10 +55,10 @@ def test_history_loads_a_batch_page_by_page_as_the_view_scrolls_to_the_end(qtbot
 def test_history_rows_pass_the_qt_model_tester_and_read_like_the_live_table(qtmodeltester, qapp):
     from datetime import UTC, datetime
 
-    from app.batch.events import DeviceSnapshot
-    from app.batch.states import progress_of
-    from ui.batch_dialogs.history_model import HistoryDeviceModel, history_row
-    from ui.station.device_model import Column, DeviceTableModel
+    from certline.app.batch.events import DeviceSnapshot
+    from certline.app.batch.states import progress_of
+    from certline.ui.batch_dialogs.history_model import HistoryDeviceModel, history_row
+    from certline.ui.station.device_model import Column, DeviceTableModel
 
     now = datetime.now(UTC)
     snaps = [

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from ui.plumbing.i18n import install_translators, remove_translators, resolve_language
-from ui.plumbing.resources import translation_dir
+from certline.ui.plumbing.i18n import install_translators, remove_translators, resolve_language
+from certline.ui.plumbing.resources import translation_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = translation_dir() / "certline_de.ts"
@@ -67,7 +67,7 @@ def test_compiled_translation_matches_the_source(tmp_path):
 
 
 def test_german_is_loaded_and_used_by_the_window(german, qtbot, station, ui_settings):
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
     assert QCoreApplication.translate("DeviceState", "Done") == "Fertig"
     window = MainWindow(station.session, station.ports, settings=ui_settings, secret_check=None)

@@ -8,11 +8,11 @@ import threading
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.batch.states import DeviceState
-from app.host.program_files import ProgramFiles
+from certline.app.batch.states import DeviceState
+from certline.app.host.program_files import ProgramFiles
+from certline.ui.station import install_notices
+from certline.ui.station.batch_controller import Phase
 from tests.batch.fakes import FakeDevice
-from ui.station import install_notices
-from ui.station.batch_controller import Phase
 
 WAIT = 20_000
 
@@ -100,8 +100,8 @@ def test_an_error_after_an_upgrade_says_restart_instead_of_unexpected_error(
     import sys
     import zlib
 
-    from app.host import program_files
-    from ui.plumbing import crash
+    from certline.app.host import program_files
+    from certline.ui.plumbing import crash
 
     monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
     shown: list[str] = []
@@ -119,8 +119,8 @@ def test_an_error_after_an_upgrade_says_restart_instead_of_unexpected_error(
 def test_an_error_without_an_upgrade_is_reported_as_before(monkeypatch, qapp, program_file):
     import sys
 
-    from app.host import program_files
-    from ui.plumbing import crash
+    from certline.app.host import program_files
+    from certline.ui.plumbing import crash
 
     monkeypatch.setattr(program_files, "_AT_START", ProgramFiles([program_file]))
     shown: list[str] = []

@@ -7,13 +7,13 @@ import sys
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.config.paths import station_paths
-from app.config.profile import Profile
-from app.config.profile_store import ProfileStore
-from app.security.redaction import register_secret
-from ui.gui_main import Launcher, build_session
-from ui.plumbing import crash
-from ui.plumbing.settings import LAST_PROFILE
+from certline.app.config.paths import station_paths
+from certline.app.config.profile import Profile
+from certline.app.config.profile_store import ProfileStore
+from certline.app.security.redaction import register_secret
+from certline.ui.gui_main import Launcher, build_session
+from certline.ui.plumbing import crash
+from certline.ui.plumbing.settings import LAST_PROFILE
 
 
 def store_profile(name: str) -> Profile:

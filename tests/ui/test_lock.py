@@ -7,8 +7,8 @@ import json
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from app.security.station_lock import StationLock, StationLockError
-from ui.station.lock import PinDialog
+from certline.app.security.station_lock import StationLock, StationLockError
+from certline.ui.station.lock import PinDialog
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.batch.states import DeviceState
+from certline.app.batch.states import DeviceState
+from certline.ui.batch_dialogs.summary import BatchSummaryDialog
+from certline.ui.plumbing.settings import LARGE_TEXT, UiSettings
+from certline.ui.station.batch_controller import Phase
+from certline.ui.station.device_model import Column
 from tests.ui.conftest import FlakyDevice
-from ui.batch_dialogs.summary import BatchSummaryDialog
-from ui.plumbing.settings import LARGE_TEXT, UiSettings
-from ui.station.batch_controller import Phase
-from ui.station.device_model import Column
 
 WAIT = 20_000
 
@@ -125,7 +125,7 @@ def test_every_action_has_a_shortcut_or_menu_entry_and_a_tooltip(window):
 
 
 def test_a_unit_failing_at_once_still_gets_its_row(qtbot, window, station):
-    from app.device.driver import DeviceLost
+    from certline.app.device.driver import DeviceLost
 
     class DeadOnArrival(FlakyDevice):
         def identify(self):
@@ -176,8 +176,8 @@ def test_tab_reaches_every_working_control(qtbot, window, station):
 
 def test_skipped_units_are_not_counted_as_done(qtbot):
     """A unit left out (already provisioned, a duplicate) must not read as provisioned."""
-    from app.batch.events import BatchSnapshot
-    from ui.station.counters import BatchCounters
+    from certline.app.batch.events import BatchSnapshot
+    from certline.ui.station.counters import BatchCounters
 
     counters = BatchCounters()
     qtbot.addWidget(counters)

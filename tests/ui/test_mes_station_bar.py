@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config.settings import StationSettings, save_settings
+from certline.app.config.settings import StationSettings, save_settings
 from tests.helpers.mes_server import FakeMes, fake_mes
 
 WAIT = 30_000
@@ -69,7 +69,7 @@ def test_an_unmounted_drop_folder_is_named_in_the_bar(qtbot, request, tmp_path):
 def test_before_the_hand_off_has_read_the_settings_the_line_says_checking(qtbot):
     """The first paint comes before the worker has read the MES settings: a configured MES must
     not flash "not configured" (docs/mes.md: *checking…* at start)."""
-    from ui.station.station_bar import StationBar
+    from certline.ui.station.station_bar import StationBar
 
     bar = StationBar("line-1")
     qtbot.addWidget(bar)

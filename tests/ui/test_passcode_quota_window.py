@@ -19,11 +19,11 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.batch.states import DeviceState
-from app.config.profile_store import ProfileStore
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile_store import ProfileStore
+from certline.ui.station.passcode_dialog import NewPasscodeDialog
 from tests.helpers.estserver_fixture import TEST_PASSCODE
 from tests.helpers.gui_checks import assert_not_on_screen
-from ui.station.passcode_dialog import NewPasscodeDialog
 
 from .test_first_day import WAIT, gui, plug_in_simulated_units, store_profile  # noqa: F401 - fixture
 

@@ -7,11 +7,11 @@ import threading
 
 from PySide6.QtCore import QObject
 
-from app.batch.events import BatchSnapshot, EventBus, LogEvent
-from app.host.log_setup import attach_handler
-from app.security.redaction import register_secret
-from ui.plumbing.worker import pending_tasks, run_in_background
-from ui.station.event_bridge import BridgeLogHandler, EventBridge
+from certline.app.batch.events import BatchSnapshot, EventBus, LogEvent
+from certline.app.host.log_setup import attach_handler
+from certline.app.security.redaction import register_secret
+from certline.ui.plumbing.worker import pending_tasks, run_in_background
+from certline.ui.station.event_bridge import BridgeLogHandler, EventBridge
 
 
 def test_background_result_and_failure_arrive_on_the_main_thread(qtbot):
@@ -86,7 +86,7 @@ def test_log_records_reach_the_panel_scrubbed(qtbot):
     bridge.log_event.connect(lines.append)
     try:
         with qtbot.waitSignal(bridge.log_event):
-            logging.getLogger("app.est.client").warning("server echoed %s", "hunter2-passcode")
+            logging.getLogger("certline.app.est.client").warning("server echoed %s", "hunter2-passcode")
     finally:
         logging.getLogger().removeHandler(handler)
     assert lines[0].level == logging.WARNING
@@ -96,8 +96,8 @@ def test_log_records_reach_the_panel_scrubbed(qtbot):
 def test_bridge_hands_on_one_frame_newest_device_first_then_logs_then_the_batch(qtbot):
     from datetime import UTC, datetime
 
-    from app.batch.events import DeviceSnapshot
-    from app.batch.states import DeviceState, progress_of
+    from certline.app.batch.events import DeviceSnapshot
+    from certline.app.batch.states import DeviceState, progress_of
 
     bus = EventBus()
     bridge = EventBridge(bus)

@@ -8,13 +8,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
-from app.config.profile import AuthStyle, Profile
-from app.config.profile_store import ProfileStore
-from app.est.errors import EstAuthError
-from app.est.results import CsrAttributes
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.config.profile_store import ProfileStore
+from certline.app.est.errors import EstAuthError
+from certline.app.est.results import CsrAttributes
+from certline.ui.plumbing.worker import pending_tasks
+from certline.ui.profiles.editor import ProfileEditor
 from tests.batch.fakes import FakeCA
-from ui.plumbing.worker import pending_tasks
-from ui.profiles.editor import ProfileEditor
 
 SECRET = "s3cret-Passc0de!"
 
@@ -245,7 +245,7 @@ def test_problem_lines_do_not_move_the_fields_while_typing(qtbot, make_editor):
 
 
 def test_scan_in_is_a_checkbox_and_its_timeout_survives_an_edit(qtbot, make_editor, store, memory_keyring):
-    from app.config.profile import ScanIn
+    from certline.app.config.profile import ScanIn
 
     store.save(
         Profile(

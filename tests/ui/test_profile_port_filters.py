@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
-from app.config.profile import Profile
-from ui.profiles.form import ProfileForm
+from certline.app.config.profile import Profile
+from certline.ui.profiles.form import ProfileForm
 
 
 def _caption(form: ProfileForm, key: str) -> str:

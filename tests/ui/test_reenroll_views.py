@@ -8,12 +8,12 @@ import csv
 
 from PySide6.QtWidgets import QMenu
 
-from app import pki
-from app.cli.expiry_cmd import COLUMNS
+from certline.app import pki
+from certline.app.cli.expiry_cmd import COLUMNS
+from certline.ui.plumbing.worker import pending_tasks
+from certline.ui.renewal.expiry_dialog import ExpiryDialog
+from certline.ui.renewal.reenroll_dialog import ReenrollDialog
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401
-from ui.plumbing.worker import pending_tasks
-from ui.renewal.expiry_dialog import ExpiryDialog
-from ui.renewal.reenroll_dialog import ReenrollDialog
 
 
 def _open_reenroll(qtbot, session, port):
@@ -123,7 +123,7 @@ def test_expiry_model_passes_the_model_tester(qtbot, qtmodeltester, line, sims, 
 
 
 def test_station_menu_opens_both_views(qtbot, window):
-    from ui.renewal import menu as reenroll_menu
+    from certline.ui.renewal import menu as reenroll_menu
 
     menu_texts = [a.text() for m in window.menuBar().findChildren(QMenu) for a in m.actions()]
     assert window.field_actions.reenroll.text() in menu_texts

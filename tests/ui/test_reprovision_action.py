@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.batch.states import DeviceState
-from app.device.driver import StoredCredential
+from certline.app.batch.states import DeviceState
+from certline.app.device.driver import StoredCredential
 from tests.batch.fakes import FakeDevice
 
 WAIT = 20_000

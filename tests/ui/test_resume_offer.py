@@ -7,11 +7,11 @@ certificate each.
 
 from __future__ import annotations
 
-from app.batch.engine import BatchOptions
-from app.batch.states import DeviceState
+from certline.app.batch.engine import BatchOptions
+from certline.app.batch.states import DeviceState
+from certline.ui.application import open_station_window
+from certline.ui.station.batch_controller import Phase
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401 - fixtures
-from ui.application import open_station_window
-from ui.station.batch_controller import Phase
 
 
 def test_window_offers_and_resumes_an_unfinished_batch(qtbot, line, sims, tmp_path):  # noqa: F811

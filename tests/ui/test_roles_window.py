@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 
-from app.batch.states import DeviceState
-from app.config.paths import station_paths
-from app.security.station_lock import StationLock
+from certline.app.batch.states import DeviceState
+from certline.app.config.paths import station_paths
+from certline.app.security.station_lock import StationLock
+from certline.ui.plumbing.worker import pending_tasks
 from tests.helpers.gui_checks import assert_not_on_screen
 from tests.ui.test_first_day import WAIT, gui, plug_in_simulated_units, run_batch_to_summary, store_profile  # noqa: F401
-from ui.plumbing.worker import pending_tasks
 
 ENGINEER_PIN = "8642-eng"
 TECHNICIAN_PIN = "1357-tec"

@@ -12,13 +12,13 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.batch.states import DeviceState
-from app.config.profile import AuthStyle, Profile, ScanIn
-from app.config.profile_store import ProfileStore
-from app.station.scan_in import KeyBurst, Verdict
+from certline.app.batch.states import DeviceState
+from certline.app.config.profile import AuthStyle, Profile, ScanIn
+from certline.app.config.profile_store import ProfileStore
+from certline.app.station.scan_in import KeyBurst, Verdict
+from certline.ui.station.scan_field import ScanField
 from tests.helpers.estserver_fixture import DTM_LABEL, TEST_PASSCODE
 from tests.ui.test_first_day import WAIT, gui, plug_in_simulated_units, store_profile  # noqa: F401
-from ui.station.scan_field import ScanField
 
 SCANNER_GAP_MS = 8
 TYPING_GAP_MS = 180
@@ -154,7 +154,7 @@ def test_the_scan_field_is_hidden_when_the_profile_does_not_ask(qtbot, gui, est_
 
 
 def test_a_label_scanned_before_its_unit_waits_and_esc_forgets_it(qtbot, gui, est_server, memory_keyring):
-    from ui.station.batch_controller import Phase
+    from certline.ui.station.batch_controller import Phase
 
     store_scan_profile(est_server, memory_keyring)
     gui.start()

@@ -3,8 +3,8 @@ keyring only, settings saved for the next start."""
 
 from __future__ import annotations
 
-from app.config.settings import load_settings
-from ui.station.shared_journal_dialog import SharedJournalDialog
+from certline.app.config.settings import load_settings
+from certline.ui.station.shared_journal_dialog import SharedJournalDialog
 
 
 def test_the_connection_test_and_save_use_the_real_database_and_the_keyring(
@@ -57,11 +57,11 @@ def test_the_station_bar_shows_the_station_and_when_the_shared_journal_is_unreac
 ):
     import threading
 
-    from app.batch.journal_pg import PgJournal
-    from app.est.credentials import Credentials
-    from app.station import StationSession
+    from certline.app.batch.journal_pg import PgJournal
+    from certline.app.est.credentials import Credentials
+    from certline.app.station import StationSession
+    from certline.ui.station.window import MainWindow
     from tests.ui.conftest import Station
-    from ui.station.window import MainWindow
 
     fakes = Station(tmp_path / "fakes", {})
     fakes.session.close()
@@ -92,9 +92,9 @@ def test_the_station_bar_shows_the_station_and_when_the_shared_journal_is_unreac
 
 
 def test_the_line_view_shows_units_per_station_and_live_holders(qtbot, pg_cluster, pg_url, tmp_path):
-    from app.batch.journal_pg import PgJournal
+    from certline.app.batch.journal_pg import PgJournal
+    from certline.ui.batch_dialogs.line_view import LineViewDialog
     from tests.journal.test_journal_backends import _walk_to_done
-    from ui.batch_dialogs.line_view import LineViewDialog
 
     a = PgJournal(pg_url, station="st-a", password=pg_cluster.password)
     b = PgJournal(pg_url, station="st-b", password=pg_cluster.password)

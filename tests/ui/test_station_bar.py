@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.config.profile import Profile
-from app.est.errors import EstConnectionError
-from ui.station.monitor import SecretState, keyring_secret_status, trust_anchor_fingerprints
+from certline.app.config.profile import Profile
+from certline.app.est.errors import EstConnectionError
+from certline.ui.station.monitor import SecretState, keyring_secret_status, trust_anchor_fingerprints
 
 
 def test_server_trust_anchor_and_secret_are_shown(qtbot, window, station):

@@ -9,18 +9,18 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMenu
 
-from app.batch import journal as journal_module
-from app.station.line_stats import StatsScope, line_stats
-from app.station.line_stats_export import to_csv
+from certline.app.batch import journal as journal_module
+from certline.app.station.line_stats import StatsScope, line_stats
+from certline.app.station.line_stats_export import to_csv
+from certline.ui.batch_dialogs import statistics as statistics_view
+from certline.ui.plumbing.worker import pending_tasks
 from tests.helpers.line_journal import SHIFT_START, Clock, write_line_shift
-from ui.batch_dialogs import statistics as statistics_view
-from ui.plumbing.worker import pending_tasks
 
 
 def test_the_chart_library_is_not_loaded_until_the_view_opens():
     import subprocess
 
-    code = "import sys, ui.station.window; print('pyqtgraph' in sys.modules, 'numpy' in sys.modules)"
+    code = "import sys, certline.ui.station.window; print('pyqtgraph' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import zipfile
 
-from app.security.redaction import register_secret
-from app.station.support_bundle import write_support_bundle
-from ui.plumbing.worker import pending_tasks
-from ui.station.commands import save_support_bundle
+from certline.app.security.redaction import register_secret
+from certline.app.station.support_bundle import write_support_bundle
+from certline.ui.plumbing.worker import pending_tasks
+from certline.ui.station.commands import save_support_bundle
 
 
 def test_bundle_holds_logs_batch_and_profile_without_secrets(qtbot, window, station):

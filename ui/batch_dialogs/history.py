@@ -10,7 +10,7 @@ a running one did. A batch's devices are read a page at a time
 operator scrolls (Qt's ``canFetchMore``/``fetchMore``): a 100,000-unit batch
 opens as fast as a small one, holds the journal for one page at a time, and the
 GUI thread only ever inserts one page of rows made ready in the worker
-(:mod:`ui.batch_dialogs.history_model`).
+(:mod:`certline.ui.batch_dialogs.history_model`).
 """
 
 from __future__ import annotations
@@ -32,18 +32,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import BatchRecord, JournalBackend, snapshot_from_row
-from app.batch.states import DeviceState
-from app.labels.outputs import sink_for
-from app.labels.reprint import print_label, reprint_settings
-from app.security.roles import Action, RoleGate, RoleRequired
-from ui.batch_dialogs.history_model import HistoryDeviceModel, Row, history_row
-from ui.batch_dialogs.report_export import ask_and_export
-from ui.plumbing.label_printer import QtPrinterSink
-from ui.plumbing.resources import icon
-from ui.plumbing.worker import run_in_background
-from ui.station.device_view import follow_progress_width
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import BatchRecord, JournalBackend, snapshot_from_row
+from certline.app.batch.states import DeviceState
+from certline.app.labels.outputs import sink_for
+from certline.app.labels.reprint import print_label, reprint_settings
+from certline.app.security.roles import Action, RoleGate, RoleRequired
+from certline.ui.batch_dialogs.history_model import HistoryDeviceModel, Row, history_row
+from certline.ui.batch_dialogs.report_export import ask_and_export
+from certline.ui.plumbing.label_printer import QtPrinterSink
+from certline.ui.plumbing.resources import icon
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.station.device_view import follow_progress_width
 
 #: devices read per journal call while the operator scrolls through a batch
 PAGE_SIZE = 256

@@ -1,7 +1,7 @@
 """The device list of a past batch: lean rows, filled a page at a time as the view asks for more.
 
 A past batch may have 100,000 units. The station's live model
-(:class:`~ui.station.device_model.DeviceTableModel`) keeps a ``QStandardItem`` per cell
+(:class:`~certline.ui.station.device_model.DeviceTableModel`) keeps a ``QStandardItem`` per cell
 and every role's value, ~12 KB per row: 1.2 GB for such a batch. Here a row is its
 :class:`DeviceSnapshot` and a tuple of its column texts (~1.5 KB), made in the worker
 that read the page, so the GUI thread only inserts a page of ready rows; colours, icons
@@ -28,9 +28,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from app.batch.events import DeviceSnapshot
-from app.batch.states import DeviceState
-from ui.station.device_model import (
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import DeviceState
+from certline.ui.station.device_model import (
     PROGRESS_ROLE,
     SNAPSHOT_ROLE,
     Column,
@@ -38,7 +38,7 @@ from ui.station.device_model import (
     format_elapsed,
     progress_brush,
 )
-from ui.station.state_style import look
+from certline.ui.station.state_style import look
 
 Index = QModelIndex | QPersistentModelIndex
 Row = tuple[DeviceSnapshot, tuple[str, ...]]

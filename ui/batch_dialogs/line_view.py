@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.plumbing.worker import run_in_background
+from certline.ui.plumbing.worker import run_in_background
 
 translate = QCoreApplication.translate
 

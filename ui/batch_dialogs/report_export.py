@@ -1,6 +1,6 @@
 """Exporting a batch report (CSV or JSON) from any window: pick a file, write it in a worker.
 
-The report itself is ``app.batch.report``'s: the GUI only chooses where and
+The report itself is ``certline.app.batch.report``'s: the GUI only chooses where and
 in which format, so a report saved from the window is byte-for-byte what the
 CLI writes.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.batch.journal_api import JournalBackend
-from ui.plumbing.worker import run_in_background
+from certline.app.batch.journal_api import JournalBackend
+from certline.ui.plumbing.worker import run_in_background
 
 FORMATS = ("csv", "json")
 
@@ -24,7 +24,7 @@ translate = QCoreApplication.translate  # lupdate finds translate("Context", "te
 
 def write_report(journal: JournalBackend, batch_id: int, fmt: str, path: Path) -> Path:
     """Blocking: render and write the report (run in a worker)."""
-    from app.batch.report import export_report
+    from certline.app.batch.report import export_report
 
     return export_report(journal, batch_id, fmt, path)
 

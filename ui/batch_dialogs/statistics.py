@@ -1,6 +1,6 @@
 """The Statistics view: the line's throughput, yield, failure Pareto, step times and stations as charts.
 
-The numbers are :func:`app.station.line_stats.line_stats` (what ``certline stats``
+The numbers are :func:`certline.app.station.line_stats.line_stats` (what ``certline stats``
 prints), computed in a worker; this module only draws them. Charts use pyqtgraph:
 maintained, pure Python on top of the Qt we already ship (PySide6-Essentials; QtCharts
 would need the ~170 MB PySide6-Addons, matplotlib brings its own renderer, fonts and
@@ -31,13 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal_api import JournalBackend
-from app.station.line_stats import StatsScope, line_stats
-from app.station.line_stats_export import to_csv
-from ui.plumbing.worker import run_in_background
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.station.line_stats import StatsScope, line_stats
+from certline.app.station.line_stats_export import to_csv
+from certline.ui.plumbing.worker import run_in_background
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 translate = QCoreApplication.translate
 

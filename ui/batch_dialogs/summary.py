@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.events import DeviceSnapshot
-from app.batch.journal_api import JournalBackend
-from app.batch.states import DeviceState
-from ui.batch_dialogs.report_export import ask_and_export
-from ui.plumbing.resources import icon
-from ui.station.counters import BatchCounters
-from ui.station.state_style import look
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
+from certline.ui.batch_dialogs.report_export import ask_and_export
+from certline.ui.plumbing.resources import icon
+from certline.ui.station.counters import BatchCounters
+from certline.ui.station.state_style import look
 
 
 class LeftElideDelegate(QStyledItemDelegate):

@@ -19,8 +19,8 @@ from types import TracebackType
 from PySide6.QtCore import QCoreApplication, QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.host.log_setup import write_crash_report
-from app.security.redaction import scrub
+from certline.app.host.log_setup import write_crash_report
+from certline.app.security.redaction import scrub
 
 log = logging.getLogger("certline.crash")
 qt_log = logging.getLogger("qt")
@@ -46,7 +46,7 @@ def install_qt_message_handler() -> None:
 
 
 def write_report(exc_info: tuple[type[BaseException], BaseException, TracebackType | None]) -> Path | None:
-    """The crash report via ``app.host.log_setup`` (None if writing it fails)."""
+    """The crash report via ``certline.app.host.log_setup`` (None if writing it fails)."""
     try:
         return write_crash_report(exc_info)
     except OSError as exc:
@@ -87,7 +87,7 @@ def handle_exception(exc_type: type[BaseException], exc: BaseException, tb: Trac
     log.critical("unexpected error", exc_info=(exc_type, exc, tb))
     report = write_report((exc_type, exc, tb))
     summary = scrub("".join(traceback.format_exception_only(exc_type, exc)).strip())
-    from app.host.program_files import CRASH_HINT, at_start
+    from certline.app.host.program_files import CRASH_HINT, at_start
 
     if at_start().replaced():  # e.g. zlib.error from an archive replaced by a package upgrade
         summary = f"{CRASH_HINT}\n\n({summary})"

@@ -20,7 +20,7 @@ import logging
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
-from ui.plumbing.resources import translation_dir
+from certline.ui.plumbing.resources import translation_dir
 
 log = logging.getLogger(__name__)
 

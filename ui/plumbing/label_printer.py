@@ -1,6 +1,6 @@
 """The system printer for unit labels: Qt's printing support drawing the core's label layout.
 
-A thin adapter: :class:`app.labels.layout.LabelLayout` says where every QR
+A thin adapter: :class:`certline.app.labels.layout.LabelLayout` says where every QR
 module and text line goes (in mm); this module paints exactly that with a
 QPainter on a QPrinter (the OS print queue, CUPS on Linux) or, for proofs, on
 a QPrinter writing a PDF file. It runs on the label-printing thread (QPainter
@@ -15,7 +15,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QPageLayout, QPageSize, QPainter
 from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
-from app.labels.layout import LabelLayout
+from certline.app.labels.layout import LabelLayout
 
 
 def paint_label(painter: QPainter, layout: LabelLayout, dots_per_mm: float) -> None:

@@ -2,7 +2,7 @@
 
 ``app`` never imports Qt, so ``certline selftest`` starts this in a child process:
 ``certline-gui --selftest`` in a frozen bundle (the bundle's GUI entry script
-dispatches here), ``python -m ui.plumbing.selftest_probe`` from a source tree.
+dispatches here), ``python -m certline.ui.plumbing.selftest_probe`` from a source tree.
 
 It checks what a frozen build most often gets wrong: a Qt platform plugin that
 does not load (missing xcb/EGL libraries), the SVG icon engine (qsvg plugin and
@@ -18,11 +18,11 @@ import pkgutil
 import sys
 
 #: ``ui`` modules not imported by the probe (itself)
-SKIP = frozenset({"ui.plumbing.selftest_probe"})
+SKIP = frozenset({"certline.ui.plumbing.selftest_probe"})
 
 
 def _ui_modules() -> list[str]:
-    import ui
+    from certline import ui
 
     return [ui.__name__] + [
         info.name
@@ -51,7 +51,7 @@ def probe() -> list[str]:
         except Exception as exc:  # noqa: BLE001 - report every broken module
             problems.append(f"import {name}: {type(exc).__name__}: {exc}")
 
-    from ui.plumbing.resources import resource_path, translation_dir
+    from certline.ui.plumbing.resources import resource_path, translation_dir
 
     svgs = sorted(resource_path("icons").glob("*.svg"))
     if not svgs:

@@ -4,7 +4,7 @@ These are the look of this station's window (large text, language, the last
 profile, window geometry), not provisioning settings. Booleans are read with
 ``type=bool``: INI storage gives back the strings ``"true"``/``"false"``
 otherwise, and ``"false"`` is truthy. When a value was never set here, the
-station settings file (``app.config.settings``) provides the default, so an engineer
+station settings file (``certline.app.config.settings``) provides the default, so an engineer
 can preset large text for every account on a station.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.config.settings import SettingsError, load_settings
+from certline.app.config.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _default_qsettings() -> QSettings:
     (side-by-side stations, tests), the window's last profile and language included.
     """
     if os.environ.get("CERTLINE_HOME"):
-        from app.config.paths import station_paths
+        from certline.app.config.paths import station_paths
 
         path = station_paths().config / "ui.ini"
         return QSettings(str(path), QSettings.Format.IniFormat)

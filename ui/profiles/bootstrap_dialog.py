@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.est.bootstrap import BootstrapResult, normalise_fingerprint, pin
-from ui.plumbing.resources import icon
-from ui.plumbing.worker import run_in_background
-from ui.station.state_style import Tone, tone_colour
+from certline.app.est.bootstrap import BootstrapResult, normalise_fingerprint, pin
+from certline.ui.plumbing.resources import icon
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.station.state_style import Tone, tone_colour
 
 
 class FingerprintRow(QGroupBox):

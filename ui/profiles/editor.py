@@ -3,7 +3,7 @@
 The passcode field is masked and never filled in: the editor only says
 whether the keyring holds one. Typing a value replaces it on Save (in a
 worker: keyring calls may wait on D-Bus). Profiles are saved, imported and
-exported through ``app.config.profile_store`` -- never with a secret in them.
+exported through ``certline.app.config.profile_store`` -- never with a secret in them.
 """
 
 from __future__ import annotations
@@ -26,42 +26,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import pki
-from app.config.profile import AuthStyle, Profile
-from app.config.profile_store import ProfileStore, profile_from_json
-from app.config.settings import write_private_json
-from app.est.credentials import Credentials
-from ui.plumbing.resources import icon
-from ui.plumbing.worker import run_in_background
-from ui.profiles.form import ProfileForm
-from ui.profiles.server_check import (
+from certline.app import pki
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.config.profile_store import ProfileStore, profile_from_json
+from certline.app.config.settings import write_private_json
+from certline.app.est.credentials import Credentials
+from certline.ui.plumbing.resources import icon
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.profiles.form import ProfileForm
+from certline.ui.profiles.server_check import (
     CheckResult,
     ClientFactory,
     default_client_factory,
     run_connection_test,
 )
-from ui.profiles.validation import field_problems, overall_problem
-from ui.station.state_style import Tone, tone_colour, tone_icon
+from certline.ui.profiles.validation import field_problems, overall_problem
+from certline.ui.station.state_style import Tone, tone_colour, tone_icon
 
 SecretStoreFactory = Callable[[], Any]
 
 
 def _typed_credentials(profile: Profile, typed: str) -> Credentials:
     """Blocking: the secret just typed (not stored yet), the rest from the keyring if it is usable."""
-    from app.station.credential_source import CredentialSource
+    from certline.app.station.credential_source import CredentialSource
 
     return CredentialSource(typed=typed).credentials(profile, strict=False)
 
 
 def _secret_store() -> Any:
-    from app.security.secret_store import SecretStore
+    from certline.app.security.secret_store import SecretStore
 
     return SecretStore()
 
 
 def secret_purpose(profile: Profile) -> str:
-    """The keyring entry the editor's secret field holds (the rule is app.security.secret_needs)."""
-    from app.security.secret_needs import typed_secret_purpose
+    """The keyring entry the editor's secret field holds (the rule is certline.app.security.secret_needs)."""
+    from certline.app.security.secret_needs import typed_secret_purpose
 
     return typed_secret_purpose(profile).value
 
@@ -293,8 +293,8 @@ class ProfileEditor(QDialog):
         self.form.set_ca_bundle_pem(pem, fingerprints)
 
     def _bootstrap(self) -> None:
-        from app.est.bootstrap import fetch_cacerts_unverified
-        from ui.profiles.bootstrap_dialog import BootstrapDialog
+        from certline.app.est.bootstrap import fetch_cacerts_unverified
+        from certline.ui.profiles.bootstrap_dialog import BootstrapDialog
 
         profile = self.form.profile()
         dialog = BootstrapDialog(

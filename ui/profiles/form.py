@@ -4,7 +4,7 @@ Server (name, URLs, label, device group, trust anchor), Authentication (style,
 user name, client credential files), Certificate (key generation and
 algorithm, subject template, CSR encoding, proof of possession) and Station
 (driver, baud, concurrency, port filters). :meth:`ProfileForm.profile` builds
-a :class:`~app.config.profile.Profile` from what is on screen; secrets are not part
+a :class:`~certline.app.config.profile.Profile` from what is on screen; secrets are not part
 of it (the editor handles the passcode field separately).
 """
 
@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile, ScanIn
-from app.device.discovery import FILTER_LABELS
-from app.pki import KeyAlgorithm
-from app.station.passcode_change import QUOTA_FIELDS
-from ui.station.state_style import Tone, tone_colour, tone_icon
+from certline.app.config.profile import AuthStyle, CsrFormat, KeyGeneration, Profile, ScanIn
+from certline.app.device.discovery import FILTER_LABELS
+from certline.app.pki import KeyAlgorithm
+from certline.app.station.passcode_change import QUOTA_FIELDS
+from certline.ui.station.state_style import Tone, tone_colour, tone_icon
 
 SUBJECT_ATTRS = ("CN", "O", "OU", "C")
 PORT_FILTER_KEYS = ("vid_pid", "description", "manufacturer", "serial_number")
@@ -42,7 +42,7 @@ BAUD_RATES = ("9600", "19200", "38400", "57600", "115200", "230400", "460800", "
 
 
 def _driver_names() -> list[str]:
-    from app.device.registry import driver_names  # lazy: the registry imports every driver
+    from certline.app.device.registry import driver_names  # lazy: the registry imports every driver
 
     return driver_names()
 
@@ -422,7 +422,7 @@ class ProfileForm(QTabWidget):
         self.set_ca_bundle_pem(profile.ca_bundle_pem, fingerprints)
 
     def profile(self) -> Profile:
-        """The profile on screen (may be invalid: check with ``ui.profiles.validation``)."""
+        """The profile on screen (may be invalid: check with ``certline.ui.profiles.validation``)."""
         subject = {a: v for a in SUBJECT_ATTRS if (v := self.text(f"subject.{a}"))}
         subject.update(self._extra_subject)
         filters = {k: v for k in PORT_FILTER_KEYS if (v := self.text(f"port_filters.{k}"))}

@@ -15,9 +15,9 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication
 
-from app.config.profile import Profile
-from app.est.credentials import Credentials
-from app.est.results import CsrAttributes
+from certline.app.config.profile import Profile
+from certline.app.est.credentials import Credentials
+from certline.app.est.results import CsrAttributes
 
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
 
@@ -35,7 +35,7 @@ class CheckResult:
 
 
 def default_client_factory(profile: Profile, credentials: Credentials) -> Any:
-    from app.est.client import EstClient
+    from certline.app.est.client import EstClient
 
     return EstClient(profile, credentials, pool_size=1, timeout=15.0, retries=0)
 
@@ -60,7 +60,7 @@ def describe_attrs(attrs: CsrAttributes) -> str:
 
 
 def _failure(operation: str, exc: Exception) -> CheckResult:
-    from app.est.errors import EstTlsError
+    from certline.app.est.errors import EstTlsError
 
     return CheckResult(
         operation, False, str(exc) or type(exc).__name__, tls_untrusted=isinstance(exc, EstTlsError)

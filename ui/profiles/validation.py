@@ -1,7 +1,7 @@
 """Field-by-field checks for the profile editor, run as the engineer types.
 
-The rules are the core's (``app.config.profile_store.validate_profile``,
-``app.config.est_urls.parse_est_url``); this module only decides which field a
+The rules are the core's (``certline.app.config.profile_store.validate_profile``,
+``certline.app.config.est_urls.parse_est_url``); this module only decides which field a
 problem belongs to, so the message can sit right under that field. Problems
 the core describes come in the core's words; the few checks that only make
 sense in a form (an empty required field, a file that is not there) are
@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
-from app.config.est_urls import EstUrlError, parse_est_url
-from app.config.profile import AuthStyle, Profile
-from app.config.profile_store import (
+from certline.app.config.est_urls import EstUrlError, parse_est_url
+from certline.app.config.profile import AuthStyle, Profile
+from certline.app.config.profile_store import (
     InvalidProfile,
     InvalidProfileName,
     check_passcode_quota,

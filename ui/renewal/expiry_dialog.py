@@ -1,6 +1,6 @@
 """Certificate expiry: every unit this station provisioned or renewed, soonest expiry first.
 
-The rows are :func:`app.station.expiry.expiry_rows` (what ``certline expiry``
+The rows are :func:`certline.app.station.expiry.expiry_rows` (what ``certline expiry``
 prints), read from the journal in a worker; "Export CSV…" writes the same
 columns as ``certline expiry --format csv`` so a spreadsheet built on one
 works with the other.
@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal_api import JournalBackend
-from app.reenroll import urgency_for
-from app.station.expiry import COLUMNS, expiry_rows
-from ui.plumbing.resources import icon
-from ui.plumbing.worker import run_in_background
-from ui.widgets.certificate_panel import urgency_look
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.reenroll import urgency_for
+from certline.app.station.expiry import COLUMNS, expiry_rows
+from certline.ui.plumbing.resources import icon
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.widgets.certificate_panel import urgency_look
 
 Row = dict[str, object]
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole expiry row, on column 0 (export reads it)

@@ -1,6 +1,6 @@
 """The field-engineer entries of the Station menu: "Re-enroll a unit…" and "Certificate expiry…".
 
-Kept out of :mod:`ui.station.actions` so the batch actions (and their toolbar) stay
+Kept out of :mod:`certline.ui.station.actions` so the batch actions (and their toolbar) stay
 the technician's; these two open dialogs and need nothing from the batch.
 """
 
@@ -14,11 +14,11 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
-from ui.renewal.expiry_dialog import ExpiryDialog
-from ui.renewal.reenroll_dialog import ReenrollDialog
+from certline.ui.renewal.expiry_dialog import ExpiryDialog
+from certline.ui.renewal.reenroll_dialog import ReenrollDialog
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 translate = QCoreApplication.translate
 

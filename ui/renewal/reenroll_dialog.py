@@ -1,8 +1,8 @@
 """Field re-enrollment of one unit: read its certificate, renew it, compare old and new.
 
 Everything that touches the serial port, the EST server or the journal runs in
-:func:`ui.plumbing.worker.run_in_background`; the dialog only shows results. The work
-itself is :mod:`app.reenroll` (the same code ``certline reenroll --port`` runs),
+:func:`certline.ui.plumbing.worker.run_in_background`; the dialog only shows results. The work
+itself is :mod:`certline.app.reenroll` (the same code ``certline reenroll --port`` runs),
 so the GUI and the CLI renew a unit identically and journal it the same way.
 """
 
@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device.driver import DeviceError
-from app.est.errors import EstError
-from app.reenroll import CurrentCredential, ReenrollError, RenewalResult, SigningUnsupported
-from app.station import StationSession
-from app.station.renewal import read_unit, renew_unit
-from ui.plumbing.worker import run_in_background
-from ui.widgets.certificate_panel import CertificatePanel
+from certline.app.device.driver import DeviceError
+from certline.app.est.errors import EstError
+from certline.app.reenroll import CurrentCredential, ReenrollError, RenewalResult, SigningUnsupported
+from certline.app.station import StationSession
+from certline.app.station.renewal import read_unit, renew_unit
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.widgets.certificate_panel import CertificatePanel
 
 PortProvider = Callable[[], list[str]]
 

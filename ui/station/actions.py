@@ -14,7 +14,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
-from ui.plumbing.resources import icon
+from certline.ui.plumbing.resources import icon
 
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
 

@@ -1,9 +1,9 @@
 """What the batch buttons do: start, pause, stop, retry, skip, hands-free — a thin Qt adapter.
 
 The rules (what may happen next, when a batch closes, how a stopped batch is retried) are
-:class:`app.station.batch_run.BatchRun`, which ``certline batch run`` uses too. This class
+:class:`certline.app.station.batch_run.BatchRun`, which ``certline batch run`` uses too. This class
 turns button presses into its calls on the one-thread command queue
-(:func:`ui.plumbing.worker.run_in_background` with ``serial=True``: every call may wait on the
+(:func:`certline.ui.plumbing.worker.run_in_background` with ``serial=True``: every call may wait on the
 journal, port threads or the EST server) and reports back by signal on the GUI thread.
 """
 
@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from app.batch.engine import BatchEngine, BatchOptions
-from app.batch.events import BatchSnapshot
-from app.batch.label_desk import ScanOutcome
-from app.station import StationSession
-from app.station.batch_run import BatchRun, Phase, SnapshotVerdict
-from app.station.hands_free import HandsFree, PortProvider
-from ui.plumbing.worker import run_in_background
+from certline.app.batch.engine import BatchEngine, BatchOptions
+from certline.app.batch.events import BatchSnapshot
+from certline.app.batch.label_desk import ScanOutcome
+from certline.app.station import StationSession
+from certline.app.station.batch_run import BatchRun, Phase, SnapshotVerdict
+from certline.app.station.hands_free import HandsFree, PortProvider
+from certline.ui.plumbing.worker import run_in_background
 
 __all__ = ["BatchController", "Phase"]
 

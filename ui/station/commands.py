@@ -13,20 +13,20 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from app import __version__
-from app.batch.events import BatchSnapshot
-from app.batch.states import TERMINAL
-from app.security.roles import Action
-from app.station.support_bundle import default_bundle_name, write_support_bundle
-from ui.batch_dialogs.history import HistoryDialog
-from ui.batch_dialogs.report_export import ask_and_export
-from ui.batch_dialogs.summary import BatchSummaryDialog
-from ui.plumbing.resources import icon
-from ui.plumbing.settings import LANGUAGE, LARGE_TEXT, LARGE_TEXT_SCALE
-from ui.plumbing.worker import run_in_background
+from certline.app import __version__
+from certline.app.batch.events import BatchSnapshot
+from certline.app.batch.states import TERMINAL
+from certline.app.security.roles import Action
+from certline.app.station.support_bundle import default_bundle_name, write_support_bundle
+from certline.ui.batch_dialogs.history import HistoryDialog
+from certline.ui.batch_dialogs.report_export import ask_and_export
+from certline.ui.batch_dialogs.summary import BatchSummaryDialog
+from certline.ui.plumbing.resources import icon
+from certline.ui.plumbing.settings import LANGUAGE, LARGE_TEXT, LARGE_TEXT_SCALE
+from certline.ui.plumbing.worker import run_in_background
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
@@ -65,7 +65,7 @@ def connect(w: MainWindow) -> None:
 
 def start(w: MainWindow, *, hands_free: bool | None = None) -> None:
     """Start a batch, after the passcode warning when it cannot pay for every unit."""
-    from ui.station.passcode_dialog import warn_before_start
+    from certline.ui.station.passcode_dialog import warn_before_start
 
     work_order, operator = w.station_bar.fields()
     on = w.station_actions.hands_free.isChecked() if hands_free is None else hands_free
@@ -74,7 +74,7 @@ def start(w: MainWindow, *, hands_free: bool | None = None) -> None:
 
 def set_hands_free(w: MainWindow, on: bool) -> None:
     """Idle: F9 starts a hands-free batch at once. Running: start or stop watching for units."""
-    from ui.station.batch_controller import Phase
+    from certline.ui.station.batch_controller import Phase
 
     if w.controller.phase == Phase.IDLE:
         if on:
@@ -211,8 +211,8 @@ def edit_profile(w: MainWindow) -> None:
             translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
         )
         return
-    from app.config.profile_store import ProfileStore
-    from ui.profiles.editor import ProfileEditor
+    from certline.app.config.profile_store import ProfileStore
+    from certline.ui.profiles.editor import ProfileEditor
 
     editor = ProfileEditor(w.session.profile, store=ProfileStore(w.session.paths.profiles), parent=w)
     editor.saved.connect(lambda profile: _profile_saved(w, profile))
@@ -220,7 +220,7 @@ def edit_profile(w: MainWindow) -> None:
 
 
 def show_line_view(w: MainWindow) -> None:
-    from ui.batch_dialogs.line_view import LineViewDialog
+    from certline.ui.batch_dialogs.line_view import LineViewDialog
 
     LineViewDialog(w.session.journal, w.station_bar.work_order.text().strip() or None, w).open()
 
@@ -231,8 +231,8 @@ def edit_shared_journal(w: MainWindow) -> None:
             translate("MainWindow", "The station is locked; unlock it with the engineer PIN (Ctrl+L)")
         )
         return
-    from app.config.settings import SettingsError, load_settings
-    from ui.station.shared_journal_dialog import SharedJournalDialog
+    from certline.app.config.settings import SettingsError, load_settings
+    from certline.ui.station.shared_journal_dialog import SharedJournalDialog
 
     try:
         settings = load_settings()

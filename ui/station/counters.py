@@ -10,8 +10,8 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.batch.events import BatchSnapshot
-from ui.station.state_style import Tone, tone_colour, tone_icon
+from certline.app.batch.events import BatchSnapshot
+from certline.ui.station.state_style import Tone, tone_colour, tone_icon
 
 NUMBER_SCALE = 2.4
 

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import pki
-from app.batch.journal_api import JournalBackend, TransitionRecord
-from ui.plumbing.worker import run_in_background
-from ui.station.state_style import look
+from certline.app import pki
+from certline.app.batch.journal_api import JournalBackend, TransitionRecord
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.station.state_style import look
 
 
 @dataclass(frozen=True)

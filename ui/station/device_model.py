@@ -34,9 +34,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication
 
-from app.batch.events import DeviceSnapshot
-from app.batch.states import TERMINAL, DeviceState
-from ui.station.state_style import StateLook, look
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.states import TERMINAL, DeviceState
+from certline.ui.station.state_style import StateLook, look
 
 Cell = dict[int, object]
 DISPLAY = Qt.ItemDataRole.DisplayRole

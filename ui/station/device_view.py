@@ -19,8 +19,8 @@ from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from app.batch.events import DeviceSnapshot
-from ui.station.device_model import Column, DeviceTableModel
+from certline.app.batch.events import DeviceSnapshot
+from certline.ui.station.device_model import Column, DeviceTableModel
 
 
 class _HasProgressWidth(Protocol):

@@ -1,7 +1,7 @@
 """The core's event bus as Qt signals (Electrum's network-callback-to-signal adapter).
 
-``app`` publishes :class:`~app.batch.events.DeviceSnapshot`,
-:class:`~app.batch.events.BatchSnapshot` and :class:`~app.batch.events.LogEvent`
+``app`` publishes :class:`~certline.app.batch.events.DeviceSnapshot`,
+:class:`~certline.app.batch.events.BatchSnapshot` and :class:`~certline.app.batch.events.LogEvent`
 on whichever worker thread made the change. :class:`EventBridge` lives in the
 main thread and re-emits them as signals on the GUI thread, so every slot
 connected to the bridge runs there without locks.
@@ -30,11 +30,11 @@ from collections.abc import Callable
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, LogEvent, MesStatus
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot, Event, EventBus, LogEvent, MesStatus
 
 #: Loggers whose records the engine also publishes as LogEvents (with device context);
 #: the handler skips them so the log panel does not show every engine line twice.
-BUS_PUBLISHING_LOGGERS: frozenset[str] = frozenset({"app.batch.engine"})
+BUS_PUBLISHING_LOGGERS: frozenset[str] = frozenset({"certline.app.batch.engine"})
 
 #: the GUI thread takes the buffered events at most this often (about one display frame)
 FRAME_MS = 16
@@ -134,7 +134,7 @@ class EventBridge(QObject):
 class BridgeLogHandler(logging.Handler):
     """Forwards ``logging`` records to the bridge as :class:`LogEvent` (any thread).
 
-    Install it with ``app.host.log_setup.attach_handler`` so the redaction filter runs first.
+    Install it with ``certline.app.host.log_setup.attach_handler`` so the redaction filter runs first.
     """
 
     def __init__(self, bridge: EventBridge, level: int = logging.INFO) -> None:

@@ -2,10 +2,10 @@
 
 * **Serial permission on first start.** Graphical installers do not show the package's
   post-install note, so once the window is up, a worker opens the USB serial ports
-  read-only (:func:`app.device.serial_access.first_start_problem`); a port this user may
+  read-only (:func:`certline.app.device.serial_access.first_start_problem`); a port this user may
   not open gets a warning box naming the group and the fix.
 * **Program replaced while running.** A package upgrade replaces the files a frozen
-  Certline still reads lazily (:mod:`app.host.program_files`). A timer asks a worker every few
+  Certline still reads lazily (:mod:`certline.app.host.program_files`). A timer asks a worker every few
   seconds whether they changed; when they did, the batch is paused after the current
   step and the technician is asked to restart, once.
 
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 
-from app.device.serial_access import first_start_problem
-from app.host.program_files import RESTART_MESSAGE, ProgramFiles, at_start
-from ui.plumbing.worker import run_in_background
-from ui.station.batch_controller import Phase
+from certline.app.device.serial_access import first_start_problem
+from certline.app.host.program_files import RESTART_MESSAGE, ProgramFiles, at_start
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.station.batch_controller import Phase
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 log = logging.getLogger(__name__)
 PROGRAM_CHECK_INTERVAL_MS = 5_000

@@ -1,8 +1,8 @@
 """Station lock and sign-in in the window: the engineer PIN guards profiles and settings,
 the technician PIN (if set) the batch controls.
 
-The rules live in :mod:`app.security.roles` and :mod:`app.security.station_lock`, the use
-cases in :mod:`app.station.sign_in`; this module only asks for names and PINs (masked) and
+The rules live in :mod:`certline.app.security.roles` and :mod:`certline.app.security.station_lock`, the use
+cases in :mod:`certline.app.station.sign_in`; this module only asks for names and PINs (masked) and
 runs the slow PBKDF2 work in a worker. A locked station still runs batches.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from app.security.roles import Operator, Role
-from app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
-from app.station.session import StationSession
-from app.station.sign_in import lock_station, sign_in, sign_out
-from ui.plumbing.worker import run_in_background
+from certline.app.security.roles import Operator, Role
+from certline.app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
+from certline.app.station.session import StationSession
+from certline.app.station.sign_in import lock_station, sign_in, sign_out
+from certline.ui.plumbing.worker import run_in_background
 
 
 class PinDialog(QDialog):
@@ -113,7 +113,7 @@ class SignInDialog(QDialog):
 
 class LockController(QObject):
     """The station's lock and who is signed in, changed through the use cases of
-    :mod:`app.station.sign_in` in a worker (PBKDF2 and the audit write are slow).
+    :mod:`certline.app.station.sign_in` in a worker (PBKDF2 and the audit write are slow).
 
     Attributes:
         locked: the last known lock state (refreshed in a worker at start).

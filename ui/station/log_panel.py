@@ -1,6 +1,6 @@
 """The log panel: engine events and library log records, filterable by level and device.
 
-Lines arrive through the :class:`~ui.station.event_bridge.EventBridge` as ``LogEvent``,
+Lines arrive through the :class:`~certline.ui.station.event_bridge.EventBridge` as ``LogEvent``,
 one frame's lines at a time; messages are scrubbed once more on the way in (a secret must
 never be on screen either). The model keeps the newest :data:`MAX_LINES` lines and removes
 old ones from the top, so a day-long batch does not grow memory without bound.
@@ -25,9 +25,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from app.batch.events import LogEvent
-from app.security.redaction import scrub
-from ui.station.state_style import Tone, tone_colour
+from certline.app.batch.events import LogEvent
+from certline.app.security.redaction import scrub
+from certline.ui.station.state_style import Tone, tone_colour
 
 MAX_LINES = 5000
 Index = QModelIndex | QPersistentModelIndex

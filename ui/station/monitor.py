@@ -1,7 +1,7 @@
 """Background checks behind the station bar: EST server, trust anchor, keyring entry.
 
 Each check may block (a TLS handshake, a D-Bus keyring call, reading a CA
-file), so each runs through :func:`ui.plumbing.worker.run_in_background` and reports
+file), so each runs through :func:`certline.ui.plumbing.worker.run_in_background` and reports
 by signal. The server is re-checked on a timer while no batch runs; during a
 batch the engine's own ``BatchSnapshot.server_reachable`` is fresher and is
 fed in with :meth:`StationMonitor.note_server`.
@@ -18,10 +18,10 @@ from pathlib import Path
 from cryptography import x509
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app import pki
-from app.config.profile import Profile
-from app.station import StationSession
-from ui.plumbing.worker import run_in_background
+from certline.app import pki
+from certline.app.config.profile import Profile
+from certline.app.station import StationSession
+from certline.ui.plumbing.worker import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ def trust_anchor_fingerprints(profile: Profile) -> list[str]:
 
 def keyring_secret_status(profile: Profile) -> SecretStatus:
     """Whether the keyring holds what the profile's auth style needs (never reads it out)."""
-    from app.security.secret_needs import required_purposes
-    from app.security.secret_store import KeyringUnavailable, SecretStore
+    from certline.app.security.secret_needs import required_purposes
+    from certline.app.security.secret_store import KeyringUnavailable, SecretStore
 
     purposes = required_purposes(profile)
     if not purposes:

@@ -1,6 +1,6 @@
 """The passcode quota in the station window: the warning before Start and the "New passcode" dialog.
 
-The rules are :mod:`app.station.passcode_change` (the outlook, storing a new passcode, the running
+The rules are :mod:`certline.app.station.passcode_change` (the outlook, storing a new passcode, the running
 batch going on with it), which ``certline profile set-passcode`` and ``certline batch run`` use
 too. Here only the asking: the journal read and the keyring write run on a worker thread; the
 typed passcode goes from the field to that worker and the field is cleared.
@@ -24,20 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.events import LogEvent
-from app.config.profile import Profile
-from app.security.roles import Action
-from app.station.passcode_change import (
+from certline.app.batch.events import LogEvent
+from certline.app.config.profile import Profile
+from certline.app.security.roles import Action
+from certline.app.station.passcode_change import (
     PasscodeRefused,
     QuotaOutlook,
     continue_with_new_passcode,
     quota_outlook,
     set_new_passcode,
 )
-from ui.plumbing.worker import run_in_background
+from certline.ui.plumbing.worker import run_in_background
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 log = logging.getLogger(__name__)
 translate = QCoreApplication.translate

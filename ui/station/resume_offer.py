@@ -14,11 +14,11 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from app.station.resume_choice import ResumeChoice, choose_batch_to_resume
-from ui.plumbing.worker import run_in_background
+from certline.app.station.resume_choice import ResumeChoice, choose_batch_to_resume
+from certline.ui.plumbing.worker import run_in_background
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 translate = QCoreApplication.translate
 

@@ -1,7 +1,7 @@
 """The scan field: where a keyboard-wedge barcode scanner types each unit's label.
 
-A thin Qt adapter over :class:`app.station.scan_in.KeyBurst` (scanner or person, by key speed
-and terminator) and :meth:`app.station.batch_run.BatchRun.scan` (which unit the label is for).
+A thin Qt adapter over :class:`certline.app.station.scan_in.KeyBurst` (scanner or person, by key speed
+and terminator) and :meth:`certline.app.station.batch_run.BatchRun.scan` (which unit the label is for).
 While a batch runs, :class:`ScanFocusKeeper` gives the field the keyboard focus back whenever
 it moves elsewhere in the station window, so a scan is never typed into the device table; it
 never takes the focus from a dialog, a menu or a field the operator is typing into.
@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.label_desk import ScanOutcome
-from app.station.scan_in import KeyBurst, Verdict
-from ui.station.state_style import Tone, tone_colour
+from certline.app.batch.label_desk import ScanOutcome
+from certline.app.station.scan_in import KeyBurst, Verdict
+from certline.ui.station.state_style import Tone, tone_colour
 
 _TERMINATORS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
 

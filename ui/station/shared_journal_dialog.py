@@ -2,7 +2,7 @@
 database password (to the OS keyring, never shown) and a connection test.
 
 Everything that talks to the database or the keyring runs in a worker thread; the logic lives
-in ``app.batch.journal_url`` (``test_connection``, ``save_journal_settings``).
+in ``certline.app.batch.journal_url`` (``test_connection``, ``save_journal_settings``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.batch.journal_url import save_journal_settings, test_connection
-from ui.plumbing.worker import run_in_background
+from certline.app.batch.journal_url import save_journal_settings, test_connection
+from certline.ui.plumbing.worker import run_in_background
 
 translate = QCoreApplication.translate
 

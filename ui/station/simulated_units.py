@@ -1,7 +1,7 @@
 """Help > "Use simulated units…": the real station window on simulated units, for training.
 
 A trainer walks a new technician through the real window without hardware:
-this asks how many units, starts them through :class:`app.station.simulated_units.PortChoice`
+this asks how many units, starts them through :class:`certline.app.station.simulated_units.PortChoice`
 (in a worker: opening pseudo-terminals and booting firmware takes a moment)
 and from then on every batch, re-enroll and resume of this window runs on them.
 """
@@ -14,11 +14,11 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QMenu
 
-from app.station.simulated_units import MAX_UNITS
-from ui.plumbing.worker import run_in_background
+from certline.app.station.simulated_units import MAX_UNITS
+from certline.ui.plumbing.worker import run_in_background
 
 if TYPE_CHECKING:
-    from ui.station.window import MainWindow
+    from certline.ui.station.window import MainWindow
 
 translate = QCoreApplication.translate
 
@@ -63,7 +63,7 @@ def ask(window: MainWindow) -> QInputDialog:
 def use(window: MainWindow, count: int, **options: Any) -> None:
     """Start ``count`` simulated units for the window's profile; says so in the status bar.
 
-    ``options`` go to :meth:`app.station.simulated_units.PortChoice.use_simulated` (tests, screenshots).
+    ``options`` go to :meth:`certline.app.station.simulated_units.PortChoice.use_simulated` (tests, screenshots).
     """
     profile, choice = window.session.profile, window.port_choice
     window.show_message(translate("MainWindow", "Starting simulated units…"))

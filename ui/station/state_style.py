@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtGui import QColor, QIcon
 
-from app.batch.states import DeviceState
-from ui.plumbing.resources import icon
+from certline.app.batch.states import DeviceState
+from certline.ui.plumbing.resources import icon
 
 
 class Tone(enum.Enum):

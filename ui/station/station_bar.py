@@ -11,10 +11,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from app.batch.events import MesStatus
-from ui.plumbing.resources import icon
-from ui.station.monitor import SecretState, SecretStatus
-from ui.station.state_style import Tone, tone_colour, tone_icon
+from certline.app.batch.events import MesStatus
+from certline.ui.plumbing.resources import icon
+from certline.ui.station.monitor import SecretState, SecretStatus
+from certline.ui.station.state_style import Tone, tone_colour, tone_icon
 
 
 class StatusItem(QWidget):

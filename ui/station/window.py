@@ -2,10 +2,10 @@
 
 The window only composes and wires: the station bar and counters on top, the
 device table with the selected unit's details, the log below. Batch actions
-go to :class:`~ui.station.batch_controller.BatchController`, background checks to
-:class:`~ui.station.monitor.StationMonitor`, the lock to
-:class:`~ui.station.lock.LockController`; engine events arrive through the
-:class:`~ui.station.event_bridge.EventBridge` on the GUI thread.
+go to :class:`~certline.ui.station.batch_controller.BatchController`, background checks to
+:class:`~certline.ui.station.monitor.StationMonitor`, the lock to
+:class:`~certline.ui.station.lock.LockController`; engine events arrive through the
+:class:`~certline.ui.station.event_bridge.EventBridge` on the GUI thread.
 """
 
 from __future__ import annotations
@@ -17,39 +17,39 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
-from app.batch.events import BatchSnapshot, DeviceSnapshot
-from app.batch.states import TERMINAL
-from app.config.profile import Profile, ScanIn
-from app.host.log_setup import attach_handler
-from app.labels.hook import LabelPrinting
-from app.mes.delivery import MesDelivery
-from app.security.roles import Action, RoleGate
-from app.security.station_lock import StationLock
-from app.station import StationSession
-from app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
-from app.station.mes_handoff import start_mes_handoff
-from app.station.simulated_units import PortChoice
-from ui.batch_dialogs import statistics as statistics_view
-from ui.plumbing.label_printer import QtPrinterSink
-from ui.plumbing.resources import app_icon
-from ui.plumbing.settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
-from ui.plumbing.worker import run_in_background
-from ui.renewal import menu as reenroll_menu
-from ui.station import commands as window_commands
-from ui.station import resume_offer, simulated_units
-from ui.station.actions import build_menus, create_actions
-from ui.station.batch_controller import BatchController, Phase
-from ui.station.counters import BatchCounters
-from ui.station.device_details import DeviceDetailsPanel
-from ui.station.device_model import DeviceTableModel
-from ui.station.device_view import DeviceView
-from ui.station.event_bridge import BridgeLogHandler, EventBridge
-from ui.station.lock import LockController
-from ui.station.log_panel import LogPanel
-from ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
-from ui.station.passcode_dialog import PasscodeAsker
-from ui.station.scan_field import ScanFocusKeeper, ScanPanel
-from ui.station.station_bar import StationBar
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot
+from certline.app.batch.states import TERMINAL
+from certline.app.config.profile import Profile, ScanIn
+from certline.app.host.log_setup import attach_handler
+from certline.app.labels.hook import LabelPrinting
+from certline.app.mes.delivery import MesDelivery
+from certline.app.security.roles import Action, RoleGate
+from certline.app.security.station_lock import StationLock
+from certline.app.station import StationSession
+from certline.app.station.hands_free import HandsFree, PortProvider, ProviderPortSource
+from certline.app.station.mes_handoff import start_mes_handoff
+from certline.app.station.simulated_units import PortChoice
+from certline.ui.batch_dialogs import statistics as statistics_view
+from certline.ui.plumbing.label_printer import QtPrinterSink
+from certline.ui.plumbing.resources import app_icon
+from certline.ui.plumbing.settings import GEOMETRY, SPLITTER, WINDOW_STATE, UiSettings
+from certline.ui.plumbing.worker import run_in_background
+from certline.ui.renewal import menu as reenroll_menu
+from certline.ui.station import commands as window_commands
+from certline.ui.station import resume_offer, simulated_units
+from certline.ui.station.actions import build_menus, create_actions
+from certline.ui.station.batch_controller import BatchController, Phase
+from certline.ui.station.counters import BatchCounters
+from certline.ui.station.device_details import DeviceDetailsPanel
+from certline.ui.station.device_model import DeviceTableModel
+from certline.ui.station.device_view import DeviceView
+from certline.ui.station.event_bridge import BridgeLogHandler, EventBridge
+from certline.ui.station.lock import LockController
+from certline.ui.station.log_panel import LogPanel
+from certline.ui.station.monitor import SecretStatus, StationMonitor, keyring_secret_status
+from certline.ui.station.passcode_dialog import PasscodeAsker
+from certline.ui.station.scan_field import ScanFocusKeeper, ScanPanel
+from certline.ui.station.station_bar import StationBar
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
     Attributes:
         session, controller, monitor, lock, bridge: the non-visual parts (tests drive them).
         station_bar, counters, model, table, details, log_panel: the visible parts.
-        station_actions: every action (see :mod:`ui.station.actions`).
+        station_actions: every action (see :mod:`certline.ui.station.actions`).
 
     Signals:
         profile_saved(Profile): the profile editor saved a profile (the launcher may reopen it).

@@ -13,8 +13,8 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
 
-from app.reenroll import CertificateView
-from ui.station.state_style import Tone, tone_colour, tone_icon
+from certline.app.reenroll import CertificateView
+from certline.ui.station.state_style import Tone, tone_colour, tone_icon
 
 _CONTEXT = "Urgency"
 
