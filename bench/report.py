@@ -404,13 +404,15 @@ CPU cost left in a worker: it looped over every received byte in Python; it now 
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
 BATCH_STILL_MISSED = """
-**Why targets are still missed, and what would close them.** These runs were made while other
-engineers' test suites and benchmarks used {foreign_lo}–{foreign_hi} cores of this 2-core machine (the
-"foreign CPU" column; the run waited for an idle machine and did not get one): even one unit
-alone took {one_wall} s, {one_sim}× the sim floor (1.03× on the idle machine of the previous
-measurement), so every ratio above includes that load. Against one unit measured under the same
-conditions, {n} units take {rel_n}× and {big_n} units {rel_big}× as long (previous measurement, idle machine:
-2.1× and 4.7×).
+**Why targets are still missed, and what would close them.** Other processes used
+{foreign_lo}–{foreign_hi} cores of this 2-core machine during these runs (the "foreign CPU" column; the
+last run, after every branch of the round was merged, had the machine nearly to itself). One unit
+alone took {one_wall} s, {one_sim}× the sim floor. Against one unit measured under the same
+conditions, {n} units take {rel_n}× and {big_n} units {rel_big}× as long (previous measurement, before group
+commit and the counters: 2.1× and 4.7×). The paragraphs below were written from the loaded runs
+earlier the same day; the quiet run confirms their direction: the writer lock is still held for
+most of the wall time at 32 units, so the journal's durable round trips per unit remain the first
+thing to cut.
 
 *The journal.* With group commit the writer lock is held whenever a group is being committed:
 the leader runs the queued writes, fsyncs the WAL, fsyncs the audit head. During these runs the
@@ -573,24 +575,17 @@ def _gui_load_split(sizes: list[dict[str, Any]]) -> str:
 
 
 GUI_REMAINS = """
-**Still missed: what remains.** No run here had an idle machine: other engineers' test suites
-ran during every kept run (last column; the benchmark waits for quiet, bounded, then measures
-anyway and says so). The window's own Python work is now once per frame (the drain, at most
-~60/s) and once per model flush (10/s), and none while the table paints. A diagnostic run
-(`BENCH_GUI_DIAGNOSE=1`, 64 units, not in the table: longest stall 37 ms) sampled the GUI thread's
-Python stack during every gap over 25 ms of the batch: each time it was inside `app.exec()` (Qt's
-event loop, painting, or waiting to re-enter Python), never in Certline's code. So a stall over the
-target is the GUI thread waiting for a CPU (the "idle jitter" column is the timer's delay with an
-empty event loop, up to tens of ms under this load) or for the GIL held by the engine's 32–64
-worker threads; the control runs without a window reach the same order under load. Not explained
-by load alone: at 64 units the two worst runs (178 and 105 ms) had under 1 foreign core, both
-about 4 s after Start, while the engine is busiest. A first full run of this code earlier the same
-day (commit "Benchmarks report: GUI stall at 32 and 64 units…", 0.7–1.7 foreign cores) kept
-32-unit stalls of 34–43 ms in four of five runs and 182 ms in the fifth (1.69 foreign cores);
-64 units: 48, 58, 108, 138 and 266 ms. What would close it for good: run the port workers in a
-separate process, so the GUI never competes for their GIL (the engine engineer's group commit and
-counters also cut the workers' GIL time), and measure on an idle machine before calling the
-target met or missed.
+**Still missed: what remains.** The last run (after every branch of the round was merged) had a
+quiet machine, at most 0.3 foreign cores, and still missed. With the window open, the longest stall
+was 47–77 ms at 32 units and 98–201 ms at 64 units. The same engine in the same process without a
+window stayed at 18 ms and 33 ms (the control rows). So what remains is the window's own share, not
+load from others. Earlier loaded runs sampled the GUI thread during every gap over 25 ms: it was
+always inside `app.exec()`, never in Certline code. Read together with the control, the GUI thread
+is waiting to re-enter Python while the engine's 32–64 port-worker threads hold the GIL, at its
+once-per-frame drain and its model flush. What would close it: run the port workers in a separate
+process, so the GUI never competes for their GIL; or use fewer Python threads for serial I/O, one
+selector loop instead of a thread per port. Both are changes to the engine's structure, not to the
+window.
 """
 
 
@@ -984,7 +979,7 @@ from the server's count of issued certificates.
 
 {"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
-**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above): every device event makes the engine re-read every device of the batch (`BatchEngine.summary()` → `journal.devices(batch)`, §2's diagnosis), so the station's work per unit grows with the number of units already in the batch, quadratic over a hands-free shift. The fix is the one §2 names (batch summary as counters updated per transition), in `app/batch/engine.py`, which this benchmark does not change. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
+**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above): every device event makes the engine re-read every device of the batch (`BatchEngine.summary()` → `journal.devices(batch)`, §2's diagnosis), so the station's work per unit grows with the number of units already in the batch, quadratic over a hands-free shift. The fix is the one §2 names (batch summary as counters updated per transition); it was merged after this soak run, which has not been repeated since. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
 engineers' test suites used the machine's cores (foreign CPU above); the "quiet" row keeps only
 the 2-second intervals in which other processes used at most {st.get("foreign_quiet_limit_cores")} cores.
 """
@@ -1052,8 +1047,9 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
             f"({s['units_requested']:,} units), i.e. one cycle per port every {f(cycle, 2)} s: unit time under load "
             f"+ {s['replug_s']:g} s empty slot + up to 0.5 s until the hot-plug watcher sees the new unit. "
             "W(N) comes from fresh batches; in one long hands-free batch the station slows as the batch "
-            "grows (§9, units per minute), so for a whole shift the soak's rate is the better guide until "
-            "the engine keeps its batch summary as counters (§2)."
+            "grew (§9, units per minute) in the soak run, which was measured before the engine kept its "
+            "batch summary as counters (§2, merged since): re-run the soak before trusting either rate "
+            "for a whole shift."
         )
     return f"""## What a line gets
 
