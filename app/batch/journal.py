@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from certline.app.batch import journal_report_sqlite as report_sql
+from certline.app.batch import report_entry
 from certline.app.batch.audit import AuditLog
 from certline.app.batch.claim_owner import LIVE_OWNERS as _LIVE_OWNERS
 from certline.app.batch.claim_owner import claim_owner_alive, new_claim_owner
@@ -267,6 +269,7 @@ class Journal:
             self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._reader.row_factory = sqlite3.Row
             self._reader.execute("PRAGMA query_only=ON")
+            self._sql_report = report_sql.sql_quotes_like_python(self._reader)
         self._queue: list[_QueuedWrite] = []
         self._queue_cond = threading.Condition(threading.Lock())
         self._committing = False
@@ -879,6 +882,23 @@ class Journal:
             ).fetchall()
             names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def device_report_json_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        if not self._sql_report:  # this SQLite quotes differently: every entry made in Python
+            return [
+                (row["id"], report_entry.entry_json(report_entry.entry_from_row(row)))
+                for row in self.device_rows_after(batch_id, after_id, limit)
+            ]
+        with self._read() as db:
+            return report_sql.json_page(db, batch_id, after_id, max(0, int(limit)))
+
+    def device_report_csv_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[Any, ...]]:
+        with self._read() as db:
+            return report_sql.csv_page(db, batch_id, after_id, max(0, int(limit)))
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         with self._read():

@@ -256,6 +256,20 @@ class JournalBackend(Protocol):
         view loads it as the operator scrolls, so neither holds the journal (SQLite: its one
         connection's lock, which the engine's writes wait for) longer than one page takes."""
 
+    def device_report_json_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        """``(device id, report entry)`` of the same devices as :meth:`device_rows_after`; each
+        entry is exactly ``report_entry.entry_json(report_entry.entry_from_row(row))`` (the JSON
+        report's text of the unit). The SQLite backend makes them in SQL (a 100,000-unit report
+        must stream in seconds), the PostgreSQL one from the rows."""
+
+    def device_report_csv_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[Any, ...]]:
+        """The CSV report's values of the same devices as :meth:`device_rows_after`, exactly
+        ``report_entry.csv_values(row)`` (the device id first), reading only those columns."""
+
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         """How many devices of the batch are in each state (``state`` value -> count), one query."""
 

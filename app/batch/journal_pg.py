@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from certline.app.batch import report_entry
 from certline.app.batch.audit import GENESIS, record_hash, verify_chain, with_operator
 from certline.app.batch.claim_owner import LIVE_OWNERS, claim_owner_alive
 from certline.app.batch.events import DeviceSnapshot
@@ -97,6 +98,12 @@ _PASSCODE_LOCK = 0x70617373  # "pass": advisory lock class of passcode-use reser
 
 #: device rows as snapshots: only the columns a snapshot shows (see SNAPSHOT_COLUMNS)
 _SELECT_SNAPSHOTS = "SELECT " + ", ".join(SNAPSHOT_COLUMNS) + " FROM devices"  # noqa: S608 - fixed names
+#: a page of the CSV report: its columns and the state (retry_at is shown only while pending)
+_SELECT_CSV_PAGE = (
+    "SELECT "  # noqa: S608 - fixed names
+    + ", ".join(dict.fromkeys((*report_entry.CSV_SOURCES, "state")))
+    + " FROM devices WHERE batch_id=%s AND id>%s ORDER BY id LIMIT %s"
+)
 
 
 def utcnow() -> datetime:
@@ -1036,6 +1043,20 @@ class PgJournal:
                 (batch_id, after_id, max(0, int(limit))),
             )
         ]
+
+    def device_report_json_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        return [
+            (row["id"], report_entry.entry_json(report_entry.entry_from_row(row)))
+            for row in self.device_rows_after(batch_id, after_id, limit)
+        ]
+
+    def device_report_csv_after(
+        self, batch_id: int, after_id: int = 0, limit: int = 1000
+    ) -> list[tuple[Any, ...]]:
+        rows = self._all(_SELECT_CSV_PAGE, (batch_id, after_id, max(0, int(limit))))
+        return [report_entry.csv_values(row) for row in rows]
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         rows = self._all(
