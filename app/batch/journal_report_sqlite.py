@@ -46,37 +46,56 @@ def _value_sql(key: str, column: str | None) -> str:
         return f"json_quote({column})"
     if key == "retry_at":
         return f"CASE WHEN state={_literal(layout.RETRY_STATE)} THEN json_quote(retry_at) ELSE 'null' END"
-    if key == "certificate_pem":  # chain_pem[: find(END) + len(END) + 1], in characters, 1-based
-        end = f"instr(chain_pem, {_literal(layout.PEM_END)})"
-        return (
-            f"CASE WHEN {end} > 0 THEN json_quote(substr(chain_pem, 1, {end} + {len(layout.PEM_END)}))"
-            " ELSE 'null' END"
-        )
-    if key == "chain_pem":
-        return "json_quote(NULLIF(chain_pem, ''))"
     raise AssertionError(f"no SQL for the report field {key!r}")
 
 
-def _entry_halves_sql() -> str:
-    """``id, head, csr_received_der, tail``: the entry is head + (base64 of the CSR) + tail."""
-    halves: list[tuple[list[str], list[str]]] = [([], []), ([], [])]
-    half = 0
-    for n, (key, column) in enumerate(layout.ENTRY_FIELDS):
+#: made in Python: the CSR's base64 (SQLite has none) and the leaf (a prefix of the quoted chain)
+_IN_PYTHON = ("csr_as_received_base64", "certificate_pem", "chain_pem")
+assert tuple(key for key, _ in layout.ENTRY_FIELDS[-2:]) == _IN_PYTHON[1:]
+_CHAIN_LEAD = layout.ITEM_SEPARATOR + json.dumps("chain_pem") + layout.KEY_SEPARATOR
+
+
+def _entry_sql() -> str:
+    """``id, head, csr_received_der, middle, quoted chain``: the entry is head, the CSR's base64,
+    middle (up to the leaf's value), the leaf, then the chain (see :func:`json_page`)."""
+    segments: list[tuple[list[str], list[str]]] = [([], [])]
+    for n, (key, column) in enumerate(layout.ENTRY_FIELDS[:-1]):
         lead = (
             (layout.ENTRY_OPEN if n == 0 else layout.ITEM_SEPARATOR) + json.dumps(key) + layout.KEY_SEPARATOR
         )
-        if key == "csr_as_received_base64":
-            halves[0][0].append(lead.replace("%", "%%"))
-            half = 1
+        fmt, args = segments[-1]
+        if key in _IN_PYTHON:
+            fmt.append(lead.replace("%", "%%"))
+            segments.append(([], []))
             continue
-        halves[half][0].append(lead.replace("%", "%%") + "%s")
-        halves[half][1].append(_value_sql(key, column))
-    halves[1][0].append(layout.ENTRY_CLOSE.replace("%", "%%"))
-    head, tail = (f"printf({_literal(''.join(fmt))}, {', '.join(args)})" for fmt, args in halves)
-    return f"id, {head}, csr_received_der, {tail}"
+        fmt.append(lead.replace("%", "%%") + "%s")
+        args.append(_value_sql(key, column))
+    head, middle = (
+        f"printf({_literal(''.join(fmt))}, {', '.join(args)})" if args else _literal("".join(fmt))
+        for fmt, args in segments[:2]
+    )
+    return f"id, {head}, csr_received_der, {middle}, json_quote(NULLIF(chain_pem, ''))"
 
 
-_JSON_PAGE = f"SELECT {_entry_halves_sql()} FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?"  # noqa: S608 - fixed names
+_JSON_PAGE = f"SELECT {_entry_sql()} FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?"  # noqa: S608 - fixed names
+
+
+def _leaf_json(chain: str) -> str:
+    """The leaf's JSON value from the chain's: ``chain_pem`` up to the first END line and one
+    character more is, quoted, the quoted chain up to that character's escape. An escape is
+    ``\\`` and a character, or ``\\u`` and 4 hex digits; only the closing quote is a bare ``"``."""
+    end = chain.find(layout.PEM_END)
+    if end < 0:  # also "null": no chain
+        return "null"
+    end += len(layout.PEM_END)
+    if chain[end] == '"':  # the chain ends with the END line: the leaf is all of it
+        return chain
+    if chain[end] == "\\":
+        end += 6 if chain[end + 1] == "u" else 2
+    else:
+        end += 1
+    return chain[:end] + '"'
+
 
 _CSV_PAGE = (
     "SELECT "  # noqa: S608 - fixed names
@@ -97,9 +116,9 @@ def json_page(db: sqlite3.Connection, batch_id: int, after_id: int, limit: int) 
     rows = cursor.execute(_JSON_PAGE, (batch_id, after_id, limit)).fetchall()
     page: list[tuple[int, str]] = []
     redo: dict[int, int] = {}  # device id -> index in page, for entries to make in Python
-    for device_id, head, der, tail in rows:
-        middle = '"' + base64.b64encode(der).decode("ascii") + '"' if der else "null"
-        text = head + middle + tail
+    for device_id, head, der, middle, chain in rows:
+        csr = '"' + base64.b64encode(der).decode("ascii") + '"' if der else "null"
+        text = "".join((head, csr, middle, _leaf_json(chain), _CHAIN_LEAD, chain, layout.ENTRY_CLOSE))
         if not text.isascii() or "\x7f" in text:
             redo[device_id] = len(page)
         page.append((device_id, text))

@@ -128,7 +128,8 @@ def _odd_batch(journal: JournalBackend) -> tuple[int, list[int]]:
     """Units whose entries take every path: plain ASCII ones (SQLite: made in SQL) among units
     with non-ASCII text, DEL, control characters, quotes, ``%`` and ``'`` (made in Python),
     failed, pending approval, server-generated key (no CSR), a replaced certificate, a CSR as
-    received, a chain without a final newline or without any END line, an empty chain."""
+    received, a chain without a final newline or without any END line, an empty chain, chains
+    whose END line is followed by CR, a control character or a quote (escaped in JSON)."""
     batch = journal.create_batch(profile_name="p", profile_json={"name": "p"}, work_order="WO-1")
     now = datetime.now(UTC).isoformat()
     S = DeviceState
@@ -154,6 +155,12 @@ def _odd_batch(journal: JournalBackend) -> tuple[int, list[int]]:
         ({"serial_number": "SN-empty-chain"}, [(S.ENROLLING, {}), (S.ISSUED, {"chain_pem": "",
           "csr_received_der": b""})]),
         ({"serial_number": None, "model": None}, []),
+        ({"serial_number": "SN-crlf-ascii"}, [(S.ENROLLING, {}), (S.ISSUED,
+          {"chain_pem": (_LEAF + _CA).replace("\n", "\r\n")})]),
+        ({"serial_number": "SN-control-after-end"}, [(S.ENROLLING, {}), (S.ISSUED,
+          {"chain_pem": _LEAF.rstrip("\n") + "\x01" + _CA})]),
+        ({"serial_number": "SN-quote-after-end"}, [(S.ENROLLING, {}), (S.ISSUED,
+          {"chain_pem": _LEAF.rstrip("\n") + '"' + _CA})]),
     ]  # fmt: skip
     ids = []
     for n, (fields, steps) in enumerate(units):
