@@ -1,7 +1,9 @@
 """Benchmark 5: scale, a journal with 100,000 devices.
 
 Run: ``.venv/bin/python bench/scale.py`` (a few minutes). Writes ``bench/results/scale.json`` and
-docs/benchmarks.md.
+docs/benchmarks.md. To measure one part after a change: ``--only export-json export-csv
+--repeats 2 --keep /tmp/scale`` runs only those phases (nothing saved) on the journal kept in
+``/tmp/scale`` (built there the first time, ~1 minute, 470 MB).
 
 The journal is created by ``Journal`` (its own schema, a batch made by ``create_batch``), then
 filled in one transaction with ``executemany`` into that schema: one batch of 100,000 units,
@@ -351,9 +353,10 @@ def phase(name: str, journal_path: Path, batch_id: int, out_dir: Path) -> dict[s
     elif name in ("export-json", "export-csv"):
         fmt = name.split("-")[1]
         path = out_dir / f"report.{fmt}"
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         export_report(journal, batch_id, fmt, path)
         result["seconds"] = time.perf_counter() - t0
+        result["cpu_s"] = time.process_time() - cpu0  # this process's CPU (user + system)
         result["peak_rss_mb"] = _rss_mb()  # before the check below reads the file back
         result["file_mb"] = path.stat().st_size / 2**20
         if fmt == "json":
@@ -460,6 +463,22 @@ def _history(journal: Any, out_dir: Path) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- main
 
 
+def median_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number's median over the runs of one phase, and the worst time and peak RSS."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    med = {k: statistics.median(r[k] for r in runs if r.get(k) is not None) for k in keys}
+    med["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in runs)
+    if "seconds" in runs[0]:
+        med["seconds_max"] = max(r["seconds"] for r in runs)
+    if "cpu_s" in runs[0]:
+        med["cpu_s_max"] = max(r["cpu_s"] for r in runs)
+    return med
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
+
+
 PHASES = ("resume", "export-json", "export-csv", "history")
 
 
@@ -468,6 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=DEVICES)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each phase (fresh process each)")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=(*PHASES, "startup"),
+        help="run only these phases (nothing is saved: a partial run is no result)",
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="build the journal's station home in DIR and keep it; reuse it if DIR has one already",
+    )
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--journal", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -481,17 +511,25 @@ def main(argv: list[str] | None = None) -> int:
     from bench.common import save_result, system_cpu_seconds, wait_for_quiet
     from bench.startup import _make_home, measure_window
 
-    work = Path(tempfile.mkdtemp(prefix="certline-bench-scale-"))
+    run_phases = [p for p in PHASES if not args.only or p in args.only]
+    run_startup = not args.only or "startup" in args.only
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="certline-bench-scale-"))
     startups: list[dict[str, float]] = []
     try:
-        env = _make_home(work)  # a station home with one profile; CERTLINE_HOME=work/home
         journal_path = work / "home" / "data" / "journal.sqlite3"  # the station's own journal
-        print(f"building a journal with {args.devices} devices ...", flush=True)
-        built = build(journal_path, args.devices)
+        built_file = work / "built.json"  # what build() said, for a --keep run that reuses it
+        env = _make_home(work)  # a station home with one profile; CERTLINE_HOME=work/home
+        if args.keep and built_file.exists() and journal_path.exists():
+            built = json.loads(built_file.read_text())
+            print(f"reusing the journal in {work} ({built['devices']} devices)", flush=True)
+        else:
+            print(f"building a journal with {args.devices} devices ...", flush=True)
+            built = build(journal_path, args.devices)
+            built_file.write_text(json.dumps({**built, "devices": args.devices}))
         print(f"  {built['build_s']:.1f} s, {built['journal_mb']:.1f} MB", flush=True)
-        phases: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+        phases: dict[str, list[dict[str, Any]]] = {p: [] for p in run_phases}
         for rep in range(args.repeats):
-            for name in PHASES:
+            for name in run_phases:
                 wait_for_quiet(max_wait_s=30)
                 busy0, kids0, wall0 = system_cpu_seconds()[0], _children_cpu(), time.monotonic()
                 proc = subprocess.run(
@@ -528,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
                     + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}),
                     flush=True,
                 )
+            if not run_startup:
+                continue
             wait_for_quiet(max_wait_s=30)
             busy0, kids0, wall0 = system_cpu_seconds()[0], _children_cpu(), time.monotonic()
             started = measure_window(env)  # certline-gui on this station home, 100k-unit journal
@@ -538,16 +578,15 @@ def main(argv: list[str] | None = None) -> int:
             startups.append(started)
             print(f"run {rep + 1} startup      " + json.dumps({k: round(v, 3) for k, v in started.items()}))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.only:
+        for name in run_phases:
+            print(f"{name}: " + json.dumps(_rounded(median_of_runs(phases[name]))), flush=True)
+        return 0
 
     def median_of(name: str) -> dict[str, Any]:
-        runs = phases[name]
-        keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
-        med = {k: statistics.median(r[k] for r in runs if r.get(k) is not None) for k in keys}
-        med["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in runs)
-        if "seconds" in runs[0]:
-            med["seconds_max"] = max(r["seconds"] for r in runs)
-        return med
+        return median_of_runs(phases[name])
 
     results: dict[str, Any] = {
         "devices": args.devices,
