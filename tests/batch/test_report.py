@@ -186,6 +186,7 @@ def test_the_journal_pages_of_entries_are_exactly_the_entries_made_in_python(any
     csv_rows = [report_entry.csv_values(row) for row in report.device_rows(any_journal, batch)]
     assert any_journal.device_report_csv_after(batch, 0, 100) == csv_rows
     monkeypatch.setattr(report, "PAGE_SIZE", 4)
+    monkeypatch.setattr(report, "_ENTRIES_PER_WRITE", 3)  # pages written in parts, one of them short
     whole = json.dumps(report.build_json_report(any_journal, batch), indent=2) + "\n"
     assert report.render(any_journal, batch, "json") == whole
     entries = json.loads(whole)["devices"]
