@@ -270,6 +270,7 @@ class Journal:
             self._reader.row_factory = sqlite3.Row
             self._reader.execute("PRAGMA query_only=ON")
             self._sql_report = report_sql.sql_quotes_like_python(self._reader)
+            self._sql_csv = report_sql.sql_csv_like_python(self._reader)
         self._queue: list[_QueuedWrite] = []
         self._queue_cond = threading.Condition(threading.Lock())
         self._committing = False
@@ -896,8 +897,10 @@ class Journal:
 
     def device_report_csv_after(
         self, batch_id: int, after_id: int = 0, limit: int = 1000
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[tuple[int, str]]:
         with self._read() as db:
+            if not self._sql_csv:  # this SQLite or Python writes CSV fields differently
+                return report_sql.csv_page_in_python(db, batch_id, after_id, max(0, int(limit)))
             return report_sql.csv_page(db, batch_id, after_id, max(0, int(limit)))
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:

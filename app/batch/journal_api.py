@@ -266,9 +266,10 @@ class JournalBackend(Protocol):
 
     def device_report_csv_after(
         self, batch_id: int, after_id: int = 0, limit: int = 1000
-    ) -> list[tuple[Any, ...]]:
-        """The CSV report's values of the same devices as :meth:`device_rows_after`, exactly
-        ``report_entry.csv_values(row)`` (the device id first), reading only those columns."""
+    ) -> list[tuple[int, str]]:
+        """``(device id, CSV line)`` of the same devices as :meth:`device_rows_after`, each line
+        exactly ``report_entry.csv_line(report_entry.csv_values(row))``, reading only the CSV's
+        columns (the SQLite backend writes the lines in SQL)."""
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         """How many devices of the batch are in each state (``state`` value -> count), one query."""

@@ -1056,7 +1056,7 @@ class PgJournal:
         self, batch_id: int, after_id: int = 0, limit: int = 1000
     ) -> list[tuple[Any, ...]]:
         rows = self._all(_SELECT_CSV_PAGE, (batch_id, after_id, max(0, int(limit))))
-        return [report_entry.csv_values(row) for row in rows]
+        return [(row["id"], report_entry.csv_line(report_entry.csv_values(row))) for row in rows]
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
         rows = self._all(

@@ -97,16 +97,62 @@ def _leaf_json(chain: str) -> str:
     return chain[:end] + '"'
 
 
-_CSV_PAGE = (
-    "SELECT "  # noqa: S608 - fixed names
-    + ", ".join(
-        f"CASE WHEN state={_literal(layout.RETRY_STATE)} THEN retry_at END"
-        if column == "retry_at"
-        else column
-        for column in layout.CSV_SOURCES
+def _csv_field(value: Any) -> str:
+    """``value`` as a field of a CSV line by the report's writer (it is never the last field)."""
+    return layout.csv_line((value, "z"))[: -len(",z\n")]
+
+
+#: the ASCII characters that make the csv writer quote a field (Python 3.11: , " and newline;
+#: newer versions also carriage return): found out, not assumed, and checked by the probe below
+_CSV_QUOTED_BY = "".join(c for c in map(chr, range(0x80)) if _csv_field("a" + c + "b").startswith('"'))
+
+
+def _csv_field_sql(value: str) -> str:
+    """SQL quoting the value of the SQL expression ``value`` as :func:`_csv_field` does."""
+    if not _CSV_QUOTED_BY:
+        return f"COALESCE({value}, '')"
+    quoted_if = " OR ".join(f"instr({value}, char({ord(c)}))" for c in _CSV_QUOTED_BY)
+    return (
+        f"CASE WHEN {value} IS NULL THEN '' WHEN {quoted_if}"
+        f" THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END"
     )
-    + " FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?"
+
+
+def _csv_value_sql(column: str) -> str:
+    if column == "retry_at":
+        return f"CASE WHEN state={_literal(layout.RETRY_STATE)} THEN retry_at END"
+    return column
+
+
+_CSV_PAGE = (
+    "SELECT id, "  # noqa: S608 - fixed names
+    + " || ',' || ".join(_csv_field_sql(_csv_value_sql(column)) for column in layout.CSV_SOURCES)
+    + " || char(10) FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?"
 )
+_CSV_VALUES = "SELECT " + ", ".join(_csv_value_sql(column) for column in layout.CSV_SOURCES)  # noqa: S608
+_CSV_VALUES_BY_ID = _CSV_VALUES + " FROM devices WHERE id=?"
+_CSV_VALUES_PAGE = _CSV_VALUES + " FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?"
+
+
+def _csv_probe_values() -> list[Any]:
+    values: list[Any] = [None, "", " ", "  a ", 12, -3]
+    for c in map(chr, range(0x80)):
+        values += [c, "a" + c, c + "a", "a" + c + "b", c + c + c]
+    return values
+
+
+def sql_csv_like_python(db: sqlite3.Connection) -> bool:
+    """Whether the SQL of :data:`_CSV_PAGE` writes every ASCII field as the csv writer does."""
+    values = _csv_probe_values()
+    rows = ",".join("(?, ?)" for _ in values)
+    query = f"WITH probe(n, x) AS (VALUES {rows}) SELECT '' || {_csv_field_sql('x')} FROM probe ORDER BY n"  # noqa: S608 - fixed
+    try:
+        found = [
+            row[0] for row in db.execute(query, [v for n, value in enumerate(values) for v in (n, value)])
+        ]
+    except sqlite3.Error:
+        return False
+    return found == [_csv_field(value) for value in values]
 
 
 def json_page(db: sqlite3.Connection, batch_id: int, after_id: int, limit: int) -> list[tuple[int, str]]:
@@ -136,8 +182,28 @@ def json_page(db: sqlite3.Connection, batch_id: int, after_id: int, limit: int) 
     return page
 
 
-def csv_page(db: sqlite3.Connection, batch_id: int, after_id: int, limit: int) -> list[tuple[Any, ...]]:
-    """The CSV values (device id first) of at most ``limit`` devices of the batch after ``after_id``."""
+def csv_page(db: sqlite3.Connection, batch_id: int, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """``(device id, CSV line)`` of at most ``limit`` devices of the batch after ``after_id``; a
+    line that is not pure ASCII is written again by the csv writer (only ASCII is probed)."""
     cursor = db.cursor()
     cursor.row_factory = None
-    return cursor.execute(_CSV_PAGE, (batch_id, after_id, limit)).fetchall()
+    page: list[tuple[int, str]] = cursor.execute(_CSV_PAGE, (batch_id, after_id, limit)).fetchall()
+    gone = set()
+    for n, (device_id, line) in enumerate(page):
+        if not line.isascii():
+            values = cursor.execute(_CSV_VALUES_BY_ID, (device_id,)).fetchone()
+            if values is None:  # gone between the two reads (the journal deletes no device)
+                gone.add(device_id)
+            else:
+                page[n] = (device_id, layout.csv_line(tuple(values)))
+    return [entry for entry in page if entry[0] not in gone] if gone else page
+
+
+def csv_page_in_python(
+    db: sqlite3.Connection, batch_id: int, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """:func:`csv_page` with every line written by the csv writer (an SQLite the probe refused)."""
+    cursor = db.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(_CSV_VALUES_PAGE, (batch_id, after_id, limit)).fetchall()
+    return [(values[0], layout.csv_line(values)) for values in rows]

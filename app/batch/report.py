@@ -14,7 +14,6 @@ and values are in :mod:`certline.app.batch.report_entry`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -117,13 +116,13 @@ _ENTRIES_PER_WRITE = 32
 
 def write_csv(journal: JournalBackend, batch_id: int, out: TextIO) -> None:
     """Stream the CSV report: one line per device, the columns of :data:`CSV_COLUMNS` (the same
-    values as the JSON entries), read from the journal a page at a time."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    values as the JSON entries), read from the journal a page of lines at a time."""
+    report_entry.csv_writer(out).writerow(CSV_COLUMNS)
     after = 0
     while True:
         page = journal.device_report_csv_after(batch_id, after, PAGE_SIZE)
-        writer.writerows(page)
+        for start in range(0, len(page), _ENTRIES_PER_WRITE):
+            out.write("".join([line for _, line in page[start : start + _ENTRIES_PER_WRITE]]))
         if len(page) < PAGE_SIZE:
             return
         after = page[-1][0]

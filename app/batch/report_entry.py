@@ -4,12 +4,14 @@ The report module streams these; the journal backends make them page by page
 (:meth:`~certline.app.batch.journal_api.JournalBackend.device_report_json_after`,
 :meth:`~certline.app.batch.journal_api.JournalBackend.device_report_csv_after`), the SQLite one
 mostly in SQL, which is why the layout lives here, apart from the report's file handling: every
-backend must give exactly what :func:`entry_json` and :func:`csv_values` give for a row.
+backend must give exactly what :func:`entry_json` and :func:`csv_line` give for a row.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -122,3 +124,15 @@ def csv_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
     if values[CSV_RETRY_AT] is not None and row["state"] != RETRY_STATE:
         values = (*values[:CSV_RETRY_AT], None, *values[CSV_RETRY_AT + 1 :])
     return values
+
+
+def csv_writer(out: Any) -> Any:
+    """The report's CSV writer (the csv module's excel dialect, lines ended by a newline)."""
+    return csv.writer(out, lineterminator="\n")
+
+
+def csv_line(values: tuple[Any, ...]) -> str:
+    """One CSV line of :func:`csv_values`, exactly as :func:`csv_writer` writes it."""
+    buffer = io.StringIO()
+    csv_writer(buffer).writerow(values)
+    return buffer.getvalue()

@@ -183,8 +183,10 @@ def test_the_journal_pages_of_entries_are_exactly_the_entries_made_in_python(any
     assert any_journal.device_report_json_after(batch, ids[3], 2) == list(
         zip(ids[4:6], by_python[4:6], strict=True)
     )
-    csv_rows = [report_entry.csv_values(row) for row in report.device_rows(any_journal, batch)]
-    assert any_journal.device_report_csv_after(batch, 0, 100) == csv_rows
+    csv_lines = [
+        report_entry.csv_line(report_entry.csv_values(row)) for row in report.device_rows(any_journal, batch)
+    ]
+    assert any_journal.device_report_csv_after(batch, 0, 100) == list(zip(ids, csv_lines, strict=True))
     monkeypatch.setattr(report, "PAGE_SIZE", 4)
     monkeypatch.setattr(report, "_ENTRIES_PER_WRITE", 3)  # pages written in parts, one of them short
     whole = json.dumps(report.build_json_report(any_journal, batch), indent=2) + "\n"
@@ -205,20 +207,28 @@ def test_the_journal_pages_of_entries_are_exactly_the_entries_made_in_python(any
     assert report.render(any_journal, batch, "csv") == reference.getvalue()
 
 
-def test_a_sqlite_that_quotes_differently_gets_every_entry_made_in_python(journal, monkeypatch):
-    """The fast path depends on SQLite's json_quote quoting ASCII as json.dumps does; a journal
-    opened on an SQLite that does not (checked at open) makes every entry in Python."""
-    batch = _batch(journal, 4)
-    expected = journal.device_report_json_after(batch)
+def test_a_sqlite_that_quotes_differently_gets_every_entry_and_line_made_in_python(journal, monkeypatch):
+    """The fast paths depend on SQLite quoting ASCII as json.dumps and the csv writer do; a
+    journal opened on an SQLite that does not (checked at open) makes everything in Python."""
+    batch, _ = _odd_batch(journal)
+    expected = journal.device_report_json_after(batch), journal.device_report_csv_after(batch)
     monkeypatch.setattr(journal, "_sql_report", False)
+    monkeypatch.setattr(journal, "_sql_csv", False)
     monkeypatch.setattr(report_sql, "json_page", None)  # not called
-    assert journal.device_report_json_after(batch) == expected
+    monkeypatch.setattr(report_sql, "csv_page", None)
+    assert (journal.device_report_json_after(batch), journal.device_report_csv_after(batch)) == expected
 
 
-def test_sqlite_json_quote_is_checked_against_json_dumps(tmp_path):
+def test_sqlite_quoting_is_checked_against_json_dumps_and_the_csv_writer(tmp_path, monkeypatch):
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "x.sqlite3")
-    assert report_sql.sql_quotes_like_python(db)  # this SQLite (the fast path is tested above)
+    assert report_sql.sql_quotes_like_python(db)  # this SQLite (the fast paths are tested above)
+    assert report_sql.sql_csv_like_python(db)
+    monkeypatch.setattr(report_sql, "_CSV_QUOTED_BY", ",")  # SQL that quotes too few fields
+    assert not report_sql.sql_csv_like_python(db)
+    monkeypatch.undo()
     db.create_function("json_quote", 1, lambda value: json.dumps(value, ensure_ascii=False).upper())
+    db.create_function("replace", 3, lambda text, old, new: text)  # a quote not doubled
     assert not report_sql.sql_quotes_like_python(db)
+    assert not report_sql.sql_csv_like_python(db)
