@@ -3,7 +3,7 @@
 A 100,000-unit JSON report is ~260 MB of text, nearly all of it certificate PEMs: making each
 entry in Python (a dict per row, then the JSON encoder, every key escaped again for every unit)
 cost more CPU than reading the journal. Here one query per page gives each entry's JSON text
-ready to write: ``printf`` lays the entry out and ``json_quote`` quotes the values.
+ready to write: the keys and the layout are concatenated with the values ``json_quote`` quoted.
 
 ``json_quote`` escapes exactly as ``json.dumps`` does for ASCII text (checked once per
 connection by :func:`sql_quotes_like_python`, or the caller falls back to Python), but leaves
@@ -11,7 +11,12 @@ non-ASCII characters and DEL (0x7f) as they are where ``json.dumps`` writes ``\\
 row whose entry is not pure ASCII without DEL is made again in Python from its journal row: the
 text is always byte for byte :func:`~certline.app.batch.report_entry.entry_json` of
 :func:`~certline.app.batch.report_entry.entry_from_row`. SQLite has no base64, so the CSR as
-received is encoded in Python and put between the two halves of the entry.
+received is encoded in Python, and the leaf certificate is cut from the quoted chain (not quoted
+a second time); the entry comes in parts that Python joins.
+
+The CSV lines are made the same way: each field quoted in SQL as the csv writer quotes it,
+probed against the writer when the journal opens, a line that is not pure ASCII written again
+by the writer.
 """
 
 from __future__ import annotations
@@ -58,22 +63,17 @@ _CHAIN_LEAD = layout.ITEM_SEPARATOR + json.dumps("chain_pem") + layout.KEY_SEPAR
 def _entry_sql() -> str:
     """``id, head, csr_received_der, middle, quoted chain``: the entry is head, the CSR's base64,
     middle (up to the leaf's value), the leaf, then the chain (see :func:`json_page`)."""
-    segments: list[tuple[list[str], list[str]]] = [([], [])]
+    segments: list[list[str]] = [[]]
     for n, (key, column) in enumerate(layout.ENTRY_FIELDS[:-1]):
         lead = (
             (layout.ENTRY_OPEN if n == 0 else layout.ITEM_SEPARATOR) + json.dumps(key) + layout.KEY_SEPARATOR
         )
-        fmt, args = segments[-1]
+        segments[-1].append(_literal(lead))
         if key in _IN_PYTHON:
-            fmt.append(lead.replace("%", "%%"))
-            segments.append(([], []))
-            continue
-        fmt.append(lead.replace("%", "%%") + "%s")
-        args.append(_value_sql(key, column))
-    head, middle = (
-        f"printf({_literal(''.join(fmt))}, {', '.join(args)})" if args else _literal("".join(fmt))
-        for fmt, args in segments[:2]
-    )
+            segments.append([])
+        else:
+            segments[-1].append(_value_sql(key, column))
+    head, middle = (" || ".join(parts) for parts in segments[:2])
     return f"id, {head}, csr_received_der, {middle}, json_quote(NULLIF(chain_pem, ''))"
 
 
