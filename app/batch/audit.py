@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,24 +71,90 @@ def verify_chain(rows: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+# The head file: two fixed-size slots written in place, alternately, each with its own CRC.
+# Replacing a whole file (write a temporary file, fsync it, rename it over the old one) costs
+# a file-system metadata commit on every group commit; overwriting one slot of an existing file
+# and ``fdatasync`` writes one data block. A write torn by a power cut damages only the slot
+# being written: the other still holds the previous head, an older but consistent checkpoint,
+# and the reader takes the newest slot whose CRC matches. A head file in the first format (one
+# JSON object) is still read, and replaced by the slot format on the next write.
+_SLOT = 128
+_MAGIC = b"CLHEAD1"
+
+
+def _slot_bytes(seq: int, digest: str) -> bytes:
+    body = b"%s %020d %s" % (_MAGIC, seq, digest.encode("ascii"))
+    line = b"%s %08x\n" % (body, zlib.crc32(body))
+    return line.ljust(_SLOT, b" ")
+
+
+def _parse_slot(raw: bytes) -> tuple[int, str] | None:
+    parts = raw.split()
+    if len(parts) != 4 or parts[0] != _MAGIC:
+        return None
+    body = b" ".join(parts[:3])
+    try:
+        if int(parts[3], 16) != zlib.crc32(body):
+            return None
+        return int(parts[1]), parts[2].decode("ascii")
+    except ValueError:
+        return None
+
+
+def _slots_of(data: bytes) -> list[tuple[int, str] | None]:
+    return [_parse_slot(data[i * _SLOT : (i + 1) * _SLOT]) for i in range(2)]
+
+
 def write_head_file(path: Path, seq: int, digest: str) -> None:
-    """Atomically replace the head checkpoint (fsynced, owner-only)."""
+    """Record (seq, digest) as the head checkpoint, durable when this returns (owner-only file).
+
+    Overwrites the slot that does not hold the newest head, then ``fdatasync``; a missing or
+    old-format file is first created whole (temporary file, fsync, rename)."""
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        fd = -1
+    if fd >= 0:
+        try:
+            data = os.read(fd, 2 * _SLOT)
+            if len(data) == 2 * _SLOT and not data.startswith(b"{"):
+                seqs = [slot[0] if slot is not None else -1 for slot in _slots_of(data)]
+                newest = 0 if seqs[0] >= seqs[1] else 1
+                os.lseek(fd, (1 - newest) * _SLOT, os.SEEK_SET)
+                os.write(fd, _slot_bytes(seq, digest))
+                _datasync(fd)
+                return
+        finally:
+            os.close(fd)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"seq": seq, "hash": digest}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        os.write(fd, _slot_bytes(seq, digest) + b" " * _SLOT)  # the second slot: empty
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
+
+
+def _datasync(fd: int) -> None:
+    sync = getattr(os, "fdatasync", os.fsync)  # Windows has no fdatasync
+    sync(fd)
 
 
 def read_head_file(path: Path) -> tuple[int, str] | None:
     """(seq, hash) from a head checkpoint, None when it is unreadable."""
     try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-        return int(head["seq"]), str(head["hash"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = path.read_bytes()
+    except OSError:
         return None
+    if data.startswith(b"{"):  # the first format: one JSON object
+        try:
+            head = json.loads(data.decode("utf-8"))
+            return int(head["seq"]), str(head["hash"])
+        except (ValueError, KeyError, TypeError):
+            return None
+    valid = [slot for slot in _slots_of(data) if slot is not None]
+    return max(valid) if valid else None
 
 
 class AuditLog:
@@ -192,11 +259,10 @@ class AuditLog:
     def _check_head(self, rows: list[dict[str, Any]]) -> list[str]:
         if not self._head_path.exists():
             return [] if not rows else [f"audit head file {self._head_path} is missing"]
-        try:
-            head = json.loads(self._head_path.read_text(encoding="utf-8"))
-            head_seq, head_hash = int(head["seq"]), str(head["hash"])
-        except (ValueError, KeyError, TypeError):
+        head = read_head_file(self._head_path)
+        if head is None:
             return [f"audit head file {self._head_path} is unreadable"]
+        head_seq, head_hash = head
         by_seq = {row["seq"]: row for row in rows}
         if head_seq not in by_seq:
             return [

@@ -47,6 +47,7 @@ from certline.app.batch.journal_api import (
     JournalUnavailable,
     PasscodeUsage,
     SchemaTooNew,
+    StepChange,
     TransitionRecord,
     snapshot_from_row,
 )
@@ -209,15 +210,23 @@ T = TypeVar("T")
 
 
 class _QueuedWrite:
-    """One caller's write waiting for (or done by) a group commit."""
+    """One caller's write waiting for (or done by) a group commit.
 
-    __slots__ = ("done", "error", "result", "work")
+    ``wake`` is released exactly once while the caller waits: when its write is done, or when
+    it is handed the leadership of the queue. Only that caller is woken; a condition variable
+    notified for every commit would wake every waiting port worker each time (dozens of
+    threads re-taking the interpreter lock to find their write still pending)."""
+
+    __slots__ = ("done", "error", "promoted", "result", "wake", "work")
 
     def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
         self.work = work
         self.done = False
+        self.promoted = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def fail(self, exc: BaseException) -> None:
         self.error = journal_error(exc) if isinstance(exc, sqlite3.Error) else exc
@@ -272,7 +281,7 @@ class Journal:
             self._sql_report = report_sql.sql_quotes_like_python(self._reader)
             self._sql_csv = report_sql.sql_csv_like_python(self._reader)
         self._queue: list[_QueuedWrite] = []
-        self._queue_cond = threading.Condition(threading.Lock())
+        self._queue_lock = threading.Lock()
         self._committing = False
         self._unfinished: list[_QueuedWrite] = []
         self._committed: list[_QueuedWrite] = []
@@ -284,39 +293,78 @@ class Journal:
     def _commit(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(db)`` in a transaction and return its result once that is durable.
 
-        The caller queues its write. If no leader is committing and writes are queued, it
-        becomes the leader and commits everything queued so far (its own write and other
-        threads') in one transaction; otherwise it waits. Either way it returns only after the
-        COMMIT of its write (``synchronous=FULL``: the WAL is fsynced) and an audit head naming
-        it (or a later record) are on disk. An exception from ``work`` (or the commit) is raised
-        here, in the caller's thread, and never costs another caller its write.
+        The caller queues its write. If no leader is committing, it becomes the leader and
+        commits everything queued so far (its own write and other threads') in one transaction;
+        otherwise it sleeps until its write is done or the finishing leader hands it the queue.
+        Either way it returns only after the COMMIT of its write (``synchronous=FULL``: the WAL
+        is fsynced) and an audit head naming it (or a later record) are on disk. An exception
+        from ``work`` (or the commit) is raised here, in the caller's thread, and never costs
+        another caller its write.
         """
         item = _QueuedWrite(work)
-        with self._queue_cond:
+        with self._queue_lock:
             self._queue.append(item)
-            while not item.done:
-                if self._committing or not self._queue:
-                    self._queue_cond.wait()  # a leader has (or will take) this write
-                    continue
-                group, self._queue = self._queue, []
+            leading = not self._committing
+            if leading:
                 self._committing = True
-                self._queue_cond.release()
-                try:
-                    self._lead(group)
-                except BaseException:
-                    # interrupted while leading (KeyboardInterrupt on the main thread): nothing of
-                    # the group was committed; the other callers' writes go back to the queue
-                    with self._queue_cond:
-                        self._queue[:0] = [w for w in self._unfinished if w is not item]
-                    self._unfinished = []
-                    raise
-                finally:
-                    self._queue_cond.acquire()
-                    self._committing = False
-                    self._queue_cond.notify_all()
+                item.promoted = True
+        if not leading:
+            try:
+                item.wake.acquire()
+            except BaseException:
+                self._withdraw(item)  # interrupted while waiting (KeyboardInterrupt, main thread)
+                raise
+        if not item.done:
+            self._lead_queue(item)
         if item.error is not None:
             raise item.error
         return item.result
+
+    def _lead_queue(self, leader: _QueuedWrite) -> None:
+        """Commit everything queued (``leader``'s write included), wake the group's callers and
+        hand the queue on to the first write that arrived meanwhile."""
+        with self._queue_lock:
+            group, self._queue = self._queue, []
+        try:
+            self._lead(group)
+        except BaseException:
+            # interrupted while leading (KeyboardInterrupt on the main thread): what was
+            # committed is done; the other callers' unfinished writes go back to the queue
+            with self._queue_lock:
+                self._queue[:0] = [w for w in self._unfinished if w is not leader]
+            self._unfinished = []
+            self._wake_done(group, leader)
+            self._hand_on()
+            raise
+        self._wake_done(group, leader)
+        self._hand_on()
+
+    @staticmethod
+    def _wake_done(group: list[_QueuedWrite], leader: _QueuedWrite) -> None:
+        for write in group:
+            if write.done and write is not leader:
+                write.wake.release()
+
+    def _hand_on(self) -> None:
+        """Make the oldest queued write's caller the next leader, or end the commit run."""
+        with self._queue_lock:
+            if not self._queue:
+                self._committing = False
+                return
+            successor = self._queue[0]
+            successor.promoted = True
+        successor.wake.release()
+
+    def _withdraw(self, item: _QueuedWrite) -> None:
+        """A waiting caller was interrupted: take its write back if no leader took it yet, and
+        pass the queue on if it had just been made the leader."""
+        with self._queue_lock:
+            queued = any(w is item for w in self._queue)
+            if queued:
+                self._queue = [w for w in self._queue if w is not item]
+            if not (queued and item.promoted):
+                return
+        self._hand_on()
 
     def _lead(self, group: list[_QueuedWrite]) -> None:
         """The leader's job: every write of ``group`` committed (or failed) when this returns.
@@ -571,10 +619,33 @@ class Journal:
         """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
         return self._change(device_id, None, step, fields)
 
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
+        """Several transitions (or step texts) of one unit in one transaction, in order; the
+        snapshot after the last. For changes with no side effect between them (a state and
+        the step that starts right after it), so a unit waits for one durable write, not two."""
+        if not changes:
+            raise ValueError("advance needs at least one change")
+        works = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in changes]
+
+        def work(db: sqlite3.Connection) -> DeviceSnapshot:
+            snapshot: DeviceSnapshot | None = None
+            for each in works:
+                snapshot = each(db)
+            assert snapshot is not None
+            return snapshot
+
+        return self._commit(work)
+
     def _change(
         self, device_id: int, state: DeviceState | None, step: str, fields: dict[str, Any]
     ) -> DeviceSnapshot:
         """A transition to ``state`` (None: stay in the current state, read in the same transaction)."""
+        return self._commit(self._change_work(device_id, state, step, fields))
+
+    def _change_work(
+        self, device_id: int, state: DeviceState | None, step: str, fields: dict[str, Any]
+    ) -> Callable[[sqlite3.Connection], DeviceSnapshot]:
+        """The transaction step of :meth:`_change` (checked before anything is queued)."""
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"unknown device fields {sorted(unknown)}")
@@ -616,7 +687,7 @@ class Journal:
                     self._queue_mes_record(db, device_id, new, now, audited)
             return snapshot_from_row(written)
 
-        return self._commit(work)
+        return work
 
     def _queue_mes_record(
         self,
@@ -717,8 +788,13 @@ class Journal:
         not_after: datetime,
         issuer: str,
         subject: str,
-    ) -> None:
-        def work(db: sqlite3.Connection) -> None:
+        then: Sequence[StepChange] = (),
+    ) -> DeviceSnapshot | None:
+        """Journal an issued certificate, and the unit's ``then`` changes in the same transaction
+        (ISSUED: one durable write instead of two); the snapshot after ``then``, else None."""
+        changes = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in then]
+
+        def work(db: sqlite3.Connection) -> DeviceSnapshot | None:
             row = db.execute("SELECT serial_number FROM devices WHERE id=?", (device_id,)).fetchone()
             db.execute(
                 "INSERT INTO certificates(device_id, device_serial, cert_serial, fingerprint, not_before,"
@@ -749,8 +825,12 @@ class Journal:
                     "issuer": issuer,
                 },
             )
+            snapshot = None
+            for change in changes:
+                snapshot = change(db)
+            return snapshot
 
-        self._commit(work)
+        return self._commit(work)
 
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
         """Record an operator action that changes no journal row (e.g. a label reprint) in the audit."""

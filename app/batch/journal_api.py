@@ -27,13 +27,23 @@ lease ran out).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from certline.app.batch.events import DeviceSnapshot
 from certline.app.batch.mes_record import MesBacklog, OutboxRecord
 from certline.app.batch.states import DeviceState, progress_of
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """One entry of :meth:`JournalBackend.advance`: a transition to ``state`` (None: a new step
+    in the unit's current state) doing ``step``, setting the device columns in ``fields``."""
+
+    state: DeviceState | None
+    step: str
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class JournalError(Exception):
@@ -199,6 +209,10 @@ class JournalBackend(Protocol):
     ) -> DeviceSnapshot: ...
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot: ...
     def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot: ...
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
+        """``changes`` in order, in one transaction (one durable write); the last snapshot."""
+        ...
+
     def record_certificate(
         self,
         device_id: int,
@@ -211,7 +225,8 @@ class JournalBackend(Protocol):
         not_after: datetime,
         issuer: str,
         subject: str,
-    ) -> None: ...
+        then: Sequence[StepChange] = (),
+    ) -> DeviceSnapshot | None: ...
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
 
     # the MES outbox: a record is queued by the DONE/FAILED transition itself (same transaction);

@@ -53,6 +53,7 @@ from certline.app.batch.journal_api import (
     JournalUnavailable,
     PasscodeUsage,
     SchemaTooNew,
+    StepChange,
     TransitionRecord,
     UnitDoneElsewhere,
     UnitHeldElsewhere,
@@ -731,18 +732,53 @@ class PgJournal:
         """A new step in the unit's current state (read under the row lock, one transaction)."""
         return self._transition(device_id, None, step, fields)
 
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
+        """Several transitions (or step texts) of one unit in one transaction, in order; the
+        snapshot after the last (see :meth:`JournalBackend.advance`)."""
+        if not changes:
+            raise ValueError("advance needs at least one change")
+        written: list[dict[str, Any]] = []
+        works = [self._transition_work(device_id, c.state, c.step, dict(c.fields), written) for c in changes]
+
+        def work(cur: Cursor) -> None:
+            written.clear()
+            for each in works:
+                each(cur)
+
+        self._write(work)
+        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
+
     def _transition(
         self, device_id: int, new_state: DeviceState | None, step: str, fields: dict[str, Any]
     ) -> DeviceSnapshot:
         """One transaction of a few statements; the snapshot comes from the updated row itself
         (``RETURNING``), so no second query is needed to hand it back."""
-        unknown = set(fields) - UPDATABLE_FIELDS
-        if unknown:
-            raise ValueError(f"unknown device fields {sorted(unknown)}")
         written: list[dict[str, Any]] = []
+        change = self._transition_work(device_id, new_state, step, fields, written)
 
         def work(cur: Cursor) -> None:
             written.clear()
+            change(cur)
+
+        self._write(work)
+        # the committed attempt's row (a write recognised after a lost COMMIT reply kept it too)
+        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
+
+    def _transition_work(
+        self,
+        device_id: int,
+        new_state: DeviceState | None,
+        step: str,
+        fields: dict[str, Any],
+        written: list[dict[str, Any]],
+    ) -> Callable[[Cursor], None]:
+        """The statements of one transition in the caller's transaction; the updated row is
+        appended to ``written``."""
+        unknown = set(fields) - UPDATABLE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown device fields {sorted(unknown)}")
+
+        def work(cur: Cursor) -> None:
             now = utcnow()
             cur.execute(
                 "SELECT d.state, d.serial_number, d.batch_id, d.kind, b.profile_name FROM devices d"
@@ -814,9 +850,7 @@ class PgJournal:
                     audited = self.audit.flush(cur)[-1]
                     self._queue_mes_record(cur, device_id, state, now, audited)
 
-        self._write(work)
-        # the committed attempt's row (a write recognised after a lost COMMIT reply kept it too)
-        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
+        return work
 
     def _queue_mes_record(
         self, cur: Cursor, device_id: int, state: DeviceState, now: datetime, audited: tuple[int, str]
@@ -899,8 +933,15 @@ class PgJournal:
         not_after: datetime,
         issuer: str,
         subject: str,
-    ) -> None:
+        then: Sequence[StepChange] = (),
+    ) -> DeviceSnapshot | None:
+        """Journal an issued certificate, and the unit's ``then`` changes in the same transaction;
+        the snapshot after ``then``, else None."""
+        written: list[dict[str, Any]] = []
+        changes = [self._transition_work(device_id, c.state, c.step, dict(c.fields), written) for c in then]
+
         def work(cur: Cursor) -> None:
+            written.clear()
             cur.execute("SELECT serial_number FROM devices WHERE id=%s", (device_id,))
             row = cur.fetchone()
             if row is None:
@@ -937,8 +978,13 @@ class PgJournal:
                     "station": self.station,
                 },
             )
+            for change in changes:
+                change(cur)
 
         self._write(work)
+        if not then:
+            return None
+        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
 
     # -- reads (line-wide) ------------------------------------------------------------------
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from certline.app import pki
 from certline.app.batch import server_key
 from certline.app.batch.est_gateway import CsrFactory, EstGateway
 from certline.app.batch.events import DeviceSnapshot
-from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.journal_api import JournalBackend, StepChange
 from certline.app.batch.label_desk import LabelDesk
 from certline.app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
 from certline.app.batch.scan_label import UnreadableLabel
@@ -52,6 +52,9 @@ from certline.app.est.errors import EstAuthError, EstError, EstPending
 from certline.app.est.results import CsrAttributes, EnrollResult
 
 log = logging.getLogger(__name__)
+
+READING_CSR = "reading CSR from the device"
+PROVING = "reading back and proving the key"
 
 S = DeviceState
 
@@ -177,6 +180,12 @@ class DeviceJob:
     def _step(self, step: str, **fields: object) -> None:
         self._publish(self.journal.set_step(self.device_id, step, **fields))
 
+    def _to_then(self, *changes: StepChange) -> None:
+        """Consecutive changes with no side effect between them, as one durable write (a state
+        and the step that starts right after it): the unit waits for the journal once, not
+        twice, and each change is still its own transition in the history."""
+        self._publish(self.journal.advance(self.device_id, changes))
+
     # -- driver -------------------------------------------------------------------------------
     def run(self) -> None:
         """Advance the device to DONE. Raises StepFailed/DeviceError/EstError for the engine to record."""
@@ -212,10 +221,11 @@ class DeviceJob:
             raise StepFailed("the journal has no certificate for this device", code="journal")
         if state in (S.ISSUED, S.WRITING):
             self._write(chain_pem)
-            state = S.WRITTEN
-        if state in (S.WRITTEN, S.VERIFIED):
-            self._verify(chain_pem)
-        self._to(S.DONE, "done")
+            self._verify(chain_pem, announce=False)
+        elif state in (S.WRITTEN, S.VERIFIED):
+            self._verify(chain_pem, announce=True)
+        else:
+            self._to(S.DONE, "done")
 
     def enroll_only(self) -> None:
         """Enroll a CSR collected earlier (offline mode) without the device being connected.
@@ -420,13 +430,24 @@ class DeviceJob:
         elif caps.separate_keygen_and_csr:
             self._step(f"generating {algorithm.value} key on the device")
             self.driver.generate_key(algorithm)
+            if not pop:
+                self._to_then(
+                    StepChange(S.KEY_READY, "key generated on the device"),
+                    StepChange(None, READING_CSR),
+                )
+                self.control.checkpoint()
+                return self._read_csr(algorithm)
             self._to(S.KEY_READY, "key generated on the device")
         else:
             self.driver.generate_key(algorithm)
         self.control.checkpoint()
         if pop:
             return self._pop_csr_factory()
-        self._step("reading CSR from the device")
+        self._step(READING_CSR)
+        return self._read_csr(algorithm)
+
+    def _read_csr(self, algorithm: KeyAlgorithm) -> bytes:
+        """Read the device's CSR (its step already journaled), check it and journal CSR_READY."""
         received = self.driver.create_csr(self._subject)
         csr_der = self._check_csr(received, algorithm if self._new_key else None)
         self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der, received))
@@ -553,7 +574,23 @@ class DeviceJob:
         leaf = result.leaf
         chain_pem = pki.chain_to_pem(result.chain)
         serial, fp, issuer = pki.cert_serial_hex(leaf), pki.fingerprint(leaf), leaf.issuer.rfc4514_string()
-        self.journal.record_certificate(
+        issued = StepChange(
+            S.ISSUED,
+            "certificate issued and verified",
+            {
+                "cert_serial": serial,
+                "cert_fingerprint": fp,
+                "not_before": leaf.not_valid_before_utc.isoformat(),
+                "not_after": leaf.not_valid_after_utc.isoformat(),
+                "issuer": issuer,
+                "chain_pem": chain_pem,
+                "retry_at": None,
+            },
+        )
+        for warning in result.warnings:
+            log.warning("device %s: %s", self.identity.serial_number, warning)
+        # the certificate and the ISSUED state in one transaction: one durable write
+        snapshot = self.journal.record_certificate(
             self.device_id,
             operation=operation,
             chain_pem=chain_pem,
@@ -563,30 +600,24 @@ class DeviceJob:
             not_after=leaf.not_valid_after_utc,
             issuer=issuer,
             subject=leaf.subject.rfc4514_string(),
+            then=[issued],
         )
-        for warning in result.warnings:
-            log.warning("device %s: %s", self.identity.serial_number, warning)
-        self._to(
-            S.ISSUED,
-            "certificate issued and verified",
-            cert_serial=serial,
-            cert_fingerprint=fp,
-            not_before=leaf.not_valid_before_utc.isoformat(),
-            not_after=leaf.not_valid_after_utc.isoformat(),
-            issuer=issuer,
-            chain_pem=chain_pem,
-            retry_at=None,
-        )
+        assert snapshot is not None
+        self._publish(snapshot)
         return chain_pem
 
     def _write(self, chain_pem: str) -> None:
+        """Write the chain; the journal then says WRITTEN and that verification starts."""
         self.control.checkpoint()
         self._to(S.WRITING, "writing the certificate chain to the device")
         self.driver.write_certificate_chain(chain_pem)
-        self._to(S.WRITTEN, "certificate written and committed")
+        self._to_then(StepChange(S.WRITTEN, "certificate written and committed"), StepChange(None, PROVING))
 
-    def _verify(self, chain_pem: str) -> None:
-        self._step("reading back and proving the key")
+    def _verify(self, chain_pem: str, *, announce: bool) -> None:
+        """Read back and prove the key; journal VERIFIED and DONE together (nothing happens
+        between them). ``announce``: journal the step first (not already done by :meth:`_write`)."""
+        if announce:
+            self._step(PROVING)
         stored = self.driver.read_certificate_chain()
         if stored is None:
             raise DeviceMismatch("the device reports no certificate after the write")
@@ -603,7 +634,7 @@ class DeviceJob:
             proof = "read-back hash matches; device signed a fresh nonce with the certified key"
         else:
             proof = "read-back hash matches (device cannot sign; key match checked at enrollment)"
-        self._to(S.VERIFIED, proof)
+        self._to_then(StepChange(S.VERIFIED, proof), StepChange(S.DONE, "done"))
 
 
 def _normalise(pem: str) -> str:
