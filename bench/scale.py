@@ -275,6 +275,10 @@ def build(journal_path: Path, devices: int) -> dict[str, Any]:
                 error_code,
                 failed_step,
                 1 if fields["csr_der"] else 0,
+                # the CSR exactly as the unit sent it, journaled for every unit with a CSR (as the
+                # pipeline does); without it the journal and the report are ~19 % lighter than real
+                fields["csr_der"],
+                fields["csr_sha256"],
             )
         )
         for n, (s, st) in enumerate(path):
@@ -292,7 +296,8 @@ def build(journal_path: Path, devices: int) -> dict[str, Any]:
         "INSERT INTO devices(id, batch_id, serial_number, model, firmware, port, state, step,"
         " started_at, updated_at, csr_der, csr_sha256, cert_serial, cert_fingerprint,"
         " not_before, not_after, issuer, chain_pem,"
-        " error, error_code, failed_step, enroll_attempts) VALUES (" + ",".join("?" * 22) + ")",
+        " error, error_code, failed_step, enroll_attempts, csr_received_der, csr_received_sha256)"
+        " VALUES (" + ",".join("?" * 24) + ")",
         device_rows,
     )
     db.executemany(
