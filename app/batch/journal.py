@@ -789,12 +789,19 @@ class Journal:
         issuer: str,
         subject: str,
         then: Sequence[StepChange] = (),
+        passcode_paid: str | None = None,
     ) -> DeviceSnapshot | None:
         """Journal an issued certificate, and the unit's ``then`` changes in the same transaction
-        (ISSUED: one durable write instead of two); the snapshot after ``then``, else None."""
+        (ISSUED: one durable write instead of two); ``passcode_paid``: the passcode whose reserved
+        use this certificate spent, settled in the same transaction. The snapshot after ``then``,
+        else None."""
         changes = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in then]
 
+        settle = None if passcode_paid is None else self._settle_work(passcode_paid, device_id, issued=True)
+
         def work(db: sqlite3.Connection) -> DeviceSnapshot | None:
+            if settle is not None:
+                settle(db)
             row = db.execute("SELECT serial_number FROM devices WHERE id=?", (device_id,)).fetchone()
             db.execute(
                 "INSERT INTO certificates(device_id, device_serial, cert_serial, fingerprint, not_before,"
@@ -899,6 +906,12 @@ class Journal:
         return self._commit(work)
 
     def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
+        self._commit(self._settle_work(passcode_id, device_id, issued=issued))
+
+    @staticmethod
+    def _settle_work(
+        passcode_id: str, device_id: int, *, issued: bool
+    ) -> Callable[[sqlite3.Connection], None]:
         def work(db: sqlite3.Connection) -> None:
             if issued:
                 db.execute(
@@ -912,7 +925,7 @@ class Journal:
                     (passcode_id, device_id),
                 )
 
-        self._commit(work)
+        return work
 
     def passcode_usage(self, passcode_id: str) -> PasscodeUsage:
         with self._read() as db:

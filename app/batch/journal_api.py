@@ -226,6 +226,7 @@ class JournalBackend(Protocol):
         issuer: str,
         subject: str,
         then: Sequence[StepChange] = (),
+        passcode_paid: str | None = None,
     ) -> DeviceSnapshot | None: ...
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
 

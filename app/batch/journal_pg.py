@@ -934,14 +934,19 @@ class PgJournal:
         issuer: str,
         subject: str,
         then: Sequence[StepChange] = (),
+        passcode_paid: str | None = None,
     ) -> DeviceSnapshot | None:
         """Journal an issued certificate, and the unit's ``then`` changes in the same transaction;
         the snapshot after ``then``, else None."""
         written: list[dict[str, Any]] = []
         changes = [self._transition_work(device_id, c.state, c.step, dict(c.fields), written) for c in then]
 
+        settle = None if passcode_paid is None else self._settle_work(passcode_paid, device_id, issued=True)
+
         def work(cur: Cursor) -> None:
             written.clear()
+            if settle is not None:
+                settle(cur)
             cur.execute("SELECT serial_number FROM devices WHERE id=%s", (device_id,))
             row = cur.fetchone()
             if row is None:
@@ -1024,6 +1029,10 @@ class PgJournal:
         return bool(self._write(work))
 
     def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
+        self._write(self._settle_work(passcode_id, device_id, issued=issued))
+
+    @staticmethod
+    def _settle_work(passcode_id: str, device_id: int, *, issued: bool) -> Callable[[Cursor], None]:
         def work(cur: Cursor) -> None:
             if issued:
                 cur.execute(
@@ -1037,7 +1046,7 @@ class PgJournal:
                     (passcode_id, device_id),
                 )
 
-        self._write(work)
+        return work
 
     def passcode_usage(self, passcode_id: str) -> PasscodeUsage:
         row = self._one(

@@ -454,8 +454,8 @@ class DeviceJob:
         return csr_der
 
     def _enroll(self, csr: bytes | CsrFactory) -> str:
-        result = self._post_until_issued(csr, self._enroll_op)
-        return self._record_issued(result, self._operation)
+        result, use = self._post_until_issued(csr, self._enroll_op)
+        return self._record_issued(result, self._operation, paid_use=use)
 
     def _enroll_server_keygen(self, csr_der: bytes) -> str:
         if self.gateway is None:
@@ -490,7 +490,11 @@ class DeviceJob:
         del result, key  # the key lives in memory only as long as the import takes
         return chain_pem
 
-    def _post_until_issued(self, csr: bytes | CsrFactory, post: Callable[..., EnrollResult]) -> EnrollResult:
+    def _post_until_issued(
+        self, csr: bytes | CsrFactory, post: Callable[..., EnrollResult]
+    ) -> tuple[EnrollResult, str | None]:
+        """Post until the server issues; the result and the passcode use it spent (reserved,
+        settled as paid by the caller together with the certificate)."""
         deadline: float | None = None
         while True:
             self.control.checkpoint()
@@ -534,8 +538,7 @@ class DeviceJob:
                     self.control.quota.not_used(use, self.device_id)
                 raise
             else:
-                self._passcode_paid(use)
-                return result
+                return result, use
 
     # -- passcode uses (see app/batch/passcode_quota.py) ------------------------------------------
     def _reserve_passcode_use(self) -> str | None:
@@ -570,7 +573,7 @@ class DeviceJob:
             quota.not_used(use, self.device_id)
         return False
 
-    def _record_issued(self, result: EnrollResult, operation: str) -> str:
+    def _record_issued(self, result: EnrollResult, operation: str, *, paid_use: str | None = None) -> str:
         leaf = result.leaf
         chain_pem = pki.chain_to_pem(result.chain)
         serial, fp, issuer = pki.cert_serial_hex(leaf), pki.fingerprint(leaf), leaf.issuer.rfc4514_string()
@@ -601,6 +604,7 @@ class DeviceJob:
             issuer=issuer,
             subject=leaf.subject.rfc4514_string(),
             then=[issued],
+            passcode_paid=paid_use if self.control.quota is not None else None,
         )
         assert snapshot is not None
         self._publish(snapshot)
