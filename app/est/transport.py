@@ -114,9 +114,9 @@ _DEFAULT_HEADERS: dict[str, str] = {
     "User-Agent": USER_AGENT,
     "Accept-Encoding": "gzip, deflate",
     "Accept": "*/*",
-    "Connection": "keep-alive",
 }
-"""What every request carries besides its own headers (requests' defaults, our User-Agent)."""
+"""What every request carries besides its own headers (requests' defaults and our User-Agent;
+not ``Connection: keep-alive``, which HTTP/1.1 connections are anyway, RFC 9112 9.3)."""
 
 _COALESCE_LIMIT = 64 * 1024
 """Bodies up to this size go out in the same write as the request's header block."""
@@ -361,6 +361,27 @@ def timeout_error(what: str, where: str, deadline: Deadline) -> EstTimeout:
         seconds=deadline.seconds,
         where=where,
     )
+
+
+def _read_bounded(r: Any) -> bytes | None:
+    """The whole (decoded) body of urllib3 response ``r``, None when it exceeds MAX_RESPONSE.
+
+    An identity body with a Content-Length within the bound is read with one call (urllib3
+    still fails a short body); anything else (chunked, compressed, unknown length) is streamed
+    and counted as it is decoded, so a compressed answer cannot grow past the bound either.
+    """
+    length = r.length_remaining
+    if length is not None and length <= MAX_RESPONSE and not r.headers.get("Content-Encoding"):
+        data = r.read(decode_content=True)
+        return data if len(data) <= MAX_RESPONSE else None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in r.stream(65536, decode_content=True):
+        size += len(chunk)
+        if size > MAX_RESPONSE:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _where(url: str) -> str:
@@ -631,22 +652,12 @@ class Transport:
                 )
                 consumed = False
                 try:
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in r.stream(65536, decode_content=True):
-                        size += len(chunk)
-                        if size > MAX_RESPONSE:
-                            error = ("size", "", False)
-                            break
-                        chunks.append(chunk)
+                    body_read = _read_bounded(r)
+                    if body_read is None:
+                        error = ("size", "", False)
                     else:
                         consumed = True
-                    if error is None:
-                        resp = HttpResponse(
-                            status=r.status,
-                            headers=CaseInsensitiveDict(r.headers),
-                            body=b"".join(chunks),
-                        )
+                        resp = HttpResponse(status=r.status, headers=r.headers, body=body_read)
                 finally:
                     if not consumed:
                         r.close()  # an unread rest must not be left on a pooled connection
