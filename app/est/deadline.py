@@ -95,6 +95,11 @@ class Deadline:
         if done:  # the request ended while we were shutting down: close the duplicates now
             self._close_fired()
 
+    @property
+    def finished(self) -> bool:
+        """True once the request ended (:meth:`finish`): nothing is left to break."""
+        return self._done
+
     def abort(self) -> None:
         """End the request now (the client is closing)."""
         self.fire(aborted=True)
@@ -158,6 +163,13 @@ class _Watchdog:
                     if not self._heap:  # idle: end; the next add() starts a new thread
                         self._thread = None
                         return
+                    continue
+                # Requests that already finished need no firing: drop them from the top rather
+                # than sleep until their (long past) end, which cost one thread wake-up and GIL
+                # hand-off per request once a batch ran longer than the timeout.
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
+                if not self._heap:
                     continue
                 ends, _seq, deadline = self._heap[0]
                 delay = ends - time.monotonic()

@@ -114,9 +114,12 @@ _DEFAULT_HEADERS: dict[str, str] = {
     "User-Agent": USER_AGENT,
     "Accept-Encoding": "gzip, deflate",
     "Accept": "*/*",
-    "Connection": "keep-alive",
 }
-"""What every request carries besides its own headers (requests' defaults, our User-Agent)."""
+"""What every request carries besides its own headers (requests' defaults and our User-Agent;
+not ``Connection: keep-alive``, which HTTP/1.1 connections are anyway, RFC 9112 9.3)."""
+
+_COALESCE_LIMIT = 64 * 1024
+"""Bodies up to this size go out in the same write as the request's header block."""
 
 _NO_RETRIES = Retry(0, read=False)
 """urllib3 retries nothing itself (as in requests' adapter): :meth:`Transport.with_retries` decides."""
@@ -136,11 +139,34 @@ class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
             deadline.watch(sock)
         return sock
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
+    _held: bytearray | None = None
+    """Request bytes collected while :meth:`request` runs, written with one ``sendall``."""
+
+    def request(self, method: str, url: str, body: Any = None, *args: Any, **kwargs: Any) -> None:
         deadline = active_deadline()
         if deadline is not None and self.sock is not None:
             deadline.watch(self.sock)
-        super().request(*args, **kwargs)
+        if not isinstance(body, bytes) or len(body) > _COALESCE_LIMIT or kwargs.get("chunked"):
+            super().request(method, url, body, *args, **kwargs)
+            return
+        # urllib3 (like http.client) writes the header block and the body with two sends: two
+        # TLS records and, with TCP_NODELAY, two segments, so the server wakes and reads twice
+        # per request. A CSR is about a kilobyte: collect both and write them at once. The
+        # bytes are exactly what urllib3 composed; only the number of writes changes.
+        self._held = bytearray()
+        try:
+            super().request(method, url, body, *args, **kwargs)
+            held = bytes(self._held)
+        finally:
+            self._held = None
+        if held:
+            super().send(held)
+
+    def send(self, data: Any) -> None:
+        if self._held is not None and isinstance(data, bytes | bytearray):
+            self._held += data
+            return
+        super().send(data)
 
 
 class _DeadlineHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
@@ -335,6 +361,27 @@ def timeout_error(what: str, where: str, deadline: Deadline) -> EstTimeout:
         seconds=deadline.seconds,
         where=where,
     )
+
+
+def _read_bounded(r: Any) -> bytes | None:
+    """The whole (decoded) body of urllib3 response ``r``, None when it exceeds MAX_RESPONSE.
+
+    An identity body with a Content-Length within the bound is read with one call (urllib3
+    still fails a short body); anything else (chunked, compressed, unknown length) is streamed
+    and counted as it is decoded, so a compressed answer cannot grow past the bound either.
+    """
+    length = r.length_remaining
+    if length is not None and length <= MAX_RESPONSE and not r.headers.get("Content-Encoding"):
+        data = r.read(decode_content=True)
+        return data if len(data) <= MAX_RESPONSE else None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in r.stream(65536, decode_content=True):
+        size += len(chunk)
+        if size > MAX_RESPONSE:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _where(url: str) -> str:
@@ -605,22 +652,12 @@ class Transport:
                 )
                 consumed = False
                 try:
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in r.stream(65536, decode_content=True):
-                        size += len(chunk)
-                        if size > MAX_RESPONSE:
-                            error = ("size", "", False)
-                            break
-                        chunks.append(chunk)
+                    body_read = _read_bounded(r)
+                    if body_read is None:
+                        error = ("size", "", False)
                     else:
                         consumed = True
-                    if error is None:
-                        resp = HttpResponse(
-                            status=r.status,
-                            headers=CaseInsensitiveDict(r.headers),
-                            body=b"".join(chunks),
-                        )
+                        resp = HttpResponse(status=r.status, headers=r.headers, body=body_read)
                 finally:
                     if not consumed:
                         r.close()  # an unread rest must not be left on a pooled connection

@@ -8,6 +8,7 @@ marks catch that). The bounds asserted are generous multiples of the deadline: t
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -141,3 +142,26 @@ def test_bootstrap_fetch_has_the_deadline_too(phase: str) -> None:
         assert f"127.0.0.1:{server.port}" in str(caught.value) and "1 s" in str(caught.value)
     finally:
         server.close()
+
+
+def test_a_live_deadline_behind_finished_ones_still_fires() -> None:
+    """The watchdog drops requests that already ended instead of waking for each of them;
+    a request still running behind them must still be cut off at its own deadline."""
+    from certline.app.est.deadline import Deadline, bind
+
+    for _ in range(50):  # finished requests whose deadlines come first
+        with bind(Deadline(0.2, "earlier:443")):
+            pass
+    left, right = socket.socketpair()
+    try:
+        live = Deadline(0.5, "live:443")
+        with bind(live):
+            live.watch(left)
+            left.settimeout(20)
+            started = time.monotonic()
+            assert left.recv(1) == b""  # woken by the watchdog's shutdown, not by the peer
+        assert live.expired and not live.aborted
+        assert time.monotonic() - started < 10
+    finally:
+        left.close()
+        right.close()

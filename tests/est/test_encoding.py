@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certline.app.config.profile import CsrFormat
-from certline.app.est import encoding
+from certline.app.est import der_reader, encoding
 from certline.app.est.encoding import CsrInputError
 from certline.app.est.errors import EstResponseError
 from tests.est import pki
@@ -100,6 +101,59 @@ def test_empty_pkcs7_is_an_error() -> None:
     blob = bytes.fromhex("303206092a864886f70d010702") + content
     with pytest.raises(EstResponseError):
         encoding.parse_certs(_b64(blob))
+
+
+def _with_crls_field(blob: bytes) -> bytes:
+    """The same SignedData with an empty ``[1] crls`` before signerInfos (re-encoded by hand)."""
+
+    def tlv(tag: int, value: bytes) -> bytes:
+        n = len(value)
+        length = bytes([n]) if n < 0x80 else bytes([0x82]) + n.to_bytes(2, "big")
+        return bytes([tag]) + length + value
+
+    ci = der_reader.parse_single(blob)
+    oid, content = ci.children()
+    (signed,) = content.children()
+    fields = signed.children()
+    inner = b"".join(f.encoded for f in fields[:4]) + b"\xa1\x00" + fields[4].encoded
+    return tlv(0x30, oid.encoded + tlv(0xA0, tlv(0x30, inner)))
+
+
+def _as_ber_indefinite(blob: bytes) -> bytes:
+    """The ContentInfo re-framed with a BER indefinite length (as some servers send it)."""
+    ci = der_reader.parse_single(blob)
+    return b"\x30\x80" + ci.value + b"\x00\x00"
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("shape", ["plain", "with-crls", "ber"])
+def test_pkcs7_envelope_read_gives_what_openssl_gives(count: int, shape: str) -> None:
+    # The envelope is walked in Python for speed; what comes out must be exactly the
+    # certificates, in order, that OpenSSL's PKCS#7 parser finds (BER falls back to it).
+    p = pki.make_pki()
+    certs = [p.issue(pki.key().public_key()), p.intermediate, p.root][:count]
+    blob = {"plain": lambda b: b, "with-crls": _with_crls_field, "ber": _as_ber_indefinite}[shape](
+        pki.pkcs7_der(certs)
+    )
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    with warnings.catch_warnings():  # cryptography warns that it fell back to BER
+        warnings.simplefilter("ignore" if shape == "ber" else "error")
+        by_openssl = list(pkcs7.load_der_pkcs7_certificates(blob))  # wire order (DER sorts a SET OF)
+        assert encoding.parse_certs(_b64(blob)) == by_openssl
+    assert sorted(map(pki.der, by_openssl)) == sorted(map(pki.der, certs))
+    fast = encoding._signed_data_cert_ders(blob)
+    assert fast == (None if shape == "ber" else [pki.der(c) for c in by_openssl])
+
+
+def test_pkcs7_with_an_unparseable_certificate_is_still_refused() -> None:
+    p = pki.make_pki()
+    blob = bytearray(pki.pkcs7_der([p.intermediate]))
+    cert_der = pki.der(p.intermediate)
+    at = bytes(blob).index(cert_der)
+    blob[at + 8] ^= 0xFF  # inside the TBSCertificate header: no longer a certificate
+    with pytest.raises(EstResponseError):
+        encoding.parse_certs(bytes(blob))
 
 
 def test_rfc7030_csr_encoding_is_wrapped_base64_der() -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from certline.app.est.errors import EstResponseError
 from certline.app.est.issued_chain_check import (
@@ -16,6 +20,7 @@ from certline.app.est.issued_chain_check import (
     spki,
 )
 from tests.est import pki
+from tests.helpers.certs import make_cert
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +157,52 @@ def test_remembered_ca_links_never_excuse_a_forged_leaf(p: pki.Pki) -> None:
     )
     with pytest.raises(EstResponseError, match="expired"):
         build_chain([good, stale], spki(k.public_key()), [p.root], links=links)
+
+
+def _library_says(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("algorithm", ["ec", "rsa"])
+def test_leaf_check_with_a_remembered_issuer_key_agrees_with_the_library(algorithm: str) -> None:
+    """The leaf's signature is checked with the issuer's key loaded once per client; on a
+    genuine leaf, a leaf signed by another key under the same issuer name, and a leaf naming
+    another issuer, the answer must be the library's (``verify_directly_issued_by``)."""
+    new_key = {
+        "ec": pki.key,
+        "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    }[algorithm]
+    ca_key = new_key()
+    ca = make_cert("Algo CA", ca_key.public_key(), ca_key, ca=True)
+    other_key = new_key()
+    other_ca = make_cert("Other CA", other_key.public_key(), other_key, ca=True)
+    device = pki.key().public_key()
+    genuine = make_cert("dev", device, ca_key, issuer=ca, ca=False)
+    forged = make_cert("dev", device, other_key, issuer=ca, ca=False)  # names ca, signed by other
+    elsewhere = make_cert("dev", device, other_key, issuer=other_ca, ca=False)
+    links = VerifiedLinks()
+    for _ in range(2):  # first with a freshly loaded key, then with the remembered one
+        for cert, expected in ((genuine, True), (forged, False), (elsewhere, False)):
+            got = links.leaf_issued_by(cert, cert.public_bytes(Encoding.DER), ca)
+            assert got is expected is _library_says(cert, ca)
+
+
+def test_leaf_with_mismatched_inner_signature_algorithm_is_refused(p: pki.Pki) -> None:
+    """RFC 5280 4.1.1.2: the TBS signature field must equal signatureAlgorithm. A leaf whose
+    outer identifier was rewritten (signature still over the original TBS) is not issued by
+    the CA, as the library says too."""
+    leaf = p.issue(pki.key().public_key())
+    blob = leaf.public_bytes(Encoding.DER)
+    sha256 = bytes.fromhex("06082a8648ce3d040302")  # ecdsa-with-SHA256
+    sha384 = bytes.fromhex("06082a8648ce3d040303")
+    at = blob.rindex(sha256)  # the outer AlgorithmIdentifier comes last but for the signature
+    tampered_der = blob[:at] + sha384 + blob[at + len(sha256) :]
+    tampered = x509.load_der_x509_certificate(tampered_der)
+    links = VerifiedLinks()
+    assert links.leaf_issued_by(leaf, blob, p.intermediate)
+    assert not links.leaf_issued_by(tampered, tampered_der, p.intermediate)
+    assert not _library_says(tampered, p.intermediate)
