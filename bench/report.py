@@ -64,6 +64,27 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 # ----------------------------------------------------------------------------- sections
 
 
+def _paired_ceiling(r: dict[str, Any]) -> str:
+    """Each Certline run against the ceiling run just before it on the same server: the test
+    server's CPU per enrollment grows over a run, so the best ceiling run is always the first."""
+    pairs = []
+    for i in range(1, 10):
+        cl, ce = r.get(f"certline_run{i}"), r.get(f"ceiling_c4_run{i}")
+        if not cl or not ce or not ce.get("per_s"):
+            break
+        pairs.append((cl["per_s"] / ce["per_s"], ce.get("server_cpu_ms_per_unit")))
+    if not pairs:
+        return ""
+    ratios = ", ".join(f"{100 * p:.0f} %" for p, _ in pairs)
+    cpu = " → ".join(f(c, 2) for _, c in pairs if c is not None)
+    return (
+        f"The headline compares the median Certline run with the *best* ceiling run, which is always "
+        f"the first, on the freshest server: the test server's CPU per enrollment grows as it issues "
+        f"({cpu} ms in the ceiling runs, in order). Against the ceiling run measured just before it "
+        f"on the same server, each Certline run reaches {ratios}: still short of 80 %."
+    )
+
+
 def est_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     if data is None:
         return (
@@ -171,12 +192,22 @@ still add no trust). `app/est/issued_chain_check.py` keeps, per client, the CA-t
 it has verified (keyed by the exact DER of both certificates); the leaf's signature, every
 validity period, CA flag and path length are checked on every answer. Client thread CPU per
 sequential enrollment went from ~2.1–2.9 ms to ~1.9 ms on this VM (same server, alternated runs);
-the call count per enrollment halved. The table's client CPU column is the whole client process
+the call count per enrollment halved. A second profile (1,000 enrollments at concurrency 4,
+per-thread CPU) found ~0.25 ms per enrollment of avoidable library overhead: the PKCS#7 answer
+parsed through OpenSSL's PKCS7 object (0.1–0.2 ms; a plain DER certs-only envelope is now walked
+directly, anything else still goes to the library, so BER tolerance and errors are unchanged),
+the issuing CA's key re-imported for every leaf check (~0.1 ms; loaded once per client, keyed
+by the issuer's exact DER, the leaf's signature still checked on every answer, and any algorithm
+other than ECDSA or RSA PKCS#1 v1.5 with SHA-2 still goes to the library), and the request head
+and the CSR sent as two writes (now one). Client CPU per enrollment at concurrency 4 fell a
+further 15–20 %. Every check still runs on every answer: the CSR's self-signature, the leaf's
+signature under its issuer, validity periods, CA flags and path length, and that the leaf's key
+is the CSR's. The table's client CPU column is the whole client process
 (4 worker threads, the deadline watchdog, GIL hand-offs).
 """
     if not met20:
         text += f"""
-**Why the ceiling target is still missed.** The Certline client needs
+**Why the ceiling target is still missed.** {_paired_ceiling(r)} The Certline client needs
 {f(cl["client_cpu_ms_per_unit"], 2)} ms of CPU per enrollment against wrk's near zero. At
 {f(cl["per_s"], 0)}/s that is {f(cl["per_s"] * cl["client_cpu_ms_per_unit"] / 1000, 2)} cores of client and
 {f(cl["per_s"] * cl["server_cpu_ms_per_unit"] / 1000, 2)} cores of server, so the two do not saturate the machine:
@@ -186,10 +217,12 @@ own CPU per request plus waiting for its GIL: four workers share one interpreter
 worker whose answer has arrived waits until the worker holding the lock lets go (up to the 5 ms
 switch interval when that one is computing). To reach 80 % the client would need well under
 ~{f(1000 / (0.8 * s["ceiling_per_s"]), 2)} ms of CPU per enrollment. What remains per enrollment is mostly work
-that must stay: TLS records, HTTP parsing (`http.client`), PKCS#7 parsing, the CSR's own signature
-check and the leaf's signature check (~0.8 ms of `cryptography` calls in the profile). What would
-close it at the same concurrency: response parsing and verification outside the workers' shared
-interpreter lock (a second process), which changes nothing about what is verified. The absolute number is far
+that must stay: HTTP response handling in `urllib3`/`http.client` (about 60 % of the profiled
+client time) and two ECDSA checks (the CSR's and the leaf's, ~0.12 ms each). Client and server
+together need about 4.5 ms of CPU per enrollment, so this 2-core VM saturates near 400/s
+whatever the client does. What would close the rest at the same concurrency: response parsing
+outside the workers' shared interpreter lock (a second process, or a C HTTP stack), which
+changes nothing about what is verified. The absolute number is far
 above what a line needs: a unit spends about a second on its serial link, so 64 units enroll at
 most ~60 times a second.
 """
@@ -752,12 +785,23 @@ Start-up under {f(t["startup_s"], 1)} s (worst run): {verdict(r["startup_met"])}
 Peak RSS under {f(t["peak_rss_mb"], 0)} MB in every phase, all 100,000 rows in the History view included
 (highest {f(peak, 0)} MB): {verdict(r["rss_met"])}.
 
-**How.** Exports stream: the journal is read in pages of 1,000 (`device_rows_after`, keyset
-paging by id) and each entry is written as it comes, into a private temporary file renamed over
-the target at the end; the JSON stays byte for byte `json.dumps(report, indent=2)` (each flat
-entry made by the C encoder with the indented separators). Memory is that of one page, and the
-SQLite journal's lock, which the engine's writes wait for, is held for one page at a time, never
-for the whole export. The History dialog reads the selected batch a page (256 rows) at a time as
+**How.** Exports stream: the journal is read in keyset pages of 1,000 units by id and each
+entry is written as it comes, into a private temporary file renamed over the target at the end.
+Memory is that of one page, and the SQLite journal's lock, which the engine's writes wait for,
+is held for one page at a time, never for the whole export. Issue 18 moved the per-entry work
+into SQLite's C code: the SQLite journal hands over each page as ready-made JSON text
+(`json_quote` for every value, `||` for the indented layout; the leaf's PEM cut from the
+already-quoted chain) and CSV lines (the csv writer's own quoting rules); when the journal
+opens, a check compares SQLite's quoting with `json.dumps` and the csv writer on every ASCII
+character, and any entry that is not pure ASCII is made in Python, so the report stays byte
+for byte `json.dumps(report, indent=2)` (tests compare both on a journal with non-ASCII,
+control characters, quotes and every kind of unit, on SQLite and PostgreSQL; the PostgreSQL
+journal builds its entries in Python with the same layout code). Before: ~5 s of CPU for the JSON (1.8 s
+reading every column into a dict per row, 1.0 s building entry dicts, 1.9 s in the JSON encoder
+escaping the same 26 keys for every unit, 0.5 s writing), ~3 s for the CSV. The journal has
+the CSR as each unit sent it in every row (`csr_received_der`, as the pipeline journals it; an
+earlier version of this benchmark left it out, which made the journal ~19 % lighter than a
+real one). for the whole export. The History dialog reads the selected batch a page (256 rows) at a time as
 the view asks for more (`canFetchMore`/`fetchMore`), in a worker that also makes the rows' texts,
 so the GUI thread never waits on the journal and inserts one ready page with one
 `beginInsertRows`; a row costs ~1.5 KB (its snapshot and its texts). The slow scroll steps (p99)
@@ -768,19 +812,13 @@ first paint.
 """
     if not r["export_met"]:
         text += f"""
-**Export: still missed, and why.** Measured CPU time of the JSON export of 100,000 units on this
-machine while other engineers' suites ran (`time.process_time`, one run, not the table's run):
-~1.8 s reading the rows from SQLite (keyset pages of 1,000, 470 MB journal, every column incl.
-chains), ~1.0 s building the entries (leaf split from the chain, CSR base64), ~1.9 s in the C JSON
-encoder (262 MB of output: every unit's certificate and chain PEM), ~0.5 s writing: ~5 s of CPU on
-one core, before any foreign load (the table's runs had {f(ph["export-json"].get("foreign_cpu_cores"), 2)} foreign
-cores on a 2-core machine). The CSV export (no PEMs, one `itemgetter` per row) took
-{f(ph["export-csv"]["seconds"], 2)} s median, {f(ph["export-csv"]["seconds_max"], 2)} s worst, with {f(ph["export-csv"].get("foreign_cpu_cores"), 2)} foreign cores: at the target, over it in
-the worst run; its CPU is mostly the read. What would close the
-JSON gap: not writing every certificate twice (the leaf PEM is also the first block of
-`chain_pem`, a report format change the auditors would have to accept), reading only the columns
-the report uses, or a faster JSON encoder (`orjson`, a new dependency); the work is one core's, so
-a second core does not help unless the export is split by id range.
+**Export: missed in this run.** The JSON export took {f(ph["export-json"]["seconds"], 2)} s median,
+{f(ph["export-json"]["seconds_max"], 2)} s worst, with {f(ph["export-json"].get("foreign_cpu_cores"), 2)} foreign cores; the CSV
+{f(ph["export-csv"]["seconds"], 2)} s / {f(ph["export-csv"]["seconds_max"], 2)} s. What is left is one core's work: SQLite reading and
+quoting 100,000 rows, writing the file (mostly in the kernel) and joining pages in Python; with
+other processes on both cores it is stretched by their load. What would cut it further: not
+writing every certificate twice (`certificate_pem` repeats the first block of `chain_pem`, about
+a quarter of the JSON; a report format change the auditors would have to accept).
 """
     summary = [
         [
