@@ -10,8 +10,10 @@ PostgreSQL: its own connection pool), as on a line; 32 threads, one per unit, as
 port workers. Every unit makes the journal calls the real engine makes for one device-keyed unit,
 in the engine's order (recorded from a real ``StationSession`` batch against the simulator and
 the EST test server: claim_unit, find_unfinished/find_done_by_serial, add_device with the row
-claim, device_row, 3 set_step, 8 transitions, record_certificate, release, release_unit, and the
-batch summary ``devices(batch)`` the engine re-reads after every published event). Between the
+claim, device_row, 1 set_step, 3 transitions, 3 ``advance`` calls (a state and the step after
+it, or VERIFIED and DONE, in one transaction), reserve_passcode_use, record_certificate with the
+ISSUED transition and the passcode use settled in its transaction, release, release_unit; the
+engine keeps its batch summary as counters and no longer re-reads the batch). Between the
 calls the thread sleeps for the device's and the server's own time per phase, taken from
 ``bench/results/batch_bound.json`` (one unit at 115200 baud, no contention); EST requests are
 limited to the profile's concurrency (4) per station. No serial port, no simulator and no EST
@@ -54,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from certline.app.batch.journal_api import JournalBackend  # noqa: E402
+from certline.app.batch.journal_api import JournalBackend, StepChange  # noqa: E402
 from certline.app.batch.states import DeviceState as S  # noqa: E402
 
 SCOPE = "bench"
@@ -76,11 +78,13 @@ WRITES = {
     "add_device",
     "transition",
     "set_step",
+    "reserve_passcode_use",
     "record_certificate",
     "release",
     "release_unit",
     "create_batch",
 }
+PASSCODE_ID = "bench-passcode"
 CSR = secrets.token_bytes(420)  # the size of a device's EC P-256 CSR (DER)
 CHAIN = "-----BEGIN CERTIFICATE-----\n" + ("A" * 64 + "\n") * 22 + "-----END CERTIFICATE-----\n"
 
@@ -130,18 +134,15 @@ def _unit(
     port = f"/dev/ttyBENCH{n}"
     serial = f"{station}-{n:04d}"
 
-    def summary() -> None:  # the engine publishes a batch summary after every event
-        rec.call("devices(batch)", journal.devices, batch)
-
     def to(state: S, step: str, **fields: Any) -> None:
         rec.call("transition", journal.transition, device, state, step, **fields)
-        summary()
+
+    def to_then(*changes: StepChange) -> None:  # one transaction (JournalBackend.advance)
+        rec.call("transition", journal.advance, device, changes)
 
     def step(text: str) -> None:
         rec.call("set_step", journal.set_step, device, text)
-        summary()
 
-    summary()
     time.sleep(phases["identify"])
     rec.call("claim_unit", journal.claim_unit, SCOPE, serial)
     rec.call("find_unfinished_by_serial", journal.find_unfinished_by_serial, serial)
@@ -153,14 +154,13 @@ def _unit(
         claimed_by=owner, serial_number=serial, model="BENCH-1",
     )  # fmt: skip
     device = snap.device_id
-    summary()
     rec.call("device_row", journal.device_row, device)
     step("generating ec-p256 key on the device")
     time.sleep(phases["keygen"])
-    to(S.KEY_READY, "key ready")
-    step("reading CSR from the device")
+    to_then(StepChange(S.KEY_READY, "key ready"), StepChange(None, "reading CSR from the device"))
     time.sleep(phases["csr"])
     to(S.CSR_READY, "CSR ready", csr_der=CSR, csr_sha256=hashlib.sha256(CSR).hexdigest())
+    rec.call("reserve_passcode_use", journal.reserve_passcode_use, PASSCODE_ID, device, max_uses=None)
     row = rec.call("device_row", journal.device_row, device)
     to(S.ENROLLING, "enrolling", enroll_attempts=row["enroll_attempts"] + 1)
     with enroll_slots:
@@ -169,19 +169,19 @@ def _unit(
     rec.call(
         "record_certificate", journal.record_certificate, device, operation="enroll", chain_pem=CHAIN,
         cert_serial=serial, fingerprint="00" * 32, not_before=now, not_after=now + timedelta(days=365),
-        issuer="CN=bench", subject=f"CN={serial}",
+        issuer="CN=bench", subject=f"CN={serial}", passcode_paid=PASSCODE_ID,
+        then=[StepChange(S.ISSUED, "certificate issued",
+                         {"chain_pem": CHAIN, "cert_serial": serial, "cert_fingerprint": "00" * 32})],
     )  # fmt: skip
-    to(S.ISSUED, "certificate issued", chain_pem=CHAIN, cert_serial=serial, cert_fingerprint="00" * 32)
     to(S.WRITING, "writing certificate")
     time.sleep(phases["write"])
-    to(S.WRITTEN, "certificate written")
-    step("reading back and proving the key")
+    to_then(
+        StepChange(S.WRITTEN, "certificate written"), StepChange(None, "reading back and proving the key")
+    )
     time.sleep(phases["verify"])
-    to(S.VERIFIED, "verified")
-    to(S.DONE, "done")
+    to_then(StepChange(S.VERIFIED, "verified"), StepChange(S.DONE, "done"))
     rec.call("release", journal.release, device, owner)
     rec.call("release_unit", journal.release_unit, SCOPE, serial)
-    summary()
 
 
 def _open_journal(spec: dict[str, Any], station: str, home: Path) -> JournalBackend:
