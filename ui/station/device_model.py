@@ -22,11 +22,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QIcon,
     QLinearGradient,
     QPalette,
     QStandardItem,
@@ -36,7 +38,7 @@ from PySide6.QtWidgets import QApplication
 
 from certline.app.batch.events import DeviceSnapshot
 from certline.app.batch.states import TERMINAL, DeviceState
-from certline.ui.station.state_style import StateLook, look
+from certline.ui.station.state_style import StateLook, Tone, look
 
 Cell = dict[int, object]
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -111,6 +113,16 @@ def progress_brush(percent: int, colour: QColor, width: int) -> QBrush | None:
     return brush
 
 
+class _Look(NamedTuple):
+    """A state's look for one flush: translated words, and the brush, icon and colour shared by
+    every flush (the same objects, so an unchanged cell compares by identity)."""
+
+    look: StateLook
+    foreground: QBrush
+    icon: QIcon
+    colour: QColor
+
+
 def _ranges(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
     """Contiguous (first, last) runs of the sorted ``rows``."""
     first = last = None
@@ -138,7 +150,10 @@ class DeviceTableModel(QStandardItemModel):
         self._cells: list[list[Cell]] = []
         self._row_of: dict[int, int] = {}
         self._pending: dict[int, DeviceSnapshot] = {}
-        self._looks: dict[DeviceState, tuple[StateLook, QBrush]] = {}
+        self._looks: dict[DeviceState, _Look] = {}
+        self._tone_brushes: dict[Tone, QBrush] = {}
+        self._highlight: QColor | None = None
+        self._now: datetime | None = None
         self._bar_width = 100
         self.batch_interval_ms = batch_interval_ms
         self._flush_timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
@@ -179,7 +194,7 @@ class DeviceTableModel(QStandardItemModel):
         pending, self._pending = self._pending, {}
         if not pending:
             return
-        self._looks.clear()  # translated words: fresh once per flush, shared within it
+        self._new_flush()
         new: list[DeviceSnapshot] = []
         changed: list[int] = []
         blocked = self.blockSignals(True)  # per-item signals replaced by the ranges below
@@ -199,6 +214,17 @@ class DeviceTableModel(QStandardItemModel):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
         if new:
             self._append(new)
+
+    def _new_flush(self) -> None:
+        """Values shared by the rows of one flush: translated words, the palette, the clock."""
+        self._looks.clear()
+        self._highlight = None
+        self._now = datetime.now(UTC)
+
+    def _highlight_colour(self) -> QColor:
+        if self._highlight is None:
+            self._highlight = _highlight()
+        return self._highlight
 
     def _append(self, snaps: list[DeviceSnapshot]) -> None:
         first = len(self._rows)
@@ -280,6 +306,7 @@ class DeviceTableModel(QStandardItemModel):
         if width == self._bar_width or width <= 0:
             return
         self._bar_width = width
+        self._new_flush()
         blocked = self.blockSignals(True)
         try:
             for row, snap in enumerate(self._rows):
@@ -304,27 +331,31 @@ class DeviceTableModel(QStandardItemModel):
         return self._row_of.get(device_id)
 
     # -- cells ------------------------------------------------------------------------------
-    def _look(self, state: DeviceState) -> tuple[StateLook, QBrush]:
+    def _look(self, state: DeviceState) -> _Look:
         found = self._looks.get(state)
         if found is None:
             state_look = look(state)
-            found = self._looks[state] = (state_look, QBrush(state_look.colour))
+            brush = self._tone_brushes.get(state_look.tone)
+            if brush is None:
+                brush = self._tone_brushes[state_look.tone] = QBrush(state_look.colour)
+            found = self._looks[state] = _Look(state_look, brush, state_look.icon, state_look.colour)
         return found
 
     def _make_cells(self, snap: DeviceSnapshot) -> list[Cell]:
         """Everything any view may ask about this row, computed once per update."""
-        state, foreground = self._look(snap.state)
+        found = self._look(snap.state)
+        state, foreground = found.look, found.foreground
         details = self._details(snap)
         percent = round(snap.progress * 100)
         finished = snap.state in _WORDS
-        bar_colour = state.colour if finished else _highlight()
+        bar_colour = found.colour if finished else self._highlight_colour()
         cells: list[Cell] = [
             {DISPLAY: snap.port, SNAPSHOT_ROLE: snap},
             {DISPLAY: snap.serial_number or "—"},
             {DISPLAY: snap.model or "—"},
             {
                 DISPLAY: state.text,
-                Qt.ItemDataRole.DecorationRole: state.icon,
+                Qt.ItemDataRole.DecorationRole: found.icon,
                 Qt.ItemDataRole.ForegroundRole: foreground,
                 Qt.ItemDataRole.ToolTipRole: f"{state.text}: {snap.step}",
             },
@@ -333,7 +364,7 @@ class DeviceTableModel(QStandardItemModel):
                 PROGRESS_ROLE: snap.progress,
                 Qt.ItemDataRole.TextAlignmentRole: Qt.AlignmentFlag.AlignCenter,
             },
-            {DISPLAY: format_elapsed(elapsed_seconds(snap))},
+            {DISPLAY: format_elapsed(elapsed_seconds(snap, self._now))},
             {DISPLAY: snap.cert_serial or ""},
             {DISPLAY: snap.cert_not_after.date().isoformat() if snap.cert_not_after else ""},
             {DISPLAY: details, Qt.ItemDataRole.ForegroundRole: foreground},
