@@ -129,7 +129,9 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.station_bar = StationBar(self.session.profile.name, self)
         self.counters = BatchCounters(self)
-        self.model = DeviceTableModel(self)
+        # the bridge already hands the rows on once per frame (FRAME_MS, the table's redraw rate):
+        # the table applies them in that same pass, not in a second timer callback of its own
+        self.model = DeviceTableModel(self, batch_interval_ms=0)
         self.table = DeviceView(self.model, self)
         self.details = DeviceDetailsPanel(self.session.journal, self)
         self.log_panel = LogPanel(self)
