@@ -47,6 +47,14 @@ SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 1
 """The row's :class:`DeviceSnapshot` (column 0)."""
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
 """Fraction 0..1 of the happy path (progress column)."""
+# looked up once: an attribute of a Qt enum costs more than the dict insert it keys (per row, per flush)
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
+_CENTER = Qt.AlignmentFlag.AlignCenter
+_MISSING = object()
 
 FLUSH_INTERVAL_MS = 100
 ELAPSED_TICK_MS = 1000
@@ -256,7 +264,8 @@ class DeviceTableModel(QStandardItemModel):
                 continue
             item = self.item(row, column)
             for role, value in new.items():
-                if old.get(role) is not value and old.get(role) != value:
+                before = old.get(role, _MISSING)
+                if before is not value and before != value:
                     item.setData(value, role)
             for role in old.keys() - new.keys():
                 item.setData(None, role)
@@ -355,29 +364,29 @@ class DeviceTableModel(QStandardItemModel):
             {DISPLAY: snap.model or "—"},
             {
                 DISPLAY: state.text,
-                Qt.ItemDataRole.DecorationRole: found.icon,
-                Qt.ItemDataRole.ForegroundRole: foreground,
-                Qt.ItemDataRole.ToolTipRole: f"{state.text}: {snap.step}",
+                _DECORATION: found.icon,
+                _FOREGROUND: foreground,
+                _TOOLTIP: f"{state.text}: {snap.step}",
             },
             {
                 DISPLAY: state.text if finished else f"{percent} %",
                 PROGRESS_ROLE: snap.progress,
-                Qt.ItemDataRole.TextAlignmentRole: Qt.AlignmentFlag.AlignCenter,
+                _ALIGNMENT: _CENTER,
             },
             {DISPLAY: format_elapsed(elapsed_seconds(snap, self._now))},
             {DISPLAY: snap.cert_serial or ""},
             {DISPLAY: snap.cert_not_after.date().isoformat() if snap.cert_not_after else ""},
-            {DISPLAY: details, Qt.ItemDataRole.ForegroundRole: foreground},
+            {DISPLAY: details, _FOREGROUND: foreground},
         ]
         bar = progress_brush(percent, bar_colour, self._bar_width)
         if bar is not None:
-            cells[Column.PROGRESS][Qt.ItemDataRole.BackgroundRole] = bar
+            cells[Column.PROGRESS][_BACKGROUND] = bar
         if details:
-            cells[Column.DETAILS][Qt.ItemDataRole.ToolTipRole] = details
+            cells[Column.DETAILS][_TOOLTIP] = details
         if snap.cert_fingerprint:
-            cells[Column.CERT_SERIAL][Qt.ItemDataRole.ToolTipRole] = self.tr(
-                "SHA-256 fingerprint: %1"
-            ).replace("%1", snap.cert_fingerprint)
+            cells[Column.CERT_SERIAL][_TOOLTIP] = self.tr("SHA-256 fingerprint: %1").replace(
+                "%1", snap.cert_fingerprint
+            )
         return cells
 
     def _details(self, snap: DeviceSnapshot) -> str:
