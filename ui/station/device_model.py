@@ -20,6 +20,7 @@ or the outcome in words once the unit is finished.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -57,6 +58,9 @@ _CENTER = Qt.AlignmentFlag.AlignCenter
 _MISSING = object()
 
 FLUSH_INTERVAL_MS = 100
+#: rows the station window applies per pass of the event loop: about 1 ms of Python, well inside
+#: the interpreter's 5 ms switch interval (64 changed rows took 5-7 ms in one pass)
+ROWS_PER_PASS = 16
 ELAPSED_TICK_MS = 1000
 #: how strongly the progress bar's fill shows behind the cell text (0..255)
 PROGRESS_FILL_ALPHA = 110
@@ -150,9 +154,20 @@ class DeviceTableModel(QStandardItemModel):
 
     Attributes:
         batch_interval_ms: how long updates are collected before one redraw (0: immediately).
+        rows_per_pass: with ``batch_interval_ms`` 0, apply at most this many queued rows at once
+            and the rest in the next passes of the event loop (None: all at once). A long pass
+            holds the GIL past the interpreter's switch interval while the engine's port workers
+            wait for it; they then take it away mid-pass and the GUI thread waits to get it back,
+            with its event loop stopped. Short passes let the loop run between them.
     """
 
-    def __init__(self, parent: QObject | None = None, *, batch_interval_ms: int = FLUSH_INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        batch_interval_ms: int = FLUSH_INTERVAL_MS,
+        rows_per_pass: int | None = None,
+    ) -> None:
         super().__init__(0, len(Column), parent)
         self._rows: list[DeviceSnapshot] = []
         self._cells: list[list[Cell]] = []
@@ -166,6 +181,9 @@ class DeviceTableModel(QStandardItemModel):
         self.batch_interval_ms = batch_interval_ms
         self._flush_timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._flush_timer.timeout.connect(self.flush)
+        self.rows_per_pass = rows_per_pass
+        self._next_pass = QTimer(self, singleShot=True, interval=0)
+        self._next_pass.timeout.connect(self._flush_pass)
         self._tick = QTimer(self, interval=ELAPSED_TICK_MS)
         self._tick.timeout.connect(self._tick_elapsed)
         self._tick.start()
@@ -192,14 +210,30 @@ class DeviceTableModel(QStandardItemModel):
         for snap in snaps:
             self._pending[snap.device_id] = snap
         if self.batch_interval_ms <= 0:
-            self.flush()
+            self._flush_pass()
         elif self._pending and not self._flush_timer.isActive():
             self._flush_timer.start()
 
+    def _flush_pass(self) -> None:
+        """Apply up to :attr:`rows_per_pass` queued rows now, the rest in the next pass."""
+        limit = self.rows_per_pass
+        if limit is None or len(self._pending) <= limit:
+            self.flush()
+            return
+        part = dict(itertools.islice(self._pending.items(), limit))
+        for device_id in part:
+            del self._pending[device_id]
+        self._apply_pending(part)
+        if not self._next_pass.isActive():
+            self._next_pass.start()
+
     def flush(self) -> None:
-        """Apply queued snapshots: one ``insertRows`` for new devices, one ``dataChanged`` per
-        contiguous range of changed rows."""
+        """Apply all queued snapshots: one ``insertRows`` for new devices, one ``dataChanged``
+        per contiguous range of changed rows."""
         pending, self._pending = self._pending, {}
+        self._apply_pending(pending)
+
+    def _apply_pending(self, pending: dict[int, DeviceSnapshot]) -> None:
         if not pending:
             return
         self._new_flush()
