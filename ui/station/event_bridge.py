@@ -62,6 +62,7 @@ class EventBridge(QObject):
     log_event = Signal(object)
     batch_changed = Signal(object)
     _wake = Signal()
+    _finished = Signal()
     mes_changed = Signal(object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None, *, frame_ms: int = FRAME_MS) -> None:
@@ -73,6 +74,9 @@ class EventBridge(QObject):
         # queued when emitted by a worker thread, straight to the C++ slot: starting the frame
         # timer runs no Python (no GIL acquisition of the GUI thread against busy workers)
         self._wake.connect(self._frame.start)
+        # a batch that finished is handed on at once, not at the end of the frame: the summary
+        # (and the buttons) follow the last unit without the frame's delay
+        self._finished.connect(self.drain)
         self._unsubscribe: Callable[[], None] | None = bus.subscribe(self._on_event)
         self.destroyed.connect(self.close)
 
@@ -94,7 +98,11 @@ class EventBridge(QObject):
         with self._lock:
             first = not self._buffer
             self._buffer.append(event)
-        if first and shiboken6.isValid(self):
+        if not shiboken6.isValid(self):
+            return
+        if isinstance(event, BatchSnapshot) and event.finished:
+            self._finished.emit()  # rare: the end of a batch
+        elif first:
             self._wake.emit()  # one wake per frame, not one queued call per event
 
     def drain(self) -> None:
