@@ -68,6 +68,19 @@ def test_updates_are_batched_until_the_timer_flushes(qtbot):
     assert model.snapshot(0).state == DeviceState.KEY_READY  # only the newest one counts
 
 
+def test_a_large_frame_is_applied_a_few_rows_per_pass_in_order_and_newest_wins(qtbot):
+    model = DeviceTableModel(batch_interval_ms=0, rows_per_pass=2)
+    model.update_devices([snap(i) for i in range(1, 6)])
+    assert model.rowCount() == 2  # the rest waits for the next pass of the event loop
+    model.update_device(snap(4, DeviceState.ENROLLING))  # arrives before its row is shown
+    qtbot.waitUntil(lambda: model.rowCount() == 5)
+    assert [s.device_id for s in model.snapshots()] == [1, 2, 3, 4, 5]
+    assert model.snapshot(3).state == DeviceState.ENROLLING
+    model.update_devices([snap(i, DeviceState.DONE) for i in range(1, 6)])
+    model.flush()  # what the window does before the batch summary: everything at once
+    assert all(s.state == DeviceState.DONE for s in model.snapshots())
+
+
 def test_failed_row_says_what_went_wrong_in_words_with_icon_and_colour():
     model = DeviceTableModel(batch_interval_ms=0)
     model.update_device(

@@ -140,3 +140,28 @@ def test_bridge_hands_on_one_frame_newest_device_first_then_logs_then_the_batch(
         ("batch", 2),
     ]
     bridge.close()
+
+
+def test_bridge_hands_a_finished_batch_on_at_once_not_at_the_end_of_the_frame(qtbot):
+    bus = EventBus()
+    bridge = EventBridge(bus, frame_ms=60_000)  # a frame that never ends within this test
+    seen: list[tuple[int, bool]] = []
+    bridge.batch_changed.connect(lambda snap: seen.append((snap.done, snap.finished)))
+
+    def batch(done: int, finished: bool) -> BatchSnapshot:
+        return BatchSnapshot(
+            batch_id=3, done=done, in_progress=2 - done, failed=0, pending_approval=0,
+            expected_remaining=None, finished=finished,
+        )  # fmt: skip
+
+    worker = threading.Thread(target=lambda: bus.publish(batch(1, False)))
+    worker.start()
+    worker.join()
+    qtbot.wait(50)
+    assert seen == []  # counters wait for the frame
+    worker = threading.Thread(target=lambda: bus.publish(batch(2, True)))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(seen), timeout=2000)  # the summary must not wait for it
+    assert seen == [(2, True)]
+    bridge.close()

@@ -20,13 +20,16 @@ or the outcome in words once the unit is finished.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QIcon,
     QLinearGradient,
     QPalette,
     QStandardItem,
@@ -36,7 +39,7 @@ from PySide6.QtWidgets import QApplication
 
 from certline.app.batch.events import DeviceSnapshot
 from certline.app.batch.states import TERMINAL, DeviceState
-from certline.ui.station.state_style import StateLook, look
+from certline.ui.station.state_style import StateLook, Tone, look
 
 Cell = dict[int, object]
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -45,8 +48,19 @@ SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 1
 """The row's :class:`DeviceSnapshot` (column 0)."""
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
 """Fraction 0..1 of the happy path (progress column)."""
+# looked up once: an attribute of a Qt enum costs more than the dict insert it keys (per row, per flush)
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
+_CENTER = Qt.AlignmentFlag.AlignCenter
+_MISSING = object()
 
 FLUSH_INTERVAL_MS = 100
+#: rows the station window applies per pass of the event loop: about 1 ms of Python, well inside
+#: the interpreter's 5 ms switch interval (64 changed rows took 5-7 ms in one pass)
+ROWS_PER_PASS = 16
 ELAPSED_TICK_MS = 1000
 #: how strongly the progress bar's fill shows behind the cell text (0..255)
 PROGRESS_FILL_ALPHA = 110
@@ -111,6 +125,16 @@ def progress_brush(percent: int, colour: QColor, width: int) -> QBrush | None:
     return brush
 
 
+class _Look(NamedTuple):
+    """A state's look for one flush: translated words, and the brush, icon and colour shared by
+    every flush (the same objects, so an unchanged cell compares by identity)."""
+
+    look: StateLook
+    foreground: QBrush
+    icon: QIcon
+    colour: QColor
+
+
 def _ranges(rows: Iterable[int]) -> Iterator[tuple[int, int]]:
     """Contiguous (first, last) runs of the sorted ``rows``."""
     first = last = None
@@ -130,19 +154,36 @@ class DeviceTableModel(QStandardItemModel):
 
     Attributes:
         batch_interval_ms: how long updates are collected before one redraw (0: immediately).
+        rows_per_pass: with ``batch_interval_ms`` 0, apply at most this many queued rows at once
+            and the rest in the next passes of the event loop (None: all at once). A long pass
+            holds the GIL past the interpreter's switch interval while the engine's port workers
+            wait for it; they then take it away mid-pass and the GUI thread waits to get it back,
+            with its event loop stopped. Short passes let the loop run between them.
     """
 
-    def __init__(self, parent: QObject | None = None, *, batch_interval_ms: int = FLUSH_INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        batch_interval_ms: int = FLUSH_INTERVAL_MS,
+        rows_per_pass: int | None = None,
+    ) -> None:
         super().__init__(0, len(Column), parent)
         self._rows: list[DeviceSnapshot] = []
         self._cells: list[list[Cell]] = []
         self._row_of: dict[int, int] = {}
         self._pending: dict[int, DeviceSnapshot] = {}
-        self._looks: dict[DeviceState, tuple[StateLook, QBrush]] = {}
+        self._looks: dict[DeviceState, _Look] = {}
+        self._tone_brushes: dict[Tone, QBrush] = {}
+        self._highlight: QColor | None = None
+        self._now: datetime | None = None
         self._bar_width = 100
         self.batch_interval_ms = batch_interval_ms
         self._flush_timer = QTimer(self, singleShot=True, interval=batch_interval_ms)
         self._flush_timer.timeout.connect(self.flush)
+        self.rows_per_pass = rows_per_pass
+        self._next_pass = QTimer(self, singleShot=True, interval=0)
+        self._next_pass.timeout.connect(self._flush_pass)
         self._tick = QTimer(self, interval=ELAPSED_TICK_MS)
         self._tick.timeout.connect(self._tick_elapsed)
         self._tick.start()
@@ -169,17 +210,33 @@ class DeviceTableModel(QStandardItemModel):
         for snap in snaps:
             self._pending[snap.device_id] = snap
         if self.batch_interval_ms <= 0:
-            self.flush()
+            self._flush_pass()
         elif self._pending and not self._flush_timer.isActive():
             self._flush_timer.start()
 
+    def _flush_pass(self) -> None:
+        """Apply up to :attr:`rows_per_pass` queued rows now, the rest in the next pass."""
+        limit = self.rows_per_pass
+        if limit is None or len(self._pending) <= limit:
+            self.flush()
+            return
+        part = dict(itertools.islice(self._pending.items(), limit))
+        for device_id in part:
+            del self._pending[device_id]
+        self._apply_pending(part)
+        if not self._next_pass.isActive():
+            self._next_pass.start()
+
     def flush(self) -> None:
-        """Apply queued snapshots: one ``insertRows`` for new devices, one ``dataChanged`` per
-        contiguous range of changed rows."""
+        """Apply all queued snapshots: one ``insertRows`` for new devices, one ``dataChanged``
+        per contiguous range of changed rows."""
         pending, self._pending = self._pending, {}
+        self._apply_pending(pending)
+
+    def _apply_pending(self, pending: dict[int, DeviceSnapshot]) -> None:
         if not pending:
             return
-        self._looks.clear()  # translated words: fresh once per flush, shared within it
+        self._new_flush()
         new: list[DeviceSnapshot] = []
         changed: list[int] = []
         blocked = self.blockSignals(True)  # per-item signals replaced by the ranges below
@@ -199,6 +256,17 @@ class DeviceTableModel(QStandardItemModel):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
         if new:
             self._append(new)
+
+    def _new_flush(self) -> None:
+        """Values shared by the rows of one flush: translated words, the palette, the clock."""
+        self._looks.clear()
+        self._highlight = None
+        self._now = datetime.now(UTC)
+
+    def _highlight_colour(self) -> QColor:
+        if self._highlight is None:
+            self._highlight = _highlight()
+        return self._highlight
 
     def _append(self, snaps: list[DeviceSnapshot]) -> None:
         first = len(self._rows)
@@ -230,7 +298,8 @@ class DeviceTableModel(QStandardItemModel):
                 continue
             item = self.item(row, column)
             for role, value in new.items():
-                if old.get(role) is not value and old.get(role) != value:
+                before = old.get(role, _MISSING)
+                if before is not value and before != value:
                     item.setData(value, role)
             for role in old.keys() - new.keys():
                 item.setData(None, role)
@@ -280,6 +349,7 @@ class DeviceTableModel(QStandardItemModel):
         if width == self._bar_width or width <= 0:
             return
         self._bar_width = width
+        self._new_flush()
         blocked = self.blockSignals(True)
         try:
             for row, snap in enumerate(self._rows):
@@ -304,49 +374,53 @@ class DeviceTableModel(QStandardItemModel):
         return self._row_of.get(device_id)
 
     # -- cells ------------------------------------------------------------------------------
-    def _look(self, state: DeviceState) -> tuple[StateLook, QBrush]:
+    def _look(self, state: DeviceState) -> _Look:
         found = self._looks.get(state)
         if found is None:
             state_look = look(state)
-            found = self._looks[state] = (state_look, QBrush(state_look.colour))
+            brush = self._tone_brushes.get(state_look.tone)
+            if brush is None:
+                brush = self._tone_brushes[state_look.tone] = QBrush(state_look.colour)
+            found = self._looks[state] = _Look(state_look, brush, state_look.icon, state_look.colour)
         return found
 
     def _make_cells(self, snap: DeviceSnapshot) -> list[Cell]:
         """Everything any view may ask about this row, computed once per update."""
-        state, foreground = self._look(snap.state)
+        found = self._look(snap.state)
+        state, foreground = found.look, found.foreground
         details = self._details(snap)
         percent = round(snap.progress * 100)
         finished = snap.state in _WORDS
-        bar_colour = state.colour if finished else _highlight()
+        bar_colour = found.colour if finished else self._highlight_colour()
         cells: list[Cell] = [
             {DISPLAY: snap.port, SNAPSHOT_ROLE: snap},
             {DISPLAY: snap.serial_number or "—"},
             {DISPLAY: snap.model or "—"},
             {
                 DISPLAY: state.text,
-                Qt.ItemDataRole.DecorationRole: state.icon,
-                Qt.ItemDataRole.ForegroundRole: foreground,
-                Qt.ItemDataRole.ToolTipRole: f"{state.text}: {snap.step}",
+                _DECORATION: found.icon,
+                _FOREGROUND: foreground,
+                _TOOLTIP: f"{state.text}: {snap.step}",
             },
             {
                 DISPLAY: state.text if finished else f"{percent} %",
                 PROGRESS_ROLE: snap.progress,
-                Qt.ItemDataRole.TextAlignmentRole: Qt.AlignmentFlag.AlignCenter,
+                _ALIGNMENT: _CENTER,
             },
-            {DISPLAY: format_elapsed(elapsed_seconds(snap))},
+            {DISPLAY: format_elapsed(elapsed_seconds(snap, self._now))},
             {DISPLAY: snap.cert_serial or ""},
             {DISPLAY: snap.cert_not_after.date().isoformat() if snap.cert_not_after else ""},
-            {DISPLAY: details, Qt.ItemDataRole.ForegroundRole: foreground},
+            {DISPLAY: details, _FOREGROUND: foreground},
         ]
         bar = progress_brush(percent, bar_colour, self._bar_width)
         if bar is not None:
-            cells[Column.PROGRESS][Qt.ItemDataRole.BackgroundRole] = bar
+            cells[Column.PROGRESS][_BACKGROUND] = bar
         if details:
-            cells[Column.DETAILS][Qt.ItemDataRole.ToolTipRole] = details
+            cells[Column.DETAILS][_TOOLTIP] = details
         if snap.cert_fingerprint:
-            cells[Column.CERT_SERIAL][Qt.ItemDataRole.ToolTipRole] = self.tr(
-                "SHA-256 fingerprint: %1"
-            ).replace("%1", snap.cert_fingerprint)
+            cells[Column.CERT_SERIAL][_TOOLTIP] = self.tr("SHA-256 fingerprint: %1").replace(
+                "%1", snap.cert_fingerprint
+            )
         return cells
 
     def _details(self, snap: DeviceSnapshot) -> str:

@@ -174,7 +174,6 @@ class ScanFocusKeeper(QObject):
         app = QApplication.instance()
         assert isinstance(app, QApplication)
         app.focusChanged.connect(self._focus_changed)
-        window.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.window and event.type() == QEvent.Type.WindowActivate and self.active:
@@ -182,6 +181,13 @@ class ScanFocusKeeper(QObject):
         return False
 
     def set_active(self, active: bool) -> None:
+        """Watch the window only while active: the filter is a Python call per event the window
+        gets (a dozen a second while a batch repaints it), each one a wait for the GIL."""
+        if active != self.active:
+            if active:
+                self.window.installEventFilter(self)
+            else:
+                self.window.removeEventFilter(self)
         self.active = active
         if active:
             self._take_back()

@@ -78,7 +78,7 @@ class StateLook:
 
     @property
     def icon(self) -> QIcon:
-        return icon(TONE_ICONS[self.tone])
+        return tone_icon(self.tone)
 
 
 def look(state: DeviceState) -> StateLook:
@@ -91,5 +91,19 @@ def tone_colour(tone: Tone) -> QColor:
     return QColor(TONE_COLOURS[tone])
 
 
+#: one icon per tone, made on first use (on the GUI thread, once a QApplication exists)
+_TONE_ICONS: dict[Tone, QIcon] = {}
+
+
 def tone_icon(tone: Tone) -> QIcon:
-    return icon(TONE_ICONS[tone])
+    """The tone's icon, one shared instance per tone.
+
+    Shared, not loaded anew per call: loading stats the SVG file (a system call that lets the
+    engine's worker threads take the GIL from the GUI thread mid-update), and a view keeps its
+    rendered pixmaps per icon instance, so a new instance per table update meant the SVG was
+    rendered again at every repaint and every row's icon looked changed.
+    """
+    found = _TONE_ICONS.get(tone)
+    if found is None:
+        found = _TONE_ICONS[tone] = icon(TONE_ICONS[tone])
+    return found

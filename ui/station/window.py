@@ -41,7 +41,7 @@ from certline.ui.station.actions import build_menus, create_actions
 from certline.ui.station.batch_controller import BatchController, Phase
 from certline.ui.station.counters import BatchCounters
 from certline.ui.station.device_details import DeviceDetailsPanel
-from certline.ui.station.device_model import DeviceTableModel
+from certline.ui.station.device_model import ROWS_PER_PASS, DeviceTableModel
 from certline.ui.station.device_view import DeviceView
 from certline.ui.station.event_bridge import BridgeLogHandler, EventBridge
 from certline.ui.station.lock import LockController
@@ -129,7 +129,10 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.station_bar = StationBar(self.session.profile.name, self)
         self.counters = BatchCounters(self)
-        self.model = DeviceTableModel(self)
+        # the bridge already hands the rows on once per frame (FRAME_MS, the table's redraw rate):
+        # the table applies them in that same pass, not in a second timer callback of its own,
+        # a screenful of rows at a time (see DeviceTableModel.rows_per_pass)
+        self.model = DeviceTableModel(self, batch_interval_ms=0, rows_per_pass=ROWS_PER_PASS)
         self.table = DeviceView(self.model, self)
         self.details = DeviceDetailsPanel(self.session.journal, self)
         self.log_panel = LogPanel(self)
