@@ -387,6 +387,14 @@ running commit, then its own group's): what the journal costs a unit.
             enroll32=f((t32 or {}).get("phase_median_s", {}).get("enroll"), 2),
             enroll1=f((one or {}).get("phase_median_s", {}).get("enroll"), 2),
             station_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("station"), 1),
+            station_big=f(((big or {}).get("cpu_ms_per_unit") or {}).get("station"), 1),
+            big_core_s=f(
+                (((big or {}).get("cpu_ms_per_unit") or {}).get("station") or 0)
+                * (big["n"] if big else 0)
+                / 1000,
+                2,
+            ),
+            big_wall=f((big or {}).get("wall_median_s"), 2),
             sim_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("sim"), 1),
             server_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("server"), 1),
             lock32=f(100 * d32["held_fraction_of_wall"], 0) if d32 else "–",
@@ -433,48 +441,55 @@ and `BatchSnapshot` are unchanged. The profile (`cProfile` with per-thread CPU t
 port-worker threads; py-spy is not installed) then showed the serial line splitter as the largest
 CPU cost left in a worker: it looped over every received byte in Python; it now splits with
 `re.split` (the simulator uses the same class, so its CPU per unit fell too).
+
+*Second round.* A `py-spy --gil` profile (who holds the interpreter lock) of the port workers at
+64 units showed 8 % of their GIL time in `Condition.notify`: the group commit woke *every*
+waiting worker after every commit, and each re-took the GIL to find its write still pending.
+Each queued write now has its own one-shot lock: the leader releases only its group's callers
+and hands the queue to the oldest write that arrived meanwhile. Changes of a unit with no side
+effect between them are one transaction (`JournalBackend.advance`, both backends): KEY_READY and
+the "reading CSR" step, WRITTEN and the "proving" step, VERIFIED and DONE; the certificate, the
+ISSUED state and the passcode use it spent are one transaction too. Each change is still its
+own transition and audit record, durable before the next side effect; a Certline unit now waits
+for 11 durable writes instead of 16. The audit head is two CRC'd slots overwritten in place with
+`fdatasync` instead of a new file renamed over the old one (0.23 instead of 0.77 ms per commit on
+this VM's ext4; a torn write leaves the previous head readable).
 """
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
 BATCH_STILL_MISSED = """
-**Why targets are still missed, and what would close them.** Other processes used
-{foreign_lo}–{foreign_hi} cores of this 2-core machine during these runs (the "foreign CPU" column; the
-last run, after every branch of the round was merged, had the machine nearly to itself). One unit
-alone took {one_wall} s, {one_sim}× the sim floor. Against one unit measured under the same
-conditions, {n} units take {rel_n}× and {big_n} units {rel_big}× as long (previous measurement, before group
-commit and the counters: 2.1× and 4.7×). The paragraphs below were written from the loaded runs
-earlier the same day; the quiet run confirms their direction: the writer lock is still held for
-most of the wall time at 32 units, so the journal's durable round trips per unit remain the first
-thing to cut.
+**Why targets are still missed.** Other processes used {foreign_lo}–{foreign_hi} cores of this
+2-core machine during these runs (the "foreign CPU" column). One unit alone took {one_wall} s,
+{one_sim}× the sim floor: a lone unit is at its link's bound. Against it, {n} units take {rel_n}× and
+{big_n} units {rel_big}× as long (before issue 18: 2.1× and 4.7×; after the first round: 1.8× and 2.8×).
 
-*The journal.* With group commit the writer lock is held whenever a group is being committed:
-the leader runs the queued writes, fsyncs the WAL, fsyncs the audit head. During these runs the
-disk was shared with the other engineers' processes and a commit took {ms_one} ms even for one
-unit alone ({ms_commit} ms at {n} units, {wpc} writes per commit; an fsync on the idle machine takes ~0.35 ms),
-so the lock is held {lock32} % of the wall time: the ≤ 15 % target is **missed**. Group commit cut
-the number of commits per unit to {commits_n} at {n} units (from one per write, ~15), so
-the units no longer queue one transaction at a time; but a unit still makes ~15 writes one
-after the other and waits for each to be durable (the rule), so what the journal costs a unit is
-about 15 × the commit latency: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write,
-the running commit and then its own), and {wait_one} ms for one unit alone. That latency is
-two fsyncs plus the leader's waits for the GIL between statements while dozens of worker threads
-run. What would cut it without weakening a durability rule: one fsync per commit instead of two
-(an audit head written in place with two checksummed slots instead of a new file renamed over
-the old one; a format change of the head file, shared with the PostgreSQL journal's checkpoint);
-fewer durable round trips per unit (journal the certificate and the ISSUED state in one
-transaction; a step text together with the state change that follows it); and the journal
-writer in its own process, so its statements do not wait for the workers' GIL.
+*The station's CPU is the limit.* Per unit the station process needs {station_ms} ms of CPU at
+{n} units ({station_big} ms at {big_n}), nearly all of it Python under one interpreter lock: at
+{big_n} units that is {big_core_s} s of one core inside a {big_wall} s batch, so the port workers queue
+for the lock, and every wait stretches a unit's exchanges, its journal writes and its EST
+request alike. The simulator ({sim_ms} ms per unit) and the test server ({server_ms} ms) take
+their share of the same two cores; on a line the units are hardware and cost the station nothing.
+The GIL profile of the port workers after this round's changes: serial exchanges (pyserial's
+read loop, line splitting, frame parsing and CRCs) ~37 %, journal writes ~23 %, the EST request
+and the answer's verification ~16 %, claims and event publishing ~10 %. No single function
+stands out any more; what is left is spread over the path a unit must take.
 
-*The rest is CPU.* Per unit the station needs {station_ms} ms of CPU, the simulator {sim_ms} ms
-and the EST server {server_ms} ms; all units start together, so their key generation, CSR,
-enrollment and verification phases coincide, and the three processes compete for what the other
-engineers' processes leave of two cores. The enrollment phase shows it most ({enroll32} s per unit
-at {n} units vs {enroll1} s alone): 4 EST connections (the profile's concurrency) serve all units,
-and each enrollment costs the station's client and the Python test server a few ms of CPU. What
-would close the rest: measuring on an idle machine (or one with more than two cores: the
-simulator alone is one busy Python process at 64 units, while a real line's units are separate
-hardware that costs the station no CPU); less CPU per enrollment in the EST client (resolving
-proxy settings once per session, §1); the journal writer in its own process.
+*The journal lock.* With group commit the writer lock is held whenever a group is being
+committed (the leader runs the queued writes, the WAL fsync, the audit head's fdatasync); it is
+the journal's duty cycle, not a queue of workers: at {n} units it is held {lock32} % of the wall
+time ({ms_commit} ms per commit, {wpc} writes per commit, {commits_n} commits per unit; {ms_one} ms per
+commit for one unit alone). The ≤ 15 % target is **missed**. A commit takes ~6× longer at {n}
+units than alone because the leader re-takes the interpreter lock after each of its statements
+(sqlite3 releases it for every step) while dozens of workers want it. What a unit pays is its
+own writes: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write, the running
+commit and then its own), {wait_one} ms for one unit alone.
+
+*What would close them.* Taking the port workers' Python out of one interpreter: the engine's
+port workers in worker processes (each with its own journal connection to the same WAL file,
+which SQLite supports), or one selector loop for all serial I/O instead of a thread per port.
+Either is a change of the engine's structure that must carry the journal-before-side-effect
+rule and the one-job-per-unit claims with it; it was not done in this round. A station PC with
+more cores helps only the simulator and the server here, not the station's single interpreter.
 """
 
 
@@ -557,7 +572,7 @@ discarded ones are in the JSON). The machine was shared and busy during these ru
         )
     text += "\n" + GUI_HISTORY
     if not all(size["met"] for size in sizes):
-        text += GUI_REMAINS + _gui_load_split(sizes)
+        text += _gui_remains(sizes) + _gui_load_split(sizes)
     summary = [
         [
             f"GUI: longest event-loop stall, {size['devices']}-unit batch",
@@ -579,13 +594,31 @@ worker threads: a Python call per painted cell (`multiData`), per progress cell
 (`ProgressDelegate.paint`) and per port and certificate cell (two elide delegates'
 `initStyleOption`), and one queued Qt call per engine event (~1,500 per 32-unit batch). Issue 18
 removed them (branch r-perf-gui): the event bridge buffers engine events and the GUI thread takes
-them once per 16 ms frame (newest snapshot per device, the log lines, then the newest batch
+them once per frame (newest snapshot per device, the log lines, then the newest batch
 counters); the device table is a `QStandardItemModel` whose roles are set only when they change,
 with one `dataChanged` per contiguous range of changed rows per flush, so a repaint runs no Python
 at all; the progress bar is the progress cell's background brush (a gradient with a hard stop at
 the unit's progress, cached per value) instead of a Python delegate; the table elides in the
 middle view-wide instead of two Python delegates; the empty-table hint is a label, not a
 `paintEvent` override; the log panel is a bounded `QStandardItemModel` filled a frame at a time.
+A second round (branch r-guistall) measured what the GUI thread still did per frame, with every
+handler timed in elapsed and thread CPU time, `sys.setprofile` counting each entry into Python
+from Qt, and the GUI thread's scheduler state read from `/proc` about every millisecond. PySide6
+6.11.3 does not release the GIL around ordinary Qt calls (`setData`, `setText`, `emit` cost
+microseconds even with busy workers), so what costs the GUI thread is each *entry* into Python
+and any Python stretch longer than about a millisecond: with 32–64 port workers queued for the
+GIL, one of them is always near its 5 ms switch-interval timeout, takes the GIL away mid-handler,
+and the GUI thread then waits several hand-offs to get it back (a drain that used 0.6–3 ms of CPU
+took up to 125 ms). Changed: one shared icon and brush per state tone instead of a new `QIcon`
+per row per flush (each stat of the SVG released the GIL, and a new icon never compared equal, so
+it was set and redrawn every time); the event bridge takes the engine's events once per 100 ms
+frame (the table already repainted at 10 Hz; counters and log now follow at the same rate) and
+is woken through Qt's own timer slot, not a Python slot; the window applies at most 16 rows per
+pass (about 1 ms), the rest on the next loop pass; a finished batch is handed on at once; the
+scan field's focus keeper watches the window only while scan-in is active (it ran Python for
+every window event). The GUI thread now enters Python about 10 times a second instead of about
+35, and no stretch is longer than about a millisecond. A shorter switch interval (1 ms) was
+measured in three pairs at 64 units and helped neither the GUI nor the batch; it is not set.
 """
 
 
@@ -607,18 +640,30 @@ def _gui_load_split(sizes: list[dict[str, Any]]) -> str:
     )
 
 
-GUI_REMAINS = """
-**Still missed: what remains.** The last run (after every branch of the round was merged) had a
-quiet machine, at most 0.3 foreign cores, and still missed. With the window open, the longest stall
-was 47–77 ms at 32 units and 98–201 ms at 64 units. The same engine in the same process without a
-window stayed at 18 ms and 33 ms (the control rows). So what remains is the window's own share, not
-load from others. Earlier loaded runs sampled the GUI thread during every gap over 25 ms: it was
-always inside `app.exec()`, never in Certline code. Read together with the control, the GUI thread
-is waiting to re-enter Python while the engine's 32–64 port-worker threads hold the GIL, at its
-once-per-frame drain and its model flush. What would close it: run the port workers in a separate
-process, so the GUI never competes for their GIL; or use fewer Python threads for serial I/O, one
-selector loop instead of a thread per port. Both are changes to the engine's structure, not to the
-window.
+def _gui_remains(sizes: list[dict[str, Any]]) -> str:
+    """What the measurement says remains when a stall target is missed (numbers from the runs)."""
+    window = "; ".join(
+        f"{size['devices']} units: {f(min(r['max_gap_ms'] for r in size['runs']))}–"
+        f"{f(max(r['max_gap_ms'] for r in size['runs']))} ms with the window"
+        + (
+            f", {f(size['control_headless']['max_gap_ms'])} ms without it"
+            if size.get("control_headless")
+            else ""
+        )
+        for size in sizes
+    )
+    return f"""
+**Still missed: what remains.** Longest stalls in these runs: {window} (the control rows run the
+same engine in the same process with no window). The window's own work per frame is now about a
+millisecond of Python; what remains is the GUI thread waiting to re-enter Python while the
+engine's 32–64 port-worker threads hold the interpreter lock (one of them is always near its
+switch-interval timeout), plus, on this 2-core VM, waiting for a CPU at all: during a 64-unit
+batch the GUI thread spent 0.6–1.4 s runnable without a core (`/proc/…/schedstat`), since two
+cores carry 64 workers, the simulator, the EST server and other users' jobs. Window-side changes
+cannot remove that. What would close it: the port workers in a separate process, so the GUI
+never competes for their interpreter lock; or one selector loop for serial I/O instead of a
+thread per port. Both change the engine's structure (its journal-before-side-effect rule and
+one-job-per-unit claims must move with it) and were not done in this round.
 """
 
 
