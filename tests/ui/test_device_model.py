@@ -171,3 +171,19 @@ def test_progress_column_is_a_bar_in_the_cell_background_with_words_once_finishe
     assert stops[1][0] == pytest.approx(progress_of(DeviceState.ENROLLING), abs=0.01)
     assert stops[-1][1].alpha() == 0  # the rest of the cell stays clear
     assert model.index(1, Column.PROGRESS).data() == look(DeviceState.DONE).text
+
+
+def test_long_batch_keeps_units_that_need_a_look_and_only_the_newest_finished_ones(qtbot, qtmodeltester):
+    model = DeviceTableModel(batch_interval_ms=0, keep_finished=3)
+    model.update_device(snap(1, DeviceState.FAILED, error="the device refused the key"))
+    model.update_device(snap(2, DeviceState.ENROLLING))
+    for device_id in range(3, 60):
+        model.update_device(snap(device_id, DeviceState.DONE))
+    ids = [s.device_id for s in model.snapshots()]
+    assert ids[:2] == [1, 2]  # the failed unit and the unit in progress stay
+    assert len(ids) <= 2 + 3 + 50 and ids[-3:] == [57, 58, 59]  # the newest finished ones stay
+    assert model.dropped_finished == 57 - (len(ids) - 2)
+    model.update_device(snap(2, DeviceState.DONE, cert_serial="2B"))  # updates still find their row
+    assert model.index(model.row_of(2), Column.CERT_SERIAL).data() == "2B"
+    assert all(model.row_of(s.device_id) == row for row, s in enumerate(model.snapshots()))
+    qtmodeltester.check(model)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot
 from certline.app.batch.journal_api import JournalBackend
 from certline.app.batch.states import DeviceState
 from certline.ui.batch_dialogs.report_export import ask_and_export
@@ -64,21 +64,33 @@ class BatchSummaryDialog(QDialog):
         devices: list[DeviceSnapshot],
         reports_dir: Path,
         parent: QWidget | None = None,
+        counts: BatchSnapshot | None = None,
     ) -> None:
+        """``devices``: the units to list (every failed one among them); ``counts``: the batch's
+        totals when ``devices`` is not every unit (the live table keeps only the newest finished
+        units, see :mod:`certline.app.station.live_rows`)."""
         super().__init__(parent)
         self.journal, self.batch_id, self.reports_dir = journal, batch_id, reports_dir
         self.setWindowTitle(self.tr("Batch %1 finished").replace("%1", str(batch_id)))
         failed = [d for d in devices if d.state == DeviceState.FAILED]
-        done = sum(1 for d in devices if d.state == DeviceState.DONE)
-        skipped = sum(1 for d in devices if d.state == DeviceState.SKIPPED)
-        headline = QLabel(self._headline(len(devices), done, len(failed), skipped), self)
+        if counts is not None:
+            skipped = counts.skipped
+            done = counts.done - counts.skipped  # the snapshot's done counts SKIPPED units too
+            failed_count = counts.failed
+            total = counts.done + counts.failed + counts.in_progress
+        else:
+            done = sum(1 for d in devices if d.state == DeviceState.DONE)
+            skipped = sum(1 for d in devices if d.state == DeviceState.SKIPPED)
+            failed_count = len(failed)
+            total = len(devices)
+        headline = QLabel(self._headline(total, done, failed_count, skipped), self)
         headline.setWordWrap(True)
         headline.setStyleSheet("font-size: 130%; font-weight: 600;")
         self.counters = BatchCounters(self)
         self.counters.done.set_value(done)
         self.counters.skipped.set_value(skipped)
-        self.counters.in_progress.set_value(len(devices) - done - skipped - len(failed))
-        self.counters.failed.set_value(len(failed))
+        self.counters.in_progress.set_value(total - done - skipped - failed_count)
+        self.counters.failed.set_value(failed_count)
         self.counters.pending.hide()
         self.counters.remaining.hide()
         self.headline = headline

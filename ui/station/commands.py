@@ -178,7 +178,7 @@ def show_history(w: MainWindow) -> HistoryDialog:
 
 def show_summary(w: MainWindow, snap: BatchSnapshot) -> BatchSummaryDialog:
     dialog = BatchSummaryDialog(
-        w.session.journal, snap.batch_id, w.model.snapshots(), w.session.paths.reports, w
+        w.session.journal, snap.batch_id, w.model.snapshots(), w.session.paths.reports, w, counts=snap
     )
     dialog.retry_requested.connect(w.controller.retry_failed)
     dialog.open()

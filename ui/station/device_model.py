@@ -5,7 +5,8 @@ download list, the model keeps the newest snapshot per device and flushes on
 a short timer: new devices are inserted in one ``insertRows``, and the changed
 rows of one flush are announced with one ``dataChanged`` per contiguous range.
 The model is never reset wholesale, so the selection and scroll position
-survive a busy batch.
+survive a busy batch. Of the units that need nothing more, only the newest are kept
+(:mod:`certline.app.station.live_rows`): a hands-free shift does not pile up thousands of rows.
 
 Painting must not run Python while the engine's worker threads hold the GIL most
 of the time (docs/benchmarks.md, GUI responsiveness): every Python call the GUI
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import QApplication
 
 from certline.app.batch.events import DeviceSnapshot
 from certline.app.batch.states import TERMINAL, DeviceState
+from certline.app.station.live_rows import DROP_SLACK, KEEP_FINISHED, rows_to_drop
 from certline.ui.station.state_style import StateLook, Tone, look
 
 Cell = dict[int, object]
@@ -159,6 +161,8 @@ class DeviceTableModel(QStandardItemModel):
             holds the GIL past the interpreter's switch interval while the engine's port workers
             wait for it; they then take it away mid-pass and the GUI thread waits to get it back,
             with its event loop stopped. Short passes let the loop run between them.
+        keep_finished: how many DONE/SKIPPED units the table keeps (the newest; see live_rows).
+        dropped_finished: how many finished units of the shown batch were dropped from the table.
     """
 
     def __init__(
@@ -167,8 +171,11 @@ class DeviceTableModel(QStandardItemModel):
         *,
         batch_interval_ms: int = FLUSH_INTERVAL_MS,
         rows_per_pass: int | None = None,
+        keep_finished: int = KEEP_FINISHED,
     ) -> None:
         super().__init__(0, len(Column), parent)
+        self.keep_finished = keep_finished
+        self.dropped_finished = 0
         self._rows: list[DeviceSnapshot] = []
         self._cells: list[list[Cell]] = []
         self._row_of: dict[int, int] = {}
@@ -256,6 +263,22 @@ class DeviceTableModel(QStandardItemModel):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
         if new:
             self._append(new)
+        self._drop_finished()
+
+    def _drop_finished(self) -> None:
+        """Remove the oldest finished rows beyond :attr:`keep_finished` (one range at a time,
+        bottom first, so the rows above keep their numbers while the rest are removed)."""
+        if len(self._rows) <= self.keep_finished + DROP_SLACK:
+            return  # cannot hold more finished rows than that: skip the scan
+        drop = rows_to_drop([snap.state for snap in self._rows], keep=self.keep_finished)
+        if not drop:
+            return
+        for first, last in reversed(list(_ranges(drop))):
+            self.removeRows(first, last - first + 1)
+            del self._rows[first : last + 1]
+            del self._cells[first : last + 1]
+        self._row_of = {snap.device_id: row for row, snap in enumerate(self._rows)}
+        self.dropped_finished += len(drop)
 
     def _new_flush(self) -> None:
         """Values shared by the rows of one flush: translated words, the palette, the clock."""
@@ -314,6 +337,7 @@ class DeviceTableModel(QStandardItemModel):
     def set_devices(self, snaps: list[DeviceSnapshot]) -> None:
         """Show another batch: remove the old rows, insert these (no model reset)."""
         self._pending.clear()
+        self.dropped_finished = 0
         if self._rows:
             self._rows.clear()
             self._cells.clear()

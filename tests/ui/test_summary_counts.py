@@ -1,0 +1,50 @@
+"""The end-of-batch summary counts every unit of the batch, not only the rows the live table kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from certline.app.batch.events import BatchSnapshot, DeviceSnapshot
+from certline.app.batch.states import DeviceState
+from certline.ui.batch_dialogs.summary import BatchSummaryDialog
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def row(device_id: int, state: DeviceState) -> DeviceSnapshot:
+    return DeviceSnapshot(
+        device_id=device_id,
+        batch_id=1,
+        port=f"/dev/ttyACM{device_id}",
+        serial_number=f"SN-{device_id}",
+        model="FAKE-1",
+        state=state,
+        step=state.value,
+        progress=1.0,
+        started_at=T0,
+        updated_at=T0,
+        error="the device refused the key" if state == DeviceState.FAILED else None,
+    )
+
+
+def test_counts_come_from_the_batch_not_from_the_rows_the_table_kept(qtbot, tmp_path: Path):
+    kept = [row(1, DeviceState.FAILED), row(1999, DeviceState.DONE), row(2000, DeviceState.SKIPPED)]
+    totals = BatchSnapshot(
+        batch_id=1,
+        done=1999,
+        in_progress=0,
+        failed=1,
+        pending_approval=0,
+        expected_remaining=None,
+        finished=True,
+        skipped=4,
+    )
+    dialog = BatchSummaryDialog(None, 1, kept, tmp_path, counts=totals)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    assert dialog.counters.done.value_text() == "1995"
+    assert dialog.counters.skipped.value_text() == "4"
+    assert dialog.counters.failed.value_text() == "1"
+    assert dialog.counters.in_progress.value_text() == "0"
+    assert "1995 of 2000" in dialog.headline.text()
+    assert dialog.failed_table is not None and dialog.failed_table.rowCount() == 1
