@@ -33,7 +33,7 @@ def snap(device_id: int, state: DeviceState = DeviceState.IDENTIFIED, **fields) 
     return DeviceSnapshot(**values)
 
 
-def test_model_passes_qt_model_tester(qtmodeltester):
+def test_model_passes_qt_model_tester(qapp, qtmodeltester):  # the model starts timers: needs the app
     model = DeviceTableModel(batch_interval_ms=0)
     model.update_device(snap(1))
     model.update_device(snap(2, DeviceState.FAILED, error="the device refused the key", failed_step="key"))
