@@ -187,3 +187,20 @@ def test_long_batch_keeps_units_that_need_a_look_and_only_the_newest_finished_on
     assert model.index(model.row_of(2), Column.CERT_SERIAL).data() == "2B"
     assert all(model.row_of(s.device_id) == row for row, s in enumerate(model.snapshots()))
     qtmodeltester.check(model)
+
+
+def test_the_window_says_when_older_finished_units_left_the_table(window, qtbot):
+    """Rows must not vanish without a word: the window names how many left and where they are."""
+    assert not window.dropped_note.isVisible()
+    window.model.keep_finished = 3
+    window.model.update_devices([snap(i, DeviceState.DONE) for i in range(1, 80)])
+    # applied a few rows per pass; older finished rows dropped as the table passes its limit
+    qtbot.waitUntil(lambda: window.model.rowCount() + window.model.dropped_finished == 79)
+    dropped = window.model.dropped_finished
+    assert dropped > 0
+    assert window.dropped_note.isVisible()
+    text = window.dropped_note.text()
+    assert "newest 3 finished" in text and f"{dropped} older finished unit" in text
+    assert "History" in text
+    window.model.set_devices([])  # another batch shown: nothing of it was dropped
+    assert not window.dropped_note.isVisible()

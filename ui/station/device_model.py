@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -165,6 +165,10 @@ class DeviceTableModel(QStandardItemModel):
         dropped_finished: how many finished units of the shown batch were dropped from the table.
     """
 
+    finished_dropped = Signal(int)
+    """How many finished units of the shown batch are no longer in the table (after each drop,
+    and 0 when another batch is shown)."""
+
     def __init__(
         self,
         parent: QObject | None = None,
@@ -279,6 +283,7 @@ class DeviceTableModel(QStandardItemModel):
             del self._cells[first : last + 1]
         self._row_of = {snap.device_id: row for row, snap in enumerate(self._rows)}
         self.dropped_finished += len(drop)
+        self.finished_dropped.emit(self.dropped_finished)
 
     def _new_flush(self) -> None:
         """Values shared by the rows of one flush: translated words, the palette, the clock."""
@@ -337,7 +342,9 @@ class DeviceTableModel(QStandardItemModel):
     def set_devices(self, snaps: list[DeviceSnapshot]) -> None:
         """Show another batch: remove the old rows, insert these (no model reset)."""
         self._pending.clear()
-        self.dropped_finished = 0
+        if self.dropped_finished:
+            self.dropped_finished = 0
+            self.finished_dropped.emit(0)
         if self._rows:
             self._rows.clear()
             self._cells.clear()

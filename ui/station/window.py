@@ -134,6 +134,12 @@ class MainWindow(QMainWindow):
         # a screenful of rows at a time (see DeviceTableModel.rows_per_pass)
         self.model = DeviceTableModel(self, batch_interval_ms=0, rows_per_pass=ROWS_PER_PASS)
         self.table = DeviceView(self.model, self)
+        # a long hands-free batch keeps only the newest finished rows in the table (live_rows):
+        # say so, and where the others are, instead of letting rows vanish without a word
+        self.dropped_note = QLabel(self)
+        self.dropped_note.setWordWrap(True)
+        self.dropped_note.setVisible(False)
+        self.model.finished_dropped.connect(self._show_dropped_note)
         self.details = DeviceDetailsPanel(self.session.journal, self)
         self.log_panel = LogPanel(self)
         self.scan_panel = ScanPanel(self)
@@ -156,6 +162,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.station_bar)
         layout.addWidget(self.counters)
         layout.addWidget(self.scan_panel)
+        layout.addWidget(self.dropped_note)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.batch_label = QLabel(self)
@@ -223,6 +230,18 @@ class MainWindow(QMainWindow):
         self.restoreGeometry(self.settings.get(GEOMETRY))
         self.restoreState(self.settings.get(WINDOW_STATE))
         self.splitter.restoreState(self.settings.get(SPLITTER))
+
+    def _show_dropped_note(self, dropped: int) -> None:
+        self.dropped_note.setVisible(dropped > 0)
+        if dropped:
+            self.dropped_note.setText(
+                self.tr(
+                    "The table lists every unit still in progress or failed and the newest %1 finished"
+                    " ones; %n older finished unit(s) of this batch are in Batch › History.",
+                    "",
+                    dropped,
+                ).replace("%1", str(self.model.keep_finished))
+            )
 
     # -- engine events ------------------------------------------------------------------
     def _devices_changed(self, snaps: list[DeviceSnapshot]) -> None:
