@@ -1062,9 +1062,34 @@ from the server's count of issued certificates.
 
 {"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
-**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above): every device event makes the engine re-read every device of the batch (`BatchEngine.summary()` → `journal.devices(batch)`, §2's diagnosis), so the station's work per unit grows with the number of units already in the batch, quadratic over a hands-free shift. The fix is the one §2 names (batch summary as counters updated per transition); it was merged after this soak run, which has not been repeated since. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
+**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above): every device event makes the engine re-read every device of the batch (`BatchEngine.summary()` → `journal.devices(batch)`, §2's diagnosis), so the station's work per unit grows with the number of units already in the batch, quadratic over a hands-free shift. The fix is the one §2 names (batch summary as counters updated per transition). " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
 engineers' test suites used the machine's cores (foreign CPU above); the "quiet" row keeps only
 the 2-second intervals in which other processes used at most {st.get("foreign_quiet_limit_cores")} cores.
+
+**What was fixed (issue 18).** A diagnosis run (`bench/soak.py --memory`: glibc's `mallinfo2`,
+RssAnon/RssFile, `sys.getallocatedblocks()` and live objects per type at warm-up and at the end)
+found the only per-unit objects never dropped in a hands-free shift: the live device table's rows
+(9 `QStandardItem`s and their dicts per unit, plus the unit's snapshot), which also pinned freed
+heap around them. The live table now keeps every unit in progress, failed, pending approval or
+waiting for a label and the newest 200 finished units (`app/station/live_rows.py`); older
+finished rows leave 50 at a time and a line above the table says how many and that Batch ›
+History has them (the journal, the reports and the counters keep every unit). The benchmark's own
+heartbeat list (a Python float per 5 ms beat in the measured process) is now an `array('d')`.
+Engine per-port state, the batch tally (one small tuple per unit), the log panel (5,000 lines) and
+the EST deadline heap are bounded.
+"""
+    if not v["rss"]:
+        text += """
+**RSS: still missed, and what is known.** After the fix, between two idle moments of a diagnosis
+run (320 and 912 units, 8 threads each) anonymous RSS grew 10 MB while glibc's heap in use stayed
+flat (nothing freed-but-kept either) and Python's live blocks rose by about 6,000 (~0.5 MB): the
+growth is outside glibc's heap and outside live Python objects. Comparing only idle moments gives
+~18 KB per unit; the table's figure (warm-up sample to last sample) is higher because the last
+sample often falls while up to 24 threads are busy. Not proven: pymalloc arenas kept partly
+empty, or glibc's cache of thread stacks (one port-worker thread per unit, ~2,000 per shift; the
+cache keeps up to 40 MB of stacks and the pages they touched). Next step: `sys._debugmallocstats()`
+and the count of 8 MiB stack mappings in `/proc/self/smaps` at idle moments; a fixed pool of port
+workers instead of a thread per unit would remove the second cause if it is the one.
 """
     summary = [
         [
@@ -1194,6 +1219,21 @@ FINDINGS = """## 6. Found while measuring
 8. **The EST deadline watchdog was woken for every request** (§1): each `add()` notified the
    watchdog thread although every new deadline ends after the one it sleeps for; it is now woken
    only for a new earliest deadline (`app/est/deadline.py`).
+9. **The group commit woke every waiting worker after every commit** (§2): one condition variable
+   and `notify_all`, so at 64 units dozens of threads re-took the GIL per commit to find their
+   write still pending (8 % of the port workers' GIL time). Each write now has its own wake-up.
+10. **The live device table kept every unit of a hands-free shift** (§9): 9 items per unit and
+    the heap they pinned, the only per-unit memory never dropped. It now keeps the units that need
+    a look and the newest 200 finished ones, and says so.
+11. **Each table flush made a new state icon per row** (§3): a stat of the SVG per row (which
+    released the GIL to the port workers) and an icon that never compared equal, so every row's
+    icon was set and redrawn on every flush. One shared icon per tone now.
+12. **The 100k scale journal was lighter than a real one** (§5): it left out the CSR as each unit
+    sent it (`csr_received_der`), which every real row carries: ~19 % less to read and export.
+    The benchmark now fills it.
+13. **The EST test server gets slower as it issues** (§1): its CPU per enrollment grew ~20 % over
+    one benchmark run (2.47 → 2.97 ms), so the first ceiling run is always the best. Not
+    investigated further; §1 shows each Certline run against the ceiling run just before it too.
 """
 
 
@@ -1271,9 +1311,13 @@ shared_buffers={pg.get("shared_buffers")}) · SQLite: WAL, `synchronous=FULL`, a
 pool of 8 connections), 32 threads, one per unit, as the engine's port workers. Every unit makes
 the journal calls the real engine makes for one unit, in the engine's order (recorded from a
 real batch against the simulator and the EST test server): `claim_unit`, `find_unfinished_by_serial`,
-2 × `find_done_by_serial`, `add_device` (with the row claim), 2 × `device_row`, 3 × `set_step`,
-8 transitions to DONE, `record_certificate`, `release`, `release_unit`, and the batch summary
-`devices(batch)` the engine re-reads after every event (14 per unit). Between calls the thread
+2 × `find_done_by_serial`, `add_device` (with the row claim), 2 × `device_row`, 1 × `set_step`,
+3 transitions and 3 × `advance` (a state and the step after it, or VERIFIED and DONE, in one
+transaction), `reserve_passcode_use`, `record_certificate` with ISSUED and the passcode use
+settled in its transaction, `release`, `release_unit`: 14 write calls per unit (on SQLite the
+line-wide `claim_unit`/`release_unit` change nothing: 12 transactions). The engine keeps its batch
+summary as counters and no longer re-reads the batch; runs measured before those changes made 16
+write calls, no passcode reservation, and 14 `devices(batch)` reads per unit. Between calls the thread
 sleeps for the device's and the server's own time per phase ({", ".join(f"{k} {f(v * 1000, 0)} ms" for k, v in ph.items())};
 {f(r["unit_physical_s"], 2)} s per unit; from {r["phases_source"]}); EST requests are limited to
 {r["enroll_concurrency"]} at a time per station. No simulator, serial port or EST server runs (at 8 × 32 units
@@ -1398,13 +1442,14 @@ the backends then spent more time in `Client:ClientRead` with the chain head hel
 Prepared statements need no change: psycopg prepares a statement on a connection after its fifth
 execution (`prepare_threshold`), and a profile of a station shows its queries sent as prepared.
 
-**What would cut the rest** (not done): the engine's batch summary re-reads every unit of the
-batch after every event (14 `devices(batch)` reads of 32 rows per unit, the largest read cost on
-both backends; counters kept per transition would remove it); fewer journal writes per unit (a
-`set_step` is a full transaction with an audit record); and a station's writes wait for each
-other's WAL flush on the chain head, which one writer committing the station's queued
-transitions together would share. On this machine each would narrow the gap only as far as it
-cuts CPU per unit, the real limit here.
+**What was cut since** (issue 18, both backends): the batch summary is kept as counters (no
+`devices(batch)` re-reads), and a unit's consecutive changes with no side effect between them are
+one transaction (14 write calls per unit instead of 16, one of them the passcode reservation
+that did not exist before). **What would cut the rest** (not done): a
+station's writes wait for each other's WAL flush on the chain head, which one writer committing
+the station's queued transitions together would share (the SQLite journal's group commit, not
+built for PostgreSQL). On this machine it would narrow the gap only as far as it cuts CPU per
+unit, the real limit here.
 """
 
 
