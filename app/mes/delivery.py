@@ -27,13 +27,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certline.app.batch.events import DeviceSnapshot, Event, EventBus, MesStatus
 from certline.app.batch.journal_api import JournalBackend, JournalError
 from certline.app.batch.mes_record import MES_OUTCOMES, OutboxRecord
 from certline.app.mes.config import MesConfig
 from certline.app.mes.drop_folder import DropFolderError, write_record
-from certline.app.mes.http_post import MesDeliveryError, MesPoster
+
+if TYPE_CHECKING:
+    from certline.app.mes.http_post import MesPoster
+from certline.app.mes.delivery_error import MesDeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ class MesDelivery:
         config: MesConfig,
         *,
         bus: EventBus | None = None,
-        poster_factory: Callable[[MesConfig], MesPoster] = MesPoster,
+        poster_factory: Callable[[MesConfig], MesPoster] | None = None,
         base_backoff: float = BASE_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
         idle_poll: float = IDLE_POLL,
@@ -63,7 +67,7 @@ class MesDelivery:
         self.config = config
         self.channels = config.channels
         self._bus = bus
-        self._poster_factory = poster_factory
+        self._poster_factory = poster_factory or _http_poster
         self._poster: MesPoster | None = None
         self._base_backoff = base_backoff
         self._max_backoff = max_backoff
@@ -232,3 +236,11 @@ class MesDelivery:
                 break
             pause = self.deliver_round()
         return self.status
+
+
+def _http_poster(config: MesConfig) -> MesPoster:
+    """The HTTPS channel, imported when first needed: ``requests`` costs the window ~70 ms of
+    start-up, and most stations deliver to a drop folder or not at all."""
+    from certline.app.mes.http_post import MesPoster
+
+    return MesPoster(config)

@@ -29,6 +29,7 @@ from requests.auth import AuthBase
 
 from certline.app.est.deadline import Deadline, active_deadline, bind
 from certline.app.mes.config import MesConfig, check_url
+from certline.app.mes.delivery_error import MesDeliveryError
 from certline.app.security.redaction import scrub
 
 USER_AGENT = "certline-mes/1"
@@ -36,16 +37,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_ANSWER = 64 * 1024
 #: statuses worth retrying soon (the MES is busy or down); other 4xx mean it refused the record
 TRANSIENT = frozenset({408, 425, 429})
-
-
-class MesDeliveryError(Exception):
-    """A POST did not deliver the record. ``transient``: the MES is down or busy (wait and retry
-    every record later); otherwise it refused this record (retried too, but later records go on)."""
-
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.retry_after = retry_after
 
 
 class _Watched:

@@ -14,10 +14,9 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
-from certline.ui.renewal.expiry_dialog import ExpiryDialog
-from certline.ui.renewal.reenroll_dialog import ReenrollDialog
-
 if TYPE_CHECKING:
+    from certline.ui.renewal.expiry_dialog import ExpiryDialog
+    from certline.ui.renewal.reenroll_dialog import ReenrollDialog
     from certline.ui.station.window import MainWindow
 
 translate = QCoreApplication.translate
@@ -48,6 +47,10 @@ def install(window: MainWindow, port_provider: Callable[[], list[str]]) -> Field
 
 
 def open_reenroll(window: MainWindow, port_provider: Callable[[], list[str]]) -> ReenrollDialog:
+    # the dialogs load when first opened: they bring the EST client and its HTTP stack, ~100 ms of
+    # the window's start-up for something a field engineer opens now and then
+    from certline.ui.renewal.reenroll_dialog import ReenrollDialog
+
     dialog = ReenrollDialog(window.session, window, port_provider=port_provider)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
@@ -55,6 +58,8 @@ def open_reenroll(window: MainWindow, port_provider: Callable[[], list[str]]) ->
 
 
 def open_expiry(window: MainWindow) -> ExpiryDialog:
+    from certline.ui.renewal.expiry_dialog import ExpiryDialog
+
     dialog = ExpiryDialog(window.session.journal, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
