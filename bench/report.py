@@ -912,7 +912,7 @@ def nrf91_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
                 f(row["bytes_per_unit"], 0),
                 f(row["keygen_median_s"], 3),
                 " / ".join(
-                    f(ph.get(k), 2) for k in ("identify", "keygen", "csr", "enroll", "write", "verify")
+                    f(ph.get(k), 2) for k in ("identify", "keygen+csr", "enroll", "write", "verify")
                 ),
                 f(row["cpu_cores_all_processes"], 2),
                 f(row["foreign_cpu_cores_max"], 2),
@@ -951,7 +951,7 @@ paces only modem→host bytes (a pseudo-terminal delivers the host's writes at o
 
 **Target** (16 units ≤ {tgt["limit"]}× the bound): {f(tgt["ratio"], 2)}× → {verdict(tgt["met"])}.
 On the nRF91 path one `%KEYGEN` makes key and CSR, so they are one phase ("keygen+csr", from
-identified to csr-ready; "–" where a run predates that column). Phases are medians per unit from
+identified to csr-ready). Phases are medians per unit from
 the journal's transition times; they overlap across units, so they do not add up to the wall time.
 """
     summary = [
