@@ -963,6 +963,18 @@ the journal's transition times; they overlap across units, so they do not add up
     return text, summary
 
 
+def _soak_rates(r: dict[str, Any]) -> list[float]:
+    """Units per minute in each tenth of the soak's units (from the 2 s samples)."""
+    running = [x for x in r["samples"] if x.get("phase", "running") == "running"]
+    rates: list[float] = []
+    if running and running[-1]["done"] > 0:
+        total = running[-1]["done"]
+        marks = [next(x for x in running if x["done"] >= total * k / 10) for k in range(11)]
+        for a, b in zip(marks, marks[1:], strict=False):
+            rates.append((b["done"] - a["done"]) * 60 / max(1e-9, b["t"] - a["t"]))
+    return rates
+
+
 def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     if data is None:
         return ("## 9. Soak\n\nNot run yet: `.venv/bin/python bench/soak.py`.\n", [])
@@ -985,13 +997,7 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             f"(at warm-up {x['at_warmup']}, max after {x['max_after_warmup']})"
         )
 
-    running = [x for x in r["samples"] if x.get("phase", "running") == "running"]
-    rates = []  # units per minute in each tenth of the units
-    if running and running[-1]["done"] > 0:
-        total = running[-1]["done"]
-        marks = [next(x for x in running if x["done"] >= total * k / 10) for k in range(11)]
-        for a, b in zip(marks, marks[1:], strict=False):
-            rates.append((b["done"] - a["done"]) * 60 / max(1e-9, b["t"] - a["t"]))
+    rates = _soak_rates(r)
     rows = [
         [
             "units done, each exactly once (journal)",
@@ -1030,6 +1036,11 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             "–",
         ],
         ["units per minute, per tenth of the units", ", ".join(f(x, 0) for x in rates) or "–", "–"],
+        [
+            "a unit's own time, detected → done (s, median per tenth of the units)",
+            ", ".join(f(x, 2) for x in r.get("unit_s_median_per_tenth") or []) or "not recorded in this run",
+            "–",
+        ],
         [
             "CPU (cores)",
             f"station {f(cpu['station'], 2)}, units process {f(cpu['units_process'], 2)}, server {f(cpu['server'], 2)}; foreign {f(cpu['foreign'], 2)}",
@@ -1152,10 +1163,14 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
             f"with {s['ports']} ports, the window open and {s['replug_s']:g} s between units on a port "
             f"({s['units_requested']:,} units), i.e. one cycle per port every {f(cycle, 2)} s: unit time under load "
             f"+ {s['replug_s']:g} s empty slot + up to 0.5 s until the hot-plug watcher sees the new unit. "
-            "W(N) comes from fresh batches; in one long hands-free batch the station slows as the batch "
-            "grew (§9, units per minute) in the soak run, which was measured before the engine kept its "
-            "batch summary as counters (§2, merged since): re-run the soak before trusting either rate "
-            "for a whole shift."
+            "W(N) comes from fresh batches; in one long hands-free batch the station still slows as the "
+            "batch grows (§9, units per minute: "
+            + (
+                f"{f(_soak_rates(s)[0], 0)} in the first tenth of the units, {f(_soak_rates(s)[-1], 0)} in the last"
+                if _soak_rates(s)
+                else "see there"
+            )
+            + "), a cause not yet identified: for a whole shift, plan with the soak's later rate."
         )
     return f"""## What a line gets
 
@@ -1166,8 +1181,9 @@ once the measured batch wall time W(N) is the station's time per cycle, so units
 ("station-limited": the next unit is on the cable the moment the last one is done). On a line a
 technician needs time to swap units; in hands-free mode each port waits for its next unit, so the
 second column adds an *assumed* {SWAP_S:g} s per cycle: N × 3600 / (W(N) + {SWAP_S:g} s). Machine: the shared
-2-core VM of §2/§8; a station PC with more cores shortens W(N) at 32 and 64 ports, where the
-station's own CPU is the limit.{loaded}{soak_line}
+2-core VM of §2/§8. At 32 and 64 ports the limit is the station's own Python under one
+interpreter lock (§2); a station PC with more cores takes the simulator's and the server's share
+off the station's cores but does not lift that limit.{loaded}{soak_line}
 
 {table(["ports", "Certline units: W(N)", "units/h, station-limited", f"units/h, {SWAP_S:g} s swap", "nRF91: W(N)", "nRF91 units/h, station-limited", f"nRF91 units/h, {SWAP_S:g} s swap"], rows)}
 """

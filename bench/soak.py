@@ -472,6 +472,19 @@ def _run_window(
         per_serial.setdefault(snap.serial_number or f"(no serial, {snap.port})", []).append(snap.state.value)
     done_once = sum(1 for states in per_serial.values() if states == [DeviceState.DONE.value])
     not_once = {s: st for s, st in per_serial.items() if st != [DeviceState.DONE.value]}
+    # where later units lose time: a unit's own time (detected -> done, journal) per tenth of the
+    # units in the order they finished; if it stays flat, the slowdown is between units
+    unit_times = sorted(
+        (snap.updated_at, (snap.updated_at - snap.started_at).total_seconds())
+        for snap in rows
+        if snap.state == DeviceState.DONE and snap.started_at is not None and snap.updated_at is not None
+    )
+    tenth = max(1, len(unit_times) // 10)
+    unit_s_per_tenth = [
+        statistics.median(t for _, t in unit_times[i : i + tenth])
+        for i in range(0, tenth * 10, tenth)
+        if unit_times[i : i + tenth]
+    ]
     issued = server.issued_count()
     window = state.get("window")
     if window is not None:
@@ -546,6 +559,7 @@ def _run_window(
             "not_exactly_once_count": len(not_once),
         },
         "server_issued": issued,
+        "unit_s_median_per_tenth": unit_s_per_tenth,
         "stall": {
             "max_ms": worst[0],
             "max_at_s": worst[1],
