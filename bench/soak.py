@@ -299,7 +299,10 @@ def station_main(args: argparse.Namespace) -> dict[str, Any]:
         if units is not None:
             units.stop()
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept {work} (journal under station/)", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _run_window(
@@ -721,6 +724,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--quiet-wait", type=float, default=120.0, help="longest wait for an idle machine (s)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="diagnosis: keep the work directory (journal, server state)"
     )
     args = parser.parse_args(argv)
     if args.role == "units":

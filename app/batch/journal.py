@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 CREATE INDEX IF NOT EXISTS devices_serial ON devices(serial_number);
 CREATE INDEX IF NOT EXISTS devices_batch ON devices(batch_id);
+CREATE INDEX IF NOT EXISTS devices_batch_state ON devices(batch_id, state);
 CREATE TABLE IF NOT EXISTS transitions (
     id INTEGER PRIMARY KEY,
     device_id INTEGER NOT NULL REFERENCES devices(id),
@@ -959,6 +960,14 @@ class Journal:
                 rows = db.execute(
                     "SELECT * FROM devices WHERE batch_id=? ORDER BY id", (batch_id,)
                 ).fetchall()
+        return [snapshot_from_row(row) for row in rows]
+
+    def failed_devices(self, batch_id: int) -> list[DeviceSnapshot]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT * FROM devices WHERE batch_id=? AND state=? ORDER BY id",
+                (batch_id, DeviceState.FAILED.value),
+            ).fetchall()
         return [snapshot_from_row(row) for row in rows]
 
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:

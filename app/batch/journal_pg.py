@@ -1085,6 +1085,15 @@ class PgJournal:
             for r in self._all(_SELECT_SNAPSHOTS + " WHERE batch_id=%s ORDER BY id", (batch_id,))
         ]
 
+    def failed_devices(self, batch_id: int) -> list[DeviceSnapshot]:
+        return [
+            snapshot_from_row(r)
+            for r in self._all(
+                _SELECT_SNAPSHOTS + " WHERE batch_id=%s AND state=%s ORDER BY id",
+                (batch_id, DeviceState.FAILED.value),
+            )
+        ]
+
     def device_rows(self, batch_id: int) -> list[dict[str, Any]]:
         return [
             _plain(r) for r in self._all("SELECT * FROM devices WHERE batch_id=%s ORDER BY id", (batch_id,))

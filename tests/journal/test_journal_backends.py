@@ -298,3 +298,21 @@ def test_a_batch_is_read_page_by_page_in_id_order_and_counted_by_state(journal: 
     assert journal.device_rows_after(batch, 0, limit=100) == journal.device_rows(batch)
     assert journal.device_state_counts(batch) == {"identified": 6, "failed": 1}
     assert journal.device_state_counts(other) == {"detected": 7}
+
+
+def test_failed_devices_are_the_batchs_failed_units_only(journal: JournalBackend):
+    """What the engine looks through for every unit plugged in: this batch's failures, no other row."""
+    batch = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    other = journal.create_batch(profile_name="p", profile_json={"name": "p"})
+    done = _walk_to_done(journal, batch, "S1")
+    failed = journal.add_device(
+        batch, "/dev/ttyB", then=[(DeviceState.FAILED, "failed: busy")], error="busy", failed_step="identify"
+    ).device_id
+    running = journal.add_device(batch, "/dev/ttyC", then=[(DeviceState.IDENTIFIED, "identified")]).device_id
+    journal.add_device(other, "/dev/ttyD", then=[(DeviceState.FAILED, "failed: garbage")], error="garbage")
+    found = journal.failed_devices(batch)
+    assert [s.device_id for s in found] == [failed]
+    assert found[0].port == "/dev/ttyB" and found[0].serial_number is None
+    assert done not in [s.device_id for s in found] and running not in [s.device_id for s in found]
+    journal.transition(running, DeviceState.FAILED, "failed: lost", error="lost")
+    assert [s.device_id for s in journal.failed_devices(batch)] == [failed, running]
