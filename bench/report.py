@@ -975,6 +975,24 @@ def _soak_rates(r: dict[str, Any]) -> list[float]:
     return rates
 
 
+def _soak_trend(s: dict[str, Any]) -> str:
+    """Whether one long hands-free batch keeps its rate (the soak's first vs last tenth)."""
+    rates = _soak_rates(s)
+    if len(rates) < 2:
+        return ""
+    first, last = rates[0], rates[-1]
+    if last >= 0.8 * first:
+        return (
+            f"W(N) comes from fresh batches; one long hands-free batch keeps its rate ({f(first, 0)} units "
+            f"per minute in the first tenth of the soak's units, {f(last, 0)} in the last)."
+        )
+    return (
+        f"W(N) comes from fresh batches; one long hands-free batch still slows as it grows ({f(first, 0)} "
+        f"units per minute in the first tenth of the soak's units, {f(last, 0)} in the last, §9): for a "
+        "whole shift, plan with the later rate."
+    )
+
+
 def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     if data is None:
         return ("## 9. Soak\n\nNot run yet: `.venv/bin/python bench/soak.py`.\n", [])
@@ -1071,7 +1089,7 @@ from the server's count of issued certificates.
 
 {"![Soak: RSS and handles over the run](bench-soak.png)" if r.get("plot") else "(No plot: matplotlib is not installed in the venv this was run with.)"}
 
-**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above). The cause measured before issue 18 (every device event made the engine re-read every device of the batch, quadratic over a shift) is gone: the batch summary is kept as counters (§2), and the rate in this run is about five times that run's. What still makes later units slower in one long hands-free batch is not identified yet; it is not the station's CPU (0.4 of 2 cores here). Candidates to measure next: the journal's WAL between checkpoints while the reader connection and the writer share it, the hot-plug watcher's scan as the simulator's pseudo-terminal numbers grow, and the thread churn of one port worker per unit. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
+**Reading it.** {"The rate falls as the batch grows (units per minute per tenth, above), although both causes found so far are fixed (the batch summary's re-read of every unit after every event, and the claim's read of the whole batch for every unit plugged in; see below); what still slows later units is not identified. " if len(rates) >= 2 and rates[-1] < 0.8 * rates[0] else ""}The stall column is the whole run, including intervals in which other
 engineers' test suites used the machine's cores (foreign CPU above); the "quiet" row keeps only
 the 2-second intervals in which other processes used at most {st.get("foreign_quiet_limit_cores")} cores.
 
@@ -1086,6 +1104,23 @@ History has them (the journal, the reports and the counters keep every unit). Th
 heartbeat list (a Python float per 5 ms beat in the measured process) is now an `array('d')`.
 Engine per-port state, the batch tally (one small tuple per unit), the log panel (5,000 lines) and
 the EST deadline heap are bounded.
+
+**Why a long batch got slower per unit, and the fix.** Before issue 18 every device event made
+the engine re-read every unit of the batch (the summary; now counters, §2). After that fix the
+soak still slowed from the first tenth of the units to the last (480 → 330 units per minute in a
+2,000-unit run). The journal's transition times of an 800-unit run showed only one phase
+growing, detected → identified (32 → 198 ms median per tenth; every other phase flat), and
+timing the engine's steps put all of it in the claim: for every unit plugged in, the engine read
+every device of the batch, all columns with chains and CSRs, to look for a failed row to
+continue. It now reads only the batch's failed rows (`JournalBackend.failed_devices`, an index
+on `(batch_id, state)` in SQLite): the claim stays at ~18 ms over 600 units instead of growing
+37 → 163 ms. The column "a unit's own time" above is the check. The same read was the memory
+growth that remained after the live-table fix: between the 2,000-unit soak before it and the one
+after (no other engine change in between), RSS growth after warm-up fell from 42.1 to 2.6 MB and
+the station's CPU from 0.43 to 0.20 cores. Building every row of the batch, chain and CSR
+included, for every unit plugged in churned the heap in proportion to the batch; the diagnosis
+runs had shown the growth outside glibc's heap and outside live objects, which fits memory
+fragmented by large short-lived allocations rather than anything kept.
 """
     if not v["rss"]:
         text += """
@@ -1163,14 +1198,7 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
             f"with {s['ports']} ports, the window open and {s['replug_s']:g} s between units on a port "
             f"({s['units_requested']:,} units), i.e. one cycle per port every {f(cycle, 2)} s: unit time under load "
             f"+ {s['replug_s']:g} s empty slot + up to 0.5 s until the hot-plug watcher sees the new unit. "
-            "W(N) comes from fresh batches; in one long hands-free batch the station still slows as the "
-            "batch grows (§9, units per minute: "
-            + (
-                f"{f(_soak_rates(s)[0], 0)} in the first tenth of the units, {f(_soak_rates(s)[-1], 0)} in the last"
-                if _soak_rates(s)
-                else "see there"
-            )
-            + "), a cause not yet identified: for a whole shift, plan with the soak's later rate."
+            + _soak_trend(s)
         )
     return f"""## What a line gets
 
@@ -1229,8 +1257,9 @@ FINDINGS = """## 6. Found while measuring
 7. **Over a hands-free shift the batch summary's re-read shows as a falling rate** (§9): item 3's
    O(N) `engine.summary()` per event makes the work per unit grow with the units already in the
    batch, so a 2,000-unit hands-free batch slows down as it goes (see §9's units-per-minute row).
-   Same fix as item 3. The latest soak runs about five times faster but still slows from the
-   first tenth of the units to the last; that remaining cause is not identified (§9).
+   Same fix as item 3. After it the soak still slowed: for every unit plugged in, the engine's
+   claim read every device of the batch (all columns) to look for a failed row to continue; it
+   now reads only the failed rows (§9).
 8. **The EST deadline watchdog was woken for every request** (§1): each `add()` notified the
    watchdog thread although every new deadline ends after the one it sleeps for; it is now woken
    only for a new earliest deadline (`app/est/deadline.py`).
