@@ -836,8 +836,8 @@ Memory is that of one page, and the SQLite journal's lock, which the engine's wr
 is held for one page at a time, never for the whole export. Issue 18 moved the per-entry work
 into SQLite's C code: the SQLite journal hands over each page as ready-made JSON text
 (`json_quote` for every value, `||` for the indented layout; the leaf's PEM cut from the
-already-quoted chain) and CSV lines (the csv writer's own quoting rules); when the journal
-opens, a check compares SQLite's quoting with `json.dumps` and the csv writer on every ASCII
+already-quoted chain) and CSV lines (the csv writer's own quoting rules); at the journal's
+first export, a check compares SQLite's quoting with `json.dumps` and the csv writer on every ASCII
 character, and any entry that is not pure ASCII is made in Python, so the report stays byte
 for byte `json.dumps(report, indent=2)` (tests compare both on a journal with non-ASCII,
 control characters, quotes and every kind of unit, on SQLite and PostgreSQL; the PostgreSQL

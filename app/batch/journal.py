@@ -279,11 +279,13 @@ class Journal:
             self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._reader.row_factory = sqlite3.Row
             self._reader.execute("PRAGMA query_only=ON")
-            self._sql_report = report_sql.sql_quotes_like_python(self._reader)
-            self._sql_csv = report_sql.sql_csv_like_python(self._reader)
         self._queue: list[_QueuedWrite] = []
         self._queue_lock = threading.Lock()
         self._committing = False
+        # whether this SQLite quotes JSON and CSV fields as Python does: probed at the first
+        # export, not at every open (start-up pays nothing for a feature it may not use)
+        self._sql_report: bool | None = None
+        self._sql_csv: bool | None = None
         self._unfinished: list[_QueuedWrite] = []
         self._committed: list[_QueuedWrite] = []
         self.group_commits = 0
@@ -989,6 +991,9 @@ class Journal:
     def device_report_json_after(
         self, batch_id: int, after_id: int = 0, limit: int = 1000
     ) -> list[tuple[int, str]]:
+        if self._sql_report is None:
+            with self._read() as db:
+                self._sql_report = report_sql.sql_quotes_like_python(db)
         if not self._sql_report:  # this SQLite quotes differently: every entry made in Python
             return [
                 (row["id"], report_entry.entry_json(report_entry.entry_from_row(row)))
@@ -1001,6 +1006,8 @@ class Journal:
         self, batch_id: int, after_id: int = 0, limit: int = 1000
     ) -> list[tuple[int, str]]:
         with self._read() as db:
+            if self._sql_csv is None:
+                self._sql_csv = report_sql.sql_csv_like_python(db)
             if not self._sql_csv:  # this SQLite or Python writes CSV fields differently
                 return report_sql.csv_page_in_python(db, batch_id, after_id, max(0, int(limit)))
             return report_sql.csv_page(db, batch_id, after_id, max(0, int(limit)))

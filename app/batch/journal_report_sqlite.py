@@ -15,7 +15,7 @@ received is encoded in Python, and the leaf certificate is cut from the quoted c
 a second time); the entry comes in parts that Python joins.
 
 The CSV lines are made the same way: each field quoted in SQL as the csv writer quotes it,
-probed against the writer when the journal opens, a line that is not pure ASCII written again
+probed against the writer at the journal's first export, a line that is not pure ASCII written again
 by the writer.
 """
 
