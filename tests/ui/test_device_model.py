@@ -8,29 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PySide6.QtCore import Qt
 
-from certline.app.batch.events import DeviceSnapshot
 from certline.app.batch.states import DeviceState, progress_of
 from certline.ui.station.device_model import PROGRESS_ROLE, Column, DeviceTableModel, format_elapsed
 from certline.ui.station.state_style import Tone, look
+from tests.helpers.snapshots import T0, snapshot
 
-T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def snap(device_id: int, state: DeviceState = DeviceState.IDENTIFIED, **fields) -> DeviceSnapshot:
-    values = dict(
-        device_id=device_id,
-        batch_id=1,
-        port=f"/dev/ttyACM{device_id}",
-        serial_number=f"SN-{device_id}",
-        model="FAKE-1",
-        state=state,
-        step=state.value,
-        progress=progress_of(state),
-        started_at=T0,
-        updated_at=T0 + timedelta(seconds=75),
-    )
-    values.update(fields)
-    return DeviceSnapshot(**values)
+snap = snapshot  # a unit's snapshot (tests/helpers/snapshots.py)
 
 
 def test_model_passes_qt_model_tester(qapp, qtmodeltester):  # the model starts timers: needs the app

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from certline.app.batch.events import BatchSnapshot, DeviceSnapshot
 from certline.app.batch.states import DeviceState
 from certline.ui.batch_dialogs.summary import BatchSummaryDialog
-
-T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+from tests.helpers.snapshots import T0, snapshot
 
 
 def row(device_id: int, state: DeviceState) -> DeviceSnapshot:
-    return DeviceSnapshot(
-        device_id=device_id,
-        batch_id=1,
-        port=f"/dev/ttyACM{device_id}",
-        serial_number=f"SN-{device_id}",
-        model="FAKE-1",
-        state=state,
-        step=state.value,
-        progress=1.0,
-        started_at=T0,
-        updated_at=T0,
-        error="the device refused the key" if state == DeviceState.FAILED else None,
-    )
+    error = "the device refused the key" if state == DeviceState.FAILED else None
+    return snapshot(device_id, state, progress=1.0, updated_at=T0, error=error)
 
 
 def test_counts_come_from_the_batch_not_from_the_rows_the_table_kept(qtbot, tmp_path: Path):
