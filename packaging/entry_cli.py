@@ -5,6 +5,7 @@ modules that Certline itself starts as ``[sys.executable, "-m", MODULE]`` (the
 demo window): in a frozen bundle ``sys.executable`` is this program, not Python.
 """
 
+import multiprocessing
 import runpy
 import sys
 
@@ -29,6 +30,9 @@ def _prepare_qt() -> None:
 
 
 def _main() -> int:
+    # the station runs its serial drivers in device host processes (multiprocessing, spawn):
+    # in a frozen bundle such a process is this executable again, and this call serves it
+    multiprocessing.freeze_support()
     if len(sys.argv) >= 3 and sys.argv[1] == "-m":
         module = sys.argv[2]
         if module not in RUNNABLE:

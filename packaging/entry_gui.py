@@ -4,11 +4,15 @@
 (:mod:`certline.ui.plumbing.selftest_probe`) instead of opening the station window.
 """
 
+import multiprocessing
 import os
 import sys
 
 
 def _main() -> int:
+    # the station runs its serial drivers in device host processes (multiprocessing, spawn):
+    # in a frozen bundle such a process is this executable again, and this call serves it
+    multiprocessing.freeze_support()
     if sys.argv[1:2] == ["--selftest"]:
         # A windowed program started without redirected output has no stdout/stderr.
         if sys.stdout is None:

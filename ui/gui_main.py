@@ -62,7 +62,9 @@ def build_session(name: str | None) -> StationSession:
     credentials = CredentialSource().credentials(profile, strict=False)
     # the station setting "Shared journal" (or CERTLINE_JOURNAL_URL) selects the line's database
     journal = open_journal(journal_url(), sqlite_path=station_paths().journal, station=station_name())
-    return StationSession(profile, credentials, journal=journal)
+    session = StationSession(profile, credentials, journal=journal)
+    session.prepare_devices()  # the device hosts start while the window opens, not at the first unit
+    return session
 
 
 def port_provider_for(profile: Profile):  # noqa: ANN201 - a PortProvider

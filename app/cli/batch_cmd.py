@@ -287,10 +287,12 @@ def _open_session(
     be used (a label or device group contradicting the URL, in a profile saved before that was
     refused, or in the journal's copy of a batch's profile)."""
     try:
-        return StationSession(profile, credentials, journal=journal, roles=roles)
+        session = StationSession(profile, credentials, journal=journal, roles=roles)
     except EstUrlError as exc:
         print(f"certline batch {command}: profile {profile.name!r}: {exc}", file=sys.stderr)
         return None
+    session.prepare_devices()  # the device hosts start while the batch is set up
+    return session
 
 
 EXIT_NEEDS_PASSCODE = 3

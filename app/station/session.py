@@ -22,6 +22,7 @@ from certline.app.batch.rate_limit import station_bucket
 from certline.app.config.paths import StationPaths, ensure_private_dir, station_paths
 from certline.app.config.profile import Profile
 from certline.app.device.driver import DeviceDriver
+from certline.app.device.driver_host import DriverHosts, default_host_count
 from certline.app.est.credentials import Credentials
 from certline.app.security.roles import RoleGate
 from certline.app.security.station_lock import StationLock
@@ -39,9 +40,16 @@ def default_client_factory(profile: Profile, credentials: Credentials, pool_size
 
 
 def default_driver_factory(profile: Profile) -> DriverFactory:
+    """The profile's driver, in this process (one thread per port runs its serial I/O)."""
     from certline.app.device.registry import open_driver
 
     return lambda port: open_driver(profile.driver, port, profile.baud)
+
+
+def hosted_driver_factory(profile: Profile, hosts: DriverHosts) -> DriverFactory:
+    """The profile's driver, in one of the station's device host processes (see
+    :mod:`certline.app.device.driver_host`)."""
+    return lambda port: hosts.open_driver(profile.driver, port, profile.baud)
 
 
 class StationSession:
@@ -57,7 +65,11 @@ class StationSession:
         client_factory: ClientFactory = default_client_factory,
         driver_factory: DriverFactory | None = None,
         roles: RoleGate | None = None,
+        device_hosts: int | None = None,
     ) -> None:
+        """``driver_factory`` replaces the profile's drivers (tests, benchmarks); without one, the
+        drivers run in ``device_hosts`` device host processes (None: :func:`default_host_count`,
+        ``CERTLINE_DEVICE_HOSTS``; 0: in this process)."""
         self.paths = paths or station_paths()
         #: who acts now and what their role may do (asked by every guarded use case)
         self.roles = roles or RoleGate.for_station(StationLock.for_config_dir(self.paths.config))
@@ -69,7 +81,13 @@ class StationSession:
         self.profile = profile
         self._credentials = credentials
         self._client_factory = client_factory
-        self._driver_factory = driver_factory or default_driver_factory(profile)
+        self.device_hosts: DriverHosts | None = None
+        """The processes that run the serial drivers (None: they run in this process)."""
+        if driver_factory is None:
+            count = default_host_count() if device_hosts is None else device_hosts
+            if count > 0:
+                self.device_hosts = DriverHosts(count)
+        self._driver_factory = driver_factory or self._profile_drivers(profile)
         self._client: EnrollmentClient | None = None
         self._batch_clients: dict[str, EnrollmentClient] = {}
         self._batch_profiles: dict[str, Profile] = {}
@@ -94,6 +112,7 @@ class StationSession:
         """
         if self.engine is not None:
             self.engine.stop()
+        self.prepare_devices()
         profile = self.profile
         if resume_batch is not None:
             profile = Profile.from_json(self.journal.batch(resume_batch).profile_json)
@@ -111,7 +130,7 @@ class StationSession:
             journal=self.journal,
             profile=profile,
             gateway=gateway,
-            open_driver=self._driver_factory if profile == self.profile else default_driver_factory(profile),
+            open_driver=self._driver_factory if profile == self.profile else self._profile_drivers(profile),
             bus=self.bus,
             options=options,
             batch_id=resume_batch,
@@ -119,6 +138,20 @@ class StationSession:
         if ports:
             self.engine.add_ports(ports)
         return self.engine
+
+    def _profile_drivers(self, profile: Profile) -> DriverFactory:
+        if self.device_hosts is not None:
+            return hosted_driver_factory(profile, self.device_hosts)
+        return default_driver_factory(profile)
+
+    def prepare_devices(self, wait: float | None = None) -> None:
+        """Start the device host processes now rather than at the first unit (each takes a few
+        hundred ms to start). Returns at once, or, with ``wait``, when every host answers (at
+        most ``wait`` s)."""
+        if self.device_hosts is not None:
+            self.device_hosts.start()
+            if wait is not None:
+                self.device_hosts.wait_ready(wait)
 
     def _client_for(self, profile: Profile) -> EnrollmentClient:
         """The session's client, or for a batch journaled under an older profile, one of its own."""
@@ -199,4 +232,6 @@ class StationSession:
         for client in [self._client, *self._batch_clients.values()]:
             if client is not None and hasattr(client, "close"):
                 client.close()
+        if self.device_hosts is not None:
+            self.device_hosts.close()
         self.journal.close()

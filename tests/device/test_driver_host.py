@@ -1,0 +1,151 @@
+"""Serial drivers in device host processes (app/device/driver_host.py): what the engine relies on.
+
+Real parts only: the shipped simulator on real pseudo-terminals, real spawned host processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from certline.app.device.driver import DeviceBadInput, DeviceLost
+from certline.app.device.driver_host import DriverHosts
+from certline.app.device.registry import open_driver
+from certline.app.pki import KeyAlgorithm
+from certline.app.sim.simulator import Simulator
+
+
+@pytest.fixture
+def hosts() -> Iterator[DriverHosts]:
+    pool = DriverHosts(1)
+    yield pool
+    pool.close()
+
+
+def _sim(tmp_path: Path, count: int, **kwargs: object) -> Simulator:
+    sim = Simulator(tmp_path / f"sim-{len(list(tmp_path.iterdir()))}", count, **kwargs)  # type: ignore[arg-type]
+    sim.start()
+    return sim
+
+
+def test_a_hosted_driver_walks_a_unit_like_the_driver_in_the_station(
+    tmp_path: Path, hosts: DriverHosts
+) -> None:
+    """Identity, key generation and CSR come back as the in-process driver returns them."""
+    sim = _sim(tmp_path, 2, keygen_latency=0.01)
+    try:
+        hosted = hosts.open_driver("certline", sim.ports[0], 115200)
+        local = open_driver("certline", sim.ports[1], 115200)
+        try:
+            assert hosted.port == sim.ports[0]
+            assert hosted.name == local.name == "certline"
+            ident, local_ident = hosted.identify(), local.identify()
+            assert ident.serial_number == sim.devices[0].serial_number
+            assert (ident.model, ident.capabilities) == (local_ident.model, local_ident.capabilities)
+            hosted.generate_key(KeyAlgorithm.EC_P256)
+            csr = x509.load_der_x509_csr(hosted.create_csr({"CN": ident.serial_number}))
+            assert csr.is_signature_valid
+            assert csr.subject.rfc4514_string() == f"CN={ident.serial_number}"
+            assert hosted.read_certificate_chain() is None  # a fresh unit holds nothing yet
+        finally:
+            hosted.close()
+            local.close()
+    finally:
+        sim.stop()
+
+
+def test_a_device_error_keeps_its_kind_message_and_port(tmp_path: Path, hosts: DriverHosts) -> None:
+    """The engine decides by the exception's class and ``code``; the operator reads its message."""
+    missing = str(tmp_path / "ttyUSB-gone")
+    with pytest.raises(DeviceLost) as lost:
+        hosts.open_driver("certline", missing, 115200)
+    assert lost.value.code == "lost"
+    assert missing in str(lost.value)
+    assert lost.value.port == missing
+
+    sim = _sim(tmp_path, 1, keygen_latency=0.01)
+    try:
+        driver = hosts.open_driver("certline", sim.ports[0], 115200)
+        try:
+            driver.identify()
+            with pytest.raises(DeviceBadInput) as bad:
+                driver.sign_digest(b"too short")
+            assert bad.value.code == "bad-input"
+        finally:
+            driver.close()
+    finally:
+        sim.stop()
+
+
+def test_a_killed_host_fails_only_its_waiting_call_and_the_next_port_gets_a_new_host(
+    tmp_path: Path, hosts: DriverHosts
+) -> None:
+    sim = _sim(tmp_path, 2, keygen_latency=5.0)
+    try:
+        driver = hosts.open_driver("certline", sim.ports[0], 115200)
+        driver.identify()
+        outcome: list[BaseException] = []
+
+        def keygen() -> None:
+            try:
+                driver.generate_key(KeyAlgorithm.EC_P256)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at it
+                outcome.append(exc)
+
+        waiting = threading.Thread(target=keygen)
+        waiting.start()
+        first = hosts._hosts[0].process
+        os.kill(first.pid, signal.SIGKILL)  # the unit's 5 s key generation is still running
+        waiting.join(10)
+        assert not waiting.is_alive(), "the call waiting on a dead host must not hang"
+        assert len(outcome) == 1 and isinstance(outcome[0], DeviceLost)
+        assert "device host process" in str(outcome[0])
+        with pytest.raises(DeviceLost):
+            driver.identify()  # every later call on that host says so at once
+        driver.close()  # and closing it is harmless
+
+        again = hosts.open_driver("certline", sim.ports[1], 115200)
+        try:
+            assert again.identify().serial_number == sim.devices[1].serial_number
+            assert hosts._hosts[0].process.pid != first.pid
+        finally:
+            again.close()
+    finally:
+        sim.stop()
+
+
+def test_driver_log_lines_reach_the_station_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="certline")
+    pool = DriverHosts(1)  # started after the level is set: the host logs what the station keeps
+    sim = _sim(tmp_path, 1, driver="nrf91", keygen_latency=0.01)
+    port = sim.ports[0]
+    try:
+        driver = pool.open_driver("nrf91", port, 115200)
+        try:
+            driver.identify()
+        finally:
+            driver.close()
+    finally:
+        sim.stop()
+        pool.close()
+    records = [r for r in caplog.records if r.name == "certline.app.device.nrf91_driver"]
+    assert any("nRF91 modem" in r.getMessage() and port in r.getMessage() for r in records)
+
+
+def test_closing_the_hosts_ends_their_processes_and_refuses_new_ports(tmp_path: Path) -> None:
+    pool = DriverHosts(2)
+    pool.start()
+    pool.wait_ready(60)
+    processes = [h.process for h in pool._hosts]
+    assert len(processes) == 2 and all(p.is_alive() for p in processes)
+    pool.close()
+    assert not any(p.is_alive() for p in processes)
+    with pytest.raises(DeviceLost):
+        pool.open_driver("certline", str(tmp_path / "tty"), 115200)
