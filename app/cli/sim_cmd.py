@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="flash images and port symlinks (default: sim/ in the station's data directory)",
     )
     parser.add_argument(
+        "--first-serial",
+        type=int,
+        default=1,
+        metavar="NUMBER",
+        help="serial number of the first new device (default: 1, i.e. CL-000001); give a second "
+        "simulator, or a fresh --state-dir, its own range so its units are new units to the station",
+    )
+    parser.add_argument(
         "--fault", action="append", default=[], metavar="SPEC", help="inject a fault (repeatable; see below)"
     )
     parser.add_argument(
@@ -63,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.devices < 1 or args.baud < 300:
-        print("certline sim: --devices must be >= 1 and --baud >= 300", file=sys.stderr)
+    if args.devices < 1 or args.baud < 300 or args.first_serial < 1:
+        print("certline sim: --devices and --first-serial must be >= 1 and --baud >= 300", file=sys.stderr)
         return 2
     try:
         faults = [parse_fault(spec) for spec in args.fault]
@@ -80,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        sim = Simulator(state_dir, args.devices, args.driver, args.baud, faults, latency)
+        sim = Simulator(
+            state_dir, args.devices, args.driver, args.baud, faults, latency, first_serial=args.first_serial
+        )
     except UnknownPersonality as exc:
         print(f"certline sim: {exc}", file=sys.stderr)
         return 2

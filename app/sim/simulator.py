@@ -144,9 +144,16 @@ class Simulator:
         baud: int = 115200,
         faults: Iterable[FaultSpec | str] = (),
         keygen_latency: KeygenLatency | float | None = None,
+        first_serial: int = 1,
     ) -> None:
+        """``first_serial``: the number in the first new device's serial (``CL-000001`` for 1), so
+        that two simulators on one station, or a new state directory, do not bring units with the
+        serial numbers of units the journal already knows. A device keeps the serial in its flash."""
         if count < 1:
             raise ValueError("count must be at least 1")
+        if first_serial < 1:
+            raise ValueError("first_serial must be at least 1")
+        self.first_serial = first_serial
         self.state_dir = Path(state_dir)
         self.count = count
         self.driver = driver
@@ -182,7 +189,7 @@ class Simulator:
         flash = Flash(self.state_dir / f"{self.driver}-{index}.flash.json")
         serial = flash.get("serial")
         if not serial:
-            serial = f"{PERSONALITIES[self.driver][2]}{index + 1:06d}"
+            serial = f"{PERSONALITIES[self.driver][2]}{self.first_serial + index:06d}"
             flash.update(serial=serial)
         specs = [f for f in self.faults if f.device in (None, index)]
         reported = self._reported_serial(serial, specs)

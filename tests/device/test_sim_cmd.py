@@ -47,6 +47,25 @@ def test_sim_prints_ports_serves_them_and_removes_links_on_signal(
     assert (tmp_path / "certline-1.flash.json").exists()
 
 
+@pytest.mark.timeout(60)
+def test_a_second_simulator_brings_units_with_their_own_serial_numbers(tmp_path: Path) -> None:
+    with _start(tmp_path, "--devices", "2", "--first-serial", "101", "--keygen-latency", "0.01") as proc:
+        try:
+            assert proc.stdout is not None
+            ports = [proc.stdout.readline().strip() for _ in range(2)]
+            serials = []
+            for port in ports:
+                driver = CertlineDriver(port)
+                serials.append(driver.identify().serial_number)
+                driver.close()
+            assert serials == ["CL-000101", "CL-000102"]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
 def test_bad_fault_spec_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "--state-dir", str(tmp_path), "--fault", "dev1:explode"]) == 2
     assert "unknown fault" in capsys.readouterr().err
