@@ -359,6 +359,8 @@ class SimProcess:
     keygen_latency: str | None = None
     driver: str = "certline"
     """Device personality (``certline sim --driver``): ``certline`` or ``nrf91``."""
+    first_serial: int = 1
+    """``certline sim --first-serial``: several simulators of one run bring distinct units."""
     proc: subprocess.Popen[str] | None = None
     ports: list[str] = field(default_factory=list)
 
@@ -375,6 +377,8 @@ class SimProcess:
             str(self.baud),
             "--driver",
             self.driver,
+            "--first-serial",
+            str(self.first_serial),
         ]
         if self.keygen_latency is not None:
             cmd += ["--keygen-latency", self.keygen_latency]

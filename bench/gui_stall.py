@@ -103,6 +103,7 @@ def _child_window(server: EstServerProcess, sim: SimProcess, work: Path) -> int:
     settings = UiSettings(QSettings(str(work / "ui.ini"), QSettings.Format.IniFormat))
     app = ensure_application(settings=settings)
     session = StationSession(bench_profile(server), Credentials(passcode=server.passcode), paths=paths)
+    session.prepare_devices(wait=60)  # as certline-gui does while its window opens (gui_main.build_session)
     ports = list(sim.ports)
 
     beats: list[float] = []

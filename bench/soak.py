@@ -22,7 +22,9 @@ Measured in the station process: a ``QTimer`` (PreciseTimer) beats every 5 ms on
 thread, a stall is a long gap between two beats; every 2 s (on the GUI thread, ~0.2 ms) RSS
 (``/proc/self/status`` VmRSS), OS threads (``/proc/self/task``), open file descriptors
 (``/proc/self/fd``) and Qt widgets (``QApplication.allWidgets()``) are sampled, with the number of
-units done so far. Warm-up is the first 10 % of the units (at least 50): growth is measured
+units done so far. RSS, threads and fds are the station's: its own process plus its device host
+processes (the serial drivers, ``app/device/driver_host.py``), summed; the hosts' share is kept
+per sample too. Warm-up is the first 10 % of the units (at least 50): growth is measured
 from the first sample after it to the end. Exactly-once comes from the journal after the run:
 every unit (serial number) of the batch has exactly one device row and it is DONE, and the
 number of certificates the server issued equals the number of units.
@@ -55,6 +57,7 @@ from bench.common import (  # noqa: E402
     _die_with_parent,
     bench_profile,
     percentile,
+    process_cpu_seconds,
     save_result,
     system_cpu_seconds,
     wait_for_quiet,
@@ -213,6 +216,40 @@ def _count(path: str) -> int:
         return -1
 
 
+def _host_pids(session: Any) -> list[int]:
+    """The station's device host processes (the serial drivers run there since issue 18)."""
+    hosts = session.device_hosts
+    if hosts is None:
+        return []
+    return [h.process.pid for h in list(hosts._hosts) if h.process.pid and h.process.is_alive()]
+
+
+def _host_counts(session: Any) -> dict[str, int]:
+    """RSS (kB), threads, fds and CPU ticks summed over the device hosts, from /proc."""
+    out = {"rss_kb": 0, "threads": 0, "fds": 0, "processes": 0}
+    for pid in _host_pids(session):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out["rss_kb"] += int(line.split()[1])
+        except OSError:
+            continue
+        out["threads"] += _count(f"/proc/{pid}/task")
+        out["fds"] += _count(f"/proc/{pid}/fd")
+        out["processes"] += 1
+    return out
+
+
+def _hosts_cpu(session: Any) -> float:
+    total = 0.0
+    for pid in _host_pids(session):
+        try:
+            total += process_cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
+
+
 class UnitsProcess:
     def __init__(self, work: Path, units: int, replug_s: float) -> None:
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
@@ -327,6 +364,7 @@ def _run_window(
     session = StationSession(
         bench_profile(server, concurrency=4), Credentials(passcode=server.passcode), paths=paths
     )
+    session.prepare_devices(wait=60)  # as certline-gui does while its window opens
     ports = list(units.ports)
 
     def present_ports() -> list[str]:  # what the OS lists: an unplugged unit's port is gone
@@ -365,7 +403,7 @@ def _run_window(
         """Cores other processes used since the previous sample (the machine is shared)."""
         current = {
             "busy": system_cpu_seconds()[0],
-            "own": time.process_time(),
+            "own": time.process_time() + _hosts_cpu(session),
             "units": units.cpu_seconds(),
             "server": server.cpu_seconds(),
             "t": now,
@@ -382,13 +420,19 @@ def _run_window(
         with done_lock:
             done = len(done_ids)
             last_done = done_times[-1] if done_times else marks.get("start", now)
+        hosts = _host_counts(session)
         samples.append(
             {
                 "t": now - marks["start"],
                 "done": done,
-                "rss_kb": _proc_status_kb("VmRSS"),
-                "threads": _count("/proc/self/task"),
-                "fds": _count("/proc/self/fd"),
+                # the station = its own process and its device host processes, summed
+                "rss_kb": _proc_status_kb("VmRSS") + hosts["rss_kb"],
+                "threads": _count("/proc/self/task") + hosts["threads"],
+                "fds": _count("/proc/self/fd") + hosts["fds"],
+                "hosts_rss_kb": hosts["rss_kb"],
+                "hosts_threads": hosts["threads"],
+                "hosts_fds": hosts["fds"],
+                "host_processes": hosts["processes"],
                 "widgets": len(QApplication.allWidgets()),
                 "plugged": units.plugged,
                 "foreign_cores": foreign_since_last(now),
@@ -449,7 +493,7 @@ def _run_window(
         progress.start()
 
     busy0, _ = system_cpu_seconds()
-    own0 = time.process_time()
+    own0 = time.process_time() + _hosts_cpu(session)
     units_cpu0, server_cpu0 = units.cpu_seconds(), server.cpu_seconds()
     wall0 = time.perf_counter()
     heartbeat.start()
@@ -461,7 +505,7 @@ def _run_window(
     sampler.stop()
     progress.stop()
     busy = system_cpu_seconds()[0] - busy0
-    own_cpu = time.process_time() - own0
+    own_cpu = time.process_time() + _hosts_cpu(session) - own0
     units_cpu = units.cpu_seconds() - units_cpu0
     server_cpu = server.cpu_seconds() - server_cpu0
     foreign = max(0.0, busy - own_cpu - units_cpu - server_cpu) / max(1e-9, wall)
