@@ -12,14 +12,17 @@ fails only those units, as an unplugged unit would; the next port opened starts 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import itertools
 import logging
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -49,6 +52,37 @@ def default_host_count() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _host_module_as_main() -> Iterator[None]:
+    """Let a spawned host run the host module as its ``__main__``, not the station's.
+
+    multiprocessing's spawn runs the parent's main module again in the child. For an installed
+    ``certline-gui`` that is the console script, which imports the whole window: every host then
+    loaded PySide6 (0.7 instead of 0.14 s to start, 84 instead of 32 MB). multiprocessing names
+    the main module by its ``__spec__`` when it has one, so for the start it is given the host
+    module's. A frozen bundle's main (packaging/entry_*.py) imports nothing up front and is
+    served by ``freeze_support()``; it is left alone.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(sys, "frozen", False):
+        yield
+        return
+    with _MAIN_LOCK:
+        had_spec = "__spec__" in vars(main)
+        saved = getattr(main, "__spec__", None)
+        main.__spec__ = importlib.util.find_spec(serve.__module__)
+        try:
+            yield
+        finally:
+            if had_spec:
+                main.__spec__ = saved
+            else:
+                del main.__spec__
+
+
 class _Waiting:
     """One call waiting for its answer (set once by the host's reader thread)."""
 
@@ -71,7 +105,8 @@ class _Host:
         self.process = context.Process(
             target=serve, args=(theirs, log_level), name=f"certline-device-host-{index}", daemon=True
         )
-        self.process.start()
+        with _host_module_as_main():
+            self.process.start()
         theirs.close()
         self.open_drivers = 0
         self.alive = True

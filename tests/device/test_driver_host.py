@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +151,31 @@ def test_closing_the_hosts_ends_their_processes_and_refuses_new_ports(tmp_path: 
     assert not any(p.is_alive() for p in processes)
     with pytest.raises(DeviceLost):
         pool.open_driver("certline", str(tmp_path / "tty"), 115200)
+
+
+GUI_LIKE_MAIN = """
+import sys
+from certline.ui.gui_main import main  # what the installed certline-gui script does first
+from certline.app.device.driver_host import DriverHosts
+
+if __name__ == "__main__":
+    hosts = DriverHosts(1)
+    hosts.start()
+    hosts.wait_ready(60)
+    pid = hosts._hosts[0].process.pid
+    with open(f"/proc/{pid}/maps") as maps:
+        print("qt-loaded" if "PySide6" in maps.read() else "qt-not-loaded")
+    hosts.close()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps")
+def test_a_host_started_by_the_window_does_not_load_the_window(tmp_path: Path) -> None:
+    """multiprocessing re-runs the parent's main module in a spawned child; for certline-gui
+    that imported PySide6 into every host (0.5 s more to start, 50 MB more memory)."""
+    script = tmp_path / "certline_gui_like.py"
+    script.write_text(GUI_LIKE_MAIN)
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "qt-not-loaded", done.stderr
