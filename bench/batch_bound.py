@@ -21,6 +21,7 @@ Bound for one unit = (bytes host->device + bytes device->host) x 10 / baud   (8N
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -40,12 +41,16 @@ from bench.common import (  # noqa: E402
     SimProcess,
     bench_profile,
     make_csrs,
+    process_cpu_seconds,
     save_result,
     wait_for_quiet,
 )
 
 BAUD = 115200
 SIZES = (1, 8, 32, 64)
+#: where the serial drivers run: the station's default (device host processes) or, for the
+#: comparison and to count the link's bytes, a thread per port in the station process
+HOSTS, IN_STATION = "hosts", "in-station"
 TARGET_N = 32
 TARGET_RATIO = 1.15
 #: issue 18's further targets: at 32 units also <= 1.5x the sim floor, at 64 units <= 1.5x the
@@ -202,9 +207,26 @@ def phase_times(journal: Any, device_id: int) -> dict[str, float]:
     return out
 
 
+def _hosts_cpu(session: Any) -> float:
+    """CPU seconds used so far by the session's device host processes (0 without hosts)."""
+    hosts = session.device_hosts
+    if hosts is None:
+        return 0.0
+    return sum(process_cpu_seconds(h.process.pid) for h in list(hosts._hosts) if h.process.pid)
+
+
 def run_batch(
-    server: EstServerProcess, n: int, work: Path, run: int, *, instrument: bool = False
+    server: EstServerProcess,
+    n: int,
+    work: Path,
+    run: int,
+    *,
+    instrument: bool = False,
+    drivers: str = HOSTS,
 ) -> dict[str, Any]:
+    """One batch of ``n`` fresh units. ``drivers``: HOSTS, the station's default (serial drivers
+    in device host processes; link bytes not counted), or IN_STATION (a thread per port in this
+    process, every byte counted through a pyserial wrapper)."""
     from certline.app.batch.engine import BatchOptions
     from certline.app.batch.states import DeviceState
     from certline.app.config.paths import StationPaths
@@ -218,12 +240,16 @@ def run_batch(
     home = root / "station"
     paths = StationPaths(home / "data", home / "config", home / "logs", home / "cache")
     profile = bench_profile(server, concurrency=4, baud=BAUD)
-    session = StationSession(
-        profile,
-        Credentials(passcode=server.passcode),
-        paths=paths,
-        driver_factory=counters.driver_factory(BAUD),
-    )
+    if drivers == HOSTS:
+        session = StationSession(profile, Credentials(passcode=server.passcode), paths=paths)
+        assert session.device_hosts is not None, "CERTLINE_DEVICE_HOSTS=0 set: no device hosts to measure"
+    else:
+        session = StationSession(
+            profile,
+            Credentials(passcode=server.passcode),
+            paths=paths,
+            driver_factory=counters.driver_factory(BAUD),
+        )
     timed = timed_reads = None
     write_wait = [0.0, 0]  # seconds port workers spent in journal writes, number of writes
     if instrument:
@@ -252,14 +278,18 @@ def run_batch(
             journal._commit = timed_commit
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
+        session.prepare_devices(wait=60)  # the hosts start with the station, not with the batch
         wait_for_quiet(max_wait_s=QUIET.wait_s)
-        sim_cpu0, srv_cpu0 = sim.cpu_seconds(), server.cpu_seconds()
-        with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
+        sim_cpu0, srv_cpu0, hosts_cpu0 = sim.cpu_seconds(), server.cpu_seconds(), _hosts_cpu(session)
+        with ForeignLoad(
+            lambda: _own_cpu() + _hosts_cpu(session) + sim.cpu_seconds() + server.cpu_seconds()
+        ) as load:
             t0 = time.perf_counter()
             engine = session.start_batch(BatchOptions(work_order=f"BENCH-{n}-{run}"), sim.ports)
             finished = engine.wait(300)
             wall = time.perf_counter() - t0
         sim_cpu, srv_cpu = sim.cpu_seconds() - sim_cpu0, server.cpu_seconds() - srv_cpu0
+        hosts_cpu = _hosts_cpu(session) - hosts_cpu0
         snaps = engine.devices()
         done = [s for s in snaps if s.state == DeviceState.DONE]
         failures = [f"{s.port}: {s.error}" for s in snaps if s.state != DeviceState.DONE]
@@ -274,6 +304,7 @@ def run_batch(
     return {
         "n": n,
         "run": run,
+        "drivers": drivers,
         "wall_s": wall,
         "finished": finished,
         "done": len(done),
@@ -291,7 +322,8 @@ def run_batch(
             for name, _, _ in PHASES
             if any(name in p for p in phases)
         },
-        "station_cpu_cores": load.own_cores,  # station + sim + server, as a share of the wall time
+        "station_cpu_cores": load.own_cores,  # station + hosts + sim + server, as a share of the wall time
+        "hosts_cpu_s": hosts_cpu,
         "sim_cpu_s": sim_cpu,
         "server_cpu_s": srv_cpu,
         "foreign_cpu_cores": load.cores,
@@ -325,13 +357,26 @@ def plot(rows: list[dict[str, Any]], bound: float, path: Path, sim_floor: float 
         print("matplotlib not installed; no plot")
         return False
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ns = [r["n"] for r in rows]
-    med = [r["wall_median_s"] for r in rows]
-    lo = [r["wall_median_s"] - r["wall_min_s"] for r in rows]
-    hi = [r["wall_max_s"] - r["wall_median_s"] for r in rows]
-    ax.errorbar(
-        ns, med, yerr=[lo, hi], fmt="o-", capsize=4, label="measured batch wall time (median, min-max)"
-    )
+    ns = sorted({r["n"] for r in rows})
+    labels = {
+        HOSTS: "measured, serial drivers in device host processes (the station's default)",
+        IN_STATION: "measured, serial drivers as threads in the station process",
+    }
+    for drivers, fmt in ((HOSTS, "o-"), (IN_STATION, "s--")):
+        series = [r for r in rows if r.get("drivers", HOSTS) == drivers]
+        if not series:
+            continue
+        med = [r["wall_median_s"] for r in series]
+        lo = [r["wall_median_s"] - r["wall_min_s"] for r in series]
+        hi = [r["wall_max_s"] - r["wall_median_s"] for r in series]
+        ax.errorbar(
+            [r["n"] for r in series],
+            med,
+            yerr=[lo, hi],
+            fmt=fmt,
+            capsize=4,
+            label=f"{labels[drivers]} (median, min-max)",
+        )
     ax.axhline(bound, color="green", ls="--", label=f"physical bound of one unit ({bound:.2f} s)")
     ax.axhline(
         bound * TARGET_RATIO,
@@ -393,11 +438,89 @@ def targets(rows: list[dict[str, Any]], diagnosis: dict[str, Any]) -> list[dict[
     ]
 
 
+def _measured_run(
+    server: EstServerProcess, n: int, work: Path, run: int, drivers: str, max_attempts: int
+) -> dict[str, Any]:
+    """One batch, measured again (at most ``max_attempts`` times in all) while other processes
+    disturb it; the discarded walls are kept in the result."""
+    discarded = []
+    for attempt in range(1, max_attempts + 1):
+        print(f"batch of {n} (run {run}, drivers {drivers}) ...", flush=True)
+        res = run_batch(server, n, work, run * 100 + attempt * 10 + (drivers == HOSTS), drivers=drivers)
+        if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == max_attempts:
+            break
+        print(
+            f"  {res['wall_s']:.2f} s, but other processes used {res['foreign_cpu_cores']:.2f} "
+            "cores during it; measuring again",
+            flush=True,
+        )
+        discarded.append(round(res["wall_s"], 3))
+    res["discarded_disturbed_runs"] = discarded
+    counted = (
+        f"bytes/unit {res['tx_bytes_median']:.0f} out + {res['rx_bytes_median']:.0f} in, "
+        if drivers == IN_STATION
+        else ""
+    )
+    print(
+        f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, {counted}"
+        f"foreign load {res['foreign_cpu_cores']:.2f} cores",
+        flush=True,
+    )
+    return res
+
+
+def _row(n: int, drivers: str, nr: list[dict[str, Any]], bound: float, sim_floor: float) -> dict[str, Any]:
+    """The table row of ``n`` units with ``drivers``: medians and ranges of its runs ``nr``."""
+    walls = [r["wall_s"] for r in nr]
+    return {
+        "n": n,
+        "drivers": drivers,
+        "wall_median_s": statistics.median(walls),
+        "wall_min_s": min(walls),
+        "wall_max_s": max(walls),
+        "walls_s": walls,
+        "ratio_to_bound": statistics.median(walls) / bound,
+        "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
+        "all_done": all(r["done"] == n and r["finished"] for r in nr),
+        "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr)
+        if drivers == IN_STATION
+        else None,
+        "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
+        "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
+        "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
+        # CPU seconds per unit of each process (the station = all of them minus the others)
+        "cpu_ms_per_unit": {
+            "station": statistics.median(
+                1000
+                * (
+                    r["station_cpu_cores"] * r["wall_s"]
+                    - r["sim_cpu_s"]
+                    - r["server_cpu_s"]
+                    - r["hosts_cpu_s"]
+                )
+                / n
+                for r in nr
+            ),
+            "hosts": statistics.median(1000 * r["hosts_cpu_s"] / n for r in nr),
+            "sim": statistics.median(1000 * r["sim_cpu_s"] / n for r in nr),
+            "server": statistics.median(1000 * r["server_cpu_s"] / n for r in nr),
+        },
+        "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument(
+        "--drivers",
+        choices=(HOSTS, IN_STATION, "both"),
+        default="both",
+        help="where the serial drivers run: device host processes (the station's default), a thread "
+        "per port in the station (counts the link's bytes), or both, each N alternately (default)",
+    )
     parser.add_argument(
         "--max-attempts",
         type=int,
@@ -410,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     QUIET.wait_s = args.quiet_wait
 
+    from certline.app.device.driver_host import default_host_count
     from certline.app.pki import KeyAlgorithm
     from certline.app.sim.keys import KeygenLatency
 
@@ -425,33 +549,22 @@ def main(argv: list[str] | None = None) -> int:
             f"server time (unloaded enrollment round trip): median {srv['median_s'] * 1000:.1f} ms",
             flush=True,
         )
+        placements = [HOSTS, IN_STATION] if args.drivers == "both" else [args.drivers]
+        if IN_STATION not in placements:
+            # the link's bytes are counted by the in-station wrapper: one counted unit calibrates
+            print("one unit with in-station drivers, to count the link's bytes ...", flush=True)
+            calibration = run_batch(server, 1, work, 1, drivers=IN_STATION)
+            calibration["calibration"] = True
+            runs.append(calibration)
         for n in args.sizes:
             for run in range(1, args.repeats + 1):
-                discarded = []
-                for attempt in range(1, args.max_attempts + 1):
-                    print(f"batch of {n} (run {run}) ...", flush=True)
-                    res = run_batch(server, n, work, run * 10 + attempt)
-                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.max_attempts:
-                        break
-                    print(
-                        f"  {res['wall_s']:.2f} s, but other processes used {res['foreign_cpu_cores']:.2f} "
-                        "cores during it; measuring again",
-                        flush=True,
-                    )
-                    discarded.append(round(res["wall_s"], 3))
-                res["discarded_disturbed_runs"] = discarded
-                print(
-                    f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, bytes/unit "
-                    f"{res['tx_bytes_median']:.0f} out + {res['rx_bytes_median']:.0f} in, "
-                    f"foreign load {res['foreign_cpu_cores']:.2f} cores",
-                    flush=True,
-                )
-                runs.append(res)
+                for drivers in placements:  # alternately, so drift on the VM hits both alike
+                    runs.append(_measured_run(server, n, work, run, drivers, args.max_attempts))
         # diagnosis (not part of the timings above): how busy is the journal's lock?
         diagnosis = {}
         for n in sorted({1, TARGET_N, max(args.sizes)} & set(args.sizes)):
             print(f"batch of {n}, journal lock instrumented (diagnosis run) ...", flush=True)
-            res = run_batch(server, n, work, 99, instrument=True)
+            res = run_batch(server, n, work, 99, instrument=True, drivers=placements[0])
             diagnosis[str(n)] = {"wall_s": res["wall_s"], **res["journal_lock"]}
             diagnosis[str(n)]["unit_time_median_s"] = res["unit_time_median_s"]
             print(
@@ -464,48 +577,32 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    one = [r for r in runs if r["n"] == min(args.sizes)]
+    counted = [r for r in runs if r["drivers"] == IN_STATION]
+    one = [r for r in counted if r["n"] == min(r["n"] for r in counted)]
     tx = statistics.median(r["tx_bytes_median"] for r in one)
     rx = statistics.median(r["rx_bytes_median"] for r in one)
     link_s = (tx + rx) * 10 / BAUD
     bound = link_s + keygen + srv["median_s"]
     sim_floor = rx * 10 / BAUD + keygen + srv["median_s"]
-    rows = []
-    for n in args.sizes:
-        walls = [r["wall_s"] for r in runs if r["n"] == n]
-        nr = [r for r in runs if r["n"] == n]
-        rows.append(
-            {
-                "n": n,
-                "wall_median_s": statistics.median(walls),
-                "wall_min_s": min(walls),
-                "wall_max_s": max(walls),
-                "walls_s": walls,
-                "ratio_to_bound": statistics.median(walls) / bound,
-                "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
-                "all_done": all(r["done"] == n and r["finished"] for r in nr),
-                "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr),
-                "unit_time_median_s": statistics.median(r["unit_time_median_s"] or 0 for r in nr),
-                "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
-                "station_cpu_cores": statistics.median(r["station_cpu_cores"] for r in nr),
-                # CPU seconds per unit of each process (the station = all three minus the others)
-                "cpu_ms_per_unit": {
-                    "station": statistics.median(
-                        1000 * (r["station_cpu_cores"] * r["wall_s"] - r["sim_cpu_s"] - r["server_cpu_s"]) / n
-                        for r in nr
-                    ),
-                    "sim": statistics.median(1000 * r["sim_cpu_s"] / n for r in nr),
-                    "server": statistics.median(1000 * r["server_cpu_s"] / n for r in nr),
-                },
-                "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
-            }
+    rows = [
+        _row(
+            n,
+            drivers,
+            [r for r in runs if r["n"] == n and r["drivers"] == drivers and not r.get("calibration")],
+            bound,
+            sim_floor,
         )
+        for drivers in placements
+        for n in args.sizes
+    ]
     for row in rows:
         print(
-            f"N={row['n']:3d}  wall {row['wall_median_s']:.2f} s  ratio {row['ratio_to_bound']:.2f}x bound "
-            f"({row['ratio_to_sim_floor']:.2f}x sim floor)  phases {row['phase_median_s']}"
+            f"N={row['n']:3d} {row['drivers']:10s} wall {row['wall_median_s']:.2f} s  ratio "
+            f"{row['ratio_to_bound']:.2f}x bound ({row['ratio_to_sim_floor']:.2f}x sim floor)  "
+            f"CPU ms/unit {row['cpu_ms_per_unit']}  phases {row['phase_median_s']}"
         )
-    target_row = next((r for r in rows if r["n"] == TARGET_N), None)
+    rows_default = [r for r in rows if r["drivers"] == placements[0]]
+    target_row = next((r for r in rows_default if r["n"] == TARGET_N), None)
     results = {
         "baud": BAUD,
         "keygen_latency_s": keygen,
@@ -529,7 +626,10 @@ def main(argv: list[str] | None = None) -> int:
                 target_row and target_row["ratio_to_bound"] <= TARGET_RATIO and target_row["all_done"]
             ),
         },
-        "targets": targets(rows, diagnosis),
+        "targets": targets(rows_default, diagnosis),
+        "drivers_default": placements[0],
+        "device_hosts": default_host_count(),
+        "cpus": os.cpu_count(),
     }
     plotted = not args.no_save and plot(
         rows, bound, DOCS / "bench-batch.png", sim_floor

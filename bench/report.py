@@ -246,6 +246,34 @@ client's delayed ACK. `app/estserver/listener.py` now sets `TCP_NODELAY` on acce
     return text, summary
 
 
+def _runs_per_row(r: dict[str, Any]) -> int:
+    first = r["rows"][0]
+    return len(
+        [
+            x
+            for x in r["runs"]
+            if x["n"] == first["n"] and x.get("drivers") == first.get("drivers") and not x.get("calibration")
+        ]
+    )
+
+
+def _hosts_words(r: dict[str, Any]) -> str:
+    hosts = r.get("device_hosts")
+    if hosts is None:
+        return "the number of hosts was not recorded"
+    return f"{hosts} host process{'es' if hosts != 1 else ''} on this {r.get('cpus', 2)}-CPU machine"
+
+
+def _default_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch rows of the station's default driver placement (all rows of an older result,
+    from before there were two placements)."""
+    default = r.get("drivers_default")
+    return [row for row in r["rows"] if default is None or row.get("drivers") == default]
+
+
+_PLACEMENT = {"hosts": "device hosts (default)", "in-station": "in the station"}
+
+
 def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     if data is None:
         return (
@@ -260,6 +288,7 @@ def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
         rows.append(
             [
                 str(row["n"]),
+                _PLACEMENT.get(row.get("drivers", ""), "in the station"),
                 f(row["wall_median_s"], 2),
                 f"{f(row['wall_min_s'], 2)}–{f(row['wall_max_s'], 2)}",
                 f(row["ratio_to_bound"], 2) + "×",
@@ -269,7 +298,7 @@ def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
                     f(ph.get(k), 2) for k in ("identify", "keygen", "csr", "enroll", "write", "verify")
                 ),
                 f(row["station_cpu_cores"], 2),
-                " / ".join(f(cpu.get(k), 1) for k in ("station", "sim", "server")),
+                " / ".join(f(cpu.get(k), 1) for k in ("station", "hosts", "sim", "server")),
                 f(row["foreign_cpu_cores_max"], 2),
             ]
         )
@@ -305,7 +334,7 @@ def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
         ]
         for n, d in sorted(diag.items(), key=lambda kv: int(kv[0]))
     ]
-    by_n = {row["n"]: row for row in r["rows"]}
+    by_n = {row["n"]: row for row in _default_rows(r)}
     t32 = by_n.get(tgt["n"])
 
     def target_line(t: dict[str, Any]) -> str:
@@ -324,18 +353,25 @@ def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
 **Method.** Three processes, as on a line: `certline sim --devices N` (the units, {r["baud"]} baud,
 default key generation latency: {r["key_algorithm"]} {f(r["keygen_latency_s"], 2)} s), `certline est-server`,
 and the station: the headless engine API (`StationSession.start_batch`, what `certline batch run`
-and the window use) with a real on-disk journal, profile concurrency 4. The clock runs from
+and the window use) with a real on-disk journal, profile concurrency 4. The station runs its
+serial drivers in its device host processes (its default since issue 18's third round,
+`app/device/driver_host.py`; {_hosts_words(r)}), started with the session before the clock as
+`certline-gui` and `certline batch` start them; for comparison, and to count the link's bytes,
+every N is also run with the drivers as threads in the station process (`in the station`), the
+two alternately. The clock runs from
 `start_batch` until every port worker has ended; every unit must end `done` (verified: read
-back, signed a nonce with the certified key). Each N is run {len([x for x in r["runs"] if x["n"] == r["rows"][0]["n"]])} times
+back, signed a nonce with the certified key). Each N is run {_runs_per_row(r)} times per placement
 (fresh units each time; a run disturbed by other processes, more than 0.3 cores, is measured
 again, at most {r.get("max_attempts", 4)} attempts, each after waiting at most {f(r.get("quiet_wait_s", 60.0), 0)} s for an idle machine); the
-table shows the median and the range.
+table shows the median and the range. The CPU columns count every process of the run: the
+station, its device hosts, the simulator and the server.
 
-**Bytes are counted, not estimated**: the station opens each port through a pyserial wrapper
+**Bytes are counted, not estimated**: in the in-station runs the station opens each port through a pyserial wrapper
 (`serial_factory` of `SerialTransport`) that counts every byte written and read: per unit
 **{f(r["bytes_host_to_unit"], 0)} bytes host→unit** (HELLO, KEYGEN, CSR, CERT upload in 192-byte CRC'd chunks,
 COMMIT, CERT READ, SIGN) and **{f(r["bytes_unit_to_host"], 0)} bytes unit→host** (answers, WAIT keep-alives,
-CSR and chain read back as base64 DATA lines), the same for every unit and every N.
+CSR and chain read back as base64 DATA lines), the same for every unit and every N. The hosted
+drivers run the same driver code over the same protocol, so they move the same bytes.
 
 **The bound for one unit** = bytes over the link × 10 / baud (8N1) + key generation + server time
 = {f(r["link_time_s"], 3)} s + {f(r["keygen_latency_s"], 3)} s + {f(srv["median_s"], 4)} s = **{f(r["bound_s"], 3)} s**. Server time is the
@@ -345,7 +381,7 @@ The simulator paces only the unit→host direction (a pseudo-terminal carries th
 once), so in this setup the true floor is lower: unit→host bytes only, **{f(r["sim_floor_s"], 3)} s** ("sim
 floor"). Both ratios are shown; the stricter (sim floor) is the honest one for this setup.
 
-{table(["units", "wall s (median)", "range s", "÷ bound", "÷ sim floor", "all done", "median phase s: identify / keygen / csr / enroll / write / verify", "CPU used (cores, all 3 processes)", "CPU ms per unit: station / sim / server", "foreign CPU (cores)"], rows)}
+{table(["units", "serial drivers", "wall s (median)", "range s", "÷ bound", "÷ sim floor", "all done", "median phase s: identify / keygen / csr / enroll / write / verify", "CPU used (cores, all processes)", "CPU ms per unit: station / device hosts / sim / server", "foreign CPU (cores)"], rows)}
 
 ![Batch wall time vs bound](bench-batch.png)
 
@@ -374,7 +410,8 @@ running commit, then its own group's): what the journal costs a unit.
         d1 = diag.get("1") or {}
         wait_n = d32.get("worker_write_wait_ms_per_unit")
         unit_s = d32.get("unit_time_median_s")
-        foreign = [row["foreign_cpu_cores_max"] for row in r["rows"]]
+        foreign = [row["foreign_cpu_cores_max"] for row in _default_rows(r)]
+        big_cpu = (big or {}).get("cpu_ms_per_unit") or {}
         text += BATCH_STILL_MISSED.format(
             foreign_lo=f(min(foreign), 1),
             foreign_hi=f(max(foreign), 1),
@@ -386,17 +423,22 @@ running commit, then its own group's): what the journal costs a unit.
             rel_big=f(big["wall_median_s"] / one["wall_median_s"], 1) if big and one else "–",
             enroll32=f((t32 or {}).get("phase_median_s", {}).get("enroll"), 2),
             enroll1=f((one or {}).get("phase_median_s", {}).get("enroll"), 2),
-            station_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("station"), 1),
-            station_big=f(((big or {}).get("cpu_ms_per_unit") or {}).get("station"), 1),
-            big_core_s=f(
-                (((big or {}).get("cpu_ms_per_unit") or {}).get("station") or 0)
-                * (big["n"] if big else 0)
-                / 1000,
-                2,
+            station_big=f(big_cpu.get("station"), 1),
+            hosts_big=f(big_cpu.get("hosts"), 1),
+            sim_big=f(big_cpu.get("sim"), 1),
+            server_big=f(big_cpu.get("server"), 1),
+            total_big=f(sum(v for v in big_cpu.values() if v is not None), 1),
+            total_big_s=f(
+                sum(v for v in big_cpu.values() if v is not None) * (big["n"] if big else 0) / 1000, 2
             ),
             big_wall=f((big or {}).get("wall_median_s"), 2),
-            sim_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("sim"), 1),
-            server_ms=f(((t32 or {}).get("cpu_ms_per_unit") or {}).get("server"), 1),
+            busy_big=f"{100 * sum(v for v in big_cpu.values() if v is not None) * (big['n'] if big else 0) / 1000 / (r.get('cpus') or 2) / big['wall_median_s']:.0f} %"
+            if big
+            else "–",
+            keygen_big=f(((big or {}).get("phase_median_s") or {}).get("keygen"), 2),
+            verify_big=f(((big or {}).get("phase_median_s") or {}).get("verify"), 2),
+            keygen_one=f(((one or {}).get("phase_median_s") or {}).get("keygen"), 2),
+            verify_one=f(((one or {}).get("phase_median_s") or {}).get("verify"), 2),
             lock32=f(100 * d32["held_fraction_of_wall"], 0) if d32 else "–",
             ms_commit=f(d32.get("held_ms_per_acquisition"), 1),
             wpc=f(d32.get("writes_per_commit"), 1),
@@ -454,6 +496,15 @@ own transition and audit record, durable before the next side effect; a Certline
 for 11 durable writes instead of 16. The audit head is two CRC'd slots overwritten in place with
 `fdatasync` instead of a new file renamed over the old one (0.23 instead of 0.77 ms per commit on
 this VM's ext4; a torn write leaves the previous head readable).
+
+*Third round: the serial drivers in device host processes.* The GIL profile had put ~37 % of the
+port workers' interpreter time in serial exchanges (pyserial's read loop, line splitting, frames,
+CRCs). `app/device/driver_host.py` now runs each port's driver in one of the station's device
+host processes (`multiprocessing`, spawn); the engine calls a `HostedDriver` whose every method
+is one request over a pipe, blocking until the host answers, so the engine, its journal writes
+before every device call and its one-job-per-unit claims are unchanged and stay in one process.
+The station process's CPU per unit fell by about 45 % (the "station" CPU column, in-station
+against device-host rows); that work now runs in the hosts, on the other core.
 """
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
@@ -461,35 +512,35 @@ BATCH_STILL_MISSED = """
 **Why targets are still missed.** Other processes used {foreign_lo}–{foreign_hi} cores of this
 2-core machine during these runs (the "foreign CPU" column). One unit alone took {one_wall} s,
 {one_sim}× the sim floor: a lone unit is at its link's bound. Against it, {n} units take {rel_n}× and
-{big_n} units {rel_big}× as long (before issue 18: 2.1× and 4.7×; after the first round: 1.8× and 2.8×).
+{big_n} units {rel_big}× as long (before issue 18: 2.1× and 4.7×; after its first round: 1.8× and 2.8×).
 
-*The station's CPU is the limit.* Per unit the station process needs {station_ms} ms of CPU at
-{n} units ({station_big} ms at {big_n}), nearly all of it Python under one interpreter lock: at
-{big_n} units that is {big_core_s} s of one core inside a {big_wall} s batch, so the port workers queue
-for the lock, and every wait stretches a unit's exchanges, its journal writes and its EST
-request alike. The simulator ({sim_ms} ms per unit) and the test server ({server_ms} ms) take
-their share of the same two cores; on a line the units are hardware and cost the station nothing.
-The GIL profile of the port workers after this round's changes: serial exchanges (pyserial's
-read loop, line splitting, frame parsing and CRCs) ~37 %, journal writes ~23 %, the EST request
-and the answer's verification ~16 %, claims and event publishing ~10 %. No single function
-stands out any more; what is left is spread over the path a unit must take.
+*The machine's two cores are the limit now, not the station's interpreter lock.* Per unit at
+{big_n} units the station process needs {station_big} ms of CPU, its device hosts {hosts_big} ms, the
+simulator {sim_big} ms and the test server {server_big} ms: {total_big} ms in all, {total_big_s} s of CPU
+in a {big_wall} s batch, {busy_big} of both cores on average. And the units move in lockstep: they identify, read their
+CSRs, enroll, write and prove within the same few hundred milliseconds, with the key generation
+in between leaving the cores idle, so those phases run on saturated cores (the phase columns:
+{big_n} units need {keygen_big} s for the 0.30 s key generation and {verify_big} s to prove, against
+{keygen_one} s and {verify_one} s alone). Running the drivers in the station instead changes the wall
+time little ("in the station" rows): moving the serial work off the station's interpreter lock
+freed the station process (the window's stalls, §3), not the machine. The
+simulator's share ({sim_big} ms per unit) is, on a line, the units' own processors, and the EST
+server is a remote machine; this VM carries both.
 
 *The journal lock.* With group commit the writer lock is held whenever a group is being
 committed (the leader runs the queued writes, the WAL fsync, the audit head's fdatasync); it is
 the journal's duty cycle, not a queue of workers: at {n} units it is held {lock32} % of the wall
 time ({ms_commit} ms per commit, {wpc} writes per commit, {commits_n} commits per unit; {ms_one} ms per
-commit for one unit alone). The ≤ 15 % target is **missed**. A commit takes ~6× longer at {n}
-units than alone because the leader re-takes the interpreter lock after each of its statements
-(sqlite3 releases it for every step) while dozens of workers want it. What a unit pays is its
-own writes: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write, the running
-commit and then its own), {wait_one} ms for one unit alone.
+commit for one unit alone). The ≤ 15 % target is **missed**. A commit takes several times longer at {n}
+units than alone: the leader's thread waits for a core and for the interpreter lock between its
+statements (sqlite3 releases the lock for every step) while the cores are saturated. What a unit
+pays is its own writes: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write, the
+running commit and then its own), {wait_one} ms for one unit alone.
 
-*What would close them.* Taking the port workers' Python out of one interpreter: the engine's
-port workers in worker processes (each with its own journal connection to the same WAL file,
-which SQLite supports), or one selector loop for all serial I/O instead of a thread per port.
-Either is a change of the engine's structure that must carry the journal-before-side-effect
-rule and the one-job-per-unit claims with it; it was not done in this round. A station PC with
-more cores helps only the simulator and the server here, not the station's single interpreter.
+*What would close them.* Less CPU per unit on the path every unit must take (serial framing,
+journal, EST verification), or more cores: with the drivers in host processes a station PC with
+more cores now gives the station more room (one host per core beyond the station's own, up to
+four), which this 2-core VM cannot show.
 """
 
 
@@ -619,6 +670,13 @@ scan field's focus keeper watches the window only while scan-in is active (it ra
 every window event). The GUI thread now enters Python about 10 times a second instead of about
 35, and no stretch is longer than about a millisecond. A shorter switch interval (1 ms) was
 measured in three pairs at 64 units and helped neither the GUI nor the batch; it is not set.
+
+A third round moved the serial drivers out of the station process into its device host
+processes (`app/device/driver_host.py`, see §2): the port workers now spend a unit's serial
+exchanges blocked on a pipe instead of running pyserial's read loop, frame parsing and CRCs under
+the station's interpreter lock, so the GUI thread finds the lock free far more often. The window
+code is unchanged; these runs start the hosts with the session, as `certline-gui` does while its
+window opens.
 """
 
 
@@ -656,14 +714,12 @@ def _gui_remains(sizes: list[dict[str, Any]]) -> str:
 **Still missed: what remains.** Longest stalls in these runs: {window} (the control rows run the
 same engine in the same process with no window). The window's own work per frame is now about a
 millisecond of Python; what remains is the GUI thread waiting to re-enter Python while the
-engine's 32–64 port-worker threads hold the interpreter lock (one of them is always near its
-switch-interval timeout), plus, on this 2-core VM, waiting for a CPU at all: during a 64-unit
+engine's 32–64 port-worker threads hold the interpreter lock between their device calls, plus, on this 2-core VM, waiting for a CPU at all: during a 64-unit
 batch the GUI thread spent 0.6–1.4 s runnable without a core (`/proc/…/schedstat`), since two
 cores carry 64 workers, the simulator, the EST server and other users' jobs. Window-side changes
-cannot remove that. What would close it: the port workers in a separate process, so the GUI
-never competes for their interpreter lock; or one selector loop for serial I/O instead of a
-thread per port. Both change the engine's structure (its journal-before-side-effect rule and
-one-job-per-unit claims must move with it) and were not done in this round.
+cannot remove that. The serial drivers already run in device host processes (third round);
+what still shares the GUI's interpreter is the engine itself (journal writes, the EST client,
+claims and events), and the rest is CPU the machine does not have.
 """
 
 
@@ -1160,7 +1216,7 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
     if batch is None:
         return "## What a line gets\n\nNeeds `bench/results/batch_bound.json` (`.venv/bin/python bench/batch_bound.py`).\n"
     b = batch["results"]
-    walls = {row["n"]: row["wall_median_s"] for row in b["rows"]}
+    walls = {row["n"]: row["wall_median_s"] for row in _default_rows(b)}
     nwalls = {row["n"]: row["wall_median_s"] for row in nrf["results"]["rows"]} if nrf else {}
 
     def rate(n: int, wall: float | None, swap: float = 0.0) -> str:
@@ -1209,9 +1265,10 @@ once the measured batch wall time W(N) is the station's time per cycle, so units
 ("station-limited": the next unit is on the cable the moment the last one is done). On a line a
 technician needs time to swap units; in hands-free mode each port waits for its next unit, so the
 second column adds an *assumed* {SWAP_S:g} s per cycle: N × 3600 / (W(N) + {SWAP_S:g} s). Machine: the shared
-2-core VM of §2/§8. At 32 and 64 ports the limit is the station's own Python under one
-interpreter lock (§2); a station PC with more cores takes the simulator's and the server's share
-off the station's cores but does not lift that limit.{loaded}{soak_line}
+2-core VM of §2/§8. At 32 and 64 ports the limit is this VM's two cores, which carry the station,
+its device hosts, the simulated units and the EST server at once (§2); on a line the units and the
+server bring their own processors, and a station PC with more cores gives its device hosts room
+of their own.{loaded}{soak_line}
 
 {table(["ports", "Certline units: W(N)", "units/h, station-limited", f"units/h, {SWAP_S:g} s swap", "nRF91: W(N)", "nRF91 units/h, station-limited", f"nRF91 units/h, {SWAP_S:g} s swap"], rows)}
 """
