@@ -149,25 +149,26 @@ def pinned(server: EstServerProcess, cores: Cores) -> Iterator[None]:
         pin_process(server.pid, ALL_CPUS)
 
 
-def _cpus_seen(pids: list[int]) -> dict[str, list[int]]:
-    """CPUs the threads of ``pids`` may run on (affinity) and last ran on (/proc stat field 39)."""
-    allowed: set[int] = set()
-    ran: set[int] = set()
+def _thread_cpu(pids: list[int]) -> dict[tuple[int, int], tuple[int, int, frozenset[int]]]:
+    """Per thread of ``pids``: (CPU ticks so far, CPU it last ran on, CPUs it may run on)."""
+    out = {}
     for pid in pids:
         for tid in _tasks(pid):
             try:
-                allowed |= os.sched_getaffinity(tid)
                 stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-                ran.add(int(stat[36]))  # field 39 "processor"; index 36 after pid and comm
+                # after pid and comm: utime, stime are fields 14, 15; "processor" is field 39
+                ticks, cpu = int(stat[11]) + int(stat[12]), int(stat[36])
+                out[(pid, tid)] = (ticks, cpu, frozenset(os.sched_getaffinity(tid)))
             except (OSError, ValueError, IndexError):
                 continue
-    return {"allowed": sorted(allowed), "last_ran_on": sorted(ran)}
+    return out
 
 
 class CoreSampler:
-    """Looks, a moment into a run, at where the server's and the client side's threads may run and
-    ran (the client side is this process and its children, e.g. wrk), so the JSON shows the pinning
-    held for the threads that did the work, not only for the ones that existed before the run."""
+    """Looks, a moment into a run, at where the server's and the client side's threads may run
+    (affinity) and on which CPU each thread that used CPU during the run last ran, so the JSON
+    shows the pinning held for the threads that did the work (the client side is this process
+    and its children other than the server, e.g. wrk with its threads)."""
 
     def __init__(self, server_pid: int, after_s: float = 0.5) -> None:
         self.server_pid = server_pid
@@ -175,12 +176,24 @@ class CoreSampler:
         self.seen: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-core-sampler", daemon=True)
+        self._before = {**_thread_cpu([server_pid]), **_thread_cpu(self._client_pids())}
+
+    def _client_pids(self) -> list[int]:
+        me = os.getpid()
+        return [me, *(pid for pid in _children(me) if pid != self.server_pid)]  # the server is ours too
+
+    def _side(self, pids: list[int]) -> dict[str, list[int]]:
+        now = _thread_cpu(pids)
+        busy = [t for key, t in now.items() if key not in self._before or t[0] > self._before[key][0]]
+        return {
+            "allowed": sorted(frozenset().union(*(t[2] for t in now.values()))),
+            "busy_threads_ran_on": sorted({t[1] for t in busy}),
+        }
 
     def _run(self) -> None:
         if self._stop.wait(self.after_s):
             return
-        me = os.getpid()
-        self.seen = {"server": _cpus_seen([self.server_pid]), "client": _cpus_seen([me, *_children(me)])}
+        self.seen = {"server": self._side([self.server_pid]), "client": self._side(self._client_pids())}
 
     def __enter__(self) -> CoreSampler:
         self._thread.start()
