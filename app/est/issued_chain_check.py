@@ -315,9 +315,37 @@ def check_response_size(
             )
 
 
-def find_leaf(certs: Sequence[x509.Certificate], public_key_spki: bytes) -> x509.Certificate:
-    """The certificate whose public key is ``public_key_spki``."""
+def _spki_as_encoded(cert_der: bytes) -> bytes | None:
+    """The subjectPublicKeyInfo of a certificate exactly as encoded (the element after the
+    subject in the TBS), or None when the TBS cannot be walked."""
+    try:
+        size = len(cert_der)
+        outer_start, outer_end = _span(cert_der, 0, size)
+        tbs_start, tbs_end = _span(cert_der, outer_start, outer_end)
+        pos = tbs_start
+        if pos < tbs_end and cert_der[pos] == 0xA0:  # [0] version
+            pos = _span(cert_der, pos, tbs_end)[1]
+        for _field in range(5):  # serialNumber, signature, issuer, validity, subject
+            pos = _span(cert_der, pos, tbs_end)[1]
+        return cert_der[pos : _span(cert_der, pos, tbs_end)[1]]
+    except der.DerError:
+        return None
+
+
+def find_leaf(
+    certs: Sequence[x509.Certificate],
+    public_key_spki: bytes,
+    der_of: Callable[[x509.Certificate], bytes] = _der,
+) -> x509.Certificate:
+    """The certificate whose public key is ``public_key_spki`` (the key's canonical SPKI DER).
+
+    A certificate whose SPKI *as encoded* is byte-identical to ``public_key_spki`` carries that
+    key without importing it (OpenSSL's key import and re-encoding cost ~20-40 us per answer);
+    any other certificate's key is imported and compared in canonical form, as before.
+    """
     for cert in certs:
+        if _spki_as_encoded(der_of(cert)) == public_key_spki:
+            return cert
         try:
             if spki(cert.public_key()) == public_key_spki:
                 return cert
@@ -352,7 +380,7 @@ def build_chain(
     der_of = _DerMemo()
     check_response_size(certs, der_of)
     now = now or datetime.now(UTC)
-    leaf = find_leaf(certs, public_key_spki)
+    leaf = find_leaf(certs, public_key_spki, der_of)
     _check_time(leaf, now, "issued")
     anchor_ders = {der_of(a) for a in trust_anchors}
     leaf_der = der_of(leaf)
