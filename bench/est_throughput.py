@@ -21,12 +21,22 @@ PEM ``text/plain`` with DTM-style Basic auth (base64 of the passcode alone).
   so the script ends with a PEM certificate, which is the least a script must do.
 * ceiling: ``wrk`` (C, epoll) with a Lua script, keep-alive, 4 and 16 connections, distinct CSRs,
   nothing done with the answers. That is the most the server process can issue on this machine.
+
+Cores (``--cores``). On a line the EST server is remote and never shares the station's CPU; on
+the benchmark machine it does, so the client's CPU is taken from the server's cores and the
+ratio partly measures the machine. With two or more CPUs the ceiling and Certline runs are
+therefore measured twice, alternately, in the same run: "shared" (every process may run on every
+CPU, as before; the result keys are unchanged) and "separate" (the server process, every thread
+of it, pinned to one CPU; the client side - the benchmark process with the Certline client's
+threads, or ``wrk`` with its threads - pinned to another; keys ``*_sep*``). Each row records its
+mode and the CPUs each side was allowed and seen on; the 80 % target is checked for both.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import os
 import re
 import resource
 import shutil
@@ -36,7 +46,9 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +73,135 @@ REPEATS = 3
 FOREIGN_LIMIT = 0.3
 #: ... at most this many times in all (the last attempt is kept, with its foreign load shown)
 MAX_ATTEMPTS = 4
+
+
+# ----------------------------------------------------------------------------- cores
+
+#: the CPUs this benchmark may use at all (what "shared" means, and what pinning is undone to)
+ALL_CPUS: frozenset[int] = frozenset(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class Cores:
+    """Which CPUs the server process and the client side may run on during a run."""
+
+    mode: str
+    """"shared": every process on every CPU (the machine decides); "separate": one CPU each."""
+    server: frozenset[int]
+    client: frozenset[int]
+
+    @property
+    def suffix(self) -> str:
+        """Result-key suffix: none for shared (the keys bench/report.py reads), ``_sep`` else."""
+        return "" if self.mode == "shared" else "_sep"
+
+    def describe(self) -> dict[str, Any]:
+        return {"mode": self.mode, "server_cpus": sorted(self.server), "client_cpus": sorted(self.client)}
+
+
+def core_layouts(choice: str, cpus: set[int]) -> list[Cores]:
+    """Shared always (nothing hidden); separate too when asked for and the machine has 2+ CPUs."""
+    every = frozenset(cpus)
+    layouts = [Cores("shared", every, every)]
+    if choice == "both" and len(cpus) >= 2:
+        first, second = sorted(cpus)[:2]
+        layouts.append(Cores("separate", frozenset({first}), frozenset({second})))
+    return layouts
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (any of its threads), from /proc (wrk, curl, openssl)."""
+    kids: list[int] = []
+    for tid in _tasks(pid):
+        try:
+            kids += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def pin_process(pid: int, cpus: frozenset[int]) -> None:
+    """Every thread of ``pid`` on ``cpus``; threads started later inherit their creator's mask
+    (the server's connection threads are started by its pinned accept thread)."""
+    for tid in _tasks(pid):
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # a thread that ended meanwhile
+            continue
+
+
+@contextmanager
+def pinned(server: EstServerProcess, cores: Cores) -> Iterator[None]:
+    """Pin the server and this process (whose threads and children are the client side)."""
+    pin_process(server.pid, cores.server)
+    pin_process(os.getpid(), cores.client)
+    try:
+        yield
+    finally:
+        pin_process(os.getpid(), ALL_CPUS)
+        pin_process(server.pid, ALL_CPUS)
+
+
+def _thread_cpu(pids: list[int]) -> dict[tuple[int, int], tuple[int, int, frozenset[int]]]:
+    """Per thread of ``pids``: (CPU ticks so far, CPU it last ran on, CPUs it may run on)."""
+    out = {}
+    for pid in pids:
+        for tid in _tasks(pid):
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                # after pid and comm: utime, stime are fields 14, 15; "processor" is field 39
+                ticks, cpu = int(stat[11]) + int(stat[12]), int(stat[36])
+                out[(pid, tid)] = (ticks, cpu, frozenset(os.sched_getaffinity(tid)))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+class CoreSampler:
+    """Looks, a moment into a run, at where the server's and the client side's threads may run
+    (affinity) and on which CPU each thread that used CPU during the run last ran, so the JSON
+    shows the pinning held for the threads that did the work (the client side is this process
+    and its children other than the server, e.g. wrk with its threads)."""
+
+    def __init__(self, server_pid: int, after_s: float = 0.5) -> None:
+        self.server_pid = server_pid
+        self.after_s = after_s
+        self.seen: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-core-sampler", daemon=True)
+        self._before = {**_thread_cpu([server_pid]), **_thread_cpu(self._client_pids())}
+
+    def _client_pids(self) -> list[int]:
+        me = os.getpid()
+        return [me, *(pid for pid in _children(me) if pid != self.server_pid)]  # the server is ours too
+
+    def _side(self, pids: list[int]) -> dict[str, list[int]]:
+        now = _thread_cpu(pids)
+        busy = [t for key, t in now.items() if key not in self._before or t[0] > self._before[key][0]]
+        return {
+            "allowed": sorted(frozenset().union(*(t[2] for t in now.values()))),
+            "busy_threads_ran_on": sorted({t[1] for t in busy}),
+        }
+
+    def _run(self) -> None:
+        if self._stop.wait(self.after_s):
+            return
+        self.seen = {"server": self._side([self.server_pid]), "client": self._side(self._client_pids())}
+
+    def __enter__(self) -> CoreSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 def _median_run(results: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -91,11 +232,13 @@ class Meter:
         self.busy0, _ = system_cpu_seconds()
         self.server_cpu0 = self.server.cpu_seconds()
         self.client_cpu0 = _self_cpu() + _children_cpu()
+        self.sampler = CoreSampler(self.server.pid).__enter__()
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.t0
+        self.sampler.__exit__()
         self.server_cpu = self.server.cpu_seconds() - self.server_cpu0
         self.client_cpu = _self_cpu() + _children_cpu() - self.client_cpu0
         self.issued = self.server.issued_count() - self.issued0
@@ -113,6 +256,7 @@ class Meter:
             "server_cpu_ms_per_unit": 1000 * self.server_cpu / max(1, self.issued),
             "client_cpu_ms_per_unit": 1000 * self.client_cpu / max(1, ok),
             "foreign_cpu_cores": self.foreign_cores,
+            "cpus_seen": self.sampler.seen,
         }
 
 
@@ -399,9 +543,42 @@ def run_wrk(
         "server_cpu_ms_per_unit": 1000 * meter.server_cpu / max(1, meter.issued),
         "client_cpu_ms_per_unit": 1000 * meter.client_cpu / max(1, ok),
         "foreign_cpu_cores": meter.foreign_cores,
+        "cpus_seen": meter.sampler.seen,
         "errors": errors,
         "csrs_available": len(pems),
         "connections": f"keep-alive, {connections} connections, {threads} wrk threads",
+    }
+
+
+# ----------------------------------------------------------------------------- verdict
+
+
+def ceiling_verdict(results: dict[str, Any], cores: Cores) -> dict[str, Any]:
+    """The 80 % target for one core layout: the median Certline run against the best ceiling run
+    of the same layout (4 or 16 connections), plus each Certline run against the ceiling run
+    measured just before it on the same server."""
+    sfx = cores.suffix
+    runs = [k for k in results if re.fullmatch(rf"ceiling_c(4{sfx}_run\d+|16{sfx})", k)]
+    ceiling_key = max(runs, key=lambda k: results[k]["per_s"])
+    ceiling = results[ceiling_key]["per_s"]
+    certline = results[f"certline{sfx}"]
+    paired = []
+    for rep in range(1, 100):
+        cl, ce = results.get(f"certline{sfx}_run{rep}"), results.get(f"ceiling_c4{sfx}_run{rep}")
+        if not cl or not ce:
+            break
+        paired.append(cl["per_s"] / ce["per_s"] if ce["per_s"] else 0.0)
+    return {
+        **cores.describe(),
+        "ceiling_per_s": ceiling,
+        "ceiling_run": ceiling_key,
+        "certline_per_s": certline["per_s"],
+        "fraction_of_ceiling": certline["per_s"] / ceiling,
+        "target_within_20pct_of_ceiling": certline["per_s"] >= 0.8 * ceiling,
+        "paired_fractions": paired,
+        "server_cpu_ms_per_enrollment_ceiling_run": results[ceiling_key]["server_cpu_ms_per_unit"],
+        "client_cpu_ms_per_enrollment_certline": certline["client_cpu_ms_per_unit"],
+        "server_cpu_ms_per_enrollment_certline": certline["server_cpu_ms_per_unit"],
     }
 
 
@@ -460,6 +637,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop-units", type=int, default=120, help="units per curl/openssl method")
     parser.add_argument("--wrk-seconds", type=float, default=4.0)
     parser.add_argument("--deadline", type=float, default=60.0, help="time limit per method (s)")
+    parser.add_argument(
+        "--cores",
+        choices=("both", "shared"),
+        default="both" if len(ALL_CPUS) >= 2 else "shared",
+        help="both (default with 2+ CPUs): ceiling and Certline measured with the server and the "
+        "client side on separate CPUs as well as on shared ones; shared: the latter only",
+    )
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="alternations per core layout")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     for tool in ("curl", "openssl", "wrk"):
@@ -515,17 +700,26 @@ def main(argv: list[str] | None = None) -> int:
         # The machine is a shared VM (run-to-run noise of +-15 %) and the server's state grows with
         # every issuance: Certline and the wrk ceiling are measured alternately, REPEATS times each,
         # on the same server; the table shows the median, the target uses the best ceiling run.
-        for rep in range(1, REPEATS + 1):
-            results[f"ceiling_c4_run{rep}"] = measured(
-                f"wrk ceiling, 4 connections (run {rep})",
-                lambda: run_wrk(server, fresh(wrk_csrs), 4, args.wrk_seconds, work),
-            )
-            results[f"certline_run{rep}"] = measured(
-                f"certline (run {rep})",
-                lambda: run_certline(server, fresh(args.certline_units), args.deadline),
-            )
-        results["certline"] = _median_run(results, "certline_run")
-        results["ceiling_c4"] = _median_run(results, "ceiling_c4_run")
+        # With --cores both, each repetition measures the shared layout, then the separate one.
+        layouts = core_layouts(args.cores, set(ALL_CPUS))
+        for rep in range(1, args.repeats + 1):
+            for cores in layouts:
+                sfx, tag = cores.suffix, f", {cores.mode} cores"
+                with pinned(server, cores):
+                    results[f"ceiling_c4{sfx}_run{rep}"] = measured(
+                        f"wrk ceiling, 4 connections (run {rep}{tag})",
+                        lambda: run_wrk(server, fresh(wrk_csrs), 4, args.wrk_seconds, work),
+                    )
+                    results[f"ceiling_c4{sfx}_run{rep}"]["cores"] = cores.describe()
+                    results[f"certline{sfx}_run{rep}"] = measured(
+                        f"certline (run {rep}{tag})",
+                        lambda: run_certline(server, fresh(args.certline_units), args.deadline),
+                    )
+                    results[f"certline{sfx}_run{rep}"]["cores"] = cores.describe()
+        for cores in layouts:
+            sfx = cores.suffix
+            results[f"certline{sfx}"] = _median_run(results, f"certline{sfx}_run")
+            results[f"ceiling_c4{sfx}"] = _median_run(results, f"ceiling_c4{sfx}_run")
 
         results["curl_loop"] = measured(
             "curl loop",
@@ -559,40 +753,58 @@ def main(argv: list[str] | None = None) -> int:
                 shell=True,
             ),
         )
-        results["ceiling_c16"] = measured(
-            "wrk ceiling, 16 connections",
-            lambda: run_wrk(server, fresh(wrk_csrs), 16, args.wrk_seconds, work),
-        )
+        for cores in layouts:
+            with pinned(server, cores):
+                results[f"ceiling_c16{cores.suffix}"] = measured(
+                    f"wrk ceiling, 16 connections ({cores.mode} cores)",
+                    lambda: run_wrk(server, fresh(wrk_csrs), 16, args.wrk_seconds, work),
+                )
+                results[f"ceiling_c16{cores.suffix}"]["cores"] = cores.describe()
+        for res in results.values():
+            res.setdefault("cores", layouts[0].describe())  # the curl/openssl loops: shared
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    runs = [k for k in results if k.startswith("ceiling_") and k != "ceiling_c4"]
-    ceiling_key = max(runs, key=lambda k: results[k]["per_s"])
-    ceiling = results[ceiling_key]["per_s"]
+    modes = {cores.mode: ceiling_verdict(results, cores) for cores in layouts}
+    shared = modes["shared"]
     cl = results["certline"]["per_s"]
     results["summary"] = {
-        "ceiling_per_s": ceiling,
+        "ceiling_per_s": shared["ceiling_per_s"],
         "certline_per_s": cl,
         "x_curl_loop": cl / results["curl_loop"]["per_s"],
         "x_curl_loop_bash": cl / results["curl_loop_bash"]["per_s"],
-        "fraction_of_ceiling": cl / ceiling,
+        "fraction_of_ceiling": shared["fraction_of_ceiling"],
         "target_5x_curl": cl >= 5 * results["curl_loop"]["per_s"],
-        "target_within_20pct_of_ceiling": cl >= 0.8 * ceiling,
-        "ceiling_run": ceiling_key,
-        "server_cpu_ms_per_enrollment_ceiling_run": results[ceiling_key]["server_cpu_ms_per_unit"],
+        "target_within_20pct_of_ceiling": shared["target_within_20pct_of_ceiling"],
+        "ceiling_run": shared["ceiling_run"],
+        "server_cpu_ms_per_enrollment_ceiling_run": shared["server_cpu_ms_per_enrollment_ceiling_run"],
+        "cores_modes": modes,
     }
+    if "separate" in modes:
+        sep = modes["separate"]
+        results["summary"]["fraction_of_ceiling_separate_cores"] = sep["fraction_of_ceiling"]
+        results["summary"]["target_within_20pct_of_ceiling_separate_cores"] = sep[
+            "target_within_20pct_of_ceiling"
+        ]
     for key, res in results.items():
         if key == "summary":
             continue
         print(
-            f"{key:18s} {res['per_s']:8.1f}/s  p50 {res['p50_ms'] or float('nan'):7.1f} ms  "
+            f"{key:20s} {res['per_s']:8.1f}/s  p50 {res['p50_ms'] or float('nan'):7.1f} ms  "
             f"p99 {res['p99_ms'] or float('nan'):7.1f} ms  errors {res.get('errors', 0)}  "
             f"issued {res['issued_by_server']}/{res['units']}  "
             f"srv-cpu {res['server_cpu_ms_per_unit']:.2f} ms  "
             f"cli-cpu {res['client_cpu_ms_per_unit']:.2f} ms  foreign {res['foreign_cpu_cores']:.2f} cores"
         )
-    print(results["summary"])
+    for mode, verdict in modes.items():
+        print(
+            f"{mode} cores: Certline {verdict['certline_per_s']:.0f}/s = "
+            f"{100 * verdict['fraction_of_ceiling']:.0f} % of the best ceiling run "
+            f"({verdict['ceiling_per_s']:.0f}/s, {verdict['ceiling_run']}); each run against the "
+            f"ceiling run before it: {', '.join(f'{100 * p:.0f} %' for p in verdict['paired_fractions'])}"
+        )
+    print({k: v for k, v in results["summary"].items() if k != "cores_modes"})
     plotted = not args.no_save and plot(results, DOCS / "bench-est-latency.png")  # --no-save: docs untouched
     for key in [k for k in results if "_run" in k and k.startswith("certline")]:
         results[key].pop("_latencies", None)

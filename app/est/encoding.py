@@ -30,6 +30,9 @@ CsrFactory = Callable[[bytes | None], bytes]
 
 _PEM_RE = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----", re.DOTALL)
 _B64_CHARS = re.compile(rb"[A-Za-z0-9+/=\-_\s]*")
+_B64_STRICT = re.compile(rb"[A-Za-z0-9+/\-_]*={0,2}")
+_B64_IGNORED = b" \t\n\r\x0b\x0c\x00"
+"""What base64 decoding skips: ASCII whitespace (what ``\\s`` matches in a bytes pattern) and NUL."""
 
 
 class CsrInputError(ValueError):
@@ -61,10 +64,11 @@ def _trim_der(data: bytes) -> bytes:
 
 def b64decode_tolerant(text: bytes) -> bytes:
     """Decode base64 with any line breaks, stray whitespace, missing padding or url-safe alphabet."""
-    compact = re.sub(rb"[\s\x00]+", b"", text)
+    # bytes.translate deletes exactly what rb"[\s\x00]+" matches, several times faster
+    compact = text.translate(None, _B64_IGNORED)
     if not compact:
         raise ValueError("empty base64 text")
-    if not re.fullmatch(rb"[A-Za-z0-9+/\-_]*={0,2}", compact):
+    if not _B64_STRICT.fullmatch(compact):
         raise ValueError("not base64 text")
     compact = compact.rstrip(b"=")
     if len(compact) % 4 == 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -90,3 +91,20 @@ def test_no_proxy_still_bypasses_the_proxy(
         monkeypatch.delenv("no_proxy")
         make_client().cacerts()  # a new client reads the environment afresh
         assert f"127.0.0.1:{est_server.port}" in proxy.tunnels
+
+
+def test_closing_the_client_closes_its_keep_alive_connections(
+    make_client: MakeClient, est_server: EstTestServer
+) -> None:
+    """The client keeps its pools (one lookup per URL, not per request); closing it must still
+    hang up every keep-alive connection, so a closed station leaves nothing open at the server."""
+    client = make_client(pool_size=2)
+    for _ in range(3):
+        client.cacerts()
+    listener = est_server._listener("passcode")  # noqa: SLF001 - live connections, server side
+    assert listener._connections  # noqa: SLF001 - the keep-alive connection is open
+    client.close()
+    deadline = time.monotonic() + 5
+    while listener._connections and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.02)
+    assert not listener._connections  # noqa: SLF001

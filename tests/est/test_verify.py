@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
 
 from certline.app.est.errors import EstResponseError
 from certline.app.est.issued_chain_check import (
@@ -184,11 +187,38 @@ def test_leaf_check_with_a_remembered_issuer_key_agrees_with_the_library(algorit
     genuine = make_cert("dev", device, ca_key, issuer=ca, ca=False)
     forged = make_cert("dev", device, other_key, issuer=ca, ca=False)  # names ca, signed by other
     elsewhere = make_cert("dev", device, other_key, issuer=other_ca, ca=False)
+    # signed by the CA's key, but its issuer name is the CA's subject with the CN re-encoded as
+    # a UTF8String instead of a PrintableString: equal as x509.Name objects, not as encoded
+    printable_ca = make_cert(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Algo CA", _type=_ASN1Type.PrintableString)]),
+        ca_key.public_key(),
+        ca_key,
+        ca=True,
+    )
+    utf8_issuer = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dev")]))
+        .issuer_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Algo CA", _type=_ASN1Type.UTF8String)])
+        )
+        .public_key(device)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(genuine.not_valid_before_utc)
+        .not_valid_after(genuine.not_valid_after_utc)
+        .sign(ca_key, hashes.SHA256())
+    )
+    assert utf8_issuer.issuer == printable_ca.subject  # what the Name objects say
     links = VerifiedLinks()
+    cases = (
+        (genuine, ca, True),
+        (forged, ca, False),
+        (elsewhere, ca, False),
+        (utf8_issuer, printable_ca, False),
+    )
     for _ in range(2):  # first with a freshly loaded key, then with the remembered one
-        for cert, expected in ((genuine, True), (forged, False), (elsewhere, False)):
-            got = links.leaf_issued_by(cert, cert.public_bytes(Encoding.DER), ca)
-            assert got is expected is _library_says(cert, ca)
+        for cert, issuer, expected in cases:
+            got = links.leaf_issued_by(cert, cert.public_bytes(Encoding.DER), issuer)
+            assert got is expected is _library_says(cert, issuer)
 
 
 def test_leaf_with_mismatched_inner_signature_algorithm_is_refused(p: pki.Pki) -> None:
