@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.batch_bound import phase_times, server_time  # noqa: E402
+from bench.batch_bound import HOSTS, IN_STATION, _hosts_cpu, phase_times, server_time  # noqa: E402
 from bench.common import (  # noqa: E402
     DOCS,
     EstServerProcess,
@@ -160,8 +160,10 @@ def nrf91_profile(server: EstServerProcess):  # noqa: ANN201 - Profile
 
 
 def run_batch(
-    server: EstServerProcess, n: int, work: Path, run: int, quiet_wait: float = 60.0
+    server: EstServerProcess, n: int, work: Path, run: int, quiet_wait: float = 60.0, drivers: str = HOSTS
 ) -> dict[str, Any]:
+    """One nRF91 batch. ``drivers``: HOSTS, the station's default (device host processes; the link
+    is not metered) or IN_STATION (a thread per port, every byte and each %KEYGEN metered)."""
     from certline.app.batch.engine import BatchOptions
     from certline.app.batch.states import DeviceState
     from certline.app.config.paths import StationPaths
@@ -174,16 +176,22 @@ def run_batch(
     meters = Meters()
     home = root / "station"
     paths = StationPaths(home / "data", home / "config", home / "logs", home / "cache")
-    session = StationSession(
-        nrf91_profile(server),
-        Credentials(passcode=server.passcode),
-        paths=paths,
-        driver_factory=meters.driver_factory(BAUD),
-    )
+    if drivers == HOSTS:
+        session = StationSession(nrf91_profile(server), Credentials(passcode=server.passcode), paths=paths)
+    else:
+        session = StationSession(
+            nrf91_profile(server),
+            Credentials(passcode=server.passcode),
+            paths=paths,
+            driver_factory=meters.driver_factory(BAUD),
+        )
     try:
         _ = session.client  # TLS context built before the clock starts, as in a running station
+        session.prepare_devices(wait=60)  # the hosts start with the station
         wait_for_quiet(max_wait_s=quiet_wait)
-        with ForeignLoad(lambda: _own_cpu() + sim.cpu_seconds() + server.cpu_seconds()) as load:
+        with ForeignLoad(
+            lambda: _own_cpu() + _hosts_cpu(session) + sim.cpu_seconds() + server.cpu_seconds()
+        ) as load:
             t0 = time.perf_counter()
             engine = session.start_batch(BatchOptions(work_order=f"BENCH-NRF91-{n}-{run}"), sim.ports)
             finished = engine.wait(300)
@@ -201,6 +209,7 @@ def run_batch(
     return {
         "n": n,
         "run": run,
+        "drivers": drivers,
         "wall_s": wall,
         "finished": finished,
         "done": len(done),
@@ -235,13 +244,17 @@ def plot(rows: list[dict[str, Any]], bound: float, sim_floor: float, path: Path)
         print("matplotlib not installed; no plot")
         return False
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
-    labels = [f"{r['n']} unit{'s' if r['n'] > 1 else ''}" for r in rows]
+    where = {HOSTS: "device hosts", IN_STATION: "in the station"}
+    labels = [
+        f"{r['n']} unit{'s' if r['n'] > 1 else ''}\n{where.get(r.get('drivers', ''), '')}" for r in rows
+    ]
     med = [r["wall_median_s"] for r in rows]
     err = [
         [r["wall_median_s"] - r["wall_min_s"] for r in rows],
         [r["wall_max_s"] - r["wall_median_s"] for r in rows],
     ]
-    ax.bar(labels, med, yerr=err, capsize=5, color="#4c72b0", label="batch wall time (median, min-max)")
+    colours = ["#4c72b0" if r.get("drivers", HOSTS) == HOSTS else "#dd8452" for r in rows]
+    ax.bar(labels, med, yerr=err, capsize=5, color=colours, label="batch wall time (median, min-max)")
     ax.axhline(bound, color="green", ls="--", label=f"bound of one unit ({bound:.2f} s)")
     ax.axhline(bound * TARGET_RATIO, color="orange", ls=":", label=f"target for 16: {TARGET_RATIO}x bound")
     ax.axhline(sim_floor, color="grey", ls="-.", lw=1, label=f"sim floor ({sim_floor:.2f} s)")
@@ -266,6 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-wait", type=float, default=60.0, help="longest wait for an idle machine before each run (s)"
     )
     parser.add_argument(
+        "--drivers",
+        choices=(HOSTS, IN_STATION, "both"),
+        default="both",
+        help="where the drivers run: device hosts (the default of a station), in the station "
+        "(meters the link and the key generation, which give the bound), or both alternately",
+    )
+    parser.add_argument(
         "--attempts", type=int, default=MAX_ATTEMPTS, help="runs per measurement if disturbed"
     )
     args = parser.parse_args(argv)
@@ -278,32 +298,49 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_quiet()
         srv = server_time(server)
         print(f"server time: median {srv['median_s'] * 1000:.1f} ms", flush=True)
+        placements = [HOSTS, IN_STATION] if args.drivers == "both" else [args.drivers]
+        if IN_STATION not in placements:  # the bound needs one metered unit
+            placements_for = {min(args.sizes): [*placements, IN_STATION]}
+        else:
+            placements_for = {}
         for n in args.sizes:
             for run in range(1, args.repeats + 1):
-                discarded = []
-                for attempt in range(1, args.attempts + 1):
-                    print(f"nRF91 batch of {n} (run {run}) ...", flush=True)
-                    res = run_batch(server, n, work, run * 10 + attempt, args.quiet_wait)
-                    if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.attempts:
-                        break
-                    print(f"  disturbed ({res['foreign_cpu_cores']:.2f} foreign cores); again", flush=True)
-                    discarded.append(round(res["wall_s"], 3))
-                res["discarded_disturbed_runs"] = discarded
-                print(
-                    f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, "
-                    f"AT bytes/unit {res['tx_bytes_median']:.0f} "
-                    f"out + {res['rx_bytes_median']:.0f} in, keygen {res['keygen_median_s']}, "
-                    f"foreign {res['foreign_cpu_cores']:.2f} cores",
-                    flush=True,
-                )
-                if res["failures"]:
-                    print(f"  failures: {res['failures']}", flush=True)
-                runs.append(res)
+                for drivers in placements_for.get(n, placements):
+                    discarded = []
+                    for attempt in range(1, args.attempts + 1):
+                        print(f"nRF91 batch of {n} (run {run}, drivers {drivers}) ...", flush=True)
+                        res = run_batch(
+                            server,
+                            n,
+                            work,
+                            run * 100 + attempt * 10 + (drivers == HOSTS),
+                            args.quiet_wait,
+                            drivers,
+                        )
+                        if res["foreign_cpu_cores"] <= FOREIGN_LIMIT or attempt == args.attempts:
+                            break
+                        print(
+                            f"  disturbed ({res['foreign_cpu_cores']:.2f} foreign cores); again", flush=True
+                        )
+                        discarded.append(round(res["wall_s"], 3))
+                    res["discarded_disturbed_runs"] = discarded
+                    print(
+                        f"  {res['wall_s']:.2f} s, {res['done']}/{n} done, "
+                        f"AT bytes/unit {res['tx_bytes_median']:.0f} "
+                        f"out + {res['rx_bytes_median']:.0f} in (metered in-station only), "
+                        f"keygen {res['keygen_median_s']}, "
+                        f"foreign {res['foreign_cpu_cores']:.2f} cores",
+                        flush=True,
+                    )
+                    if res["failures"]:
+                        print(f"  failures: {res['failures']}", flush=True)
+                    runs.append(res)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    one = [r for r in runs if r["n"] == min(args.sizes)]
+    metered = [r for r in runs if r["drivers"] == IN_STATION]
+    one = [r for r in metered if r["n"] == min(r["n"] for r in metered)]
     tx = statistics.median(r["tx_bytes_median"] for r in one)
     rx = statistics.median(r["rx_bytes_median"] for r in one)
     keygen = statistics.median(r["keygen_median_s"] for r in one if r["keygen_median_s"] is not None)
@@ -311,12 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     bound = link_s + keygen + srv["median_s"]
     sim_floor = rx * 10 / BAUD + keygen + srv["median_s"]
     rows = []
-    for n in args.sizes:
-        nr = [r for r in runs if r["n"] == n]
+    for drivers, n in [(d, n) for d in placements for n in args.sizes]:
+        nr = [r for r in runs if r["n"] == n and r["drivers"] == drivers]
         walls = [r["wall_s"] for r in nr]
+        metered_n = drivers == IN_STATION
         rows.append(
             {
                 "n": n,
+                "drivers": drivers,
                 "wall_median_s": statistics.median(walls),
                 "wall_min_s": min(walls),
                 "wall_max_s": max(walls),
@@ -324,10 +363,14 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_to_bound": statistics.median(walls) / bound,
                 "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
                 "all_done": all(r["done"] == n and r["finished"] for r in nr),
-                "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr),
+                "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr)
+                if metered_n
+                else None,
                 "keygen_median_s": statistics.median(
                     r["keygen_median_s"] for r in nr if r["keygen_median_s"] is not None
-                ),
+                )
+                if metered_n
+                else None,
                 "phase_median_s": nr[len(nr) // 2]["phase_median_s"],
                 "cpu_cores_all_processes": statistics.median(r["cpu_cores_all_processes"] for r in nr),
                 "foreign_cpu_cores_max": max(r["foreign_cpu_cores"] for r in nr),
@@ -335,10 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     for row in rows:
         print(
-            f"N={row['n']:3d}  wall {row['wall_median_s']:.2f} s  {row['ratio_to_bound']:.2f}x bound "
-            f"({row['ratio_to_sim_floor']:.2f}x sim floor)"
+            f"N={row['n']:3d} {row['drivers']:10s} wall {row['wall_median_s']:.2f} s  "
+            f"{row['ratio_to_bound']:.2f}x bound ({row['ratio_to_sim_floor']:.2f}x sim floor)"
         )
-    target_row = next((r for r in rows if r["n"] == TARGET_N), None)
+    target_row = next((r for r in rows if r["n"] == TARGET_N and r["drivers"] == placements[0]), None)
     results = {
         "baud": BAUD,
         "driver": "nrf91",
@@ -352,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         "sim_floor_s": sim_floor,
         "rows": rows,
         "runs": runs,
+        "drivers_default": placements[0],
         "target": {
             "n": TARGET_N,
             "ratio": target_row["ratio_to_bound"] if target_row else None,
