@@ -1184,7 +1184,9 @@ station window (`certline.ui.application.open_station_window`, offscreen platfor
 on-disk journal; hands-free is switched on as F9 does (`certline.ui.station.commands.set_hands_free`),
 so the window's own hot-plug watcher finds every new unit; nobody touches anything until the
 last unit is done, then hands-free is switched off and the batch closes (summary dialog). A
-`QTimer` beats every 5 ms on the GUI thread (a stall is a long gap between beats); every 2 s RSS
+`QTimer` beats every 5 ms on the GUI thread (a stall is a long gap between beats); every 2 s on
+average (1.2–2.8 s, drawn at random: the ports run in step, ~2 s per cycle, and a fixed period
+sampled the same phase of it for minutes, finding 14) RSS
 (`VmRSS`), OS threads (`/proc/self/task`), open descriptors (`/proc/self/fd`), Qt widgets and the
 CPU other processes used are sampled. Warm-up is the first 10 % of the units (at least 50);
 growth is measured from the first sample after it to the last sample with hands-free on.
@@ -1389,6 +1391,14 @@ FINDINGS = """## 6. Found while measuring
     the machine and where the scheduler put the server's threads: its connection threads hand
     one interpreter lock between two cores. Memory grows ~2.6 kB per issuance by design (issuance
     records, the retransmission cache, POST counts per CSR), and nothing per request walks it.
+14. **The soak's "growth while running" was the sampler locking onto the ports' cycle** (§9).
+    Hands-free ports run in step: the 16 units of a cycle are plugged, provisioned and unplugged
+    together, about 2 s per cycle, and the sampler ran every 2 s. For minutes on end it sampled
+    the same phase: idle (10 threads, 36 descriptors) for the first half of the run, busy (42
+    threads, 116 descriptors: 16 port workers, 16 driver threads and the 16 open ports with
+    pyserial's 4 pipe ends each) for the second. Nothing grew; the counts with no unit in flight
+    were flat all along. An earlier soak showed the same step for ~600 units and was left
+    unexplained. Each sampling interval is now drawn from 1.2–2.8 s.
 """
 
 

@@ -19,7 +19,8 @@ Three processes, as on a line:
   switched off and the batch closes (summary dialog).
 
 Measured in the station process: a ``QTimer`` (PreciseTimer) beats every 5 ms on the GUI
-thread, a stall is a long gap between two beats; every 2 s (on the GUI thread, ~0.2 ms) RSS
+thread, a stall is a long gap between two beats; every 2 s on average (1.2-2.8 s, drawn at
+random so the samples do not lock onto the ports' common cycle; on the GUI thread, ~0.2 ms) RSS
 (``/proc/self/status`` VmRSS), OS threads (``/proc/self/task``), open file descriptors
 (``/proc/self/fd``) and Qt widgets (``QApplication.allWidgets()``) are sampled, with the number of
 units done so far. RSS, threads and fds are the station's: its own process plus its device host
@@ -36,6 +37,7 @@ import argparse
 import bisect
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -68,6 +70,11 @@ UNITS = 2000
 BAUD = 115200
 PERIOD_MS = 5
 SAMPLE_MS = 2000
+#: each sampling interval is drawn from SAMPLE_MS x (1 +/- this): hands-free ports run in step
+#: (every unit of a cycle is plugged, done and unplugged together, ~2 s per cycle here), and a
+#: fixed 2 s period sampled the same phase of the cycle for minutes on end - idle for the first
+#: half of a run, busy for the second - which looked like threads and descriptors growing
+SAMPLE_JITTER = 0.4
 REPLUG_S = 1.0
 RSS_LIMIT_MB = 20.0
 STALL_LIMIT_MS = 100.0
@@ -415,7 +422,11 @@ def _run_window(
         ours = sum(current[k] - prev[k] for k in ("own", "units", "server"))
         return max(0.0, current["busy"] - prev["busy"] - ours) / max(1e-9, now - prev["t"])
 
+    jitter = random.Random(0x50A4)  # seeded: the same sampling times for every run
+
     def sample(final: bool = False) -> None:
+        if not final:
+            sampler.setInterval(int(SAMPLE_MS * (1 + jitter.uniform(-SAMPLE_JITTER, SAMPLE_JITTER))))
         now = time.perf_counter()
         with done_lock:
             done = len(done_ids)
