@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import time
 import tty
+from typing import Any
 
 import pytest
+import serial
 
 from certline.app.device.driver import DeviceLost
 from certline.app.device.transport import LineSplitter, SerialTransport
@@ -66,3 +68,42 @@ def test_closed_pty_is_device_lost_not_a_hang() -> None:
 def test_missing_port_is_device_lost(tmp_path) -> None:
     with pytest.raises(DeviceLost, match="cannot open"):
         SerialTransport(str(tmp_path / "ttyGONE")).open()
+
+
+class _CountingSerial:
+    """A wrapper like bench/batch_bound.py's: every byte must pass through its ``read``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.received = 0
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._inner.read(size)
+        self.received += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.mark.timeout(20)
+def test_a_wrapped_port_is_read_through_its_read_method() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    wrappers: list[_CountingSerial] = []
+
+    def factory(*args: Any, **kwargs: Any) -> _CountingSerial:
+        wrappers.append(_CountingSerial(serial.serial_for_url(*args, **kwargs)))
+        return wrappers[-1]
+
+    transport = SerialTransport(os.ttyname(slave), 115200, serial_factory=factory)
+    transport.open()
+    try:
+        os.write(master, b"@1 OK a\r\n@1 OK b\r\n")
+        assert transport.read_line(time.monotonic() + 5) == b"@1 OK a"
+        assert transport.read_line(time.monotonic() + 5) == b"@1 OK b"
+        assert wrappers[0].received == 18
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)
