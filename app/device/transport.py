@@ -40,6 +40,10 @@ DEFAULT_MAX_LINE = 8 * 1024
 #: each pyserial read waits at most this long, so deadlines are honoured to ~50 ms
 READ_SLICE_SECONDS = 0.05
 WRITE_TIMEOUT_SECONDS = 5.0
+#: the longest single wait on a directly read port: an unplugged port wakes select at once
+#: (readable, then EIO or EOF), so this only bounds the unforeseen; 20 idle wake-ups a second
+#: per port (the 50 ms pyserial slice) cost a busy station measurable CPU
+SELECT_SLICE_SECONDS = 0.5
 
 SerialFactory = Callable[..., Any]
 
@@ -79,10 +83,19 @@ class LineSplitter:
         """Split ``data`` at every CR and LF in C (``re.split``), not byte by byte in Python: a
         station reads ~3.5 kB per unit, dozens of units at once, and a per-byte loop was the
         largest single CPU cost of a port worker."""
-        for index, piece in enumerate(_LINE_END.split(data)):
-            if index:
-                self._end_line()
-            self._take(piece)
+        pieces = _LINE_END.split(data)
+        self._take(pieces[0])
+        if len(pieces) == 1:
+            return
+        self._end_line()
+        # the pieces between two line ends are whole lines: no buffer, no skipping state
+        max_line, lines = self.max_line, self._lines
+        for piece in pieces[1:-1]:
+            if len(piece) > max_line:
+                self.oversized += 1
+            elif piece:
+                lines.append(bytes(piece))
+        self._take(pieces[-1])
 
     def _take(self, piece: bytes) -> None:
         """Append ``piece`` (no line ends in it) to the current line, or start skipping the line
@@ -176,7 +189,6 @@ class SerialTransport:
     def read_line(self, deadline: float) -> bytes | None:
         """Next non-empty line before ``deadline`` (``time.monotonic()`` value), else None."""
         ser = self._require_open()
-        fd = self._fd
         while True:
             line = self._splitter.pop()
             if line is not None:
@@ -184,8 +196,9 @@ class SerialTransport:
             now = time.monotonic()
             if now >= deadline:
                 return None
+            fd = self._fd
             if fd is not None:
-                data = self._read_fd(fd, min(deadline - now, READ_SLICE_SECONDS))
+                data = self._read_fd(fd, min(deadline - now, SELECT_SLICE_SECONDS))
                 if data:
                     self._splitter.feed(data)
                 continue

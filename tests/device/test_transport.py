@@ -40,6 +40,18 @@ def test_oversized_lines_are_dropped_and_the_next_line_survives() -> None:
     assert splitter.oversized == 1
 
 
+def test_many_lines_in_one_read_with_an_oversized_one_among_them() -> None:
+    splitter = LineSplitter(max_line=8)
+    splitter.feed(b"tail\r\none\r\n" + b"y" * 9 + b"\ntwo\r\rthr")
+    splitter.feed(bytearray(b"ee\n"))
+    lines = []
+    while (line := splitter.pop()) is not None:
+        lines.append(line)
+    assert lines == [b"tail", b"one", b"two", b"three"]
+    assert all(type(line) is bytes for line in lines)
+    assert splitter.oversized == 1
+
+
 def test_loop_url_round_trip_and_deadline() -> None:
     transport = SerialTransport("loop://", 115200)
     transport.open()
