@@ -10,8 +10,9 @@ descriptor followed by one ``os.read`` of everything queued: pyserial's ``read``
 costs an ``in_waiting`` ioctl, a select, a read and Python-level timeout objects
 per call, and after an idle wait it returns one byte and needs a second call for
 the rest — per unit that was ~100 calls and half of a device host's CPU was
-system calls. Windows, pyserial URLs (``loop://``) and wrapped serial objects
-(which may count bytes) keep pyserial's ``read``.
+system calls. Writes likewise go straight to ``os.write`` (waiting for room only
+when the buffer is full). Windows, pyserial URLs (``loop://``) and wrapped serial
+objects (which may count bytes) keep pyserial's ``read`` and ``write``.
 Line splitting accepts CR, LF and CRLF, drops empty lines, and discards lines
 longer than ``max_line`` (a device spewing binary must not grow memory).
 No line content is logged here: lines may carry secrets (challenge passwords).
@@ -180,11 +181,35 @@ class SerialTransport:
         """Send one line (the caller supplies the terminator)."""
         ser = self._require_open()
         try:
-            ser.write(line)
+            if self._fd is not None:
+                self._write_fd(self._fd, line)
+            else:
+                ser.write(line)
         except serial.SerialTimeoutException:
             raise DeviceTimeout(f"{self.port} did not accept data for {WRITE_TIMEOUT_SECONDS:g} s") from None
         except (serial.SerialException, OSError) as exc:
             self._lost(exc)
+
+    @staticmethod
+    def _write_fd(fd: int, data: bytes) -> None:
+        """Write all of ``data``, waiting for room only when the port's buffer is full.
+
+        pyserial's ``write`` (with a write timeout) follows every ``os.write``, even a complete
+        one, with a ``select`` for writability: one system call per line for nothing.
+        """
+        view = memoryview(data)
+        give_up = time.monotonic() + WRITE_TIMEOUT_SECONDS
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except OSError as exc:
+                if exc.errno not in _RETRY_ERRNOS:
+                    raise serial.SerialException(f"write failed: {exc}") from None
+            if not view:
+                return
+            left = give_up - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise serial.SerialTimeoutException("Write timeout")
 
     def read_line(self, deadline: float) -> bytes | None:
         """Next non-empty line before ``deadline`` (``time.monotonic()`` value), else None."""

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import serial
 
-from certline.app.device.driver import DeviceLost
+from certline.app.device import transport as transport_module
+from certline.app.device.driver import DeviceLost, DeviceTimeout
 from certline.app.device.transport import LineSplitter, SerialTransport
 
 
@@ -115,6 +116,25 @@ def test_a_wrapped_port_is_read_through_its_read_method() -> None:
         assert transport.read_line(time.monotonic() + 5) == b"@1 OK a"
         assert transport.read_line(time.monotonic() + 5) == b"@1 OK b"
         assert wrappers[0].received == 18
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.timeout(20)
+def test_a_port_that_stops_taking_data_is_a_timeout_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    monkeypatch.setattr(transport_module, "WRITE_TIMEOUT_SECONDS", 0.3)
+    transport = SerialTransport(os.ttyname(slave), 115200)
+    transport.open()
+    try:
+        transport.write_line(b"@1 HELLO 1\r\n")
+        assert os.read(master, 100) == b"@1 HELLO 1\r\n"
+        with pytest.raises(DeviceTimeout, match="did not accept data"):
+            for _ in range(10_000):  # nobody reads the master: the pty buffer fills up
+                transport.write_line(b"x" * 1024)
     finally:
         transport.close()
         os.close(master)
