@@ -46,7 +46,7 @@ def pacing_plan(nbytes: int, baud: int, slice_seconds: float = SLICE_SECONDS) ->
     Offsets come from one schedule (start + bytes sent so far × byte time) rather
     than per-slice sleeps, so sleep overshoot does not accumulate into a slower line.
     """
-    per_slice = _slice_bytes(baud, slice_seconds)
+    per_slice = max(1, int(baud / 10 * slice_seconds))
     plan: list[tuple[int, float]] = []
     sent = 0
     while sent < nbytes:
@@ -54,11 +54,6 @@ def pacing_plan(nbytes: int, baud: int, slice_seconds: float = SLICE_SECONDS) ->
         plan.append((length, transmit_seconds(sent, baud)))
         sent += length
     return plan
-
-
-def _slice_bytes(baud: int, slice_seconds: float = SLICE_SECONDS) -> int:
-    """Bytes the line carries in one slice (at least one)."""
-    return max(1, int(baud / 10 * slice_seconds))
 
 
 class PtyPort:
@@ -106,29 +101,30 @@ class PtyPort:
                 self._read_some()
 
     def write(self, data: bytes) -> None:
-        """Send ``data`` paced at the baud rate: no byte leaves before its wire time.
+        """Send ``data`` paced at the baud rate (:func:`pacing_plan`): no slice leaves before its time.
 
-        Slices whose time has already come (the first one, or several after this thread
-        was kept off the CPU) go out in one ``os.write``; each system call here wakes the
-        station's reader, so needless extra writes cost CPU on both sides.
+        Slices whose time has already come (several, after this thread was kept off the CPU)
+        go out in one ``os.write``: each system call here wakes the station's reader, so
+        needless extra writes cost CPU on both sides.
         """
         data = self._mangle(data)
-        total = len(data)
+        plan = pacing_plan(len(data), self.baud)
         start = max(time.monotonic(), self._line_free_at)
-        per_slice = _slice_bytes(self.baud)
-        sent = 0
-        while sent < total:
-            delay = start + transmit_seconds(sent, self.baud) - time.monotonic()
+        sent = index = 0
+        while index < len(plan):
+            delay = start + plan[index][1] - time.monotonic()
             if delay > 0:
                 self.sleep(delay)
-                delay = 0.0
             self._check()
-            # every slice due by now: the next one, plus those whose start time has passed
-            due = per_slice + max(0, int(-delay * self.baud / 10) // per_slice * per_slice)
-            end = min(total, sent + due)
+            now = time.monotonic()
+            end = sent + plan[index][0]
+            index += 1
+            while index < len(plan) and start + plan[index][1] <= now:  # due as well: same write
+                end += plan[index][0]
+                index += 1
             self._write_all(data[sent:end])
             sent = end
-        self._line_free_at = start + transmit_seconds(total, self.baud)
+        self._line_free_at = start + transmit_seconds(len(data), self.baud)
 
     def sleep(self, seconds: float) -> None:
         if self._gone.wait(max(0.0, seconds)):
