@@ -93,9 +93,11 @@ class CertlineDevice(Personality):
             self._handle(frame)
 
     def _banner(self) -> None:
-        self._write(b"\r\nCertline boot ROM 2.1\r\n")
-        self._write(f"{MODEL} firmware {FIRMWARE} starting ({self.boot_reason})\r\n".encode("ascii"))
-        self._send(EVENT_ID, "BOOT", f"reason={self.boot_reason}", f"fw={FIRMWARE}")
+        banner = f"\r\nCertline boot ROM 2.1\r\n{MODEL} firmware {FIRMWARE} starting ({self.boot_reason})\r\n"
+        self._write(
+            banner.encode("ascii")
+            + format_frame(EVENT_ID, "BOOT", f"reason={self.boot_reason}", f"fw={FIRMWARE}")
+        )
 
     def _handle(self, frame: Frame) -> None:
         if not frame.intact:
@@ -324,13 +326,20 @@ class CertlineDevice(Personality):
 
     # -- output --------------------------------------------------------------------
     def _send_payload(self, rid: str, payload: bytes, *extra: str) -> None:
-        """DATA chunks then ``OK len=<n> crc=<crc32> ...``."""
+        """DATA chunks then ``OK len=<n> crc=<crc32> ...``, handed to the port as one paced stream.
+
+        One write keeps the line busy back to back, as a UART with a deep FIFO would; frame by
+        frame, each frame's last partial slice and the next frame's first went out as separate
+        writes (and wake-ups of the station's reader) a few milliseconds apart.
+        """
+        frames = []
         for chunk in split_chunks(payload, DEFAULT_CHUNK_SIZE):
             seq, length, crc, b64 = chunk.args()
             if self.faults.take("corrupt"):
                 b64 = ("B" if b64[0] == "A" else "A") + b64[1:]  # CRC now fails on the host
-            self._send(rid, "DATA", seq, length, crc, b64)
-        self._send(rid, "OK", f"len={len(payload)}", f"crc={crc32_hex(payload)}", *extra)
+            frames.append(format_frame(rid, "DATA", seq, length, crc, b64))
+        frames.append(format_frame(rid, "OK", f"len={len(payload)}", f"crc={crc32_hex(payload)}", *extra))
+        self._write(b"".join(frames))
 
     def _send(self, rid: str, verb: str, *args: str) -> None:
         self._write(format_frame(rid, verb, *args))

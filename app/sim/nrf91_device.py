@@ -273,9 +273,12 @@ class NRF91Personality(Personality):
 
     def _write_line(self, text: str) -> None:
         assert self._port is not None
+        self._port.write(self._encode_line(text))
+
+    def _encode_line(self, text: str) -> bytes:
         if self._options.real_firmware and len(text) > REAL_MAX_ANSWER_CHARS:
             text = text[:REAL_MAX_ANSWER_CHARS]  # cut like the real host: the closing quote is lost
-        self._port.write(text.encode("ascii", errors="replace") + b"\r\n")
+        return text.encode("ascii", errors="replace") + b"\r\n"
 
     def _next_urc(self) -> str:
         if self._options.real_firmware:
@@ -299,10 +302,11 @@ class NRF91Personality(Personality):
             self._write_line(self._next_urc())
 
     def _reply(self, lines: list[str]) -> None:
+        """The response lines and the final OK as one paced write (a PEM is dozens of lines;
+        line by line, each went out as its own write and woke the station's reader)."""
+        assert self._port is not None
         self._preamble()
-        for line in lines:
-            self._write_line(line)
-        self._write_line("OK")
+        self._port.write(b"".join(self._encode_line(line) for line in [*lines, "OK"]))
 
     def _reply_error(self) -> None:
         self._preamble()
