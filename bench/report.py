@@ -551,7 +551,20 @@ host processes (`multiprocessing`, spawn); the engine calls a `HostedDriver` who
 is one request over a pipe, blocking until the host answers, so the engine, its journal writes
 before every device call and its one-job-per-unit claims are unchanged and stay in one process.
 The station process's CPU per unit fell by about 45 % (the "station" CPU column, in-station
-against device-host rows); that work now runs in the hosts, on the other core.
+against device-host rows); that work now runs in the hosts, on the other core. Then the serial
+path itself (branch r-serial-cpu): a `py-spy --gil` profile found only ~1.5 ms per unit of
+Python in the hosts and ~3 ms in the simulator; the rest was system calls and interpreter-lock
+hand-offs between port threads (futex calls outnumbered I/O calls more than 10 to 1 in `strace`,
+and every system call that wakes a thread costs ~50 µs of CPU on this VM), so the lever was
+wake-ups per unit. On POSIX `SerialTransport` now waits with one `select` on pyserial's own port
+and takes everything queued with one `os.read` (pyserial still opens, configures and closes the
+port; Windows, `loop://` and wrapped serial objects keep pyserial's `read`), writes with
+`os.write`, waiting for room only when the buffer is full, and no longer wakes every 50 ms on an
+idle port: reads per unit 88 → 42, `pselect` calls per unit in a host 80 → 32, host CPU per
+unit ~12 → ~8 ms. The simulator sends what is already due in one paced write (writes per unit
+51 → 43). The in-station rows read through the byte-counting wrapper, i.e. through pyserial's
+`read`, so they do not get the direct path: they show what the placement alone does only up to
+that difference.
 """
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
