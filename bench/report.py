@@ -45,6 +45,11 @@ def machine_line(m: dict[str, Any]) -> str:
         f"Python {m['python']}, Certline {m['certline']}, {m.get('openssl_cli') or '–'} "
         f"(Python ssl: {m.get('python_ssl')}), {m.get('curl') or 'curl –'}, {m.get('wrk') or 'wrk –'}, "
         f"PySide6 {m.get('pyside6') or '–'}, cryptography {m.get('cryptography') or '–'}"
+        + (
+            f"; speed check: a fixed Python loop took {m['python_loop_ms']:.0f} ms (compare runs: larger is slower)"
+            if m.get("python_loop_ms")
+            else ""
+        )
     )
 
 
@@ -479,6 +484,17 @@ running commit, then its own group's): what the journal costs a unit.
                 sum(v for v in big_cpu.values() if v is not None) * (big["n"] if big else 0) / 1000, 2
             ),
             big_wall=f((big or {}).get("wall_median_s"), 2),
+            big_in_station=f(
+                next(
+                    (
+                        x["wall_median_s"]
+                        for x in r["rows"]
+                        if x.get("drivers") == "in-station" and big and x["n"] == big["n"]
+                    ),
+                    None,
+                ),
+                2,
+            ),
             busy_big=f"{100 * sum(v for v in big_cpu.values() if v is not None) * (big['n'] if big else 0) / 1000 / (r.get('cpus') or 2) / big['wall_median_s']:.0f} %"
             if big
             else "–",
@@ -573,6 +589,10 @@ BATCH_STILL_MISSED = """
 2-core machine during these runs (the "foreign CPU" column). One unit alone took {one_wall} s,
 {one_sim}× the sim floor: a lone unit is at its link's bound. Against it, {n} units take {rel_n}× and
 {big_n} units {rel_big}× as long (before issue 18: 2.1× and 4.7×; after its first round: 1.8× and 2.8×).
+Ratios from different days compare only roughly: this shared VM's speed varies from day to day.
+The in-station path, which the latest round only made cheaper, took 1.55 s at 64 units in the
+previous session's run and {big_in_station} s in this one; the machine line above now records a speed
+check with every result.
 
 *The machine's two cores are the limit now, not the station's interpreter lock.* Per unit at
 {big_n} units the station process needs {station_big} ms of CPU, its device hosts {hosts_big} ms, the
