@@ -95,6 +95,33 @@ def read_tlv(data: bytes, offset: int = 0, end: int | None = None) -> Tlv:
     return Tlv(tag=tag, data=data, start=pos, end=pos + length, header_start=offset)
 
 
+def value_span(data: bytes, pos: int, limit: int, tag: int | None = None) -> tuple[int, int]:
+    """``(value start, value end)`` of the element at ``pos``: low tag number (exactly ``tag``
+    when given), definite length of at most four length bytes, inside ``limit``.
+
+    The rules of :func:`read_tlv` without building a :class:`Tlv`, for the hot paths that walk
+    every answer's certificates (the PKCS#7 envelope, each TBS): a ``Tlv`` per element cost
+    ~45 us of the ~1.5 ms a verified enrollment takes.
+    """
+    if pos + 2 > limit or data[pos] & 0x1F == 0x1F:
+        raise DerError("unexpected end of DER data or high-tag-number form")
+    if tag is not None and data[pos] != tag:
+        raise DerError(f"unexpected element: tag 0x{data[pos]:02x} where 0x{tag:02x} belongs")
+    first = data[pos + 1]
+    pos += 2
+    if first & 0x80:
+        count = first & 0x7F
+        if not 0 < count <= 4 or pos + count > limit:
+            raise DerError("bad DER length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    else:
+        length = first
+    if pos + length > limit:
+        raise DerError("DER element runs past the end of its container")
+    return pos, pos + length
+
+
 def iter_tlvs(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Tlv]:
     """Every element between ``start`` and ``end`` (exactly filling the range)."""
     limit = len(data) if end is None else end

@@ -174,22 +174,8 @@ _CONTEXT_1 = 0xA1  # [1] constructed: SignedData.crls
 
 def _element(data: bytes, pos: int, limit: int, tag: int) -> tuple[int, int]:
     """``(value start, value end)`` of the DER element at ``pos``, which must carry ``tag``
-    and a definite length inside ``limit`` (:class:`der.DerError` otherwise)."""
-    if pos + 2 > limit or data[pos] != tag:
-        raise der.DerError("unexpected element")
-    first = data[pos + 1]
-    pos += 2
-    if first & 0x80:
-        count = first & 0x7F
-        if not 0 < count <= 4 or pos + count > limit:
-            raise der.DerError("bad length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    else:
-        length = first
-    if pos + length > limit:
-        raise der.DerError("element runs past its container")
-    return pos, pos + length
+    (see :func:`der.value_span`)."""
+    return der.value_span(data, pos, limit, tag)
 
 
 def _signed_data_cert_ders(blob: bytes) -> list[bytes] | None:
