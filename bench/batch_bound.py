@@ -469,8 +469,11 @@ def _measured_run(
     return res
 
 
-def _row(n: int, drivers: str, nr: list[dict[str, Any]], bound: float, sim_floor: float) -> dict[str, Any]:
-    """The table row of ``n`` units with ``drivers``: medians and ranges of its runs ``nr``."""
+def wall_row(
+    n: int, drivers: str, nr: list[dict[str, Any]], bound: float, sim_floor: float
+) -> dict[str, Any]:
+    """What every batch benchmark's row of ``n`` units says about its runs ``nr``: the walls'
+    median and range, both ratios, and whether every run finished with every unit done."""
     walls = [r["wall_s"] for r in nr]
     return {
         "n": n,
@@ -482,6 +485,13 @@ def _row(n: int, drivers: str, nr: list[dict[str, Any]], bound: float, sim_floor
         "ratio_to_bound": statistics.median(walls) / bound,
         "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
         "all_done": all(r["done"] == n and r["finished"] for r in nr),
+    }
+
+
+def _row(n: int, drivers: str, nr: list[dict[str, Any]], bound: float, sim_floor: float) -> dict[str, Any]:
+    """The table row of ``n`` units with ``drivers``: medians and ranges of its runs ``nr``."""
+    return {
+        **wall_row(n, drivers, nr, bound, sim_floor),
         "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr)
         if drivers == IN_STATION
         else None,

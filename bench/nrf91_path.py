@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.batch_bound import HOSTS, IN_STATION, _hosts_cpu, phase_times, server_time  # noqa: E402
+from bench.batch_bound import HOSTS, IN_STATION, _hosts_cpu, phase_times, server_time, wall_row  # noqa: E402
 from bench.common import (  # noqa: E402
     DOCS,
     EstServerProcess,
@@ -356,19 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for drivers, n in [(d, n) for d in placements for n in args.sizes]:
         nr = [r for r in runs if r["n"] == n and r["drivers"] == drivers]
-        walls = [r["wall_s"] for r in nr]
         metered_n = drivers == IN_STATION
         rows.append(
             {
-                "n": n,
-                "drivers": drivers,
-                "wall_median_s": statistics.median(walls),
-                "wall_min_s": min(walls),
-                "wall_max_s": max(walls),
-                "walls_s": walls,
-                "ratio_to_bound": statistics.median(walls) / bound,
-                "ratio_to_sim_floor": statistics.median(walls) / sim_floor,
-                "all_done": all(r["done"] == n and r["finished"] for r in nr),
+                **wall_row(n, drivers, nr, bound, sim_floor),
                 "bytes_per_unit": statistics.median(r["tx_bytes_median"] + r["rx_bytes_median"] for r in nr)
                 if metered_n
                 else None,
