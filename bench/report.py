@@ -612,8 +612,17 @@ committed (the leader runs the queued writes, the WAL fsync, the audit head's fd
 the journal's duty cycle, not a queue of workers: at {n} units it is held {lock32} % of the wall
 time ({ms_commit} ms per commit, {wpc} writes per commit, {commits_n} commits per unit; {ms_one} ms per
 commit for one unit alone). The ≤ 15 % target is **missed**. A commit takes several times longer at {n}
-units than alone: the leader's thread waits for a core and for the interpreter lock between its
-statements (sqlite3 releases the lock for every step) while the cores are saturated. What a unit
+units than alone. Where the held time goes was measured separately (diagnosis script timing the
+leader, each write's statements and audit record, and the audit head's sync; two 32-unit
+batches with device hosts on 2026-12-04): the lock was held 448 and 601 ms per batch, of which
+the leader's thread used 153 and 178 ms of CPU. The writes' statements and audit records took
+271 and 338 ms but only 109 and 120 ms of CPU: the rest is waiting for the interpreter lock or a
+core between statements (sqlite3 releases the lock for every step). COMMIT with its WAL fsync
+took 120–190 ms for 70–86 commits (~2 ms each, 0.5 ms alone), the audit head's `fdatasync`
+54–69 ms. So about two thirds of the held time is the leader waiting, for the CPU and for the
+disk, which the simulator's flash writes and other processes share (without the simulator's
+fsyncs the share fell only from 47–50 % to 43–44 %); the journal's own Python is ~0.3 ms of CPU
+per write. What a unit
 pays is its own writes: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write, the
 running commit and then its own), {wait_one} ms for one unit alone.
 
