@@ -465,8 +465,9 @@ running commit, then its own group's): what the journal costs a unit.
         foreign = [row["foreign_cpu_cores_max"] for row in _default_rows(r)]
         big_cpu = (big or {}).get("cpu_ms_per_unit") or {}
         text += BATCH_STILL_MISSED.format(
-            foreign_lo=f(min(foreign), 1),
-            foreign_hi=f(max(foreign), 1),
+            foreign_range=f(min(foreign), 1)
+            if f(min(foreign), 1) == f(max(foreign), 1)
+            else f"{f(min(foreign), 1)}–{f(max(foreign), 1)}",
             one_wall=f(one["wall_median_s"], 2) if one else "–",
             one_sim=f(one["ratio_to_sim_floor"], 2) if one else "–",
             n=tgt["n"],
@@ -585,7 +586,7 @@ that difference.
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
 BATCH_STILL_MISSED = """
-**Why targets are still missed.** Other processes used {foreign_lo}–{foreign_hi} cores of this
+**Why targets are still missed.** Other processes used {foreign_range} cores of this
 2-core machine during these runs (the "foreign CPU" column). One unit alone took {one_wall} s,
 {one_sim}× the sim floor: a lone unit is at its link's bound. Against it, {n} units take {rel_n}× and
 {big_n} units {rel_big}× as long (before issue 18: 2.1× and 4.7×; after its first round: 1.8× and 2.8×).
