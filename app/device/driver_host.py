@@ -28,6 +28,7 @@ from typing import Any
 
 from certline.app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost, StoredCredential
 from certline.app.device.driver_host_process import CALL, CLOSE, LOG, OPEN, PING, RAISED, RESULT, STOP, serve
+from certline.app.device.registry import open_driver as open_in_station
 from certline.app.pki import KeyAlgorithm
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,14 @@ class _Host:
         self.process = context.Process(
             target=serve, args=(theirs, log_level), name=f"certline-device-host-{index}", daemon=True
         )
-        with _host_module_as_main():
-            self.process.start()
-        theirs.close()
+        try:
+            with _host_module_as_main():
+                self.process.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self.open_drivers = 0
         self.alive = True
         self._send_lock = threading.Lock()
@@ -225,6 +231,7 @@ class DriverHosts:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closed = False
+        self._start_failed = False
         # a pool dropped without close() (a session nobody closed) still ends its processes
         weakref.finalize(self, _tell_to_stop, self._hosts)
 
@@ -241,19 +248,39 @@ class DriverHosts:
             host.request((PING, next(self._ids), 0), timeout=timeout)
 
     def _replace_dead(self) -> None:
+        """Start hosts until there are ``count`` alive. A host that cannot be started (the OS
+        refuses a process: limits, memory) is said in the log, once until one starts again; the
+        station then runs its drivers with the hosts it has, or in its own process."""
         if self._closed:
             raise DeviceLost("the station is closing; no device can be opened")
         self._hosts[:] = [h for h in self._hosts if h.alive]
         level = logging.getLogger("certline").getEffectiveLevel()
         while len(self._hosts) < self.count:
-            self._hosts.append(_Host(next(self._ids), level))
+            try:
+                self._hosts.append(_Host(next(self._ids), level))
+            except OSError as exc:
+                if not self._start_failed:
+                    log.warning(
+                        "a device host process could not be started (%s); the serial drivers run "
+                        "with %d host(s)%s",
+                        exc,
+                        len(self._hosts),
+                        "" if self._hosts else ", in the station's own process",
+                    )
+                self._start_failed = True
+                return
+        self._start_failed = False
 
     def open_driver(self, driver_name: str, port: str, baud: int) -> DeviceDriver:
-        """Open ``port``'s driver in the least busy host (DeviceLost if the port cannot be opened)."""
+        """Open ``port``'s driver in the least busy host (DeviceLost if the port cannot be opened),
+        or in this process when no host could be started."""
         with self._lock:
             self._replace_dead()
-            host = min(self._hosts, key=lambda h: h.open_drivers)
-            host.open_drivers += 1
+            host = min(self._hosts, key=lambda h: h.open_drivers) if self._hosts else None
+            if host is not None:
+                host.open_drivers += 1
+        if host is None:
+            return open_in_station(driver_name, port, baud)
         handle = next(self._ids)
         try:
             name = host.request((OPEN, next(self._ids), handle, driver_name, port, baud))

@@ -5,6 +5,7 @@ Real parts only: the shipped simulator on real pseudo-terminals, real spawned ho
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from certline.app.device import driver_host
 from certline.app.device.driver import DeviceBadInput, DeviceLost
-from certline.app.device.driver_host import DriverHosts
+from certline.app.device.driver_host import DriverHosts, HostedDriver
 from certline.app.device.registry import open_driver
 from certline.app.pki import KeyAlgorithm
 from certline.app.sim.simulator import Simulator
@@ -179,3 +181,35 @@ def test_a_host_started_by_the_window_does_not_load_the_window(tmp_path: Path) -
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "qt-not-loaded", done.stderr
+
+
+def test_a_station_that_cannot_start_a_host_runs_the_driver_itself_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The OS refusing a process (limits, memory) must not stop a batch: the unit is still
+    provisioned, by a driver in the station's own process, and the log says why."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(driver_host, "_Host", refuse)
+    caplog.set_level(logging.WARNING, logger="certline")
+    pool = DriverHosts(2)
+    sim = _sim(tmp_path, 2, keygen_latency=0.01)
+    try:
+        pool.start()  # does not raise
+        drivers = [pool.open_driver("certline", port, 115200) for port in sim.ports]
+        try:
+            assert not any(isinstance(d, HostedDriver) for d in drivers)
+            assert [d.identify().serial_number for d in drivers] == [d.serial_number for d in sim.devices]
+        finally:
+            for driver in drivers:
+                driver.close()
+    finally:
+        sim.stop()
+        pool.close()
+    warnings = [
+        r.getMessage() for r in caplog.records if "device host process could not be started" in r.getMessage()
+    ]
+    assert len(warnings) == 1, warnings  # said once, not per port
+    assert "Resource temporarily unavailable" in warnings[0] and "station's own process" in warnings[0]
