@@ -116,6 +116,8 @@ class _Host:
             theirs.close()
         self.open_drivers = 0
         self.alive = True
+        self.death = ""
+        """Why the host stopped answering (set once, by the reader, when its pipe closes)."""
         self._send_lock = threading.Lock()
         self._waiting: dict[int, _Waiting] = {}
         self._waiting_lock = threading.Lock()
@@ -128,7 +130,7 @@ class _Host:
         waiting = _Waiting()
         with self._waiting_lock:
             if not self.alive:
-                raise DeviceLost(self._death())
+                raise DeviceLost(self.death)
             self._waiting[message[1]] = waiting
         try:
             with self._send_lock:
@@ -136,7 +138,9 @@ class _Host:
         except (OSError, ValueError) as exc:
             with self._waiting_lock:
                 self._waiting.pop(message[1], None)
-            raise DeviceLost(f"{self._death()} ({exc})") from None
+            raise DeviceLost(
+                f"the station's device host process {self.index} cannot be reached ({exc})"
+            ) from None
         if not waiting.done.wait(timeout):
             with self._waiting_lock:
                 self._waiting.pop(message[1], None)
@@ -164,11 +168,13 @@ class _Host:
             elif kind == RAISED:
                 waiting.error = _exception(*answer[2:])
             waiting.done.set()
+        death = self._death()  # once, outside the lock: it waits briefly for the exit code
         with self._waiting_lock:
+            self.death = death
             self.alive = False
             orphans, self._waiting = self._waiting, {}
         for waiting in orphans.values():
-            waiting.error = DeviceLost(self._death())
+            waiting.error = DeviceLost(death)
             waiting.done.set()
 
     def _death(self) -> str:
