@@ -622,22 +622,14 @@ class Journal:
         """Update the step text (and fields) without changing state, e.g. "waiting for EST server"."""
         return self._change(device_id, None, step, fields)
 
-    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> list[DeviceSnapshot]:
         """Several transitions (or step texts) of one unit in one transaction, in order; the
-        snapshot after the last. For changes with no side effect between them (a state and
+        snapshot after each. For changes with no side effect between them (a state and
         the step that starts right after it), so a unit waits for one durable write, not two."""
         if not changes:
             raise ValueError("advance needs at least one change")
         works = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in changes]
-
-        def work(db: sqlite3.Connection) -> DeviceSnapshot:
-            snapshot: DeviceSnapshot | None = None
-            for each in works:
-                snapshot = each(db)
-            assert snapshot is not None
-            return snapshot
-
-        return self._commit(work)
+        return self._commit(lambda db: [each(db) for each in works])
 
     def _change(
         self, device_id: int, state: DeviceState | None, step: str, fields: dict[str, Any]
@@ -793,16 +785,16 @@ class Journal:
         subject: str,
         then: Sequence[StepChange] = (),
         passcode_paid: str | None = None,
-    ) -> DeviceSnapshot | None:
+    ) -> list[DeviceSnapshot]:
         """Journal an issued certificate, and the unit's ``then`` changes in the same transaction
         (ISSUED: one durable write instead of two); ``passcode_paid``: the passcode whose reserved
-        use this certificate spent, settled in the same transaction. The snapshot after ``then``,
-        else None."""
+        use this certificate spent, settled in the same transaction. The snapshot after each of
+        ``then``."""
         changes = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in then]
 
         settle = None if passcode_paid is None else self._settle_work(passcode_paid, device_id, issued=True)
 
-        def work(db: sqlite3.Connection) -> DeviceSnapshot | None:
+        def work(db: sqlite3.Connection) -> list[DeviceSnapshot]:
             if settle is not None:
                 settle(db)
             row = db.execute("SELECT serial_number FROM devices WHERE id=?", (device_id,)).fetchone()
@@ -835,10 +827,7 @@ class Journal:
                     "issuer": issuer,
                 },
             )
-            snapshot = None
-            for change in changes:
-                snapshot = change(db)
-            return snapshot
+            return [change(db) for change in changes]
 
         return self._commit(work)
 
@@ -887,7 +876,28 @@ class Journal:
     # -- passcode uses ---------------------------------------------------------------------------
     def reserve_passcode_use(self, passcode_id: str, device_id: int, *, max_uses: int | None) -> bool:
         """See :meth:`JournalBackend.reserve_passcode_use`; check and insert in one write transaction."""
+        return self._commit(self._reserve_work(passcode_id, device_id, max_uses))
 
+    def advance_reserving(
+        self, device_id: int, changes: Sequence[StepChange], *, passcode_id: str, max_uses: int | None
+    ) -> list[DeviceSnapshot] | None:
+        """See :meth:`JournalBackend.advance_reserving`: the reservation and the changes in one
+        transaction, or nothing written when the passcode's uses are spent."""
+        if not changes:
+            raise ValueError("advance_reserving needs at least one change")
+        reserve = self._reserve_work(passcode_id, device_id, max_uses)
+        works = [self._change_work(device_id, c.state, c.step, dict(c.fields)) for c in changes]
+
+        def work(db: sqlite3.Connection) -> list[DeviceSnapshot] | None:
+            if not reserve(db):
+                return None  # the check wrote nothing
+            return [each(db) for each in works]
+
+        return self._commit(work)
+
+    def _reserve_work(
+        self, passcode_id: str, device_id: int, max_uses: int | None
+    ) -> Callable[[sqlite3.Connection], bool]:
         def work(db: sqlite3.Connection) -> bool:
             mine = db.execute(
                 "SELECT 1 FROM passcode_uses WHERE passcode_id=? AND device_id=?", (passcode_id, device_id)
@@ -906,7 +916,7 @@ class Journal:
             )
             return True
 
-        return self._commit(work)
+        return work
 
     def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
         self._commit(self._settle_work(passcode_id, device_id, issued=issued))

@@ -209,8 +209,9 @@ class JournalBackend(Protocol):
     ) -> DeviceSnapshot: ...
     def transition(self, device_id: int, state: DeviceState, step: str, **fields: Any) -> DeviceSnapshot: ...
     def set_step(self, device_id: int, step: str, **fields: Any) -> DeviceSnapshot: ...
-    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
-        """``changes`` in order, in one transaction (one durable write); the last snapshot."""
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> list[DeviceSnapshot]:
+        """``changes`` in order, in one transaction (one durable write); the snapshot after each,
+        so the views see every state as if each had been its own write (the last is the row now)."""
         ...
 
     def record_certificate(
@@ -227,7 +228,11 @@ class JournalBackend(Protocol):
         subject: str,
         then: Sequence[StepChange] = (),
         passcode_paid: str | None = None,
-    ) -> DeviceSnapshot | None: ...
+    ) -> list[DeviceSnapshot]:
+        """The certificate and ``then`` in one transaction; the snapshots after ``then``, as
+        :meth:`advance`."""
+        ...
+
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None: ...
 
     # the MES outbox: a record is queued by the DONE/FAILED transition itself (same transaction);
@@ -253,6 +258,16 @@ class JournalBackend(Protocol):
         it already had (a resumed unit re-sending its journaled CSR pays once). False when the
         passcode's uses are spent; nothing is written then.
         """
+
+    def advance_reserving(
+        self, device_id: int, changes: Sequence[StepChange], *, passcode_id: str, max_uses: int | None
+    ) -> list[DeviceSnapshot] | None:
+        """:meth:`reserve_passcode_use` and :meth:`advance` in one transaction (one durable write):
+        the unit's CSR and its step into ENROLLING are journaled with the use its request will
+        spend. The snapshots, as :meth:`advance`; None when the passcode's uses are spent, and then
+        nothing is written (the caller journals its changes on their own and waits). The shared
+        journal commits the reservation first, in its own transaction (see ``PgJournal``)."""
+        ...
 
     def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
         """After the answer: ``issued`` marks the use paid; otherwise the reservation is dropped

@@ -732,9 +732,9 @@ class PgJournal:
         """A new step in the unit's current state (read under the row lock, one transaction)."""
         return self._transition(device_id, None, step, fields)
 
-    def advance(self, device_id: int, changes: Sequence[StepChange]) -> DeviceSnapshot:
+    def advance(self, device_id: int, changes: Sequence[StepChange]) -> list[DeviceSnapshot]:
         """Several transitions (or step texts) of one unit in one transaction, in order; the
-        snapshot after the last (see :meth:`JournalBackend.advance`)."""
+        snapshot after each (see :meth:`JournalBackend.advance`)."""
         if not changes:
             raise ValueError("advance needs at least one change")
         written: list[dict[str, Any]] = []
@@ -746,7 +746,13 @@ class PgJournal:
                 each(cur)
 
         self._write(work)
-        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
+        return self._snapshots(written, device_id)
+
+    def _snapshots(self, written: list[dict[str, Any]], device_id: int) -> list[DeviceSnapshot]:
+        """The rows a committed transaction wrote, as snapshots. A write recognised on retry
+        after a lost COMMIT reply keeps the rows of its committed attempt (see :meth:`_write`);
+        should none be there, the unit's row as it is now, once."""
+        return [snapshot_from_row(_plain(row)) for row in written] or [self.device(device_id)]
 
     def _transition(
         self, device_id: int, new_state: DeviceState | None, step: str, fields: dict[str, Any]
@@ -935,9 +941,9 @@ class PgJournal:
         subject: str,
         then: Sequence[StepChange] = (),
         passcode_paid: str | None = None,
-    ) -> DeviceSnapshot | None:
+    ) -> list[DeviceSnapshot]:
         """Journal an issued certificate, and the unit's ``then`` changes in the same transaction;
-        the snapshot after ``then``, else None."""
+        the snapshot after each of ``then``."""
         written: list[dict[str, Any]] = []
         changes = [self._transition_work(device_id, c.state, c.step, dict(c.fields), written) for c in then]
 
@@ -987,9 +993,7 @@ class PgJournal:
                 change(cur)
 
         self._write(work)
-        if not then:
-            return None
-        return snapshot_from_row(_plain(written[-1])) if written else self.device(device_id)
+        return self._snapshots(written, device_id) if then else []
 
     # -- reads (line-wide) ------------------------------------------------------------------
     def append_audit(self, kind: str, payload: dict[str, Any]) -> None:
@@ -1027,6 +1031,22 @@ class PgJournal:
             return 1
 
         return bool(self._write(work))
+
+    def advance_reserving(
+        self, device_id: int, changes: Sequence[StepChange], *, passcode_id: str, max_uses: int | None
+    ) -> list[DeviceSnapshot] | None:
+        """See :meth:`JournalBackend.advance_reserving`; here two transactions, the reservation
+        first. The reservation holds the line-wide passcode lock (:meth:`reserve_passcode_use`)
+        until its COMMIT; in one transaction with the changes it would also be held while the
+        unit's row is written and the station's audit chain head waits for its other writes,
+        and every station of the line would wait with it. A crash between the two leaves a
+        reserved use for a unit whose CSR is not journaled yet: no request was sent, and its
+        resume reuses that reservation, so it is never charged twice."""
+        if not changes:
+            raise ValueError("advance_reserving needs at least one change")
+        if not self.reserve_passcode_use(passcode_id, device_id, max_uses=max_uses):
+            return None
+        return self.advance(device_id, changes)
 
     def settle_passcode_use(self, passcode_id: str, device_id: int, *, issued: bool) -> None:
         self._write(self._settle_work(passcode_id, device_id, issued=issued))

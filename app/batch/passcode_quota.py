@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from certline.app.batch.journal_api import JournalBackend, PasscodeUsage
+from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import JournalBackend, PasscodeUsage, StepChange
 from certline.app.config.profile import AuthStyle, Profile, parse_passcode_expiry
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,25 @@ class PasscodeQuota:
                 told = waiting
             if stop.wait(RECHECK_SECONDS):
                 raise QuotaWaitStopped(waiting or "stopped while waiting for a passcode use")
+
+    def reserve_with(
+        self, device_id: int, changes: Sequence[StepChange]
+    ) -> tuple[str, list[DeviceSnapshot]] | None:
+        """One try, without waiting: reserve a use for this unit and journal ``changes`` (its CSR
+        and its step into ENROLLING) in the same transaction, so the unit waits for one durable
+        write instead of three. Returns the passcode id charged and the snapshot after each change; None when the
+        passcode cannot pay now (nothing is written then: :meth:`reserve` waits and says why)."""
+        with self._lock:
+            policy, sticky = self._policy, self._sticky
+        if sticky or self._expired(policy) is not None:
+            return None
+        snapshots = self.journal.advance_reserving(
+            device_id, changes, passcode_id=policy.passcode_id, max_uses=policy.max_uses
+        )
+        if snapshots is None:
+            return None
+        self._clear_wait(policy, only_if_not_sticky=True)
+        return policy.passcode_id, snapshots
 
     def paid(self, passcode_id: str, device_id: int) -> None:
         """The server issued: the reserved use is spent."""

@@ -32,7 +32,7 @@ from certline.app import pki
 from certline.app.batch import server_key
 from certline.app.batch.est_gateway import CsrFactory, EstGateway
 from certline.app.batch.events import DeviceSnapshot
-from certline.app.batch.journal_api import JournalBackend, StepChange
+from certline.app.batch.journal_api import JournalBackend, JournalError, StepChange
 from certline.app.batch.label_desk import LabelDesk
 from certline.app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
 from certline.app.batch.scan_label import UnreadableLabel
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 READING_CSR = "reading CSR from the device"
 PROVING = "reading back and proving the key"
+WRITING_CHAIN = "writing the certificate chain to the device"
 
 S = DeviceState
 
@@ -112,8 +113,13 @@ class JobControl:
     quota: PasscodeQuota | None = None
     """The passcode gate of a first enrollment (None: a re-enrollment, client-cert auth)."""
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, before_waiting: Callable[[], None] | None = None) -> None:
+        """Return at once while the batch runs; wait while it is paused; raise when it stops.
+        ``before_waiting`` runs once when the pause is seen (within 0.2 s), before the wait goes on."""
         while not self.running.wait(0.2):
+            if before_waiting is not None:
+                before_waiting()
+                before_waiting = None
             if self.stop.is_set():
                 raise JobInterrupted("batch stopped")
         if self.stop.is_set():
@@ -172,23 +178,72 @@ class DeviceJob:
         self._operation = operation
         self._new_key = new_key
         self._labels = labels
+        self._writing_announced = False
+        self._unsaved: list[StepChange] = []
+        """Changes made since the last durable write with no side effect after them (the CSR
+        just read): saved with the next write, which always comes before the next side effect,
+        or when the job ends early (:meth:`run`)."""
 
     # -- journal + events ---------------------------------------------------------------------
     def _to(self, state: DeviceState, step: str, **fields: object) -> None:
-        self._publish(self.journal.transition(self.device_id, state, step, **fields))
+        if self._unsaved:
+            self._to_then(StepChange(state, step, fields))
+        else:
+            self._publish(self.journal.transition(self.device_id, state, step, **fields))
 
     def _step(self, step: str, **fields: object) -> None:
-        self._publish(self.journal.set_step(self.device_id, step, **fields))
+        if self._unsaved:
+            self._to_then(StepChange(None, step, fields))
+        else:
+            self._publish(self.journal.set_step(self.device_id, step, **fields))
 
     def _to_then(self, *changes: StepChange) -> None:
         """Consecutive changes with no side effect between them, as one durable write (a state
         and the step that starts right after it): the unit waits for the journal once, not
-        twice, and each change is still its own transition in the history."""
-        self._publish(self.journal.advance(self.device_id, changes))
+        twice, and each change is still its own transition in the history. Unsaved changes
+        go first."""
+        unsaved = self._take_unsaved()
+        try:
+            snapshots = self.journal.advance(self.device_id, (*unsaved, *changes))
+        except BaseException:
+            self._keep_unsaved(unsaved)
+            raise
+        self._publish_each(snapshots)
+
+    def _publish_each(self, snapshots: list[DeviceSnapshot]) -> None:
+        """Every state of a write of several changes reaches the views, in order."""
+        for snapshot in snapshots:
+            self._publish(snapshot)
+
+    def _take_unsaved(self) -> list[StepChange]:
+        unsaved, self._unsaved = self._unsaved, []
+        return unsaved
+
+    def _keep_unsaved(self, unsaved: list[StepChange]) -> None:
+        """A write meant to carry ``unsaved`` did not: they wait for the next one (or the way out)."""
+        self._unsaved = [*unsaved, *self._unsaved]
+
+    def _save_unsaved(self) -> None:
+        """The job ends or waits before its next write (stopped, paused, an error, a passcode
+        that cannot pay): what it learnt since its last write (the CSR) is journaled now, so a
+        resume sends that CSR. A failure here is logged, never raised over the job's own."""
+        if not self._unsaved:
+            return
+        try:
+            self._to_then()
+        except Exception:  # noqa: BLE001 - the job's own exception (or wait) goes on
+            log.exception("device %s: the journal could not take the step before the failure", self.device_id)
 
     # -- driver -------------------------------------------------------------------------------
     def run(self) -> None:
         """Advance the device to DONE. Raises StepFailed/DeviceError/EstError for the engine to record."""
+        try:
+            self._run()
+        except BaseException:
+            self._save_unsaved()
+            raise
+
+    def _run(self) -> None:
         row = self.journal.device_row(self.device_id)
         state = DeviceState(row["state"])
         if state == S.FAILED:
@@ -215,12 +270,12 @@ class DeviceJob:
                 if self.control.offline and not pop:
                     self._step("CSR collected; enrolls when the station is back online")
                     raise JobInterrupted("offline mode: CSR collected")
-                chain_pem = self._enroll(csr)
+                chain_pem = self._enroll(csr, write_next=True)
             state = S.ISSUED
         if chain_pem is None:
             raise StepFailed("the journal has no certificate for this device", code="journal")
         if state in (S.ISSUED, S.WRITING):
-            self._write(chain_pem)
+            self._write(chain_pem, announced=self._writing_announced)
             self._verify(chain_pem, announce=False)
         elif state in (S.WRITTEN, S.VERIFIED):
             self._verify(chain_pem, announce=True)
@@ -447,15 +502,23 @@ class DeviceJob:
         return self._read_csr(algorithm)
 
     def _read_csr(self, algorithm: KeyAlgorithm) -> bytes:
-        """Read the device's CSR (its step already journaled), check it and journal CSR_READY."""
+        """Read the device's CSR (its step already journaled) and check it. CSR_READY is
+        journaled with the next write, the step into ENROLLING and its passcode use: nothing
+        happens to the unit or the server in between, and one durable write is saved."""
         received = self.driver.create_csr(self._subject)
         csr_der = self._check_csr(received, algorithm if self._new_key else None)
-        self._to(S.CSR_READY, "CSR ready", **_csr_fields(csr_der, received))
+        self._unsaved.append(StepChange(S.CSR_READY, "CSR ready", _csr_fields(csr_der, received)))
         return csr_der
 
-    def _enroll(self, csr: bytes | CsrFactory) -> str:
+    def _enroll(self, csr: bytes | CsrFactory, *, write_next: bool = False) -> str:
+        """Enroll and journal the certificate. ``write_next``: the unit is connected and its
+        certificate is written next; unless the batch is pausing or stopping, the step into
+        WRITING is journaled with the certificate (one durable write; nothing happens between)."""
         result, use = self._post_until_issued(csr, self._enroll_op)
-        return self._record_issued(result, self._operation, paid_use=use)
+        writing = write_next and self.control.running.is_set() and not self.control.stop.is_set()
+        chain_pem = self._record_issued(result, self._operation, paid_use=use, writing=writing)
+        self._writing_announced = writing
+        return chain_pem
 
     def _enroll_server_keygen(self, csr_der: bytes) -> str:
         if self.gateway is None:
@@ -497,13 +560,8 @@ class DeviceJob:
         settled as paid by the caller together with the certificate)."""
         deadline: float | None = None
         while True:
-            self.control.checkpoint()
-            use = self._reserve_passcode_use()
-            self._to(
-                S.ENROLLING,
-                "enrolling with the EST server",
-                enroll_attempts=self.journal.device_row(self.device_id)["enroll_attempts"] + 1,
-            )
+            self.control.checkpoint(before_waiting=self._save_unsaved)  # a pause may be long
+            use = self._start_enrolling()
             try:
                 result = post(csr, on_wait=self._step, cancel=self.control.stop)
             except EstPending as pending:
@@ -540,6 +598,31 @@ class DeviceJob:
             else:
                 return result, use
 
+    def _start_enrolling(self) -> str | None:
+        """Journal the unsaved CSR and the step into ENROLLING with the passcode use the request
+        will spend: one durable write when the passcode can pay at once. Otherwise the CSR is
+        journaled first, then the unit waits at the passcode gate as :meth:`_reserve_passcode_use`
+        says (the order of the writes before this change). Returns the use reserved (None: no
+        passcode gate)."""
+        attempts = self.journal.device_row(self.device_id)["enroll_attempts"] + 1
+        enrolling = StepChange(S.ENROLLING, "enrolling with the EST server", {"enroll_attempts": attempts})
+        quota = self.control.quota
+        if quota is not None:
+            unsaved = self._take_unsaved()
+            try:
+                reserved = quota.reserve_with(self.device_id, [*unsaved, enrolling])
+            except BaseException:
+                self._keep_unsaved(unsaved)
+                raise
+            if reserved is not None:
+                self._publish_each(reserved[1])
+                return reserved[0]
+            self._keep_unsaved(unsaved)
+            self._save_unsaved()  # journaled before the unit waits, or a use is reserved for it
+        waited = self._reserve_passcode_use()
+        self._to_then(enrolling)
+        return waited
+
     # -- passcode uses (see app/batch/passcode_quota.py) ------------------------------------------
     def _reserve_passcode_use(self) -> str | None:
         """Reserve a use of the passcode (journaled) before the request; waits while the passcode
@@ -573,7 +656,11 @@ class DeviceJob:
             quota.not_used(use, self.device_id)
         return False
 
-    def _record_issued(self, result: EnrollResult, operation: str, *, paid_use: str | None = None) -> str:
+    def _record_issued(
+        self, result: EnrollResult, operation: str, *, paid_use: str | None = None, writing: bool = False
+    ) -> str:
+        """Journal the certificate, ISSUED and the passcode use it spent in one transaction;
+        ``writing``: and the step into WRITING that follows at once."""
         leaf = result.leaf
         chain_pem = pki.chain_to_pem(result.chain)
         serial, fp, issuer = pki.cert_serial_hex(leaf), pki.fingerprint(leaf), leaf.issuer.rfc4514_string()
@@ -593,7 +680,7 @@ class DeviceJob:
         for warning in result.warnings:
             log.warning("device %s: %s", self.identity.serial_number, warning)
         # the certificate and the ISSUED state in one transaction: one durable write
-        snapshot = self.journal.record_certificate(
+        snapshots = self.journal.record_certificate(
             self.device_id,
             operation=operation,
             chain_pem=chain_pem,
@@ -603,17 +690,19 @@ class DeviceJob:
             not_after=leaf.not_valid_after_utc,
             issuer=issuer,
             subject=leaf.subject.rfc4514_string(),
-            then=[issued],
+            then=[issued, StepChange(S.WRITING, WRITING_CHAIN)] if writing else [issued],
             passcode_paid=paid_use if self.control.quota is not None else None,
         )
-        assert snapshot is not None
-        self._publish(snapshot)
+        self._publish_each(snapshots)
         return chain_pem
 
-    def _write(self, chain_pem: str) -> None:
-        """Write the chain; the journal then says WRITTEN and that verification starts."""
-        self.control.checkpoint()
-        self._to(S.WRITING, "writing the certificate chain to the device")
+    def _write(self, chain_pem: str, *, announced: bool = False) -> None:
+        """Write the chain; the journal then says WRITTEN and that verification starts.
+        ``announced``: WRITING was journaled with the certificate (the pause and stop check
+        was made then)."""
+        if not announced:
+            self.control.checkpoint()
+            self._to(S.WRITING, WRITING_CHAIN)
         self.driver.write_certificate_chain(chain_pem)
         self._to_then(StepChange(S.WRITTEN, "certificate written and committed"), StepChange(None, PROVING))
 

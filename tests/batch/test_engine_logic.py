@@ -5,7 +5,10 @@ The same rules are exercised end to end over pseudo-terminals and TLS in tests/i
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from cryptography import x509
 
 from certline.app.batch.engine import BatchEngine, BatchOptions
 from certline.app.batch.est_gateway import EstGateway
@@ -329,3 +332,73 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path, req
     assert holder and holder.startswith(socket.gethostname() + "/")
     assert journal.claim_holder(snap.device_id) is None, "a dead process holds no claim"
     assert journal.claim(snap.device_id, "someone-else")
+
+
+class _StopsTheBatchAsItsCsrArrives(FakeDevice):
+    """The operator presses Stop in the moment between the unit handing over its CSR and the
+    request: the CSR is journaled with the next write, which the stop now cuts short."""
+
+    engine: BatchEngine | None = None
+
+    def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
+        csr = super().create_csr(subject, challenge_password)
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+        return csr
+
+
+def test_a_batch_stopped_as_the_csr_arrives_keeps_it_and_sends_that_csr_once_when_started_again(journal, ca):
+    est = FakeEst(ca)
+    unit = _StopsTheBatchAsItsCsrArrives("/dev/a", "SN-A")
+    first = make_engine(journal, est, {"/dev/a": unit})
+    unit.engine = first
+    first.add_port("/dev/a")
+    assert first.wait(10)
+    (snap,) = first.devices()
+    journaled = journal.device_row(snap.device_id)["csr_der"]
+    assert snap.state == DeviceState.CSR_READY and journaled is not None
+    assert est.calls == 0  # stopped before the request
+    first.finish()
+
+    again = make_engine(journal, est, {"/dev/a": unit})
+    again.add_port("/dev/a")
+    assert again.wait(10)
+    assert journal.device(snap.device_id).state == DeviceState.DONE
+    assert est.calls == 1 and len(est.issued) == 1  # the journaled CSR, sent once, no second key
+    sent = x509.load_der_x509_csr(bytes(journaled)).public_key().public_numbers()
+    assert est.issued[0].public_key().public_numbers() == sent
+
+
+class _PausesTheBatchAsItsCsrArrives(FakeDevice):
+    """The operator pauses the line while a unit hands over its CSR."""
+
+    engine: BatchEngine | None = None
+
+    def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
+        csr = super().create_csr(subject, challenge_password)
+        if self.engine is not None:
+            self.engine.pause()
+            self.engine = None
+        return csr
+
+
+def test_a_unit_paused_with_its_csr_in_hand_journals_it_while_it_waits(journal, ca):
+    """A pause may last a shift, and the station may be switched off meanwhile: the CSR must
+    not wait in memory for the next write."""
+    est = FakeEst(ca)
+    unit = _PausesTheBatchAsItsCsrArrives("/dev/a", "SN-A")
+    engine = make_engine(journal, est, {"/dev/a": unit})
+    unit.engine = engine
+    engine.add_port("/dev/a")
+    deadline = time.monotonic() + 10
+    while not engine.devices() or engine.devices()[0].state != DeviceState.CSR_READY:
+        assert time.monotonic() < deadline, engine.devices()
+        time.sleep(0.05)
+    (paused,) = engine.devices()
+    assert journal.device_row(paused.device_id)["csr_der"] is not None
+    assert est.calls == 0 and engine.paused
+    engine.resume()
+    assert engine.wait(10)
+    assert journal.device(paused.device_id).state == DeviceState.DONE
+    assert est.calls == 1

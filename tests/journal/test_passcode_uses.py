@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.journal_api import JournalBackend, StepChange
 from certline.app.batch.states import DeviceState
 
 
@@ -45,6 +45,26 @@ def test_a_unit_sending_its_csr_again_pays_once(journal: JournalBackend):
     assert journal.reserve_passcode_use("gen-1", unit, max_uses=1)
     assert journal.reserve_passcode_use("gen-1", unit, max_uses=1), "its own reservation, not a new use"
     assert journal.passcode_usage("gen-1").spent == 1
+
+
+def test_a_csr_and_its_step_into_enrolling_are_journaled_with_the_use_or_not_at_all(journal: JournalBackend):
+    paid, unpaid = _units(journal, 2)
+    ready = StepChange(DeviceState.CSR_READY, "CSR ready", {"csr_der": b"csr", "csr_sha256": "ab"})
+    enrolling = StepChange(DeviceState.ENROLLING, "enrolling with the EST server", {"enroll_attempts": 1})
+
+    snapshots = journal.advance_reserving(paid, [ready, enrolling], passcode_id="gen-1", max_uses=1)
+    assert snapshots is not None
+    assert [s.state for s in snapshots] == [DeviceState.CSR_READY, DeviceState.ENROLLING]
+    assert [t.state for t in journal.history(paid)][-2:] == [DeviceState.CSR_READY, DeviceState.ENROLLING]
+    assert journal.device_row(paid)["csr_der"] == b"csr"
+    assert journal.passcode_usage("gen-1").in_flight == 1
+
+    # the passcode cannot pay for a second unit: none of its changes are written
+    assert journal.advance_reserving(unpaid, [ready, enrolling], passcode_id="gen-1", max_uses=1) is None
+    assert journal.device(unpaid).state == DeviceState.IDENTIFIED
+    assert journal.device_row(unpaid)["csr_der"] is None
+    assert journal.passcode_usage("gen-1").spent == 1
+    assert journal.audit.verify().ok
 
 
 def test_each_passcode_has_its_own_count_and_no_limit_means_no_refusal(journal: JournalBackend):
