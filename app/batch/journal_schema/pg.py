@@ -168,6 +168,15 @@ CREATE TABLE passcode_uses (
 ALTER TABLE devices ADD COLUMN scanned_label TEXT;
 """,
     ),
+    (
+        7,
+        """
+-- A batch's failed rows by index (as the SQLite journal's devices_batch_state): the engine looks
+-- through them for every unit plugged in (a row to continue), which without it read every row of
+-- the batch, so each unit of a long hands-free batch cost more than the one before.
+CREATE INDEX devices_batch_state ON devices(batch_id, state);
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
