@@ -582,6 +582,25 @@ unit ~12 → ~8 ms. The simulator sends what is already due in one paced write (
 51 → 43). The in-station rows read through the byte-counting wrapper, i.e. through pyserial's
 `read`, so they do not get the direct path: they show what the placement alone does only up to
 that difference.
+
+*Fourth round: fewer durable writes per unit.* A per-unit timeline of a 32-unit batch (the
+journal's own transition times) showed ~60 ms between a unit's CSR_READY and its ENROLLING and
+~24 ms between ISSUED and WRITING, with nothing done to the unit or the server in either gap:
+they were three and two commits to wait for. The CSR now waits in the job until the next write,
+which reserves the passcode use and journals CSR_READY and ENROLLING in one transaction
+(`advance_reserving`); the certificate, ISSUED and the step into WRITING are one transaction
+(a job that stops, fails or is paused first journals its CSR on the way out; see
+[architecture.md](architecture.md)). A Certline unit waits for 8 durable writes instead of 11
+(9 commits per unit alone in the diagnosis table below, with the batch's own). What it changed
+in time is below this VM's noise: interleaved runs of the commit before and this one
+(`StationSession` batches with device hosts, alternating, 2026-12-04 13:45 UTC) gave medians of
+1.13 and 1.12 s at 32 units (6 runs each, 1.03–1.19 s) and 1.60 and 1.56 s at 64 units (5 runs
+each, 1.33–1.75 s), and the writer lock's share at 32 units stayed at 41–53 % (3 runs each): with
+fewer writes per unit the groups are larger and each commit holds the lock longer. The batch
+table above, run after the change, is one sample of that spread. What the change saves for sure
+is fsyncs: 3 of 11 per unit on SQLite, and 2 of 13 transactions per unit on the shared journal
+(§7; the passcode reservation stays a transaction of its own there), where each is network
+round trips and a WAL flush.
 """
 
 #: the diagnosis of whatever batch target is still missed (numbers from the run)
@@ -615,7 +634,7 @@ time ({ms_commit} ms per commit, {wpc} writes per commit, {commits_n} commits pe
 commit for one unit alone). The ≤ 15 % target is **missed**. A commit takes several times longer at {n}
 units than alone. Where the held time goes was measured separately (diagnosis script timing the
 leader, each write's statements and audit record, and the audit head's sync; two 32-unit
-batches with device hosts on 2026-12-04): the lock was held 448 and 601 ms per batch, of which
+batches with device hosts on 2026-12-04, before the fourth round): the lock was held 448 and 601 ms per batch, of which
 the leader's thread used 153 and 178 ms of CPU. The writes' statements and audit records took
 271 and 338 ms but only 109 and 120 ms of CPU: the rest is waiting for the interpreter lock or a
 core between statements (sqlite3 releases the lock for every step). COMMIT with its WAL fsync
@@ -1581,12 +1600,15 @@ pool of 8 connections), 32 threads, one per unit, as the engine's port workers. 
 the journal calls the real engine makes for one unit, in the engine's order (recorded from a
 real batch against the simulator and the EST test server): `claim_unit`, `find_unfinished_by_serial`,
 2 × `find_done_by_serial`, `add_device` (with the row claim), 2 × `device_row`, 1 × `set_step`,
-3 transitions and 3 × `advance` (a state and the step after it, or VERIFIED and DONE, in one
-transaction), `reserve_passcode_use`, `record_certificate` with ISSUED and the passcode use
-settled in its transaction, `release`, `release_unit`: 14 write calls per unit (on SQLite the
-line-wide `claim_unit`/`release_unit` change nothing: 12 transactions). The engine keeps its batch
-summary as counters and no longer re-reads the batch; runs measured before those changes made 16
-write calls, no passcode reservation, and 14 `devices(batch)` reads per unit. Between calls the thread
+3 × `advance` (a state and the step after it, or VERIFIED and DONE, in one transaction),
+`advance_reserving` (CSR_READY and ENROLLING with the passcode use their request spends),
+`record_certificate` with ISSUED, the step into WRITING and the passcode use settled in its
+transaction, `release`, `release_unit`: 10 write calls per unit, 11 transactions on PostgreSQL
+(`advance_reserving` commits the line-wide reservation on its own there) and 8 on SQLite (the
+line-wide `claim_unit`/`release_unit` change nothing). Runs measured before issue 18's
+fourth round made 13 write calls (CSR_READY, the passcode reservation, ENROLLING and WRITING each
+their own), before its first round 16, with no passcode reservation and 14 `devices(batch)`
+reads per unit. Between calls the thread
 sleeps for the device's and the server's own time per phase ({", ".join(f"{k} {f(v * 1000, 0)} ms" for k, v in ph.items())};
 {f(r["unit_physical_s"], 2)} s per unit; from {r["phases_source"]}); EST requests are limited to
 {r["enroll_concurrency"]} at a time per station. No simulator, serial port or EST server runs (at 8 × 32 units
@@ -1716,8 +1738,10 @@ execution (`prepare_threshold`), and a profile of a station shows its queries se
 
 **What was cut since** (issue 18, both backends): the batch summary is kept as counters (no
 `devices(batch)` re-reads), and a unit's consecutive changes with no side effect between them are
-one transaction (14 write calls per unit instead of 16, one of them the passcode reservation
-that did not exist before). **What would cut the rest** (not done): a
+one transaction (13 write calls per unit instead of 16, one of them the passcode reservation
+that did not exist before); in the fourth round the CSR, the passcode reservation and ENROLLING
+became one write (two transactions on PostgreSQL, the reservation first), and the certificate
+and the step into WRITING one transaction (10 write calls per unit). **What would cut the rest** (not done): a
 station's writes wait for each other's WAL flush on the chain head, which one writer committing
 the station's queued transitions together would share (the SQLite journal's group commit, not
 built for PostgreSQL). On this machine it would narrow the gap only as far as it cuts CPU per

@@ -10,10 +10,11 @@ PostgreSQL: its own connection pool), as on a line; 32 threads, one per unit, as
 port workers. Every unit makes the journal calls the real engine makes for one device-keyed unit,
 in the engine's order (recorded from a real ``StationSession`` batch against the simulator and
 the EST test server: claim_unit, find_unfinished/find_done_by_serial, add_device with the row
-claim, device_row, 1 set_step, 3 transitions, 3 ``advance`` calls (a state and the step after
-it, or VERIFIED and DONE, in one transaction), reserve_passcode_use, record_certificate with the
-ISSUED transition and the passcode use settled in its transaction, release, release_unit; the
-engine keeps its batch summary as counters and no longer re-reads the batch). Between the
+claim, 2 device_row, 1 set_step, 3 ``advance`` calls (a state and the step after it, or VERIFIED
+and DONE, in one transaction), ``advance_reserving`` (CSR_READY and ENROLLING with the passcode
+use their request spends), record_certificate with ISSUED, the step into WRITING and the passcode
+use settled in its transaction, release, release_unit; the engine keeps its batch summary as
+counters and no longer re-reads the batch). Between the
 calls the thread sleeps for the device's and the server's own time per phase, taken from
 ``bench/results/batch_bound.json`` (one unit at 115200 baud, no contention); EST requests are
 limited to the profile's concurrency (4) per station. No serial port, no simulator and no EST
@@ -78,7 +79,7 @@ WRITES = {
     "add_device",
     "transition",
     "set_step",
-    "reserve_passcode_use",
+    "advance_reserving",
     "record_certificate",
     "release",
     "release_unit",
@@ -159,10 +160,13 @@ def _unit(
     time.sleep(phases["keygen"])
     to_then(StepChange(S.KEY_READY, "key ready"), StepChange(None, "reading CSR from the device"))
     time.sleep(phases["csr"])
-    to(S.CSR_READY, "CSR ready", csr_der=CSR, csr_sha256=hashlib.sha256(CSR).hexdigest())
-    rec.call("reserve_passcode_use", journal.reserve_passcode_use, PASSCODE_ID, device, max_uses=None)
     row = rec.call("device_row", journal.device_row, device)
-    to(S.ENROLLING, "enrolling", enroll_attempts=row["enroll_attempts"] + 1)
+    rec.call(
+        "advance_reserving", journal.advance_reserving, device,
+        [StepChange(S.CSR_READY, "CSR ready", {"csr_der": CSR, "csr_sha256": hashlib.sha256(CSR).hexdigest()}),
+         StepChange(S.ENROLLING, "enrolling", {"enroll_attempts": row["enroll_attempts"] + 1})],
+        passcode_id=PASSCODE_ID, max_uses=None,
+    )  # fmt: skip
     with enroll_slots:
         time.sleep(phases["enroll"])
     now = datetime.now(UTC)
@@ -171,9 +175,9 @@ def _unit(
         cert_serial=serial, fingerprint="00" * 32, not_before=now, not_after=now + timedelta(days=365),
         issuer="CN=bench", subject=f"CN={serial}", passcode_paid=PASSCODE_ID,
         then=[StepChange(S.ISSUED, "certificate issued",
-                         {"chain_pem": CHAIN, "cert_serial": serial, "cert_fingerprint": "00" * 32})],
+                         {"chain_pem": CHAIN, "cert_serial": serial, "cert_fingerprint": "00" * 32}),
+              StepChange(S.WRITING, "writing the certificate chain to the device")],
     )  # fmt: skip
-    to(S.WRITING, "writing certificate")
     time.sleep(phases["write"])
     to_then(
         StepChange(S.WRITTEN, "certificate written"), StepChange(None, "reading back and proving the key")
