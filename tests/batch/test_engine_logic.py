@@ -6,6 +6,7 @@ The same rules are exercised end to end over pseudo-terminals and TLS in tests/i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from cryptography import x509
@@ -334,25 +335,25 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(journal, ca, tmp_path, req
     assert journal.claim(snap.device_id, "someone-else")
 
 
-class _StopsTheBatchAsItsCsrArrives(FakeDevice):
-    """The operator presses Stop in the moment between the unit handing over its CSR and the
-    request: the CSR is journaled with the next write, which the stop now cuts short."""
+class _ActsAsItsCsrArrives(FakeDevice):
+    """The operator acts (Stop, Pause) in the moment between the unit handing over its CSR and
+    the request: the CSR is journaled with the next write, which the action cuts short."""
 
-    engine: BatchEngine | None = None
+    act: Callable[[], None] | None = None
 
     def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
         csr = super().create_csr(subject, challenge_password)
-        if self.engine is not None:
-            self.engine.stop()
-            self.engine = None
+        act, self.act = self.act, None
+        if act is not None:
+            act()
         return csr
 
 
 def test_a_batch_stopped_as_the_csr_arrives_keeps_it_and_sends_that_csr_once_when_started_again(journal, ca):
     est = FakeEst(ca)
-    unit = _StopsTheBatchAsItsCsrArrives("/dev/a", "SN-A")
+    unit = _ActsAsItsCsrArrives("/dev/a", "SN-A")
     first = make_engine(journal, est, {"/dev/a": unit})
-    unit.engine = first
+    unit.act = first.stop
     first.add_port("/dev/a")
     assert first.wait(10)
     (snap,) = first.devices()
@@ -370,26 +371,13 @@ def test_a_batch_stopped_as_the_csr_arrives_keeps_it_and_sends_that_csr_once_whe
     assert est.issued[0].public_key().public_numbers() == sent
 
 
-class _PausesTheBatchAsItsCsrArrives(FakeDevice):
-    """The operator pauses the line while a unit hands over its CSR."""
-
-    engine: BatchEngine | None = None
-
-    def create_csr(self, subject: dict[str, str], challenge_password: str | None = None) -> bytes:
-        csr = super().create_csr(subject, challenge_password)
-        if self.engine is not None:
-            self.engine.pause()
-            self.engine = None
-        return csr
-
-
 def test_a_unit_paused_with_its_csr_in_hand_journals_it_while_it_waits(journal, ca):
     """A pause may last a shift, and the station may be switched off meanwhile: the CSR must
     not wait in memory for the next write."""
     est = FakeEst(ca)
-    unit = _PausesTheBatchAsItsCsrArrives("/dev/a", "SN-A")
+    unit = _ActsAsItsCsrArrives("/dev/a", "SN-A")
     engine = make_engine(journal, est, {"/dev/a": unit})
-    unit.engine = engine
+    unit.act = engine.pause
     engine.add_port("/dev/a")
     deadline = time.monotonic() + 10
     while not engine.devices() or engine.devices()[0].state != DeviceState.CSR_READY:
