@@ -32,7 +32,7 @@ from certline.app import pki
 from certline.app.batch import server_key
 from certline.app.batch.est_gateway import CsrFactory, EstGateway
 from certline.app.batch.events import DeviceSnapshot
-from certline.app.batch.journal_api import JournalBackend, JournalError, StepChange
+from certline.app.batch.journal_api import JournalBackend, StepChange
 from certline.app.batch.label_desk import LabelDesk
 from certline.app.batch.passcode_quota import PasscodeQuota, QuotaWaitStopped
 from certline.app.batch.scan_label import UnreadableLabel
@@ -179,6 +179,7 @@ class DeviceJob:
         self._new_key = new_key
         self._labels = labels
         self._writing_announced = False
+        """WRITING was journaled with the certificate just enrolled (:meth:`_enroll`)."""
         self._unsaved: list[StepChange] = []
         """Changes made since the last durable write with no side effect after them (the CSR
         just read): saved with the next write, which always comes before the next side effect,
@@ -232,7 +233,7 @@ class DeviceJob:
         try:
             self._to_then()
         except Exception:  # noqa: BLE001 - the job's own exception (or wait) goes on
-            log.exception("device %s: the journal could not take the step before the failure", self.device_id)
+            log.exception("device %s: the journal could not take the unit's CSR", self.device_id)
 
     # -- driver -------------------------------------------------------------------------------
     def run(self) -> None:
