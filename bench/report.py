@@ -1368,11 +1368,22 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
     if batch is None:
         return "## What a line gets\n\nNeeds `bench/results/batch_bound.json` (`.venv/bin/python bench/batch_bound.py`).\n"
     b = batch["results"]
-    walls = {row["n"]: row["wall_median_s"] for row in _default_rows(b)}
-    nwalls = {row["n"]: row["wall_median_s"] for row in _default_rows(nrf["results"])} if nrf else {}
+    walls = {row["n"]: (row["wall_median_s"], row["wall_max_s"]) for row in _default_rows(b)}
+    nwalls = (
+        {row["n"]: (row["wall_median_s"], row["wall_max_s"]) for row in _default_rows(nrf["results"])}
+        if nrf
+        else {}
+    )
 
-    def rate(n: int, wall: float | None, swap: float = 0.0) -> str:
-        return "–" if wall is None else f"{n * 3600 / (wall + swap):,.0f}"
+    def rate(n: int, wall: tuple[float, float] | None, swap: float = 0.0) -> str:
+        """Units/h at the median run, and at the slowest run of the same N (what to plan with)."""
+        if wall is None:
+            return "–"
+        median, slowest = wall
+        return f"{n * 3600 / (median + swap):,.0f} ({n * 3600 / (slowest + swap):,.0f})"
+
+    def seconds(wall: tuple[float, float] | None) -> str:
+        return "not measured" if wall is None else f"{f(wall[0], 2)} s ({f(wall[1], 2)} s)"
 
     loaded = ""
     if nrf:
@@ -1389,10 +1400,10 @@ def line_section(results: dict[str, dict[str, Any]]) -> str:
         rows.append(
             [
                 str(n),
-                f"{f(w, 2)} s" if w is not None else "not measured",
+                seconds(w),
                 rate(n, w),
                 rate(n, w, SWAP_S),
-                f"{f(nw, 2)} s" if nw is not None else "not measured",
+                seconds(nw),
                 rate(n, nw),
                 rate(n, nw, SWAP_S),
             ]
@@ -1416,7 +1427,10 @@ not from the bounds. **Formula:** a port provisions one unit per cycle; with N p
 once the measured batch wall time W(N) is the station's time per cycle, so units/h = N × 3600 / W(N)
 ("station-limited": the next unit is on the cable the moment the last one is done). On a line a
 technician needs time to swap units; in hands-free mode each port waits for its next unit, so the
-second column adds an *assumed* {SWAP_S:g} s per cycle: N × 3600 / (W(N) + {SWAP_S:g} s). Machine: the shared
+second column adds an *assumed* {SWAP_S:g} s per cycle: N × 3600 / (W(N) + {SWAP_S:g} s). Each cell gives
+the median run and, in brackets, the slowest run of the same N: on this VM the same batch
+varies from run to run (§2's and §8's range columns), so a line should plan with the bracketed
+figure. Machine: the shared
 2-core VM of §2/§8. At 32 and 64 ports the limit is this VM's two cores, which carry the station,
 its device hosts, the simulated units and the EST server at once (§2); on a line the units and the
 server bring their own processors, and a station PC with more cores gives its device hosts room
