@@ -166,8 +166,9 @@ class PasscodeQuota:
     ) -> tuple[str, list[DeviceSnapshot]] | None:
         """One try, without waiting: reserve a use for this unit and journal ``changes`` (its CSR
         and its step into ENROLLING) in the same transaction, so the unit waits for one durable
-        write instead of three. Returns the passcode id charged and the snapshot after each change; None when the
-        passcode cannot pay now (nothing is written then: :meth:`reserve` waits and says why)."""
+        write instead of three. Returns the passcode id charged and the snapshot after each
+        change; None when the passcode cannot pay now (nothing is written then: :meth:`reserve`
+        waits and says why)."""
         with self._lock:
             policy, sticky = self._policy, self._sticky
         if sticky or self._expired(policy) is not None:
