@@ -1271,6 +1271,17 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
             "–",
         ],
     ]
+    ran = [x for x in r["samples"] if x["phase"] == "running"]
+    ended = [x for x in r["samples"] if x["phase"] != "running"]
+    closing = (
+        f" The plot's grey crosses are the sample taken after the batch closed, with its summary "
+        f"dialog open: {ended[-1]['widgets'] - ran[-1]['widgets']:+d} widgets and "
+        f"{(ended[-1]['rss_kb'] - ran[-1]['rss_kb']) / 1024:+.1f} MB against the last sample of the run. "
+        "Until 2026-12-04 a closed summary was only hidden, one more per batch for as long as the "
+        "window stayed open; it is now deleted when closed (`tests/ui/test_batch_actions.py`)."
+        if ran and ended
+        else ""
+    )
     text = f"""## 9. Soak: hands-free, {r["units_requested"]:,} units through {r["ports"]} ports, station window open
 
 `.venv/bin/python bench/soak.py{"" if full else " --units " + str(r["units_requested"])}` · {machine_line(data["machine"])}
@@ -1289,7 +1300,7 @@ average (1.2–2.8 s, drawn at random: the ports run in step, ~2 s per cycle, an
 sampled the same phase of it for minutes, finding 14) RSS
 (`VmRSS`), OS threads (`/proc/self/task`), open descriptors (`/proc/self/fd`), Qt widgets and the
 CPU other processes used are sampled. Warm-up is the first 10 % of the units (at least 50);
-growth is measured from the first sample after it to the last sample with hands-free on.
+growth is measured from the first sample after it to the last sample with hands-free on.{closing}
 Exactly-once is read from the journal afterwards (one device row per serial number, DONE) and
 from the server's count of issued certificates.
 

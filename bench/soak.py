@@ -725,11 +725,22 @@ def plot(r: dict[str, Any], path: Path) -> bool:
     except ImportError:
         print("matplotlib not installed; no plot")
         return False
-    s = r["samples"]
+    # the lines are the run (hands-free on); what was sampled after it (the batch ended, its
+    # summary open) is marked apart: drawn on, it read like growth at the last unit
+    s = [x for x in r["samples"] if x["phase"] == "running"]
+    after = [x for x in r["samples"] if x["phase"] != "running"]
     done = [x["done"] for x in s]
     fig, axes = plt.subplots(2, 1, figsize=(7, 5.2), dpi=110, sharex=True)
     ax = axes[0]
     ax.plot(done, [x["rss_kb"] / 1024 for x in s], label="RSS MB")
+    if after:
+        ax.scatter(
+            [x["done"] for x in after],
+            [x["rss_kb"] / 1024 for x in after],
+            marker="x",
+            color="grey",
+            label="after the batch ended (summary open)",
+        )
     if r["rss_mb_at_warmup"] is not None:
         ax.axhline(
             r["rss_mb_at_warmup"] + RSS_LIMIT_MB,
@@ -746,9 +757,13 @@ def plot(r: dict[str, Any], path: Path) -> bool:
     ax2.plot(done, [x["threads"] for x in s], label="OS threads")
     ax2.plot(done, [x["fds"] for x in s], label="open fds")
     ax2.plot(done, [x["widgets"] for x in s], label="Qt widgets")
+    for key in ("threads", "fds", "widgets") if after else ():
+        ax2.scatter([x["done"] for x in after], [x[key] for x in after], marker="x", color="grey")
     ax2.set_xlabel("units done")
     ax2.set_ylabel("count")
-    ax2.legend(fontsize=7, loc="upper right")
+    highest = max(max(x[k] for k in ("threads", "fds", "widgets")) for x in r["samples"])
+    ax2.set_ylim(0, highest * 1.3)  # room above the lines for the legend
+    ax2.legend(fontsize=7, loc="upper center", ncol=3)
     ax2.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

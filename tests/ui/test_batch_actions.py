@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from certline.app.batch.states import TERMINAL, DeviceState
+from certline.ui.batch_dialogs.summary import BatchSummaryDialog
 from certline.ui.plumbing.worker import pending_tasks
 from certline.ui.station.batch_controller import Phase
 from certline.ui.station.commands import show_history
@@ -155,3 +156,50 @@ def test_retry_pending_asks_again_for_units_the_server_left_pending(qtbot, windo
     assert states(window) == [DeviceState.DONE] * 4
     assert window.counters.pending.number.text() == "0"
     assert len(station.est.issued) == 4 and station.est.calls == 8
+
+
+def test_a_closed_batch_summary_is_released_not_kept_hidden(qtbot, window, station):
+    """A station runs batch after batch all shift. Each summary, once closed, must be gone,
+    not hidden and kept: the soak (docs/benchmarks.md §9) saw one summary cost ~30 widgets
+    and ~8 MB, which batch after batch would never give back."""
+    for _ in range(3):
+        with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+            window.station_actions.start.trigger()
+        shown.args[0].close()
+    qtbot.waitUntil(lambda: not window.findChildren(BatchSummaryDialog), timeout=WAIT)
+
+
+def test_an_export_that_fails_after_its_summary_was_closed_is_still_reported(
+    qtbot, window, station, monkeypatch, tmp_path
+):
+    """The technician clicks Export CSV, then closes the summary before the file is written: a
+    failure must still reach them (in front of the station window), not vanish with the dialog."""
+    from certline.ui.batch_dialogs import report_export
+
+    writing = threading.Event()
+    may_fail = threading.Event()
+
+    def slow_failing_write(*_args):  # noqa: ANN202 - a stand-in for a full disk
+        writing.set()
+        may_fail.wait(WAIT / 1000)
+        raise OSError(28, "No space left on device")
+
+    warnings: list[tuple[object, str]] = []
+    monkeypatch.setattr(report_export, "write_report", slow_failing_write)
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda parent, _title, text, *a, **k: warnings.append((parent, text))
+    )
+    target = tmp_path / "report.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV report (*.csv)"))
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.station_actions.start.trigger()
+    summary = shown.args[0]
+    summary.csv_button.click()
+    qtbot.waitUntil(writing.is_set, timeout=WAIT)
+    summary.close()
+    qtbot.waitUntil(lambda: not window.findChildren(BatchSummaryDialog), timeout=WAIT)
+    may_fail.set()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=WAIT)
+    parent, text = warnings[0]
+    assert parent is window
+    assert "The report was not written" in text and "No space left on device" in text

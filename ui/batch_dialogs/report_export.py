@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from certline.app.batch.journal_api import JournalBackend
 from certline.ui.plumbing.worker import run_in_background
@@ -62,7 +63,12 @@ def ask_and_export(
     on_done: Callable[[Path], None] | None = None,
     fmt: str | None = None,
 ) -> None:
-    """Ask for a file name (CSV or JSON) and export there; errors are shown in a message box."""
+    """Ask for a file name (CSV or JSON) and export there; errors are shown in a message box.
+
+    The export outlives ``parent`` when that is a dialog closed before the file is written (a
+    summary or the history, deleted on close): a failure is then shown in front of the window
+    the dialog belonged to instead of being dropped with it, and ``on_done`` is not called.
+    """
     csv_filter, json_filter = (
         translate("ReportExport", "CSV report (*.csv)"),
         translate("ReportExport", "JSON report (*.json)"),
@@ -75,10 +81,15 @@ def ask_and_export(
     if not name:
         return
     path = Path(name)
+    anchor = _lasting_window(parent)
+
+    def done(written: Path) -> None:
+        if on_done is not None and shiboken6.isValid(parent):
+            on_done(written)
 
     def failed(exc: BaseException) -> None:
         QMessageBox.warning(
-            parent,
+            parent if shiboken6.isValid(parent) and parent.isVisible() else anchor,
             translate("ReportExport", "Export batch report"),
             translate("ReportExport", "The report was not written: %1").replace("%1", str(exc)),
         )
@@ -88,7 +99,15 @@ def ask_and_export(
         batch_id,
         path,
         fmt=format_for(path, selected),
-        on_done=on_done,
+        on_done=done,
         on_error=failed,
-        owner=parent,
+        owner=anchor,
     )
+
+
+def _lasting_window(widget: QWidget) -> QWidget:
+    """The first widget up from ``widget`` that is not a dialog (the station window), else the
+    top dialog: what is still open when a dialog that started an export has been closed."""
+    while isinstance(widget, QDialog) and (up := widget.parentWidget()) is not None:
+        widget = up
+    return widget

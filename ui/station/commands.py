@@ -180,6 +180,8 @@ def show_summary(w: MainWindow, snap: BatchSnapshot) -> BatchSummaryDialog:
     dialog = BatchSummaryDialog(
         w.session.journal, snap.batch_id, w.model.snapshots(), w.session.paths.reports, w, counts=snap
     )
+    # one per batch, all shift long: closed means gone (kept hidden, each held ~30 widgets)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.retry_requested.connect(w.controller.retry_failed)
     dialog.open()
     notify(
