@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -223,10 +224,13 @@ def run_batch(
     *,
     instrument: bool = False,
     drivers: str = HOSTS,
+    tune: Callable[[Any, SimProcess], Callable[[], None] | None] | None = None,
 ) -> dict[str, Any]:
     """One batch of ``n`` fresh units. ``drivers``: HOSTS, the station's default (serial drivers
     in device host processes; link bytes not counted), or IN_STATION (a thread per port in this
-    process, every byte counted through a pyserial wrapper)."""
+    process, every byte counted through a pyserial wrapper). ``tune(session, sim)``: diagnosis
+    only (``bench/journal_lock_variants.py``), called before the device hosts start; what it
+    returns is called when the batch is over, to undo it."""
     from certline.app.batch.engine import BatchOptions
     from certline.app.batch.states import DeviceState
     from certline.app.config.paths import StationPaths
@@ -276,6 +280,7 @@ def run_batch(
                         write_wait[1] += 1
 
             journal._commit = timed_commit
+    undo = tune(session, sim) if tune is not None else None
     try:
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
         session.prepare_devices(wait=60)  # the hosts start with the station, not with the batch
@@ -300,6 +305,8 @@ def run_batch(
     finally:
         session.close()
         sim.stop()
+        if undo is not None:
+            undo()
     per_unit_bytes = sorted(counters.by_port.values(), key=lambda c: c[0] + c[1])
     return {
         "n": n,

@@ -326,7 +326,117 @@ def _default_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
 _PLACEMENT = {"hosts": "device hosts (default)", "in-station": "in the station"}
 
 
-def batch_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.0f} %"
+
+
+def _faster(wall: dict[str, float], reference: dict[str, float]) -> str:
+    """'0.93 s against 1.06 s, 12 % less (the ranges overlap)': medians, and whether the runs'
+    ranges overlap, which says how far the difference stands out from this VM's noise."""
+    less = 1 - wall["median"] / reference["median"]
+    overlap = wall["max"] >= reference["min"] and reference["max"] >= wall["min"]
+    return (
+        f"{f(wall['median'], 2)} s against {f(reference['median'], 2)} s, "
+        + (f"{_pct(less)} less" if less >= 0 else f"{_pct(-less)} more")
+        + (" (the ranges overlap)" if overlap else " (the ranges do not overlap)")
+    )
+
+
+def lock_variants_text(data: dict[str, Any] | None, bound_s: float | None, sim_floor_s: float | None) -> str:
+    """§2's test of what the journal's writer lock is held for (bench/journal_lock_variants.py),
+    one run per batch size. ``bound_s``/``sim_floor_s``: §2's references for one unit (this test
+    does not re-measure them)."""
+    if data is None:
+        return ""
+    by_units = data["results"].get("by_units") or {
+        str(data["results"]["units"]): {**data["results"], "machine": data["machine"]}
+    }
+    rows = []
+    readings = []
+    for units, r in by_units.items():
+        for variant, x in r["summary"].items():
+            wall = x["wall_s"]["median"]
+            rows.append(
+                [
+                    units,
+                    variant,
+                    f"{f(wall, 2)} ({f(x['wall_s']['min'], 2)}–{f(x['wall_s']['max'], 2)})",
+                    f"{f(wall / bound_s, 2)}× / {f(wall / sim_floor_s, 2)}×"
+                    if bound_s and sim_floor_s
+                    else "–",
+                    f"{_pct(x['held_fraction_of_wall']['median'])} "
+                    f"({_pct(x['held_fraction_of_wall']['min'])}–{_pct(x['held_fraction_of_wall']['max'])})",
+                    f(x["held_ms_per_commit"]["median"], 2),
+                    f(x["write_wait_ms_per_unit"]["median"], 0),
+                    f(max(run["foreign_cpu_cores"] for run in r["runs"] if run["variant"] == variant), 2),
+                ]
+            )
+        readings.append(
+            f"*{units} units* ({r['repeats']} batches per variant): " + _lock_reading(r["summary"])
+        )
+    runs = "; ".join(f"{units} units: {machine_line(r['machine'])}" for units, r in by_units.items())
+    return f"""
+**What the held time is made of** (`.venv/bin/python bench/journal_lock_variants.py`, `--units N`;
+{runs}). Batches run alternately, variant after variant, with the journal's locks timed as for the
+table above (so their walls are a little longer than the untimed runs of the first table). Each variant changes one thing: *no fsync* runs the journal with `synchronous=OFF` and
+no audit head sync (a diagnosis only: never shipped, never an option); *rig on its own core* pins
+the simulator and the EST server to one core and the station with its device host to the other
+(`os.sched_setaffinity`), as if the units' own processors and a remote CA carried them.
+
+{table(["units", "variant", "wall s (median, range)", "÷ bound / ÷ sim floor (§2's, median)", "writer lock held, share of wall (median, range)", "ms held per commit", "ms a unit waits for its own writes", "foreign CPU (cores, max)"], rows)}
+
+{(chr(10) * 2).join(readings)}
+
+What is left of the held time is the leader's own work: five statements per change (read the
+unit's state, update its row, close its previous transition, add the new one, append the audit
+record), and sqlite3 gives up the interpreter lock for every step of each, so the leader waits to
+get it back from one of the port workers each time.
+"""
+
+
+def _lock_reading(summary: dict[str, Any]) -> str:
+    """What one batch size's variants say, in words that follow the numbers."""
+    shipped = summary.get("as shipped")
+    bare = summary.get("no fsync")
+    apart = summary.get("rig on its own core")
+    if shipped is None:
+        return ""
+    reading = []
+    if bare:
+        points = 100 * (shipped["held_fraction_of_wall"]["median"] - bare["held_fraction_of_wall"]["median"])
+        reading.append(
+            f"without any fsync the lock is still held {_pct(bare['held_fraction_of_wall']['median'])} of "
+            f"the wall time (durability is about {points:.0f} points of the share"
+            + (
+                "; even with none the 15 % goal stays out of reach). "
+                if bare["held_fraction_of_wall"]["median"] > 0.15
+                else "). "
+            )
+            + f"A unit then waits {f(bare['write_wait_ms_per_unit']['median'], 0)} ms for its writes instead "
+            f"of {f(shipped['write_wait_ms_per_unit']['median'], 0)}, and the batch takes "
+            f"{_faster(bare['wall_s'], shipped['wall_s'])}. "
+        )
+    if apart:
+        less = 1 - apart["wall_s"]["median"] / shipped["wall_s"]["median"]
+        reading.append(
+            f"With the rig on its own core the lock is held {_pct(apart['held_fraction_of_wall']['median'])} "
+            f"(as shipped: {_pct(shipped['held_fraction_of_wall']['median'])}) and the batch takes "
+            f"{_faster(apart['wall_s'], shipped['wall_s'])}, with one core for the station and its device "
+            "host instead of two shared ones: "
+            + (
+                "no slower with one core than with two shared, so the rig competing with the station "
+                "costs this batch at least as much as a second core gives it. "
+                if less >= -0.03
+                else "slower with one core: at this size the station needs the second core more than it "
+                "suffers from the rig. "
+            )
+        )
+    return "".join(reading)
+
+
+def batch_section(
+    data: dict[str, Any] | None, lock_variants: dict[str, Any] | None = None
+) -> tuple[str, list[list[str]]]:
     if data is None:
         return (
             "## 2. Batch wall time vs the physical bound\n\nNot run yet: `.venv/bin/python bench/batch_bound.py`.\n",
@@ -465,6 +575,7 @@ running commit, then its own group's): what the journal costs a unit.
         foreign = [row["foreign_cpu_cores_max"] for row in _default_rows(r)]
         big_cpu = (big or {}).get("cpu_ms_per_unit") or {}
         text += BATCH_STILL_MISSED.format(
+            lock_variants=lock_variants_text(lock_variants, r.get("bound_s"), r.get("sim_floor_s")),
             foreign_range=f(min(foreign), 1)
             if f(min(foreign), 1) == f(max(foreign), 1)
             else f"{f(min(foreign), 1)}–{f(max(foreign), 1)}",
@@ -645,6 +756,7 @@ fsyncs the share fell only from 47–50 % to 43–44 %); the journal's own Pytho
 per write. What a unit
 pays is its own writes: {wait_n} ms at {n} units, {share_n} of its time ({per_write} ms per write, the
 running commit and then its own), {wait_one} ms for one unit alone.
+{lock_variants}
 
 *What would close them.* Less CPU per unit on the path every unit must take (serial framing,
 journal, EST verification), or more cores: with the drivers in host processes a station PC with
@@ -1780,7 +1892,7 @@ def write_docs() -> Path:
     summary_rows: list[list[str]] = []
     for fn, key in (
         (est_section, "est_throughput"),
-        (batch_section, "batch_bound"),
+        (lambda data: batch_section(data, results.get("journal_lock_variants")), "batch_bound"),
         (gui_section, "gui_stall"),
         (startup_section, "startup"),
         (scale_section, "scale"),
@@ -1822,6 +1934,7 @@ busy, since every run first waits for it to be idle), or one at a time:
 | PySide6 leak repro | `.venv/bin/python bench/pyside_none_leak.py` | 1 s |
 | nRF91 path (§8) | `.venv/bin/python bench/nrf91_path.py` | ~4 min (both driver placements) |
 | soak (§9) | `.venv/bin/python bench/soak.py` (`--units N` for a shorter run) | ~5 min for 2,000 units |
+| journal lock diagnosis (§2, not in `run_all.sh`) | `.venv/bin/python bench/journal_lock_variants.py` | ~8 min (5 batches per variant) |
 
 Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`), `postgresql` for the
 shared journal and, for the plots,

@@ -1,0 +1,161 @@
+"""Diagnosis: what holds the journal's writer lock at 32 units (docs/benchmarks.md §2).
+
+Run: ``.venv/bin/python bench/journal_lock_variants.py`` (~8 minutes: 5 batches per variant).
+Writes ``bench/results/journal_lock_variants.json`` and re-renders docs/benchmarks.md.
+
+The batch benchmark (``bench/batch_bound.py``) finds the writer lock held for about half the
+wall time of a 32-unit batch, against a goal of 15 %. This asks what would bring it down, by
+changing one thing at a time in otherwise identical batches (same harness, ``run_batch`` with the
+journal's locks timed), run alternately so that drift on the shared VM hits every variant alike:
+
+* ``as shipped``: the station as it runs on a line;
+* ``no fsync``: the journal with ``PRAGMA synchronous=OFF`` and no audit head sync. **Never
+  shipped, never an option**: it shows how much of the held time is durability;
+* ``rig on its own core``: the simulator and the EST server pinned to one core, the station and
+  its device host to the other (``os.sched_setaffinity``), so the rig standing in for the units'
+  own processors and a remote CA no longer shares the station's core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.batch_bound import HOSTS, run_batch  # noqa: E402
+from bench.common import (  # noqa: E402
+    RESULTS,
+    EstServerProcess,
+    SimProcess,
+    machine_info,
+    save_result,
+    wait_for_quiet,
+)
+
+AS_SHIPPED, NO_FSYNC, RIG_APART = "as shipped", "no fsync", "rig on its own core"
+VARIANTS = (AS_SHIPPED, NO_FSYNC, RIG_APART)
+Undo = Callable[[], None]
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` (threads started later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:
+            pass  # a thread that just ended
+
+
+def _no_fsync(session: Any, _sim: SimProcess) -> Undo | None:
+    session.journal._db.execute("PRAGMA synchronous=OFF")
+    session.journal.audit.persist_head = lambda _head: None
+    return None
+
+
+def _rig_apart(server: EstServerProcess) -> Callable[[Any, SimProcess], Undo | None]:
+    def tune(_session: Any, sim: SimProcess) -> Undo | None:
+        everything = set(range(os.cpu_count() or 1))
+        if len(everything) < 2:
+            raise SystemExit("the 'rig on its own core' variant needs two cores")
+        rig, station = {max(everything)}, everything - {max(everything)}
+        _pin(server.pid, rig)
+        _pin(sim.pid, rig)
+        _pin(os.getpid(), station)  # the device hosts start after this and inherit it
+        return lambda: (_pin(server.pid, everything), _pin(os.getpid(), everything))
+
+    return tune
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5, help="batches per variant")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="certline-bench-lock-"))
+    server = EstServerProcess(work / "est")
+    runs: list[dict[str, Any]] = []
+    try:
+        server.start()
+        wait_for_quiet()
+        tunes: dict[str, Callable[[Any, SimProcess], Undo | None] | None] = {
+            AS_SHIPPED: None,
+            NO_FSYNC: _no_fsync,
+            RIG_APART: _rig_apart(server),
+        }
+        for run in range(1, args.repeats + 1):
+            for index, variant in enumerate(VARIANTS):  # alternately
+                res = run_batch(  # run number: a fresh station home (journal) for every batch
+                    server,
+                    args.units,
+                    work,
+                    run * 10 + index,
+                    instrument=True,
+                    drivers=HOSTS,
+                    tune=tunes[variant],
+                )
+                lock = res["journal_lock"]
+                runs.append(
+                    {
+                        "variant": variant,
+                        "run": run,
+                        "wall_s": res["wall_s"],
+                        "done": res["done"],
+                        "held_fraction_of_wall": lock["held_fraction_of_wall"],
+                        "held_ms_per_commit": lock["held_ms_per_acquisition"],
+                        "write_wait_ms_per_unit": lock["worker_write_wait_ms_per_unit"],
+                        "foreign_cpu_cores": res["foreign_cpu_cores"],
+                    }
+                )
+                print(
+                    f"{variant:20} run {run}: wall {res['wall_s']:.2f} s, {res['done']}/{args.units} done, "
+                    f"lock held {lock['held_fraction_of_wall']:.0%}, foreign CPU {res['foreign_cpu_cores']:.2f}",
+                    flush=True,
+                )
+                if res["failures"]:
+                    print("  failed:", *res["failures"], sep="\n    ", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    summary = {}
+    for variant in VARIANTS:
+        mine = [r for r in runs if r["variant"] == variant]
+        summary[variant] = {
+            key: {
+                "median": statistics.median(r[key] for r in mine),
+                "min": min(r[key] for r in mine),
+                "max": max(r[key] for r in mine),
+            }
+            for key in ("wall_s", "held_fraction_of_wall", "held_ms_per_commit", "write_wait_ms_per_unit")
+        }
+    if not args.no_save:
+        entry = {"units": args.units, "repeats": args.repeats, "runs": runs, "summary": summary}
+        save_result("journal_lock_variants", {"by_units": _with_earlier_sizes(entry)})
+    return 0
+
+
+def _with_earlier_sizes(entry: dict[str, Any]) -> dict[str, Any]:
+    """The stored results of other batch sizes, and this one's (replacing an older one of the
+    same size); each keeps the machine line and date of its own run."""
+    path = RESULTS / "journal_lock_variants.json"
+    by_units: dict[str, Any] = {}
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        by_units = stored["results"].get("by_units") or {
+            str(stored["results"]["units"]): {**stored["results"], "machine": stored["machine"]}
+        }
+    by_units[str(entry["units"])] = {**entry, "machine": machine_info()}
+    return dict(sorted(by_units.items(), key=lambda item: int(item[0])))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
