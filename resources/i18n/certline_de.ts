@@ -1151,10 +1151,6 @@ Das alte Zertifikat wird zuerst im Journal festgehalten. Sobald der neue Schlüs
         <translation>Einheit %1 neu provisionieren</translation>
     </message>
     <message>
-        <source>Report saved: %1</source>
-        <translation>Bericht gespeichert: %1</translation>
-    </message>
-    <message>
         <source>Save support bundle</source>
         <translation>Support-Paket speichern</translation>
     </message>
@@ -1793,6 +1789,10 @@ Ein Ingenieur entsperrt die Station und gibt ihn unter Station &gt; Neuer Passco
     <message>
         <source>Export batch report</source>
         <translation>Chargenbericht exportieren</translation>
+    </message>
+    <message>
+        <source>Report saved: %1</source>
+        <translation>Bericht gespeichert: %1</translation>
     </message>
     <message>
         <source>The report was not written: %1</source>

@@ -203,3 +203,22 @@ def test_an_export_that_fails_after_its_summary_was_closed_is_still_reported(
     parent, text = warnings[0]
     assert parent is window
     assert "The report was not written" in text and "No space left on device" in text
+
+
+def test_an_export_from_the_summary_says_where_the_report_was_saved(
+    qtbot, window, station, monkeypatch, tmp_path
+):
+    """A technician who exports from the summary sees that it worked and where the file is, in
+    the station window's status bar, as after the toolbar's Export report."""
+    target = tmp_path / "from-summary.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV report (*.csv)"))
+    with qtbot.waitSignal(window.summary_shown, timeout=WAIT) as shown:
+        window.station_actions.start.trigger()
+    shown.args[0].csv_button.click()
+    qtbot.waitUntil(lambda: target.exists() and pending_tasks() == 0, timeout=WAIT)
+    assert window.statusBar().currentMessage() == f"Report saved: {target}"
+    shown.args[0].close()
+    window.statusBar().clearMessage()
+    window.station_actions.export.trigger()  # the toolbar's export says it once, the same way
+    qtbot.waitUntil(lambda: pending_tasks() == 0 and window.statusBar().currentMessage() != "", timeout=WAIT)
+    assert window.statusBar().currentMessage() == f"Report saved: {target}"

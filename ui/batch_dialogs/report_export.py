@@ -12,7 +12,7 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from certline.app.batch.journal_api import JournalBackend
 from certline.ui.plumbing.worker import run_in_background
@@ -65,9 +65,11 @@ def ask_and_export(
 ) -> None:
     """Ask for a file name (CSV or JSON) and export there; errors are shown in a message box.
 
-    The export outlives ``parent`` when that is a dialog closed before the file is written (a
-    summary or the history, deleted on close): a failure is then shown in front of the window
-    the dialog belonged to instead of being dropped with it, and ``on_done`` is not called.
+    Where the report went is said in the status bar of the main window ``parent`` belongs to
+    (or is), for an export from the toolbar, the summary or the history alike. The export
+    outlives ``parent`` when that is a dialog closed before the file is written (a summary or
+    the history, deleted on close): a failure is then shown in front of that main window
+    instead of being dropped with the dialog, and ``on_done`` is not called.
     """
     csv_filter, json_filter = (
         translate("ReportExport", "CSV report (*.csv)"),
@@ -84,6 +86,10 @@ def ask_and_export(
     anchor = _lasting_window(parent)
 
     def done(written: Path) -> None:
+        if isinstance(anchor, QMainWindow):
+            anchor.statusBar().showMessage(
+                translate("ReportExport", "Report saved: %1").replace("%1", str(written)), 10_000
+            )
         if on_done is not None and shiboken6.isValid(parent):
             on_done(written)
 

@@ -128,15 +128,7 @@ def reprovision_selected(w: MainWindow) -> None:
 def export_report(w: MainWindow) -> None:
     batch_id = w.controller.batch_id
     if batch_id is not None:
-        ask_and_export(
-            w,
-            w.session.journal,
-            batch_id,
-            w.session.paths.reports,
-            on_done=lambda path: w.show_message(
-                translate("MainWindow", "Report saved: %1").replace("%1", str(path))
-            ),
-        )
+        ask_and_export(w, w.session.journal, batch_id, w.session.paths.reports)  # says where it went
 
 
 def save_support_bundle(w: MainWindow, path: Path | None = None) -> None:
