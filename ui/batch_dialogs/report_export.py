@@ -7,11 +7,12 @@ CLI writes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtCore import QCoreApplication, QObject, Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from certline.app.batch.journal_api import JournalBackend
@@ -20,6 +21,7 @@ from certline.ui.plumbing.worker import run_in_background
 FORMATS = ("csv", "json")
 
 
+log = logging.getLogger(__name__)
 translate = QCoreApplication.translate  # lupdate finds translate("Context", "text") calls
 
 
@@ -69,7 +71,8 @@ def ask_and_export(
     (or is), for an export from the toolbar, the summary or the history alike. The export
     outlives ``parent`` when that is a dialog closed before the file is written (a summary or
     the history, deleted on close): a failure is then shown in front of that main window
-    instead of being dropped with the dialog, and ``on_done`` is not called.
+    instead of being dropped with the dialog, and ``on_done`` is not called once the dialog
+    has been deleted. The failure box does not block: a batch may be running behind it.
     """
     csv_filter, json_filter = (
         translate("ReportExport", "CSV report (*.csv)"),
@@ -94,11 +97,20 @@ def ask_and_export(
             on_done(written)
 
     def failed(exc: BaseException) -> None:
-        QMessageBox.warning(
-            parent if shiboken6.isValid(parent) and parent.isVisible() else anchor,
+        text = translate("ReportExport", "The report was not written: %1").replace("%1", str(exc))
+        target = parent if shiboken6.isValid(parent) and parent.isVisible() else anchor
+        if not target.isVisible():  # the station window was closed meanwhile: no one to show it to
+            log.warning("%s", text)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
             translate("ReportExport", "Export batch report"),
-            translate("ReportExport", "The report was not written: %1").replace("%1", str(exc)),
+            text,
+            QMessageBox.StandardButton.Ok,
+            target,
         )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     export_in_background(
         journal,
@@ -112,8 +124,9 @@ def ask_and_export(
 
 
 def _lasting_window(widget: QWidget) -> QWidget:
-    """The first widget up from ``widget`` that is not a dialog (the station window), else the
+    """The first window up from ``widget`` that is not a dialog (the station window), else the
     top dialog: what is still open when a dialog that started an export has been closed."""
-    while isinstance(widget, QDialog) and (up := widget.parentWidget()) is not None:
-        widget = up
-    return widget
+    window = widget.window()
+    while isinstance(window, QDialog) and (up := window.parentWidget()) is not None:
+        window = up.window()
+    return window
