@@ -280,8 +280,9 @@ def run_batch(
                         write_wait[1] += 1
 
             journal._commit = timed_commit
-    undo = tune(session, sim) if tune is not None else None
+    undo = None
     try:
+        undo = tune(session, sim) if tune is not None else None
         _ = session.client  # build the EST client (TLS context) before the clock starts, like a station
         session.prepare_devices(wait=60)  # the hosts start with the station, not with the batch
         wait_for_quiet(max_wait_s=QUIET.wait_s)
@@ -303,10 +304,12 @@ def run_batch(
         grouped = getattr(session.journal, "grouped_writes", None)
         engine.finish()
     finally:
-        session.close()
-        sim.stop()
-        if undo is not None:
-            undo()
+        try:
+            if undo is not None:
+                undo()
+        finally:
+            session.close()
+            sim.stop()
     per_unit_bytes = sorted(counters.by_port.values(), key=lambda c: c[0] + c[1])
     return {
         "n": n,

@@ -46,33 +46,75 @@ VARIANTS = (AS_SHIPPED, NO_FSYNC, RIG_APART)
 Undo = Callable[[], None]
 
 
-def _pin(pid: int, cpus: set[int]) -> None:
-    """Every thread of ``pid`` (threads started later inherit it)."""
-    for tid in os.listdir(f"/proc/{pid}/task"):
+def _pin(pid: int, cpus: set[int]) -> dict[int, set[int]]:
+    """Pin every thread of ``pid`` (threads started later inherit it); returns each thread's
+    mask before, for :func:`_restore`."""
+    before: dict[int, set[int]] = {}
+    for name in os.listdir(f"/proc/{pid}/task"):
+        tid = int(name)
         try:
-            os.sched_setaffinity(int(tid), cpus)
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpus)
         except ProcessLookupError:
             pass  # a thread that just ended
+    return before
+
+
+def _restore(pid: int, before: dict[int, set[int]], allowed: set[int]) -> None:
+    """Every thread of ``pid`` back to its mask before :func:`_pin`; threads started while it
+    was pinned get ``allowed``, the process's own mask before."""
+    for name in os.listdir(f"/proc/{pid}/task"):
+        tid = int(name)
+        try:
+            os.sched_setaffinity(tid, before.get(tid, allowed))
+        except ProcessLookupError:
+            pass
 
 
 def _no_fsync(session: Any, _sim: SimProcess) -> Undo | None:
-    session.journal._db.execute("PRAGMA synchronous=OFF")
-    session.journal.audit.persist_head = lambda _head: None
+    journal = session.journal
+    with journal._lock:  # the writer connection is the group-commit leader's
+        journal._db.execute("PRAGMA synchronous=OFF")
+    journal.audit.persist_head = lambda _head: None
     return None
 
 
 def _rig_apart(server: EstServerProcess) -> Callable[[Any, SimProcess], Undo | None]:
     def tune(_session: Any, sim: SimProcess) -> Undo | None:
-        everything = set(range(os.cpu_count() or 1))
-        if len(everything) < 2:
-            raise SystemExit("the 'rig on its own core' variant needs two cores")
-        rig, station = {max(everything)}, everything - {max(everything)}
-        _pin(server.pid, rig)
-        _pin(sim.pid, rig)
-        _pin(os.getpid(), station)  # the device hosts start after this and inherit it
-        return lambda: (_pin(server.pid, everything), _pin(os.getpid(), everything))
+        # the cores this process may use (a cpuset or taskset may allow fewer than the machine has)
+        allowed = os.sched_getaffinity(0)
+        server_allowed = os.sched_getaffinity(server.pid)
+        if len(allowed) < 2:
+            raise SystemExit("the 'rig on its own core' variant needs two cores this process may use")
+        rig = {max(allowed)}
+        server_before = _pin(server.pid, rig)
+        _pin(sim.pid, rig)  # the simulator is stopped with its batch
+        station_before = _pin(os.getpid(), allowed - rig)  # the device hosts start after this and inherit it
+
+        def undo() -> None:
+            _restore(server.pid, server_before, server_allowed)
+            _restore(os.getpid(), station_before, allowed)
+
+        return undo
 
     return tune
+
+
+def _stored_sizes() -> dict[str, Any]:
+    """The results of earlier runs, by batch size (read before the runs: a file this cannot
+    read is said at once, not after minutes of batches)."""
+    path = RESULTS / "journal_lock_variants.json"
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        results = stored["results"]
+        if results.get("by_units"):
+            return dict(results["by_units"])
+        return {str(results["units"]): {**results, "machine": stored["machine"]}}  # the first format
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"{path}: not a result this can extend ({exc!r}); it will hold only this run", flush=True)
+        return {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="batches per variant")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    earlier = {} if args.no_save else _stored_sizes()
     work = Path(tempfile.mkdtemp(prefix="certline-bench-lock-"))
     server = EstServerProcess(work / "est")
     runs: list[dict[str, Any]] = []
@@ -139,21 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         }
     if not args.no_save:
         entry = {"units": args.units, "repeats": args.repeats, "runs": runs, "summary": summary}
-        save_result("journal_lock_variants", {"by_units": _with_earlier_sizes(entry)})
+        save_result("journal_lock_variants", {"by_units": _with_earlier_sizes(earlier, entry)})
     return 0
 
 
-def _with_earlier_sizes(entry: dict[str, Any]) -> dict[str, Any]:
+def _with_earlier_sizes(earlier: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """The stored results of other batch sizes, and this one's (replacing an older one of the
     same size); each keeps the machine line and date of its own run."""
-    path = RESULTS / "journal_lock_variants.json"
-    by_units: dict[str, Any] = {}
-    if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        by_units = stored["results"].get("by_units") or {
-            str(stored["results"]["units"]): {**stored["results"], "machine": stored["machine"]}
-        }
-    by_units[str(entry["units"])] = {**entry, "machine": machine_info()}
+    by_units = {**earlier, str(entry["units"]): {**entry, "machine": machine_info()}}
     return dict(sorted(by_units.items(), key=lambda item: int(item[0])))
 
 

@@ -725,8 +725,8 @@ def plot(r: dict[str, Any], path: Path) -> bool:
     except ImportError:
         print("matplotlib not installed; no plot")
         return False
-    # the lines are the run (hands-free on); what was sampled after it (the batch ended, its
-    # summary open) is marked apart: drawn on, it read like growth at the last unit
+    # the lines are the run (hands-free on); what was sampled after it (the batch closing, its
+    # summary opening) is marked apart: drawn on, it read like growth at the last unit
     s = [x for x in r["samples"] if x["phase"] == "running"]
     after = [x for x in r["samples"] if x["phase"] != "running"]
     done = [x["done"] for x in s]
@@ -739,7 +739,7 @@ def plot(r: dict[str, Any], path: Path) -> bool:
             [x["rss_kb"] / 1024 for x in after],
             marker="x",
             color="grey",
-            label="after the batch ended (summary open)",
+            label="after hands-free was switched off",
         )
     if r["rss_mb_at_warmup"] is not None:
         ax.axhline(
