@@ -917,14 +917,21 @@ the station's interpreter lock, so the GUI thread finds the lock free far more o
 code is unchanged; these runs start the hosts with the session, as `certline-gui` does while its
 window opens.
 
-*Not met with margin.* The 32-unit goal is met or missed with this VM's speed of the hour, not
-with the code. Two runs on 2026-12-04 with the same code on the batch's path (what changed between
-them, the summary dialog and report exports, runs after the batch): at 14:03 UTC (speed check
-56 ms) 47.8 ms worst and 34.5 ms median at 32 units, met; at 16:00 UTC (speed check 99 ms, a VM
-nearly twice as slow) 72.7 ms worst and 50.6 ms median, missed. In both, the longest gap of every
-run lies in the phase where all units read their CSRs, enroll and write at once (0.5–1.0 s after
-Start): the GUI thread waiting for the interpreter lock behind 32 busy port workers, as the second
-round found. The table and the Summary show the latest run, whatever it says.
+*Fourth round: the port workers give way to the window's thread.* Runs on 2026-12-04 with the
+same code on the batch's path showed the 32-unit goal met or missed with the VM's speed of the
+hour: at 14:03 UTC (speed check 56 ms) 47.8 ms worst and 34.5 ms median, met; at 16:00 UTC (speed
+check 99 ms, a VM nearly twice as slow) 72.7 ms worst and 50.6 ms median, missed. In both, the
+longest gap of every run lay where all units read their CSRs, enroll and write at once (0.5–1.0 s
+after Start): the window's thread waiting for a core and the interpreter lock behind 32 busy port
+workers. Since then a station window lowers the priority of its batches' port workers one step
+(`app/host/thread_priority.py`: nice +5 on Linux, `THREAD_PRIORITY_BELOW_NORMAL` on Windows; the
+command line's batches, with no window, keep normal priority), so the scheduler runs the window's
+thread first when both are ready. Interleaved A/B at 32 units (6 pairs, 16:06 UTC, the commit
+before against this one, one batch each, alternating): longest stall median 46.4 → 36.6 ms, worst
+63.6 → 53.1 ms, lower in 4 of 6 pairs; p99 gap median 26.0 → 20.9 ms; batch wall times unchanged
+(median 1.39 and 1.30 s, ranges 1.14–1.57 and 1.20–1.42 s). A tendency in the same direction as a
+first A/B (two blocks of 3 runs each way), not a large or settled effect: the goal is still not met with
+margin. The table and the Summary show the latest run, whatever it says.
 """
 
 

@@ -39,6 +39,7 @@ from certline.app.batch.tally import BatchTally
 from certline.app.config.profile import Profile, ScanIn
 from certline.app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from certline.app.est.errors import EstError
+from certline.app.host.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,12 @@ class BatchEngine:
         options: BatchOptions | None = None,
         batch_id: int | None = None,
         quota: PasscodeQuota | None = None,
+        workers_yield: bool = False,
     ) -> None:
+        """``workers_yield``: port workers run one step below normal priority, so a window's
+        thread in this process comes first (:mod:`certline.app.host.thread_priority`)."""
         self.journal = journal
+        self.workers_yield = workers_yield
         self.quota = quota
         """The passcode gate (uses, expiry) every enrollment of this batch passes; None: none."""
         if quota is not None:
@@ -509,6 +514,8 @@ class BatchEngine:
         self.bus.publish(LogEvent(level, message, device_id=device_id, port=port))
 
     def _run_port(self, worker: _Worker) -> None:
+        if self.workers_yield:
+            lower_this_thread()
         try:
             self._run_port_job(worker)
         finally:

@@ -83,6 +83,9 @@ class StationSession:
         self._client_factory = client_factory
         self.device_hosts: DriverHosts | None = None
         """The processes that run the serial drivers (None: they run in this process)."""
+        self.workers_yield_to_window = False
+        """Set by the station window: the port workers of the batches started from now on run
+        below normal priority, so the window's thread comes first (docs/benchmarks.md §3)."""
         if driver_factory is None:
             count = default_host_count() if device_hosts is None else device_hosts
             if count > 0:
@@ -134,6 +137,7 @@ class StationSession:
             bus=self.bus,
             options=options,
             batch_id=resume_batch,
+            workers_yield=self.workers_yield_to_window,
         )
         if ports:
             self.engine.add_ports(ports)

@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.session = session
+        session.workers_yield_to_window = True  # batches' port workers give way to this thread
         self.settings = settings or UiSettings()
         self.setWindowTitle(self.tr("Certline station — %1").replace("%1", session.profile.name))
         self.setWindowIcon(app_icon())
