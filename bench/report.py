@@ -1420,12 +1420,16 @@ def soak_section(data: dict[str, Any] | None) -> tuple[str, list[list[str]]]:
     ran = [x for x in r["samples"] if x["phase"] == "running"]
     ended = [x for x in r["samples"] if x["phase"] != "running"]
     closing = (
-        f" The plot's grey crosses are what was sampled after hands-free was switched off (the batch "
-        f"closing, then its summary dialog open): {ended[-1]['widgets'] - ran[-1]['widgets']:+d} widgets and "
-        f"{(ended[-1]['rss_kb'] - ran[-1]['rss_kb']) / 1024:+.1f} MB against the last sample of the run, for "
-        "the batch's close and the summary together. Until 2026-12-04 a closed summary was only hidden, "
-        "its widgets kept, one more per batch for as long as the window stayed open; it is now deleted "
-        "when closed (`tests/ui/test_batch_actions.py`)."
+        " The plot's grey crosses are what was sampled after hands-free was switched off ("
+        + (
+            "the batch closing, then its summary dialog open"
+            if ended[-1]["widgets"] > ran[-1]["widgets"]
+            else "the batch closing; its summary dialog had not opened yet"
+        )
+        + f"): {ended[-1]['widgets'] - ran[-1]['widgets']:+d} widgets and "
+        f"{(ended[-1]['rss_kb'] - ran[-1]['rss_kb']) / 1024:+.1f} MB against the last sample of the run. "
+        "Until 2026-12-04 a closed summary was only hidden, its widgets kept, one more per batch for as "
+        "long as the window stayed open; it is now deleted when closed (`tests/ui/test_batch_actions.py`)."
         if ran and ended
         else ""
     )
