@@ -514,8 +514,6 @@ class BatchEngine:
         self.bus.publish(LogEvent(level, message, device_id=device_id, port=port))
 
     def _run_port(self, worker: _Worker) -> None:
-        if self.workers_yield:
-            lower_this_thread()
         try:
             self._run_port_job(worker)
         finally:
@@ -534,6 +532,10 @@ class BatchEngine:
             if self.labels is not None:
                 self.labels.ended(port)
             return
+        if self.workers_yield:
+            # only now: opening the port may start a device host process, which would inherit
+            # this thread's priority for good (an unprivileged process cannot raise it again)
+            lower_this_thread()
         try:
             self._provision(worker, driver, detected_at)
         except JournalError as exc:  # e.g. registering the unit, or recording that it was lost

@@ -84,3 +84,28 @@ def test_a_host_killed_while_units_are_proven_loses_nothing_and_issues_nothing_t
             assert line.server.posts_for_csr(bytes(row["csr_der"])) == 1
     finally:
         session.close()
+
+
+def test_a_host_started_by_a_window_s_port_worker_keeps_normal_priority(line, sims, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A station window's port workers run below normal priority (app/host/thread_priority.py).
+    When one of them must start a device host (the last one died), the host must not inherit
+    that priority: an unprivileged process can never raise it again, and every port it serves
+    would stay behind for the rest of the shift."""
+    sim = start_sim(sims, tmp_path, 1)
+    session = StationSession(line.profile(), line.credentials(), paths=line.paths(), device_hosts=1)
+    session.workers_yield_to_window = True  # what a station window sets on its session
+    try:
+        assert session.device_hosts is not None
+        engine = session.start_batch(BatchOptions(work_order="WO-NICE"), sim.ports)
+        assert engine.wait(120)
+        first = session.device_hosts._hosts[0].process
+        os.kill(first.pid, signal.SIGKILL)
+        first.join(10)
+        engine.add_ports(sim.ports)  # the port's next job: its worker opens the port, starting a host
+        assert engine.wait(120)
+        started = [h.process.pid for h in session.device_hosts._hosts if h.alive]
+        assert started and first.pid not in started
+        ours = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in started] == [ours] * len(started)
+    finally:
+        session.close()
