@@ -136,11 +136,13 @@ class _Host:
             with self._send_lock:
                 self.conn.send(message)
         except (OSError, ValueError) as exc:
+            unreachable = f"the station's device host process {self.index} cannot be reached ({exc})"
             with self._waiting_lock:
                 self._waiting.pop(message[1], None)
-            raise DeviceLost(
-                f"the station's device host process {self.index} cannot be reached ({exc})"
-            ) from None
+                if self.alive:  # its reader may not have seen the pipe close yet
+                    self.alive = False
+                    self.death = unreachable
+            raise DeviceLost(unreachable) from None
         if not waiting.done.wait(timeout):
             with self._waiting_lock:
                 self._waiting.pop(message[1], None)
@@ -176,6 +178,11 @@ class _Host:
         for waiting in orphans.values():
             waiting.error = DeviceLost(death)
             waiting.done.set()
+
+    def gone(self) -> bool:
+        """Whether this host can no longer serve a port: its reader saw the pipe close, or the
+        process has ended and the reader has not noticed yet (a kill and the next open can race)."""
+        return not self.alive or not self.process.is_alive()
 
     def _death(self) -> str:
         self.process.join(0.2)
@@ -224,6 +231,10 @@ def _exception(blob: bytes | None, description: str | None, detail: str | None) 
     return RuntimeError(f"internal error in the device host: {description}")
 
 
+class _HostEnded(DeviceLost):
+    """The host died under an open: the port was never touched, so the open may be tried again."""
+
+
 class DriverHosts:
     """The station's device host processes; opens drivers in them. Thread-safe.
 
@@ -259,7 +270,7 @@ class DriverHosts:
         station then runs its drivers with the hosts it has, or in its own process."""
         if self._closed:
             raise DeviceLost("the station is closing; no device can be opened")
-        self._hosts[:] = [h for h in self._hosts if h.alive]
+        self._hosts[:] = [h for h in self._hosts if not h.gone()]
         level = logging.getLogger("certline").getEffectiveLevel()
         while len(self._hosts) < self.count:
             try:
@@ -279,7 +290,18 @@ class DriverHosts:
 
     def open_driver(self, driver_name: str, port: str, baud: int) -> DeviceDriver:
         """Open ``port``'s driver in the least busy host (DeviceLost if the port cannot be opened),
-        or in this process when no host could be started."""
+        or in this process when no host could be started.
+
+        A host that dies just before the open (killed, crashed, between two units) costs the port
+        nothing: opening touches no device state, so it is tried once more on a fresh host.
+        """
+        try:
+            return self._open_once(driver_name, port, baud)
+        except _HostEnded as ended:
+            log.info("%s before %s was opened; opening it in a fresh host", ended, port)
+            return self._open_once(driver_name, port, baud)  # a second _HostEnded is a DeviceLost
+
+    def _open_once(self, driver_name: str, port: str, baud: int) -> DeviceDriver:
         with self._lock:
             self._replace_dead()
             host = min(self._hosts, key=lambda h: h.open_drivers) if self._hosts else None
@@ -290,6 +312,11 @@ class DriverHosts:
         handle = next(self._ids)
         try:
             name = host.request((OPEN, next(self._ids), handle, driver_name, port, baud))
+        except DeviceLost as lost:
+            self._closed_one(host)
+            if host.gone():
+                raise _HostEnded(str(lost), port=port) from None
+            raise  # the port itself cannot be opened
         except BaseException:
             self._closed_one(host)
             raise

@@ -125,6 +125,34 @@ def test_a_killed_host_fails_only_its_waiting_call_and_the_next_port_gets_a_new_
         sim.stop()
 
 
+def test_a_port_opened_just_after_its_host_died_opens_in_a_fresh_host(
+    tmp_path: Path, hosts: DriverHosts
+) -> None:
+    """The host dies between two units and the next unit's open comes before the host's reader has
+    seen the pipe close (it found this race in CI): the port must still open, in a fresh host,
+    instead of failing the unit with "cannot be reached". Tried several times, each right after
+    the kill, so the race is met whichever side wins it."""
+    sim = _sim(tmp_path, 1, keygen_latency=0.01)
+    try:
+        killed: list[int] = []
+        for _ in range(5):
+            first = hosts.open_driver("certline", sim.ports[0], 115200)
+            first.identify()
+            first.close()
+            host = hosts._hosts[0].process
+            assert host.pid is not None
+            killed.append(host.pid)
+            os.kill(host.pid, signal.SIGKILL)
+            again = hosts.open_driver("certline", sim.ports[0], 115200)  # at once: no join, no sleep
+            try:
+                assert again.identify().serial_number == sim.devices[0].serial_number
+            finally:
+                again.close()
+        assert hosts._hosts[0].process.pid not in killed
+    finally:
+        sim.stop()
+
+
 def test_driver_log_lines_reach_the_station_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="certline")
     pool = DriverHosts(1)  # started after the level is set: the host logs what the station keeps
