@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,6 +77,37 @@ def test_an_illegal_transition_is_refused_and_changes_nothing(journal: JournalBa
         journal.transition(dev, DeviceState.DONE, "done")
     assert journal.device(dev).state == DeviceState.DETECTED
     assert journal.audit.verify().ok
+
+
+def test_each_step_lasts_until_the_next_one_starts(journal: JournalBackend):
+    """The unit's details show how long each step took: a step's duration is the time to the next
+    transition of the same unit (to the millisecond), a step text alone closes the one before it,
+    and the latest step is still open."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    other = journal.add_device(batch, "/dev/ttyF", serial_number="S8").device_id
+    dev = journal.add_device(
+        batch, "/dev/ttyG", then=[(DeviceState.IDENTIFIED, "id")], serial_number="S7"
+    ).device_id
+    for state in (DeviceState.KEY_READY, DeviceState.CSR_READY):
+        time.sleep(0.03)
+        journal.transition(dev, state, state.value)
+        journal.set_step(other, "still detected")  # another unit's changes close nothing of this one
+    time.sleep(0.03)
+    journal.set_step(dev, "waiting for the EST server")
+    history = journal.history(dev)
+    assert [t.step for t in history] == [
+        "detected",
+        "id",
+        "key-ready",
+        "csr-ready",
+        "waiting for the EST server",
+    ]
+    for this, following in zip(history, history[1:], strict=False):
+        gap_ms = (following.at - this.at).total_seconds() * 1000
+        assert this.duration_ms is not None and abs(this.duration_ms - gap_ms) <= 1, (this, following)
+    assert [t.duration_ms is not None and t.duration_ms >= 25 for t in history[2:-1]] == [True, True]
+    assert history[-1].duration_ms is None
+    assert journal.history(other)[-1].duration_ms is None
 
 
 def test_unknown_rows_and_fields_are_errors(journal: JournalBackend):
