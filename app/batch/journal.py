@@ -988,8 +988,8 @@ class Journal:
         return [dict(row) for row in rows]
 
     def device_rows_after(self, batch_id: int, after_id: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        with self._read():
-            cursor = self._db.cursor()
+        with self._read() as db:
+            cursor = db.cursor()
             cursor.row_factory = None  # plain tuples: dict(zip()) is ~3x faster than dict(sqlite3.Row)
             rows = cursor.execute(
                 "SELECT * FROM devices WHERE batch_id=? AND id>? ORDER BY id LIMIT ?",
@@ -1023,8 +1023,8 @@ class Journal:
             return report_sql.csv_page(db, batch_id, after_id, max(0, int(limit)))
 
     def device_state_counts(self, batch_id: int) -> dict[str, int]:
-        with self._read():
-            rows = self._db.execute(
+        with self._read() as db:
+            rows = db.execute(
                 "SELECT state, COUNT(*) AS n FROM devices WHERE batch_id=? GROUP BY state", (batch_id,)
             ).fetchall()
         return {row["state"]: row["n"] for row in rows}

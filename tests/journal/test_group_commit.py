@@ -146,3 +146,31 @@ def test_a_reader_sees_every_write_once_its_call_returned(journal):
         journal.set_step(ids[0], f"step {step}")
         assert journal.device(ids[0]).step == f"step {step}"
         assert journal.history(ids[0])[-1].step == f"step {step}"
+
+
+def test_report_reads_during_a_commit_see_only_what_is_committed(journal: Journal) -> None:
+    """The History view and report export page through ``device_rows_after`` and count states
+    with ``device_state_counts`` while a batch runs. A read in the middle of a group commit must
+    not show a unit's change that is not committed yet (it may still be rolled back): the journal
+    is the truth, and a report is a view of what it holds."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    device = journal.add_device(batch, "/dev/ttyA", serial_number="S1").device_id
+    inside, go_on = threading.Event(), threading.Event()
+
+    def slow_write(db: Any) -> None:
+        db.execute("UPDATE devices SET state='failed', error='not yet committed' WHERE id=?", (device,))
+        inside.set()
+        assert go_on.wait(10)
+
+    writer = threading.Thread(target=journal._commit, args=(slow_write,))
+    writer.start()
+    try:
+        assert inside.wait(10)
+        assert journal.device_state_counts(batch) == {"detected": 1}
+        [row] = journal.device_rows_after(batch)
+        assert (row["state"], row["error"]) == ("detected", None)
+    finally:
+        go_on.set()
+        writer.join(10)
+    assert journal.device_state_counts(batch) == {"failed": 1}
+    assert journal.device_rows_after(batch)[0]["error"] == "not yet committed"
