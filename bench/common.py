@@ -486,6 +486,31 @@ def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int =
 # --------------------------------------------------------------------------- results
 
 
+def stored_by_units(name: str) -> dict[str, Any]:
+    """The stored results of ``bench/results/<name>.json`` by batch size, for a benchmark run one
+    size at a time (read before the runs: a file this cannot read is said at once, not after
+    minutes of batches)."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        results = stored["results"]
+        if results.get("by_units"):
+            return dict(results["by_units"])
+        return {str(results["units"]): {**results, "machine": stored["machine"]}}  # the first format
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"{path}: not a result this can extend ({exc!r}); it will hold only this run", flush=True)
+        return {}
+
+
+def with_earlier_units(earlier: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """The stored results of other batch sizes, and this one's (replacing an older one of the
+    same size); each keeps the machine line and date of its own run."""
+    by_units = {**earlier, str(entry["units"]): {**entry, "machine": machine_info()}}
+    return dict(sorted(by_units.items(), key=lambda item: int(item[0])))
+
+
 def save_result(name: str, results: dict[str, Any], *, render: bool = True) -> Path:
     """Write ``bench/results/<name>.json`` (with machine info) and regenerate docs/benchmarks.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ journal's locks timed), run alternately so that drift on the shared VM hits ever
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -33,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.batch_bound import HOSTS, run_batch  # noqa: E402
 from bench.common import (  # noqa: E402
-    RESULTS,
     EstServerProcess,
     SimProcess,
-    machine_info,
     save_result,
+    stored_by_units,
     wait_for_quiet,
+    with_earlier_units,
 )
 
 AS_SHIPPED, NO_FSYNC, RIG_APART = "as shipped", "no fsync", "rig on its own core"
@@ -100,30 +99,13 @@ def _rig_apart(server: EstServerProcess) -> Callable[[Any, SimProcess], Undo | N
     return tune
 
 
-def _stored_sizes() -> dict[str, Any]:
-    """The results of earlier runs, by batch size (read before the runs: a file this cannot
-    read is said at once, not after minutes of batches)."""
-    path = RESULTS / "journal_lock_variants.json"
-    if not path.exists():
-        return {}
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        results = stored["results"]
-        if results.get("by_units"):
-            return dict(results["by_units"])
-        return {str(results["units"]): {**results, "machine": stored["machine"]}}  # the first format
-    except (ValueError, KeyError, TypeError) as exc:
-        print(f"{path}: not a result this can extend ({exc!r}); it will hold only this run", flush=True)
-        return {}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5, help="batches per variant")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    earlier = {} if args.no_save else _stored_sizes()
+    earlier = {} if args.no_save else stored_by_units("journal_lock_variants")
     work = Path(tempfile.mkdtemp(prefix="certline-bench-lock-"))
     server = EstServerProcess(work / "est")
     runs: list[dict[str, Any]] = []
@@ -182,15 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     if not args.no_save:
         entry = {"units": args.units, "repeats": args.repeats, "runs": runs, "summary": summary}
-        save_result("journal_lock_variants", {"by_units": _with_earlier_sizes(earlier, entry)})
+        save_result("journal_lock_variants", {"by_units": with_earlier_units(earlier, entry)})
     return 0
-
-
-def _with_earlier_sizes(earlier: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-    """The stored results of other batch sizes, and this one's (replacing an older one of the
-    same size); each keeps the machine line and date of its own run."""
-    by_units = {**earlier, str(entry["units"]): {**entry, "machine": machine_info()}}
-    return dict(sorted(by_units.items(), key=lambda item: int(item[0])))
 
 
 if __name__ == "__main__":

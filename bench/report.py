@@ -342,12 +342,17 @@ def _faster(wall: dict[str, float], reference: dict[str, float]) -> str:
     )
 
 
-def lock_variants_text(data: dict[str, Any] | None, bound_s: float | None, sim_floor_s: float | None) -> str:
+def lock_variants_text(
+    data: dict[str, Any] | None,
+    bound_s: float | None,
+    sim_floor_s: float | None,
+    parts: dict[str, Any] | None = None,
+) -> str:
     """§2's test of what the journal's writer lock is held for (bench/journal_lock_variants.py),
     one run per batch size. ``bound_s``/``sim_floor_s``: §2's references for one unit (this test
-    does not re-measure them)."""
+    does not re-measure them). ``parts``: the held time by part (bench/journal_lock_parts.py)."""
     if data is None:
-        return ""
+        return lock_parts_text(parts)
     by_units = data["results"].get("by_units") or {
         str(data["results"]["units"]): {**data["results"], "machine": data["machine"]}
     }
@@ -388,13 +393,108 @@ drift between them.
 {table(["units", "variant", "wall s (median, range)", "÷ bound / ÷ sim floor (§2's, median)", "writer lock held, share of wall (median, range)", "ms held per commit", "ms a unit waits for its own writes", "foreign CPU (cores, max)"], rows)}
 
 {(chr(10) * 2).join(readings)}
+{lock_parts_text(parts)}"""
 
-What is left of the held time is the leader's own work: five statements for most changes of a
-unit (read its state, update its row, close its previous transition, add the new one, append the
-audit record; eight for the change to DONE or FAILED, which also queues the unit's MES record).
-The likely reason it takes longer than its CPU time, which no variant here isolates: sqlite3 gives
-up the interpreter lock for every step of each statement, and the leader then waits to get it back
-from one of the port workers.
+
+def lock_parts_text(data: dict[str, Any] | None) -> str:
+    """§2's breakdown of the writer lock's held time by part (bench/journal_lock_parts.py), and
+    the two changes tried against its largest parts and not kept."""
+    if data is None:
+        return LOCK_PARTS_NOT_RUN
+    by_units = data["results"]["by_units"]
+    tables = []
+    for units, entry in by_units.items():
+        x = entry["summary"]
+        held = x["held_ms"]
+        rows = [
+            [
+                part,
+                f(v["calls"], 0) if v["calls"] else "–",
+                f(v["wall_ms"], 1),
+                f(v["cpu_ms"], 1),
+                _pct(v["wall_ms"] / held) if held else "–",
+            ]
+            for part, v in x["parts"].items()
+        ]
+        rows.append(
+            ["**held in all**", f(x["commits"], 0) + " commits", f(held, 1), f(x["held_cpu_ms"], 1), "100 %"]
+        )
+        tables.append(
+            f"*{units} units* (median of {entry['repeats']} batches; wall {f(x['wall_s'], 2)} s, lock held "
+            f"{_pct(x['held_fraction_of_wall'])} of it; {machine_line(entry['machine'])}):\n\n"
+            + table(
+                [
+                    "part",
+                    "calls per batch",
+                    "ms held per batch",
+                    "ms CPU of the leader's thread",
+                    "share of the held time",
+                ],
+                rows,
+            )
+        )
+    readings = "; ".join(
+        _held_reading(units, e["summary"]) for units, e in by_units.items() if e["summary"]["held_ms"]
+    )
+    return LOCK_PARTS.format(tables="\n\n".join(tables), readings=readings)
+
+
+def _held_reading(units: str, x: dict[str, Any]) -> str:
+    """How the held time of one size splits: the leader on the CPU, waiting inside the COMMIT and
+    the audit head's write (their fsyncs, mostly), and the rest."""
+    held = x["held_ms"]
+    durable = [v for part, v in x["parts"].items() if "fsync" in part]
+    durable_wait = sum(v["wall_ms"] - v["cpu_ms"] for v in durable)
+    durable_wall = sum(v["wall_ms"] for v in durable)
+    rest = held - x["held_cpu_ms"] - durable_wait
+    return (
+        f"{units} units: the leader on the CPU {_pct(x['held_cpu_ms'] / held)}, waiting in the COMMIT and "
+        f"the audit head's write {_pct(durable_wait / held)}, waiting elsewhere {_pct(max(0.0, rest) / held)}; "
+        f"the COMMIT and the head's write alone hold the lock {_pct(durable_wall / (1000 * x['wall_s']))} "
+        "of the wall time"
+    )
+
+
+LOCK_PARTS_NOT_RUN = """
+**What the held time is spent on**: not measured yet (`.venv/bin/python bench/journal_lock_parts.py`).
+"""
+
+LOCK_PARTS = """
+**What the held time is spent on** (`.venv/bin/python bench/journal_lock_parts.py`, `--units N`):
+the station as shipped, with every statement of the group-commit leader timed (its wall time, and
+the CPU time the leader's thread used meanwhile), the COMMIT with its WAL fsync, and the audit head
+file's write and fsync. What is held but in none of these is the leader's own Python between
+statements.
+
+{tables}
+
+How the held time splits ({readings}). "Elsewhere" is waiting for a core and the interpreter
+lock, between and within the leader's statements, while the port workers, the device host, the
+simulator and the server share the two cores.
+
+*Tried against the largest parts, and not kept* (2026-12-04, 32 and 64-unit batches, each an
+interleaved A/B of two checkouts of the same tree, 8 instrumented batches a side, the patches not
+in the tree):
+
+- *Three statements per change instead of five*: the UPDATE of the unit's row kept the state it
+  replaced in a new column (a SET's right-hand side sees the old row), so the state machine was
+  checked on what `RETURNING` gave back, and a trigger closed the previous transition inside the
+  INSERT of the new one. The lock was held 36.6 % of the wall at 32 units against 38.8 % (ranges
+  overlapping), 58.0 % against 59.2 % at 64; the batch was not faster (0.96 s against 0.94 s,
+  1.33 s against 1.31 s). Timed part by part, the fewer statements each took longer: the held time
+  per batch was the same (343 against 340 ms). So the wait is not a fixed price per statement, and
+  a schema change for it was not worth keeping.
+- *Several reader connections* (up to 4, each used by one thread at a time) instead of one behind
+  a lock: a unit's journal reads took 13 ms instead of 28 at 32 units, 26 instead of 46 at 64, but
+  the batch was not faster (0.93 s against 0.92 s, 1.29 s against 1.28 s). The time a unit saved
+  reading, it spent waiting for its writes.
+
+Both point where the rest of this section points: on this machine the journal's held time is
+mostly waiting, and fewer or cheaper statements do not shorten the batch. The 15 % goal is not in
+reach by trimming statements: the COMMIT and the audit head's write, which stay (each write is
+durable before its side effect), hold the lock for about that share of the wall time by
+themselves (above; without any fsync the held share falls by 9 to 15 points only, as the variants
+show).
 """
 
 
@@ -453,7 +553,9 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> str:
 
 
 def batch_section(
-    data: dict[str, Any] | None, lock_variants: dict[str, Any] | None = None
+    data: dict[str, Any] | None,
+    lock_variants: dict[str, Any] | None = None,
+    lock_parts: dict[str, Any] | None = None,
 ) -> tuple[str, list[list[str]]]:
     if data is None:
         return (
@@ -593,7 +695,9 @@ running commit, then its own group's): what the journal costs a unit.
         foreign = [row["foreign_cpu_cores_max"] for row in _default_rows(r)]
         big_cpu = (big or {}).get("cpu_ms_per_unit") or {}
         text += BATCH_STILL_MISSED.format(
-            lock_variants=lock_variants_text(lock_variants, r.get("bound_s"), r.get("sim_floor_s")),
+            lock_variants=lock_variants_text(
+                lock_variants, r.get("bound_s"), r.get("sim_floor_s"), lock_parts
+            ),
             foreign_range=f(min(foreign), 1)
             if f(min(foreign), 1) == f(max(foreign), 1)
             else f"{f(min(foreign), 1)}–{f(max(foreign), 1)}",
@@ -1931,7 +2035,12 @@ def write_docs() -> Path:
     summary_rows: list[list[str]] = []
     for fn, key in (
         (est_section, "est_throughput"),
-        (lambda data: batch_section(data, results.get("journal_lock_variants")), "batch_bound"),
+        (
+            lambda data: batch_section(
+                data, results.get("journal_lock_variants"), results.get("journal_lock_parts")
+            ),
+            "batch_bound",
+        ),
         (gui_section, "gui_stall"),
         (startup_section, "startup"),
         (scale_section, "scale"),
@@ -1974,6 +2083,7 @@ busy, since every run first waits for it to be idle), or one at a time:
 | nRF91 path (§8) | `.venv/bin/python bench/nrf91_path.py` | ~4 min (both driver placements) |
 | soak (§9) | `.venv/bin/python bench/soak.py` (`--units N` for a shorter run) | ~5 min for 2,000 units |
 | journal lock diagnosis (§2, not in `run_all.sh`) | `.venv/bin/python bench/journal_lock_variants.py` | ~8 min (5 batches per variant) |
+| journal lock, held time by part (§2, not in `run_all.sh`) | `.venv/bin/python bench/journal_lock_parts.py` | ~1 min (5 batches) |
 
 Needs `curl`, `openssl` and `wrk` (`apt-get install -y curl openssl wrk`), `postgresql` for the
 shared journal and, for the plots,
