@@ -56,7 +56,9 @@ def register(subparsers: Any) -> None:
     )
     common.add_argument("--label", help="EST label path when the URL has none (DTM: cps/IOT_<policy-id>)")
     common.add_argument("--device-group", help="device-group ID appended after the operation")
-    common.add_argument("--ca", metavar="BUNDLE", help="PEM trust anchors (written by --bootstrap)")
+    common.add_argument(
+        "--ca", metavar="BUNDLE", help="PEM trust anchors (written by --bootstrap, to a new file only)"
+    )
     common.add_argument(
         "--bootstrap",
         action="store_true",
@@ -295,6 +297,8 @@ def _current_cert(args: argparse.Namespace, p12_password: str | None) -> x509.Ce
 def _bootstrap(args: argparse.Namespace, stdin: TextIO) -> str:
     if not args.ca:
         raise CliError("--bootstrap needs --ca FILE to save the confirmed CA bundle")
+    if Path(args.ca).exists():  # said before the server is asked; the write below checks again
+        raise CliError(f"bootstrap: {args.ca} exists; nothing fetched ({_REPLACE_BUNDLE})")
     result = fetch_cacerts_unverified(
         args.url, label=args.label, device_group=args.device_group, timeout=args.timeout
     )
@@ -314,9 +318,21 @@ def _bootstrap(args: argparse.Namespace, stdin: TextIO) -> str:
     except ValueError as exc:
         raise CliError(f"bootstrap: {exc}; nothing saved") from None
     path = Path(args.ca)
-    path.write_text(bundle, encoding="ascii")
+    try:  # a new file only: replacing a bundle a profile or a script trusts would change its trust
+        with open(path, "x", encoding="ascii") as bundle_file:
+            bundle_file.write(bundle)
+    except FileExistsError:
+        raise CliError(f"bootstrap: {path} exists; nothing saved ({_REPLACE_BUNDLE})") from None
+    except OSError as exc:
+        raise CliError(f"bootstrap: cannot create {path}: {exc.strerror}; nothing saved") from None
     print(f"saved the confirmed CA bundle to {path}", file=sys.stderr)
     return bundle
+
+
+_REPLACE_BUNDLE = (
+    "first contact saves to a new file; to replace trust anchors, bootstrap into a new file and pin "
+    "it with 'certline profile edit NAME --ca FILE', which needs the engineer role on a locked station"
+)
 
 
 def _show_bootstrap(result: BootstrapResult) -> None:

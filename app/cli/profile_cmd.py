@@ -29,6 +29,7 @@ from certline.app.config.profile import (
     ScanIn,
 )
 from certline.app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
+from certline.app.est.encoding import certs_to_pem
 from certline.app.pki import KeyAlgorithm
 from certline.app.security.redaction import register_secret, scrub
 from certline.app.security.roles import Action
@@ -231,7 +232,11 @@ def _add_profile_options(p: argparse.ArgumentParser, *, edit: bool) -> None:
         help="PKCS#12 client credential for --auth client-cert",
     )
     p.add_argument(
-        "--ca", default=d(None), metavar="FILE", help="PEM file with the EST server's trust anchor(s)"
+        "--ca",
+        default=d(None),
+        metavar="FILE",
+        help="PEM file with the EST server's trust anchor(s); its certificates are copied into the "
+        "profile (changing the file later changes nothing; an empty value removes them)",
     )
     p.add_argument(
         "--csr-format",
@@ -367,7 +372,13 @@ def _existing_file(path: Path | None, option: str) -> str | None:
     return str(resolved)
 
 
-def _ca_file(path: Path | None) -> str | None:
+def _ca_pem(path: Path | None) -> str | None:
+    """The trust anchors of ``--ca FILE`` as PEM, to pin into the profile itself.
+
+    Copied, not referenced: a profile that named the file would trust whatever the file holds
+    later, and a file outside the (engineer-guarded) profile store can be replaced by anyone who
+    can write it, ``certline est cacerts --bootstrap --ca`` included (docs/roles.md).
+    """
     resolved = _existing_file(path, "--ca")
     if resolved is None:
         return None
@@ -379,7 +390,7 @@ def _ca_file(path: Path | None) -> str | None:
         certs = []
     if not certs:
         raise CliError(f"--ca: {path} holds no PEM certificate")
-    return resolved
+    return certs_to_pem(certs)
 
 
 def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -407,7 +418,9 @@ def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:
     path("client_cert", "client_cert_file", _existing_file)
     path("client_key", "client_key_file", _existing_file)
     path("client_p12", "client_p12_file", _existing_file)
-    path("ca", "ca_bundle_file", lambda value, _option: _ca_file(value))
+    if "ca" in given:  # pinned into the profile (see _ca_pem); a file named by older profiles is dropped
+        fields["ca_bundle_pem"] = _ca_pem(Path(given["ca"]) if given["ca"] else None)
+        fields["ca_bundle_file"] = None
     converters: dict[str, tuple[str, Callable[[Any], Any]]] = {
         "auth": ("auth_style", AuthStyle),
         "csr_format": ("csr_format", CsrFormat),

@@ -13,7 +13,12 @@ import sys
 from certline.app.cli.role_args import RoleRefused, add_engineer_pin_option, command_line_gate, engineer_pin
 from certline.app.security.redaction import register_secret
 from certline.app.security.roles import Action, Role
-from certline.app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
+from certline.app.security.station_lock import (
+    MIN_PIN_LENGTH,
+    StationLock,
+    StationLockError,
+    StationLockUnreadable,
+)
 from certline.app.station.credential_source import SecretFromEnvError, secret_from_env
 
 
@@ -71,9 +76,14 @@ def _status(args: argparse.Namespace) -> int:
     lock = StationLock()
     gate = command_line_gate(args, lock)
     operator = gate.operator
-    print(
-        f"engineer PIN:   {'set' if lock.has_pin() else 'not set (roles are off: everyone acts as engineer)'}"
-    )
+    try:
+        has_pin = lock.has_pin()
+    except StationLockUnreadable as exc:
+        print("station:        locked (the lock file is damaged)")
+        print(f"this terminal:  {operator}")
+        print(f"certline station status: {exc}", file=sys.stderr)
+        return 1
+    print(f"engineer PIN:   {'set' if has_pin else 'not set (roles are off: everyone acts as engineer)'}")
     print(f"technician PIN: {'set' if lock.has_technician_pin() else 'not set'}")
     print(f"station:        {'locked' if lock.locked else 'unlocked'}")
     print(f"this terminal:  {operator}" if operator else "this terminal:  nobody")

@@ -19,7 +19,9 @@ Which operator a process starts with (:func:`starting_operator`):
 * engineer PIN set, station unlocked: the engineer who unlocked it is still in charge;
 * station locked, no technician PIN: a technician, named after the OS account;
 * station locked, technician PIN set: nobody until someone signs in (GUI). The command line
-  maps the OS account to the technician role instead (``for_command_line``).
+  maps the OS account to the technician role instead (``for_command_line``);
+* a lock file that is there but is not a lock (overwritten, damaged): a technician, and no PIN
+  can prove the engineer role until an engineer restores or removes the file (fails closed).
 
 PIN checks are deliberately slow (PBKDF2): call :meth:`RoleGate.sign_in` from a worker thread.
 """
@@ -28,10 +30,13 @@ from __future__ import annotations
 
 import enum
 import getpass
+import logging
 import threading
 from dataclasses import dataclass
 
-from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.security.station_lock import StationLock, StationLockError, StationLockUnreadable
+
+log = logging.getLogger(__name__)
 
 
 class Role(enum.StrEnum):
@@ -119,10 +124,13 @@ def starting_operator(lock: StationLock, name: str | None = None) -> Operator | 
     Reads the lock file (a small local file): fine on any thread but the GUI's first paint.
     """
     who = name or os_account()
-    if not lock.has_pin() or not lock.locked:
-        return Operator(who, Role.ENGINEER)
-    if lock.has_technician_pin():
-        return None
+    try:
+        if not lock.has_pin() or not lock.locked:
+            return Operator(who, Role.ENGINEER)
+        if lock.has_technician_pin():
+            return None
+    except StationLockUnreadable as exc:  # fail closed: batches only, every engineer action refused
+        log.error("%s", exc)
     return Operator(who, Role.TECHNICIAN)
 
 

@@ -37,8 +37,21 @@ MIN_PIN_LENGTH = 4
 MAX_PIN_LENGTH = 64
 
 
+_RESTORE = (
+    ". The station acts locked: engineer actions are refused until an engineer restores the file "
+    "from a backup, or deletes it deliberately (no PINs: roles off) and sets the PINs again"
+)
+
+
 class StationLockError(Exception):
     """The PIN was refused or the lock file cannot be used; the message says why (never the PIN)."""
+
+
+class StationLockUnreadable(StationLockError):
+    """The lock file is there but is not a lock Certline wrote: unreadable, not JSON, or without
+    the engineer PIN every lock file has. The station then acts locked (fails closed): a file
+    replaced by mistake or on purpose, by an export saved over it for one, must not turn the
+    roles off. An engineer restores it from a backup or deletes it deliberately."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +74,14 @@ class PinHash:
     def from_json(cls, data: dict[str, Any]) -> PinHash:
         if data.get("algorithm") != ALGORITHM:
             raise StationLockError(f"unsupported PIN hash algorithm {data.get('algorithm')!r}")
-        return cls(
-            salt=base64.b64decode(data["salt"]),
-            digest=base64.b64decode(data["hash"]),
-            iterations=int(data["iterations"]),
-        )
+        try:
+            return cls(
+                salt=base64.b64decode(data["salt"], validate=True),
+                digest=base64.b64decode(data["hash"], validate=True),
+                iterations=int(data["iterations"]),
+            )
+        except (KeyError, ValueError, TypeError):
+            raise StationLockUnreadable(f"the station lock's PIN hash is damaged{_RESTORE}") from None
 
 
 def hash_pin(pin: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> PinHash:
@@ -89,6 +105,15 @@ def validate_new_pin(pin: str) -> None:
         raise StationLockError(f"the PIN must have at most {MAX_PIN_LENGTH} characters")
 
 
+@dataclass(frozen=True)
+class LockStatus:
+    locked: bool
+    roles_on: bool
+    """An engineer PIN is set: roles are enforced."""
+    problem: str | None = None
+    """Why the lock file cannot be used (the station then acts locked), or None."""
+
+
 class StationLock:
     """The lock state and PIN hash of one station, kept in ``<config>/station-lock.json``.
 
@@ -108,14 +133,24 @@ class StationLock:
 
     # -- state ------------------------------------------------------------------------------
     def _read(self) -> dict[str, Any]:
+        """The lock file's content; ``{}`` when there is none (no PINs: roles are off).
+
+        Every file this class writes holds the engineer PIN's hash (a PIN is set before anything
+        else is written), so a file without one was not written here: :class:`StationLockUnreadable`.
+        """
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StationLockError(f"{self.path}: cannot read the station lock: {exc}") from None
-        if not isinstance(data, dict):
-            raise StationLockError(f"{self.path}: expected a JSON object")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StationLockUnreadable(
+                f"{self.path}: cannot read the station lock: {exc}{_RESTORE}"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("pin"), dict):
+            raise StationLockUnreadable(
+                f"{self.path} is not a station lock (it holds no engineer PIN; was something saved over "
+                f"it?){_RESTORE}"
+            )
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
@@ -124,6 +159,15 @@ class StationLock:
 
     def has_pin(self) -> bool:
         return "pin" in self._read()
+
+    def status(self) -> LockStatus:
+        """What a view shows: locked, roles on, and what is wrong with the lock file (if anything);
+        a damaged file reads as locked with roles on (it fails closed), never as an error alone."""
+        try:
+            data = self._read()
+        except StationLockUnreadable as exc:
+            return LockStatus(locked=True, roles_on=True, problem=str(exc))
+        return LockStatus(locked=bool(data.get("locked")) and "pin" in data, roles_on="pin" in data)
 
     @property
     def locked(self) -> bool:

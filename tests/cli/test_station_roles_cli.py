@@ -6,13 +6,17 @@ Run through ``certline.app.cli.main.main`` with the station's real lock file und
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from certline.app.cli.main import main
 from certline.app.cli.role_args import EXIT_NOT_PERMITTED
 from certline.app.config.profile_store import ProfileStore
 from certline.app.security.station_lock import StationLock
+from tests.helpers.certs import self_signed_ca
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
 ENGINEER_PIN = "8642-eng"
@@ -187,3 +191,54 @@ def test_an_unset_pin_variable_is_a_clear_refusal_not_a_crash(
     )
     assert rc == 2 and "UNSET_PIN is not set" in capsys.readouterr().err
     assert locked_station.has_technician_pin()  # unchanged
+
+
+def test_a_lock_file_saved_over_keeps_engineer_actions_refused(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found from outside: ``profile export`` (open to technicians) saved over the lock file, and
+    the station then said "engineer PIN: not set" and let anyone edit profiles. A lock file that is
+    not a lock now keeps the station locked, for every PIN, until an engineer restores it."""
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == 0
+    monkeypatch.delenv("PIN")
+    assert main(["profile", "export", "line1", str(locked_station.path)]) == 0  # the technician's slip
+    capsys.readouterr()
+
+    assert main(["profile", "add", "rogue", "--url", URL]) == EXIT_NOT_PERMITTED
+    monkeypatch.setenv("PIN", ENGINEER_PIN)  # no PIN proves the engineer role against such a file
+    assert main(["profile", "add", "rogue", "--url", URL, "--engineer-pin-env", "PIN"]) == EXIT_NOT_PERMITTED
+    err = capsys.readouterr().err
+    assert "is not a station lock" in err and "restores the file" in err
+    assert ProfileStore().list() == ["line1"]
+
+    assert main(["station", "status"]) == 1
+    captured = capsys.readouterr()
+    assert "locked (the lock file is damaged)" in captured.out and "(technician)" in captured.out
+    assert "not set" not in captured.out and "is not a station lock" in captured.err
+
+
+def test_trust_anchors_given_with_ca_are_pinned_into_the_profile(
+    locked_station: StationLock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found from outside: ``profile add --ca FILE`` kept only the file's path, so whoever could
+    write the file (no engineer PIN needed) changed what the profile trusts. The certificates are
+    copied into the profile instead; the file changing later changes nothing."""
+    _, ours = self_signed_ca("Line CA")
+    _, rogue = self_signed_ca("Rogue CA")
+    bundle = tmp_path / "line-ca.pem"
+    bundle.write_bytes(ours.public_bytes(serialization.Encoding.PEM))
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert (
+        main(["profile", "add", "line1", "--url", URL, "--ca", str(bundle), "--engineer-pin-env", "PIN"]) == 0
+    )
+
+    bundle.write_bytes(rogue.public_bytes(serialization.Encoding.PEM))  # replaced behind the profile's back
+    profile = ProfileStore().load("line1")
+    assert profile.ca_bundle_file is None
+    assert profile.ca_bundle_pem is not None
+    assert x509.load_pem_x509_certificates(profile.ca_bundle_pem.encode()) == [ours]
+
+    # an empty --ca removes the anchors (an engineer action, like setting them)
+    assert main(["profile", "edit", "line1", "--ca", "", "--engineer-pin-env", "PIN"]) == 0
+    assert ProfileStore().load("line1").ca_bundle_pem is None

@@ -277,3 +277,23 @@ def test_untrusted_server_shows_fingerprint(
     other.write_bytes(pki.make_pki().root.public_bytes(serialization.Encoding.PEM))
     assert main(["est", "cacerts", "--url", est_server.url, "--ca", str(other), "--retries", "0"]) == 1
     assert "SHA-256" in capsys.readouterr().err
+
+
+def test_bootstrap_never_replaces_an_existing_bundle(
+    est_server: EstTestServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """First contact writes a new file only. Found from outside: on a locked station a technician
+    ran ``est cacerts --bootstrap --ca <the file a profile trusted>`` against another server and
+    its CA replaced the trusted one, with no engineer PIN asked."""
+    trusted = tmp_path / "trusted.pem"
+    trusted.write_text("the bundle a profile or a script trusts\n", encoding="ascii")
+    code = main(
+        [
+            "est", "cacerts", "--url", est_server.url, "--bootstrap", "--ca", str(trusted),
+            "--yes-fingerprint", est_server.ca_fingerprint,
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "exists" in err and "nothing fetched" in err and "profile edit" in err
+    assert trusted.read_text(encoding="ascii") == "the bundle a profile or a script trusts\n"

@@ -83,3 +83,32 @@ def test_sign_in_decides_what_the_window_allows(qtbot, gui, est_server, memory_k
     batch = [p for kind, p in records if kind == "batch-started"]
     assert batch and batch[0]["operator"] == "tia"  # nobody typed a name: the signed-in technician
     assert all(p["operator"] == "tia" for kind, p in records if kind.startswith("device-"))
+
+
+def test_a_lock_file_saved_over_keeps_the_window_locked(qtbot, gui, est_server, memory_keyring):  # noqa: F811
+    """The lock file overwritten (an export saved over it): the window starts, runs batches as a
+    technician, keeps profiles closed, and sign-in says what is wrong instead of "Wrong PIN"."""
+    store_profile(est_server, memory_keyring)
+    lock = _locked_station()
+    lock.path.write_text('{"name": "line1", "enroll_url": "https://est.example.com"}', encoding="utf-8")
+    gui.start()
+    window = gui.window()
+    actions = window.station_actions
+    qtbot.waitUntil(
+        lambda: window.lock.roles_on and "is not a station lock" in window.statusBar().currentMessage(),
+        timeout=WAIT,
+    )
+    qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
+    assert window.lock.locked and actions.sign_in.isVisible()
+    assert (
+        actions.start.isEnabled() and not actions.profile.isEnabled() and not actions.reprovision.isEnabled()
+    )
+    assert "locked" in window.batch_label.text() and "(technician)" in window.batch_label.text()
+    window.grab().save(str(station_paths().data / "roles-damaged-lock-start.png"))
+
+    with qtbot.waitSignal(window.lock.failed, timeout=WAIT) as refused:
+        window.lock.sign_in_with("ben", ENGINEER_PIN)
+    assert "is not a station lock" in refused.args[0] and "Wrong PIN" not in refused.args[0]
+    qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
+    assert not actions.profile.isEnabled() and not actions.reprovision.isEnabled()
+    window.grab().save(str(station_paths().data / "roles-damaged-lock.png"))

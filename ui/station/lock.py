@@ -12,7 +12,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from certline.app.security.roles import Operator, Role
-from certline.app.security.station_lock import MIN_PIN_LENGTH, StationLock, StationLockError
+from certline.app.security.station_lock import (
+    MIN_PIN_LENGTH,
+    LockStatus,
+    StationLock,
+    StationLockError,
+    StationLockUnreadable,
+)
 from certline.app.station.session import StationSession
 from certline.app.station.sign_in import lock_station, sign_in, sign_out
 from certline.ui.plumbing.worker import run_in_background
@@ -144,12 +150,14 @@ class LockController(QObject):
 
     def refresh(self) -> None:
         lock = self.station_lock
-        run_in_background(lambda: (lock.locked, lock.has_pin()), self._refreshed, self._failed, owner=self)
+        run_in_background(lock.status, self._refreshed, self._failed, owner=self)
 
-    def _refreshed(self, state: object) -> None:
-        assert isinstance(state, tuple)
-        self.roles_on = bool(state[1])
-        self._set_locked(bool(state[0]))
+    def _refreshed(self, status: object) -> None:
+        assert isinstance(status, LockStatus)
+        self.roles_on = status.roles_on
+        self._set_locked(status.locked)
+        if status.problem:
+            self.failed.emit(status.problem)
 
     def _set_locked(self, locked: object) -> None:
         self.locked = bool(locked)
@@ -208,7 +216,7 @@ class LockController(QObject):
             lambda _operator: self._signed_in_unlocked(),
             lambda exc: self.failed.emit(
                 self.tr("Wrong PIN; the station stays locked.")
-                if isinstance(exc, StationLockError)
+                if isinstance(exc, StationLockError) and not isinstance(exc, StationLockUnreadable)
                 else str(exc)
             ),
             owner=self,
@@ -234,7 +242,9 @@ class LockController(QObject):
             lambda: sign_in(session, name, pin),
             done,
             lambda exc: self.failed.emit(
-                self.tr("Wrong PIN; nobody was signed in.") if isinstance(exc, StationLockError) else str(exc)
+                self.tr("Wrong PIN; nobody was signed in.")
+                if isinstance(exc, StationLockError) and not isinstance(exc, StationLockUnreadable)
+                else str(exc)
             ),
             owner=self,
         )
