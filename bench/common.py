@@ -25,8 +25,10 @@ import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -484,6 +486,21 @@ def bench_profile(server: EstServerProcess, *, concurrency: int = 4, baud: int =
 
 
 # --------------------------------------------------------------------------- results
+
+
+@contextmanager
+def est_server_for_batches(prefix: str) -> Iterator[tuple[EstServerProcess, Path]]:
+    """A running ``certline est-server`` and a scratch folder for a benchmark's batches, on a
+    machine found idle first; both gone afterwards, whatever happened."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    server = EstServerProcess(work / "est")
+    try:
+        server.start()
+        wait_for_quiet()
+        yield server, work
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def stored_by_units(name: str) -> dict[str, Any]:

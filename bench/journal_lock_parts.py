@@ -15,10 +15,8 @@ The wrappers cost a little themselves, so the held time here is a little longer 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,10 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.batch_bound import HOSTS, run_batch  # noqa: E402
 from bench.common import (  # noqa: E402
-    EstServerProcess,
+    est_server_for_batches,
     save_result,
     stored_by_units,
-    wait_for_quiet,
     with_earlier_units,
 )
 
@@ -195,12 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     earlier = {} if args.no_save else stored_by_units("journal_lock_parts")
-    work = Path(tempfile.mkdtemp(prefix="certline-bench-lock-parts-"))
-    server = EstServerProcess(work / "est")
     batches: list[dict[str, Any]] = []
-    try:
-        server.start()
-        wait_for_quiet()
+    with est_server_for_batches("certline-bench-lock-parts-") as (server, work):
         for run in range(1, args.repeats + 1):
             times = PartTimes()
             res = run_batch(server, args.units, work, run, drivers=HOSTS, tune=instrument(times))
@@ -215,9 +208,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"({batch['held_fraction_of_wall']:.0%}), {batch['commits']} commits",
                 flush=True,
             )
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     if not batches:
         print("no batch finished; nothing saved", file=sys.stderr)
         return 1

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,9 +32,9 @@ from bench.batch_bound import HOSTS, run_batch  # noqa: E402
 from bench.common import (  # noqa: E402
     EstServerProcess,
     SimProcess,
+    est_server_for_batches,
     save_result,
     stored_by_units,
-    wait_for_quiet,
     with_earlier_units,
 )
 
@@ -106,12 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     earlier = {} if args.no_save else stored_by_units("journal_lock_variants")
-    work = Path(tempfile.mkdtemp(prefix="certline-bench-lock-"))
-    server = EstServerProcess(work / "est")
     runs: list[dict[str, Any]] = []
-    try:
-        server.start()
-        wait_for_quiet()
+    with est_server_for_batches("certline-bench-lock-") as (server, work):
         tunes: dict[str, Callable[[Any, SimProcess], Undo | None] | None] = {
             AS_SHIPPED: None,
             NO_FSYNC: _no_fsync,
@@ -148,9 +142,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if res["failures"]:
                     print("  failed:", *res["failures"], sep="\n    ", flush=True)
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
     summary = {}
     for variant in VARIANTS:
         mine = [r for r in runs if r["variant"] == variant]
