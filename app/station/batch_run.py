@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from certline.app.batch.engine import BatchEngine, BatchOptions
 from certline.app.batch.label_desk import ScanOutcome, ScanResult
 from certline.app.security.roles import Action
+from certline.app.station.credential_source import SecretMissing
 from certline.app.station.hands_free import HandsFree
 from certline.app.station.session import StationSession
 
@@ -148,7 +149,22 @@ class BatchRun:
         :meth:`add_ports` or :meth:`watch`, so no unit's event can arrive for an unknown batch.
         """
         options = self._authorised(options)
+        self._refuse_without_secrets()
         return self._started(self.session.start_batch(options), options)
+
+    def _refuse_without_secrets(self) -> None:
+        """A new batch without the secret its profile requires would take every unit to the EST
+        step and fail it there ("no passcode is available"); refuse it before any unit is touched.
+        (A resumed batch may still write and prove units already issued, so it is not refused.)"""
+        missing = self.session.missing_secrets()
+        if missing:
+            profile = self.session.profile.name
+            what = " and ".join(f"its {purpose.value}" for purpose in missing)
+            raise SecretMissing(
+                f"Nothing started: profile {profile!r} needs {what}, and this station holds none (the OS "
+                "keyring was unusable when the station opened, or holds none for this profile). Store it "
+                f"with the profile editor or 'certline profile set-passcode {profile}', then start again."
+            )
 
     def _authorised(self, options: BatchOptions) -> BatchOptions:
         """Check the operator's role for starting (and re-provisioning); record who and where.

@@ -25,6 +25,8 @@ from certline.app.device.driver import DeviceDriver
 from certline.app.device.driver_host import DriverHosts, default_host_count
 from certline.app.est.credentials import Credentials
 from certline.app.security.roles import RoleGate
+from certline.app.security.secret_needs import Need, need_for
+from certline.app.security.secret_store import Purpose
 from certline.app.security.station_lock import StationLock
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,18 @@ class StationSession:
                 self._batch_clients[profile.name] = client
                 self._batch_profiles[profile.name] = profile
             return client
+
+    def missing_secrets(self) -> list[Purpose]:
+        """The secrets the profile requires that this session holds none of (a window opened while
+        the OS keyring was unusable, or a profile whose passcode was never stored)."""
+        with self._lock:
+            profile, credentials = self.profile, self._credentials
+        held = {
+            Purpose.PASSCODE: credentials.passcode,
+            Purpose.USER_PASSWORD: credentials.password or credentials.passcode,
+            Purpose.P12_PASSWORD: credentials.p12_password,
+        }
+        return [p for p in Purpose if need_for(profile, p) is Need.REQUIRED and not held[p]]
 
     def use_passcode(self, profile: Profile, credentials: Credentials) -> None:
         """A new passcode (and the profile that names it): every EST client of this session sends
