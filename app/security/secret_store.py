@@ -173,12 +173,11 @@ def _no_backend_message(name: str) -> str:
             why = "no Secret Service answers on the D-Bus session (gnome-keyring-daemon not running)"
         return (
             f"No usable OS keyring: {why}; keyring fell back to {name}. On a desktop, log in to "
-            f"a session with GNOME Keyring or KWallet. On a headless station, {HEADLESS_HINT}. "
-            "Or pass the secret with --passcode-env VAR."
+            f"a session with GNOME Keyring or KWallet. On a headless station, {HEADLESS_HINT}."
         )
     return (
         f"No usable OS keyring (keyring fell back to {name}). Check that the system keychain "
-        "is available to this account, or pass the secret with --passcode-env VAR."
+        "is available to this account."
     )
 
 

@@ -150,8 +150,12 @@ class CredentialSource:
             store = self._store_factory()
             stored = {p: store.get(profile, p) for p in purposes}
         except KeyringUnavailable as exc:
-            if strict and any(need_for(profile, p) is Need.REQUIRED for p in purposes):
-                raise SecretMissing(str(exc)) from None
+            required = [p for p in purposes if need_for(profile, p) is Need.REQUIRED]
+            if strict and required:  # the command line: its own way round the keyring
+                options = " and ".join(sorted({ENV_OPTION[p] for p in required}))
+                raise SecretMissing(
+                    f"{exc} Or name a variable holding the secret with {options} VAR."
+                ) from None
             log.warning("keyring unavailable, continuing without the profile's secret: %s", exc)
             return {}
         return {p: v for p, v in stored.items() if v}

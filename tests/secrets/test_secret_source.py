@@ -122,8 +122,16 @@ def test_not_strict_leaves_missing_secrets_out() -> None:
 
 
 def test_an_unusable_keyring_stops_a_strict_run_that_needs_it() -> None:
-    with pytest.raises(SecretMissing, match="No usable OS keyring"):
+    """The command line's message names its own way round the keyring; the keyring's message
+    itself does not (the window, which has no such option, shows it too)."""
+    with pytest.raises(SecretMissing, match="No usable OS keyring") as missing:
         CredentialSource(store_factory=unusable_keyring).credentials(dtm())
+    assert str(missing.value).endswith("Or name a variable holding the secret with --passcode-env VAR.")
+    with pytest.raises(SecretMissing) as p12:
+        CredentialSource(store_factory=unusable_keyring).credentials(
+            dtm(auth_style=AuthStyle.CLIENT_CERT, client_p12_file="c.p12")
+        )
+    assert "--p12-password-env VAR" in str(p12.value) and "--passcode-env" not in str(p12.value)
 
 
 def test_an_unusable_keyring_does_not_stop_a_run_whose_required_secrets_were_named() -> None:

@@ -297,3 +297,28 @@ def test_the_passcode_limits_and_the_rate_are_edited_and_the_passcode_id_kept(qt
         "2026-12-31",
     )
     assert saved.max_enrollments_per_minute == 12.0
+
+
+def test_a_passcode_the_keyring_cannot_take_saves_nothing_and_says_so(qtbot, make_editor, store):
+    """Found by a newcomer with no D-Bus session: Save wrote the profile, then failed on the keyring
+    and said "Not saved" (advising a command line option the window does not have). The keyring now
+    comes first: nothing is written, the message is true and says how to save without it."""
+    from keyring.backends import fail
+
+    from certline.app.config.settings import StationSettings
+    from certline.app.security.secret_store import SecretStore
+
+    editor = make_editor(secret_store=lambda: SecretStore(backend=fail.Keyring(), settings=StationSettings()))
+    fill_minimal(qtbot, editor)
+    editor.form.secret_edit.setText(SECRET)
+    save_button(editor).click()
+    qtbot.waitUntil(lambda: pending_tasks() == 0 and bool(editor.problem.text()), timeout=10_000)
+    problem = editor.problem.text()
+    assert problem.startswith("Not saved: No usable OS keyring") and "Nothing was saved" in problem
+    assert "clear that field" in problem and "--passcode-env" not in problem and SECRET not in problem
+    assert store.list() == [] and editor.isVisible() and save_button(editor).isEnabled()
+
+    editor.form.secret_edit.clear()  # as the message says: the profile alone is saved
+    with qtbot.waitSignal(editor.saved, timeout=10_000):
+        save_button(editor).click()
+    assert store.list() == ["line-2"]

@@ -211,19 +211,13 @@ class ProfileEditor(QDialog):
         if not self.validate():
             return
         profile, secret = self.form.profile(), self.form.secret_edit.text()
-        store, factory, purpose = self.store, self._secret_store, secret_purpose(profile)
+        store, factory = self.store, self._secret_store
         renamed_from = self._original_name if self._original_name != profile.name else None
 
         def write() -> Profile:
-            store.save(profile)
-            secrets = factory()
-            if secret:
-                secrets.set(profile, purpose, secret)
-            elif renamed_from:  # a renamed profile keeps its secret (copied inside the keyring)
-                old = secrets.get(renamed_from, purpose)
-                if old:
-                    secrets.set(profile, purpose, old)
-            return profile
+            from certline.app.station.profile_save import save_profile_and_secret
+
+            return save_profile_and_secret(store, factory, profile, secret, renamed_from=renamed_from)
 
         self.buttons.setEnabled(False)
         run_in_background(write, self._saved, self._save_failed, owner=self)
