@@ -461,6 +461,10 @@ def _wait(
             done.wait(step)
 
 
+#: the states a unit's job ends in, in the order ``batch status`` counts them
+_ENDED = (DeviceState.DONE, DeviceState.SKIPPED, DeviceState.FAILED)
+
+
 def _status(args: argparse.Namespace) -> int:
     try:
         journal = journal_from_args(args, max_outage=30.0)
@@ -479,19 +483,16 @@ def _status(args: argparse.Namespace) -> int:
                 )
             return 0
         for batch in journal.batches(20):
-            snaps = journal.devices(batch.id)
-            done = sum(1 for s in snaps if s.state == DeviceState.DONE)
-            failed = sum(1 for s in snaps if s.state == DeviceState.FAILED)
-            open_ = sum(
-                1 for s in snaps if s.state not in (DeviceState.DONE, DeviceState.FAILED, DeviceState.SKIPPED)
-            )
+            counts = journal.device_state_counts(batch.id)
+            total = sum(counts.values())
+            done, skipped, failed = (counts.get(s.value, 0) for s in _ENDED)
             ended = batch.ended_at.isoformat(timespec="seconds") if batch.ended_at else "open"
             started = batch.started_at.isoformat(timespec="seconds")
             where = f"[{batch.station}] " if journal.shared else ""
             print(
                 f"batch {batch.id:>4}  {where}{started}  {batch.profile_name:<16} "
-                f"work order {batch.work_order or '-':<10} {len(snaps)} devices: "
-                f"{done} done, {failed} failed, {open_} unfinished  ({ended})"
+                f"work order {batch.work_order or '-':<10} {total} device(s): {done} done, {skipped} skipped, "
+                f"{failed} failed, {total - done - skipped - failed} unfinished  ({ended})"
             )
         return 0
     except JournalError as exc:

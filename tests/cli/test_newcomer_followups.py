@@ -66,3 +66,36 @@ def _no_ports(_profile: object) -> object:
             return []
 
     return Nothing()
+
+
+def test_batch_status_counts_skipped_units(capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's batch skipped a unit that was already provisioned and ``batch status`` said
+    "1 devices: 0 done, 0 failed, 0 unfinished": the unit was in none of the counts."""
+    from certline.app.batch.journal import Journal
+    from certline.app.batch.states import DeviceState
+    from certline.app.config.paths import station_paths
+
+    journal = Journal(station_paths().journal)
+    try:
+        batch = journal.create_batch(profile_name="p1", profile_json={}, work_order="WO-7")
+        states = {"S1": DeviceState.DONE, "S2": DeviceState.SKIPPED, "S3": DeviceState.FAILED, "S4": None}
+        for serial, state in states.items():
+            unit = journal.add_device(batch, f"/dev/tty{serial}", serial_number=serial).device_id
+            if state is DeviceState.DONE:
+                path = [
+                    DeviceState.IDENTIFIED,
+                    DeviceState.KEY_READY,
+                    DeviceState.CSR_READY,
+                    DeviceState.ENROLLING,
+                ]
+                path += [DeviceState.ISSUED, DeviceState.WRITING, DeviceState.WRITTEN, DeviceState.VERIFIED]
+                for step in (*path, DeviceState.DONE):
+                    journal.transition(unit, step, step.value)
+            elif state is not None:
+                journal.transition(unit, state, state.value)
+    finally:
+        journal.close()
+    capsys.readouterr()
+    assert main(["batch", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "4 device(s): 1 done, 1 skipped, 1 failed, 1 unfinished" in out and "WO-7" in out

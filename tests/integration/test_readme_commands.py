@@ -228,7 +228,7 @@ def test_the_demo_then_reports_audit_expiry_and_resume_on_its_journal(tmp_path: 
     home = state / "station"  # the demo's station keeps CERTLINE_HOME's layout
 
     status = certline("batch", "status", home=home).stdout
-    assert re.search(r"batch +1 .* 2 devices: 2 done, 0 failed, 0 unfinished", status), status
+    assert re.search(r"batch +1 .* 2 device\(s\): 2 done, 0 skipped, 0 failed, 0 unfinished", status), status
     rows = list(
         csv.DictReader(
             io.StringIO(certline("report", "export", "--batch", "1", "--format", "csv", home=home).stdout)
