@@ -218,6 +218,10 @@ def test_e_re_enroll_one_unit_from_the_menu(qtbot, gui, est_server, memory_keyri
     qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT)
     assert dialog.status.text().startswith("Renewed"), dialog.status.text()
     assert_not_on_screen(TEST_PASSCODE)
+    # old and new fit a line PC's screen (they were side by side, 1562 px wide at the least)
+    assert dialog.minimumSizeHint().width() <= 1024, dialog.minimumSizeHint()
+    assert dialog.before.isVisible() and dialog.after.isVisible() and not dialog.current.isVisible()
+    dialog.grab().save(str(station_paths().data / "reenroll-renewed.png"))
 
 
 def test_f_german_walks_the_same_path(qtbot, gui, est_server, memory_keyring, qapp):

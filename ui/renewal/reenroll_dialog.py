@@ -88,7 +88,9 @@ class ReenrollDialog(QDialog):
         actions.addWidget(self.rekey)
         actions.addStretch(1)
         actions.addWidget(self.renew_button)
-        compare = QHBoxLayout()
+        # one above the other: side by side, two panels of unbroken SHA-256 and issuer lines made
+        # the dialog wider than a line PC's screen after Renew (found by a newcomer at 1440 x 900)
+        compare = QVBoxLayout()
         compare.addWidget(self.before)
         compare.addWidget(self.after)
         QVBoxLayout(self.warnings).addWidget(self.warning_text)
@@ -131,6 +133,9 @@ class ReenrollDialog(QDialog):
     # -- results (main thread) -----------------------------------------------------------
     def _show_current(self, current: CurrentCredential) -> None:
         self.current.show_view(current.view)
+        self.before.hide()
+        self.after.hide()
+        self.current.show()
         self._read_ok = True
         self._finish(self.tr("Unit %1 holds this certificate.").replace("%1", current.identity.serial_number))
 
@@ -139,6 +144,7 @@ class ReenrollDialog(QDialog):
         self.before.show_view(result.old)
         self.after.show_view(result.new)
         self.current.show_view(result.new)
+        self.current.hide()  # "New certificate" below is what the unit holds now
         self.before.show()
         self.after.show()
         self.warning_text.setText("\n".join(result.warnings))
