@@ -186,7 +186,8 @@ def start(argv: Sequence[str] | None = None) -> Launcher | None:
     configure_gui_logging(debug=args.debug)
     problem = display_problem()
     if problem is not None:
-        log.error("no display available (%s); certline-gui not started", problem)
+        # in the log file only: the terminal gets the one message below, with what to do
+        log.info("no display available (%s); certline-gui not started", problem)
         print(
             f"certline-gui: no display available ({problem}). "
             "Start it in a desktop session, or use the command line: certline --help",

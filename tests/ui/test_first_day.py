@@ -343,5 +343,5 @@ def test_no_display_says_so_and_exits_non_zero_without_a_core_dump(display):
         timeout=60,
     )
     assert done.returncode == launch.NO_DISPLAY, (done.returncode, done.stderr)
-    assert "no display available" in done.stderr
+    assert done.stderr.count("no display available") == 1, done.stderr  # said once, not logged again
     assert "xcb" not in done.stderr
