@@ -170,7 +170,7 @@ def set_new_passcode(
                 "operator": operator.name if operator is not None else os_account(),
             },
         )
-    log.warning(
+    log.info(  # a normal event, in the log; the views say it to the operator themselves
         "new passcode for profile %s: counting its uses as %r (limit %s, expires %s)",
         updated.name,
         new_id,

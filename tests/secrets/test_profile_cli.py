@@ -148,9 +148,13 @@ def test_set_passcode_prompts_twice_hidden(
     assert add() == 0
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("getpass.getpass", fake_getpass)
+    out.readouterr()
     assert main(["profile", "set-passcode", "line1"]) == 0
     assert prompts == ["passcode for profile line1: ", "repeat passcode: "]
     assert memory_keyring.entries[("certline", "line1/passcode")] == PASSCODE
+    said = out.readouterr()
+    assert "its uses are counted as passcode" in said.out
+    assert "WARNING" not in said.err  # a normal change is said once, not as a warning too
 
 
 def test_the_passcode_is_never_accepted_on_the_command_line(out: pytest.CaptureFixture[str]) -> None:
