@@ -126,9 +126,17 @@ def _renew_unit(
     if outcome is None:
         return 0
     print(describe(outcome.new, "Renewed certificate (written to the unit and verified)"))
+    print(_KEY_SAID[args.rekey])
     for warning in outcome.warnings:
         print(f"WARNING: {warning}")
     return 0
+
+
+#: what happened to the unit's key, by --rekey (the certificate lines alone do not say)
+_KEY_SAID = {
+    True: "Key: new (re-key): the unit made a new key pair for this certificate; the old key is not used any more",
+    False: "Key: unchanged: the unit kept its key (use --rekey for a new one)",
+}
 
 
 def _renew_files(
