@@ -76,7 +76,9 @@ def register(subparsers: Any) -> None:
     auth.add_argument("--client-key", metavar="FILE", help="TLS client key (PEM)")
     auth.add_argument("--client-p12", metavar="FILE", help="TLS client credential as PKCS#12")
     auth.add_argument("--p12-password-env", metavar="VAR", help="variable holding the PKCS#12 password")
-    common.add_argument("--out", metavar="FILE", help="write the certificates here instead of stdout")
+    common.add_argument(
+        "--out", metavar="FILE", help="write the certificates to this new file instead of stdout"
+    )
     common.add_argument(
         "--timeout",
         type=float,
@@ -359,7 +361,13 @@ def _warn(warnings: Sequence[str]) -> None:
 def _write_certs(args: argparse.Namespace, out: TextIO, certs: Sequence[x509.Certificate]) -> None:
     pem = certs_to_pem(list(certs))
     if args.out:
-        Path(args.out).write_text(pem, encoding="ascii")
+        try:  # a new file only, like --bootstrap --ca: never over a bundle something trusts
+            with open(args.out, "x", encoding="ascii") as handle:
+                handle.write(pem)
+        except FileExistsError:
+            raise CliError(f"--out: {args.out} exists; nothing written (choose a new file)") from None
+        except OSError as exc:
+            raise CliError(f"--out: cannot create {args.out}: {exc.strerror}") from None
     else:
         out.write(pem)
 

@@ -29,7 +29,6 @@ from certline.app.config.profile import (
     ScanIn,
 )
 from certline.app.config.profile_store import MAX_CONCURRENCY, ProfileError, ProfileStore
-from certline.app.est.encoding import certs_to_pem
 from certline.app.pki import KeyAlgorithm
 from certline.app.security.redaction import register_secret, scrub
 from certline.app.security.roles import Action
@@ -44,6 +43,7 @@ from certline.app.security.secret_store import (
 )
 from certline.app.station.credential_source import secret_from_env
 from certline.app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
+from certline.app.station.profile_save import trust_anchors_pem
 
 log = logging.getLogger(__name__)
 
@@ -373,24 +373,15 @@ def _existing_file(path: Path | None, option: str) -> str | None:
 
 
 def _ca_pem(path: Path | None) -> str | None:
-    """The trust anchors of ``--ca FILE`` as PEM, to pin into the profile itself.
-
-    Copied, not referenced: a profile that named the file would trust whatever the file holds
-    later, and a file outside the (engineer-guarded) profile store can be replaced by anyone who
-    can write it, ``certline est cacerts --bootstrap --ca`` included (docs/roles.md).
-    """
+    """The trust anchors of ``--ca FILE`` as PEM, pinned into the profile itself (copied, not
+    referenced: see :func:`certline.app.station.profile_save.trust_anchors_pem`)."""
     resolved = _existing_file(path, "--ca")
     if resolved is None:
         return None
-    from cryptography import x509
-
     try:
-        certs = x509.load_pem_x509_certificates(Path(resolved).read_bytes())
-    except ValueError:
-        certs = []
-    if not certs:
-        raise CliError(f"--ca: {path} holds no PEM certificate")
-    return certs_to_pem(certs)
+        return trust_anchors_pem(Path(resolved))
+    except ValueError as exc:
+        raise CliError(f"--ca: {exc}") from None
 
 
 def _profile_fields(args: argparse.Namespace) -> dict[str, Any]:

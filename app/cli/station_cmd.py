@@ -153,10 +153,13 @@ def _lock(args: argparse.Namespace) -> int:
 
 def _unlock(args: argparse.Namespace) -> int:
     lock = StationLock()
-    if not lock.locked:
-        print("station is not locked")
-        return 0
-    if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value, locked_station=False)):
-        raise RoleRefused("wrong engineer PIN; the station stays locked")
+    try:
+        if not lock.locked:
+            print("station is not locked")
+            return 0
+        if not lock.unlock(engineer_pin(args, Action.UNLOCK_STATION.value, locked_station=False)):
+            raise RoleRefused("wrong engineer PIN; the station stays locked")
+    except StationLockUnreadable as exc:  # no PIN can unlock a file that is not a lock
+        raise RoleRefused(str(exc)) from None
     print("station unlocked")
     return 0

@@ -209,8 +209,11 @@ class RoleGate:
         lock = self.station_lock
         if lock is None:
             return self.operator
-        if lock.has_pin():
-            lock.lock()
+        try:
+            if lock.has_pin():
+                lock.lock()
+        except StationLockUnreadable as exc:  # nothing to write to; the session ends all the same
+            log.error("%s", exc)
         name = self.operator.name if self.operator is not None else None
         after = starting_operator(lock, name)
         with self._mutex:

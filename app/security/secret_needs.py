@@ -20,9 +20,9 @@ so they cannot disagree. The rule, per keyring purpose (see ``app/security/secre
 =====================  ===========================================================
 
 "Required" means a command line run stops before any work, saying where it looked
-and how to store the secret; the GUI starts anyway and its station bar shows the
-secret as missing. The profile editor has one secret field; what it holds is
-:func:`typed_secret_purpose`.
+and how to store the secret; the GUI opens anyway and its station bar shows the
+secret as missing, and Start refuses a new batch until it is stored. The profile
+editor has one secret field; what it holds is :func:`typed_secret_purpose`.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class PinHash:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PinHash:
         if data.get("algorithm") != ALGORITHM:
-            raise StationLockError(f"unsupported PIN hash algorithm {data.get('algorithm')!r}")
+            raise StationLockUnreadable(f"unsupported PIN hash algorithm {data.get('algorithm')!r}{_RESTORE}")
         try:
             return cls(
                 salt=base64.b64decode(data["salt"], validate=True),
@@ -151,6 +151,11 @@ class StationLock:
                 f"{self.path} is not a station lock (it holds no engineer PIN; was something saved over "
                 f"it?){_RESTORE}"
             )
+        for key in ("pin", "technician_pin"):  # a damaged hash is caught here, not at the next PIN typed
+            if key in data:
+                if not isinstance(data[key], dict):
+                    raise StationLockUnreadable(f"the station lock's PIN hash is damaged{_RESTORE}")
+                PinHash.from_json(data[key])
         return data
 
     def _write(self, data: dict[str, Any]) -> None:

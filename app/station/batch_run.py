@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from certline.app.batch.engine import BatchEngine, BatchOptions
 from certline.app.batch.label_desk import ScanOutcome, ScanResult
 from certline.app.security.roles import Action
+from certline.app.security.secret_store import Purpose
 from certline.app.station.credential_source import SecretMissing
 from certline.app.station.hands_free import HandsFree
 from certline.app.station.session import StationSession
@@ -160,10 +161,16 @@ class BatchRun:
         if missing:
             profile = self.session.profile.name
             what = " and ".join(f"its {purpose.value}" for purpose in missing)
+            commands = " and ".join(
+                f"'certline profile set-passcode {profile}"
+                + ("" if purpose is Purpose.PASSCODE else f" --purpose {purpose.value}")
+                + "'"
+                for purpose in missing
+            )
             raise SecretMissing(
                 f"Nothing started: profile {profile!r} needs {what}, and this station holds none (the OS "
                 "keyring was unusable when the station opened, or holds none for this profile). Store it "
-                f"with the profile editor or 'certline profile set-passcode {profile}', then start again."
+                f"with the profile editor or {commands}, then start again."
             )
 
     def _authorised(self, options: BatchOptions) -> BatchOptions:

@@ -13,7 +13,7 @@ from typing import Any
 
 from certline.app.batch.journal_api import JournalError
 from certline.app.security.roles import Operator, os_account
-from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.security.station_lock import StationLock, StationLockError, StationLockUnreadable
 from certline.app.station.session import StationSession
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,14 @@ def sign_out(session: StationSession) -> Operator | None:
 def lock_station(session: StationSession, new_engineer_pin: str | None = None) -> Operator | None:
     """Lock the station; the first time, ``new_engineer_pin`` becomes the engineer PIN."""
     lock = station_lock_of(session)
-    if new_engineer_pin is not None:
-        lock.set_pin(new_engineer_pin)
-    elif not lock.has_pin():
-        raise StationLockError("set an engineer PIN before locking the station")
+    try:
+        if new_engineer_pin is not None:
+            lock.set_pin(new_engineer_pin)
+        elif not lock.has_pin():
+            raise StationLockError("set an engineer PIN before locking the station")
+    except StationLockUnreadable:
+        sign_out(session)  # a lock file that is not a lock: whoever was signed in is not any more
+        raise
     return sign_out(session)
 
 

@@ -216,6 +216,8 @@ def test_a_lock_file_saved_over_keeps_engineer_actions_refused(
     captured = capsys.readouterr()
     assert "locked (the lock file is damaged)" in captured.out and "(technician)" in captured.out
     assert "not set" not in captured.out and "is not a station lock" in captured.err
+    assert main(["station", "unlock", "--engineer-pin-env", "PIN"]) == EXIT_NOT_PERMITTED  # no crash report
+    assert "is not a station lock" in capsys.readouterr().err
 
 
 def test_trust_anchors_given_with_ca_are_pinned_into_the_profile(

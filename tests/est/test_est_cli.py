@@ -297,3 +297,16 @@ def test_bootstrap_never_replaces_an_existing_bundle(
     assert code == 1
     assert "exists" in err and "nothing fetched" in err and "profile edit" in err
     assert trusted.read_text(encoding="ascii") == "the bundle a profile or a script trusts\n"
+
+
+def test_cacerts_out_never_replaces_an_existing_file(
+    est_server: EstTestServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in review: '--out' wrote over any file, a CA bundle a profile named included."""
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(est_server.ca_pem, encoding="ascii")
+    trusted = tmp_path / "trusted.pem"
+    trusted.write_text("the bundle something trusts\n", encoding="ascii")
+    assert main(["est", "cacerts", "--url", est_server.url, "--ca", str(ca_file), "--out", str(trusted)]) == 1
+    assert "exists; nothing written" in capsys.readouterr().err
+    assert trusted.read_text(encoding="ascii") == "the bundle something trusts\n"

@@ -21,7 +21,7 @@ from certline.app.security.roles import (
     RoleRequired,
     starting_operator,
 )
-from certline.app.security.station_lock import StationLock, StationLockError
+from certline.app.security.station_lock import StationLock, StationLockError, StationLockUnreadable
 from certline.app.station import StationSession
 from certline.app.station.batch_run import BatchRun
 from tests.integration.conftest import line, sims, start_sim  # noqa: F401 - fixtures
@@ -173,3 +173,31 @@ def test_every_audit_record_names_its_operator(line, sims, tmp_path, lock):  # n
         assert session.journal.audit.verify().ok
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "line1", "enroll_url": "https://est.example.com"}',  # an export saved over it
+        '{"pin": {}, "locked": false}',  # a PIN hash with nothing in it
+        '{"pin": {"algorithm": "md5", "salt": "", "hash": "", "iterations": 1}}',
+        "not json at all",
+    ],
+    ids=["export", "empty-hash", "unknown-algorithm", "not-json"],
+)
+def test_a_damaged_lock_file_fails_closed_even_for_an_engineer_signed_in(lock, content: str):
+    """Found in review: the lock file saved over while an engineer was signed in, then "Sign out"
+    raised before the session ended, and the engineer stayed engineer. Every damaged file reads
+    as locked, and signing out always ends the session."""
+    lock.set_pin(ENGINEER_PIN)
+    gate = RoleGate.for_station(lock, "ben")
+    assert gate.sign_in("ben", ENGINEER_PIN).role is Role.ENGINEER
+    lock.path.write_text(content, encoding="utf-8")
+
+    status = lock.status()
+    assert status.locked and status.roles_on and status.problem
+    assert gate.sign_out() == Operator("ben", Role.TECHNICIAN)
+    assert not gate.allows(Action.EDIT_PROFILES) and gate.allows(Action.START_BATCH)
+    with pytest.raises(StationLockUnreadable):
+        gate.sign_in("ben", ENGINEER_PIN)  # no PIN proves the engineer role against such a file
+    assert starting_operator(lock, "ana") == Operator("ana", Role.TECHNICIAN)

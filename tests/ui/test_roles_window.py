@@ -95,8 +95,7 @@ def test_a_lock_file_saved_over_keeps_the_window_locked(qtbot, gui, est_server, 
     window = gui.window()
     actions = window.station_actions
     qtbot.waitUntil(
-        lambda: window.lock.roles_on and "is not a station lock" in window.statusBar().currentMessage(),
-        timeout=WAIT,
+        lambda: window.lock.roles_on and _error_box_saying("is not a station lock", window), timeout=WAIT
     )
     qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
     assert window.lock.locked and actions.sign_in.isVisible()
@@ -112,3 +111,11 @@ def test_a_lock_file_saved_over_keeps_the_window_locked(qtbot, gui, est_server, 
     qtbot.waitUntil(lambda: pending_tasks() == 0, timeout=WAIT)
     assert not actions.profile.isEnabled() and not actions.reprovision.isEnabled()
     window.grab().save(str(station_paths().data / "roles-damaged-lock.png"))
+
+
+def _error_box_saying(text: str, window) -> bool:
+    """A warning box the window opened (show_error) holds ``text``; a box stays until closed,
+    unlike the status bar, which the next message overwrites."""
+    from PySide6.QtWidgets import QMessageBox
+
+    return any(text in box.text() for box in window.findChildren(QMessageBox) if box.isVisible())

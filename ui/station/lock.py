@@ -168,11 +168,17 @@ class LockController(QObject):
         self.failed.emit(str(exc))
 
     def lock(self, parent: QWidget | None) -> None:
-        """Lock; the first time, the engineer chooses the PIN."""
+        """Lock; the first time, the engineer chooses the PIN. A lock file that is not a lock
+        cannot be written: whoever is signed in is signed out, and the window says why."""
         lock = self.station_lock
-        run_in_background(
-            lock.has_pin, lambda has: self._lock_with(bool(has), parent), self._failed, owner=self
-        )
+        run_in_background(lock.status, lambda status: self._lock_as(status, parent), self._failed, owner=self)
+
+    def _lock_as(self, status: object, parent: QWidget | None) -> None:
+        assert isinstance(status, LockStatus)
+        if status.problem:
+            self.sign_out()
+        else:
+            self._lock_with(status.roles_on, parent)
 
     def _lock_with(self, has_pin: bool, parent: QWidget | None) -> None:
         session = self.session
@@ -197,7 +203,11 @@ class LockController(QObject):
 
         self.roles_on = True
         self.signed_in = False
-        run_in_background(lock_now, self._set_locked, self._failed, owner=self)
+        run_in_background(lock_now, self._set_locked, self._failed_then_refresh, owner=self)
+
+    def _failed_then_refresh(self, exc: BaseException) -> None:
+        self._failed(exc)
+        self.refresh()  # show what the lock file says now (a damaged one: locked)
 
     def unlock(self, parent: QWidget | None) -> None:
         dialog = PinDialog(
@@ -258,12 +268,17 @@ class LockController(QObject):
         session = self.session
         lock = self.station_lock
 
-        def out() -> bool:
+        def out() -> LockStatus:
             sign_out(session)
-            return lock.locked
+            return lock.status()
 
-        self.message.emit(self.tr("Signed out; the station is locked"))
-        run_in_background(out, self._set_locked, self._failed, owner=self)
+        run_in_background(out, self._signed_out, self._failed, owner=self)
+
+    def _signed_out(self, status: object) -> None:
+        assert isinstance(status, LockStatus)
+        if status.locked and not status.problem:
+            self.message.emit(self.tr("Signed out; the station is locked"))
+        self._refreshed(status)  # a damaged lock file: locked, and the window says why
 
     def _current_name(self) -> str:
         operator = self.session.roles.operator
