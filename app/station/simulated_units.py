@@ -21,6 +21,12 @@ PortProvider = Callable[[], list[str]]
 
 MAX_UNITS = 64
 
+#: The serial number of the window's first simulated unit (``CL-500001``). ``certline sim`` starts
+#: at 1 (``CL-000001``); both on one station journal brought units with the serials of units it
+#: already had provisioned, and the window failed them as duplicates (found by a newcomer who tried
+#: the command line first). A unit keeps its serial in its flash, so a bench made earlier keeps its.
+WINDOW_FIRST_SERIAL = 500_001
+
 
 def simulated_units_dir(driver: str) -> Path:
     return station_paths().cache / "simulated-units" / driver
@@ -71,6 +77,7 @@ class PortChoice:
             baud=baud,
             keygen_latency=keygen_latency,
             faults=list(faults),
+            first_serial=WINDOW_FIRST_SERIAL,
         )
         self.close()
         ports = simulator.start()
