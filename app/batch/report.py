@@ -26,7 +26,7 @@ from certline.app import __version__, pki
 from certline.app.batch import report_entry
 from certline.app.batch.journal_api import JournalBackend
 from certline.app.batch.report_entry import CSV_COLUMNS
-from certline.app.config.paths import ensure_private_dir
+from certline.app.config.paths import ensure_private_dir, refuse_station_config_target
 
 #: devices read per journal call while a report streams
 PAGE_SIZE = 1000
@@ -170,6 +170,7 @@ def export_report(journal: JournalBackend, batch_id: int, fmt: str, path: Path) 
     """
     if fmt not in ("json", "csv"):
         raise ValueError(f"unknown report format {fmt!r} (use json or csv)")
+    refuse_station_config_target(path)
     if not path.parent.exists():
         ensure_private_dir(path.parent)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)  # mode 0600

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from certline.app.batch.journal_api import JournalError
 from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.config.paths import refuse_station_config_target
 from certline.app.station.expiry import COLUMNS, expiry_rows
 
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     except JournalError as exc:
         print(f"certline expiry: {exc}", file=sys.stderr)
         return 2
+    if args.out:
+        refuse_station_config_target(args.out)
     out = args.out.open("w", encoding="utf-8", newline="") if args.out else sys.stdout
     try:
         if args.format == "json":

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from certline.app import __version__
 from certline.app.cli.help_format import DefaultsHelpFormatter, apply_to_tree
 from certline.app.cli.role_args import EXIT_NOT_PERMITTED, RoleRefused
+from certline.app.config.paths import InsideStationConfig
 from certline.app.security.redaction import scrub
 
 #: exit status after Ctrl+C (128 + SIGINT), what shells and ``batch run`` use
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoleRefused as exc:
         print(f"certline {args.command}: not permitted: {scrub(str(exc))}", file=sys.stderr)
         return EXIT_NOT_PERMITTED
+    except InsideStationConfig as exc:  # an export aimed at the station's configuration folder
+        print(f"certline {args.command}: {exc}; nothing written", file=sys.stderr)
+        return 1
     except EOFError:
         # end of input at a prompt (Ctrl+D, a closed terminal or pipe): the operator gave no
         # answer, so nothing was done -- not an internal error

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from certline.app.batch.journal_api import JournalError
 from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
+from certline.app.config.paths import refuse_station_config_target
 from certline.app.station.line_stats import StatsScope, line_stats
 from certline.app.station.line_stats_export import to_csv, to_table
 
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = to_table(stats)
     if args.out:
+        refuse_station_config_target(args.out)
         args.out.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)

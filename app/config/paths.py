@@ -56,6 +56,27 @@ def station_paths(environ: dict[str, str] | None = None) -> StationPaths:
     )
 
 
+class InsideStationConfig(ValueError):
+    """An export was asked to write into the station's configuration folder (message: where)."""
+
+
+def refuse_station_config_target(path: Path, paths: StationPaths | None = None) -> None:
+    """Raise :class:`InsideStationConfig` when ``path`` lies in the station's configuration folder.
+
+    Exports (reports, profiles, statistics, expiry lists) write where they are told, and a
+    technician may run them; saved over a profile, the settings or ``station-lock.json`` they
+    would replace what the engineer set up (found from outside: a profile export saved over the
+    station lock). Nothing Certline exports belongs in that folder.
+    """
+    config = (paths or station_paths()).config.expanduser().resolve()
+    target = path.expanduser().resolve()
+    if target == config or config in target.parents:
+        raise InsideStationConfig(
+            f"{path} is in the station's configuration folder ({config}), where an export could "
+            "replace a profile, the settings or the station lock; choose another folder"
+        )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` and any missing parents with mode 0700; tighten ``path`` if it existed.
 

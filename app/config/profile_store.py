@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from certline.app.config.est_urls import EstUrlError, parse_est_url
-from certline.app.config.paths import ensure_private_dir, station_paths
+from certline.app.config.paths import ensure_private_dir, refuse_station_config_target, station_paths
 from certline.app.config.profile import AuthStyle, Profile, parse_passcode_expiry
 from certline.app.config.settings import write_private_json
 
@@ -304,6 +304,7 @@ class ProfileStore:
 
     def export_file(self, name: str, destination: Path) -> Path:
         """Write profile ``name`` to ``destination`` as plain JSON: its fields, no secrets."""
+        refuse_station_config_target(destination)
         data = self.load(name).to_json()
         unexpected = set(data) - _PROFILE_FIELDS
         if unexpected:  # defence in depth: only declared, secret-free fields leave the station

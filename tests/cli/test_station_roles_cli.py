@@ -6,6 +6,7 @@ Run through ``certline.app.cli.main.main`` with the station's real lock file und
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -202,7 +203,9 @@ def test_a_lock_file_saved_over_keeps_engineer_actions_refused(
     monkeypatch.setenv("PIN", ENGINEER_PIN)
     assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == 0
     monkeypatch.delenv("PIN")
-    assert main(["profile", "export", "line1", str(locked_station.path)]) == 0  # the technician's slip
+    # the technician's slip (profile export into the config folder is refused now; any other writer,
+    # an editor or a copy, can still do it)
+    locked_station.path.write_text(json.dumps(ProfileStore().load("line1").to_json()), encoding="utf-8")
     capsys.readouterr()
 
     assert main(["profile", "add", "rogue", "--url", URL]) == EXIT_NOT_PERMITTED
@@ -244,3 +247,28 @@ def test_trust_anchors_given_with_ca_are_pinned_into_the_profile(
     # an empty --ca removes the anchors (an engineer action, like setting them)
     assert main(["profile", "edit", "line1", "--ca", "", "--engineer-pin-env", "PIN"]) == 0
     assert ProfileStore().load("line1").ca_bundle_pem is None
+
+
+def test_exports_are_refused_in_the_station_configuration_folder(
+    locked_station: StationLock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile export saved over the lock file was how roles were turned off (the station now
+    fails closed on such a file); exports into the configuration folder are refused outright, so a
+    technician's slip cannot lock the station either."""
+    monkeypatch.setenv("PIN", ENGINEER_PIN)
+    assert main(["profile", "add", "line1", "--url", URL, "--engineer-pin-env", "PIN"]) == 0
+    before = locked_station.path.read_bytes()
+    config = locked_station.path.parent
+    capsys.readouterr()
+    assert main(["profile", "export", "line1", str(locked_station.path)]) == 1
+    assert main(["stats", "--out", str(config / "stats.txt")]) == 1
+    assert main(["expiry", "--out", str(config / "expiry.csv")]) == 1
+    assert (
+        main(["report", "export", "--batch", "1", "--format", "json", "--out", str(config / "r.json")]) == 1
+    )
+    err = capsys.readouterr().err
+    assert err.count("in the station's configuration folder") == 4 and "nothing written" in err
+    assert locked_station.path.read_bytes() == before and locked_station.locked
+    assert not (config / "stats.txt").exists() and not (config / "expiry.csv").exists()
+    elsewhere = locked_station.path.parent.parent / "line1-export.json"
+    assert main(["profile", "export", "line1", str(elsewhere)]) == 0 and elsewhere.exists()

@@ -322,3 +322,22 @@ def test_a_passcode_the_keyring_cannot_take_saves_nothing_and_says_so(qtbot, mak
     with qtbot.waitSignal(editor.saved, timeout=10_000):
         save_button(editor).click()
     assert store.list() == ["line-2"]
+
+
+def test_the_window_s_exports_refuse_the_station_configuration_folder(tmp_path):
+    """The profile editor's Export… and the statistics exports run these on their workers; the
+    failure is shown where each shows its errors. Nothing is written into the config folder."""
+    from certline.app.config.paths import InsideStationConfig, station_paths
+    from certline.ui.batch_dialogs.statistics import write_text
+    from certline.ui.profiles.editor import _write_export
+
+    config = station_paths().config
+    config.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(InsideStationConfig, match="configuration folder"):
+        _write_export(
+            Profile(name="line-2", enroll_url="https://est.example.com/.well-known/est"), config / "x.json"
+        )
+    with pytest.raises(InsideStationConfig):
+        write_text("a,b\n", config / "stats.csv")
+    assert list(config.iterdir()) == []
+    assert write_text("a,b\n", tmp_path / "stats.csv").read_text() == "a,b\n"

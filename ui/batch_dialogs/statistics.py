@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from certline.app.batch.journal_api import JournalBackend
+from certline.app.config.paths import refuse_station_config_target
 from certline.app.station.line_stats import StatsScope, line_stats
 from certline.app.station.line_stats_export import to_csv
 from certline.ui.plumbing.worker import run_in_background
@@ -74,12 +75,14 @@ def _current_work_order(window: MainWindow) -> str:
 
 def write_text(text: str, path: Path) -> Path:
     """Worker side of the exports that are text (CSV)."""
+    refuse_station_config_target(path)
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def write_png(image: QImage, path: Path) -> Path:
     """Worker side of "Export PNG…" (a QImage, unlike a QPixmap, may be saved off the GUI thread)."""
+    refuse_station_config_target(path)
     if not image.save(str(path)):  # the format follows the .png suffix export_png ensures
         raise OSError(f"cannot write {path}")
     return path

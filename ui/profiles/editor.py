@@ -337,11 +337,19 @@ class ProfileEditor(QDialog):
         )
         if name:
             run_in_background(
-                lambda: write_private_json(Path(name), profile.to_json()),
+                lambda: _write_export(profile, Path(name)),
                 None,
                 lambda exc: self.problem.setText(str(exc)),
                 owner=self,
             )
+
+
+def _write_export(profile: Profile, path: Path) -> None:
+    """Worker side of Export…: never into the station's configuration folder."""
+    from certline.app.config.paths import refuse_station_config_target
+
+    refuse_station_config_target(path)
+    write_private_json(path, profile.to_json())
 
 
 def _parse_ca_pem(pem: str) -> tuple[str, list[str]]:
