@@ -304,13 +304,7 @@ class ProfileStore:
 
     def export_file(self, name: str, destination: Path) -> Path:
         """Write profile ``name`` to ``destination`` as plain JSON: its fields, no secrets."""
-        refuse_station_config_target(destination)
-        data = self.load(name).to_json()
-        unexpected = set(data) - _PROFILE_FIELDS
-        if unexpected:  # defence in depth: only declared, secret-free fields leave the station
-            raise ProfileError(f"refusing to export unexpected keys: {', '.join(sorted(unexpected))}")
-        write_private_json(destination, data)
-        return destination
+        return export_profile(self.load(name), destination)
 
     def import_file(self, source: Path, *, name: str | None = None, overwrite: bool = False) -> Profile:
         """Read a profile exported elsewhere, validate it, store it (optionally renamed)."""
@@ -323,3 +317,16 @@ class ProfileStore:
             profile.name = validate_profile_name(name)
         self.save(profile, overwrite=overwrite)
         return profile
+
+
+def export_profile(profile: Profile, destination: Path) -> Path:
+    """Write ``profile`` to ``destination`` as plain JSON: its declared fields, no secrets, never
+    into the station's configuration folder. ``certline profile export`` and the profile editor's
+    Export… (which exports the form as it stands, saved or not) both end here."""
+    refuse_station_config_target(destination)
+    data = profile.to_json()
+    unexpected = set(data) - _PROFILE_FIELDS
+    if unexpected:  # defence in depth: only declared, secret-free fields leave the station
+        raise ProfileError(f"refusing to export unexpected keys: {', '.join(sorted(unexpected))}")
+    write_private_json(destination, data)
+    return destination

@@ -328,13 +328,13 @@ def test_the_window_s_exports_refuse_the_station_configuration_folder(tmp_path):
     """The profile editor's Export… and the statistics exports run these on their workers; the
     failure is shown where each shows its errors. Nothing is written into the config folder."""
     from certline.app.config.paths import InsideStationConfig, station_paths
+    from certline.app.config.profile_store import export_profile
     from certline.ui.batch_dialogs.statistics import write_text
-    from certline.ui.profiles.editor import _write_export
 
     config = station_paths().config
     config.mkdir(parents=True, exist_ok=True)
     with pytest.raises(InsideStationConfig, match="configuration folder"):
-        _write_export(
+        export_profile(
             Profile(name="line-2", enroll_url="https://est.example.com/.well-known/est"), config / "x.json"
         )
     with pytest.raises(InsideStationConfig):

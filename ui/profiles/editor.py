@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 
 from certline.app import pki
 from certline.app.config.profile import AuthStyle, Profile
-from certline.app.config.profile_store import ProfileStore, profile_from_json
-from certline.app.config.settings import write_private_json
+from certline.app.config.profile_store import ProfileStore, export_profile, profile_from_json
 from certline.app.est.credentials import Credentials
 from certline.ui.plumbing.resources import icon
 from certline.ui.plumbing.worker import run_in_background
@@ -337,19 +336,11 @@ class ProfileEditor(QDialog):
         )
         if name:
             run_in_background(
-                lambda: _write_export(profile, Path(name)),
+                lambda: export_profile(profile, Path(name)),
                 None,
                 lambda exc: self.problem.setText(str(exc)),
                 owner=self,
             )
-
-
-def _write_export(profile: Profile, path: Path) -> None:
-    """Worker side of Export…: never into the station's configuration folder."""
-    from certline.app.config.paths import refuse_station_config_target
-
-    refuse_station_config_target(path)
-    write_private_json(path, profile.to_json())
 
 
 def _parse_ca_pem(pem: str) -> tuple[str, list[str]]:
