@@ -43,7 +43,7 @@ from certline.app.security.secret_store import (
 )
 from certline.app.station.credential_source import secret_from_env
 from certline.app.station.passcode_change import PasscodeRefused, new_passcode_id, set_new_passcode
-from certline.app.station.profile_save import trust_anchors_pem
+from certline.app.station.profile_save import import_profile, trust_anchors_pem
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ def register(subparsers: Any) -> None:
     imp = sub.add_parser(
         "import",
         help="add a profile from an exported JSON file",
-        description="Add a profile from a file written by 'certline profile export'. Store its passcode "
+        description="Add a profile from a file written by 'certline profile export'. A CA bundle file "
+        "the profile names is copied into it (it must be on this station). Store its passcode "
         "afterwards with 'certline profile set-passcode NAME'.",
     )
     imp.add_argument("file", type=Path, help="the exported JSON file")
@@ -522,7 +523,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 @_cli_errors
 def cmd_import(args: argparse.Namespace) -> int:
     authorise(args, Action.EDIT_PROFILES, Action.PIN_TRUST_ANCHOR)
-    profile = ProfileStore().import_file(args.file, name=args.name, overwrite=args.force)
+    profile = import_profile(ProfileStore(), args.file, name=args.name, overwrite=args.force)
     log.info("profile %s imported from %s", profile.name, args.file)
     print(f"imported profile {profile.name}")
     if required_purposes(profile):

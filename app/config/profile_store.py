@@ -306,8 +306,9 @@ class ProfileStore:
         """Write profile ``name`` to ``destination`` as plain JSON: its fields, no secrets."""
         return export_profile(self.load(name), destination)
 
-    def import_file(self, source: Path, *, name: str | None = None, overwrite: bool = False) -> Profile:
-        """Read a profile exported elsewhere, validate it, store it (optionally renamed)."""
+    def read_import(self, source: Path, *, name: str | None = None) -> Profile:
+        """A profile exported elsewhere, read and checked (optionally renamed), not yet stored:
+        :func:`certline.app.station.profile_save.import_profile` pins its trust anchors first."""
         try:
             data = _read_json(source)
         except FileNotFoundError:
@@ -315,7 +316,6 @@ class ProfileStore:
         profile = profile_from_json(data, source=str(source))
         if name is not None:
             profile.name = validate_profile_name(name)
-        self.save(profile, overwrite=overwrite)
         return profile
 
 

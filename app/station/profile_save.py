@@ -8,7 +8,8 @@ the GUI with no D-Bus session). Should the profile file then fail to be written 
 keyring entry goes back to what it held.
 
 A CA bundle file the profile names is read into it when it is saved
-(:func:`with_pinned_trust_anchors`), as ``certline profile add|edit --ca`` does.
+(:func:`with_pinned_trust_anchors`), as ``certline profile add|edit --ca`` does, and when a
+profile is imported (:func:`import_profile`).
 
 Keyring calls block (D-Bus): call :func:`save_profile_and_secret` from a worker thread.
 """
@@ -57,6 +58,27 @@ def with_pinned_trust_anchors(profile: Profile) -> Profile:
         return profile
     pem = profile.ca_bundle_pem or trust_anchors_pem(Path(profile.ca_bundle_file))
     return dataclasses.replace(profile, ca_bundle_pem=pem, ca_bundle_file=None)
+
+
+def import_profile(
+    store: ProfileStore, source: Path, *, name: str | None = None, overwrite: bool = False
+) -> Profile:
+    """Store the profile exported to ``source`` (``certline profile import``), with the CA bundle
+    file it names read into it, as saving a profile does: an imported profile never trusts
+    whatever a path holds later. A named file that cannot be read here fails the import, with
+    nothing stored, instead of failing every enrollment later."""
+    profile = store.read_import(source, name=name)
+    named = profile.ca_bundle_file
+    try:
+        profile = with_pinned_trust_anchors(profile)
+    except ValueError as exc:
+        raise ProfileError(
+            f"{source}: the profile trusts the CA bundle file {named}, which cannot be read on this "
+            f"station ({exc}). Put the CA file there and import again, or import a profile "
+            "exported with its CA pinned (certline profile edit NAME --ca FILE, then export)"
+        ) from None
+    store.save(profile, overwrite=overwrite)
+    return profile
 
 
 def save_profile_and_secret(

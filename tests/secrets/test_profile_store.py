@@ -20,6 +20,7 @@ from certline.app.config.profile_store import (
     ProfileStore,
 )
 from certline.app.config.settings import SettingsError, StationSettings, load_settings, save_settings
+from certline.app.station.profile_save import import_profile
 
 URL = "https://est.example.com/.well-known/est/cps/IOT_0a1b"
 
@@ -147,18 +148,18 @@ def test_import_round_trip_with_rename_and_overwrite_rules(tmp_path: Path) -> No
     store.save(make_profile())
     exported = store.export_file("acme-line1", tmp_path / "acme.json")
     with pytest.raises(ProfileExists):
-        store.import_file(exported)
-    copy = store.import_file(exported, name="acme-line2")
+        import_profile(store, exported)
+    copy = import_profile(store, exported, name="acme-line2")
     assert copy == make_profile("acme-line2")
     assert store.load("acme-line2") == copy
-    assert store.import_file(exported, overwrite=True) == make_profile()
+    assert import_profile(store, exported, overwrite=True) == make_profile()
 
 
 def test_import_rejects_extra_keys(tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     source.write_text(json.dumps({**make_profile().to_json(), "p12_password": "x"}))
     with pytest.raises(InvalidProfile, match="profiles never contain secrets"):
-        ProfileStore().import_file(source)
+        import_profile(ProfileStore(), source)
     assert ProfileStore().list() == []
 
 

@@ -3,6 +3,7 @@ a CA bundle file read into the profile; nothing half saved."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certline.app.config.profile import Profile
-from certline.app.config.profile_store import ProfileStore
+from certline.app.config.profile_store import ProfileError, ProfileStore
 from certline.app.security.secret_store import SecretStore
-from certline.app.station.profile_save import ProfileNotSaved, save_profile_and_secret
+from certline.app.station.profile_save import ProfileNotSaved, import_profile, save_profile_and_secret
 from tests.conftest import MemoryKeyring
 from tests.helpers.certs import self_signed_ca
 
@@ -48,6 +49,35 @@ def test_a_ca_file_named_in_the_window_is_pinned_into_the_profile(
         save_profile_and_secret(
             store, SecretStore, Profile(name="line2", enroll_url=URL, ca_bundle_file=str(bundle)), ""
         )
+    assert store.list() == ["line1"]
+
+
+def test_an_imported_profile_keeps_the_ca_it_names_not_the_file_s_name(
+    store: ProfileStore, tmp_path: Path
+) -> None:
+    """Noticed last round: ``profile import`` of a file naming ``ca_bundle_file`` kept the name, so
+    whoever could later write that file changed what the imported profile trusts."""
+    _, ours = self_signed_ca("Line CA")
+    _, rogue = self_signed_ca("Rogue CA")
+    bundle = tmp_path / "line-ca.pem"
+    bundle.write_bytes(ours.public_bytes(serialization.Encoding.PEM))
+    exported = tmp_path / "line1.json"
+    exported.write_text(
+        json.dumps(Profile(name="line1", enroll_url=URL, ca_bundle_file=str(bundle)).to_json()),
+        encoding="utf-8",
+    )
+
+    imported = import_profile(store, exported)
+    bundle.write_bytes(rogue.public_bytes(serialization.Encoding.PEM))
+    stored = store.load("line1")
+    assert stored == imported and stored.ca_bundle_file is None
+    assert stored.ca_bundle_pem is not None
+    assert x509.load_pem_x509_certificates(stored.ca_bundle_pem.encode()) == [ours]
+
+    # a CA file that is not on this station fails the import, instead of every enrollment later
+    bundle.unlink()
+    with pytest.raises(ProfileError, match=r"trusts the CA bundle file .*line-ca\.pem, which cannot be read"):
+        import_profile(store, exported, name="line2")
     assert store.list() == ["line1"]
 
 
