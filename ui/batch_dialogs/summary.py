@@ -142,6 +142,10 @@ class BatchSummaryDialog(QDialog):
                 table.setItem(row, column, item)
         table.resizeColumnToContents(0)
         table.resizeColumnToContents(1)
+        # the error wraps and its row grows to show all of it: its end is the advice (what to check,
+        # what to do), which an elided line would cut off
+        table.setWordWrap(True)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         # a long port path keeps its distinctive end and leaves the room to the error
         table.setItemDelegateForColumn(1, LeftElideDelegate(table))
         em = table.fontMetrics().horizontalAdvance("M")
