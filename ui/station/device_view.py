@@ -92,11 +92,11 @@ class DeviceView(QTableView):
         widths = {
             Column.PORT: 11,
             Column.SERIAL: 11,
-            Column.MODEL: 8,
+            Column.MODEL: 7,
             Column.STATE: 11,
-            Column.PROGRESS: 11,
+            Column.PROGRESS: 9,
             Column.ELAPSED: 6,
-            Column.CERT_SERIAL: 14,
+            Column.CERT_SERIAL: 12,
             Column.EXPIRES: 8,
         }
         for column, width in widths.items():

@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.details)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 1)
-        top.setSizes([880, 440])
+        top.setSizes([960, 400])  # the table's last column, the step or error, gets the room
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.log_panel)
