@@ -1,6 +1,6 @@
 """Diagnosis: what holds the journal's writer lock at 32 units (docs/benchmarks.md §2).
 
-Run: ``.venv/bin/python bench/journal_lock_variants.py`` (~8 minutes: 5 batches per variant).
+Run: ``.venv/bin/python bench/journal_lock_variants.py`` (~2 minutes per size: 5 rounds of 4 variants).
 Writes ``bench/results/journal_lock_variants.json`` and re-renders docs/benchmarks.md.
 
 The batch benchmark (``bench/batch_bound.py``) finds the writer lock held for about half the
