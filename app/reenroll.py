@@ -27,9 +27,11 @@ from certline.app.batch.events import DeviceSnapshot, EventBus
 from certline.app.batch.journal_api import JournalBackend
 from certline.app.batch.pipeline import DeviceJob, JobControl
 from certline.app.batch.states import DeviceState
+from certline.app.batch.unfinished_renewal import REENROLL_KIND
 from certline.app.config.profile import KeyGeneration, Profile
-from certline.app.device.driver import DeviceDriver, DeviceIdentity
+from certline.app.device.driver import DeviceDriver, DeviceIdentity, DeviceLost
 from certline.app.est.client import EstClient
+from certline.app.est.errors import EstError
 from certline.app.est.results import EnrollResult
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -153,44 +155,14 @@ class Reenrollment:
     ) -> RenewalResult:
         identity = current.identity
         if not identity.capabilities.can_sign:
-            if self.profile.allow_new_enrollment_fallback:
-                alternative = (
-                    "the profile allows a new enrollment with the passcode instead: provision the unit again "
-                    f"with 'certline batch run --profile {self.profile.name} --port {self.driver.port} "
-                    "--reprovision'"
-                )
-            else:
-                alternative = (
-                    "this profile does not allow a new enrollment instead; ask the engineer who owns it"
-                )
             raise SigningUnsupported(
                 f"unit {identity.serial_number} ({self.driver.name} driver) cannot sign the TLS handshake "
-                f"that re-enrollment needs, so its key cannot stay on the unit; {alternative}"
+                "that re-enrollment needs, so its key cannot stay on the unit; "
+                + new_enrollment_instead(self.profile, self.driver.port)
             )
         old_leaf = current.chain[0]
-        batch_id = self.journal.create_batch(
-            profile_name=self.profile.name,
-            profile_json=self.profile.to_json(),
-            work_order=work_order or "field re-enrollment",
-            operator=operator,
-        )
-        snap = self.journal.add_device(
-            batch_id,
-            self.driver.port,
-            kind="reenroll",
-            serial_number=identity.serial_number,
-            model=identity.model,
-            firmware=identity.firmware,
-        )
-        device_id = snap.device_id
         publish = self._publisher(on_update)
-        publish(
-            self.journal.transition(
-                device_id,
-                DeviceState.IDENTIFIED,
-                f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}",
-            )
-        )
+        device_id, batch_id = self._journal_row(current, publish, work_order=work_order, operator=operator)
         warnings: list[str] = []
 
         def reenroll(
@@ -203,9 +175,13 @@ class Reenrollment:
                         "the unit signed the CSR with a different key than its certificate's "
                         "(a pending key from an interrupted re-key?); run again with --rekey"
                     )
-            result = self.client.simplereenroll(
-                csr_der, old_leaf, signer=self.driver.sign_digest, client_chain=list(current.chain)
-            )
+            try:
+                result = self.client.simplereenroll(
+                    csr_der, old_leaf, signer=self.driver.sign_digest, client_chain=list(current.chain)
+                )
+            except EstError as exc:
+                _add_expiry_advice(exc, current, self.profile, self.driver.port)
+                raise
             warnings.extend(result.warnings)
             return result
 
@@ -223,8 +199,7 @@ class Reenrollment:
             new_key=rekey,
             expected_subject=pki.subject_to_dict(old_leaf.subject),
         )
-        job.run()
-        self.journal.end_batch(batch_id)
+        self._run(job, device_id, batch_id, publish)
         row = self.journal.device_row(device_id)
         new_leaf = pki.pem_to_chain(row["chain_pem"])[0]
         if new_leaf.serial_number == old_leaf.serial_number:
@@ -233,6 +208,98 @@ class Reenrollment:
             device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), tuple(warnings)
         )
 
+    def _journal_row(
+        self,
+        current: CurrentCredential,
+        publish: Callable[[DeviceSnapshot], None],
+        *,
+        work_order: str | None,
+        operator: str | None,
+    ) -> tuple[int, int]:
+        """The journal row this renewal runs on, and its batch: the unit's unfinished
+        re-enrollment if it has one (one job per unit: a certificate already issued for it is
+        written, not requested again), else a new one-device batch.
+
+        A unit whose *batch* provisioning is unfinished is refused: that job is the batch's to
+        finish, and renewing meanwhile would leave two jobs for one unit."""
+        identity = current.identity
+        serial = identity.serial_number
+        pending = self.journal.find_unfinished_by_serial(serial)
+        if pending is not None and pending.kind != REENROLL_KIND:
+            raise ReenrollError(
+                f"unit {serial} has an unfinished provisioning in batch {pending.batch_id} "
+                f"({pending.step}); finish it first with 'certline batch resume --batch "
+                f"{pending.batch_id} --port {self.driver.port}'"
+            )
+        if pending is not None:
+            if self.journal.batch(pending.batch_id).ended_at is not None:
+                self.journal.reopen_batch(pending.batch_id)
+            publish(
+                self.journal.set_step(
+                    pending.device_id, f"continuing the re-enrollment on {self.driver.port}"
+                )
+            )
+            return pending.device_id, pending.batch_id
+        old_leaf = current.chain[0]
+        batch_id = self.journal.create_batch(
+            profile_name=self.profile.name,
+            profile_json=self.profile.to_json(),
+            work_order=work_order or "field re-enrollment",
+            operator=operator,
+        )
+        snap = self.journal.add_device(
+            batch_id,
+            self.driver.port,
+            kind=REENROLL_KIND,
+            serial_number=serial,
+            model=identity.model,
+            firmware=identity.firmware,
+        )
+        publish(
+            self.journal.transition(
+                snap.device_id,
+                DeviceState.IDENTIFIED,
+                f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}",
+            )
+        )
+        return snap.device_id, batch_id
+
+    def _run(
+        self, job: DeviceJob, device_id: int, batch_id: int, publish: Callable[[DeviceSnapshot], None]
+    ) -> None:
+        """Run the job and journal how it ended, as the batch engine does for its units.
+
+        Done: the batch is closed. The unit lost (unplugged, powered off): the row stays
+        unfinished at its journaled step, for the next re-enrollment of this unit to continue
+        (a certificate already issued is then written, none requested twice); nothing else
+        continues it (app/batch/unfinished_renewal.py). Any other error: the unit FAILED with the
+        reason, and the batch is closed; its old credential is untouched unless the new one was
+        written and verified."""
+        try:
+            job.run()
+        except DeviceLost as exc:
+            lost = f"device lost on {self.driver.port} ({exc}); plug it in again and re-enroll it to finish"
+            publish(self.journal.set_step(device_id, lost))
+            # both views show the exception: it says the same, and that nothing is issued twice
+            exc.args = (f"{lost} (a certificate already issued is written then, none is requested twice)",)
+            raise
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            step = self.journal.device(device_id).step
+            publish(
+                self.journal.transition(
+                    device_id,
+                    DeviceState.FAILED,
+                    f"failed: {message}",
+                    error=message,
+                    error_code=getattr(exc, "code", None) or "reenroll",
+                    failed_step=step,
+                )
+            )
+            self.journal.end_batch(batch_id)
+            raise
+        self.journal.end_batch(batch_id)
+
     def _publisher(self, extra: Callable[[DeviceSnapshot], None] | None) -> Callable[[DeviceSnapshot], None]:
         def publish(snap: DeviceSnapshot) -> None:
             self.bus.publish(snap)
@@ -240,6 +307,32 @@ class Reenrollment:
                 extra(snap)
 
         return publish
+
+
+def _add_expiry_advice(exc: EstError, current: CurrentCredential, profile: Profile, port: str) -> None:
+    """Add to ``exc`` what to do when the certificate being renewed has expired: EST
+    servers do not renew an expired certificate (re-enrollment is authenticated by it), so the
+    way out is a new enrollment with the passcode, which the operator must ask for. The
+    exception keeps its type and code (the message is its only argument that changes)."""
+    view = current.view
+    if view.days_left() >= 0:
+        return
+    expired = view.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    exc.args = (
+        f"{exc}; the certificate being renewed expired on {expired} and cannot be renewed; "
+        + new_enrollment_instead(profile, port),
+    )
+
+
+def new_enrollment_instead(profile: Profile, port: str) -> str:
+    """The way out when a unit cannot be re-enrolled: a new enrollment with the passcode, which
+    replaces its credential and so must be asked for (``--reprovision``), if the profile allows it."""
+    if profile.allow_new_enrollment_fallback:
+        return (
+            "the profile allows a new enrollment with the passcode instead: provision the unit again "
+            f"with 'certline batch run --profile {profile.name} --port {port} --reprovision'"
+        )
+    return "this profile does not allow a new enrollment instead; ask the engineer who owns it"
 
 
 def _device_keygen(profile: Profile) -> Profile:
@@ -340,7 +433,7 @@ def renew_with_files(
         work_order="field re-enrollment (files)",
         operator=operator,
     )
-    device_id = journal.add_device(batch_id, "files", kind="reenroll", serial_number=serial).device_id
+    device_id = journal.add_device(batch_id, "files", kind=REENROLL_KIND, serial_number=serial).device_id
     journal.transition(
         device_id, DeviceState.IDENTIFIED, f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}"
     )
@@ -359,6 +452,7 @@ def renew_with_files(
             error_code=getattr(exc, "code", "est"),
             failed_step="enrolling",
         )
+        journal.end_batch(batch_id)  # nothing is left to continue: the request failed, nothing issued
         raise
     new_leaf = outcome.leaf
     chain_pem = pki.chain_to_pem(outcome.chain)

@@ -36,6 +36,7 @@ from certline.app.batch.pipeline import (
 )
 from certline.app.batch.states import TERMINAL, DeviceState
 from certline.app.batch.tally import BatchTally
+from certline.app.batch.unfinished_renewal import REENROLL_KIND, unfinished_renewal_advice
 from certline.app.config.profile import Profile, ScanIn
 from certline.app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from certline.app.est.errors import EstError
@@ -713,6 +714,13 @@ class BatchEngine:
                     # before it was identified: a finished unit taking it over would be enrolled
                     # a second time
                     resumable = _unidentified_failure_on(in_batch, port)
+        if resumable is not None and resumable.kind == REENROLL_KIND:
+            # only a re-enrollment finishes it (app/batch/unfinished_renewal.py); nothing is
+            # written to the unit and nothing is requested for it
+            profile_name = self.journal.batch(resumable.batch_id).profile_name
+            advice = unfinished_renewal_advice(resumable, profile_name)
+            self._new_failed(port, detected_at, ident_fields, advice, "reenroll-unfinished")
+            return None
         if resumable is not None:
             if not self._take_claim(worker, resumable.device_id, serial):
                 return None

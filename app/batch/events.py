@@ -43,6 +43,9 @@ class DeviceSnapshot:
     retry_at: datetime | None = None
     scanned_label: str | None = None
     """Scan-in: the unit's label as scanned (compared with what the unit reports)."""
+    kind: str = "enroll"
+    """``enroll`` (a batch) or ``reenroll`` (a field re-enrollment: only a re-enrollment may
+    continue it, since its request is authenticated by the unit's certificate, not a passcode)."""
 
 
 @dataclass(frozen=True)

@@ -394,6 +394,7 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "failed_step",
     "retry_at",
     "scanned_label",
+    "kind",
 )
 
 
@@ -426,4 +427,5 @@ def snapshot_from_row(row: Any) -> DeviceSnapshot:
         failed_step=row["failed_step"],
         retry_at=ts(row["retry_at"]),
         scanned_label=row["scanned_label"],
+        kind=row["kind"],
     )

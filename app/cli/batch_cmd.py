@@ -34,7 +34,7 @@ from certline.app.station.batch_run import BatchRun
 from certline.app.station.expected_units import ExpectedUnits, read_expected_csv
 from certline.app.station.hands_free import HandsFree, profile_port_source
 from certline.app.station.passcode_change import quota_outlook, with_current_passcode
-from certline.app.station.resume_choice import choose_batch_to_resume
+from certline.app.station.resume_choice import ResumeRefused, choose_batch_to_resume
 from certline.app.station.scan_in import read_scans
 
 
@@ -228,7 +228,7 @@ def _resume(args: argparse.Namespace) -> int:
         return 2
     try:
         chosen = choose_batch_to_resume(journal, batch_id=args.batch)
-    except JournalError as exc:
+    except (JournalError, ResumeRefused) as exc:
         journal.close()
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2

@@ -13,12 +13,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certline.app import pki
+from certline.app.batch.engine import BatchOptions
 from certline.app.batch.states import DeviceState
 from certline.app.cli.main import build_parser
 from certline.app.device.driver import DeviceLost
 from certline.app.device.registry import open_driver
 from certline.app.est.client import EstClient
+from certline.app.est.errors import EstError
 from certline.app.reenroll import Reenrollment, SigningUnsupported, read_current
+from certline.app.station.resume_choice import ResumeRefused, choose_batch_to_resume
 
 from .conftest import start_sim
 
@@ -142,3 +145,87 @@ def test_device_that_cannot_sign_gets_a_clear_message_not_a_downgrade(line, sims
         assert args.reprovision and args.profile == line.profile().name and args.port == [sim.ports[0]]
     finally:
         session.close()
+
+
+# --- a renewal that does not finish belongs to re-enrollment alone (found by a field engineer) ---
+
+
+def reenroll_posts(line) -> int:
+    return sum(1 for r in line.server.issued if r.op == "simplereenroll")
+
+
+def enroll_posts(line) -> int:
+    return sum(1 for r in line.server.issued if r.op == "simpleenroll")
+
+
+def test_a_renewal_refused_by_the_server_fails_the_unit_and_no_batch_takes_it_over(line, sims, tmp_path):
+    """Found from outside: a renewal the server refused stayed an unfinished batch; the next
+    ``batch run`` on the unit continued it as a new enrollment with the passcode and replaced
+    the unit's working certificate, unasked and without journaling the old one."""
+    line.server.config.answer_retransmissions = False  # every POST that is answered issues
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    before = sim.devices[0].flash.snapshot()["chain_pem"]
+    line.server.faults.add("error5xx", op="simplereenroll", status=500)
+    try:
+        with pytest.raises(EstError):
+            renew(line, session, sim.ports[0])
+        row = next(r for r in session.journal.device_rows(session.journal.batches()[0].id))
+        assert row["kind"] == "reenroll" and row["state"] == DeviceState.FAILED.value
+        assert "HTTP 500" in row["error"]
+        assert session.journal.batch(row["batch_id"]).ended_at is not None
+        assert choose_batch_to_resume(session.journal) is None
+
+        line.server.faults.clear()
+        posts = enroll_posts(line)
+        engine = session.start_batch(BatchOptions(work_order="WO-NEXT"), sim.ports)
+        assert engine.wait(60)
+        unit = session.journal.devices(engine.batch_id)[0]
+        assert unit.state == DeviceState.SKIPPED and "already provisioned" in unit.step
+    finally:
+        session.close()
+    assert enroll_posts(line) == posts  # nothing was enrolled anew
+    assert sim.devices[0].flash.snapshot()["chain_pem"] == before
+
+
+def test_a_renewal_cut_off_after_issue_is_finished_by_the_next_renewal_only(line, sims, tmp_path):
+    """Found from outside: after a unit was unplugged while its renewed certificate was being
+    written, a second renewal issued another certificate, and ``batch resume`` then wrote the
+    first one over the newer one. The cut-off renewal stays the unit's one job: a batch leaves it
+    alone and says so, and the next renewal writes the certificate already issued."""
+    line.server.config.answer_retransmissions = False
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    old = sim.devices[0].flash.snapshot()["chain_pem"]
+    sim.devices[0].set_fault("unplug@cert-write")
+    try:
+        with pytest.raises(DeviceLost, match="plug it in again and re-enroll it to finish"):
+            renew(line, session, sim.ports[0])
+        assert reenroll_posts(line) == 1
+        pending = session.journal.find_unfinished_by_serial(sim.devices[0].serial_number)
+        assert pending is not None and pending.kind == "reenroll" and pending.cert_serial
+        issued_serial = pending.cert_serial
+
+        # neither 'batch resume' nor a batch on the unit's port continues it
+        assert choose_batch_to_resume(session.journal) is None
+        with pytest.raises(ResumeRefused, match="certline reenroll --profile line --port PORT"):
+            choose_batch_to_resume(session.journal, batch_id=pending.batch_id)
+        port = sim.devices[0].replug()
+        engine = session.start_batch(BatchOptions(work_order="WO-NEXT"), [port])
+        assert engine.wait(60)
+        refused = session.journal.devices(engine.batch_id)[0]
+        assert refused.state == DeviceState.FAILED and refused.error_code == "reenroll-unfinished"
+        assert "unfinished field re-enrollment" in (refused.error or "")
+        assert sim.devices[0].flash.snapshot()["chain_pem"] == old
+        assert enroll_posts(line) == 1 and reenroll_posts(line) == 1
+
+        # the next renewal finishes the same row with the certificate already issued
+        _current, result, stored = renew(line, session, port)
+        assert result.device_id == pending.device_id and result.new.serial == issued_serial
+        assert pki.cert_serial_hex(pki.pem_to_chain(stored.chain_pem)[0]) == issued_serial
+        assert session.journal.device(pending.device_id).state == DeviceState.DONE
+        assert session.journal.batch(pending.batch_id).ended_at is not None
+        operations = [c["operation"] for c in session.journal.certificates_for(sim.devices[0].serial_number)]
+        assert operations == ["simpleenroll", "simplereenroll"]
+    finally:
+        session.close()
+    assert reenroll_posts(line) == 1  # issued once
+

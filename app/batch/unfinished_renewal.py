@@ -1,0 +1,29 @@
+"""A field re-enrollment that did not finish belongs to re-enrollment alone.
+
+Its request is authenticated by the unit's own certificate (``/simplereenroll``, the handshake
+signed by the unit), which a batch never presents. A batch that took over such a unit would
+enroll it anew with the passcode, replacing a working credential nobody asked to replace, and
+spending a passcode use; a batch resuming one after its certificate was issued could write that
+certificate over a newer one made since (both found by a field engineer walking the product).
+So the batch engine and ``batch resume`` leave such a unit alone and say how to finish it:
+``certline reenroll`` (or the window's Re-enroll dialog) continues the same journal row, writing
+a certificate already issued instead of requesting another.
+"""
+
+from __future__ import annotations
+
+from certline.app.batch.events import DeviceSnapshot
+
+#: the journal's ``devices.kind`` of a field re-enrollment's unit (a batch's units: ``enroll``)
+REENROLL_KIND = "reenroll"
+
+
+def unfinished_renewal_advice(unit: DeviceSnapshot, profile_name: str) -> str:
+    """Why a batch leaves ``unit`` alone, and the command that finishes its re-enrollment."""
+    return (
+        f"unit {unit.serial_number or unit.port} has an unfinished field re-enrollment (batch "
+        f"{unit.batch_id}: {unit.step}); a batch does not continue it, since re-enrollment is "
+        "authenticated by the unit's own certificate. Finish it with 'certline reenroll --profile "
+        f"{profile_name} --port PORT' or Station > Re-enroll a unit...: a certificate already "
+        "issued is written, none is requested twice"
+    )
