@@ -204,6 +204,14 @@ class Reenrollment:
         new_leaf = pki.pem_to_chain(row["chain_pem"])[0]
         if new_leaf.serial_number == old_leaf.serial_number:
             warnings.append("the server returned the same serial number as the old certificate")
+        if new_leaf.not_valid_after_utc < old_leaf.not_valid_after_utc:
+            # a renewal that shortens the unit's life is rarely meant (found by a field engineer:
+            # a 365-day certificate "renewed" with a 2-minute one said only "critical")
+            warnings.append(
+                f"the new certificate expires before the old one did ({new_leaf.not_valid_after_utc:%Y-%m-%d %H:%M} "
+                f"against {old_leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC): check the validity the EST "
+                "server's profile gives"
+            )
         return RenewalResult(
             device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), tuple(warnings)
         )

@@ -229,3 +229,15 @@ def test_a_renewal_cut_off_after_issue_is_finished_by_the_next_renewal_only(line
         session.close()
     assert reenroll_posts(line) == 1  # issued once
 
+
+def test_a_renewal_that_shortens_the_certificate_s_life_is_a_warning(line, sims, tmp_path):
+    """Found from outside: a 365-day certificate renewed with one that expired in minutes said
+    nothing but "critical"."""
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    line.server.config.validity_days = 1.0
+    try:
+        _current, result, _stored = renew(line, session, sim.ports[0])
+    finally:
+        session.close()
+    assert result.new.not_after < result.old.not_after
+    assert any("expires before the old one did" in w for w in result.warnings), result.warnings
