@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import threading
 import time
@@ -207,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         expected_count = len(expected.serials) if args.expected else None
-        if not _passcode_outlook_allows(session, expected_units=expected_count):
+        if not _passcode_outlook_allows(session, args, expected_units=expected_count):
             return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         run.start(options)
@@ -253,7 +254,7 @@ def _resume(args: argparse.Namespace) -> int:
     try:
         units = chosen.unfinished_units
         print(f"Resuming batch {batch.id} ({batch.profile_name}); {units} unfinished device(s)")
-        if not _passcode_outlook_allows(session, expected_units=units):
+        if not _passcode_outlook_allows(session, args, expected_units=units):
             return EXIT_NEEDS_PASSCODE
         run = _batch_run(session, args)
         options = BatchOptions(
@@ -304,7 +305,9 @@ def _profile_exists(name: str) -> bool:
     return ProfileStore().exists(name)
 
 
-def _passcode_outlook_allows(session: StationSession, *, expected_units: int | None) -> bool:
+def _passcode_outlook_allows(
+    session: StationSession, args: argparse.Namespace, *, expected_units: int | None
+) -> bool:
     """Say what the passcode can still pay for; False (nothing started) when it can pay for none."""
     outlook = quota_outlook(session.profile, session.journal, expected_units)
     if outlook is None:
@@ -314,18 +317,29 @@ def _passcode_outlook_allows(session: StationSession, *, expected_units: int | N
     else:
         print(f"Passcode: {outlook.message}")
     if outlook.expired or outlook.uses_left == 0:
-        _tell_new_passcode(session.profile.name)
+        _tell_new_passcode(session.profile.name, args)
         return False
     return True
 
 
-def _tell_new_passcode(profile_name: str) -> None:
+def _tell_new_passcode(profile_name: str, args: argparse.Namespace) -> None:
     print(
         "Nothing more is enrolled with this passcode; every unit keeps its journaled step. Set a new "
         f"passcode, then continue:\n  certline profile set-passcode {profile_name} [--uses N] "
-        "[--expires YYYY-MM-DD]\n  certline batch resume",
+        f"[--expires YYYY-MM-DD]\n  certline batch resume{_ports_again(args)}",
         file=sys.stderr,
     )
+
+
+def _ports_again(args: argparse.Namespace) -> str:
+    """The port options of this command, for the resume it suggests: without them a resume only
+    enrolls the journaled CSRs and waits for the units to be plugged in (found by a newcomer who
+    copied the hint and got "plug the unit in to write it" with the unit plugged in)."""
+    if getattr(args, "port", None):
+        return "".join(f" --port {shlex.quote(port)}" for port in args.port)
+    if getattr(args, "ports", None) == "auto":
+        return " --ports auto"
+    return ""
 
 
 def _pending_wait(args: argparse.Namespace) -> float:
@@ -393,7 +407,7 @@ def _drive_batch(
         assert engine.quota is not None
         print(f"certline batch: the batch stopped: {reason}", file=sys.stderr)
         print(f"certline batch: now {engine.quota.describe()}", file=sys.stderr)
-        _tell_new_passcode(engine.profile.name)
+        _tell_new_passcode(engine.profile.name, args)
         return EXIT_NEEDS_PASSCODE
     return 0 if finished and engine.all_verified() else 1
 
