@@ -114,7 +114,22 @@ def explain_open_error(device: str, exc: BaseException) -> str:
             "Certline) or the driver refused it. Fix: close the other program, or unplug "
             "and replug the adapter"
         )
+    if is_port_busy(exc):
+        return (
+            f"{device} is in use by another program (another Certline window or command, a terminal "
+            "or a modem manager). Fix: close it, or wait until it is done, and try again"
+        )
     return (str(exc).strip() or type(exc).__name__)[:200]
+
+
+def is_port_busy(exc: BaseException) -> bool:
+    """pyserial's exclusive open (``flock``) failed: someone else holds the port. Its own text,
+    "Could not exclusively lock port ... [Errno 11] Resource temporarily unavailable", is what a
+    field engineer saw when two renewals were started on one unit."""
+    return "Could not exclusively lock port" in str(exc) or getattr(exc, "errno", None) in (
+        errno.EAGAIN,
+        errno.EWOULDBLOCK,
+    )
 
 
 def is_permission_error(exc: BaseException) -> bool:

@@ -78,6 +78,24 @@ def test_closed_pty_is_device_lost_not_a_hang() -> None:
     assert not transport.is_open
 
 
+@pytest.mark.timeout(20)
+def test_a_port_held_by_another_program_says_so() -> None:
+    """Found from outside: a second renewal started on the same unit failed with pyserial's
+    "Could not exclusively lock port ... [Errno 11] Resource temporarily unavailable"."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    first = SerialTransport(path, 115200)
+    first.open()
+    try:
+        with pytest.raises(DeviceLost, match=f"cannot open {path}: {path} is in use by another program"):
+            SerialTransport(path, 115200).open()
+    finally:
+        first.close()
+        os.close(master)
+        os.close(slave)
+
+
 def test_missing_port_is_device_lost(tmp_path) -> None:
     with pytest.raises(DeviceLost, match="cannot open"):
         SerialTransport(str(tmp_path / "ttyGONE")).open()
