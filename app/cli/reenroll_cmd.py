@@ -58,7 +58,7 @@ def describe(view: CertificateView, title: str) -> str:
     return (
         f"{title}\n  subject  {view.subject}\n  SAN      {san}\n  issuer   {view.issuer}\n"
         f"  serial   {view.serial}\n  valid    {valid}\n"
-        f"  left     {view.days_left():.0f} days ({view.urgency()})\n  SHA-256  {view.fingerprint}"
+        f"  left     {round(view.days_left())} days ({view.urgency()})\n  SHA-256  {view.fingerprint}"
     )
 
 

@@ -36,6 +36,8 @@ def expiry_rows(
         days = (datetime.fromisoformat(cert["not_after"]) - moment).total_seconds() / 86400
         if within_days is not None and days > within_days:
             continue
-        rows.append({**{k: cert[k] for k in COLUMNS if k in cert}, "days_left": round(days, 1)})
+        rows.append(
+            {**{k: cert[k] for k in COLUMNS if k in cert}, "days_left": round(days, 1) or 0.0}
+        )  # never "-0.0"
     rows.sort(key=lambda r: float(str(r["days_left"])))
     return rows

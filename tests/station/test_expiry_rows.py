@@ -42,3 +42,9 @@ def test_soonest_expiry_first_with_days_left_and_every_column():
 def test_within_days_keeps_expired_and_soon_expiring_units_only():
     rows = expiry_rows(_Journal([_cert("U2", 300), _cert("U1", 29), _cert("U3", -2)]), 30, now=NOW)
     assert [r["device_serial"] for r in rows] == ["U3", "U1"]
+
+
+def test_a_certificate_that_expired_within_the_hour_never_shows_minus_zero():
+    """Found from outside: ``certline expiry`` and the expiry view showed "-0.0" days."""
+    rows = expiry_rows(_Journal([_cert("U1", -0.01)]), now=NOW)
+    assert str(rows[0]["days_left"]) == "0.0"
