@@ -55,6 +55,10 @@ def test_read_then_renew_shows_old_and_new_and_the_unit_holds_the_new_chain(qtbo
         assert dialog.before.serial.text() == old_serial != new_serial
         assert dialog.before.subject.text() == dialog.after.subject.text()
         assert not dialog.warnings.isVisible()
+        # found from outside: Renew stayed enabled, and a second press issued another certificate
+        assert not dialog.renew_button.isEnabled() and dialog.read_button.isEnabled()
+        _read(qtbot, dialog)
+        assert dialog.current.serial.text() == new_serial and dialog.renew_button.isEnabled()
         qtbot.waitUntil(lambda: pending_tasks() == 0)
     finally:
         session.close()

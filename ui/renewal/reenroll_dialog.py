@@ -149,9 +149,12 @@ class ReenrollDialog(QDialog):
         self.after.show()
         self.warning_text.setText("\n".join(result.warnings))
         self.warnings.setVisible(bool(result.warnings))
+        # another Renew now would issue another certificate: it waits for the unit to be read again
+        self._read_ok = False
         self._finish(self.tr("Renewed: the new certificate is written to the unit and verified."))
 
     def _failed(self, exc: BaseException) -> None:
+        self._read_ok = False  # what the unit holds now is read again before the next Renew
         if isinstance(exc, SigningUnsupported):
             text = self.tr("This unit cannot be re-enrolled here: %1")
         elif isinstance(exc, ReenrollError):
