@@ -240,7 +240,7 @@ KEYRING_FIXES: dict[str, str] = {
     "(sudo apt install gnome-keyring, then log out and log in again); on a headless station see "
     "docs/secrets.md, or use --passcode-env",
     "no-collection": "create the Login keyring: log in to the desktop once, or on a headless station "
-    "run: echo -n PW | gnome-keyring-daemon --unlock --components=secrets",
+    "see docs/secrets.md (A headless station)",
     "insecure": "use the OS keyring (log in to a desktop session with GNOME Keyring or KWallet)",
     "error": "log out and log in again; if it persists, restart the keyring daemon",
 }

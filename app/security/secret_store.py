@@ -58,15 +58,16 @@ SERVICE = "certline"
 STATION_PIN_USERNAME = "station/pin"
 MES_TOKEN_USERNAME = "station/mes-token"  # noqa: S105 - a keyring entry name, not a secret
 
-HEADLESS_HINT = (
-    "install gnome-keyring and run inside a D-Bus session: "
-    "dbus-run-session -- sh -c 'echo -n PW | gnome-keyring-daemon --unlock "
-    "--components=secrets; certline ...'"
+#: the keyring's password is typed at a hidden prompt, never written on the command line (where
+#: it would stay in the shell's history): docs/secrets.md, "A headless station"
+HEADLESS_UNLOCK = (
+    'dbus-run-session -- bash -c \'read -rsp "Keyring password: " PW; printf %s "$PW" | '
+    "gnome-keyring-daemon --unlock --components=secrets; unset PW; certline ...'"
 )
+HEADLESS_HINT = f"install gnome-keyring and run inside a D-Bus session: {HEADLESS_UNLOCK}"
 UNLOCK_HINT = (
     "unlock it from the desktop session, or on a headless station run Certline inside the "
-    "D-Bus session where you unlocked it: echo -n PW | gnome-keyring-daemon --unlock "
-    "--components=secrets"
+    f"D-Bus session where you unlocked it: {HEADLESS_UNLOCK}"
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import keyring.errors
 import pytest
@@ -13,6 +14,7 @@ from certline.app.config.profile import Profile
 from certline.app.config.settings import StationSettings, save_settings, settings_path
 from certline.app.security.secret_store import (
     HEADLESS_HINT,
+    HEADLESS_UNLOCK,
     InsecureKeyringBackend,
     KeyringUnavailable,
     Purpose,
@@ -110,10 +112,19 @@ def test_fail_backend_is_refused_with_the_headless_recipe(monkeypatch: pytest.Mo
     assert "keyring.backends.fail.Keyring" in message
     assert "DBUS_SESSION_BUS_ADDRESS is not set" in message
     assert (
-        "install gnome-keyring and run inside a D-Bus session: dbus-run-session -- sh -c "
-        "'echo -n PW | gnome-keyring-daemon --unlock --components=secrets; certline ...'"
+        "install gnome-keyring and run inside a D-Bus session: dbus-run-session -- bash -c "
+        '\'read -rsp "Keyring password: " PW; printf %s "$PW" | gnome-keyring-daemon --unlock '
+        "--components=secrets; unset PW; certline ...'"
     ) in message
+    # found from outside: the recipe had the keyring's password typed on the command line
+    assert "echo -n PW" not in message
     assert HEADLESS_HINT in message
+
+
+def test_the_headless_recipe_in_the_docs_is_the_one_the_messages_print() -> None:
+    """``certline selftest`` sends a headless station to docs/secrets.md, which had no recipe."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "secrets.md"
+    assert HEADLESS_UNLOCK in docs.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
