@@ -277,35 +277,48 @@ class Reenrollment:
     ) -> None:
         """Run the job and journal how it ended, as the batch engine does for its units.
 
-        Done: the batch is closed. The unit lost (unplugged, powered off): the row stays
-        unfinished at its journaled step, for the next re-enrollment of this unit to continue
-        (a certificate already issued is then written, none requested twice); nothing else
-        continues it (app/batch/unfinished_renewal.py). Any other error: the unit FAILED with the
-        reason, and the batch is closed; its old credential is untouched unless the new one was
-        written and verified."""
+        Done: the batch is closed. The unit lost (unplugged, powered off) once its request may
+        have reached the server: the row stays unfinished at its journaled step, for the next
+        re-enrollment of this unit to continue (the same CSR is sent again, or a certificate
+        already issued is written: none is requested twice); nothing else continues it
+        (app/batch/unfinished_renewal.py). Lost before that, or any other error: the unit FAILED
+        with the reason, and the batch is closed; its old credential is untouched unless the new
+        one was written and verified. (A failure after the certificate was issued, the unit
+        refusing the write, ends failed too: the next renewal requests a new certificate, since
+        one the unit would not take may not be writable at all.)"""
         try:
             job.run()
         except DeviceLost as exc:
+            if self.journal.device(device_id).state in _NOTHING_REQUESTED:
+                # nothing was asked of the server: nothing to finish, the unit keeps its certificate
+                exc.args = (f"{exc}; nothing was requested and the unit keeps its certificate",)
+                self._fail(device_id, batch_id, exc, publish)
+                raise
             lost = f"device lost on {self.driver.port} ({exc}); plug it in again and re-enroll it to finish"
             publish(self.journal.set_step(device_id, lost))
             # both views show the exception: it says the same, and that nothing is issued twice
             exc.args = (f"{lost} (a certificate already issued is written then, none is requested twice)",)
             raise
         except Exception as exc:
-            message = str(exc) or type(exc).__name__
-            step = self.journal.device(device_id).step
-            publish(
-                self.journal.transition(
-                    device_id,
-                    DeviceState.FAILED,
-                    f"failed: {message}",
-                    error=message,
-                    error_code=getattr(exc, "code", None) or "reenroll",
-                    failed_step=step,
-                )
-            )
-            self.journal.end_batch(batch_id)
+            self._fail(device_id, batch_id, exc, publish)
             raise
+        self.journal.end_batch(batch_id)
+
+    def _fail(
+        self, device_id: int, batch_id: int, exc: Exception, publish: Callable[[DeviceSnapshot], None]
+    ) -> None:
+        message = str(exc) or type(exc).__name__
+        step = self.journal.device(device_id).step
+        publish(
+            self.journal.transition(
+                device_id,
+                DeviceState.FAILED,
+                f"failed: {message}",
+                error=message,
+                error_code=getattr(exc, "code", None) or "reenroll",
+                failed_step=step,
+            )
+        )
         self.journal.end_batch(batch_id)
 
     def _publisher(self, extra: Callable[[DeviceSnapshot], None] | None) -> Callable[[DeviceSnapshot], None]:
@@ -315,6 +328,12 @@ class Reenrollment:
                 extra(snap)
 
         return publish
+
+
+#: states in which the renewal has not asked the server for anything yet
+_NOTHING_REQUESTED = frozenset(
+    {DeviceState.DETECTED, DeviceState.IDENTIFIED, DeviceState.KEY_READY, DeviceState.CSR_READY}
+)
 
 
 def _add_expiry_advice(exc: EstError, current: CurrentCredential, profile: Profile, port: str) -> None:

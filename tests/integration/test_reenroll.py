@@ -187,6 +187,26 @@ def test_a_renewal_refused_by_the_server_fails_the_unit_and_no_batch_takes_it_ov
     assert sim.devices[0].flash.snapshot()["chain_pem"] == before
 
 
+def test_a_unit_lost_before_anything_was_requested_fails_and_keeps_its_certificate(line, sims, tmp_path):
+    """Nothing asked of the server means nothing to finish: the renewal ends failed (not an
+    unfinished job that a later batch on this unit would have to refuse)."""
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    old = sim.devices[0].flash.snapshot()["chain_pem"]
+    sim.devices[0].set_fault("unplug@csr")
+    try:
+        with pytest.raises(DeviceLost, match="nothing was requested and the unit keeps its certificate"):
+            renew(line, session, sim.ports[0])
+        assert session.journal.find_unfinished_by_serial(sim.devices[0].serial_number) is None
+        row = session.journal.device_rows(session.journal.batches()[0].id)[0]
+        assert row["kind"] == "reenroll" and row["state"] == DeviceState.FAILED.value
+        assert session.journal.batch(row["batch_id"]).ended_at is not None
+    finally:
+        session.close()
+    assert reenroll_posts(line) == 0
+    sim.devices[0].replug()
+    assert sim.devices[0].flash.snapshot()["chain_pem"] == old
+
+
 def test_a_renewal_cut_off_after_issue_is_finished_by_the_next_renewal_only(line, sims, tmp_path):
     """Found from outside: after a unit was unplugged while its renewed certificate was being
     written, a second renewal issued another certificate, and ``batch resume`` then wrote the
