@@ -294,7 +294,7 @@ class Reenrollment:
                 exc.args = (f"{exc}; nothing was requested and the unit keeps its certificate",)
                 self._fail(device_id, batch_id, exc, publish)
                 raise
-            lost = f"device lost on {self.driver.port} ({exc}); plug it in again and re-enroll it to finish"
+            lost = f"{exc}; plug it in again and re-enroll it to finish"
             publish(self.journal.set_step(device_id, lost))
             # both views show the exception: it says the same, and that nothing is issued twice
             exc.args = (f"{lost} (a certificate already issued is written then, none is requested twice)",)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from certline.app.device.driver import DeviceError
+from certline.app.device.driver import DeviceError, DeviceLost
 from certline.app.est.errors import EstError
 from certline.app.reenroll import CurrentCredential, ReenrollError, RenewalResult, SigningUnsupported
 from certline.app.station import StationSession
@@ -159,6 +159,8 @@ class ReenrollDialog(QDialog):
             text = self.tr("This unit cannot be re-enrolled here: %1")
         elif isinstance(exc, ReenrollError):
             text = self.tr("Cannot renew: %1")
+        elif isinstance(exc, DeviceLost):
+            text = self.tr("The unit was disconnected: %1")
         elif isinstance(exc, DeviceError):
             text = self.tr("The unit did not answer as expected: %1")
         elif isinstance(exc, EstError):
