@@ -150,6 +150,14 @@ def test_device_that_cannot_sign_gets_a_clear_message_not_a_downgrade(line, sims
 # --- a renewal that does not finish belongs to re-enrollment alone (found by a field engineer) ---
 
 
+def provisioned_with_fault(line, sims, tmp_path, fault):
+    """A provisioned unit, the chain it holds, and ``fault`` armed on it for the renewal."""
+    sim, session = provisioned_unit(line, sims, tmp_path)
+    held = sim.devices[0].flash.snapshot()["chain_pem"]
+    sim.devices[0].set_fault(fault)
+    return sim, session, held
+
+
 def reenroll_posts(line) -> int:
     return sum(1 for r in line.server.issued if r.op == "simplereenroll")
 
@@ -190,9 +198,7 @@ def test_a_renewal_refused_by_the_server_fails_the_unit_and_no_batch_takes_it_ov
 def test_a_unit_lost_before_anything_was_requested_fails_and_keeps_its_certificate(line, sims, tmp_path):
     """Nothing asked of the server means nothing to finish: the renewal ends failed (not an
     unfinished job that a later batch on this unit would have to refuse)."""
-    sim, session = provisioned_unit(line, sims, tmp_path)
-    old = sim.devices[0].flash.snapshot()["chain_pem"]
-    sim.devices[0].set_fault("unplug@csr")
+    sim, session, old = provisioned_with_fault(line, sims, tmp_path, "unplug@csr")
     try:
         with pytest.raises(DeviceLost, match="nothing was requested and the unit keeps its certificate"):
             renew(line, session, sim.ports[0])
@@ -213,9 +219,7 @@ def test_a_renewal_cut_off_after_issue_is_finished_by_the_next_renewal_only(line
     first one over the newer one. The cut-off renewal stays the unit's one job: a batch leaves it
     alone and says so, and the next renewal writes the certificate already issued."""
     line.server.config.answer_retransmissions = False
-    sim, session = provisioned_unit(line, sims, tmp_path)
-    old = sim.devices[0].flash.snapshot()["chain_pem"]
-    sim.devices[0].set_fault("unplug@cert-write")
+    sim, session, old = provisioned_with_fault(line, sims, tmp_path, "unplug@cert-write")
     try:
         with pytest.raises(DeviceLost, match="plug it in again and re-enroll it to finish"):
             renew(line, session, sim.ports[0])
