@@ -14,6 +14,7 @@ as a batch, so a renewal is resumable and audited like any provisioning.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certline.app import pki
 from certline.app.batch.events import DeviceSnapshot, EventBus
-from certline.app.batch.journal_api import JournalBackend
-from certline.app.batch.pipeline import DeviceJob, JobControl
+from certline.app.batch.journal_api import JournalBackend, JournalError
+from certline.app.batch.pipeline import DeviceJob, JobControl, StepFailed
 from certline.app.batch.states import DeviceState
 from certline.app.batch.unfinished_renewal import REENROLL_KIND
 from certline.app.config.profile import KeyGeneration, Profile
@@ -33,6 +34,8 @@ from certline.app.device.driver import DeviceDriver, DeviceIdentity, DeviceLost
 from certline.app.est.client import EstClient
 from certline.app.est.errors import EstError
 from certline.app.est.results import EnrollResult
+
+log = logging.getLogger(__name__)
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -110,6 +113,9 @@ class RenewalResult:
     old: CertificateView
     new: CertificateView
     warnings: tuple[str, ...]
+    new_key: bool = False
+    """The new certificate certifies another key than the old (a re-key), read off the two
+    certificates: a continued renewal may have been started in the other mode."""
 
 
 def read_current(driver: DeviceDriver) -> CurrentCredential:
@@ -124,6 +130,17 @@ def read_current(driver: DeviceDriver) -> CurrentCredential:
     if not chain:
         raise ReenrollError(f"unit {identity.serial_number} returned an empty certificate chain")
     return CurrentCredential(identity, chain)
+
+
+@dataclass(frozen=True)
+class _RenewalRow:
+    """The journal row a renewal runs on, the certificate it renews, and the CSR a continued
+    renewal journaled (None for a new one)."""
+
+    device_id: int
+    batch_id: int
+    started_from: x509.Certificate
+    journaled_csr: bytes | None
 
 
 class Reenrollment:
@@ -160,15 +177,17 @@ class Reenrollment:
                 "that re-enrollment needs, so its key cannot stay on the unit; "
                 + new_enrollment_instead(self.profile, self.driver.port)
             )
-        old_leaf = current.chain[0]
         publish = self._publisher(on_update)
-        device_id, batch_id = self._journal_row(current, publish, work_order=work_order, operator=operator)
+        row = self._journal_row(current, publish, work_order=work_order, operator=operator)
+        device_id, batch_id, old_leaf = row.device_id, row.batch_id, row.started_from
         warnings: list[str] = []
 
         def reenroll(
             csr_der: bytes, *, on_wait: Callable[[str], None], cancel: object = None
         ) -> EnrollResult:
-            if not rekey:
+            # a CSR journaled by the renewal being continued is sent again as it is (whichever
+            # mode made it); a fresh one must carry the old key unless a re-key was asked for
+            if not rekey and csr_der != row.journaled_csr:
                 csr = x509.load_der_x509_csr(csr_der)
                 if pki.public_key_der(csr.public_key()) != pki.public_key_der(old_leaf.public_key()):
                     raise ReenrollError(
@@ -177,7 +196,10 @@ class Reenrollment:
                     )
             try:
                 result = self.client.simplereenroll(
-                    csr_der, old_leaf, signer=self.driver.sign_digest, client_chain=list(current.chain)
+                    csr_der,
+                    current.chain[0],
+                    signer=self.driver.sign_digest,
+                    client_chain=list(current.chain),
                 )
             except EstError as exc:
                 _add_expiry_advice(exc, current, self.profile, self.driver.port)
@@ -200,8 +222,7 @@ class Reenrollment:
             expected_subject=pki.subject_to_dict(old_leaf.subject),
         )
         self._run(job, device_id, batch_id, publish)
-        row = self.journal.device_row(device_id)
-        new_leaf = pki.pem_to_chain(row["chain_pem"])[0]
+        new_leaf = pki.pem_to_chain(self.journal.device_row(device_id)["chain_pem"])[0]
         if new_leaf.serial_number == old_leaf.serial_number:
             warnings.append("the server returned the same serial number as the old certificate")
         if new_leaf.not_valid_after_utc < old_leaf.not_valid_after_utc:
@@ -212,8 +233,9 @@ class Reenrollment:
                 f"against {old_leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC): check the validity the EST "
                 "server's profile gives"
             )
+        new_key = pki.public_key_der(new_leaf.public_key()) != pki.public_key_der(old_leaf.public_key())
         return RenewalResult(
-            device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), tuple(warnings)
+            device_id, CertificateView.of(old_leaf), CertificateView.of(new_leaf), tuple(warnings), new_key
         )
 
     def _journal_row(
@@ -223,15 +245,19 @@ class Reenrollment:
         *,
         work_order: str | None,
         operator: str | None,
-    ) -> tuple[int, int]:
-        """The journal row this renewal runs on, and its batch: the unit's unfinished
-        re-enrollment if it has one (one job per unit: a certificate already issued for it is
-        written, not requested again), else a new one-device batch.
+    ) -> _RenewalRow:
+        """The journal row this renewal runs on: the unit's unfinished re-enrollment if it has
+        one (one job per unit: the same CSR is sent again, or a certificate already issued is
+        written, none requested twice), else a new one-device batch holding the certificate
+        being renewed (``replaced_chain_pem``: reports show what was renewed).
 
-        A unit whose *batch* provisioning is unfinished is refused: that job is the batch's to
-        finish, and renewing meanwhile would leave two jobs for one unit."""
-        identity = current.identity
-        serial = identity.serial_number
+        Refused: a unit whose *batch* provisioning is unfinished (that job is the batch's to
+        finish), and a renewal started under another profile (its CSR or certificate belongs to
+        that profile's server). An unfinished renewal whose unit now holds neither the
+        certificate it started from nor the one it issued (renewed or re-provisioned elsewhere)
+        is stale: it ends failed, and this renewal starts afresh rather than write its
+        certificate over a newer one."""
+        serial = current.identity.serial_number
         pending = self.journal.find_unfinished_by_serial(serial)
         if pending is not None and pending.kind != REENROLL_KIND:
             raise ReenrollError(
@@ -240,37 +266,74 @@ class Reenrollment:
                 f"{pending.batch_id} --port {self.driver.port}'"
             )
         if pending is not None:
-            if self.journal.batch(pending.batch_id).ended_at is not None:
-                self.journal.reopen_batch(pending.batch_id)
-            publish(
-                self.journal.set_step(
-                    pending.device_id, f"continuing the re-enrollment on {self.driver.port}"
-                )
-            )
-            return pending.device_id, pending.batch_id
-        old_leaf = current.chain[0]
+            continued = self._continue(pending, current, publish)
+            if continued is not None:
+                return continued
         batch_id = self.journal.create_batch(
             profile_name=self.profile.name,
             profile_json=self.profile.to_json(),
             work_order=work_order or "field re-enrollment",
             operator=operator,
         )
+        started_from = current.chain[0]
         snap = self.journal.add_device(
             batch_id,
             self.driver.port,
             kind=REENROLL_KIND,
             serial_number=serial,
-            model=identity.model,
-            firmware=identity.firmware,
+            model=current.identity.model,
+            firmware=current.identity.firmware,
+            replaced_chain_pem=pki.chain_to_pem(list(current.chain)),
         )
         publish(
             self.journal.transition(
                 snap.device_id,
                 DeviceState.IDENTIFIED,
-                f"renewing certificate serial {pki.cert_serial_hex(old_leaf)}",
+                f"renewing certificate serial {pki.cert_serial_hex(started_from)}",
             )
         )
-        return snap.device_id, batch_id
+        return _RenewalRow(snap.device_id, batch_id, started_from, None)
+
+    def _continue(
+        self, pending: DeviceSnapshot, current: CurrentCredential, publish: Callable[[DeviceSnapshot], None]
+    ) -> _RenewalRow | None:
+        """``pending`` (the unit's unfinished renewal) to continue, or None when it is stale."""
+        serial = current.identity.serial_number
+        journaled = self.journal.batch(pending.batch_id)
+        if journaled.profile_name != self.profile.name:
+            raise ReenrollError(
+                f"unit {serial} has an unfinished re-enrollment under profile {journaled.profile_name!r} "
+                f"(batch {pending.batch_id}: {pending.step}); finish it with that profile: 'certline "
+                f"reenroll --profile {journaled.profile_name} --port {self.driver.port}'"
+            )
+        row = self.journal.device_row(pending.device_id)
+        started_from_pem: str | None = row.get("replaced_chain_pem")
+        started_from = pki.pem_to_chain(started_from_pem)[0] if started_from_pem else current.chain[0]
+        known = {pki.fingerprint(started_from)}
+        if row.get("chain_pem"):
+            known.add(pki.fingerprint(pki.pem_to_chain(row["chain_pem"])[0]))
+        held = current.chain[0]
+        if pki.fingerprint(held) not in known:
+            reason = (
+                f"stale: unit {serial} now holds certificate serial {pki.cert_serial_hex(held)}, neither "
+                "the one this renewal started from nor the one it was issued; a new renewal starts"
+            )
+            self.journal.transition(
+                pending.device_id,
+                DeviceState.FAILED,
+                f"failed: {reason}",
+                error=reason,
+                error_code="superseded",
+                failed_step=pending.step,
+            )
+            self.journal.end_batch(pending.batch_id)
+            return None
+        if journaled.ended_at is not None:
+            self.journal.reopen_batch(pending.batch_id)
+        publish(
+            self.journal.set_step(pending.device_id, f"continuing the re-enrollment on {self.driver.port}")
+        )
+        return _RenewalRow(pending.device_id, pending.batch_id, started_from, row.get("csr_der"))
 
     def _run(
         self, job: DeviceJob, device_id: int, batch_id: int, publish: Callable[[DeviceSnapshot], None]
@@ -299,6 +362,11 @@ class Reenrollment:
             # both views show the exception: it says the same, and that nothing is issued twice
             exc.args = (f"{lost} (a certificate already issued is written then, none is requested twice)",)
             raise
+        except StepFailed as exc:
+            # a step the unit or the pipeline refused (a rejected CSR, an unusable answer): the
+            # views know a renewal's refusals as ReenrollError, not the pipeline's own class
+            self._fail(device_id, batch_id, exc, publish)
+            raise ReenrollError(str(exc)) from exc
         except Exception as exc:
             self._fail(device_id, batch_id, exc, publish)
             raise
@@ -307,19 +375,30 @@ class Reenrollment:
     def _fail(
         self, device_id: int, batch_id: int, exc: Exception, publish: Callable[[DeviceSnapshot], None]
     ) -> None:
+        """Journal ``exc`` as the unit's failure and close its batch. A journal that cannot take
+        that is logged and added to ``exc``'s message, which the caller raises: the reason the renewal
+        stopped is never replaced by the journal's."""
         message = str(exc) or type(exc).__name__
-        step = self.journal.device(device_id).step
-        publish(
-            self.journal.transition(
-                device_id,
-                DeviceState.FAILED,
-                f"failed: {message}",
-                error=message,
-                error_code=getattr(exc, "code", None) or "reenroll",
-                failed_step=step,
+        try:
+            step = self.journal.device(device_id).step
+            publish(
+                self.journal.transition(
+                    device_id,
+                    DeviceState.FAILED,
+                    f"failed: {message}",
+                    error=message,
+                    error_code=getattr(exc, "code", None) or "reenroll",
+                    failed_step=step,
+                )
             )
-        )
-        self.journal.end_batch(batch_id)
+            self.journal.end_batch(batch_id)
+        except JournalError as journal_exc:
+            log.error(
+                "re-enrollment of device %s: the journal could not record its failure: %s",
+                device_id,
+                journal_exc,
+            )
+            exc.args = (f"{exc} (and the journal could not record this failure: {journal_exc})",)
 
     def _publisher(self, extra: Callable[[DeviceSnapshot], None] | None) -> Callable[[DeviceSnapshot], None]:
         def publish(snap: DeviceSnapshot) -> None:

@@ -702,6 +702,17 @@ class BatchEngine:
         worker.claimed = serial
         done: DeviceSnapshot | None = None
         resumable = self.journal.find_unfinished_by_serial(serial)
+        if resumable is not None and resumable.kind == REENROLL_KIND:
+            # only a re-enrollment finishes it (app/batch/unfinished_renewal.py): nothing is
+            # written to the unit and nothing is requested for it, unless the operator asked to
+            # re-provision the unit, which ends that renewal and enrolls the unit anew
+            if not reprovision:
+                profile_name = self.journal.batch(resumable.batch_id).profile_name
+                advice = unfinished_renewal_advice(resumable, profile_name, port)
+                self._new_failed(port, detected_at, ident_fields, advice, "reenroll-unfinished")
+                return None
+            self._supersede_renewal(resumable, port)
+            resumable = None
         if resumable is None:
             # the batch's failed rows answer both questions; not a read of the whole batch, which
             # made every unit of a long hands-free batch slower than the one before (soak, §9)
@@ -714,13 +725,6 @@ class BatchEngine:
                     # before it was identified: a finished unit taking it over would be enrolled
                     # a second time
                     resumable = _unidentified_failure_on(in_batch, port)
-        if resumable is not None and resumable.kind == REENROLL_KIND:
-            # only a re-enrollment finishes it (app/batch/unfinished_renewal.py); nothing is
-            # written to the unit and nothing is requested for it
-            profile_name = self.journal.batch(resumable.batch_id).profile_name
-            advice = unfinished_renewal_advice(resumable, profile_name)
-            self._new_failed(port, detected_at, ident_fields, advice, "reenroll-unfinished")
-            return None
         if resumable is not None:
             if not self._take_claim(worker, resumable.device_id, serial):
                 return None
@@ -749,6 +753,25 @@ class BatchEngine:
         worker.claim = (snap.device_id, owner)
         self._publish(snap)
         return snap.device_id
+
+    def _supersede_renewal(self, renewal: DeviceSnapshot, port: str) -> None:
+        """The operator re-provisions a unit whose field re-enrollment did not finish: that
+        renewal ends failed (its one-unit batch closed) before this batch enrolls the unit anew,
+        so the unit has one job. Its certificate, if one was issued, stays in the journal."""
+        reason = (
+            f"superseded: the operator re-provisions unit {renewal.serial_number} on {port} in batch "
+            f"{self.batch_id}"
+        )
+        self.journal.transition(
+            renewal.device_id,
+            DeviceState.FAILED,
+            f"failed: {reason}",
+            error=reason,
+            error_code="superseded",
+            failed_step=renewal.step,
+        )
+        self.journal.end_batch(renewal.batch_id)
+        self._log(logging.WARNING, f"unit {renewal.serial_number}: field re-enrollment {reason}", port=port)
 
     def _take_claim(self, worker: _Worker, device_id: int, serial: str) -> bool:
         """Claim the unit's journal row for this port's job, waiting while another job holds it

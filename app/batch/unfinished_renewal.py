@@ -7,7 +7,9 @@ spending a passcode use; a batch resuming one after its certificate was issued c
 certificate over a newer one made since (both found by a field engineer walking the product).
 So the batch engine and ``batch resume`` leave such a unit alone and say how to finish it:
 ``certline reenroll`` (or the window's Re-enroll dialog) continues the same journal row, writing
-a certificate already issued instead of requesting another.
+a certificate already issued instead of requesting another. Only the operator's explicit
+re-provisioning (``--reprovision``) ends such a renewal and enrolls the unit anew: the way out
+for a unit that no longer holds a certificate to renew with.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from certline.app.batch.events import DeviceSnapshot
 REENROLL_KIND = "reenroll"
 
 
-def unfinished_renewal_advice(unit: DeviceSnapshot, profile_name: str) -> str:
-    """Why a batch leaves ``unit`` alone, and the command that finishes its re-enrollment."""
+def unfinished_renewal_advice(unit: DeviceSnapshot, profile_name: str, port: str | None = None) -> str:
+    """Why a batch leaves ``unit`` alone, the command that finishes its re-enrollment (on
+    ``port``, where the unit is now, when known), and the way to enroll it anew instead."""
     return (
         f"unit {unit.serial_number or unit.port} has an unfinished field re-enrollment (batch "
         f"{unit.batch_id}: {unit.step}); a batch does not continue it, since re-enrollment is "
         "authenticated by the unit's own certificate. Finish it with 'certline reenroll --profile "
-        f"{profile_name} --port PORT' or Station > Re-enroll a unit...: a certificate already "
-        "issued is written, none is requested twice"
+        f"{profile_name} --port {port or 'PORT'}' or Station > Re-enroll a unit...: a certificate "
+        "already issued is written, none is requested twice. To enroll the unit anew instead, "
+        "re-provision it (batch run --reprovision, or Re-provision selected unit... in the window)"
     )

@@ -332,14 +332,16 @@ def _tell_new_passcode(profile_name: str, args: argparse.Namespace) -> None:
 
 
 def _ports_again(args: argparse.Namespace) -> str:
-    """The port options of this command, for the resume it suggests: without them a resume only
-    enrolls the journaled CSRs and waits for the units to be plugged in (found by a newcomer who
-    copied the hint and got "plug the unit in to write it" with the unit plugged in)."""
+    """The batch and port options of this command, for the resume it suggests: without the ports
+    a resume only enrolls the journaled CSRs and waits for the units to be plugged in (found by
+    a newcomer who copied the hint and got "plug the unit in to write it" with the unit plugged
+    in), and without ``--batch`` it would continue the newest batch, not this one."""
+    batch = f" --batch {args.batch}" if getattr(args, "batch", None) else ""  # resume of an older batch
     if getattr(args, "port", None):
-        return "".join(f" --port {shlex.quote(port)}" for port in args.port)
+        return batch + "".join(f" --port {shlex.quote(port)}" for port in args.port)
     if getattr(args, "ports", None) == "auto":
-        return " --ports auto"
-    return ""
+        return batch + " --ports auto"
+    return batch
 
 
 def _pending_wait(args: argparse.Namespace) -> float:

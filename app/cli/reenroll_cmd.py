@@ -126,13 +126,14 @@ def _renew_unit(
     if outcome is None:
         return 0
     print(describe(outcome.new, "Renewed certificate (written to the unit and verified)"))
-    print(_KEY_SAID[args.rekey])
+    print(_KEY_SAID[outcome.new_key])
     for warning in outcome.warnings:
         print(f"WARNING: {warning}")
     return 0
 
 
-#: what happened to the unit's key, by --rekey (the certificate lines alone do not say)
+#: what happened to the unit's key, read off the old and new certificates (a continued renewal
+#: may have been started with or without --rekey)
 _KEY_SAID = {
     True: "Key: new (re-key): the unit made a new key pair for this certificate; the old key is not used any more",
     False: "Key: unchanged: the unit kept its key (use --rekey for a new one)",

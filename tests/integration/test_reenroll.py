@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certline.app import pki
 from certline.app.batch.engine import BatchOptions
+from certline.app.batch.journal import Journal
 from certline.app.batch.states import DeviceState
 from certline.app.cli.main import build_parser
 from certline.app.device.driver import DeviceLost
 from certline.app.device.registry import open_driver
 from certline.app.est.client import EstClient
 from certline.app.est.errors import EstError
-from certline.app.reenroll import Reenrollment, SigningUnsupported, read_current
+from certline.app.reenroll import ReenrollError, Reenrollment, SigningUnsupported, read_current
 from certline.app.station.resume_choice import ResumeRefused, choose_batch_to_resume
 
 from .conftest import start_sim
@@ -265,3 +267,73 @@ def test_a_renewal_that_shortens_the_certificate_s_life_is_a_warning(line, sims,
         session.close()
     assert result.new.not_after < result.old.not_after
     assert any("expires before the old one did" in w for w in result.warnings), result.warnings
+
+
+def _cut_off_renewal(line, sims, tmp_path):
+    """A provisioned unit whose renewal was cut off while its new certificate was being written:
+    the unit back on a fresh port, the renewal unfinished with a certificate issued."""
+    line.server.config.answer_retransmissions = False
+    sim, session, held = provisioned_with_fault(line, sims, tmp_path, "unplug@cert-write")
+    with pytest.raises(DeviceLost):
+        renew(line, session, sim.ports[0])
+    pending = session.journal.find_unfinished_by_serial(sim.devices[0].serial_number)
+    assert pending is not None and pending.cert_serial
+    return sim, session, held, pending, sim.devices[0].replug()
+
+
+def test_a_cut_off_renewal_is_not_continued_under_another_profile(line, sims, tmp_path):
+    """Found in review: the window renews with its own profile; continuing another profile's
+    renewal would send that profile's CSR to this one's server, or write another CA's chain."""
+    sim, session, held, pending, port = _cut_off_renewal(line, sims, tmp_path)
+    try:
+        with pytest.raises(
+            ReenrollError, match="under profile 'line'.*'certline reenroll --profile line --port"
+        ):
+            renew(line, session, port, name="other-line")
+        assert session.journal.find_unfinished_by_serial(sim.devices[0].serial_number) == pending
+    finally:
+        session.close()
+    assert reenroll_posts(line) == 1
+    assert sim.devices[0].flash.snapshot()["chain_pem"] == held
+
+
+def test_reprovisioning_ends_a_cut_off_renewal_and_enrolls_the_unit_anew(line, sims, tmp_path):
+    """Found in review: a unit with an unfinished renewal that no longer holds a certificate could
+    be neither renewed (nothing to renew with) nor provisioned (the batch refused it). The
+    operator's explicit re-provisioning is the way out: it ends the renewal, then enrolls."""
+    sim, session, _held, pending, port = _cut_off_renewal(line, sims, tmp_path)
+    try:
+        enrolled_before = enroll_posts(line)
+        engine = session.start_batch(BatchOptions(work_order="WO-RMA", reprovision=True), [port])
+        assert engine.wait(60)
+        unit = session.journal.devices(engine.batch_id)[0]
+        assert unit.state == DeviceState.DONE, unit.step
+        renewal = session.journal.device(pending.device_id)
+        assert renewal.state == DeviceState.FAILED and renewal.error_code == "superseded"
+        assert session.journal.batch(pending.batch_id).ended_at is not None
+    finally:
+        session.close()
+    assert enroll_posts(line) == enrolled_before + 1 and reenroll_posts(line) == 1
+    held_now = pki.pem_to_chain(sim.devices[0].flash.snapshot()["chain_pem"])[0]
+    assert pki.cert_serial_hex(held_now) == unit.cert_serial
+
+
+def test_a_stale_cut_off_renewal_never_writes_its_certificate_over_a_newer_one(line, sims, tmp_path):
+    """Found in review: a renewal continued without checking what the unit holds now. Renewed
+    meanwhile at another station (its own journal), the unit holds a newer certificate; the stale
+    renewal ends failed and a new one starts from what the unit holds."""
+    sim, session, _held, pending, port = _cut_off_renewal(line, sims, tmp_path)
+    other = Journal(tmp_path / "other-station.sqlite")
+    try:
+        _current, elsewhere, _stored = renew(line, SimpleNamespace(journal=other), port)
+        _current, result, stored = renew(line, session, port)
+        stale = session.journal.device(pending.device_id)
+        assert stale.state == DeviceState.FAILED and stale.error_code == "superseded"
+        assert result.device_id != pending.device_id
+        assert result.old.serial == elsewhere.new.serial  # renewed from what the unit held
+        assert result.new.serial not in (pending.cert_serial, elsewhere.new.serial)
+        assert pki.cert_serial_hex(pki.pem_to_chain(stored.chain_pem)[0]) == result.new.serial
+    finally:
+        other.close()
+        session.close()
+    assert reenroll_posts(line) == 3  # the cut-off one, the other station's, this one: none written twice

@@ -348,3 +348,18 @@ def test_failed_devices_are_the_batchs_failed_units_only(journal: JournalBackend
     assert done not in [s.device_id for s in found] and running not in [s.device_id for s in found]
     journal.transition(running, DeviceState.FAILED, "failed: lost", error="lost")
     assert [s.device_id for s in journal.failed_devices(batch)] == [failed, running]
+
+
+def test_a_snapshot_says_whether_its_unit_is_a_field_re_enrollment(journal: JournalBackend):
+    """The batch engine and ``batch resume`` leave a re-enrollment's unfinished unit alone by its
+    snapshot's ``kind`` (app/batch/unfinished_renewal.py): every read and write must carry it."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    renewal = journal.add_device(batch, "/dev/ttyR", kind="reenroll", serial_number="S7")
+    assert renewal.kind == "reenroll"
+    moved = journal.transition(renewal.device_id, DeviceState.IDENTIFIED, "renewing")
+    assert moved.kind == "reenroll"
+    found = journal.find_unfinished_by_serial("S7")
+    assert found is not None and found.kind == "reenroll"
+    assert [d.kind for d in journal.unfinished_devices(batch)] == ["reenroll"]
+    enrolled = journal.add_device(batch, "/dev/ttyE", serial_number="S8")
+    assert enrolled.kind == journal.device(enrolled.device_id).kind == "enroll"
