@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from certline.app import pki
 from certline.app.batch.events import DeviceSnapshot, EventBus
 from certline.app.batch.journal_api import JournalBackend, JournalError
-from certline.app.batch.pipeline import DeviceJob, JobControl, StepFailed
+from certline.app.batch.pipeline import DeviceJob, JobControl, StepFailed, issued_expired
 from certline.app.batch.states import DeviceState
 from certline.app.batch.unfinished_renewal import REENROLL_KIND
 from certline.app.config.profile import KeyGeneration, Profile
@@ -313,11 +313,16 @@ class Reenrollment:
         if row.get("chain_pem"):
             known.add(pki.fingerprint(pki.pem_to_chain(row["chain_pem"])[0]))
         held = current.chain[0]
+        reason = None
         if pki.fingerprint(held) not in known:
             reason = (
                 f"stale: unit {serial} now holds certificate serial {pki.cert_serial_hex(held)}, neither "
                 "the one this renewal started from nor the one it was issued; a new renewal starts"
             )
+        elif row.get("chain_pem") and pki.fingerprint(held) == pki.fingerprint(started_from):
+            expired = issued_expired(row["chain_pem"])  # not written yet, and dead (found from outside)
+            reason = f"stale: {expired}; a new renewal starts" if expired else None
+        if reason is not None:
             self.journal.transition(
                 pending.device_id,
                 DeviceState.FAILED,

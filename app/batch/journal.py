@@ -76,6 +76,13 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+#: the latest certificate of each unit whose row is DONE (written and verified): what it holds
+_SELECT_HELD_CERTIFICATES = (
+    "SELECT c.* FROM certificates c JOIN (SELECT c2.device_serial, MAX(c2.id) AS id FROM certificates c2"
+    " JOIN devices d ON d.id=c2.device_id WHERE d.state=? GROUP BY c2.device_serial) latest"
+    " ON latest.id=c.id ORDER BY c.not_after"
+)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
@@ -1066,12 +1073,11 @@ class Journal:
         return [dict(row) for row in rows]
 
     def all_certificates(self) -> list[dict[str, Any]]:
-        """The latest certificate of every unit (for the expiry view), newest first."""
+        """The certificate every unit holds: the latest one written and verified (its row DONE),
+        soonest expiry first (the expiry view). An issued certificate not yet written (a renewal
+        cut off, one that expired first) is not what the unit holds, and is left out."""
         with self._read() as db:
-            rows = db.execute(
-                "SELECT c.* FROM certificates c JOIN (SELECT device_serial, MAX(id) AS id"
-                " FROM certificates GROUP BY device_serial) latest ON latest.id=c.id ORDER BY c.not_after"
-            ).fetchall()
+            rows = db.execute(_SELECT_HELD_CERTIFICATES, (DeviceState.DONE.value,)).fetchall()
         return [dict(row) for row in rows]
 
     def history(self, device_id: int) -> list[TransitionRecord]:

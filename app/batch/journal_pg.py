@@ -1178,9 +1178,13 @@ class PgJournal:
         return self._all("SELECT * FROM certificates WHERE device_serial=%s ORDER BY id", (device_serial,))
 
     def all_certificates(self) -> list[dict[str, Any]]:
+        """What every unit holds: its latest certificate written and verified (see the SQLite
+        journal's)."""
         return self._all(
-            "SELECT c.* FROM certificates c JOIN (SELECT device_serial, MAX(id) AS id"
-            " FROM certificates GROUP BY device_serial) latest ON latest.id=c.id ORDER BY c.not_after"
+            "SELECT c.* FROM certificates c JOIN (SELECT c2.device_serial, MAX(c2.id) AS id FROM certificates c2"
+            " JOIN devices d ON d.id=c2.device_id WHERE d.state=%s GROUP BY c2.device_serial) latest"
+            " ON latest.id=c.id ORDER BY c.not_after",
+            (DeviceState.DONE.value,),
         )
 
     def history(self, device_id: int) -> list[TransitionRecord]:

@@ -86,6 +86,17 @@ class AwaitingApproval(JobInterrupted):
         self.retry_at = retry_at
 
 
+def issued_expired(chain_pem: str) -> str | None:
+    """Why the journaled certificate may not be written (it has expired), or None."""
+    leaf = pki.pem_to_chain(chain_pem)[0]
+    if leaf.not_valid_after_utc > datetime.now(UTC):
+        return None
+    return (
+        f"the certificate issued for this unit (serial {pki.cert_serial_hex(leaf)}) expired on "
+        f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC before it could be written"
+    )
+
+
 def format_retry_at(when: datetime) -> str:
     """The server's retry time as operators read it everywhere (CLI, GUI row, report): UTC."""
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -301,9 +312,11 @@ class DeviceJob:
         """Where an operator's retry of a FAILED device safely resumes, from its history."""
         history = [t.state for t in self.journal.history(self.device_id) if t.state != S.FAILED]
         last = history[-1] if history else S.IDENTIFIED
+        journaled_chain = self.journal.device_row(self.device_id)["chain_pem"]
         if (
             last in (S.ISSUED, S.WRITING, S.WRITTEN, S.VERIFIED)
             and self.profile.key_generation == KeyGeneration.DEVICE
+            and not (journaled_chain and issued_expired(journaled_chain))
         ):
             resume = S.ISSUED
         elif last in (S.ENROLLING, S.PENDING_APPROVAL, S.CSR_READY):
@@ -701,6 +714,13 @@ class DeviceJob:
         """Write the chain; the journal then says WRITTEN and that verification starts.
         ``announced``: WRITING was journaled with the certificate (the pause and stop check
         was made then)."""
+        expired = issued_expired(chain_pem)
+        if expired:
+            # a certificate that expired while it waited (a unit cut off and plugged in later, a
+            # short validity) would replace a working credential with a dead one
+            raise StepFailed(
+                f"{expired}; nothing was written. Retry to enroll the unit anew", code="issued-expired"
+            )
         if not announced:
             self.control.checkpoint()
             self._to(S.WRITING, WRITING_CHAIN)

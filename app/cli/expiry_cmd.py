@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "expiry",
         help="list units by certificate expiry",
-        description="List every unit this station provisioned or renewed, the certificate that expires "
-        "soonest first, with the days left. Renew a unit with 'certline reenroll'.",
+        description="List every unit this station provisioned or renewed with the certificate it holds "
+        "(the latest one written and verified), the one that expires soonest first, with the days "
+        "left. Renew a unit with 'certline reenroll'.",
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--within", type=float, metavar="DAYS", help="only units expiring within DAYS")

@@ -8,6 +8,8 @@ claiming one serial number, and a request waiting for approval on the server.
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 from certline.app.batch.engine import BatchOptions
 from certline.app.batch.events import DeviceSnapshot
@@ -96,6 +98,39 @@ def test_unit_unplugged_mid_write_resumes_on_another_port(line, sims, tmp_path):
         assert device.flash.snapshot()["chain_pem"] == session.journal.device_row(snap.device_id)["chain_pem"]
     finally:
         watcher.stop()
+        session.close()
+
+
+def test_a_certificate_that_expired_while_its_unit_was_away_is_not_written(line, sims, tmp_path):
+    """A unit unplugged during the write and plugged in after its certificate expired (a short
+    validity, a unit left on the bench) gets nothing written: the batch says why, and a retry
+    enrolls it anew instead of writing the dead certificate again."""
+    line.server.config.validity_days = 2 / 86400
+    sim = start_sim(sims, tmp_path, 1, faults=["unplug@cert-write"])
+    device = sim.devices[0]
+    session = line.session()
+    engine = session.start_batch(BatchOptions(), [device.port])
+    try:
+        wait_until(lambda: any("device lost" in s.step for s in engine.devices()), LINE_TIMEOUT, "the unplug")
+        (lost,) = engine.devices()
+        assert lost.cert_not_after is not None
+        time.sleep(max(0.0, (lost.cert_not_after - datetime.now(UTC)).total_seconds()) + 0.5)
+        line.server.config.validity_days = 365.0
+        engine.add_port(device.replug())
+        wait_until(lambda: engine.devices()[0].state == DeviceState.FAILED, LINE_TIMEOUT, "the refusal")
+        (refused,) = engine.devices()
+        assert refused.error_code == "issued-expired" and "before it could be written" in (
+            refused.error or ""
+        )
+        assert device.flash.snapshot().get("chain_pem") is None  # nothing written
+
+        engine.retry_failed()
+        wait_until(lambda: engine.devices()[0].state == DeviceState.DONE, LINE_TIMEOUT, "the retry")
+        (done,) = engine.devices()
+        assert done.cert_serial != lost.cert_serial and done.cert_not_after is not None
+        assert done.cert_not_after > datetime.now(UTC) + timedelta(days=300)
+        assert device.flash.snapshot()["chain_pem"] == session.journal.device_row(done.device_id)["chain_pem"]
+    finally:
         session.close()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -337,3 +339,31 @@ def test_a_stale_cut_off_renewal_never_writes_its_certificate_over_a_newer_one(l
         other.close()
         session.close()
     assert reenroll_posts(line) == 3  # the cut-off one, the other station's, this one: none written twice
+
+
+def test_a_certificate_that_expired_before_it_was_written_is_never_written(line, sims, tmp_path):
+    """Found from outside: a renewal cut off during the write, finished after its certificate had
+    expired, wrote the dead certificate over the unit's valid one. Neither a renewal nor a batch
+    writes an expired certificate; the renewal starts afresh from what the unit holds."""
+    line.server.config.answer_retransmissions = False
+    sim, session, held = provisioned_with_fault(line, sims, tmp_path, "unplug@cert-write")
+    line.server.config.validity_days = 2 / 86400  # the renewed certificate lives 2 s
+    try:
+        with pytest.raises(DeviceLost):
+            renew(line, session, sim.ports[0])
+        pending = session.journal.find_unfinished_by_serial(sim.devices[0].serial_number)
+        assert pending is not None and pending.cert_not_after is not None
+        port = sim.devices[0].replug()
+        time.sleep(max(0.0, (pending.cert_not_after - datetime.now(UTC)).total_seconds()) + 0.5)
+        line.server.config.validity_days = 365.0
+
+        _current, result, stored = renew(line, session, port)
+        stale = session.journal.device(pending.device_id)
+        assert stale.state == DeviceState.FAILED and stale.error_code == "superseded"
+        assert "expired" in (stale.error or "") and "before it could be written" in (stale.error or "")
+        assert result.device_id != pending.device_id and result.new.serial != pending.cert_serial
+        assert result.old.serial == pki.cert_serial_hex(pki.pem_to_chain(held)[0])
+        assert result.new.not_after > datetime.now(UTC) + timedelta(days=300)
+        assert pki.cert_serial_hex(pki.pem_to_chain(stored.chain_pem)[0]) == result.new.serial
+    finally:
+        session.close()

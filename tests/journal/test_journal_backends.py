@@ -363,3 +363,27 @@ def test_a_snapshot_says_whether_its_unit_is_a_field_re_enrollment(journal: Jour
     assert [d.kind for d in journal.unfinished_devices(batch)] == ["reenroll"]
     enrolled = journal.add_device(batch, "/dev/ttyE", serial_number="S8")
     assert enrolled.kind == journal.device(enrolled.device_id).kind == "enroll"
+
+
+def test_the_expiry_listing_shows_the_certificate_a_unit_holds_not_one_only_issued(journal: JournalBackend):
+    """Found from outside: after a renewal was cut off during the write, ``certline expiry``
+    listed the new certificate, which the unit never got, and hid the one it holds."""
+    batch = journal.create_batch(profile_name="p", profile_json={})
+    _walk_to_done(journal, batch, "S1")
+    renewal = journal.create_batch(profile_name="p", profile_json={})
+    dev = journal.add_device(
+        renewal, "/dev/ttyA", kind="reenroll", then=[(DeviceState.IDENTIFIED, "renewing")], serial_number="S1"
+    ).device_id
+    journal.transition(dev, DeviceState.CSR_READY, "csr", csr_der=b"\x30\x00")
+    journal.transition(dev, DeviceState.ENROLLING, "enrolling")
+    now = datetime.now(UTC)
+    journal.record_certificate(
+        dev, operation="simplereenroll", chain_pem="PEM2", cert_serial="02", fingerprint="ee" * 32,
+        not_before=now, not_after=now + timedelta(days=700), issuer="CN=CA", subject="CN=S1",
+    )  # fmt: skip
+    journal.transition(dev, DeviceState.ISSUED, "issued", cert_serial="02", cert_fingerprint="ee" * 32)
+    journal.transition(dev, DeviceState.WRITING, "writing")
+    assert [c["cert_serial"] for c in journal.all_certificates()] == ["01"]  # cut off here
+    for state in (DeviceState.WRITTEN, DeviceState.VERIFIED, DeviceState.DONE):
+        journal.transition(dev, state, state.value)
+    assert [c["cert_serial"] for c in journal.all_certificates()] == ["02"]
