@@ -19,6 +19,7 @@ from certline.app.batch.engine import BatchEngine, BatchOptions
 from certline.app.batch.events import BatchSnapshot
 from certline.app.batch.journal_api import JournalBackend, JournalError
 from certline.app.batch.states import DeviceState
+from certline.app.batch.unfinished_renewal import REENROLL_KIND
 from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
 from certline.app.cli.mes_cmd import add_mes_arguments, finish_for_batch, start_for_batch
 from certline.app.cli.progress import ProgressPrinter
@@ -234,8 +235,14 @@ def _resume(args: argparse.Namespace) -> int:
         print(f"certline batch resume: {exc}", file=sys.stderr)
         return 2
     if chosen is None:
+        renewals = [d for d in journal.unfinished_devices() if d.kind == REENROLL_KIND]
         journal.close()
         print("certline batch resume: no unfinished batch in this station's journal")
+        if renewals:  # 'batch status' lists them as open: say why they are not resumed here
+            print(
+                f"  {len(renewals)} unfinished field re-enrollment(s) (e.g. unit {renewals[0].serial_number}, "
+                f"batch {renewals[0].batch_id}) are finished with 'certline reenroll', not here"
+            )
         return 0 if not args.batch else 2
     batch = chosen.batch
     try:
