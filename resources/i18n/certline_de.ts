@@ -1764,6 +1764,10 @@ Ein Ingenieur entsperrt die Station und gibt ihn unter Station &gt; Neuer Passco
         <translation>Erneuerung nicht möglich: %1</translation>
     </message>
     <message>
+        <source>The unit was disconnected: %1</source>
+        <translation>Das Gerät wurde getrennt: %1</translation>
+    </message>
+    <message>
         <source>The unit did not answer as expected: %1</source>
         <translation>Das Gerät hat nicht wie erwartet geantwortet: %1</translation>
     </message>
