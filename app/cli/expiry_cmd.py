@@ -6,13 +6,14 @@ import argparse
 import csv
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from certline.app.batch.journal_api import JournalError
 from certline.app.cli.journal_args import add_journal_arguments, journal_from_args
 from certline.app.config.paths import refuse_station_config_target
-from certline.app.station.expiry import COLUMNS, expiry_rows
+from certline.app.station.expiry import COLUMNS, expiry_rows, row_urgency
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,12 +60,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+def _print_table(rows: list[dict[str, Any]], out: TextIO, now: datetime | None = None) -> None:
     """A table a person reads: a header line, soonest expiry first, and a line when it is empty."""
     if not rows:
         print("No certificates in the journal match.", file=out)
         return
-    print(f"{'DAYS LEFT':>9}  {'UNIT SERIAL':<20} {'CERTIFICATE SERIAL':<40} NOT AFTER (UTC)", file=out)
+    print(
+        f"{'DAYS LEFT':>9}  {'URGENCY':<8} {'UNIT SERIAL':<20} {'CERTIFICATE SERIAL':<40} NOT AFTER (UTC)",
+        file=out,
+    )
     for row in rows:
         unit = row["device_serial"] or "?"
-        print(f"{row['days_left']:>9}  {unit:<20} {row['cert_serial']:<40} {row['not_after']}", file=out)
+        urgency = row_urgency(row, now)  # an expired certificate is told apart from one with hours left
+        print(
+            f"{row['days_left']:>9}  {urgency:<8} {unit:<20} {row['cert_serial']:<40} {row['not_after']}",
+            file=out,
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from certline.app.batch.journal_api import JournalBackend
+from certline.app.reenroll import urgency_for
 
 COLUMNS = (
     "device_serial",
@@ -41,3 +42,11 @@ def expiry_rows(
         )  # never "-0.0"
     rows.sort(key=lambda r: float(str(r["days_left"])))
     return rows
+
+
+def row_urgency(row: dict[str, object], now: datetime | None = None) -> str:
+    """A row's urgency (``expired``, ``critical``, ``soon``, ``ok``) from its expiry time, on the
+    re-enroll view's scale; not from ``days_left``, which is rounded (a certificate expired
+    minutes ago shows 0.0 days and is still ``expired``)."""
+    not_after = datetime.fromisoformat(str(row["not_after"]))
+    return urgency_for((not_after - (now or datetime.now(UTC))).total_seconds() / 86400)

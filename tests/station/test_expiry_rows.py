@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
-from certline.app.station.expiry import COLUMNS, expiry_rows
+from certline.app.cli.expiry_cmd import _print_table
+from certline.app.station.expiry import COLUMNS, expiry_rows, row_urgency
 
 
 class _Journal:
@@ -45,6 +47,12 @@ def test_within_days_keeps_expired_and_soon_expiring_units_only():
 
 
 def test_a_certificate_that_expired_within_the_hour_never_shows_minus_zero():
-    """Found from outside: ``certline expiry`` and the expiry view showed "-0.0" days."""
-    rows = expiry_rows(_Journal([_cert("U1", -0.01)]), now=NOW)
-    assert str(rows[0]["days_left"]) == "0.0"
+    """Found from outside: ``certline expiry`` and the expiry view showed "-0.0" days; and the
+    CLI table, with no urgency column, then looked the same as a certificate with hours left."""
+    rows = expiry_rows(_Journal([_cert("U1", -0.01), _cert("U2", 0.01)]), now=NOW)
+    assert [str(r["days_left"]) for r in rows] == ["0.0", "0.0"]
+    assert [row_urgency(r, NOW) for r in rows] == ["expired", "critical"]
+    table = io.StringIO()
+    _print_table(rows, table, NOW)
+    lines = table.getvalue().splitlines()
+    assert "URGENCY" in lines[0] and "expired" in lines[1] and "critical" in lines[2]

@@ -9,7 +9,6 @@ works with the other.
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -30,8 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from certline.app.batch.journal_api import JournalBackend
-from certline.app.reenroll import urgency_for
-from certline.app.station.expiry import COLUMNS, expiry_rows
+from certline.app.station.expiry import COLUMNS, expiry_rows, row_urgency
 from certline.ui.plumbing.resources import icon
 from certline.ui.plumbing.worker import run_in_background
 from certline.ui.widgets.certificate_panel import urgency_look
@@ -42,9 +40,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # expiry columns sort by the ISO date,
 
 
 def urgency_of(row: Row) -> str:
-    """The row's urgency on the same scale as the re-enroll view."""
-    not_after = datetime.fromisoformat(str(row["not_after"]))
-    return urgency_for((not_after - datetime.now(UTC)).total_seconds() / 86400)
+    """The row's urgency on the same scale as the re-enroll view (and ``certline expiry``)."""
+    return row_urgency(row)
 
 
 def write_csv(rows: list[Row], path: Path) -> int:
