@@ -28,7 +28,7 @@ from certline.app.batch.events import DeviceSnapshot, EventBus
 from certline.app.batch.journal_api import JournalBackend, JournalError
 from certline.app.batch.pipeline import DeviceJob, JobControl, StepFailed, issued_expired
 from certline.app.batch.states import DeviceState
-from certline.app.batch.unfinished_renewal import REENROLL_KIND
+from certline.app.batch.unfinished_renewal import REENROLL_KIND, supersede_renewal
 from certline.app.config.profile import KeyGeneration, Profile
 from certline.app.device.driver import DeviceDriver, DeviceIdentity, DeviceLost
 from certline.app.est.client import EstClient
@@ -323,15 +323,7 @@ class Reenrollment:
             expired = issued_expired(row["chain_pem"])  # not written yet, and dead (found from outside)
             reason = f"stale: {expired}; a new renewal starts" if expired else None
         if reason is not None:
-            self.journal.transition(
-                pending.device_id,
-                DeviceState.FAILED,
-                f"failed: {reason}",
-                error=reason,
-                error_code="superseded",
-                failed_step=pending.step,
-            )
-            self.journal.end_batch(pending.batch_id)
+            supersede_renewal(self.journal, pending, reason)
             return None
         if journaled.ended_at is not None:
             self.journal.reopen_batch(pending.batch_id)

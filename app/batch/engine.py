@@ -36,7 +36,7 @@ from certline.app.batch.pipeline import (
 )
 from certline.app.batch.states import TERMINAL, DeviceState
 from certline.app.batch.tally import BatchTally
-from certline.app.batch.unfinished_renewal import REENROLL_KIND, unfinished_renewal_advice
+from certline.app.batch.unfinished_renewal import REENROLL_KIND, supersede_renewal, unfinished_renewal_advice
 from certline.app.config.profile import Profile, ScanIn
 from certline.app.device.driver import DeviceDriver, DeviceError, DeviceIdentity, DeviceLost
 from certline.app.est.errors import EstError
@@ -762,15 +762,7 @@ class BatchEngine:
             f"superseded: the operator re-provisions unit {renewal.serial_number} on {port} in batch "
             f"{self.batch_id}"
         )
-        self.journal.transition(
-            renewal.device_id,
-            DeviceState.FAILED,
-            f"failed: {reason}",
-            error=reason,
-            error_code="superseded",
-            failed_step=renewal.step,
-        )
-        self.journal.end_batch(renewal.batch_id)
+        supersede_renewal(self.journal, renewal, reason)
         self._log(logging.WARNING, f"unit {renewal.serial_number}: field re-enrollment {reason}", port=port)
 
     def _take_claim(self, worker: _Worker, device_id: int, serial: str) -> bool:

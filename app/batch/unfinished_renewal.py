@@ -15,6 +15,8 @@ for a unit that no longer holds a certificate to renew with.
 from __future__ import annotations
 
 from certline.app.batch.events import DeviceSnapshot
+from certline.app.batch.journal_api import JournalBackend
+from certline.app.batch.states import DeviceState
 
 #: the journal's ``devices.kind`` of a field re-enrollment's unit (a batch's units: ``enroll``)
 REENROLL_KIND = "reenroll"
@@ -31,3 +33,18 @@ def unfinished_renewal_advice(unit: DeviceSnapshot, profile_name: str, port: str
         "already issued is written, none is requested twice. To enroll the unit anew instead, "
         "re-provision it (batch run --reprovision, or Re-provision selected unit... in the window)"
     )
+
+
+def supersede_renewal(journal: JournalBackend, unit: DeviceSnapshot, reason: str) -> None:
+    """End ``unit``'s unfinished renewal as failed (``superseded``, with ``reason``) and close its
+    one-unit batch: the operator re-provisions the unit, or the unit no longer holds what the
+    renewal could finish. A certificate it was issued stays in the journal."""
+    journal.transition(
+        unit.device_id,
+        DeviceState.FAILED,
+        f"failed: {reason}",
+        error=reason,
+        error_code="superseded",
+        failed_step=unit.step,
+    )
+    journal.end_batch(unit.batch_id)
